@@ -1,0 +1,28 @@
+# The two commands a new user needs:
+#   make book   set up the environment, run every chapter on the default profile, build the HTML
+#   make test   set up the environment, run the test suite (CI runs exactly this)
+PROFILE ?= synth
+PY := .venv/bin/python
+export PYTHONPATH := $(CURDIR)
+
+.PHONY: setup book run html test clean
+
+setup:
+	@bash scripts/setup.sh
+
+book: setup
+	$(PY) -m hoilib run --profile $(PROFILE)
+	$(PY) -m hoilib book --profile $(PROFILE)
+	@echo "open _build/html/index.html"
+
+run: setup
+	$(PY) -m hoilib run --profile $(PROFILE)
+
+html: setup
+	$(PY) -m hoilib book --profile $(PROFILE)
+
+test: setup
+	$(PY) -m pytest -q
+
+clean:
+	rm -rf _build runs/smoke runs/synth

@@ -1,0 +1,5 @@
+import sys
+
+from hoilib.cli import main
+
+sys.exit(main())

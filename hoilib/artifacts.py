@@ -1,0 +1,137 @@
+"""Atomic, pickle-free artifacts: JSON metadata, safetensors tensors, fingerprints.
+
+Every file a run writes goes through here, so an interrupted run never leaves a
+half-written artifact behind (write to a temp file in the same folder, then
+rename) and nothing is ever unpickled.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, Iterator
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from hoilib.errors import ArtifactError
+
+
+@contextmanager
+def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; rename it onto ``path`` only on success."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    tmp_path = Path(tmp)
+    try:
+        yield tmp_path
+        os.replace(tmp_path, path)
+    finally:
+        if tmp_path.exists():
+            tmp_path.unlink()
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return Path(path)
+
+
+def dumps_json(obj: Any) -> str:
+    """Canonical JSON (sorted keys, fixed separators): byte-identical for equal data."""
+    return json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=True) + "\n"
+
+
+def write_json(path: str | os.PathLike, obj: Any) -> Path:
+    return write_bytes(path, dumps_json(obj).encode("utf-8"))
+
+
+def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
+    """Read JSON with an error that names the file and what was expected."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{what} not found: {path}")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ArtifactError(f"{what} {path} is not valid JSON: {e}") from e
+
+
+def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> Path:
+    """Save tensors as safetensors; ``meta`` is stored as one JSON string in the header."""
+    tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
+    header = {"meta": json.dumps(meta or {}, sort_keys=True)}
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata=header)
+    return Path(path)
+
+
+def load_tensors(path: str | os.PathLike, what: str = "tensor file") -> tuple[dict[str, torch.Tensor], dict]:
+    """Load a safetensors file and its JSON metadata; truncated or foreign files raise ArtifactError."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{what} not found: {path}")
+    try:
+        tensors = load_file(str(path))
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            header = f.metadata() or {}
+    except (SafetensorError, OSError, ValueError) as e:
+        raise ArtifactError(f"{what} {path} is not a readable safetensors file (truncated or corrupt?): {e}") from e
+    try:
+        meta = json.loads(header.get("meta", "{}"))
+    except json.JSONDecodeError as e:
+        raise ArtifactError(f"{what} {path}: metadata field 'meta' is not JSON: {e}") from e
+    return tensors, meta
+
+
+def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        while True:
+            block = f.read(chunk)
+            if not block:
+                break
+            h.update(block)
+    return h.hexdigest()
+
+
+def fingerprint(obj: Any) -> str:
+    """Short stable hash of JSON-serialisable data (configs, file hashes)."""
+    return hashlib.sha256(dumps_json(obj).encode("utf-8")).hexdigest()[:16]
+
+
+class Stage:
+    """A resumable step of a run: done when its marker records the same input fingerprint.
+
+    The marker is written last, after every output of the stage is in place, so a
+    run killed half-way redoes the stage instead of trusting partial output.
+    """
+
+    def __init__(self, folder: str | os.PathLike, name: str, inputs: Any):
+        self.folder = Path(folder)
+        self.name = name
+        self.key = fingerprint(inputs)
+        self.marker = self.folder / f".{name}.done.json"
+
+    def done(self) -> bool:
+        if not self.marker.is_file():
+            return False
+        try:
+            return json.loads(self.marker.read_text()).get("key") == self.key
+        except (json.JSONDecodeError, OSError):
+            return False
+
+    def mark_done(self, info: dict | None = None) -> None:
+        write_json(self.marker, {"stage": self.name, "key": self.key, **(info or {})})
+
+    def info(self) -> dict:
+        return json.loads(self.marker.read_text()) if self.marker.is_file() else {}

@@ -1,0 +1,60 @@
+"""Command line: run a profile through papermill, build the book, list profiles.
+
+    hoilib run --profile synth [--set seed=3 --set split=uv] [--only 01]
+    hoilib book --profile synth [--out DIR]
+    hoilib profiles
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from hoilib.config import PARAMS, list_profiles, parse_override, resolve
+from hoilib.errors import HoiBookError
+
+
+def _overrides(items) -> dict:
+    return dict(parse_override(s) for s in items or [])
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="hoilib", description="hoi-book: run the chapters and build the HTML book")
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    r = sub.add_parser("run", help="execute the notebooks in order with papermill")
+    r.add_argument("--profile", default="synth", help="profile name or path to a .yml (default: synth)")
+    r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override one parameter (repeatable)")
+    r.add_argument("--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so")
+    b = sub.add_parser("book", help="build the HTML book from a run's executed notebooks")
+    b.add_argument("--profile", default="synth")
+    b.add_argument("--set", action="append", metavar="NAME=VALUE", help="same overrides as the run (run_dir)")
+    b.add_argument("--out", default=None, help="output folder (HTML lands in OUT/_build/html; default: repo root)")
+    sub.add_parser("profiles", help="list profiles and parameters")
+    args = ap.parse_args(argv)
+    try:
+        if args.cmd == "run":
+            from hoilib.runner import run_profile
+
+            t0 = time.time()
+            run_profile(args.profile, _overrides(args.set), args.only)
+            print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
+        elif args.cmd == "book":
+            from hoilib.book import build_book
+
+            cfg = resolve(args.profile, _overrides(args.set))
+            t0 = time.time()
+            html = build_book(cfg["run_dir"], args.out)
+            print(f"[hoilib] book built in {time.time() - t0:.0f} s: {html / 'index.html'}")
+        else:
+            print("profiles:", ", ".join(list_profiles()))
+            for k, (t, d, m) in PARAMS.items():
+                print(f"  {k:20s} {getattr(t, '__name__', t):6s} default {d!r:24s} {m}")
+    except HoiBookError as e:
+        print(f"hoilib: error: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

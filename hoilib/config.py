@@ -1,0 +1,149 @@
+"""Profiles: YAML files of notebook parameters, resolved against one typed schema.
+
+Every parameter a notebook or stage reads is declared once in ``PARAMS`` with its
+type and meaning, so an unknown name or a wrong type fails before any work
+starts, and the resolved set is what each notebook shows and records.
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from hoilib.errors import ConfigError
+
+PROFILE_DIR = Path(__file__).parent / "profiles"
+REPO = Path(__file__).resolve().parent.parent
+
+# name: (type, default, meaning). Types: int, float, str, bool, list, "str?" (str or None).
+PARAMS: dict[str, tuple[Any, Any, str]] = {
+    "profile": (str, "smoke", "profile name this set came from"),
+    "run_dir": (str, "", "folder of the run's artifacts; '' = runs/<profile>"),
+    "seed": (int, 0, "seed of every random choice after the world is built"),
+    "device": (str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:1"),
+    "dataset": (str, "hoi-synth", "hoi-synth (generated here) or hico-det (the user's copy)"),
+    "data_root": (str, "", "hico-det: folder with instances_*2015.json and images/; hoi-synth: '' = <run_dir>/world"),
+    "split": (str, "rf-uc", "zero-shot split: uv, rf-uc, nf-uc or uo"),
+    "world_seed": (int, 0, "hoi-synth: seed of the generated world"),
+    "n_train_images": (int, 1200, "hoi-synth: training images"),
+    "n_test_images": (int, 400, "hoi-synth: test images"),
+    "n_pretrain_images": (int, 2500, "hoi-synth: scenes rendered for backbone pretraining"),
+    "image_size": (int, 160, "hoi-synth: image side in pixels"),
+    "backbone": (str, "synth-vit-tiny", "synth-vit-tiny (pretrained here) or an open_clip model name, e.g. ViT-B-16"),
+    "pretrained": ("str?", None, "open_clip pretrained tag (e.g. openai) or a local weights file; null = random init"),
+    "pretrain_steps": (int, 200, "synth-vit-tiny: contrastive pretraining steps"),
+    "pretrain_batch": (int, 256, "synth-vit-tiny: pretraining batch size"),
+    "pretrain_lr": (float, 1e-3, "synth-vit-tiny: pretraining learning rate"),
+    "patch_size": (int, 16, "synth-vit-tiny: ViT patch size (64-px crops)"),
+    "feature_batch": (int, 256, "crops per batch in feature extraction"),
+    "gap_permutations": (int, 200, "permutations of the MMD test"),
+    "gap_shift_deltas": (list, [-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5], "shifts along the gap direction (Liang et al.)"),
+    "shuffle_repeats": (int, 5, "label permutations of the shuffled-label control"),
+    "umap_points": (int, 600, "points per modality in UMAP plots"),
+}
+
+
+def _check_type(name: str, value: Any, where: str) -> Any:
+    typ = PARAMS[name][0]
+    if typ == "str?":
+        if value is None or isinstance(value, str):
+            return value
+        raise ConfigError(f"{where}: parameter '{name}' must be a string or null, got {value!r}")
+    if typ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if typ is int and isinstance(value, bool):
+        raise ConfigError(f"{where}: parameter '{name}' must be an integer, got {value!r}")
+    if not isinstance(value, typ):
+        raise ConfigError(f"{where}: parameter '{name}' must be {typ.__name__}, got {type(value).__name__} {value!r}")
+    return value
+
+
+def _check_names(d: dict, where: str) -> None:
+    unknown = sorted(set(d) - set(PARAMS))
+    if unknown:
+        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known parameters: {sorted(PARAMS)}")
+
+
+def list_profiles() -> list[str]:
+    return sorted(p.stem for p in PROFILE_DIR.glob("*.yml"))
+
+
+def profile_path(profile: str) -> Path:
+    p = Path(profile)
+    if p.suffix in (".yml", ".yaml") and p.is_file():
+        return p
+    p = PROFILE_DIR / f"{profile}.yml"
+    if not p.is_file():
+        raise ConfigError(f"unknown profile {profile!r}: no file {p}; known profiles: {list_profiles()} (or pass a path to a .yml file)")
+    return p
+
+
+def load_profile(profile: str) -> dict:
+    path = profile_path(profile)
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping of parameter: value, got {type(data).__name__}")
+    _check_names(data, str(path))
+    return data
+
+
+def parse_override(text: str) -> tuple[str, Any]:
+    """'name=value' from the command line; the value is read as YAML (numbers, lists, null)."""
+    if "=" not in text:
+        raise ConfigError(f"override {text!r} must look like name=value (e.g. seed=3)")
+    name, raw = text.split("=", 1)
+    name = name.strip()
+    if name not in PARAMS:
+        raise ConfigError(f"--set {text!r}: unknown parameter {name!r}; known parameters: {sorted(PARAMS)}")
+    try:
+        value = yaml.safe_load(raw)
+    except yaml.YAMLError as e:
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {e}") from e
+    if PARAMS[name][0] is str and not isinstance(value, str):
+        value = raw
+    return name, value
+
+
+def resolve(profile: str = "smoke", overrides: dict | None = None) -> dict:
+    """Defaults <- profile YAML <- overrides, type-checked; run_dir filled in."""
+    cfg = {k: copy.deepcopy(v[1]) for k, v in PARAMS.items()}
+    prof = load_profile(profile)
+    cfg.update(prof)
+    overrides = dict(overrides or {})
+    _check_names(overrides, "overrides")
+    cfg.update(overrides)
+    cfg["profile"] = Path(profile).stem if profile.endswith((".yml", ".yaml")) else profile
+    where = f"profile {profile!r}"
+    for k in cfg:
+        cfg[k] = _check_type(k, cfg[k], where)
+    if cfg["split"] not in ("uv", "rf-uc", "nf-uc", "uo"):
+        raise ConfigError(f"{where}: parameter 'split' = {cfg['split']!r}, expected one of uv, rf-uc, nf-uc, uo")
+    if cfg["dataset"] not in ("hoi-synth", "hico-det"):
+        raise ConfigError(f"{where}: parameter 'dataset' = {cfg['dataset']!r}, expected hoi-synth or hico-det")
+    if not cfg["run_dir"]:
+        cfg["run_dir"] = str(Path("runs") / cfg["profile"])
+    if not Path(cfg["run_dir"]).is_absolute():  # relative to the repository, wherever the kernel runs
+        cfg["run_dir"] = str(REPO / cfg["run_dir"])
+    return cfg
+
+
+def resolve_device(name: str) -> str:
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    return name
+
+
+def table(cfg: dict):
+    """The resolved parameters as a DataFrame, for the top of every notebook."""
+    import pandas as pd
+
+    rows = [{"parameter": k, "value": repr(cfg[k]), "meaning": PARAMS[k][2]} for k in sorted(cfg)]
+    return pd.DataFrame(rows).set_index("parameter")

@@ -1,0 +1,17 @@
+"""Error types whose messages name the file, field and expected value."""
+
+
+class HoiBookError(Exception):
+    """Base class: anything the user can fix by changing an input."""
+
+
+class ConfigError(HoiBookError):
+    """Unknown profile, unknown parameter, or a value of the wrong type."""
+
+
+class DataError(HoiBookError):
+    """An annotation file or image that is missing or malformed."""
+
+
+class ArtifactError(HoiBookError):
+    """A run artifact (checkpoint, tensors, metadata) that is missing, truncated or foreign."""

@@ -1,0 +1,541 @@
+"""HICO-DET mean average precision for HOI detection (numpy only).
+
+This module is the single place where HOI detection quality is measured, so
+every protocol choice is written down here rather than left implicit.
+
+Protocol
+--------
+1. **Boxes** are ``(x1, y1, x2, y2)`` floats in continuous coordinates.  IoU is
+   ``intersection / union`` *without* the ``+1`` pixel convention of the
+   original Matlab code; boxes with zero union (two degenerate boxes) have
+   IoU 0.  Boxes must be finite with ``x2 >= x1`` and ``y2 >= y1``.
+2. **Units.**  A detection is ``(image, hoi class, score, human box, object
+   box)``; a ground-truth (GT) pair is ``(image, hoi class, human box, object
+   box)``.  A detection can only ever match a GT pair of the same class in
+   the same image.
+3. **Ranking.**  Per class, detections from all images are sorted by score,
+   descending, with a *stable* sort: detections with equal scores keep
+   their input (row) order.  The result is therefore deterministic, and a
+   tie between a true and a false positive is resolved by the caller's row
+   order (the first row is ranked higher).
+4. **Matching** (as ``eval_hico.m`` of the official HICO-DET benchmark).
+   For each detection in ranked order the overlap with a GT pair is
+   ``min(IoU_human, IoU_object)``.  Among *all* GT pairs of that class and
+   image -- matched or not -- the one with the highest overlap is chosen
+   (ties: the first GT in input order, like Matlab's ``max``).  If that
+   overlap is ``>= iou_threshold`` (0.5) and that GT is not matched yet, the
+   detection is a true positive (TP) and the GT becomes matched.  Otherwise
+   it is a false positive (FP): duplicate detections of one GT are FPs, and
+   so is a detection whose best GT is already taken even when another
+   unmatched GT overlaps it by more than the threshold (the official code
+   does not fall back to the second best GT).  Detections in an image with
+   no GT of their class are FPs.
+5. **AP** per class from the ranked TP/FP list: recall is divided by the
+   number of GT pairs of the class (missed GTs lower recall), precision is
+   ``TP / rank``.  AP is the VOC-2007 11-point interpolation: the mean over
+   ``t in {0, 0.1, ..., 1.0}`` of the maximum precision at recall ``>= t``
+   (0 if recall never reaches ``t``).  The thresholds are computed as
+   ``i / 10`` so that a recall of exactly 0.3 counts for ``t = 0.3``
+   (``np.linspace`` would give ``0.30000000000000004``).
+6. **Classes without GT** have AP ``NaN`` and are excluded from every mean
+   (they are listed by :attr:`HOIMetrics.excluded_classes`).  A class with
+   GT but no detections has AP 0 and is included.
+7. **Summaries** are plain means of per-class AP over the classes with GT:
+   ``full`` (all), ``rare``/``non_rare`` (from an optional boolean rare mask,
+   HICO-DET's "fewer than 10 training instances") and ``unseen``/``seen``
+   (from an optional boolean mask of the unseen classes of a zero-shot
+   split).  A summary whose mask was not given is ``None``; a summary whose
+   subset contains no class with GT is ``NaN``.
+8. **Units of the numbers.**  AP and all means are fractions in ``[0, 1]``;
+   use :meth:`HOIMetrics.as_percent` or :meth:`HOIMetrics.format_row` for
+   tables, which conventionally print percent.
+
+Implementation: all detection/GT pairs sharing an (image, class) key are
+enumerated and their IoUs computed in vectorised passes (chunked to at most
+``_MAX_PAIRS`` pairs, so memory stays bounded); the
+sequential greedy matching reduces to "the first ranked detection whose best
+GT is g, with overlap above the threshold, is the TP for g", which is also
+vectorised.  Only the final per-class AP uses a Python loop over classes.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, fields
+from typing import Sequence
+
+import numpy as np
+
+__all__ = [
+    "HOIDetections",
+    "HOIGroundTruth",
+    "HOIMetrics",
+    "evaluate_hoi",
+    "match_detections",
+    "average_precision_11pt",
+    "box_iou",
+]
+
+# 11 recall thresholds computed as i/10 (exactly the float nearest to t); see
+# item 5 of the module docstring.
+_RECALL_THRESHOLDS = np.arange(11, dtype=np.float64) / 10.0
+
+
+# --------------------------------------------------------------------------
+# IoU
+# --------------------------------------------------------------------------
+
+
+def _iou_broadcast(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU of broadcastable box arrays ``(..., 4)``; shared by both IoU entry
+    points so the pairwise and matrix forms give bit-identical values."""
+    iw = np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0])
+    ih = np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1])
+    inter = np.clip(iw, 0.0, None) * np.clip(ih, 0.0, None)
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    union = area_a + area_b - inter
+    out = np.zeros(np.broadcast_shapes(iw.shape, union.shape), dtype=np.float64)
+    np.divide(inter, union, out=out, where=union > 0)  # zero union -> IoU 0
+    return out
+
+
+def _as_boxes(x, name: str) -> np.ndarray:
+    arr = np.asarray(x, dtype=np.float64)
+    if arr.size == 0:
+        arr = arr.reshape(0, 4)
+    if arr.ndim != 2 or arr.shape[1] != 4:
+        raise ValueError(f"{name}: expected shape (n, 4), got {arr.shape}")
+    return arr
+
+
+def box_iou(a, b) -> np.ndarray:
+    """IoU matrix ``(n, m)`` between xyxy boxes ``a (n, 4)`` and ``b (m, 4)``.
+
+    Continuous coordinates (no +1), zero-union pairs give 0.
+    """
+    a = _as_boxes(a, "a")
+    b = _as_boxes(b, "b")
+    return _iou_broadcast(a[:, None, :], b[None, :, :])
+
+
+# --------------------------------------------------------------------------
+# Containers
+# --------------------------------------------------------------------------
+
+
+def _freeze(arr: np.ndarray) -> np.ndarray:
+    arr = np.array(arr, copy=True)  # never alias (and freeze) the caller's array
+    arr.setflags(write=False)
+    return arr
+
+
+def _validate_columns(obj, cls_name: str, has_score: bool) -> None:
+    """Coerce, check and freeze the column arrays of a detection/GT table.
+
+    Validation happens at construction so that errors point at the offending
+    field instead of surfacing later as a wrong mAP.
+    """
+
+    def fail(field: str, msg: str):
+        raise ValueError(f"{cls_name}.{field}: {msg}")
+
+    def int_column(field: str) -> np.ndarray:
+        arr = np.asarray(getattr(obj, field))
+        if arr.size == 0:
+            arr = arr.reshape(-1)
+            arr = arr.astype(np.int64) if arr.dtype.kind in "fiu" else arr
+        if arr.dtype.kind not in "iu":
+            fail(field, f"expected an integer array, got dtype {arr.dtype}")
+        return arr.astype(np.int64, copy=False)
+
+    image = int_column("image")
+    if image.ndim != 1:
+        fail("image", f"expected shape (N,), got {image.shape}")
+    n = image.shape[0]
+
+    hoi = int_column("hoi")
+    if hoi.shape != (n,):
+        fail("hoi", f"expected shape (N,) = ({n},), got {hoi.shape}")
+    if n and hoi.min() < 0:
+        fail("hoi", f"class indices must be >= 0, got {int(hoi.min())}")
+
+    cols = {"image": image, "hoi": hoi}
+    if has_score:
+        score = np.asarray(obj.score)
+        if score.size == 0:
+            score = score.reshape(-1)
+        if score.dtype.kind not in "fiu":
+            fail("score", f"expected a real array, got dtype {score.dtype}")
+        score = score.astype(np.float64, copy=False)
+        if score.shape != (n,):
+            fail("score", f"expected shape (N,) = ({n},), got {score.shape}")
+        if not np.all(np.isfinite(score)):
+            fail("score", "scores must be finite (NaN/inf would make the ranking undefined)")
+        cols["score"] = score
+
+    for field in ("boxes_h", "boxes_o"):
+        boxes = np.asarray(getattr(obj, field))
+        if boxes.size == 0:
+            boxes = boxes.reshape(0, 4)
+        if boxes.dtype.kind not in "fiu":
+            fail(field, f"expected a real array, got dtype {boxes.dtype}")
+        boxes = boxes.astype(np.float64, copy=False)
+        if boxes.shape != (n, 4):
+            fail(field, f"expected shape (N, 4) = ({n}, 4), got {boxes.shape}")
+        if not np.all(np.isfinite(boxes)):
+            fail(field, "boxes must be finite")
+        if np.any(boxes[:, 2] < boxes[:, 0]) or np.any(boxes[:, 3] < boxes[:, 1]):
+            fail(field, "boxes must be xyxy with x2 >= x1 and y2 >= y1")
+        cols[field] = boxes
+
+    for field, arr in cols.items():
+        object.__setattr__(obj, field, _freeze(arr))
+
+
+def _concat(cls, parts: Sequence):
+    parts = list(parts)
+    if not parts:
+        return cls.empty()
+    for p in parts:
+        if not isinstance(p, cls):
+            raise TypeError(f"{cls.__name__}.concat: expected {cls.__name__}, got {type(p).__name__}")
+    return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
+
+
+@dataclass(frozen=True)
+class HOIDetections:
+    """Column table of N scored HOI detections.
+
+    Columns are copied, validated and made read-only on construction, so a
+    table cannot change after it was checked.
+    """
+
+    image: np.ndarray  # (N,) int64 image id
+    hoi: np.ndarray  # (N,) int64 HOI class index
+    score: np.ndarray  # (N,) float64, finite
+    boxes_h: np.ndarray  # (N, 4) float64 xyxy human box
+    boxes_o: np.ndarray  # (N, 4) float64 xyxy object box
+
+    def __post_init__(self):
+        _validate_columns(self, "HOIDetections", has_score=True)
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+    @classmethod
+    def empty(cls) -> "HOIDetections":
+        """A table with zero rows (e.g. a model that detects nothing)."""
+        return cls(
+            image=np.zeros(0, np.int64),
+            hoi=np.zeros(0, np.int64),
+            score=np.zeros(0),
+            boxes_h=np.zeros((0, 4)),
+            boxes_o=np.zeros((0, 4)),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence["HOIDetections"]) -> "HOIDetections":
+        """Row-wise concatenation (e.g. of per-image outputs), order kept."""
+        return _concat(cls, parts)
+
+
+@dataclass(frozen=True)
+class HOIGroundTruth:
+    """Column table of M annotated human-object pairs (see HOIDetections)."""
+
+    image: np.ndarray  # (M,) int64
+    hoi: np.ndarray  # (M,) int64
+    boxes_h: np.ndarray  # (M, 4) float64
+    boxes_o: np.ndarray  # (M, 4) float64
+
+    def __post_init__(self):
+        _validate_columns(self, "HOIGroundTruth", has_score=False)
+
+    def __len__(self) -> int:
+        return int(self.image.shape[0])
+
+    @classmethod
+    def empty(cls) -> "HOIGroundTruth":
+        """A table with zero rows."""
+        return cls(
+            image=np.zeros(0, np.int64),
+            hoi=np.zeros(0, np.int64),
+            boxes_h=np.zeros((0, 4)),
+            boxes_o=np.zeros((0, 4)),
+        )
+
+    @classmethod
+    def concat(cls, parts: Sequence["HOIGroundTruth"]) -> "HOIGroundTruth":
+        """Row-wise concatenation, order kept (GT order only breaks overlap ties)."""
+        return _concat(cls, parts)
+
+
+def _nan_to_none(x):
+    if x is None:
+        return None
+    x = float(x)
+    return None if math.isnan(x) else x
+
+
+@dataclass(frozen=True)
+class HOIMetrics:
+    """Result of :func:`evaluate_hoi`; all AP values are fractions in [0, 1]."""
+
+    ap: np.ndarray  # (C,) per-class AP, NaN where the class has no GT
+    n_gt: np.ndarray  # (C,) number of GT pairs per class
+    full: float
+    rare: float | None
+    non_rare: float | None
+    unseen: float | None
+    seen: float | None
+
+    _SUMMARIES = ("full", "rare", "non_rare", "unseen", "seen")
+
+    @property
+    def num_classes(self) -> int:
+        return int(self.ap.shape[0])
+
+    @property
+    def excluded_classes(self) -> np.ndarray:
+        """Classes without GT: AP is NaN and they are left out of all means."""
+        return np.flatnonzero(np.asarray(self.n_gt) == 0)
+
+    def to_dict(self) -> dict:
+        """JSON-serialisable dict (numpy -> Python types, NaN -> None)."""
+        out = {
+            "ap": [_nan_to_none(v) for v in np.asarray(self.ap)],
+            "n_gt": [int(v) for v in np.asarray(self.n_gt)],
+            "excluded_classes": [int(v) for v in self.excluded_classes],
+        }
+        for name in self._SUMMARIES:
+            out[name] = _nan_to_none(getattr(self, name))
+        return out
+
+    def as_percent(self) -> dict:
+        """Summary means in percent for tables (None where not available)."""
+        out = {}
+        for name in self._SUMMARIES:
+            v = _nan_to_none(getattr(self, name))
+            out[name] = None if v is None else 100.0 * v
+        return out
+
+    def format_row(self, digits: int = 2, names: Sequence[str] | None = None) -> str:
+        """One table row like ``full 21.43 | rare 17.10 | ...`` in percent.
+
+        Missing summaries print as ``-``; ``names`` selects/orders columns.
+        """
+        pct = self.as_percent()
+        names = list(names) if names is not None else [n for n in self._SUMMARIES if getattr(self, n) is not None]
+        cells = []
+        for n in names:
+            v = pct[n]
+            cells.append(f"{n} {'-' if v is None else format(v, f'.{digits}f')}")
+        return " | ".join(cells)
+
+
+# --------------------------------------------------------------------------
+# AP
+# --------------------------------------------------------------------------
+
+
+def average_precision_11pt(tp: np.ndarray, n_gt: int) -> float:
+    """VOC-2007 11-point interpolated AP from ranked 0/1 TP flags.
+
+    ``tp[k]`` is 1 if the detection at rank k is a true positive.  Recall is
+    divided by ``n_gt`` so unmatched GTs cost recall; ``n_gt == 0`` gives NaN
+    (the class is not evaluable).  Raises if ``tp`` is not 0/1 or has more
+    TPs than GTs (which no valid matching can produce).
+    """
+    tp = np.asarray(tp)
+    if tp.ndim != 1:
+        raise ValueError(f"tp: expected shape (N,), got {tp.shape}")
+    if tp.size and not np.all((tp == 0) | (tp == 1)):
+        raise ValueError("tp: expected a 0/1 array")
+    n_gt = int(n_gt)
+    if n_gt < 0:
+        raise ValueError(f"n_gt: must be >= 0, got {n_gt}")
+    if n_gt == 0:
+        return float("nan")
+    tp_cum = np.cumsum(tp.astype(np.float64))
+    if tp.size and tp_cum[-1] > n_gt:
+        raise ValueError(f"tp: {int(tp_cum[-1])} true positives but only n_gt={n_gt}")
+    if tp.size == 0:
+        return 0.0
+    recall = tp_cum / n_gt
+    precision = tp_cum / np.arange(1, tp.size + 1, dtype=np.float64)
+    # max precision at ranks >= k; recall is non-decreasing, so "recall >= t"
+    # is a suffix of the ranking starting at searchsorted(recall, t).
+    prec_suffix_max = np.maximum.accumulate(precision[::-1])[::-1]
+    first = np.searchsorted(recall, _RECALL_THRESHOLDS, side="left")
+    reached = first < tp.size
+    p = np.zeros_like(_RECALL_THRESHOLDS)
+    p[reached] = prec_suffix_max[first[reached]]
+    return float(p.mean())
+
+
+# --------------------------------------------------------------------------
+# Matching and evaluation
+# --------------------------------------------------------------------------
+
+
+def _check_class_range(hoi: np.ndarray, num_classes: int, name: str) -> None:
+    if hoi.size and (hoi.min() < 0 or hoi.max() >= num_classes):
+        bad = hoi[(hoi < 0) | (hoi >= num_classes)][0]
+        raise ValueError(f"{name}: class index {int(bad)} outside [0, {num_classes})")
+
+
+def _ranking(dets: HOIDetections) -> np.ndarray:
+    """Row indices sorted by class, then score descending; stable (ties keep row order)."""
+    order = np.argsort(-dets.score, kind="stable")
+    return order[np.argsort(dets.hoi[order], kind="stable")]
+
+
+# Upper bound on (detection, GT) pairs materialised at once (~10 arrays of
+# this many float64 -> a few hundred MB at most).
+_MAX_PAIRS = 4_000_000
+
+
+def _best_gt_chunk(dets, gt, gorder, lo, cnt, offset, iou_threshold) -> np.ndarray:
+    """For detections ``offset .. offset+len(cnt)``: index of the GT with the
+    highest min(IoU_h, IoU_o) if that overlap passes the threshold, else -1.
+
+    ``lo``/``cnt`` locate each detection's GT candidates in ``gorder``.  Ties
+    go to the first candidate, i.e. the first GT in input order.
+    """
+    m = cnt.shape[0]
+    out = np.full(m, -1, dtype=np.int64)
+    total = int(cnt.sum())
+    if total == 0:
+        return out
+    seg_start = np.cumsum(cnt) - cnt
+    det_rep = np.repeat(np.arange(m), cnt)
+    gt_idx = gorder[np.repeat(lo, cnt) + (np.arange(total) - np.repeat(seg_start, cnt))]
+    ov = np.minimum(
+        _iou_broadcast(dets.boxes_h[det_rep + offset], gt.boxes_h[gt_idx]),
+        _iou_broadcast(dets.boxes_o[det_rep + offset], gt.boxes_o[gt_idx]),
+    )
+    has = cnt > 0
+    seg_max = np.maximum.reduceat(ov, seg_start[has])
+    # first pair (lowest GT input position) attaining each detection's max
+    cand = np.flatnonzero(ov == np.repeat(seg_max, cnt[has]))
+    dets_with_gt, first = np.unique(det_rep[cand], return_index=True)
+    keep = ov[cand[first]] >= iou_threshold
+    out[dets_with_gt[keep]] = gt_idx[cand[first]][keep]
+    return out
+
+
+def match_detections(dets: HOIDetections, gt: HOIGroundTruth, iou_threshold: float = 0.5) -> np.ndarray:
+    """Boolean TP flag per detection row (input order), by the HICO-DET rule.
+
+    Exposed so callers can inspect/visualise which detections counted; see
+    item 4 of the module docstring for the exact rule.
+    """
+    iou_threshold = float(iou_threshold)
+    if not (0.0 <= iou_threshold <= 1.0):
+        raise ValueError(f"iou_threshold: must be in [0, 1], got {iou_threshold}")
+    n = len(dets)
+    tp = np.zeros(n, dtype=bool)
+    if n == 0 or len(gt) == 0:
+        return tp
+
+    # Dense (image, class) key shared by detections and GT.
+    num_classes = int(max(dets.hoi.max(), gt.hoi.max())) + 1
+    _, img_inv = np.unique(np.concatenate([dets.image, gt.image]), return_inverse=True)
+    key = img_inv.astype(np.int64) * num_classes + np.concatenate([dets.hoi, gt.hoi])
+    dkey, gkey = key[:n], key[n:]
+
+    # GT grouped by key, stable so GT input order (the overlap tie-break) holds.
+    gorder = np.argsort(gkey, kind="stable")
+    gkey_sorted = gkey[gorder]
+    lo = np.searchsorted(gkey_sorted, dkey, side="left")
+    cnt = np.searchsorted(gkey_sorted, dkey, side="right") - lo
+
+    # Best GT per detection, over all (detection, GT of same image & class)
+    # pairs, in chunks of detections so memory stays bounded even when one
+    # image holds thousands of detections and GTs.
+    best_gt = np.full(n, -1, dtype=np.int64)
+    pair_end = np.cumsum(cnt)
+    start = 0
+    while start < n:
+        # largest stop with at most _MAX_PAIRS pairs (always >= 1 detection)
+        base = pair_end[start] - cnt[start]
+        stop = max(start + 1, int(np.searchsorted(pair_end, base + _MAX_PAIRS, side="right")))
+        sl = slice(start, stop)
+        best_gt[sl] = _best_gt_chunk(dets, gt, gorder, lo[sl], cnt[sl], start, iou_threshold)
+        start = stop
+
+    # Greedy matching in ranked order == first ranked detection claiming each GT.
+    rank = _ranking(dets)
+    ranked_gt = best_gt[rank]
+    claim_pos = np.flatnonzero(ranked_gt >= 0)
+    _, first_claim = np.unique(ranked_gt[claim_pos], return_index=True)
+    tp[rank[claim_pos[first_claim]]] = True
+    return tp
+
+
+def _masked_mean(ap: np.ndarray, mask: np.ndarray) -> float:
+    vals = ap[mask & ~np.isnan(ap)]
+    return float(vals.mean()) if vals.size else float("nan")
+
+
+def _check_mask(mask, num_classes: int, name: str) -> np.ndarray | None:
+    """Masks must be boolean (C,): an integer index list of length C would
+    otherwise be silently misread as a mask."""
+    if mask is None:
+        return None
+    arr = np.asarray(mask)
+    if arr.dtype != np.bool_:
+        raise ValueError(f"{name}: expected a boolean mask, got dtype {arr.dtype}")
+    if arr.shape != (num_classes,):
+        raise ValueError(f"{name}: expected shape (num_classes,) = ({num_classes},), got {arr.shape}")
+    return arr
+
+
+def evaluate_hoi(
+    dets: HOIDetections,
+    gt: HOIGroundTruth,
+    num_classes: int,
+    rare: np.ndarray | None = None,
+    unseen: np.ndarray | None = None,
+    iou_threshold: float = 0.5,
+) -> HOIMetrics:
+    """HICO-DET mAP (fractions in [0, 1]) with the protocol of the module docstring.
+
+    ``rare`` / ``unseen`` are optional boolean masks over the ``num_classes``
+    HOI classes; the corresponding summaries are ``None`` when omitted.
+    """
+    if not isinstance(dets, HOIDetections):
+        raise TypeError(f"dets: expected HOIDetections, got {type(dets).__name__}")
+    if not isinstance(gt, HOIGroundTruth):
+        raise TypeError(f"gt: expected HOIGroundTruth, got {type(gt).__name__}")
+    if isinstance(num_classes, bool) or int(num_classes) != num_classes or num_classes < 1:
+        raise ValueError(f"num_classes: expected a positive integer, got {num_classes!r}")
+    num_classes = int(num_classes)
+    _check_class_range(dets.hoi, num_classes, "dets.hoi")
+    _check_class_range(gt.hoi, num_classes, "gt.hoi")
+    rare = _check_mask(rare, num_classes, "rare")
+    unseen = _check_mask(unseen, num_classes, "unseen")
+
+    tp = match_detections(dets, gt, iou_threshold)
+    n_gt = np.bincount(gt.hoi, minlength=num_classes).astype(np.int64)
+
+    rank = _ranking(dets)
+    tp_ranked = tp[rank]
+    bounds = np.searchsorted(dets.hoi[rank], np.arange(num_classes + 1), side="left")
+    ap = np.full(num_classes, np.nan)
+    for c in np.flatnonzero(n_gt):
+        ap[c] = average_precision_11pt(tp_ranked[bounds[c] : bounds[c + 1]], int(n_gt[c]))
+
+    everything = np.ones(num_classes, dtype=bool)
+    ap.setflags(write=False)
+    n_gt.setflags(write=False)
+    return HOIMetrics(
+        ap=ap,
+        n_gt=n_gt,
+        full=_masked_mean(ap, everything),
+        rare=None if rare is None else _masked_mean(ap, rare),
+        non_rare=None if rare is None else _masked_mean(ap, ~rare),
+        unseen=None if unseen is None else _masked_mean(ap, unseen),
+        seen=None if unseen is None else _masked_mean(ap, ~unseen),
+    )

@@ -1,0 +1,1 @@
+"""HOI-Synth: the procedurally generated world the book runs on by default."""

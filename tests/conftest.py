@@ -1,0 +1,38 @@
+"""Shared fixtures: a tiny HOI-Synth world and backbone, built once per test session."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hoilib.synth.world import WorldSpec, generate_world
+
+TINY = WorldSpec(seed=3, n_train_images=40, n_test_images=20, n_pretrain_images=30, image_size=128)
+
+
+@pytest.fixture(scope="session")
+def tiny_world(tmp_path_factory):
+    root = tmp_path_factory.mktemp("world")
+    generate_world(root, TINY)
+    return root
+
+
+@pytest.fixture(scope="session")
+def tiny_cfg(tmp_path_factory, tiny_world):
+    from hoilib.config import resolve
+
+    run_dir = tmp_path_factory.mktemp("run")
+    return resolve("smoke", {"run_dir": str(run_dir), "data_root": str(tiny_world), "world_seed": TINY.seed,
+                             "n_train_images": TINY.n_train_images, "n_test_images": TINY.n_test_images,
+                             "n_pretrain_images": TINY.n_pretrain_images, "image_size": TINY.image_size,
+                             "pretrain_steps": 2, "pretrain_batch": 16})
+
+
+@pytest.fixture(scope="session")
+def tiny_backbone(tiny_cfg):
+    from hoilib.data import prepare_world
+    from hoilib.stages import prepare_backbone
+
+    torch.manual_seed(0)
+    world = prepare_world(tiny_cfg)
+    return world, prepare_backbone(tiny_cfg, world)

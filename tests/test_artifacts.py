@@ -1,0 +1,58 @@
+"""Atomic writes, resumable stages and refusal of truncated tensor files."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from hoilib import artifacts
+from hoilib.errors import ArtifactError
+
+
+def test_atomic_write_leaves_nothing_on_failure(tmp_path):
+    target = tmp_path / "x.json"
+    with pytest.raises(RuntimeError):
+        with artifacts.atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_tensors_roundtrip_and_truncation(tmp_path):
+    p = artifacts.save_tensors(tmp_path / "t.safetensors", {"a": torch.arange(6.0).view(2, 3)}, {"k": [1, 2]})
+    t, meta = artifacts.load_tensors(p)
+    assert torch.equal(t["a"], torch.arange(6.0).view(2, 3)) and meta == {"k": [1, 2]}
+    data = p.read_bytes()
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ArtifactError, match="t.safetensors is not a readable safetensors file"):
+        artifacts.load_tensors(p)
+    with pytest.raises(ArtifactError, match="not found"):
+        artifacts.load_tensors(tmp_path / "missing.safetensors")
+
+
+def test_stage_resumes_only_when_inputs_match(tmp_path):
+    s = artifacts.Stage(tmp_path, "world", {"seed": 1})
+    assert not s.done()
+    s.mark_done()
+    assert artifacts.Stage(tmp_path, "world", {"seed": 1}).done()
+    assert not artifacts.Stage(tmp_path, "world", {"seed": 2}).done()
+
+
+def test_interrupted_world_generation_resumes(tmp_path, monkeypatch):
+    """A world killed half-way has no done-marker; the next run regenerates it completely."""
+    from hoilib.synth import world as W
+
+    spec = W.WorldSpec(seed=5, n_train_images=6, n_test_images=4, n_pretrain_images=3, image_size=96)
+
+    def boom(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(W, "_write_pretrain", boom)
+    with pytest.raises(KeyboardInterrupt):
+        W.generate_world(tmp_path, spec)
+    assert not artifacts.Stage(tmp_path, "world", spec.key()).done()
+    assert not list(tmp_path.rglob("*.tmp"))
+    monkeypatch.undo()
+    W.generate_world(tmp_path, spec)
+    assert artifacts.Stage(tmp_path, "world", spec.key()).done()
+    assert (tmp_path / "world.json").is_file()

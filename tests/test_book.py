@@ -1,0 +1,110 @@
+"""End to end: every chapter on the smoke profile through papermill, then the HTML book, checked as pages."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import urldefrag
+
+import nbformat
+import pytest
+from bs4 import BeautifulSoup
+
+from hoilib.book import build_book
+from hoilib.runner import NOTEBOOKS, NotebookFailed, chapter_paths, run_profile
+
+pytestmark = pytest.mark.slow
+
+
+def test_source_notebooks_are_clean_and_parameterised():
+    paths = chapter_paths()
+    assert [p.name[:2] for p in paths] == sorted(p.name[:2] for p in paths) and len(paths) >= 2
+    for p in paths:
+        nb = nbformat.read(p, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert not any(c.get("outputs") for c in code), f"{p.name} is committed with outputs"
+        tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, p.name
+        assert "profile: str" in tagged[0].source and "params: dict" in tagged[0].source
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("smoke-run")
+    timings = run_profile("smoke", {"run_dir": str(run_dir)}, log=lambda *a: None)
+    out = tmp_path_factory.mktemp("book")
+    html = build_book(run_dir, out)
+    return run_dir, html, timings
+
+
+def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
+    run_dir, _, timings = smoke_run
+    assert set(timings) == {p.name for p in chapter_paths()}
+    for p in chapter_paths():
+        nb = json.loads((run_dir / "notebooks" / p.name).read_text())
+        params = nb["metadata"]["papermill"]["parameters"]
+        assert params["profile"] == "smoke" and params["params"]["run_dir"] == str(run_dir)
+    metrics = json.loads((run_dir / "metrics" / "01_modality_gap.json").read_text())["metrics"]
+    assert 0.0 <= metrics["gap"]["centroid_gap_norm"] <= 2.0
+    assert not list(run_dir.rglob("*.tmp")) and not list(run_dir.rglob("*.failed.ipynb"))
+
+
+def test_book_pages_load_with_figures_and_links(smoke_run):
+    _, html, _ = smoke_run
+    pages = {p.stem: p for p in (html / "book" / "chapters").glob("*.html")}
+    assert set(pages) == {p.stem for p in chapter_paths()}
+    for name, page in pages.items():
+        soup = BeautifulSoup(page.read_text(), "html.parser")
+        imgs = soup.select("main img") or soup.select("img")
+        assert len(imgs) >= 2, f"{name}: expected figures"
+        for img in imgs:
+            src = img.get("src", "")
+            if not src.startswith("data:"):
+                assert (page.parent / src).resolve().is_file(), f"{name}: missing image {src}"
+        assert not soup.select(".output.traceback, .output.error"), f"{name}: error output in the page"
+    for page in html.rglob("*.html"):
+        soup = BeautifulSoup(page.read_text(), "html.parser")
+        for a in soup.find_all("a", href=True):
+            href = urldefrag(a["href"])[0]
+            if not href or re.match(r"^[a-z]+:", href) or href.startswith("//"):
+                continue
+            assert (page.parent / href).resolve().exists(), f"{page.relative_to(html)}: broken link {a['href']}"
+    intro = (html / "book" / "intro.html").read_text()
+    assert "01_modality_gap" in intro
+
+
+def test_glued_numbers_render(smoke_run):
+    _, html, _ = smoke_run
+    text = BeautifulSoup((html / "book" / "chapters" / "01_modality_gap.html").read_text(), "html.parser").get_text()
+    assert re.search(r"centroid gap norm is \d\.\d\d", text)
+
+
+def test_failing_notebook_is_named_with_cell_and_error(tmp_path):
+    src = tmp_path / "nbs"
+    src.mkdir()
+    nb = nbformat.v4.new_notebook()
+    p = nbformat.v4.new_code_cell('profile: str = "smoke"\nparams: dict = {}')
+    p.metadata["tags"] = ["parameters"]
+    nb.cells = [p, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, src / "07_broken.ipynb")
+    with pytest.raises(NotebookFailed, match=r"notebook 07_broken.ipynb failed in cell \d+ .*ValueError: broken on purpose"):
+        run_profile("smoke", {"run_dir": str(tmp_path / "run")}, log=lambda *a: None, notebooks=src)
+    assert (tmp_path / "run" / "notebooks" / "07_broken.failed.ipynb").is_file()
+    assert not (tmp_path / "run" / "notebooks" / "07_broken.ipynb").exists()
+
+
+def test_book_refuses_notebooks_with_errors(tmp_path, smoke_run):
+    import shutil
+
+    from hoilib.errors import HoiBookError
+
+    run_dir, _, _ = smoke_run
+    bad = tmp_path / "run"
+    shutil.copytree(run_dir / "notebooks", bad / "notebooks")
+    nb = nbformat.read(bad / "notebooks" / "01_modality_gap.ipynb", as_version=4)
+    nb.cells[-1].outputs = [nbformat.v4.new_output("error", ename="RuntimeError", evalue="boom", traceback=[])]
+    nbformat.write(nb, bad / "notebooks" / "01_modality_gap.ipynb")
+    with pytest.raises(HoiBookError, match="01_modality_gap.ipynb: cell .*RuntimeError: boom"):
+        build_book(bad, tmp_path / "out")
