@@ -169,6 +169,9 @@ def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: Synt
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
+    from hoilib.stages import seed_everything
+
+    seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     losses, t0 = [], time.time()
     model.train()

@@ -43,6 +43,14 @@ PARAMS: dict[str, tuple[Any, Any, str]] = {
     "gap_shift_deltas": (list, [-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5], "shifts along the gap direction (Liang et al.)"),
     "shuffle_repeats": (int, 5, "label permutations of the shuffled-label control"),
     "umap_points": (int, 600, "points per modality in UMAP plots"),
+    "ezhoi_epochs": (int, 10, "EZ-HOI training epochs (the best validation epoch is kept)"),
+    "ezhoi_batch_images": (int, 64, "images per EZ-HOI training batch"),
+    "ezhoi_lr": (float, 1e-3, "EZ-HOI AdamW learning rate"),
+    "ezhoi_val_fraction": (float, 0.1, "share of training images held out for validation"),
+    "ezhoi_seeds": (list, [0, 1, 2], "seeds of the EZ-HOI runs (mean +- std over them)"),
+    "ezhoi_ablation": (bool, True, "train the text-module ablations too (each module off, and all off)"),
+    "n_ctx": (int, 2, "learnable context tokens per text prompt"),
+    "prompt_depth": (int, 3, "text layers that get their own deep prompt tokens (MaPLe style)"),
 }
 
 

@@ -8,7 +8,8 @@ import pandas as pd
 import seaborn as sns
 from PIL import Image, ImageDraw
 
-PALETTE = {"image": "#d95f02", "text": "#1b9e77", "adapted text": "#7570b3", "bridged": "#e7298a"}
+PALETTE = {"image": "#d95f02", "text": "#1b9e77", "raw text": "#1b9e77", "adapted text": "#7570b3",
+           "frozen vision": "#d95f02", "model vision": "#e6ab02", "bridged": "#e7298a"}
 
 
 def sample_images(world, n: int = 8, split: str = "test"):
@@ -142,5 +143,51 @@ def gap_shift(rows: list[dict], control: float | None = None):
     ax2.plot(df["delta"], df["gap_norm"], color="grey", alpha=0.6, lw=1)
     ax2.set_ylabel("centroid gap norm", color="grey")
     ax1.legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    return fig
+
+
+def training_curves(histories: dict, title: str = ""):
+    """Per-epoch training loss and validation mAP (seen classes), one line per seed."""
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(10, 3.2))
+    for label, h in histories.items():
+        a1.plot(h["epoch"], h["train_loss"], marker=".", label=label)
+        a2.plot(h["epoch"], 100 * np.asarray(h["val_map_seen"]), marker=".", label=label)
+        a2.axvline(h["best_epoch"], color="grey", lw=0.5, ls=":")
+    a1.set_xlabel("epoch")
+    a1.set_ylabel("focal loss (train)")
+    a2.set_xlabel("epoch")
+    a2.set_ylabel("validation mAP, seen classes (%)")
+    a2.legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def grouped_bars(df: pd.DataFrame, by: str, cols=("seen", "unseen"), baseline: dict | None = None):
+    """Mean with std error bars per group (seeds are the repeats); dashed lines mark a baseline."""
+    groups = list(dict.fromkeys(df[by]))
+    x = np.arange(len(groups))
+    w = 0.8 / len(cols)
+    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(groups)), 3.4))
+    for k, c in enumerate(cols):
+        means = [df[df[by] == g][c].mean() for g in groups]
+        stds = [df[df[by] == g][c].std(ddof=1) if (df[by] == g).sum() > 1 else 0 for g in groups]
+        bars = ax.bar(x + (k - (len(cols) - 1) / 2) * w, means, w, yerr=stds, capsize=3, label=f"{c} mAP")
+        if baseline and c in baseline:
+            ax.axhline(baseline[c], color=bars.patches[0].get_facecolor(), ls="--", lw=1, label=f"frozen CLIP, {c}")
+    ax.set_xticks(x, groups, rotation=15)
+    ax.set_ylabel("mAP (%)")
+    ax.legend(fontsize=8, ncol=2, loc="lower right")
+    fig.tight_layout()
+    return fig
+
+
+def histogram(values, xlabel: str, title: str = ""):
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.hist(np.asarray(values), bins=30, color="#7570b3")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("classes")
+    ax.set_title(title)
     fig.tight_layout()
     return fig

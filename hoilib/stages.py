@@ -25,6 +25,8 @@ def seed_everything(seed: int) -> None:
     random.seed(seed)
     np.random.seed(seed)
     torch.manual_seed(seed)
+    # Index backward passes (prompt tokens, embeddings) otherwise differ in the last bits run to run.
+    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def prepare_backbone(cfg: dict, world: World) -> Backbone:

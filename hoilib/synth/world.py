@@ -23,7 +23,7 @@ from hoilib.synth.vocab import (
     LOOK_COMPATIBLE, OBJECT_NAMES, OBJECTS, VERBS, captions_for, class_prompt, descriptors, hoi_classes,
 )
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 RARE_THRESHOLD = 10
 PEOPLE_PER_IMAGE = ([1, 2, 3], [0.35, 0.4, 0.25])
 

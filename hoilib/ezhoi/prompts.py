@@ -1,0 +1,88 @@
+"""Learnable text prompts inside the frozen CLIP text encoder (MaPLe-style deep prompts).
+
+``n_ctx`` context tokens are inserted just before each prompt's end-of-text token,
+so the end-of-text position, which CLIP pools, attends to them under the causal
+mask; layers 1..depth-1 replace the hidden states at those positions with their own
+learnable tokens. All of them are registered parameters. (The released EZ-HOI code
+places per-class tokens after the end-of-text token, where they cannot change the
+pooled feature; see anchors.md.)
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hoilib.errors import ConfigError
+
+
+def _layout(tokens: torch.Tensor, n_ctx: int):
+    """Index maps for inserting n_ctx tokens before each end-of-text token (the largest id of a row)."""
+    n, L = tokens.shape
+    eot = tokens.argmax(dim=-1)
+    if int(eot.max()) + n_ctx >= L:
+        raise ConfigError(f"a prompt plus {n_ctx} context tokens does not fit the context length {L}")
+    pos = torch.arange(L, device=tokens.device)[None, :].expand(n, L)
+    e = eot[:, None]
+    is_ctx = (pos >= e) & (pos < e + n_ctx)
+    src = torch.where(pos < e, pos, pos - n_ctx).clamp(min=0)
+    slot = (pos - e).clamp(0, n_ctx - 1)
+    return src, is_ctx, slot, eot + n_ctx
+
+
+class PromptedTextEncoder(nn.Module):
+    def __init__(self, clip_model, tokens: torch.Tensor, n_ctx: int = 2, depth: int = 3, init_std: float = 0.02):
+        super().__init__()
+        for attr in ("token_embedding", "positional_embedding", "transformer", "ln_final", "text_projection"):
+            if not hasattr(clip_model, attr):
+                raise ConfigError(f"text prompts need an open_clip CLIP with a built-in text tower; "
+                                  f"{type(clip_model).__name__} has no '{attr}'")
+        self._clip = [clip_model]  # frozen, and kept out of this module's parameters and state_dict
+        width = clip_model.token_embedding.weight.shape[1]
+        n_layers = len(clip_model.transformer.resblocks)
+        if not 1 <= depth <= n_layers:
+            raise ConfigError(f"prompt depth {depth} must be within 1..{n_layers} (text layers)")
+        self.n_ctx, self.depth = n_ctx, depth
+        _layout(tokens, n_ctx)  # fail early if the prompts leave no room for the context tokens
+        g = torch.Generator().manual_seed(0)
+        self.ctx = nn.Parameter(torch.randn(n_ctx, width, generator=g) * init_std)
+        self.deep_ctx = nn.ParameterList(
+            [nn.Parameter(torch.randn(n_ctx, width, generator=g) * init_std) for _ in range(depth - 1)])
+        self.register_buffer("tokens", tokens.clone(), persistent=False)
+
+    def _frozen(self):
+        return self._clip[0]
+
+    def forward(self, use_prompts: bool = True, tokens: torch.Tensor | None = None) -> torch.Tensor:
+        """Text features (N, D), L2-normalised, of ``tokens`` (default: the class prompts)."""
+        m = self._frozen()
+        tokens = self.tokens if tokens is None else tokens.to(self.tokens.device)
+        dtype = m.token_embedding.weight.dtype
+        emb = m.token_embedding(tokens).to(dtype)
+        if not use_prompts:
+            x = emb + m.positional_embedding
+            pool = tokens.argmax(dim=-1)
+            layers_ctx, is_ctx, slot = [], None, None
+        else:
+            src, is_ctx, slot, pool = _layout(tokens, self.n_ctx)
+            x = torch.gather(emb, 1, src[..., None].expand(-1, -1, emb.shape[-1]))
+            x = torch.where(is_ctx[..., None], self.ctx[slot], x) + m.positional_embedding
+            layers_ctx = list(self.deep_ctx)
+        tr = m.transformer
+        if not getattr(tr, "batch_first", True):
+            x = x.transpose(0, 1)
+        for i, block in enumerate(tr.resblocks):
+            if use_prompts and 1 <= i < self.depth:
+                deep = layers_ctx[i - 1][slot]
+                if not getattr(tr, "batch_first", True):
+                    x = torch.where(is_ctx.T[..., None], deep.transpose(0, 1), x)
+                else:
+                    x = torch.where(is_ctx[..., None], deep, x)
+            x = block(x, attn_mask=m.attn_mask)
+        if not getattr(tr, "batch_first", True):
+            x = x.transpose(0, 1)
+        x = m.ln_final(x)
+        x = x[torch.arange(x.shape[0]), pool]
+        x = m.text_projection(x) if isinstance(m.text_projection, nn.Linear) else x @ m.text_projection
+        return F.normalize(x.float(), dim=-1)
