@@ -44,9 +44,22 @@ def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     return Path(path)
 
 
+def _strict(obj: Any) -> Any:
+    """NaN/inf -> None (strict JSON has no NaN); numpy scalars -> Python numbers."""
+    if isinstance(obj, dict):
+        return {k: _strict(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_strict(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and (obj != obj or obj in (float("inf"), float("-inf"))):
+        return None
+    return obj
+
+
 def dumps_json(obj: Any) -> str:
-    """Canonical JSON (sorted keys, fixed separators): byte-identical for equal data."""
-    return json.dumps(obj, sort_keys=True, indent=1, ensure_ascii=True) + "\n"
+    """Canonical, strict JSON (sorted keys, fixed separators, no NaN): byte-identical for equal data."""
+    return json.dumps(_strict(obj), sort_keys=True, indent=1, ensure_ascii=True, allow_nan=False) + "\n"
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:

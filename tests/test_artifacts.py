@@ -56,3 +56,14 @@ def test_interrupted_world_generation_resumes(tmp_path, monkeypatch):
     W.generate_world(tmp_path, spec)
     assert artifacts.Stage(tmp_path, "world", spec.key()).done()
     assert (tmp_path / "world.json").is_file()
+
+
+def test_json_is_strict_and_canonical(tmp_path):
+    import json
+
+    import numpy as np
+
+    p = artifacts.write_json(tmp_path / "m.json", {"b": float("nan"), "a": np.float64(1.5), "c": [np.int64(2), float("inf")]})
+    text = p.read_text()
+    assert json.loads(text) == {"a": 1.5, "b": None, "c": [2, None]}
+    assert "NaN" not in text and text.index('"a"') < text.index('"b"')
