@@ -22,6 +22,7 @@ html: setup
 	$(PY) -m hoilib book --profile $(PROFILE)
 
 test: setup
+	@bash scripts/ensure-chromium.sh
 	$(PY) -m pytest -q
 
 clean:

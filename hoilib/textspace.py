@@ -5,7 +5,7 @@ trained classifier compares against (prompts, text adapter, descriptor attention
 Beside one vector per class, each space holds a sentence corpus (prompt templates
 and descriptor sentences of every class, pushed as class-sets through the same
 modules) for a diffusion model to learn the distribution from. The fingerprint
-hashes the checkpoint file and the extraction settings, so a diffusion model can
+hashes the checkpoint's weights and the extraction settings, so a diffusion model can
 later refuse a space other than the one it learned.
 """
 
@@ -57,12 +57,24 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
         raw_c.append(model.text_encoder(use_prompts=False, tokens=tok))
         ad_c.append(model.adapt_text(model.text_encoder(use_prompts=model.cfg.use_prompts, tokens=tok)))
         cls.append(torch.arange(len(sentences)))
-    meta = {"checkpoint": str(checkpoint), "checkpoint_sha256": artifacts.sha256_file(checkpoint),
+    meta = {"checkpoint": str(checkpoint), "weights_sha256": weights_digest(checkpoint),
             "config": model.cfg.to_dict(), "version": EXTRACTION_VERSION, "n_sets": len(raw_c)}
     fp = artifacts.fingerprint(meta | {"checkpoint": Path(checkpoint).name})
     # The raw space depends only on the frozen backbone and the prompts, not on the checkpoint.
     meta["raw_fingerprint"] = artifacts.fingerprint({"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))})
     return TextSpace(raw, adapted, torch.cat(raw_c), torch.cat(ad_c), torch.cat(cls), fp, meta)
+
+
+def weights_digest(checkpoint: str | Path) -> str:
+    """Hash of a checkpoint's tensors (not of the file: its metadata holds wall-clock times)."""
+    import hashlib
+
+    tensors, _ = artifacts.load_tensors(checkpoint, "EZ-HOI checkpoint")
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        h.update(k.encode())
+        h.update(tensors[k].detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
 
 
 def _tensor_sha(t: torch.Tensor) -> str:

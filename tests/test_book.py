@@ -108,3 +108,41 @@ def test_book_refuses_notebooks_with_errors(tmp_path, smoke_run):
     nbformat.write(nb, bad / "notebooks" / "01_modality_gap.ipynb")
     with pytest.raises(HoiBookError, match="01_modality_gap.ipynb: cell .*RuntimeError: boom"):
         build_book(bad, tmp_path / "out")
+
+
+def _chromium():
+    import shutil
+
+    return shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+def _chrome(exe, tmp_path, *args):
+    import subprocess
+
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+             "--disable-background-networking", "--disable-component-update", "--disable-sync",
+             f"--user-data-dir={tmp_path / 'chrome-profile'}", "--virtual-time-budget=4000"]
+    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
+    """Open every chapter in a real browser: the page loads with its title and figures, and draws them."""
+    exe = _chromium()
+    if exe is None:
+        pytest.skip("chromium is not installed (scripts/ensure-chromium.sh installs Debian's package as root)")
+    _, html, _ = smoke_run
+    for nb in chapter_paths():
+        page = html / "book" / "chapters" / f"{nb.stem}.html"
+        proc = _chrome(exe, tmp_path, "--dump-dom", page.as_uri())
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        soup = BeautifulSoup(proc.stdout, "html.parser")
+        assert soup.find("h1") is not None, f"{nb.stem}: no title in the rendered page"
+        assert len(soup.select("img")) >= 2, f"{nb.stem}: figures missing from the rendered page"
+    shot = tmp_path / "chapter1.png"
+    proc = _chrome(exe, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400",
+                   (html / "book" / "chapters" / "01_modality_gap.html").as_uri())
+    assert shot.is_file(), proc.stderr[-2000:]
+    from PIL import Image
+
+    colours = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)
+    assert colours is not None and len(colours) > 200, "the screenshot looks blank"
