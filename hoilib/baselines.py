@@ -1,0 +1,52 @@
+"""Cheap ways to close the modality gap, run at the same place in the pipeline as the diffusion bridge.
+
+* mean-centering per modality (C3, ICLR 2024): subtract each modality's mean, renormalise;
+* noise injection (CapDec): Gaussian noise on text embeddings while training, sigma^2 = 0.016;
+* projection onto a text memory (DeCap): p = normalize(softmax(v T^T / tau) T);
+* orthogonal Procrustes: the rotation W = U V^T (SVD of X^T Y) that best maps paired image rows onto text rows.
+
+With only a few hundred text embeddings the optimal denoiser of a diffusion model is a
+weighted average of them, so the bridge may behave like the DeCap projection; the
+ordering chapter compares them side by side.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+CAPDEC_VARIANCE = 0.016
+
+
+def mean_center(x: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
+    """Remove a modality's mean (its own, unless given) and renormalise."""
+    x = F.normalize(x.float(), dim=-1)
+    m = x.mean(0) if mean is None else mean.float()
+    return F.normalize(x - m, dim=-1)
+
+
+def capdec_noise(x: torch.Tensor, variance: float = CAPDEC_VARIANCE, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Text embeddings with Gaussian noise of the given variance, renormalised (a training-time augmentation)."""
+    x = F.normalize(x.float(), dim=-1)
+    noise = torch.randn(x.shape, generator=generator) * variance**0.5
+    return F.normalize(x + noise.to(x.device), dim=-1)
+
+
+def decap_project(v: torch.Tensor, memory: torch.Tensor, temperature: float = 0.01) -> torch.Tensor:
+    """Project image features onto the span of a text memory: softmax-weighted average of its rows."""
+    v = F.normalize(v.float(), dim=-1)
+    mem = F.normalize(memory.float(), dim=-1)
+    w = torch.softmax(v @ mem.T / temperature, dim=-1)
+    return F.normalize(w @ mem, dim=-1)
+
+
+def procrustes(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Orthogonal W minimising ||x W - y||_F for paired rows (x: image, y: text); apply as x @ W."""
+    if x.shape != y.shape:
+        raise ValueError(f"procrustes needs paired rows of equal shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+    u, _, vh = torch.linalg.svd(x.double().T @ y.double())
+    return (u @ vh).to(x.dtype)
+
+
+def apply_procrustes(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
+    return F.normalize(x.float() @ w.float(), dim=-1)

@@ -1,0 +1,47 @@
+"""Property tests of the gap-closing baselines."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from hoilib.baselines import CAPDEC_VARIANCE, apply_procrustes, capdec_noise, decap_project, mean_center, procrustes
+
+
+def test_mean_centering_gives_zero_mean_before_renormalising():
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(500, 16, generator=g) + 3.0
+    c = mean_center(x)
+    assert torch.allclose(c.norm(dim=-1), torch.ones(500), atol=1e-5)
+    raw = F.normalize(x, dim=-1)
+    assert torch.allclose((raw - raw.mean(0)).mean(0), torch.zeros(16), atol=1e-6)
+    assert c.mean(0).norm() < 0.1 * raw.mean(0).norm()  # the cone around the old mean is gone
+
+
+def test_procrustes_recovers_a_known_rotation():
+    g = torch.Generator().manual_seed(1)
+    q, _ = torch.linalg.qr(torch.randn(12, 12, generator=g, dtype=torch.float64))
+    x = torch.randn(200, 12, generator=g, dtype=torch.float64)
+    w = procrustes(x, x @ q)
+    assert torch.allclose(w, q, atol=1e-8)
+    assert torch.allclose(w.T @ w, torch.eye(12, dtype=torch.float64), atol=1e-8)
+    assert torch.allclose(apply_procrustes(x, w), F.normalize((x @ q).float(), dim=-1), atol=1e-5)
+
+
+def test_decap_projection_lands_on_the_nearest_memory_row_at_low_temperature():
+    mem = torch.eye(4, 8)
+    v = torch.tensor([[0.9, 0.1, 0, 0, 0.2, 0, 0, 0], [0, 0, 0.1, 1.0, 0, 0, 0.3, 0]])
+    p = decap_project(v, mem, temperature=0.001)
+    assert torch.allclose(p, mem[[0, 3]], atol=1e-4)
+    soft = decap_project(v, mem, temperature=10.0)
+    assert soft[0, 1] > 0.1  # a high temperature averages the memory
+
+
+def test_capdec_noise_has_the_stated_variance_and_is_seeded():
+    x = F.normalize(torch.ones(20000, 64), dim=-1)
+    a = capdec_noise(x, generator=torch.Generator().manual_seed(0))
+    b = capdec_noise(x, generator=torch.Generator().manual_seed(0))
+    assert torch.equal(a, b)
+    noisy = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * CAPDEC_VARIANCE**0.5
+    assert abs(float((noisy - x).var()) - CAPDEC_VARIANCE) < 1e-3
+    assert torch.allclose(a.norm(dim=-1), torch.ones(20000), atol=1e-5)

@@ -1,0 +1,68 @@
+"""The text diffusion model and the bridge: order guard, identity at t* = 0, denoising toward known points."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from hoilib.diffusion import model as dm
+from hoilib.diffusion.bridge import OrderError, bridge, check_order, ddim_timesteps
+from hoilib.errors import ArtifactError
+
+
+@pytest.fixture(scope="module")
+def four_points():
+    """A diffusion model trained on four text vectors: the optimal denoiser maps toward them."""
+    g = torch.Generator().manual_seed(0)
+    pts = F.normalize(torch.randn(4, 16, generator=g), dim=-1)
+    diff = dm.train_text_diffusion(pts.repeat(16, 1), fingerprint="space-A", space="adapted", steps=600, batch_size=64,
+                                   lr=1e-3, ema_decay=0.99, seed=0, cfg=dm.DenoiserConfig(dim=16, hidden=128, blocks=2),
+                                   show_progress=False)
+    return pts, diff
+
+
+def test_order_guard_refuses_a_mismatch_and_allows_it_when_asked(four_points):
+    pts, diff = four_points
+    with pytest.raises(OrderError, match=r"learned the 'adapted' text space \(fingerprint space-A\).*space-B.*train EZ-HOI first"):
+        bridge(diff, pts, diff.text_mean, "space-B")
+    check_order(diff, "space-A")
+    out = bridge(diff, pts, diff.text_mean, "space-B", allow_mismatch=True)
+    assert out.shape == pts.shape
+
+
+def test_bridge_from_t_zero_returns_its_input(four_points):
+    pts, diff = four_points
+    x = torch.randn(5, 16) * 3
+    assert torch.allclose(bridge(diff, x, diff.text_mean, "space-A", t_start=0), F.normalize(x, dim=-1))
+
+
+def test_ddim_grid_follows_start_and_steps():
+    grid = ddim_timesteps(599, 5)
+    assert len(grid) == 5 and grid[0] <= 599 and grid == sorted(grid, reverse=True)
+    assert ddim_timesteps(0, 5) == []
+
+
+@pytest.mark.parametrize("recipe", ["direct", "sdedit"])
+def test_denoiser_maps_noisy_inputs_back_to_the_training_points(four_points, recipe):
+    pts, diff = four_points
+    g = torch.Generator().manual_seed(1)
+    noisy = F.normalize(pts + 0.12 * torch.randn(pts.shape, generator=g), dim=-1)
+    out = bridge(diff, noisy, diff.text_mean, "space-A", t_start=400, steps=5, recipe=recipe, generator=g)
+    before = (noisy * pts).sum(-1)
+    after = (out * pts).sum(-1)
+    assert (after > before).all(), (before, after)
+    assert torch.equal((out @ pts.T).argmax(-1), torch.arange(4))
+
+
+def test_checkpoint_roundtrip(four_points, tmp_path):
+    pts, diff = four_points
+    dm.save(diff, tmp_path / "d.safetensors")
+    again = dm.load(tmp_path / "d.safetensors")
+    assert again.fingerprint == "space-A" and again.radius == pytest.approx(diff.radius)
+    assert torch.allclose(bridge(again, pts, again.text_mean, "space-A"), bridge(diff, pts, diff.text_mean, "space-A"))
+    from hoilib import artifacts
+
+    artifacts.save_tensors(tmp_path / "x.safetensors", {"w": torch.zeros(1)}, {"kind": "other"})
+    with pytest.raises(ArtifactError, match="expected 'text-diffusion'"):
+        dm.load(tmp_path / "x.safetensors")
