@@ -150,6 +150,12 @@ def load_annotations(path: str | Path, image_dir: str | Path | None = None, chec
     return HOIDataset(path, image_dir, images, list(doc["objects"]), list(doc["verbs"]), classes)
 
 
+def pair_key(image: int, bh, bo) -> tuple:
+    """Identity of a (human box, object box) pair in an image, robust to float noise (boxes rounded to 0.01 px)."""
+    r = lambda b: tuple(np.round(np.asarray(b, dtype=np.float64), 2).tolist())  # noqa: E731
+    return (int(image), r(bh), r(bo))
+
+
 @dataclass
 class PairSet:
     """Candidate human-object pairs to score: every human with every object of an image."""

@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 
 from hoilib.gap import shift_along_gap
-from hoilib.hicodet import PairSet
+from hoilib.hicodet import PairSet, pair_key
 from hoilib.metric import HOIDetections, HOIGroundTruth, HOIMetrics, evaluate_hoi
 
 
@@ -69,12 +69,11 @@ def annotated_pairs(ds, pairs: PairSet) -> tuple[np.ndarray, np.ndarray]:
     """Indices into ``pairs`` of the annotated pairs, and the first class of each (image-caption pairs)."""
     index = {}
     for p in range(len(pairs)):
-        key = (int(pairs.image[p]), tuple(np.round(pairs.boxes_h[p], 2)), tuple(np.round(pairs.boxes_o[p], 2)))
-        index.setdefault(key, p)
+        index.setdefault(pair_key(pairs.image[p], pairs.boxes_h[p], pairs.boxes_o[p]), p)
     idx, cls, seen = [], [], set()
     for im in ds.images:
         for k in range(len(im.hoi)):
-            key = (im.index, tuple(np.round(im.boxes_h[k], 2)), tuple(np.round(im.boxes_o[k], 2)))
+            key = pair_key(im.index, im.boxes_h[k], im.boxes_o[k])
             if key in index and key not in seen:
                 seen.add(key)
                 idx.append(index[key])

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from hoilib.hicodet import HOIDataset, PairSet
+from hoilib.hicodet import HOIDataset, PairSet, pair_key
 
 
 @dataclass
@@ -37,17 +37,13 @@ class PairTensors:
                            self.image[idx], self.boxes_h[idx], self.boxes_o[idx])
 
 
-def _key(i, bh, bo):
-    return (int(i), tuple(np.round(np.asarray(bh, dtype=np.float64), 2)), tuple(np.round(np.asarray(bo, dtype=np.float64), 2)))
-
-
 def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -> PairTensors:
     """Group pairs by image; targets mark every annotated class of each pair (all of ds's annotations)."""
     C = ds.num_classes
     labels: dict = {}
     for im in ds.images:
         for k in range(len(im.hoi)):
-            labels.setdefault(_key(im.index, im.boxes_h[k], im.boxes_o[k]), set()).add(int(im.hoi[k]))
+            labels.setdefault(pair_key(im.index, im.boxes_h[k], im.boxes_o[k]), set()).add(int(im.hoi[k]))
     images = sorted(set(int(i) for i in pairs.image))
     row = {img: r for r, img in enumerate(images)}
     counts = np.bincount([row[int(i)] for i in pairs.image], minlength=len(images)) if len(images) else np.zeros(0, int)
@@ -67,6 +63,6 @@ def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -
         pad[r, j] = False
         obj[r, j] = int(pairs.object[p])
         bh[r, j], bo[r, j] = pairs.boxes_h[p], pairs.boxes_o[p]
-        for c in labels.get(_key(pairs.image[p], pairs.boxes_h[p], pairs.boxes_o[p]), ()):
+        for c in labels.get(pair_key(pairs.image[p], pairs.boxes_h[p], pairs.boxes_o[p]), ()):
             targets[r, j, c] = 1.0
     return PairTensors(h, o, u, pad, obj, targets, np.asarray(images, dtype=np.int64), bh, bo)
