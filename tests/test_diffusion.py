@@ -38,8 +38,8 @@ def test_bridge_from_t_zero_returns_its_input(four_points):
 
 
 def test_ddim_grid_follows_start_and_steps():
-    grid = ddim_timesteps(599, 5)
-    assert len(grid) == 5 and grid[0] <= 599 and grid == sorted(grid, reverse=True)
+    assert ddim_timesteps(599, 5) == [599, 474, 349, 224, 99]
+    assert ddim_timesteps(100, 1) == [100]
     assert ddim_timesteps(0, 5) == []
 
 

@@ -2,9 +2,9 @@
 
 Two recipes: ``direct`` (Diffusion Bridge: the centred, rescaled vision feature is fed
 as x_t at the start step, no forward noise) and ``sdedit`` (noise forward to the start
-step, then denoise). Steps follow diffusers' DDIM grid: with ``steps`` steps from t*,
-the grid spacing is t*/steps rounded to the scheduler's, and the run starts at the
-largest grid step not above t*. The order guard refuses to bridge against a text space
+step, then denoise). The run starts exactly at t* and moves down by diffusers' DDIM
+step size 1000 // n, with n chosen so the step is closest to t* / steps (t* = 599,
+5 steps: 599, 474, 349, 224, 99, then x0; the reference code uses 120-step spacing). The order guard refuses to bridge against a text space
 other than the one the diffusion model learned, unless the caller asks for the mismatch.
 """
 
@@ -32,14 +32,17 @@ def check_order(diff: TextDiffusion, space_fingerprint: str, allow_mismatch: boo
             "wrong-order ablation.")
 
 
+def _inference_steps(t_start: int, steps: int) -> int:
+    """DDIMScheduler's num_inference_steps whose step size (1000 // n) comes closest to t_start / steps."""
+    return max(1, round(TRAIN_STEPS / max(1.0, t_start / steps)))
+
+
 def ddim_timesteps(t_start: int, steps: int) -> list[int]:
-    """The DDIM grid steps the bridge visits, from the largest grid step <= t_start down."""
+    """The timesteps the bridge visits: t_start, then down by the scheduler's step size, ``steps`` of them."""
     if t_start <= 0 or steps <= 0:
         return []
-    spacing = max(1, round(t_start / steps))
-    sched = DDIMScheduler(**scheduler_config())
-    sched.set_timesteps(max(1, TRAIN_STEPS // spacing))
-    return [int(t) for t in sched.timesteps if int(t) <= t_start][:steps]
+    size = TRAIN_STEPS // _inference_steps(t_start, steps)
+    return [t_start - k * size for k in range(steps) if t_start - k * size >= 0]
 
 
 @torch.no_grad()
@@ -54,7 +57,7 @@ def bridge(diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor,
     if not grid:
         return F.normalize(vision.float(), dim=-1)
     sched = DDIMScheduler(**scheduler_config())
-    sched.set_timesteps(max(1, TRAIN_STEPS // max(1, round(t_start / steps))))
+    sched.set_timesteps(_inference_steps(t_start, steps))  # step() moves from t to t - 1000 // n
     dev = next(diff.denoiser.parameters()).device
     out = []
     for s in range(0, len(vision), batch_size):
