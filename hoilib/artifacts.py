@@ -86,8 +86,11 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     return Path(path)
 
 
-def load_tensors(path: str | os.PathLike, what: str = "tensor file") -> tuple[dict[str, torch.Tensor], dict]:
-    """Load a safetensors file and its JSON metadata; truncated or foreign files raise ArtifactError."""
+def load_tensors(path: str | os.PathLike, what: str = "tensor file", kind: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+    """Load a safetensors file and its JSON metadata; truncated or foreign files raise ArtifactError.
+
+    With ``kind``, the metadata field 'kind' must equal it (a checkpoint of another sort is refused).
+    """
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{what} not found: {path}")
@@ -103,6 +106,8 @@ def load_tensors(path: str | os.PathLike, what: str = "tensor file") -> tuple[di
         meta = json.loads(header.get("meta", "{}"))
     except json.JSONDecodeError as e:
         raise ArtifactError(f"{what} {path}: metadata field 'meta' is not JSON: {e}") from e
+    if kind is not None and meta.get("kind") != kind:
+        raise ArtifactError(f"{path}: metadata field 'kind' is {meta.get('kind')!r}, expected {kind!r}")
     return tensors, meta
 
 
@@ -114,6 +119,15 @@ def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
             if not block:
                 break
             h.update(block)
+    return h.hexdigest()
+
+
+def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
+    """sha256 of tensor names and bytes (content, not file: file metadata may hold wall-clock times)."""
+    h = hashlib.sha256()
+    for k in sorted(tensors):
+        h.update(k.encode())
+        h.update(tensors[k].detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
 
 

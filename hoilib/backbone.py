@@ -203,9 +203,7 @@ def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: Synt
 
 def load_synth_clip(path: str | Path) -> Backbone:
     """Load the small CLIP; a checkpoint of another shape is refused with the mismatch named."""
-    tensors, meta = artifacts.load_tensors(path, "backbone checkpoint")
-    if meta.get("kind") != SYNTH_BACKBONE:
-        raise ArtifactError(f"{path}: metadata field 'kind' is {meta.get('kind')!r}, expected {SYNTH_BACKBONE!r}")
+    tensors, meta = artifacts.load_tensors(path, "backbone checkpoint", kind=SYNTH_BACKBONE)
     spec = SynthCLIPSpec(**meta["spec"])
     tokenizer = WordTokenizer(meta["vocab"], spec.context_length)
     model = build_synth_clip(spec, tokenizer.vocab_size)

@@ -18,7 +18,6 @@ import torch
 
 from hoilib import artifacts
 from hoilib.data import World
-from hoilib.errors import ArtifactError
 from hoilib.ezhoi.model import EZHOI
 
 PROMPT_PREFIX = "a photo of a person "
@@ -67,20 +66,11 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
 
 def weights_digest(checkpoint: str | Path) -> str:
     """Hash of a checkpoint's tensors (not of the file: its metadata holds wall-clock times)."""
-    import hashlib
-
-    tensors, _ = artifacts.load_tensors(checkpoint, "EZ-HOI checkpoint")
-    h = hashlib.sha256()
-    for k in sorted(tensors):
-        h.update(k.encode())
-        h.update(tensors[k].detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
+    return artifacts.tensor_digest(artifacts.load_tensors(checkpoint, "EZ-HOI checkpoint")[0])
 
 
 def _tensor_sha(t: torch.Tensor) -> str:
-    import hashlib
-
-    return hashlib.sha256(t.detach().cpu().float().contiguous().numpy().tobytes()).hexdigest()[:16]
+    return artifacts.tensor_digest({"": t.float()})[:16]
 
 
 def save(space: TextSpace, path: str | Path) -> Path:
@@ -90,9 +80,7 @@ def save(space: TextSpace, path: str | Path) -> Path:
 
 
 def load(path: str | Path) -> TextSpace:
-    t, meta = artifacts.load_tensors(path, "text space file")
-    if meta.get("kind") != "text-spaces":
-        raise ArtifactError(f"{path}: metadata field 'kind' is {meta.get('kind')!r}, expected 'text-spaces'")
+    t, meta = artifacts.load_tensors(path, "text space file", kind="text-spaces")
     return TextSpace(t["raw"], t["adapted"], t["raw_corpus"], t["adapted_corpus"], t["corpus_class"], meta["fingerprint"], meta)
 
 

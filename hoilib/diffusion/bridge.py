@@ -4,8 +4,9 @@ Two recipes: ``direct`` (Diffusion Bridge: the centred, rescaled vision feature 
 as x_t at the start step, no forward noise) and ``sdedit`` (noise forward to the start
 step, then denoise). The run starts exactly at t* and moves down by diffusers' DDIM
 step size 1000 // n, with n chosen so the step is closest to t* / steps (t* = 599,
-5 steps: 599, 474, 349, 224, 99, then x0; the reference code uses 120-step spacing). The order guard refuses to bridge against a text space
-other than the one the diffusion model learned, unless the caller asks for the mismatch.
+5 steps: 599, 474, 349, 224, 99, then x0; the reference code uses 120-step spacing).
+The order guard refuses to bridge against a text space other than the one the
+diffusion model learned, unless the caller asks for the mismatch.
 """
 
 from __future__ import annotations
@@ -65,7 +66,6 @@ def bridge(diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor,
         if recipe == "sdedit":
             noise = torch.randn(z.shape, generator=generator).to(dev)
             z = sched.add_noise(z, noise, torch.full((len(z),), grid[0], dtype=torch.long))
-        x0 = z
         for t in grid:
             x0 = diff.predict_x0(z, t)
             z = sched.step(x0, t, SCALE * F.normalize(z, dim=-1), eta=0.0).prev_sample

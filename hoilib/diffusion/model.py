@@ -20,6 +20,7 @@ from diffusers import DDPMScheduler
 from torch import nn
 
 from hoilib import artifacts
+from hoilib.baselines import mean_center
 from hoilib.errors import ArtifactError
 from hoilib.progress import progress
 from hoilib.stages import seed_everything
@@ -36,7 +37,7 @@ def scheduler_config() -> dict:
 
 def to_diffusion_space(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
     """Centre on a modality mean and put on the sphere of radius 5 (where the model works)."""
-    return SCALE * F.normalize(F.normalize(x.float(), dim=-1) - mean.float(), dim=-1)
+    return SCALE * mean_center(x, mean)
 
 
 def from_diffusion_space(z: torch.Tensor, text_mean: torch.Tensor, radius: float) -> torch.Tensor:
@@ -156,9 +157,7 @@ def save(diff: TextDiffusion, path) -> None:
 
 
 def load(path) -> TextDiffusion:
-    tensors, meta = artifacts.load_tensors(path, "diffusion checkpoint")
-    if meta.get("kind") != KIND:
-        raise ArtifactError(f"{path}: metadata field 'kind' is {meta.get('kind')!r}, expected {KIND!r}")
+    tensors, meta = artifacts.load_tensors(path, "diffusion checkpoint", kind=KIND)
     model = VectorDenoiser(DenoiserConfig(**meta["config"]))
     try:
         model.load_state_dict({k[len("denoiser."):]: v for k, v in tensors.items() if k.startswith("denoiser.")})

@@ -21,16 +21,9 @@ def save_checkpoint(path: str | Path, model: EZHOI, meta: dict) -> Path:
     return artifacts.save_tensors(path, model.trainable_state(), full)
 
 
-def read_meta(path: str | Path) -> dict:
-    _, meta = artifacts.load_tensors(path, "EZ-HOI checkpoint")
-    return meta
-
-
 def load_checkpoint(path: str | Path, model: EZHOI) -> dict:
     """Load weights into ``model`` after checking that the checkpoint was made for its configuration."""
-    tensors, meta = artifacts.load_tensors(path, "EZ-HOI checkpoint")
-    if meta.get("kind") != KIND:
-        raise ArtifactError(f"{path}: metadata field 'kind' is {meta.get('kind')!r}, expected {KIND!r}")
+    tensors, meta = artifacts.load_tensors(path, "EZ-HOI checkpoint", kind=KIND)
     want, got = model.cfg.to_dict(), meta.get("config", {})
     diffs = [f"{k}: checkpoint {got.get(k)!r}, model {v!r}" for k, v in want.items() if got.get(k) != v]
     if diffs:
