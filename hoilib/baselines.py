@@ -1,7 +1,8 @@
 """Cheap ways to close the modality gap, run at the same place in the pipeline as the diffusion bridge.
 
 * mean-centering per modality (C3, ICLR 2024): subtract each modality's mean, renormalise;
-* noise injection (CapDec): Gaussian noise on text embeddings while training, sigma^2 = 0.016;
+* noise injection (CapDec): Gaussian noise on text embeddings while training, sigma^2 = 0.016
+  (here: class prototypes fitted on noisy text only, then used to score image features);
 * projection onto a text memory (DeCap): p = normalize(softmax(v T^T / tau) T);
 * orthogonal Procrustes: the rotation W = U V^T (SVD of X^T Y) that best maps paired image rows onto text rows.
 
@@ -50,3 +51,23 @@ def procrustes(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 def apply_procrustes(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return F.normalize(x.float() @ w.float(), dim=-1)
+
+
+def capdec_prototypes(corpus: torch.Tensor, corpus_class: torch.Tensor, init: torch.Tensor, variance: float = CAPDEC_VARIANCE,
+                      steps: int = 300, lr: float = 1e-2, temperature: float = 0.07, seed: int = 0) -> torch.Tensor:
+    """Class prototypes (C, D) fitted on text only, with CapDec's noise injected into every batch.
+
+    The image side is never seen: the noise is what is meant to make the prototypes
+    tolerate the gap when image features are scored against them at test time.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    proto = torch.nn.Parameter(F.normalize(init.float(), dim=-1).clone())
+    opt = torch.optim.Adam([proto], lr=lr)
+    labels = corpus_class.long()
+    for _ in range(steps):
+        x = capdec_noise(corpus, variance, gen)
+        loss = F.cross_entropy(x @ F.normalize(proto, dim=-1).T / temperature, labels)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+    return F.normalize(proto.detach(), dim=-1)

@@ -51,6 +51,19 @@ PARAMS: dict[str, tuple[Any, Any, str]] = {
     "ezhoi_ablation": (bool, True, "train the text-module ablations too (each module off, and all off)"),
     "n_ctx": (int, 2, "learnable context tokens per text prompt"),
     "prompt_depth": (int, 3, "text layers that get their own deep prompt tokens (MaPLe style)"),
+    "diffusion_steps": (int, 1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)"),
+    "diffusion_batch": (int, 64, "text diffusion: batch size"),
+    "diffusion_lr": (float, 2e-3, "text diffusion: AdamW learning rate (paper 8e-5 over 3M steps)"),
+    "diffusion_ema": (float, 0.995, "text diffusion: EMA decay of the saved weights"),
+    "diffusion_hidden": (int, 128, "text diffusion: width of the residual MLP denoiser"),
+    "diffusion_blocks": (int, 2, "text diffusion: residual blocks of the denoiser"),
+    "diffusion_samples": (int, 500, "text diffusion: unconditional samples drawn to judge the model"),
+    "bridge_t_start": (int, 599, "bridge: DDIM start step t* (0 = no bridge, 999 = from pure noise)"),
+    "bridge_steps": (int, 5, "bridge: DDIM steps from t* down"),
+    "bridge_recipe": (str, "direct", "bridge: direct (feed the centred vision feature as x_t) or sdedit (noise it to t* first)"),
+    "sweep_t_starts": (list, [0, 199, 399, 599, 799, 999], "bridge sweep: start steps t*"),
+    "sweep_steps": (list, [1, 2, 5, 10, 20], "bridge sweep: DDIM step counts (at the default t*)"),
+    "capdec_steps": (int, 300, "CapDec baseline: steps of the text-only classifier trained on noisy text"),
 }
 
 
@@ -134,6 +147,10 @@ def resolve(profile: str = "smoke", overrides: dict | None = None) -> dict:
         raise ConfigError(f"{where}: parameter 'split' = {cfg['split']!r}, expected one of uv, rf-uc, nf-uc, uo")
     if cfg["dataset"] not in ("hoi-synth", "hico-det"):
         raise ConfigError(f"{where}: parameter 'dataset' = {cfg['dataset']!r}, expected hoi-synth or hico-det")
+    if cfg["bridge_recipe"] not in ("direct", "sdedit"):
+        raise ConfigError(f"{where}: parameter 'bridge_recipe' = {cfg['bridge_recipe']!r}, expected direct or sdedit")
+    if not 0 <= cfg["bridge_t_start"] <= 999:
+        raise ConfigError(f"{where}: parameter 'bridge_t_start' = {cfg['bridge_t_start']!r}, expected an integer in [0, 999]")
     if not cfg["run_dir"]:
         cfg["run_dir"] = str(Path("runs") / cfg["profile"])
     if not Path(cfg["run_dir"]).is_absolute():  # relative to the repository, wherever the kernel runs

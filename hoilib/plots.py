@@ -191,3 +191,59 @@ def histogram(values, xlabel: str, title: str = ""):
     ax.set_title(title)
     fig.tight_layout()
     return fig
+
+
+def smoothed(values, window: int = 50) -> np.ndarray:
+    """Running mean (same length; the first points average what exists so far)."""
+    v = np.asarray(values, dtype=float)
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    idx = np.arange(1, len(v) + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def diffusion_losses(histories: dict, window: int = 50):
+    """Training loss (x0 MSE, running mean) per (space, seed); one panel per space."""
+    spaces = sorted({k[0] for k in histories})
+    fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 3.2), sharey=True, squeeze=False)
+    for ax, space in zip(axes[0], spaces):
+        for (sp, seed), h in histories.items():
+            if sp == space:
+                ax.plot(smoothed(h["losses"], window), lw=1, label=f"seed {seed}")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_title(f"trained on the {space} space")
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel(f"x0 MSE (running mean of {window})")
+    fig.tight_layout()
+    return fig
+
+
+def denoising_curve(rows_by_space: dict):
+    """Nearest-class accuracy of corpus sentences noised to step t, before and after denoising."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for space, rows in rows_by_space.items():
+        df = pd.DataFrame(rows)
+        line = ax.plot(df["t"], 100 * df["denoised"], "-o", label=f"{space}: denoised")[0]
+        ax.plot(df["t"], 100 * df["noised"], ":", color=line.get_color(), label=f"{space}: noised only")
+    ax.set_xlabel("noise level t (of 1000)")
+    ax.set_ylabel("nearest-class accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def bridge_sweep(df: pd.DataFrame, x: str, baseline: dict | None = None, cols=("unseen", "seen")):
+    """mAP of the correct- and wrong-order bridge against a sweep variable; dashed lines: no bridge."""
+    fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 3.2), squeeze=False)
+    for ax, col in zip(axes[0], cols):
+        for (order, recipe), g in df.groupby(["order", "recipe"], sort=False):
+            g = g.sort_values(x)
+            ax.plot(g[x], g[col], "-o" if order == "correct" else "--s", ms=4, label=f"{order} order, {recipe}")
+        if baseline and col in baseline:
+            ax.axhline(baseline[col], color="black", lw=0.8, ls=":", label="no bridge")
+        ax.set_xlabel({"t_start": "bridge start step t*", "steps": "DDIM steps"}.get(x, x))
+        ax.set_ylabel(f"{col} mAP (%)")
+        ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig

@@ -24,12 +24,19 @@ def class_mask(pairs: PairSet, classes: list[tuple[int, int]]) -> torch.Tensor:
     return torch.as_tensor(pairs.object)[:, None] == cls_obj[None, :]
 
 
-def score_pairs(img: torch.Tensor, txt: torch.Tensor, pairs: PairSet, classes, logit_scale: float = 100.0) -> HOIDetections:
-    """Detections (one row per pair and valid class) with softmax scores over the valid classes."""
-    logits = logit_scale * F.normalize(img.float(), dim=-1) @ F.normalize(txt.float(), dim=-1).T
+def score_pairs(img: torch.Tensor, txt: torch.Tensor, pairs: PairSet, classes, logit_scale: float | None = 100.0) -> HOIDetections:
+    """Detections (one row per pair and valid class) with softmax scores over the valid classes.
+
+    ``logit_scale=None`` scores with the plain cosine instead: what a sigmoid head
+    (EZ-HOI's scale * cosine + bias) ranks identically within every class, so it
+    gives the same mAP.
+    """
+    cos = F.normalize(img.float(), dim=-1) @ F.normalize(txt.float(), dim=-1).T
     mask = class_mask(pairs, classes)
-    logits = logits.masked_fill(~mask, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)
+    if logit_scale is None:
+        probs = cos
+    else:
+        probs = torch.softmax((logit_scale * cos).masked_fill(~mask, float("-inf")), dim=-1)
     p_idx, c_idx = torch.nonzero(mask, as_tuple=True)
     p_np = p_idx.numpy()
     return HOIDetections(

@@ -66,3 +66,33 @@ def test_checkpoint_roundtrip(four_points, tmp_path):
     artifacts.save_tensors(tmp_path / "x.safetensors", {"w": torch.zeros(1)}, {"kind": "other"})
     with pytest.raises(ArtifactError, match="expected 'text-diffusion'"):
         dm.load(tmp_path / "x.safetensors")
+
+
+def test_samples_from_noise_land_near_the_training_points(four_points):
+    pts, diff = four_points
+    from hoilib.diffusion.bridge import sample
+
+    s = sample(diff, 40, steps=20, seed=0)
+    assert s.shape == (40, 16) and torch.allclose(s.norm(dim=-1), torch.ones(40), atol=1e-5)
+    nearest = (s @ pts.T).max(dim=1)
+    assert nearest.values.min() > 0.95
+    assert (torch.bincount(nearest.indices, minlength=4) > 0).all()  # every mode is sampled, not one
+    assert torch.equal(s, sample(diff, 40, steps=20, seed=0))
+
+
+def test_quality_measures_see_denoising_restore_the_class(four_points):
+    pts, diff = four_points
+    from hoilib.diffusion.quality import denoising_accuracy, sample_stats
+
+    data, cls = pts.repeat(8, 1), torch.arange(4).repeat(8)
+    st = sample_stats(diff, data, cls, pts, n=32, seed=0, n_permutations=20)
+    assert st["class_coherent"] == 1.0 and st["mean_nn_cos"] > 0.95
+    rows = denoising_accuracy(diff, data, cls, pts, "space-A", [0, 700], steps=5)
+    assert rows[0] == {"t": 0, "noised": 1.0, "denoised": 1.0}
+    assert rows[1]["denoised"] >= rows[1]["noised"] and rows[1]["denoised"] > 0.9
+
+
+def test_bridge_rejects_a_start_step_outside_the_schedule(four_points):
+    pts, diff = four_points
+    with pytest.raises(ValueError, match=r"t_start must be in \[0, 999\]"):
+        bridge(diff, pts, diff.text_mean, "space-A", t_start=1000)

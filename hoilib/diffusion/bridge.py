@@ -46,6 +46,27 @@ def ddim_timesteps(t_start: int, steps: int) -> list[int]:
     return [t_start - k * size for k in range(steps) if t_start - k * size >= 0]
 
 
+def _denoise(diff: TextDiffusion, z: torch.Tensor, grid: list[int], sched: DDIMScheduler) -> torch.Tensor:
+    """Run DDIM (eta 0) from z at grid[0] down the grid; returns the last predicted x0 (diffusion space)."""
+    x0 = z
+    for t in grid:
+        x0 = diff.predict_x0(z, t)
+        z = sched.step(x0, t, SCALE * F.normalize(z, dim=-1), eta=0.0).prev_sample
+    return x0
+
+
+def add_noise(z: torch.Tensor, t: int, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Forward diffusion of diffusion-space vectors to step t (the SDEdit start)."""
+    noise = torch.randn(z.shape, generator=generator).to(z.device)
+    return DDIMScheduler(**scheduler_config()).add_noise(z, noise, torch.full((len(z),), int(t), dtype=torch.long))
+
+
+def _scheduler(t_start: int, steps: int) -> DDIMScheduler:
+    sched = DDIMScheduler(**scheduler_config())
+    sched.set_timesteps(_inference_steps(t_start, steps))  # step() moves from t to t - 1000 // n
+    return sched
+
+
 @torch.no_grad()
 def bridge(diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor, space_fingerprint: str, t_start: int = 599,
            steps: int = 5, recipe: str = "direct", allow_mismatch: bool = False, generator: torch.Generator | None = None,
@@ -54,20 +75,28 @@ def bridge(diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor,
     check_order(diff, space_fingerprint, allow_mismatch)
     if recipe not in ("direct", "sdedit"):
         raise ValueError(f"recipe must be 'direct' or 'sdedit', got {recipe!r}")
+    if not 0 <= t_start < TRAIN_STEPS:
+        raise ValueError(f"t_start must be in [0, {TRAIN_STEPS - 1}], got {t_start}")
     grid = ddim_timesteps(t_start, steps)
     if not grid:
         return F.normalize(vision.float(), dim=-1)
-    sched = DDIMScheduler(**scheduler_config())
-    sched.set_timesteps(_inference_steps(t_start, steps))  # step() moves from t to t - 1000 // n
+    sched = _scheduler(t_start, steps)
     dev = next(diff.denoiser.parameters()).device
     out = []
     for s in range(0, len(vision), batch_size):
         z = to_diffusion_space(vision[s : s + batch_size].to(dev), vision_mean.to(dev))
         if recipe == "sdedit":
-            noise = torch.randn(z.shape, generator=generator).to(dev)
-            z = sched.add_noise(z, noise, torch.full((len(z),), grid[0], dtype=torch.long))
-        for t in grid:
-            x0 = diff.predict_x0(z, t)
-            z = sched.step(x0, t, SCALE * F.normalize(z, dim=-1), eta=0.0).prev_sample
-        out.append(from_diffusion_space(x0, diff.text_mean.to(dev), diff.radius).cpu())
+            z = add_noise(z, grid[0], generator)
+        out.append(from_diffusion_space(_denoise(diff, z, grid, sched), diff.text_mean.to(dev), diff.radius).cpu())
     return torch.cat(out)
+
+
+@torch.no_grad()
+def sample(diff: TextDiffusion, n: int, steps: int = 20, seed: int = 0) -> torch.Tensor:
+    """n unconditional samples of the learned text distribution (DDIM from pure noise at t = 999), on the text sphere."""
+    gen = torch.Generator().manual_seed(seed)
+    dev = next(diff.denoiser.parameters()).device
+    z = torch.randn(n, diff.denoiser.cfg.dim, generator=gen).to(dev)
+    t_start = TRAIN_STEPS - 1
+    x0 = _denoise(diff, z, ddim_timesteps(t_start, steps), _scheduler(t_start, steps))
+    return from_diffusion_space(x0, diff.text_mean.to(dev), diff.radius).cpu()

@@ -129,7 +129,8 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
     model = VectorDenoiser(cfg or DenoiserConfig(dim=vectors.shape[1]))
     ema = copy.deepcopy(model).requires_grad_(False)
     sched = DDPMScheduler(**scheduler_config())
-    opt = torch.optim.AdamW(model.parameters(), lr=lr)
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, foreach=True)
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     losses, t0 = [], time.time()
     for _ in progress(range(steps), desc=f"training the text diffusion model ({space})", disable=not show_progress):
         idx = torch.randint(len(x0_all), (min(batch_size, len(x0_all)),), generator=gen)
@@ -142,8 +143,7 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
         loss.backward()
         opt.step()
         with torch.no_grad():
-            for pe, pm in zip(ema.parameters(), model.parameters()):
-                pe.mul_(ema_decay).add_(pm.detach(), alpha=1 - ema_decay)
+            torch._foreach_lerp_(ema_params, model_params, 1 - ema_decay)
         losses.append(float(loss.detach()))
     hist = {"losses": losses, "seconds": round(time.time() - t0, 1), "steps": steps, "n_vectors": len(vectors)}
     return TextDiffusion(ema.eval(), text_mean, radius, fingerprint, space, hist)
