@@ -1,6 +1,8 @@
 """Command line: run a profile through papermill, build the book, list profiles.
 
     hoilib run --profile synth [--set seed=3 --set split=uv] [--only 01]
+    hoilib sweep --profiles synth smoke --seeds 0 1 2 [--set k=v] [--root runs/sweep] [--only 01] [--retry-failed]
+    hoilib results [--root runs]
     hoilib book --profile synth [--out DIR]
     hoilib profiles
 """
@@ -30,6 +32,18 @@ def main(argv=None) -> int:
     b.add_argument("--profile", default="synth")
     b.add_argument("--set", action="append", metavar="NAME=VALUE", help="same overrides as the run (run_dir)")
     b.add_argument("--out", default=None, help="output folder (HTML lands in OUT/_build/html; default: repo root)")
+    sw = sub.add_parser("sweep", help="run profiles x seeds, each in <root>/<profile>-seed<s>; resumable",
+                        description="Run every profile with every seed (seed=s, ezhoi_seeds=[s]). Runs already "
+                                    "complete are skipped; a failed run is recorded and the sweep goes on; the exit "
+                                    "status is 1 if any run failed.")
+    sw.add_argument("--profiles", nargs="+", required=True, metavar="PROFILE", help="profile names or .yml paths")
+    sw.add_argument("--seeds", nargs="+", required=True, type=int, metavar="SEED", help="seeds, e.g. 0 1 2")
+    sw.add_argument("--set", action="append", metavar="NAME=VALUE", help="override one parameter for every run")
+    sw.add_argument("--root", default="runs/sweep", help="folder of the runs, relative to the repo (default: runs/sweep)")
+    sw.add_argument("--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so")
+    sw.add_argument("--retry-failed", action="store_true", help="run again the runs that failed in an earlier sweep")
+    rs = sub.add_parser("results", help="print the table of every run under a folder")
+    rs.add_argument("--root", default="runs", help="folder searched for runs, relative to the repo (default: runs)")
     sub.add_parser("profiles", help="list profiles and parameters")
     args = ap.parse_args(argv)
     try:
@@ -39,6 +53,20 @@ def main(argv=None) -> int:
             t0 = time.time()
             run_profile(args.profile, _overrides(args.set), args.only)
             print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
+        elif args.cmd == "sweep":
+            from hoilib.sweep import run_sweep
+
+            report = run_sweep(args.profiles, args.seeds, _overrides(args.set), args.root, args.only,
+                               retry_failed=args.retry_failed)
+            return 1 if report.failures else 0
+        elif args.cmd == "results":
+            from pathlib import Path
+
+            from hoilib.config import REPO
+            from hoilib.results import results_text
+
+            root = Path(args.root)
+            print(results_text(root if root.is_absolute() else REPO / root))
         elif args.cmd == "book":
             from hoilib.book import build_book
 

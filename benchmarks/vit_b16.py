@@ -1,0 +1,191 @@
+"""Benchmark: CLIP crop-feature extraction (crops/s) and one EZ-HOI training step (s/step) on whatever device is here.
+
+    python benchmarks/vit_b16.py [--model ViT-B-16] [--pretrained TAG_OR_FILE] [--device auto]
+                                 [--crops 3072] [--batch 256] [--classes 600] [--out results.json]
+
+Part 1 cuts human/object/union crops from random JPEG images written to a
+temporary folder and encodes them with the library's own path
+(``hoilib.features.encode_crops``: DataLoader with workers and pinned memory on
+CUDA, bf16 autocast there). Part 2 times one training step of the EZ-HOI head
+(prompted text encoder over every class, adapters, focal loss, backward, AdamW)
+on random pair features, as ``train_ezhoi`` runs it. Without ``--pretrained`` the
+weights are random (nothing downloads here): the speed is the same, the features
+are meaningless. Independent of any run folder. Not a test: nothing asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from hoilib.backbone import load_open_clip  # noqa: E402
+from hoilib.config import resolve_device  # noqa: E402
+from hoilib.ezhoi.model import EZHOI, EZHOIConfig  # noqa: E402
+from hoilib.ezhoi.pairs import PairTensors  # noqa: E402
+from hoilib.ezhoi.train import class_objects, focal_loss, loss_mask, move_model  # noqa: E402
+from hoilib.features import default_workers, encode_crops  # noqa: E402
+from hoilib.hicodet import HOIDataset, ImageAnn, PairSet  # noqa: E402
+
+KINDS = ("human", "object", "union")
+N_OBJECTS = 80  # HICO-DET's object count, for the synthetic class list
+
+
+def _sync(device: str) -> None:
+    if device.startswith("cuda"):
+        torch.cuda.synchronize()
+
+
+def _timed(fn, device: str, repeats: int, warmup: int) -> list[float]:
+    for _ in range(warmup):
+        fn()
+    _sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        _sync(device)
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def synthetic_pairs(folder: Path, n_pairs: int, pairs_per_image: int = 4, size=(640, 480), seed: int = 0):
+    """Random-noise JPEGs (HICO-DET-sized) and random human/object boxes: (dataset, pairs) for ``encode_crops``."""
+    rng = np.random.default_rng(seed)
+    n_images = max(1, -(-n_pairs // pairs_per_image))
+    images, img, bh, bo = [], [], [], []
+    w, h = size
+    for i in range(n_images):
+        name = f"bench_{i:05d}.jpg"
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / name, quality=90)
+        images.append(ImageAnn(i, name, w, h, np.zeros((0, 4)), np.zeros((0, 4)), np.zeros(0, np.int64),
+                               np.zeros(0, np.int64), np.zeros(0, np.int64)))
+    for p in range(n_pairs):
+        img.append(p // pairs_per_image)
+        for out in (bh, bo):
+            x0, y0 = rng.uniform(0, w * 0.6), rng.uniform(0, h * 0.6)
+            out.append([x0, y0, x0 + rng.uniform(30, w * 0.4), y0 + rng.uniform(30, h * 0.4)])
+    ds = HOIDataset(folder / "synthetic-annotations.json", folder, images, [f"object{k}" for k in range(N_OBJECTS)],
+                    ["verb"], [(0, k) for k in range(N_OBJECTS)])
+    return ds, PairSet(np.asarray(img, np.int64), np.asarray(bh), np.asarray(bo), np.zeros(n_pairs, np.int64))
+
+
+def bench_extraction(bb, device: str, crops: int, batch: int, workers: int, repeats: int, warmup: int) -> dict:
+    n_pairs = max(1, crops // len(KINDS))
+    autocast = device.startswith("cuda")
+    with tempfile.TemporaryDirectory(prefix="hoi-bench-") as tmp:
+        ds, pairs = synthetic_pairs(Path(tmp), n_pairs)
+        warm = np.arange(min(n_pairs, max(1, batch // len(KINDS))))  # one batch: kernels chosen, memory allocated
+        for _ in range(warmup):
+            encode_crops(bb, ds, pairs, KINDS, device, batch, workers, autocast, index=warm, show_progress=False)
+        times = _timed(lambda: encode_crops(bb, ds, pairs, KINDS, device, batch, workers, autocast, show_progress=False),
+                       device, repeats, 0)
+    med = statistics.median(times)
+    n = n_pairs * len(KINDS)
+    return {"crops": n, "batch": batch, "workers": workers, "autocast_bf16": autocast, "times_s": [round(t, 4) for t in times],
+            "median_s": round(med, 4), "crops_per_s": round(n / med, 2)}
+
+
+def build_ezhoi(bb, n_classes: int, seed: int = 0) -> tuple[EZHOI, list[tuple[int, int]]]:
+    """EZ-HOI over a synthetic class list: prompts 'a photo of a person verb-ing an object k', random descriptors."""
+    for p in bb.model.parameters():
+        p.requires_grad_(False)
+    bb.model.eval()
+    classes = [(c // N_OBJECTS, c % N_OBJECTS) for c in range(n_classes)]
+    prompts = [f"a photo of a person verb-ing an object {o} (action {v})" for v, o in classes]
+    g = torch.Generator().manual_seed(seed)
+    desc = torch.nn.functional.normalize(torch.randn(n_classes, 3, bb.embed_dim, generator=g), dim=-1)
+    torch.manual_seed(seed)
+    model = EZHOI(EZHOIConfig(dim=bb.embed_dim, num_classes=n_classes), bb.model, bb.tokenizer(prompts), desc)
+    return model, classes
+
+
+def random_batch(n_images: int, pairs: int, dim: int, classes, seed: int = 0) -> PairTensors:
+    g = torch.Generator().manual_seed(seed)
+    feat = lambda: torch.nn.functional.normalize(torch.randn(n_images, pairs, dim, generator=g), dim=-1)  # noqa: E731
+    obj = torch.randint(0, N_OBJECTS, (n_images, pairs), generator=g)
+    cls_obj = class_objects(classes)
+    targets = ((torch.rand(n_images, pairs, len(classes), generator=g) < 0.05) & (obj[..., None] == cls_obj)).float()
+    z = np.zeros((n_images, pairs, 4))
+    return PairTensors(feat(), feat(), feat(), torch.zeros(n_images, pairs, dtype=torch.bool), obj, targets,
+                       np.arange(n_images), z, z)
+
+
+def bench_train_step(bb, device: str, n_classes: int, images: int, pairs: int, repeats: int, warmup: int) -> dict:
+    model, classes = build_ezhoi(bb, n_classes)
+    dev = torch.device(device)
+    move_model(model, dev)
+    model.train()
+    b = random_batch(images, pairs, bb.embed_dim, classes)
+    mask = loss_mask(b, class_objects(classes), torch.ones(n_classes, dtype=torch.bool)).to(dev)
+    h, o, u, pad, targets = (t.to(dev) for t in (b.h, b.o, b.u, b.pad, b.targets))
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
+
+    def step():  # what one iteration of train_ezhoi does
+        loss = focal_loss(model(h, o, u, pad), targets, mask)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0)
+        opt.step()
+
+    times = _timed(step, device, repeats, warmup)
+    move_model(model, torch.device("cpu"))
+    med = statistics.median(times)
+    return {"classes": n_classes, "images": images, "pairs_per_image": pairs,
+            "trainable_params": sum(p.numel() for p in params), "times_s": [round(t, 4) for t in times],
+            "median_s_per_step": round(med, 4)}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--model", default="ViT-B-16", help="open_clip model name")
+    ap.add_argument("--pretrained", default=None, help="open_clip tag or local weights file; default: random init")
+    ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1")
+    ap.add_argument("--crops", type=int, default=3072, help="crops encoded per timed extraction (pairs x 3)")
+    ap.add_argument("--batch", type=int, default=256, help="crops per forward pass")
+    ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, up to 4 on CUDA)")
+    ap.add_argument("--classes", type=int, default=600, help="HOI classes in the training step (HICO-DET: 600)")
+    ap.add_argument("--train-images", type=int, default=64, help="images per training batch (ezhoi_batch_images)")
+    ap.add_argument("--pairs", type=int, default=8, help="candidate pairs per image in the training batch")
+    ap.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
+    ap.add_argument("--warmup", type=int, default=1, help="untimed runs first")
+    ap.add_argument("--skip-train", action="store_true", help="only the extraction part")
+    ap.add_argument("--out", default=None, help="also write the results as JSON here")
+    args = ap.parse_args(argv)
+    device = resolve_device(args.device)
+    workers = default_workers(device) if args.workers is None else args.workers
+    bb = load_open_clip(args.model, args.pretrained, device="cpu")
+    weights = f"pretrained ({args.pretrained})" if args.pretrained else "random init (no --pretrained): speed as with real weights"
+    res = {"model": args.model, "weights": weights, "device": device, "torch": torch.__version__,
+           "torch_threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
+           "gpu": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None}
+    print(f"{args.model}, weights: {weights}")
+    print(f"device: {device}" + (f" ({res['gpu']})" if res["gpu"] else "") + f", torch {torch.__version__}, "
+          f"{res['torch_threads']} torch threads")
+    res["extraction"] = ex = bench_extraction(bb, device, args.crops, args.batch, workers, args.repeats, args.warmup)
+    print(f"crop features: {ex['crops_per_s']:.1f} crops/s ({ex['crops']} crops, batch {ex['batch']}, {ex['workers']} workers, "
+          f"bf16 autocast {'on' if ex['autocast_bf16'] else 'off'}; median of {args.repeats}: {ex['median_s']} s)")
+    if not args.skip_train:
+        res["train_step"] = tr = bench_train_step(bb, device, args.classes, args.train_images, args.pairs, args.repeats,
+                                                  args.warmup)
+        print(f"EZ-HOI training step: {tr['median_s_per_step']:.3f} s/step ({tr['classes']} classes, {tr['images']} images x "
+              f"{tr['pairs_per_image']} pairs, {tr['trainable_params']} trainable parameters; median of {args.repeats})")
+    if args.out:
+        Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

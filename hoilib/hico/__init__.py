@@ -1,0 +1,1 @@
+"""Official HICO-DET class lists and zero-shot splits, shipped as package data."""
