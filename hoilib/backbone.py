@@ -26,6 +26,10 @@ from hoilib.progress import progress
 from hoilib import artifacts
 from hoilib.errors import ArtifactError, ConfigError
 
+# HOI-Tiny-ViT: a 2-layer open_clip architecture registered under a name, so the CPU
+# test of the HICO-DET path loads a random-init model through the same code as ViT-B-16.
+open_clip.add_model_config(Path(__file__).parent / "model_configs")
+
 SYNTH_BACKBONE = "synth-vit-tiny"
 _WORD = re.compile(r"[a-z_]+")
 
@@ -124,6 +128,15 @@ class Backbone:
             tok = self.tokenizer(list(texts[i : i + batch_size])).to(device)
             out.append(F.normalize(self.model.encode_text(tok).float(), dim=-1).cpu())
         return torch.cat(out) if out else torch.zeros(0, self.embed_dim)
+
+    def describe(self) -> str:
+        """One line on what this backbone is and, for the small CLIP, how it was trained."""
+        n = sum(p.numel() for p in self.model.parameters()) / 1e6
+        line = f"{self.name}: {n:.2f} M parameters, {self.image_size}-px crops, {self.embed_dim}-d embeddings"
+        h = self.history
+        if h:
+            line += f"; pretrained here for {h['steps']} steps on {h['n_pairs']} crop-caption pairs in {h['seconds']} s"
+        return line
 
     @property
     def embed_dim(self) -> int:

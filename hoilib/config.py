@@ -27,6 +27,7 @@ PARAMS: dict[str, tuple[Any, Any, str]] = {
     "dataset": (str, "hoi-synth", "hoi-synth (generated here) or hico-det (the user's copy)"),
     "data_root": (str, "", "hico-det: folder with instances_*2015.json and images/; hoi-synth: '' = <run_dir>/world"),
     "split": (str, "rf-uc", "zero-shot split: uv, rf-uc, nf-uc or uo"),
+    "pair_source": (str, "gt", "test pairs: gt (annotated/oracle boxes) or a detections JSON file (see hoilib/detections.py)"),
     "world_seed": (int, 0, "hoi-synth: seed of the generated world"),
     "n_train_images": (int, 1200, "hoi-synth: training images"),
     "n_test_images": (int, 400, "hoi-synth: test images"),
@@ -155,6 +156,8 @@ def resolve(profile: str = "smoke", overrides: dict | None = None) -> dict:
         cfg["run_dir"] = str(Path("runs") / cfg["profile"])
     if not Path(cfg["run_dir"]).is_absolute():  # relative to the repository, wherever the kernel runs
         cfg["run_dir"] = str(REPO / cfg["run_dir"])
+    if cfg["data_root"] and not Path(cfg["data_root"]).expanduser().is_absolute():
+        cfg["data_root"] = str(REPO / cfg["data_root"])
     return cfg
 
 

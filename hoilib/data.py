@@ -29,6 +29,7 @@ class World:
     descriptors: list[list[str]]
     splits: dict[str, list[int]]
     meta: dict
+    pair_source: str = "gt"  # test pairs: 'gt' (annotated boxes, or HOI-Synth's oracle boxes) or a detections file
 
     @property
     def classes(self) -> list[tuple[int, int]]:
@@ -44,7 +45,9 @@ class World:
 
     @property
     def rare(self) -> np.ndarray:
-        """Rare classes: fewer than 10 training instances (the HICO-DET rule)."""
+        """Rare classes: fewer than 10 training instances (the HICO-DET rule), or the official list when given."""
+        if "rare" in self.meta:
+            return unseen_mask(self.meta["rare"], self.num_classes)
         return self.n_train < RARE_THRESHOLD
 
     def unseen(self, split: str) -> np.ndarray:
@@ -56,6 +59,11 @@ class World:
         return [f"{self.test.verbs[v]} {self.test.objects[o]}" for v, o in self.classes]
 
     def test_pairs(self) -> PairSet:
+        """Every human with every object: from a detections file, or from the boxes of the world (see pair_source)."""
+        if self.pair_source != "gt":
+            from hoilib.detections import read_detections
+
+            return read_detections(self.pair_source, self.test)
         return enumerate_pairs(self.test, self.root / "boxes_test2015.json")
 
     def train_pairs(self) -> PairSet:
@@ -90,13 +98,21 @@ def world_spec(cfg: dict) -> WorldSpec:
 def prepare_world(cfg: dict) -> World:
     """Generate (or reuse) HOI-Synth, or point at a HICO-DET copy, and load both splits."""
     if cfg["dataset"] == "hico-det":
-        raise ConfigError("dataset 'hico-det' is read by the HICO-DET path (issue 5), which is not built yet; "
-                          "use dataset: hoi-synth")
-    root = Path(cfg["data_root"] or Path(cfg["run_dir"]) / "world")
-    generate_world(root, world_spec(cfg))
-    meta = artifacts.read_json(root / "world.json", "HOI-Synth world description")
-    train = load_annotations(root / "instances_train2015.json")
-    test = load_annotations(root / "instances_test2015.json")
-    prompts = [c["prompt"] for c in meta["classes"]]
-    descriptors = [c["descriptors"] for c in meta["classes"]]
-    return World(root, train, test, prompts, descriptors, meta["splits"], meta)
+        from hoilib.hico.world import load_hico_world
+
+        world = load_hico_world(cfg)
+    else:
+        root = Path(cfg["data_root"] or Path(cfg["run_dir"]) / "world")
+        generate_world(root, world_spec(cfg))
+        meta = artifacts.read_json(root / "world.json", "HOI-Synth world description")
+        train = load_annotations(root / "instances_train2015.json")
+        test = load_annotations(root / "instances_test2015.json")
+        prompts = [c["prompt"] for c in meta["classes"]]
+        descriptors = [c["descriptors"] for c in meta["classes"]]
+        world = World(root, train, test, prompts, descriptors, meta["splits"], meta)
+    if cfg["pair_source"] != "gt":
+        src = Path(cfg["pair_source"]).expanduser()
+        if not src.is_file():
+            raise ConfigError(f"parameter 'pair_source' = {cfg['pair_source']!r}: no such detections file (or use 'gt')")
+        world.pair_source = str(src)
+    return world

@@ -158,15 +158,32 @@ def pair_key(image: int, bh, bo) -> tuple:
 
 @dataclass
 class PairSet:
-    """Candidate human-object pairs to score: every human with every object of an image."""
+    """Candidate human-object pairs to score: every human with every object of an image.
+
+    ``prior`` (P,) is a per-pair weight that multiplies every class score of the
+    pair at inference (detected pairs: ``(s_h * s_o) ** 2.8`` from the detector's
+    scores, see :mod:`hoilib.detections`). ``None`` means no prior (all ones):
+    ground-truth pairs, whose scores are then exactly the unweighted ones.
+    """
 
     image: np.ndarray  # (P,)
     boxes_h: np.ndarray  # (P, 4)
     boxes_o: np.ndarray  # (P, 4)
     object: np.ndarray  # (P,) object category of the object box
+    prior: np.ndarray | None = None  # (P,) float64 score weight; None = all ones (ground-truth pairs)
 
     def __len__(self) -> int:
         return len(self.image)
+
+    def prior_or_ones(self) -> np.ndarray:
+        """(P,) float64: the prior, or ones when there is none."""
+        return np.ones(len(self), dtype=np.float64) if self.prior is None else np.asarray(self.prior, dtype=np.float64)
+
+    def subset(self, idx) -> "PairSet":
+        """The pairs ``idx`` (indices or a boolean mask), prior included."""
+        idx = np.asarray(idx)
+        return PairSet(self.image[idx], self.boxes_h[idx], self.boxes_o[idx], self.object[idx],
+                       None if self.prior is None else np.asarray(self.prior)[idx])
 
 
 def _unique_rows(b: np.ndarray) -> np.ndarray:

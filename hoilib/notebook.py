@@ -14,7 +14,10 @@ def start(profile: str, params: dict | None = None, show: bool = True) -> dict:
     seed_everything(cfg["seed"])
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if show:
+        import pandas as pd
         from IPython.display import Markdown, display
+
+        pd.set_option("display.max_colwidth", 200)  # tables of methods and verdicts hold sentences
 
         display(Markdown(f"**Profile `{cfg['profile']}`**, run folder `{cfg['run_dir']}`. Parameters this chapter ran with:"))
         display(table(cfg))

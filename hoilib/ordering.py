@@ -109,37 +109,49 @@ def bridged(cfg: dict, diff: TextDiffusion, vision: torch.Tensor, vision_mean: t
                   allow_mismatch=allow_mismatch, generator=torch.Generator().manual_seed(seed))
 
 
+def ezhoi_head(run: SeedRun) -> tuple[float, float]:
+    """(scale, bias) of the model's sigmoid(scale * cosine + bias): how every EZ-HOI row is scored."""
+    return float(run.model.logit_scale.exp().detach()), float(run.model.logit_bias.detach())
+
+
 def method_features(cfg: dict, name: str, run: SeedRun, ctx: Context):
-    """(test vision features, class text, logit scale or None for cosine scoring) of one method."""
+    """(test vision features, class text, scoring) of one method.
+
+    Scoring is a float (softmax at that logit scale: frozen CLIP, chapter 1) or a
+    (scale, bias) pair (the EZ-HOI head's sigmoid, so detector priors weigh in as in EZ-HOI).
+    """
     sp, vmean = run.space, modality_mean(run.train_vision)
+    head = ezhoi_head(run)
     raw_fp = sp.meta["raw_fingerprint"]
     if name == "frozen CLIP, no bridge":
         return ctx.frozen_test, sp.raw, ctx.frozen_scale
     if name == "frozen CLIP + raw-trained bridge (raw everywhere)":
         return bridged(cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, raw_fp, seed=run.seed), sp.raw, ctx.frozen_scale
     if name == "EZ-HOI, no bridge":
-        return run.vision, sp.adapted, None
+        return run.vision, sp.adapted, head
     if name == WRONG:  # the ablation asks for the mismatch on purpose
-        return bridged(cfg, run.raw, run.vision, vmean, sp.fingerprint, allow_mismatch=True, seed=run.seed), sp.adapted, None
+        return bridged(cfg, run.raw, run.vision, vmean, sp.fingerprint, allow_mismatch=True, seed=run.seed), sp.adapted, head
     if name == CORRECT:
-        return bridged(cfg, run.adapted, run.vision, vmean, sp.fingerprint, seed=run.seed), sp.adapted, None
+        return bridged(cfg, run.adapted, run.vision, vmean, sp.fingerprint, seed=run.seed), sp.adapted, head
     if name == "EZ-HOI + mean-centering (C3)":
-        return baselines.mean_center(run.vision, vmean), baselines.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)), None
+        return baselines.mean_center(run.vision, vmean), baselines.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)), head
     if name == "EZ-HOI + CapDec noise":
         proto = baselines.capdec_prototypes(sp.adapted_corpus, sp.corpus_class, sp.adapted, steps=cfg["capdec_steps"], seed=run.seed)
-        return run.vision, proto, None
+        return run.vision, proto, head
     if name == "EZ-HOI + DeCap projection":
-        return baselines.decap_project(run.vision, sp.adapted_corpus), sp.adapted, None
+        return baselines.decap_project(run.vision, sp.adapted_corpus), sp.adapted, head
     if name == "EZ-HOI + Procrustes":
         w = baselines.procrustes(F.normalize(run.train_pos, dim=-1), sp.adapted[run.train_pos_cls])
-        return baselines.apply_procrustes(run.vision, w), sp.adapted, None
+        return baselines.apply_procrustes(run.vision, w), sp.adapted, head
     raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
 
 
-def evaluate(ctx: Context, vision: torch.Tensor, text: torch.Tensor, logit_scale: float | None) -> HOIMetrics:
+def evaluate(ctx: Context, vision: torch.Tensor, text: torch.Tensor, scoring) -> HOIMetrics:
+    """mAP of features scored against class text; ``scoring`` as in ``method_features``."""
     w, d = ctx.world, ctx.data
-    return evaluate_hoi(score_pairs(vision, text, d.test_pairs, w.classes, logit_scale), w.test.ground_truth(), w.num_classes,
-                        rare=w.rare, unseen=d.unseen)
+    head = tuple(scoring) if isinstance(scoring, (tuple, list)) else None
+    dets = score_pairs(vision, text, d.test_pairs, w.classes, None if head else scoring, head=head)
+    return evaluate_hoi(dets, w.test.ground_truth(), w.num_classes, rare=w.rare, unseen=d.unseen)
 
 
 def run_table(cfg: dict, ctx: Context, runs: list[SeedRun], methods=tuple(METHODS)):
@@ -169,7 +181,7 @@ def sweep(cfg: dict, ctx: Context, run: SeedRun, t_starts, steps_list, recipes=(
         for t, s, recipe in grid:
             v = bridged(cfg, diff, run.vision, vmean, sp.fingerprint, allow_mismatch=order == "wrong", t_start=int(t),
                         steps=int(s), recipe=recipe, seed=run.seed)
-            m = evaluate(ctx, v, sp.adapted, None).as_percent()
+            m = evaluate(ctx, v, sp.adapted, ezhoi_head(run)).as_percent()
             rows.append({"order": order, "recipe": recipe, "t_start": int(t), "steps": int(s), "full": m["full"],
                          "seen": m["seen"], "unseen": m["unseen"]})
     return pd.DataFrame(rows)
@@ -231,15 +243,17 @@ def judge(tests, col: str = "unseen", expected: int = 1, alpha: float = 0.05) ->
     return "not shown"
 
 
-def verdict(claims: list[tuple[str, object, int]], cols=("unseen", "seen", "full")) -> str:
-    """A Markdown table: one row per claim (text, paired_tests frame, expected sign of b - a), one judgement per mAP column."""
-    lines = ["| claim | " + " | ".join(f"{c} mAP" for c in cols) + " |", "|---" * (len(cols) + 1) + "|"]
+def verdict(claims: list[tuple[str, object, int]], cols=("unseen", "seen", "full")):
+    """A table: one row per claim (text, paired_tests frame, expected sign of b - a), one judgement per mAP column."""
+    import pandas as pd
+
+    rows = {}
     for text, tests, expected in claims:
-        cells = []
+        row = {}
         for c in cols:
             r = tests.loc[c]
-            cells.append(f"**{judge(tests, c, expected)}** ({r['mean difference (points)']:+.2f} points; "
-                         f"{int(r['seeds where b > a'])}/{int(r['seeds'])} seeds, {int(r['classes where b > a'])}/"
-                         f"{int(r['classes'])} classes with b > a; p = {r['Wilcoxon p (classes)']:.2g})")
-        lines.append(f"| {text} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+            row[f"{c} mAP"] = (f"{judge(tests, c, expected).upper()} ({r['mean difference (points)']:+.2f} points; "
+                               f"{int(r['seeds where b > a'])}/{int(r['seeds'])} seeds, {int(r['classes where b > a'])}/"
+                               f"{int(r['classes'])} classes with b > a; p = {r['Wilcoxon p (classes)']:.2g})")
+        rows[text] = row
+    return pd.DataFrame(rows).T

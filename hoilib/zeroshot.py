@@ -24,23 +24,41 @@ def class_mask(pairs: PairSet, classes: list[tuple[int, int]]) -> torch.Tensor:
     return torch.as_tensor(pairs.object)[:, None] == cls_obj[None, :]
 
 
-def score_pairs(img: torch.Tensor, txt: torch.Tensor, pairs: PairSet, classes, logit_scale: float | None = 100.0) -> HOIDetections:
+def score_pairs(img: torch.Tensor, txt: torch.Tensor, pairs: PairSet, classes, logit_scale: float | None = 100.0,
+                head: tuple[float, float] | None = None) -> HOIDetections:
     """Detections (one row per pair and valid class) with softmax scores over the valid classes.
+
+    ``head=(scale, bias)`` scores with sigmoid(scale * cosine + bias), EZ-HOI's head
+    (``logit_scale`` is then ignored).
 
     ``logit_scale=None`` scores with the plain cosine instead: what a sigmoid head
     (EZ-HOI's scale * cosine + bias) ranks identically within every class, so it
     gives the same mAP.
+
+    When ``pairs.prior`` is set (detected pairs), every score of a pair is
+    multiplied by its prior, as EZ-HOI/UPT weight ``sigmoid(logit)`` by
+    ``(s_h * s_o) ** 2.8``. In cosine mode the cosine is first mapped to
+    ``(cos + 1) / 2`` (in [0, 1]), so that the product stays monotone in both
+    factors (a negative cosine times a larger prior would rank lower). Without a
+    prior both modes are exactly as before (no mapping, no product).
     """
     cos = F.normalize(img.float(), dim=-1) @ F.normalize(txt.float(), dim=-1).T
     mask = class_mask(pairs, classes)
-    if logit_scale is None:
+    if head is not None:
+        probs = torch.sigmoid(float(head[0]) * cos + float(head[1]))
+    elif logit_scale is None:
         probs = cos
     else:
         probs = torch.softmax((logit_scale * cos).masked_fill(~mask, float("-inf")), dim=-1)
     p_idx, c_idx = torch.nonzero(mask, as_tuple=True)
     p_np = p_idx.numpy()
+    score = probs[p_idx, c_idx].double().numpy()
+    if pairs.prior is not None:
+        if logit_scale is None and head is None:
+            score = (score + 1.0) / 2.0
+        score = score * np.asarray(pairs.prior, dtype=np.float64)[p_np]
     return HOIDetections(
-        image=pairs.image[p_np], hoi=c_idx.numpy().astype(np.int64), score=probs[p_idx, c_idx].double().numpy(),
+        image=pairs.image[p_np], hoi=c_idx.numpy().astype(np.int64), score=score,
         boxes_h=pairs.boxes_h[p_np], boxes_o=pairs.boxes_o[p_np],
     )
 
@@ -72,17 +90,29 @@ def gap_shift_curve(img, txt, pairs, classes, gt, deltas, rare=None, unseen=None
     return rows
 
 
-def annotated_pairs(ds, pairs: PairSet) -> tuple[np.ndarray, np.ndarray]:
-    """Indices into ``pairs`` of the annotated pairs, and the first class of each (image-caption pairs)."""
-    index = {}
-    for p in range(len(pairs)):
-        index.setdefault(pair_key(pairs.image[p], pairs.boxes_h[p], pairs.boxes_o[p]), p)
+def annotated_pairs(ds, pairs: PairSet, iou: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+    """Indices into ``pairs`` of the candidate pair matching each annotated pair, and its first class.
+
+    A candidate matches when both its boxes overlap the annotated ones with IoU >= ``iou``
+    (the HICO rule; ground-truth candidates match exactly). Each annotated pair is kept
+    once, with its best-matching candidate; annotated pairs no candidate covers are left out.
+    """
+    from hoilib.metric import box_iou
+
+    by_image: dict[int, np.ndarray] = {}
+    for i in np.unique(pairs.image):
+        by_image[int(i)] = np.flatnonzero(pairs.image == i)
     idx, cls, seen = [], [], set()
     for im in ds.images:
+        cand = by_image.get(int(im.index))
         for k in range(len(im.hoi)):
             key = pair_key(im.index, im.boxes_h[k], im.boxes_o[k])
-            if key in index and key not in seen:
-                seen.add(key)
-                idx.append(index[key])
+            if key in seen or cand is None:
+                continue
+            seen.add(key)
+            ov = np.minimum(box_iou(im.boxes_h[k][None], pairs.boxes_h[cand])[0], box_iou(im.boxes_o[k][None], pairs.boxes_o[cand])[0])
+            best = int(np.argmax(ov))
+            if ov[best] >= iou:
+                idx.append(int(cand[best]))
                 cls.append(int(im.hoi[k]))
     return np.asarray(idx, dtype=np.int64), np.asarray(cls, dtype=np.int64)

@@ -107,3 +107,69 @@ def test_provenance_names_repository_path_and_commit_for_every_list():
     for e in entries:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+", e["repository"]) and e["path"]
         assert re.fullmatch(r"[0-9a-f]{40}", e["commit"])
+
+
+# --- CLIP prompts (GEN-VLKT hico_text_label, stored in HOI order) ---------------------------------
+
+_PERSON = "a photo of a person "
+
+
+def _object_name(o):
+    return L.objects()[o].replace("_", " ")
+
+
+def test_prompts_are_600_distinct_non_empty_strings():
+    prompts = L.prompts()
+    assert len(prompts) == 600
+    assert all(isinstance(p, str) and p.strip() for p in prompts)
+    assert len(set(prompts)) == 600
+
+
+def test_prompt_of_class_0_is_boarding_an_airplane():
+    p = L.prompts()[0]
+    assert "board" in p and "airplane" in p
+    assert p == "a photo of a person boarding an airplane"
+
+
+def test_every_prompt_ends_with_its_object_name():
+    # object names use underscores, prompts spaces; no upstream prompt uses a synonym
+    for i, (p, (_, o)) in enumerate(zip(L.prompts(), L.classes())):
+        assert p.startswith(_PERSON), (i, p)
+        assert p.endswith(" " + _object_name(o)), (i, p)
+
+
+def test_no_interaction_prompts_name_only_person_and_object():
+    for p, (v, o) in zip(L.prompts(), L.classes()):
+        if v == 57:
+            # articles are upstream's: 'an airplane' but also 'a umbrella'
+            assert re.fullmatch(rf"a photo of a person and an? {re.escape(_object_name(o))}", p), p
+        else:
+            assert " and " not in p, p
+    assert L.prompts()[9] == "a photo of a person and an airplane"
+
+
+def test_each_verb_has_one_phrase_across_objects():
+    """Upstream keys are (verb, object) in our numbering: a verb-index mix-up would break this."""
+    phrases = {}
+    for p, (v, o) in zip(L.prompts(), L.classes()):
+        if v == 57:
+            continue
+        middle = p[len(_PERSON):-len(" " + _object_name(o))]
+        middle = re.sub(r" an?$", "", middle)
+        phrases.setdefault(v, set()).add(middle)
+    assert all(len(s) == 1 for s in phrases.values()), {v: s for v, s in phrases.items() if len(s) > 1}
+    flat = {v: next(iter(s)) for v, s in phrases.items()}
+    assert len(set(flat.values())) == len(flat) == 116          # every verb but no_interaction
+    verbs = L.verbs()
+    assert flat[verbs.index("board")] == "boarding"
+    assert flat[verbs.index("sit_on")] == "sitting on"
+    assert flat[verbs.index("stop_at")] == "stopping at"
+
+
+def test_prompts_are_copies_and_have_provenance():
+    L.prompts().clear()
+    assert len(L.prompts()) == 600
+    e = L.provenance()["prompts"]
+    assert e["repository"] == "YueLiao/gen-vlkt" and e["path"] == "datasets/hico_text_label.py"
+    assert e["key"] == "hico_text_label"
+    assert re.fullmatch(r"[0-9a-f]{40}", e["commit"])

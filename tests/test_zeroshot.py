@@ -61,3 +61,14 @@ def test_feature_cache_reused_and_keyed_by_boxes(tiny_backbone, tmp_path):
     extract_pair_features(bb, world.test, moved, tmp_path, show_progress=False)
     assert len(list(tmp_path.glob("features-*.safetensors"))) == 2
     assert f1["union"].shape == (10, bb.embed_dim)
+
+
+def test_annotated_pairs_match_detected_boxes_by_iou(tiny_backbone):
+    world, _ = tiny_backbone
+    pairs = world.test_pairs()
+    exact, cls = annotated_pairs(world.test, pairs)
+    shifted = PairSet(pairs.image, pairs.boxes_h + 1.0, pairs.boxes_o - 1.0, pairs.object)  # a detector's boxes are never exact
+    idx, cls2 = annotated_pairs(world.test, shifted)
+    assert np.array_equal(idx, exact) and np.array_equal(cls2, cls)
+    far = PairSet(pairs.image, pairs.boxes_h + 1000.0, pairs.boxes_o, pairs.object)
+    assert len(annotated_pairs(world.test, far)[0]) == 0  # no overlap, no match

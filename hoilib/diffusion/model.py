@@ -119,14 +119,18 @@ class TextDiffusion:
 
 def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, steps: int = 2000, batch_size: int = 64,
                          lr: float = 8e-5, ema_decay: float = 0.995, seed: int = 0, cfg: DenoiserConfig | None = None,
-                         show_progress: bool = True) -> TextDiffusion:
-    """Fit the denoiser to a set of text embeddings (N, D) with an MSE on x0 (the 'sample' objective)."""
+                         show_progress: bool = True, device: str = "cpu") -> TextDiffusion:
+    """Fit the denoiser to a set of text embeddings (N, D) with an MSE on x0 (the 'sample' objective).
+
+    Random draws come from a CPU generator and move to ``device``, so a seed gives the
+    same batches everywhere; the returned model lives on the CPU.
+    """
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     text_mean = F.normalize(vectors.float(), dim=-1).mean(0)
     radius = float((F.normalize(vectors.float(), dim=-1) - text_mean).norm(dim=-1).mean())
-    x0_all = to_diffusion_space(vectors, text_mean)
-    model = VectorDenoiser(cfg or DenoiserConfig(dim=vectors.shape[1]))
+    x0_all = to_diffusion_space(vectors, text_mean).to(device)
+    model = VectorDenoiser(cfg or DenoiserConfig(dim=vectors.shape[1])).to(device)
     ema = copy.deepcopy(model).requires_grad_(False)
     sched = DDPMScheduler(**scheduler_config())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, foreach=True)
@@ -134,9 +138,10 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
     losses, t0 = [], time.time()
     for _ in progress(range(steps), desc=f"training the text diffusion model ({space})", disable=not show_progress):
         idx = torch.randint(len(x0_all), (min(batch_size, len(x0_all)),), generator=gen)
-        x0 = x0_all[idx]
+        x0 = x0_all[idx.to(device)]
         t = torch.randint(0, TRAIN_STEPS, (len(idx),), generator=gen)
-        noise = torch.randn(x0.shape, generator=gen)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        t = t.to(device)
         xt = SCALE * F.normalize(sched.add_noise(x0, noise, t), dim=-1)
         loss = F.mse_loss(model(xt, t), x0)
         opt.zero_grad(set_to_none=True)
@@ -146,7 +151,7 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
             torch._foreach_lerp_(ema_params, model_params, 1 - ema_decay)
         losses.append(float(loss.detach()))
     hist = {"losses": losses, "seconds": round(time.time() - t0, 1), "steps": steps, "n_vectors": len(vectors)}
-    return TextDiffusion(ema.eval(), text_mean, radius, fingerprint, space, hist)
+    return TextDiffusion(ema.cpu().eval(), text_mean, radius, fingerprint, space, hist)
 
 
 def save(diff: TextDiffusion, path) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hoilib import artifacts
+from hoilib.config import resolve_device
 from hoilib.diffusion import model as dm
 from hoilib.textspace import TextSpace
 
@@ -40,7 +41,7 @@ def train_or_load(cfg: dict, space: TextSpace, which: str, seed: int, show_progr
                                    lr=cfg["diffusion_lr"], ema_decay=cfg["diffusion_ema"], seed=seed,
                                    cfg=dm.DenoiserConfig(dim=vectors.shape[1], hidden=cfg["diffusion_hidden"],
                                                          blocks=cfg["diffusion_blocks"]),
-                                   show_progress=show_progress)
+                                   show_progress=show_progress, device=resolve_device(cfg["device"]))
     dm.save(diff, path)
     stage.mark_done({"file": path.name})
     return diff

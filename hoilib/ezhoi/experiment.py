@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hoilib import artifacts
+from hoilib import artifacts, distributed
 from hoilib.backbone import Backbone
 from hoilib.config import resolve_device
 from hoilib.data import World
@@ -100,11 +100,14 @@ def train_or_load(cfg: dict, backbone: Backbone, world: World, data: SplitData, 
         meta = load_checkpoint(path, model)
         return model, meta
     hist = train_ezhoi(model, data.train, data.val, world.classes, ~data.unseen, epochs=cfg["ezhoi_epochs"],
-                       batch_images=cfg["ezhoi_batch_images"], lr=cfg["ezhoi_lr"], seed=seed)
+                       batch_images=cfg["ezhoi_batch_images"], lr=cfg["ezhoi_lr"], seed=seed,
+                       device=resolve_device(cfg["device"]))
     meta = {"split": data.split, "seed": seed, "ablation": name, "history": hist, "inputs": inputs,
             "unseen": np.flatnonzero(data.unseen).tolist()}
-    save_checkpoint(path, model, meta)
-    stage.mark_done({"file": path.name})
+    if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
+        save_checkpoint(path, model, meta)
+        stage.mark_done({"file": path.name})
+    distributed.barrier()
     return model, {**meta, "config": model.cfg.to_dict()}
 
 

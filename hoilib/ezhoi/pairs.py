@@ -3,6 +3,10 @@
 Training and evaluation both work image by image (the pair adapter attends across
 the pairs of one image), so pairs are grouped into (images, max pairs, ...) tensors
 with a padding mask.
+
+A pair's score prior (detected pairs, ``PairSet.prior``) travels along as a
+(images, max pairs) float64 tensor, 1 on padding and for pairs without a prior;
+only :func:`hoilib.ezhoi.train.predict` uses it, training ignores it.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ class PairTensors:
     image: np.ndarray  # (N,) image index in the dataset
     boxes_h: np.ndarray  # (N, P, 4)
     boxes_o: np.ndarray
+    prior: torch.Tensor | None = None  # (N, P) float64 score weight per pair; None = all ones
 
     def __len__(self) -> int:
         return len(self.image)
@@ -34,11 +39,15 @@ class PairTensors:
         idx = np.asarray(idx)
         t = torch.as_tensor(idx)
         return PairTensors(self.h[t], self.o[t], self.u[t], self.pad[t], self.obj[t], self.targets[t],
-                           self.image[idx], self.boxes_h[idx], self.boxes_o[idx])
+                           self.image[idx], self.boxes_h[idx], self.boxes_o[idx],
+                           None if self.prior is None else self.prior[t])
 
 
 def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -> PairTensors:
-    """Group pairs by image; targets mark every annotated class of each pair (all of ds's annotations)."""
+    """Group pairs by image; targets mark every annotated class of each pair (all of ds's annotations).
+
+    ``prior``: each pair's ``pairs.prior`` (ones when the pair set has none, and on padding).
+    """
     C = ds.num_classes
     labels: dict = {}
     for im in ds.images:
@@ -55,6 +64,8 @@ def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -
     bh = np.zeros((N, P, 4))
     bo = np.zeros((N, P, 4))
     fill = np.zeros(N, dtype=int)
+    prior = torch.ones(N, P, dtype=torch.float64)
+    pair_prior = None if pairs.prior is None else np.asarray(pairs.prior, dtype=np.float64)
     for p in range(len(pairs)):
         r = row[int(pairs.image[p])]
         j = fill[r]
@@ -63,6 +74,8 @@ def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -
         pad[r, j] = False
         obj[r, j] = int(pairs.object[p])
         bh[r, j], bo[r, j] = pairs.boxes_h[p], pairs.boxes_o[p]
+        if pair_prior is not None:
+            prior[r, j] = float(pair_prior[p])
         for c in labels.get(pair_key(pairs.image[p], pairs.boxes_h[p], pairs.boxes_o[p]), ()):
             targets[r, j, c] = 1.0
-    return PairTensors(h, o, u, pad, obj, targets, np.asarray(images, dtype=np.int64), bh, bo)
+    return PairTensors(h, o, u, pad, obj, targets, np.asarray(images, dtype=np.int64), bh, bo, prior)

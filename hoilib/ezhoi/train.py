@@ -82,7 +82,12 @@ def init_logit_bias(model: EZHOI, data: PairTensors, cls_obj: torch.Tensor) -> N
 
 @torch.no_grad()
 def predict(model: EZHOI, data: PairTensors, classes, batch_images: int = 256) -> HOIDetections:
-    """Sigmoid scores for every real pair and every class of its object."""
+    """Sigmoid scores for every real pair and every class of its object, times the pair's prior when set.
+
+    ``data.prior`` (detected pairs: ``(s_h * s_o) ** 2.8``) multiplies every class
+    score of its pair, as EZ-HOI/UPT's inference does; ``None`` or ones leave the
+    sigmoid scores exactly as they are (x * 1.0 == x in float64).
+    """
     model.eval()
     dev = model_device(model)
     cls_obj = class_objects(classes)
@@ -94,7 +99,10 @@ def predict(model: EZHOI, data: PairTensors, classes, batch_images: int = 256) -
         m = (~b.pad)[..., None] & (b.obj[..., None] == cls_obj[None, None, :])
         r, p, c = torch.nonzero(m, as_tuple=True)
         r_np, p_np = r.numpy(), p.numpy()
-        parts.append(HOIDetections(image=b.image[r_np], hoi=c.numpy().astype(np.int64), score=probs[r, p, c].double().numpy(),
+        score = probs[r, p, c].double().numpy()
+        if b.prior is not None:
+            score = score * b.prior[r, p].double().numpy()
+        parts.append(HOIDetections(image=b.image[r_np], hoi=c.numpy().astype(np.int64), score=score,
                                    boxes_h=b.boxes_h[r_np, p_np], boxes_o=b.boxes_o[r_np, p_np]))
     return HOIDetections.concat(parts)
 

@@ -1,4 +1,4 @@
-"""Official HICO-DET verbs, objects, HOI classes, rare set and zero-shot splits.
+"""Official HICO-DET verbs, objects, HOI classes, rare set, zero-shot splits and CLIP prompts.
 
 The lists are facts copied verbatim from public repositories (see ``provenance()``)
 into ``data/hico_lists.json``, so results on HICO-DET use the same indices as the
@@ -71,6 +71,17 @@ def unseen(split: str) -> list[int]:
         raise LookupError(f"hico_lists.json has no unseen list for {split!r} "
                           f"(upstream key {_SOURCE_KEYS[split]!r} was not found)")
     return sorted(table[split])
+
+
+def prompts() -> list[str]:
+    """The 600 CLIP text prompts of zero-shot HOI work, in official HOI order (prompt i is class i).
+
+    GEN-VLKT's ``hico_text_label`` (also used by EZ-HOI), e.g. 'a photo of a person boarding an
+    airplane'; no_interaction classes read 'a photo of a person and a(n) <object>'. Its keys were
+    (verb_index, object_index) in the same numbering as ``classes()``, so each prompt is stored at
+    the index of its class. Articles are copied verbatim ('a umbrella', 'a skis').
+    """
+    return list(_get("prompts"))
 
 
 def provenance() -> dict[str, Any]:
