@@ -19,11 +19,15 @@ import torch.nn.functional as F
 CAPDEC_VARIANCE = 0.016
 
 
+def modality_mean(x: torch.Tensor) -> torch.Tensor:
+    """Mean of the L2-normalised rows: what mean-centering, the diffusion space and the bridge subtract."""
+    return F.normalize(x.float(), dim=-1).mean(0)
+
+
 def mean_center(x: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tensor:
     """Remove a modality's mean (its own, unless given) and renormalise."""
-    x = F.normalize(x.float(), dim=-1)
-    m = x.mean(0) if mean is None else mean.float()
-    return F.normalize(x - m, dim=-1)
+    m = modality_mean(x) if mean is None else mean.float()
+    return F.normalize(F.normalize(x.float(), dim=-1) - m, dim=-1)
 
 
 def capdec_noise(x: torch.Tensor, variance: float = CAPDEC_VARIANCE, generator: torch.Generator | None = None) -> torch.Tensor:

@@ -12,7 +12,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from hoilib.ordering import Context, SeedRun, bridged, modality_mean
+from hoilib.ordering import Context, SeedRun, bridged
 from hoilib.zeroshot import class_mask
 
 
@@ -23,7 +23,7 @@ class BridgeExplorer:
         self.wrong_order = wrong_order
         self.names = ctx.world.class_names()
         self.valid = class_mask(ctx.data.test_pairs, ctx.world.classes)
-        self.vmean = modality_mean(run.train_vision)
+        self.vmean = run.vision_mean
         self.true_class = dict(zip(ctx.pos.tolist(), ctx.pos_cls.tolist()))
 
     def feature(self, pair: int, t_start: int) -> torch.Tensor:

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 
 from hoilib import baselines, textspace
+from hoilib.baselines import modality_mean
 from hoilib.diffusion import stages as diffusion_stages
 from hoilib.diffusion.bridge import bridge
 from hoilib.diffusion.model import TextDiffusion
@@ -68,10 +69,10 @@ class SeedRun:
     adapted: TextDiffusion
     raw: TextDiffusion
 
-
-def modality_mean(x: torch.Tensor) -> torch.Tensor:
-    """Mean of the L2-normalised rows: what mean-centering and the bridge subtract."""
-    return F.normalize(x.float(), dim=-1).mean(0)
+    @property
+    def vision_mean(self) -> torch.Tensor:
+        """Mean of the model's training-pair features: what the bridge and mean-centering subtract."""
+        return modality_mean(self.train_vision)
 
 
 def make_context(world, backbone, data: SplitData) -> Context:
@@ -120,7 +121,7 @@ def method_features(cfg: dict, name: str, run: SeedRun, ctx: Context):
     Scoring is a float (softmax at that logit scale: frozen CLIP, chapter 1) or a
     (scale, bias) pair (the EZ-HOI head's sigmoid, so detector priors weigh in as in EZ-HOI).
     """
-    sp, vmean = run.space, modality_mean(run.train_vision)
+    sp, vmean = run.space, run.vision_mean
     head = ezhoi_head(run)
     raw_fp = sp.meta["raw_fingerprint"]
     if name == "frozen CLIP, no bridge":
@@ -173,7 +174,7 @@ def sweep(cfg: dict, ctx: Context, run: SeedRun, t_starts, steps_list, recipes=(
     """mAP of the correct- and wrong-order bridge over start steps (at the profile's step count) and step counts."""
     import pandas as pd
 
-    sp, vmean = run.space, modality_mean(run.train_vision)
+    sp, vmean = run.space, run.vision_mean
     rows = []
     grid = [(t, cfg["bridge_steps"], r) for r in recipes for t in t_starts]
     grid += [(cfg["bridge_t_start"], s, "direct") for s in steps_list if s != cfg["bridge_steps"]]

@@ -20,7 +20,7 @@ from diffusers import DDPMScheduler
 from torch import nn
 
 from hoilib import artifacts
-from hoilib.baselines import mean_center
+from hoilib.baselines import mean_center, modality_mean
 from hoilib.errors import ArtifactError
 from hoilib.progress import progress
 from hoilib.stages import seed_everything
@@ -127,7 +127,7 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
     """
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
-    text_mean = F.normalize(vectors.float(), dim=-1).mean(0)
+    text_mean = modality_mean(vectors)
     radius = float((F.normalize(vectors.float(), dim=-1) - text_mean).norm(dim=-1).mean())
     x0_all = to_diffusion_space(vectors, text_mean).to(device)
     model = VectorDenoiser(cfg or DenoiserConfig(dim=vectors.shape[1])).to(device)
