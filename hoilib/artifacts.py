@@ -12,6 +12,7 @@ import json
 import os
 import tempfile
 from contextlib import contextmanager
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -111,6 +112,27 @@ def load_tensors(path: str | os.PathLike, what: str = "tensor file", kind: str |
     return tensors, meta
 
 
+RUN_LOG_ENV = "HOIBOOK_RUN_LOG"  # set by the runner: the run's run.log, which the chapters' stages append to
+
+
+def append_log(path: str | os.PathLike, msg: str) -> None:
+    """Append ``msg``, each line stamped with the UTC time; a log that cannot be written never fails a run."""
+    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    try:
+        with open(path, "a", encoding="utf-8") as f:
+            for line in str(msg).splitlines() or [""]:
+                f.write(f"{stamp} {line}\n")
+    except OSError:
+        pass
+
+
+def stage_log(msg: str) -> None:
+    """Which stages a chapter reused or recomputed, into the run log (when a runner set one)."""
+    path = os.environ.get(RUN_LOG_ENV)
+    if path:
+        append_log(path, msg)
+
+
 def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
     h = hashlib.sha256()
     with open(path, "rb") as f:
@@ -146,19 +168,32 @@ class Stage:
     def __init__(self, folder: str | os.PathLike, name: str, inputs: Any):
         self.folder = Path(folder)
         self.name = name
+        self.inputs = inputs
         self.key = fingerprint(inputs)
         self.marker = self.folder / f".{name}.done.json"
 
     def done(self) -> bool:
-        if not self.marker.is_file():
-            return False
+        """True when the marker holds this key; the run log says which, and for a rerun which inputs changed."""
         try:
-            return json.loads(self.marker.read_text()).get("key") == self.key
+            old = json.loads(self.marker.read_text()) if self.marker.is_file() else None
         except (json.JSONDecodeError, OSError):
-            return False
+            old = {}
+        if old is not None and old.get("key") == self.key:
+            stage_log(f"[stage] {self.name}: reused ({self.folder})")
+            return True
+        if old is None:
+            why = "not computed yet"
+        else:
+            before, now = old.get("inputs") or {}, self.inputs if isinstance(self.inputs, dict) else {}
+            changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
+            why = f"inputs changed: {', '.join(changed)}" if changed else "marker unreadable or from an older version"
+        stage_log(f"[stage] {self.name}: computing ({why})")
+        return False
 
     def mark_done(self, info: dict | None = None) -> None:
-        write_json(self.marker, {"stage": self.name, "key": self.key, **(info or {})})
+        """Record the key and the inputs it hashes (code digests included), so a rerun can be explained."""
+        write_json(self.marker, {"stage": self.name, "key": self.key, "inputs": self.inputs, **(info or {})})
+        stage_log(f"[stage] {self.name}: done")
 
     def info(self) -> dict:
         return json.loads(self.marker.read_text()) if self.marker.is_file() else {}

@@ -25,6 +25,7 @@ from hoilib.progress import progress
 
 from hoilib import artifacts
 from hoilib.errors import ArtifactError, ConfigError
+from hoilib.images import open_rgb
 
 # HOI-Tiny-ViT: a 2-layer open_clip architecture registered under a name, so the CPU
 # test of the HICO-DET path loads a random-init model through the same code as ViT-B-16.
@@ -157,10 +158,7 @@ SYNTH_STD = (0.25, 0.25, 0.25)
 def _load_crops(world_root: Path, records: list[dict], size: int) -> torch.Tensor:
     arr = np.zeros((len(records), size, size, 3), dtype=np.uint8)
     for i, r in enumerate(progress(records, desc="loading pretraining crops")):
-        path = world_root / r["file"]
-        if not path.is_file():
-            raise ArtifactError(f"pretraining crop listed in {world_root / 'captions.json'} is missing: {path}")
-        im = Image.open(path).convert("RGB")
+        im = open_rgb(world_root / r["file"], f"pretraining crop listed in {world_root / 'captions.json'}")
         if im.size != (size, size):
             im = im.resize((size, size), Image.Resampling.BICUBIC)
         arr[i] = np.asarray(im)
@@ -182,7 +180,7 @@ def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: Synt
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
-    from hoilib.stages import seed_everything
+    from hoilib.seed import seed_everything
 
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)

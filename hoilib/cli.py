@@ -13,7 +13,7 @@ import argparse
 import sys
 import time
 
-from hoilib.config import PARAMS, list_profiles, parse_override, resolve
+from hoilib.config import CHOICES, PARAMS, RANGES, list_profiles, parse_override, resolve
 from hoilib.errors import HoiBookError
 
 
@@ -77,7 +77,9 @@ def main(argv=None) -> int:
         else:
             print("profiles:", ", ".join(list_profiles()))
             for k, (t, d, m) in PARAMS.items():
-                print(f"  {k:20s} {getattr(t, '__name__', t):6s} default {d!r:24s} {m}")
+                allowed = (RANGES[k].text() if k in RANGES else
+                           "one of " + ", ".join(CHOICES[k]) if k in CHOICES else "")
+                print(f"  {k:20s} {getattr(t, '__name__', t):6s} default {d!r:24s} {allowed:18s} {m}")
     except HoiBookError as e:
         print(f"hoilib: error: {e}", file=sys.stderr)
         return 1

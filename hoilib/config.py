@@ -8,6 +8,8 @@ starts, and the resolved set is what each notebook shows and records.
 from __future__ import annotations
 
 import copy
+import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,9 @@ PARAMS: dict[str, tuple[Any, Any, str]] = {
     "run_dir": (str, "", "folder of the run's artifacts; '' = runs/<profile>"),
     "seed": (int, 0, "seed of every random choice after the world is built"),
     "device": (str, "auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:1"),
+    "cpu_kernels": (str, "avx2", "x86-64 CPU kernels of the chapters (ATen, oneDNN, MKL): avx2 = the same on every "
+                                 "AVX2 machine, so numbers agree across machines with one thread count; native = "
+                                 "the widest this CPU has (AVX-512 moves them; see Reproducing)"),
     "dataset": (str, "hoi-synth", "hoi-synth (generated here) or hico-det (the user's copy)"),
     "data_root": (str, "", "hico-det: folder with instances_*2015.json and images/; hoi-synth: '' = <run_dir>/world"),
     "split": (str, "rf-uc", "zero-shot split: uv, rf-uc, nf-uc or uo"),
@@ -68,6 +73,89 @@ PARAMS: dict[str, tuple[Any, Any, str]] = {
 }
 
 
+DIFFUSION_T = 1000  # training timesteps of the text diffusion model (hoilib.diffusion.model.TRAIN_STEPS)
+SYNTH_CROP = 64  # the small CLIP's input side in pixels (hoilib.backbone.SynthCLIPSpec.image_size)
+
+
+@dataclass(frozen=True)
+class Range:
+    """A number (or each number of a list) within [lo, hi]; an open end excludes its bound."""
+
+    lo: float | None = None
+    hi: float | None = None
+    lo_open: bool = False
+    hi_open: bool = False
+
+    def ok(self, x) -> bool:
+        return ((self.lo is None or (x > self.lo if self.lo_open else x >= self.lo))
+                and (self.hi is None or (x < self.hi if self.hi_open else x <= self.hi)))
+
+    def text(self) -> str:
+        if self.lo is None and self.hi is None:
+            return "any number"
+        if self.hi is None:
+            return f"{'>' if self.lo_open else '>='} {self.lo:g}"
+        if self.lo is None:
+            return f"{'<' if self.hi_open else '<='} {self.hi:g}"
+        return f"in {'(' if self.lo_open else '['}{self.lo:g}, {self.hi:g}{')' if self.hi_open else ']'}"
+
+
+COUNT, NONNEG, POSITIVE = Range(1), Range(0), Range(0, lo_open=True)
+FRACTION_OPEN = Range(0, 1, lo_open=True, hi_open=True)
+T_STAR = Range(0, DIFFUSION_T - 1)
+
+# name: the range of the value (numbers) or of every element (lists). Every numeric parameter has one (tested).
+RANGES: dict[str, Range] = {
+    "seed": NONNEG, "world_seed": NONNEG,
+    "n_train_images": COUNT, "n_test_images": COUNT, "n_pretrain_images": COUNT,
+    "image_size": Range(SYNTH_CROP),  # scenes are cut into 64-px crops; a smaller render has nothing to cut
+    "pretrain_steps": COUNT, "pretrain_batch": Range(2),  # a contrastive batch needs a negative
+    "pretrain_lr": POSITIVE, "patch_size": Range(1, SYNTH_CROP), "feature_batch": COUNT,
+    "gap_permutations": COUNT, "gap_shift_deltas": Range(), "shuffle_repeats": COUNT,
+    "umap_points": Range(3),  # UMAP needs a neighbour besides each point
+    "ezhoi_epochs": COUNT, "ezhoi_batch_images": COUNT, "ezhoi_lr": POSITIVE, "ezhoi_val_fraction": FRACTION_OPEN,
+    "ezhoi_seeds": NONNEG, "n_ctx": COUNT, "prompt_depth": COUNT,
+    "diffusion_steps": COUNT, "diffusion_batch": COUNT, "diffusion_lr": POSITIVE,
+    "diffusion_ema": Range(0, 1, hi_open=True),  # 0 = the raw weights; 1 would never move
+    "diffusion_hidden": COUNT, "diffusion_blocks": COUNT, "diffusion_samples": COUNT,
+    "bridge_t_start": T_STAR, "bridge_steps": Range(1, DIFFUSION_T), "sweep_t_starts": T_STAR,
+    "sweep_steps": Range(1, DIFFUSION_T), "capdec_steps": COUNT,
+}
+CHOICES: dict[str, tuple[str, ...]] = {
+    "dataset": ("hoi-synth", "hico-det"), "cpu_kernels": ("avx2", "native"), "split": ("uv", "rf-uc", "nf-uc", "uo"),
+    "bridge_recipe": ("direct", "sdedit"),
+}
+INT_LISTS = ("ezhoi_seeds", "sweep_t_starts", "sweep_steps")  # seeds and steps: whole, each used once
+DEVICE = re.compile(r"^(auto|cpu|mps|cuda(:\d+)?)$")
+
+
+def _check_value(name: str, value: Any, where: str) -> None:
+    """Ranges, allowed values and list contents; the message names the parameter and what was expected."""
+    bad = f"{where}: parameter '{name}' = {value!r}, expected"
+    if name in CHOICES and value not in CHOICES[name]:
+        raise ConfigError(f"{bad} one of {', '.join(CHOICES[name])}")
+    if name == "device" and not DEVICE.match(value):
+        raise ConfigError(f"{bad} auto, cpu, mps, cuda or cuda:N")
+    rule = RANGES.get(name)
+    if rule is None:
+        return
+    if isinstance(value, list):
+        if not value:
+            raise ConfigError(f"{bad} a non-empty list")
+        for i, x in enumerate(value):
+            if isinstance(x, bool) or not isinstance(x, (int, float)) or not rule.ok(x):
+                raise ConfigError(f"{bad} a list of numbers {rule.text()}; element {i} is {x!r}")
+        if name in INT_LISTS and any(not isinstance(x, int) for x in value):
+            raise ConfigError(f"{bad} a list of integers")
+        if name in INT_LISTS and len(set(value)) != len(value):
+            raise ConfigError(f"{bad} distinct values (a repeat would be counted twice)")
+    elif not rule.ok(value):
+        kind = "an integer" if PARAMS[name][0] is int else "a number"
+        raise ConfigError(f"{bad} {kind} {rule.text()}")
+    if name == "patch_size" and SYNTH_CROP % value:
+        raise ConfigError(f"{bad} a divisor of the {SYNTH_CROP}-px crop (1, 2, 4, 8, 16, 32 or 64)")
+
+
 def _check_type(name: str, value: Any, where: str) -> Any:
     typ = PARAMS[name][0]
     if typ == "str?":
@@ -95,7 +183,9 @@ def list_profiles() -> list[str]:
 
 def profile_path(profile: str) -> Path:
     p = Path(profile)
-    if p.suffix in (".yml", ".yaml") and p.is_file():
+    if p.suffix in (".yml", ".yaml"):
+        if not p.is_file():
+            raise ConfigError(f"profile file not found: {p} (or name a profile: {list_profiles()})")
         return p
     p = PROFILE_DIR / f"{profile}.yml"
     if not p.is_file():
@@ -144,14 +234,7 @@ def resolve(profile: str = "smoke", overrides: dict | None = None) -> dict:
     where = f"profile {profile!r}"
     for k in cfg:
         cfg[k] = _check_type(k, cfg[k], where)
-    if cfg["split"] not in ("uv", "rf-uc", "nf-uc", "uo"):
-        raise ConfigError(f"{where}: parameter 'split' = {cfg['split']!r}, expected one of uv, rf-uc, nf-uc, uo")
-    if cfg["dataset"] not in ("hoi-synth", "hico-det"):
-        raise ConfigError(f"{where}: parameter 'dataset' = {cfg['dataset']!r}, expected hoi-synth or hico-det")
-    if cfg["bridge_recipe"] not in ("direct", "sdedit"):
-        raise ConfigError(f"{where}: parameter 'bridge_recipe' = {cfg['bridge_recipe']!r}, expected direct or sdedit")
-    if not 0 <= cfg["bridge_t_start"] <= 999:
-        raise ConfigError(f"{where}: parameter 'bridge_t_start' = {cfg['bridge_t_start']!r}, expected an integer in [0, 999]")
+        _check_value(k, cfg[k], where)
     if not cfg["run_dir"]:
         cfg["run_dir"] = str(Path("runs") / cfg["profile"])
     if not Path(cfg["run_dir"]).is_absolute():  # relative to the repository, wherever the kernel runs

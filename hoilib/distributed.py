@@ -12,12 +12,13 @@ in rank order. Collectives use tensors, never pickled objects.
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from datetime import timedelta
 
 import torch
 import torch.distributed as dist
 
-from hoilib.errors import ConfigError
+from hoilib.errors import ConfigError, HoiBookError
 
 _ENV = ("RANK", "WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT")
 
@@ -151,6 +152,35 @@ def broadcast_float(value: float, src: int = 0) -> float:
     t = torch.tensor([value], dtype=torch.float64, device=_comm_device())
     dist.broadcast(t, src)
     return float(t.item())
+
+
+def failed_ranks(failed: bool) -> list[int]:
+    """The ranks whose ``failed`` is True; every rank must call this at the same point (one all_gather)."""
+    if not active():
+        return [0] if failed else []
+    t = torch.tensor([1 if failed else 0], dtype=torch.int64, device=_comm_device())
+    parts = [torch.zeros_like(t) for _ in range(world()[1])]
+    dist.all_gather(parts, t)
+    return [i for i, p in enumerate(parts) if p.item()]
+
+
+@contextmanager
+def together(what: str):
+    """Run a block on every rank, then share how it went: if any rank raised a HoiBookError, every rank stops.
+
+    The failing rank re-raises its own error; the others raise one that names it, at once,
+    instead of waiting at the next collective for a rank that will never come.
+    """
+    error = None
+    try:
+        yield
+    except HoiBookError as e:
+        error = e
+    bad = failed_ranks(error is not None)
+    if error is not None:
+        raise error
+    if bad:
+        raise HoiBookError(f"{what}: stopped because rank {', '.join(map(str, bad))} failed (its error is printed above)")
 
 
 def barrier() -> None:

@@ -23,11 +23,12 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from hoilib import artifacts, distributed
+from hoilib import artifacts, codekey, distributed
 from hoilib.backbone import Backbone
 from hoilib.crops import pair_crop
 from hoilib.errors import DataError
 from hoilib.hicodet import HOIDataset, PairSet
+from hoilib.images import open_rgb
 from hoilib.progress import progress
 
 CROP_VERSION = 1
@@ -38,7 +39,7 @@ def cache_key(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequenc
     inputs = {
         "backbone": backbone.fingerprint, "annotations": artifacts.sha256_file(ds.path),
         "pairs": artifacts.fingerprint([pairs.image.tolist(), np.round(pairs.boxes_h, 2).tolist(), np.round(pairs.boxes_o, 2).tolist()]),
-        "kinds": list(kinds), "size": backbone.image_size, "crop": CROP_VERSION,
+        "kinds": list(kinds), "size": backbone.image_size, "crop": CROP_VERSION, "code": codekey.stage_digest("features"),
     }
     if precision:
         inputs["precision"] = precision
@@ -81,13 +82,9 @@ class PairCrops(Dataset):
 
     def _open(self, i: int) -> Image.Image:
         if self._last[0] != i:
-            fp = self.paths[i]
-            if not fp.is_file():
+            if not self.paths[i].is_file():
                 raise self._not_found(i)
-            try:
-                img = Image.open(fp).convert("RGB")
-            except OSError as e:  # truncated or not an image
-                raise DataError(f"{self.annotations}: image {i}: cannot read image file {fp}: {e}") from e
+            img = open_rgb(self.paths[i], f"{self.annotations}: image {i}: image file")
             self._last = (i, img)
         return self._last[1]
 
@@ -193,8 +190,10 @@ def extract_pair_features(backbone: Backbone, ds: HOIDataset, pairs: PairSet, ca
     key = cache_key(backbone, ds, pairs, kinds, precision="bf16" if autocast else None)
     path = Path(cache_dir) / f"features-{key}.safetensors"
     if distributed.all_true(path.is_file()):
+        artifacts.stage_log(f"[stage] {path.stem} ({len(pairs)} pairs of {ds.path.name}): reused")
         tensors, _ = artifacts.load_tensors(path, "feature cache")
         return tensors
+    artifacts.stage_log(f"[stage] {path.stem} ({len(pairs)} pairs of {ds.path.name}): computing (no cache with this key)")
     if distributed.active():  # every rank checks every image, so all of them stop together instead of hanging
         err = PairCrops(ds, pairs, kinds, backbone.image_size).missing_image()
         if err is not None:

@@ -34,9 +34,19 @@ Protocol
    number of GT pairs of the class (missed GTs lower recall), precision is
    ``TP / rank``.  AP is the VOC-2007 11-point interpolation: the mean over
    ``t in {0, 0.1, ..., 1.0}`` of the maximum precision at recall ``>= t``
-   (0 if recall never reaches ``t``).  The thresholds are computed as
-   ``i / 10`` so that a recall of exactly 0.3 counts for ``t = 0.3``
-   (``np.linspace`` would give ``0.30000000000000004``).
+   (0 if recall never reaches ``t``).  The thresholds are the official
+   benchmark's: ``eval_hico.m`` loops ``for t = 0:0.1:1``, and MATLAB builds
+   that range from both ends (``a + k*d`` for the first half, ``b - (n-k)*d``
+   for the second), so its fourth value is ``3*0.1 = 0.30000000000000004``
+   while 0.6 and 0.7 are the doubles nearest to 0.6 and 0.7.  A recall of
+   exactly 0.3 (3 of 10 GT) therefore does *not* count at ``t = 0.3``; 0.6 and
+   0.7 do.  ``torch.linspace(0, 1, 11, dtype=torch.float64)``, which the
+   UPT / ADA-CM / EZ-HOI line uses, gives the same grid (tested).  Two other
+   conventions are kept as named options (``recall_grid``) for comparing with
+   papers that used them, never as the default: ``"k/10"`` (exact tenths,
+   hoilib's grid before it followed the benchmark) and ``"np.arange"``
+   (``np.arange(0, 1.1, 0.1)``, GEN-VLKT's evaluator, which differs from the
+   official grid at 0.6 and 0.7).
 6. **Classes without GT** have AP ``NaN`` and are excluded from every mean
    (they are listed by :attr:`HOIMetrics.excluded_classes`).  A class with
    GT but no detections has AP 0 and is included.
@@ -76,9 +86,30 @@ __all__ = [
     "box_iou",
 ]
 
-# 11 recall thresholds computed as i/10 (exactly the float nearest to t); see
-# item 5 of the module docstring.
-_RECALL_THRESHOLDS = np.arange(11, dtype=np.float64) / 10.0
+
+
+def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
+    """MATLAB's ``start:step:stop`` to the last bit: built from both ends, the middle as their mean.
+
+    This is how ``for t = 0:0.1:1`` in the official ``eval_hico.m`` enumerates its thresholds.
+    """
+    n = int(np.floor((stop - start) / step + 2.0 * np.finfo(float).eps * max(abs(start), abs(stop))))
+    last = start + n * step
+    k = np.arange(n // 2 + 1, dtype=np.float64)
+    out = np.empty(n + 1, dtype=np.float64)
+    out[: n // 2 + 1] = start + k * step
+    out[n - np.arange(n // 2 + 1)] = last - k * step
+    if n % 2 == 0:
+        out[n // 2] = (start + last) / 2
+    return out
+
+
+# The 11 recall thresholds of each convention; see item 5 of the module docstring.
+RECALL_GRIDS = {
+    "official": matlab_colon(0.0, 0.1, 1.0),
+    "k/10": np.arange(11, dtype=np.float64) / 10.0,
+    "np.arange": np.arange(0.0, 1.1, 0.1),
+}
 
 
 # --------------------------------------------------------------------------
@@ -339,14 +370,22 @@ class HOIMetrics:
 # --------------------------------------------------------------------------
 
 
-def average_precision_11pt(tp: np.ndarray, n_gt: int) -> float:
+def _grid(recall_grid: str) -> np.ndarray:
+    if recall_grid not in RECALL_GRIDS:
+        raise ValueError(f"recall_grid: expected one of {list(RECALL_GRIDS)}, got {recall_grid!r}")
+    return RECALL_GRIDS[recall_grid]
+
+
+def average_precision_11pt(tp: np.ndarray, n_gt: int, recall_grid: str = "official") -> float:
     """VOC-2007 11-point interpolated AP from ranked 0/1 TP flags.
 
     ``tp[k]`` is 1 if the detection at rank k is a true positive.  Recall is
     divided by ``n_gt`` so unmatched GTs cost recall; ``n_gt == 0`` gives NaN
     (the class is not evaluable).  Raises if ``tp`` is not 0/1 or has more
-    TPs than GTs (which no valid matching can produce).
+    TPs than GTs (which no valid matching can produce).  ``recall_grid`` names
+    the thresholds (``RECALL_GRIDS``; the official benchmark's by default).
     """
+    grid = _grid(recall_grid)
     tp = np.asarray(tp)
     if tp.ndim != 1:
         raise ValueError(f"tp: expected shape (N,), got {tp.shape}")
@@ -367,9 +406,9 @@ def average_precision_11pt(tp: np.ndarray, n_gt: int) -> float:
     # max precision at ranks >= k; recall is non-decreasing, so "recall >= t"
     # is a suffix of the ranking starting at searchsorted(recall, t).
     prec_suffix_max = np.maximum.accumulate(precision[::-1])[::-1]
-    first = np.searchsorted(recall, _RECALL_THRESHOLDS, side="left")
+    first = np.searchsorted(recall, grid, side="left")
     reached = first < tp.size
-    p = np.zeros_like(_RECALL_THRESHOLDS)
+    p = np.zeros_like(grid)
     p[reached] = prec_suffix_max[first[reached]]
     return float(p.mean())
 
@@ -499,11 +538,14 @@ def evaluate_hoi(
     rare: np.ndarray | None = None,
     unseen: np.ndarray | None = None,
     iou_threshold: float = 0.5,
+    recall_grid: str = "official",
 ) -> HOIMetrics:
     """HICO-DET mAP (fractions in [0, 1]) with the protocol of the module docstring.
 
     ``rare`` / ``unseen`` are optional boolean masks over the ``num_classes``
     HOI classes; the corresponding summaries are ``None`` when omitted.
+    ``recall_grid`` picks the 11 AP thresholds (item 5; keep the default to
+    report numbers comparable with the official benchmark).
     """
     if not isinstance(dets, HOIDetections):
         raise TypeError(f"dets: expected HOIDetections, got {type(dets).__name__}")
@@ -516,6 +558,7 @@ def evaluate_hoi(
     _check_class_range(gt.hoi, num_classes, "gt.hoi")
     rare = _check_mask(rare, num_classes, "rare")
     unseen = _check_mask(unseen, num_classes, "unseen")
+    _grid(recall_grid)
 
     tp = match_detections(dets, gt, iou_threshold)
     n_gt = np.bincount(gt.hoi, minlength=num_classes).astype(np.int64)
@@ -525,7 +568,7 @@ def evaluate_hoi(
     bounds = np.searchsorted(dets.hoi[rank], np.arange(num_classes + 1), side="left")
     ap = np.full(num_classes, np.nan)
     for c in np.flatnonzero(n_gt):
-        ap[c] = average_precision_11pt(tp_ranked[bounds[c] : bounds[c + 1]], int(n_gt[c]))
+        ap[c] = average_precision_11pt(tp_ranked[bounds[c] : bounds[c + 1]], int(n_gt[c]), recall_grid)
 
     everything = np.ones(num_classes, dtype=bool)
     ap.setflags(write=False)

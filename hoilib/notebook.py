@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from hoilib.config import resolve, table
-from hoilib.stages import seed_everything
+from hoilib.seed import seed_everything
 
 
 def start(profile: str, params: dict | None = None, show: bool = True) -> dict:

@@ -6,7 +6,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
-from PIL import Image, ImageDraw
+from PIL import ImageDraw
+
+from hoilib.images import open_rgb
 
 PALETTE = {"image": "#d95f02", "text": "#1b9e77", "raw text": "#1b9e77", "adapted text": "#7570b3",
            "frozen vision": "#d95f02", "model vision": "#e6ab02", "bridged": "#e7298a"}
@@ -24,7 +26,7 @@ def sample_images(world, n: int = 8, split: str = "test"):
         ax.axis("off")
     for k in range(n):
         im = ds.images[k]
-        img = Image.open(ds.image_path(k)).convert("RGB")
+        img = open_rgb(ds.image_path(k), f"{ds.path}: image {k}: image file")
         dr = ImageDraw.Draw(img)
         labels = {}
         for bh, bo, h in zip(im.boxes_h, im.boxes_o, im.hoi):
@@ -78,7 +80,8 @@ def crop_examples(world, pairs, backbone, n: int = 8):
     fig, axes = plt.subplots(3, n, figsize=(1.4 * n, 4.6), squeeze=False)
     for j in range(n):
         p = j * max(1, len(pairs) // n)
-        img = Image.open(world.test.image_path(int(pairs.image[p]))).convert("RGB")
+        i = int(pairs.image[p])
+        img = open_rgb(world.test.image_path(i), f"{world.test.path}: image {i}: image file")
         for r, kind in enumerate(CROP_KINDS):
             axes[r, j].imshow(pair_crop(img, pairs.boxes_h[p], pairs.boxes_o[p], kind, backbone.image_size))
             axes[r, j].set_xticks([])

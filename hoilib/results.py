@@ -27,9 +27,20 @@ METHODS = {
 SPLITS = {"Full": "full", "Seen": "seen", "Unseen": "unseen"}
 MAP_COLUMNS = [f"{m} {s}" for m in METHODS for s in SPLITS]
 INFO_COLUMNS = ["run", "profile", "dataset", "split", "backbone", "seed", "EZ-HOI seeds", "commit", "dirty",
-                "date (UTC)", "status", "chapters done"]
+                "machine", "date (UTC)", "status", "chapters done"]
 # Folders never walked into: they hold images, caches or staging copies, not runs.
 _SKIP_DIRS = {"_book_src", "__pycache__", ".ipynb_checkpoints", ".git"}
+
+
+def machine_label(info) -> str | None:
+    """'CPU, kernels' or the GPU's name: enough to tell runs from different machines apart in a table."""
+    if not isinstance(info, dict):
+        return None
+    cuda = info.get("cuda")
+    if isinstance(cuda, dict) and cuda.get("device"):
+        return str(cuda["device"])
+    parts = [str(info[k]) for k in ("cpu", "torch_cpu_capability") if info.get(k)]
+    return ", ".join(parts) or None
 
 
 def find_runs(runs_root: str | Path) -> list[Path]:
@@ -166,6 +177,7 @@ def _run_row(run_dir: Path, root: Path, notes: list[dict]) -> dict:
         "EZ-HOI seeds": ",".join(map(str, ez)) if isinstance(ez, list) else None,
         "commit": commit[:10] if isinstance(commit, str) else None,
         "dirty": git.get("dirty"),
+        "machine": machine_label((prov or {}).get("machine")),
         "date (UTC)": _date(prov, run_dir, metrics_files),
         "status": (prov or {}).get("status"),
         "chapters done": _chapters_done(run_dir, metrics_files),
@@ -252,7 +264,8 @@ def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
              "`hoilib run --profile P` writes one run to `runs/P`; `hoilib sweep --profiles P ... --seeds 0 1 2` "
              "writes one run per profile and seed to `runs/sweep/P-seedS`. Each row is one run folder, with "
              "where its numbers came from: the profile, the seed, the commit of the code (dirty: uncommitted "
-             "changes were present) and when it finished.", ""]
+             "changes were present), the machine (CPU and the vector kernels torch chose, or the GPU: the same "
+             "commit and seed give different numbers on different CPUs, see *Reproducing*) and when it finished.", ""]
     if df.empty:
         parts += [f"No runs exist yet under {where}, so there are no results to show. Make one with "
                   "`python -m hoilib run --profile synth`, or several with "

@@ -18,12 +18,15 @@ import os
 import subprocess
 import sys
 import time
+from contextlib import contextmanager
 from datetime import datetime, timezone
 from pathlib import Path
 
-from hoilib import __version__, artifacts
+from hoilib import __version__, artifacts, codekey
 from hoilib.config import resolve
 from hoilib.errors import HoiBookError
+from hoilib.machine import kernel_env, machine_info
+from hoilib.preflight import check_inputs
 
 REPO = Path(__file__).resolve().parent.parent
 NOTEBOOKS = REPO / "notebooks"
@@ -80,12 +83,7 @@ class RunLog:
 
     def __call__(self, msg: str) -> None:
         self.log(msg)
-        try:
-            with open(self.path, "a", encoding="utf-8") as f:
-                for line in str(msg).splitlines() or [""]:
-                    f.write(f"{utc_now()} {line}\n")
-        except OSError:  # a log that cannot be written must not fail the run it describes
-            pass
+        artifacts.append_log(self.path, msg)
 
 
 def read_provenance(run_dir: Path) -> dict | None:
@@ -108,11 +106,37 @@ def chapter_paths(only: list[str] | None = None, folder: Path = NOTEBOOKS) -> li
     return paths
 
 
-def _describe_failure(nb_path: Path, err) -> str:
-    cell = getattr(err, "exec_count", None)
+def _describe_failure(nb_path: Path, err, failed_copy: Path) -> str:
+    """One line: the notebook, the cell, the error's first line, and where the executed copy is."""
     index = getattr(err, "cell_index", None)
     ename, evalue = getattr(err, "ename", type(err).__name__), getattr(err, "evalue", str(err))
-    return (f"notebook {nb_path.name} failed in cell {index} (execution count {cell}): {ename}: {evalue}")
+    first = (str(evalue).strip().splitlines() or [""])[0]
+    return f"notebook {nb_path.name} failed in cell {index}: {ename}: {first} (executed copy: {failed_copy})"
+
+
+@contextmanager
+def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
+    """What the chapter kernels inherit, for the length of a run (then restored, for callers in-process)."""
+    env_path = os.environ.get("PYTHONPATH", "")
+    settings = {
+        **kernel_env(cpu_kernels),  # read when each kernel imports torch
+        "HOIBOOK_BATCH": "1",  # notebooks keep progress bars out of the book
+        artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),  # the chapters' stages say what they reused
+        # UMAP's numba kernels compile once per run instead of once per chapter (~15 s each on 2 cores).
+        "NUMBA_CACHE_DIR": _USER_NUMBA_CACHE or str(run_dir / ".cache" / "numba"),
+        "PYTHONPATH": env_path if str(REPO) in env_path.split(os.pathsep)
+        else os.pathsep.join(p for p in (str(REPO), env_path) if p),
+    }
+    saved = {k: os.environ.get(k) for k in settings}
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def run_profile(profile: str, overrides: dict | None = None, only: list[str] | None = None,
@@ -128,6 +152,7 @@ def run_profile(profile: str, overrides: dict | None = None, only: list[str] | N
 
     cfg = resolve(profile, overrides)
     chapters = chapter_paths(only, notebooks)
+    check_inputs(cfg)  # every file, folder and device the run needs, before anything is written
     run_dir = Path(cfg["run_dir"]).resolve()
     cfg["run_dir"] = str(run_dir)
     out_dir = run_dir / "notebooks"
@@ -140,7 +165,8 @@ def run_profile(profile: str, overrides: dict | None = None, only: list[str] | N
     prov = {
         "profile": cfg["profile"], "overrides": dict(overrides or {}), "seed": cfg["seed"],
         "ezhoi_seeds": cfg["ezhoi_seeds"], "hoilib": __version__, "python": sys.version.split()[0],
-        "git": git_state(), "config_fingerprint": fp, "only": list(only) if only else None,
+        "git": git_state(), "code": codekey.all_digests(),
+        "machine": machine_info(kernel_env(cfg["cpu_kernels"])), "config_fingerprint": fp, "only": list(only) if only else None,
         "notebooks_folder": str(Path(notebooks).resolve()), "started_utc": utc_now(), "finished_utc": None,
         "status": "running", "failure": None,
         "notebooks": {**(kept if isinstance(kept, dict) else {}), **{nb.name: {"status": "pending"} for nb in chapters}},
@@ -158,46 +184,42 @@ def run_profile(profile: str, overrides: dict | None = None, only: list[str] | N
          f"chapters: {', '.join(nb.name for nb in chapters)}")
     params = {"profile": cfg["profile"], "params": cfg}
     timings = {}
-    os.environ["HOIBOOK_BATCH"] = "1"  # notebooks keep progress bars out of the book
-    # UMAP's numba kernels compile once per run instead of once per chapter (~15 s each on 2 cores).
-    os.environ["NUMBA_CACHE_DIR"] = _USER_NUMBA_CACHE or str(run_dir / ".cache" / "numba")
-    env_path = os.environ.get("PYTHONPATH", "")
-    if str(REPO) not in env_path.split(os.pathsep):
-        os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env_path) if p)
-    for nb in chapters:
-        final = out_dir / nb.name
-        tmp = out_dir / f".{nb.stem}.running.ipynb"
-        failed = out_dir / f"{nb.stem}.failed.ipynb"
-        failed.unlink(missing_ok=True)
-        rlog(f"[hoilib] running {nb.name} (profile {cfg['profile']}) ...")
-        prov["notebooks"][nb.name] = {"status": "running", "started_utc": utc_now()}
-        artifacts.write_json(prov_path, prov)
-        t0 = time.time()
-        try:
-            pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
-                                progress_bar=False, log_output=False)
-        except PapermillExecutionError as e:
-            os.replace(tmp, failed)
-            error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
-            cell = getattr(e, "cell_index", None)
-            msg = _describe_failure(nb, e) + f"\n  executed copy kept at {failed}"
-            prov["notebooks"][nb.name].update(status="failed", seconds=round(time.time() - t0, 1), cell=cell, error=error)
-            finish("failed", {"notebook": nb.name, "cell": cell, "error": error, "failed_copy": str(failed)})
-            rlog(f"[hoilib] {msg}")
-            raise NotebookFailed(msg, notebook=nb.name, cell=cell, error=error, failed_copy=str(failed)) from None
-        except BaseException as e:
-            tmp.unlink(missing_ok=True)
-            error = f"{type(e).__name__}: {e}"
-            prov["notebooks"][nb.name].update(status="failed", seconds=round(time.time() - t0, 1), error=error)
-            interrupted = isinstance(e, (KeyboardInterrupt, SystemExit))
-            finish("interrupted" if interrupted else "failed", {"notebook": nb.name, "cell": None, "error": error})
-            rlog(f"[hoilib] {nb.name} {'interrupted' if interrupted else 'failed'}: {error}")
-            raise
-        os.replace(tmp, final)
-        timings[nb.name] = round(time.time() - t0, 1)
-        prov["notebooks"][nb.name].update(status="done", seconds=timings[nb.name], finished_utc=utc_now())
-        artifacts.write_json(prov_path, prov)
-        rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
+    with kernel_environment(run_dir, cfg["cpu_kernels"]):
+        for nb in chapters:
+            final = out_dir / nb.name
+            tmp = out_dir / f".{nb.stem}.running.ipynb"
+            failed = out_dir / f"{nb.stem}.failed.ipynb"
+            failed.unlink(missing_ok=True)
+            rlog(f"[hoilib] running {nb.name} (profile {cfg['profile']}) ...")
+            prov["notebooks"][nb.name] = {"status": "running", "started_utc": utc_now()}
+            artifacts.write_json(prov_path, prov)
+            t0 = time.time()
+            try:
+                pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
+                                    progress_bar=False, log_output=False,
+                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter
+            except PapermillExecutionError as e:
+                os.replace(tmp, failed)
+                error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
+                cell = getattr(e, "cell_index", None)
+                msg = _describe_failure(nb, e, failed)
+                prov["notebooks"][nb.name].update(status="failed", seconds=round(time.time() - t0, 1), cell=cell, error=error)
+                finish("failed", {"notebook": nb.name, "cell": cell, "error": error, "failed_copy": str(failed)})
+                rlog(f"[hoilib] {msg}")
+                raise NotebookFailed(msg, notebook=nb.name, cell=cell, error=error, failed_copy=str(failed)) from None
+            except BaseException as e:
+                tmp.unlink(missing_ok=True)
+                error = f"{type(e).__name__}: {e}"
+                prov["notebooks"][nb.name].update(status="failed", seconds=round(time.time() - t0, 1), error=error)
+                interrupted = isinstance(e, (KeyboardInterrupt, SystemExit))
+                finish("interrupted" if interrupted else "failed", {"notebook": nb.name, "cell": None, "error": error})
+                rlog(f"[hoilib] {nb.name} {'interrupted' if interrupted else 'failed'}: {error}")
+                raise
+            os.replace(tmp, final)
+            timings[nb.name] = round(time.time() - t0, 1)
+            prov["notebooks"][nb.name].update(status="done", seconds=timings[nb.name], finished_utc=utc_now())
+            artifacts.write_json(prov_path, prov)
+            rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
     artifacts.write_json(run_dir / "timings.json", timings)
     finish("complete")
     return timings

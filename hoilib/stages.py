@@ -8,25 +8,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import torch
 
-from hoilib import artifacts
+from hoilib import artifacts, codekey
 from hoilib.backbone import SYNTH_BACKBONE, Backbone, SynthCLIPSpec, load_open_clip, load_synth_clip, pretrain_synth_clip
 from hoilib.config import resolve_device
 from hoilib.data import World
 from hoilib.features import extract_pair_features
-
-
-def seed_everything(seed: int) -> None:
-    import random
-
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-    # Index backward passes (prompt tokens, embeddings) otherwise differ in the last bits run to run.
-    torch.use_deterministic_algorithms(True, warn_only=True)
 
 
 def prepare_backbone(cfg: dict, world: World) -> Backbone:
@@ -39,7 +26,8 @@ def prepare_backbone(cfg: dict, world: World) -> Backbone:
     path = folder / "synth-clip.safetensors"
     inputs = {"world": artifacts.sha256_file(world.root / "captions.json"), "extra": artifacts.fingerprint(extra),
               "spec": spec.__dict__, "steps": cfg["pretrain_steps"], "batch": cfg["pretrain_batch"],
-              "lr": cfg["pretrain_lr"], "seed": cfg["seed"]}
+              "lr": cfg["pretrain_lr"], "seed": cfg["seed"], "code": codekey.stage_digest("backbone"),
+              "cpu_kernels": cfg["cpu_kernels"]}
     stage = artifacts.Stage(folder, "backbone", inputs)
     if not (stage.done() and path.is_file()):
         pretrain_synth_clip(world.root, path, spec, extra, cfg["pretrain_steps"], cfg["pretrain_batch"],

@@ -56,17 +56,15 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
         raw_c.append(model.text_encoder(use_prompts=False, tokens=tok))
         ad_c.append(model.adapt_text(model.text_encoder(use_prompts=model.cfg.use_prompts, tokens=tok)))
         cls.append(torch.arange(len(sentences)))
-    meta = {"checkpoint": str(checkpoint), "weights_sha256": weights_digest(checkpoint),
+    weights, ck_meta = artifacts.load_tensors(checkpoint, "EZ-HOI checkpoint")
+    # The training code's digest is hashed too: retrained EZ-HOI means a new space, even with equal weights.
+    meta = {"checkpoint": str(checkpoint), "weights_sha256": artifacts.tensor_digest(weights),
+            "ezhoi_code": (ck_meta.get("inputs") or {}).get("code"),
             "config": model.cfg.to_dict(), "version": EXTRACTION_VERSION, "n_sets": len(raw_c)}
     fp = artifacts.fingerprint(meta | {"checkpoint": Path(checkpoint).name})
     # The raw space depends only on the frozen backbone and the prompts, not on the checkpoint.
     meta["raw_fingerprint"] = artifacts.fingerprint({"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))})
     return TextSpace(raw, adapted, torch.cat(raw_c), torch.cat(ad_c), torch.cat(cls), fp, meta)
-
-
-def weights_digest(checkpoint: str | Path) -> str:
-    """Hash of a checkpoint's tensors (not of the file: its metadata holds wall-clock times)."""
-    return artifacts.tensor_digest(artifacts.load_tensors(checkpoint, "EZ-HOI checkpoint")[0])
 
 
 def _tensor_sha(t: torch.Tensor) -> str:

@@ -50,11 +50,11 @@ def test_interrupted_world_generation_resumes(tmp_path, monkeypatch):
     monkeypatch.setattr(W, "_write_pretrain", boom)
     with pytest.raises(KeyboardInterrupt):
         W.generate_world(tmp_path, spec)
-    assert not artifacts.Stage(tmp_path, "world", spec.key()).done()
+    assert not W.world_stage(tmp_path, spec).done()
     assert not list(tmp_path.rglob("*.tmp"))
     monkeypatch.undo()
     W.generate_world(tmp_path, spec)
-    assert artifacts.Stage(tmp_path, "world", spec.key()).done()
+    assert W.world_stage(tmp_path, spec).done()
     assert (tmp_path / "world.json").is_file()
 
 
@@ -67,3 +67,31 @@ def test_json_is_strict_and_canonical(tmp_path):
     text = p.read_text()
     assert json.loads(text) == {"a": 1.5, "b": None, "c": [2, None]}
     assert "NaN" not in text and text.index('"a"') < text.index('"b"')
+
+
+def test_images_that_cannot_be_read_name_their_file(tmp_path):
+    from PIL import Image
+
+    from hoilib.errors import DataError
+    from hoilib.images import open_rgb
+
+    good = tmp_path / "a.jpg"
+    Image.new("RGB", (40, 30), (200, 10, 10)).save(good, quality=95)
+    assert open_rgb(good).size == (40, 30)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(good.read_bytes()[:200])
+    with pytest.raises(DataError, match=r"my crop .*cut\.jpg cannot be read \(truncated"):
+        open_rgb(cut, "my crop")
+    (tmp_path / "text.jpg").write_text("not an image")
+    with pytest.raises(DataError, match=r"text\.jpg cannot be read"):
+        open_rgb(tmp_path / "text.jpg")
+    with pytest.raises(DataError, match=r"image file not found: .*nope\.jpg"):
+        open_rgb(tmp_path / "nope.jpg")
+
+
+def test_stage_marker_records_its_inputs(tmp_path):
+    s = artifacts.Stage(tmp_path, "thing", {"a": 1, "code": "abc"})
+    assert not s.done()
+    s.mark_done({"file": "x"})
+    assert s.done() and s.info()["inputs"] == {"a": 1, "code": "abc"} and s.info()["file"] == "x"
+    assert not artifacts.Stage(tmp_path, "thing", {"a": 1, "code": "abd"}).done()  # other code, not done

@@ -53,3 +53,32 @@ def test_cli_reports_config_errors(capsys):
     assert "unknown parameter 'bogus'" in capsys.readouterr().err
     assert main(["book", "--profile", "missing-profile"]) == 1
     assert "unknown profile 'missing-profile'" in capsys.readouterr().err
+
+
+def test_every_numeric_parameter_has_a_range_and_the_constants_match_the_code():
+    from hoilib.backbone import SynthCLIPSpec
+    from hoilib.config import DIFFUSION_T, RANGES, SYNTH_CROP
+    from hoilib.diffusion.model import TRAIN_STEPS
+
+    numeric = {k for k, (t, _, _) in PARAMS.items() if t in (int, float, list)}
+    assert numeric == set(RANGES), numeric ^ set(RANGES)
+    assert DIFFUSION_T == TRAIN_STEPS and SYNTH_CROP == SynthCLIPSpec().image_size
+    for p in list_profiles():  # every shipped profile passes its own checks (resolve runs them)
+        resolve(p)
+
+
+@pytest.mark.parametrize("name,good,bad", [
+    ("n_test_images", 1, 0), ("seed", 0, -1), ("ezhoi_val_fraction", 0.5, 1.0), ("diffusion_ema", 0.0, 1.0),
+    ("bridge_t_start", 999, -1), ("bridge_steps", 1000, 1001), ("image_size", 64, 63), ("patch_size", 32, 24),
+    ("pretrain_lr", 1e-9, 0.0), ("umap_points", 3, 2), ("sweep_steps", [1, 2], [1, 0]), ("ezhoi_seeds", [3], []),
+])
+def test_ranges_accept_their_bounds_and_refuse_beyond(name, good, bad):
+    assert resolve("smoke", {name: good})[name] == good
+    with pytest.raises(ConfigError, match=rf"parameter '{name}' = .*expected"):
+        resolve("smoke", {name: bad})
+
+
+def test_profiles_listing_shows_ranges(capsys):
+    assert main(["profiles"]) == 0
+    out = capsys.readouterr().out
+    assert "n_train_images" in out and ">= 1" in out and "bridge_t_start" in out and "[0, 999]" in out

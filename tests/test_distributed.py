@@ -26,7 +26,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from hoilib import artifacts, distributed
+from hoilib import artifacts, codekey, distributed
 from hoilib.crops import pair_crop
 from hoilib.errors import DataError
 from hoilib.features import cache_key, extract_pair_features
@@ -172,7 +172,8 @@ def test_shard_bounds_cover_in_order_at_block_boundaries():
 
 
 def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_path):
-    """CPU: the DataLoader path (0 or 2 workers) gives the old loop's features exactly, under the old cache key."""
+    """CPU: the DataLoader path (0 or 2 workers) gives the old loop's features exactly, under the float32 cache key
+    (its inputs, the code of the features stage included)."""
     world, bb = tiny_backbone
     pairs = _sub(world.test_pairs(), 40)
     kinds = ("human", "object", "union")
@@ -181,7 +182,7 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
     old_key = artifacts.fingerprint({
         "backbone": bb.fingerprint, "annotations": artifacts.sha256_file(world.test.path),
         "pairs": artifacts.fingerprint([pairs.image.tolist(), np.round(pairs.boxes_h, 2).tolist(), np.round(pairs.boxes_o, 2).tolist()]),
-        "kinds": list(kinds), "size": bb.image_size, "crop": 1})
+        "kinds": list(kinds), "size": bb.image_size, "crop": 1, "code": codekey.stage_digest("features")})
     assert cache_key(bb, world.test, pairs, kinds) == old_key
     assert cache_key(bb, world.test, pairs, kinds, precision="bf16") != old_key
     for workers in (0, 2):
@@ -208,7 +209,7 @@ def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_pa
     with pytest.raises(DataError, match=rf"{world.test.path.name}: image {used[-1]}: image file not found: .*{last.name}"):
         extract_pair_features(bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False)
     last.write_bytes(b"not an image")  # only a worker finds this one: its error must come back readable
-    with pytest.raises(DataError, match=rf"{world.test.path.name}: image {used[-1]}: cannot read image file .*{last.name}.*worker"):
+    with pytest.raises(DataError, match=rf"{world.test.path.name}: image {used[-1]}: image file .*{last.name} cannot be read .*worker"):
         extract_pair_features(bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False)
 
 

@@ -14,7 +14,6 @@ import pytest
 from hoilib.metric import (
     HOIDetections,
     HOIGroundTruth,
-    HOIMetrics,
     average_precision_11pt,
     box_iou,
     evaluate_hoi,
@@ -86,9 +85,47 @@ def test_ap_11pt_by_hand():
 
 def test_ap_11pt_recall_exactly_on_threshold():
     # 10 GT, ranks TP TP TP FP: rec = .1 .2 .3 .3, prec = 1 1 1 .75
-    # t = 0, .1, .2, .3 -> 1 (recall 3/10 == 0.3 exactly counts) ; t >= .4 -> 0
-    # AP = 4/11 (a linspace threshold 0.30000000000000004 would give 3/11)
-    assert average_precision_11pt(np.array([1, 1, 1, 0]), 10) == pytest.approx(4 / 11)
+    # official grid (MATLAB 0:0.1:1): its 4th threshold is 0.30000000000000004 > 3/10, so
+    # recall 0.3 does NOT count at t = 0.3: t = 0, .1, .2 -> 1, the rest 0 -> AP = 3/11
+    assert average_precision_11pt(np.array([1, 1, 1, 0]), 10) == 3 / 11
+    # the exact-tenths grid (hoilib before) counts it: 4/11; np.arange (GEN-VLKT) misses it like the official one
+    assert average_precision_11pt(np.array([1, 1, 1, 0]), 10, "k/10") == 4 / 11
+    assert average_precision_11pt(np.array([1, 1, 1, 0]), 10, "np.arange") == 3 / 11
+
+
+@pytest.mark.parametrize("hits,official,k10,arange", [
+    # 6 of 10 GT: the official grid's 0.6 is the double nearest 0.6 == 6/10 -> counts (7 thresholds reached);
+    # np.arange's 0.6000000000000001 does not (6), and its 0.30000000000000004 is still below 0.6 (fine)
+    (6, 7, 7, 6),
+    # 7 of 10 GT: official 0.7 == 7/10 counts (8 thresholds); np.arange's 0.7000000000000001 does not (7)
+    (7, 8, 8, 7),
+    # 3 of 10: official and np.arange miss t = 0.3 (3), exact tenths count it (4)
+    (3, 3, 4, 3),
+])
+def test_ap_11pt_grids_at_0_3_0_6_0_7(hits, official, k10, arange):
+    tp = np.array([1] * hits + [0] * 5)  # precision 1 up to recall hits/10, then no more recall
+    assert average_precision_11pt(tp, 10) == official / 11
+    assert average_precision_11pt(tp, 10, "k/10") == k10 / 11
+    assert average_precision_11pt(tp, 10, "np.arange") == arange / 11
+
+
+def test_official_grid_is_matlab_colon_and_torch_linspace():
+    import torch
+
+    from hoilib.metric import RECALL_GRIDS, matlab_colon
+
+    grid = RECALL_GRIDS["official"]
+    np.testing.assert_array_equal(grid, torch.linspace(0, 1, 11, dtype=torch.float64).numpy())
+    assert grid[3] == 0.30000000000000004 and grid[3] > 3 / 10  # 0 + 3*0.1, from the low end
+    assert grid[6] == 6 / 10 and grid[7] == 7 / 10  # 1 - 4*0.1 and 1 - 3*0.1, from the high end
+    assert grid[5] == 0.5  # the middle: (0 + 1) / 2
+    np.testing.assert_array_equal(RECALL_GRIDS["np.arange"], np.arange(0, 1.1, 0.1))
+    assert list(RECALL_GRIDS["k/10"]) == [k / 10 for k in range(11)]
+    # MATLAB's colon on other ranges: integers exact, and built from both ends
+    np.testing.assert_array_equal(matlab_colon(0, 1, 5), [0, 1, 2, 3, 4, 5])
+    np.testing.assert_array_equal(matlab_colon(1, 0.1, 2), torch.linspace(1, 2, 11, dtype=torch.float64).numpy())
+    with pytest.raises(ValueError, match="recall_grid"):
+        average_precision_11pt(np.array([1]), 1, "linspace")
 
 
 def test_ap_11pt_invalid():
@@ -316,8 +353,33 @@ def test_containers_concat_and_frozen():
 # ---------------------------------------------------------------- randomised
 
 
+def _official_thresholds():
+    """``for t = 0:0.1:1`` in MATLAB, written out independently of hoilib: 0 + k*0.1 for the first
+    half, 1 - k*0.1 from the top for the second, the middle (0 + 1) / 2."""
+    lo = [0.0 + k * 0.1 for k in range(6)]
+    hi = [1.0 - k * 0.1 for k in range(5)][::-1]
+    return lo[:5] + [(0.0 + 1.0) / 2] + hi
+
+
+def _reference_ap(tp: list, npos: int) -> float:
+    """eval_hico.m's AP, as a loop: rec = cumsum(tp)/npos, prec = cumsum(tp)./(cumsum(fp)+cumsum(tp)),
+    ap = sum over t of max(prec(rec >= t)) / 11 (0 where empty)."""
+    ctp = cfp = 0
+    rec, prec = [], []
+    for x in tp:
+        ctp += x
+        cfp += 1 - x
+        rec.append(ctp / npos)
+        prec.append(ctp / (ctp + cfp))
+    ap = 0.0
+    for t in _official_thresholds():
+        p = [pr for r, pr in zip(rec, prec) if r >= t]
+        ap += (max(p) if p else 0.0) / 11
+    return ap
+
+
 def _reference_eval(d: HOIDetections, g: HOIGroundTruth, num_classes: int, thr: float = 0.5):
-    """Straight loop transcription of eval_hico.m (per class, per detection)."""
+    """Straight loop transcription of eval_hico.m (per class, per detection), sharing no code with hoilib.metric."""
     ap = np.full(num_classes, np.nan)
     for c in range(num_classes):
         gidx = np.flatnonzero(g.hoi == c)
@@ -332,19 +394,24 @@ def _reference_eval(d: HOIDetections, g: HOIGroundTruth, num_classes: int, thr: 
             if not same:
                 tp.append(0)
                 continue
-            ov = [
-                min(box_iou(d.boxes_h[i : i + 1], g.boxes_h[j : j + 1])[0, 0],
-                    box_iou(d.boxes_o[i : i + 1], g.boxes_o[j : j + 1])[0, 0])
-                for j in same
-            ]
+            ov = [min(_iou_loop(d.boxes_h[i], g.boxes_h[j]), _iou_loop(d.boxes_o[i], g.boxes_o[j])) for j in same]
             k = int(np.argmax(ov))
             if ov[k] >= thr and same[k] not in matched:
                 matched.add(same[k])
                 tp.append(1)
             else:
                 tp.append(0)
-        ap[c] = average_precision_11pt(np.array(tp), gidx.size)
+        ap[c] = _reference_ap(tp, gidx.size)
     return ap
+
+
+def _iou_loop(a, b) -> float:
+    """IoU of two xyxy boxes in continuous coordinates (hoilib's convention, item 1 of its docstring)."""
+    iw = min(a[2], b[2]) - max(a[0], b[0])
+    ih = min(a[3], b[3]) - max(a[1], b[1])
+    inter = max(iw, 0.0) * max(ih, 0.0)
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
 
 
 def _random_problem(rng, n_img=25, n_cls=6, n_gt=60, n_rand=60, distinct=True):
@@ -418,3 +485,33 @@ def test_scale_smoke():
     assert len(d) == 50000
     m = evaluate_hoi(d, g, 100)
     assert 0 < m.full < 1
+
+
+def _problem_on_the_thresholds(rng, n_cls=8, n_gt=10, n_img=6):
+    """Every class has 10 GT pairs; exact copies of a random 3, 6 or 7 of them (so recall ends at
+    exactly 0.3, 0.6 or 0.7) plus random clutter, all with random scores."""
+    def rand_boxes(n):
+        xy = rng.uniform(0, 80, size=(n, 2))
+        return np.concatenate([xy, xy + rng.uniform(5, 30, size=(n, 2))], axis=1)
+
+    g = HOIGroundTruth(rng.integers(0, n_img, n_cls * n_gt), np.repeat(np.arange(n_cls), n_gt),
+                       rand_boxes(n_cls * n_gt), rand_boxes(n_cls * n_gt))
+    hit = np.concatenate([c * n_gt + rng.choice(n_gt, rng.choice([3, 6, 7]), replace=False) for c in range(n_cls)])
+    n_fp = 3 * n_cls
+    d = HOIDetections(np.concatenate([g.image[hit], rng.integers(0, n_img, n_fp)]),
+                      np.concatenate([g.hoi[hit], rng.integers(0, n_cls, n_fp)]), rng.uniform(0, 1, hit.size + n_fp),
+                      np.concatenate([g.boxes_h[hit], rand_boxes(n_fp)]), np.concatenate([g.boxes_o[hit], rand_boxes(n_fp)]))
+    return d, g
+
+
+def test_random_detections_on_the_thresholds_match_eval_hico():
+    # the independent transcription of eval_hico.m and hoilib agree to 1e-12 on problems whose recalls end
+    # exactly at 0.3, 0.6 and 0.7; the exact-tenths grid disagrees there, so the test can tell them apart
+    rng = np.random.default_rng(7)
+    differs = 0
+    for _ in range(20):
+        d, g = _problem_on_the_thresholds(rng)
+        m = evaluate_hoi(d, g, 8)
+        np.testing.assert_allclose(m.ap, _reference_eval(d, g, 8), rtol=0, atol=1e-12)
+        differs += int(np.sum(evaluate_hoi(d, g, 8, recall_grid="k/10").ap != m.ap))
+    assert differs > 0

@@ -73,7 +73,18 @@ def test_explorer_state_and_figure(exp):
     assert ex.state(pairs[0], 599)["cos_to_input"] < 0.999
     fig = static_figure(ex, pairs, t_values=(0, 599))
     assert len(fig.axes) == 2 * len(pairs)
-    assert ex.widget() is not None
+    w = ex.widget()
+    (cls, pair), t, out = w.children[0].children, w.children[1], w.children[2]
+    names = {ex.names[c] for c in ctx.pos_cls.tolist()}
+    assert {o.removesuffix(" (unseen)") for o in cls.options} == names  # every annotated class, once
+    assert (t.min, t.max, t.value) == (0, 999, cfg["bridge_t_start"])
+    assert set(pair.options) <= set(ctx.pos.tolist())
+    for option in cls.options:  # choosing a class offers exactly its annotated pairs
+        cls.value = option
+        want = {p for p, c in zip(ctx.pos.tolist(), ctx.pos_cls.tolist()) if option.startswith(ex.names[c])
+                and option.removesuffix(" (unseen)") == ex.names[c]}
+        assert set(pair.options) == want
+    t.value = 0  # redraws through the observer without raising
 
 
 def _frame(a_vals, b_vals):

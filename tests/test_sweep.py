@@ -1,7 +1,7 @@
 """Batch runs and the results page, on two tiny injected notebooks (no real chapter runs).
 
-One sweep (profiles smoke, synth x seeds 0, 1) is shared by the tests in file order:
-run, inspect, collect, render, then rerun (skips) and retry (the failed run passes).
+One sweep (profiles smoke, synth x seeds 0, 1) is shared by the tests, which only read it; the test
+that reruns (skips) and retries (the failed run passes) works on its own copy, so any order passes.
 """
 
 from __future__ import annotations
@@ -87,6 +87,18 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
         seed = int(name[-1])
         prov = json.loads((run / "provenance.json").read_text())
         assert "commit" in prov["git"] and "dirty" in prov["git"]
+        import torch
+
+        from hoilib import codekey
+        from hoilib.machine import cpu_model
+
+        from hoilib.machine import kernel_env
+
+        m = prov["machine"]  # which machine made these numbers, with which kernels (the profile's avx2)
+        want = kernel_env("avx2").get("ATEN_CPU_CAPABILITY", torch.backends.cpu.get_cpu_capability()).upper()
+        assert m["cpu"] == cpu_model() and m["torch_cpu_capability"] == want
+        assert m["packages"]["torch"] == torch.__version__.split("+")[0] and m["torch_threads"] >= 1
+        assert prov["code"] == codekey.all_digests()  # and which code
         assert prov["status"] == "complete" and prov["seed"] == seed and prov["profile"] == name.split("-")[0]
         assert prov["overrides"]["ezhoi_seeds"] == [seed] and prov["started_utc"] <= prov["finished_utc"]
         assert {k: v["status"] for k, v in prov["notebooks"].items()} == {"00_first.ipynb": "done", "05_evaluation.ipynb": "done"}
@@ -125,6 +137,8 @@ def test_collect_builds_one_row_per_run_with_means(sweep):
         row = df.loc[name]
         assert row["seed"] == s and row["EZ-HOI seeds"] == str(s) and row["status"] == "complete"
         assert row["dataset"] == "hoi-synth" and row["chapters done"] == "00, 05"
+        assert row["machine"].startswith(json.loads((sweep["root"] / name / "provenance.json").read_text())
+                                         ["machine"]["cpu"])
         assert row["no bridge Full"] == pytest.approx(11.0 + s) and row["no bridge Seen"] == pytest.approx(20.0 + s)
         assert row["no bridge Unseen"] == pytest.approx(6.0)
         assert row["wrong order Full"] == pytest.approx(21.0 + s) and row["correct order Unseen"] == pytest.approx(16.0)
@@ -208,11 +222,14 @@ def test_changed_parameters_make_a_complete_run_incomplete(sweep):
     assert state == "incomplete" and "parameters changed" in why
 
 
-def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypatch):
+def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypatch, tmp_path):
+    import shutil
+
     import hoilib.sweep
     from hoilib.cli import main
 
-    root, nbs = sweep["root"], sweep["nbs"]
+    root, nbs = tmp_path / "sweep", sweep["nbs"]
+    shutil.copytree(sweep["root"], root)  # this test changes its runs; the shared sweep stays as run
     assert main(["results", "--root", str(root)]) == 0
     out = capsys.readouterr().out
     assert "smoke-seed0" in out and "11.00" in out and "n/a" in out

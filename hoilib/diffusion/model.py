@@ -23,7 +23,7 @@ from hoilib import artifacts
 from hoilib.baselines import mean_center, modality_mean
 from hoilib.errors import ArtifactError
 from hoilib.progress import progress
-from hoilib.stages import seed_everything
+from hoilib.seed import seed_everything
 
 SCALE = 5.0
 TRAIN_STEPS = 1000

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hoilib import artifacts
+from hoilib import artifacts, codekey
 from hoilib.config import resolve_device
 from hoilib.diffusion import model as dm
 from hoilib.textspace import TextSpace
@@ -34,7 +34,9 @@ def train_or_load(cfg: dict, space: TextSpace, which: str, seed: int, show_progr
     folder = Path(cfg["run_dir"]) / "diffusion"
     name = f"{which}-{fp[:12]}-seed{seed}"
     path = folder / f"{name}.safetensors"
-    stage = artifacts.Stage(folder, name, {"fingerprint": fp, "seed": seed, **settings, "model": dm.KIND})
+    stage = artifacts.Stage(folder, name, {"fingerprint": fp, "seed": seed, **settings, "model": dm.KIND,
+                                                  "code": codekey.stage_digest("diffusion"),
+                                                  "cpu_kernels": cfg["cpu_kernels"]})
     if stage.done() and path.is_file():
         return dm.load(path)
     diff = dm.train_text_diffusion(vectors, fp, which, steps=cfg["diffusion_steps"], batch_size=cfg["diffusion_batch"],

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hoilib import artifacts, distributed
+from hoilib import artifacts, codekey, distributed
 from hoilib.backbone import Backbone
 from hoilib.config import resolve_device
 from hoilib.data import World
@@ -93,7 +93,8 @@ def train_or_load(cfg: dict, backbone: Backbone, world: World, data: SplitData, 
     model = build_model(cfg, backbone, world, flags, desc)
     settings = {k: cfg[k] for k in ("ezhoi_epochs", "ezhoi_batch_images", "ezhoi_lr", "ezhoi_val_fraction", "n_ctx", "prompt_depth")}
     inputs = {"backbone": backbone.fingerprint, "world": artifacts.sha256_file(world.train.path), "split": data.split,
-              "flags": list(flags), "seed": seed, **settings}
+              "flags": list(flags), "seed": seed, **settings, "code": codekey.stage_digest("ezhoi"),
+              "cpu_kernels": cfg["cpu_kernels"]}
     path = checkpoint_path(cfg, data.split, name, seed)
     stage = artifacts.Stage(path.parent, path.stem, inputs)
     if stage.done() and path.is_file():

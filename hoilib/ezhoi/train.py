@@ -26,7 +26,7 @@ from hoilib.ezhoi.model import EZHOI
 from hoilib.ezhoi.pairs import PairTensors
 from hoilib.metric import HOIDetections, HOIGroundTruth, evaluate_hoi
 from hoilib.progress import progress
-from hoilib.stages import seed_everything
+from hoilib.seed import seed_everything
 
 FOCAL_ALPHA, FOCAL_GAMMA = 0.5, 0.2  # UPT / EZ-HOI defaults
 

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 from hoilib.progress import progress
 
-from hoilib import artifacts
+from hoilib import artifacts, codekey
 from hoilib.crops import pair_crop
 from hoilib.splits import make_splits
 from hoilib.synth import render
@@ -255,10 +255,15 @@ def _write_pretrain(root: Path, classes, spec: WorldSpec, rng: random.Random, lo
 
 
 
+def world_stage(root: str | Path, spec: WorldSpec) -> artifacts.Stage:
+    """The world as a resumable stage: keyed by its spec and by the code that draws it."""
+    return artifacts.Stage(Path(root), "world", {**spec.key(), "code": codekey.stage_digest("world")})
+
+
 def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
     """Write the whole world under ``root`` (skipped when a complete world of this spec is there)."""
     root = Path(root)
-    stage = artifacts.Stage(root, "world", spec.key())
+    stage = world_stage(root, spec)
     if stage.done():
         return root
     rng = random.Random(spec.seed)

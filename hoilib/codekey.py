@@ -1,0 +1,110 @@
+"""Digests of the source code behind each cached stage, so a code change reruns what it can affect.
+
+A stage's code is every ``hoilib`` module its driver imports, directly or through other
+``hoilib`` modules (imports inside functions included), read from the files on disk.
+The digest goes into the stage's key: editing, say, the EZ-HOI training loop changes
+the ``ezhoi`` digest and retrains EZ-HOI (and what is keyed on its checkpoint), while the
+world, backbone and feature digests do not move and those stages are reused.
+
+The closure over-approximates (a module that is imported but not run still counts),
+which costs a needless rerun at worst and never a stale result.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+from functools import lru_cache
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parent  # the package whose code is hashed (tests point it at a copy)
+
+# stage -> the modules whose code produces it (their import closure is taken).
+STAGES: dict[str, tuple[str, ...]] = {
+    "world": ("hoilib.synth.world",),  # HOI-Synth generation and rendering
+    "backbone": ("hoilib.backbone",),  # small-CLIP pretraining (the driver's choices are hashed as inputs)
+    "features": ("hoilib.features",),  # crops and the frozen image tower
+    "ezhoi": ("hoilib.ezhoi.experiment",),  # EZ-HOI model, training, checkpoint, the data it is fed
+    "diffusion": ("hoilib.diffusion.stages",),  # text spaces, the denoiser and its training
+}
+
+
+def _module_name(path: Path, root: Path) -> str:
+    parts = path.relative_to(root.parent).with_suffix("").parts
+    name = ".".join(parts)
+    return name.removesuffix(".__init__")
+
+
+def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
+    """Every hoilib module named by an import anywhere in the file (relative imports resolved)."""
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                pkg = name.split(".") if is_package else name.split(".")[:-1]
+                pkg = pkg[: len(pkg) - (node.level - 1)]
+                base = ".".join(pkg + ([base] if base else []))
+            out.add(base)
+            out.update(f"{base}.{a.name}" for a in node.names)
+    return {m for m in out if m == "hoilib" or m.startswith("hoilib.")}
+
+
+@lru_cache(maxsize=8)  # the code of a running process does not change; tests that edit a copy clear it
+def _graph(root: Path) -> tuple[dict[str, set[str]], dict[str, bytes]]:
+    """(module -> hoilib modules it imports, module -> source bytes) for the package at ``root``."""
+    sources, deps = {}, {}
+    for path in sorted(root.rglob("*.py")):
+        name = _module_name(path, root)
+        data = path.read_bytes()
+        sources[name] = data
+        deps[name] = _imports(ast.parse(data, filename=str(path)), name, path.name == "__init__.py")
+    for name in deps:
+        parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
+        deps[name] = {d for d in deps[name] | set(parents) if d in sources and d != name}  # importing a.b runs a
+    return deps, sources
+
+
+def closure(roots, root: Path | None = None) -> list[str]:
+    """The modules ``roots`` import, transitively, themselves included; sorted."""
+    root = Path(root or PACKAGE)
+    deps, sources = _graph(root)
+    missing = [r for r in roots if r not in sources]
+    if missing:
+        raise KeyError(f"no module {missing} under {root}")
+    seen, todo = set(), list(roots)
+    while todo:
+        m = todo.pop()
+        if m not in seen:
+            seen.add(m)
+            todo.extend(deps[m])
+    return sorted(seen)
+
+
+def digest_of(modules, root: Path | None = None) -> str:
+    """Short sha256 over the names and bytes of ``modules``."""
+    _, sources = _graph(Path(root or PACKAGE))
+    h = hashlib.sha256()
+    for m in sorted(modules):
+        h.update(m.encode() + b"\0" + sources[m] + b"\0")
+    return h.hexdigest()[:16]
+
+
+def stage_code(stage: str, root: Path | None = None) -> dict:
+    """{'digest', 'modules'} of one stage in ``STAGES``: what its key and its marker record."""
+    if stage not in STAGES:
+        raise KeyError(f"unknown stage {stage!r}; known: {sorted(STAGES)}")
+    modules = closure(STAGES[stage], root)
+    return {"digest": digest_of(modules, root), "modules": modules}
+
+
+def stage_digest(stage: str, root: Path | None = None) -> str:
+    return stage_code(stage, root)["digest"]
+
+
+def all_digests(root: Path | None = None) -> dict:
+    """Every stage's digest and one of the whole package: what provenance.json records."""
+    _, sources = _graph(Path(root or PACKAGE))
+    return {**{s: stage_digest(s, root) for s in STAGES}, "hoilib": digest_of(sources, root)}

@@ -1,0 +1,98 @@
+"""Stages keyed by their code: a change to a module reruns the stages that import it and nothing else."""
+
+from __future__ import annotations
+
+import shutil
+
+import pytest
+import torch
+
+from hoilib import artifacts, codekey, textspace
+from hoilib.diffusion import stages as dstages
+from hoilib.ezhoi.experiment import split_data, train_or_load
+from hoilib.stages import prepare_backbone
+
+
+@pytest.fixture
+def code_copy(tmp_path, monkeypatch):
+    """A copy of the package whose code the stages hash; edit it, then call ``refresh``."""
+    root = tmp_path / "src" / "hoilib"
+    shutil.copytree(codekey.PACKAGE, root, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+    monkeypatch.setattr(codekey, "PACKAGE", root)
+    codekey._graph.cache_clear()
+    yield root
+    codekey._graph.cache_clear()
+
+
+def _edit(path, line="# a change\n"):
+    path.write_text(path.read_text() + line)
+    codekey._graph.cache_clear()
+
+
+def test_closures_follow_the_imports():
+    ez = codekey.stage_code("ezhoi")["modules"]
+    assert {"hoilib.ezhoi.train", "hoilib.ezhoi.model", "hoilib.metric", "hoilib.seed"} <= set(ez)
+    for stage in ("world", "backbone", "features"):
+        mods = set(codekey.stage_code(stage)["modules"])
+        assert not any(m.startswith("hoilib.ezhoi") for m in mods), stage
+        assert "hoilib.diffusion.model" not in mods, stage
+    assert "hoilib.diffusion.model" in codekey.stage_code("diffusion")["modules"]
+    for stage in codekey.STAGES:  # chapter 5's scoring feeds no cached stage
+        assert "hoilib.ordering" not in codekey.stage_code(stage)["modules"]
+    assert "hoilib.synth.render" in codekey.stage_code("world")["modules"]  # imports inside the package count
+
+
+def test_a_module_edit_moves_exactly_the_digests_that_import_it(code_copy):
+    before = codekey.all_digests()
+    _edit(code_copy / "ezhoi" / "train.py")
+    after = codekey.all_digests()
+    assert {k for k in before if before[k] != after[k]} == {"ezhoi", "hoilib"}
+    _edit(code_copy / "ordering.py")
+    assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"hoilib"}
+    _edit(code_copy / "synth" / "render.py")
+    moved = {k for k, v in codekey.all_digests().items() if v != after[k]}
+    assert {"world", "ezhoi", "diffusion"} <= moved and "backbone" not in moved  # backbone reads the world's files
+
+
+def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(tiny_world, tiny_cfg, tmp_path,
+                                                                               code_copy):
+    """The real stages: a change to the EZ-HOI training loop reruns EZ-HOI and what is keyed on it (the text
+    space, so the diffusion model), while the backbone and the feature cache are loaded as they were."""
+    from hoilib.data import prepare_world
+
+    cfg = {**tiny_cfg, "run_dir": str(tmp_path / "run"), "ezhoi_epochs": 1, "diffusion_steps": 5}
+    world = prepare_world(cfg)
+    bb = prepare_backbone(cfg, world)
+    backbone_file = tmp_path / "run" / "backbone" / "synth-clip.safetensors"
+    split = "rf-uc"
+    data = split_data(cfg, world, bb, split)
+    features = {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").iterdir()}
+    model, meta = train_or_load(cfg, bb, world, data, "full", 0)
+    ckpt = tmp_path / "run" / "ezhoi" / f"{split}-full-seed0.safetensors"
+    space1 = textspace.extract(model, world, bb.tokenizer, ckpt)
+    diff1 = dstages.train_or_load(cfg, space1, "adapted", 0, show_progress=False)
+    stamp = {p: p.stat().st_mtime_ns for p in (backbone_file, ckpt)}
+
+    # unchanged code: everything is loaded
+    assert prepare_backbone(cfg, world).fingerprint == bb.fingerprint
+    train_or_load(cfg, bb, world, split_data(cfg, world, bb, split), "full", 0)
+    assert {p: p.stat().st_mtime_ns for p in (backbone_file, ckpt)} == stamp
+
+    _edit(code_copy / "ezhoi" / "train.py")
+    bb2 = prepare_backbone(cfg, world)
+    data2 = split_data(cfg, world, bb2, split)
+    model2, meta2 = train_or_load(cfg, bb2, world, data2, "full", 0)
+    assert backbone_file.stat().st_mtime_ns == stamp[backbone_file] and bb2.fingerprint == bb.fingerprint
+    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").iterdir()} == features
+    assert ckpt.stat().st_mtime_ns != stamp[ckpt]  # retrained
+    assert meta2["inputs"]["code"] == codekey.stage_digest("ezhoi") != meta["inputs"]["code"]
+    marker = artifacts.read_json(ckpt.parent / f".{ckpt.stem}.done.json")
+    assert marker["inputs"]["code"] == codekey.stage_digest("ezhoi")
+    # same seed, same data: the weights come out equal, yet the space and its diffusion model are new
+    for k, v in model.trainable_state().items():
+        assert torch.equal(v, model2.trainable_state()[k]), k
+    space2 = textspace.extract(model2, world, bb2.tokenizer, ckpt)
+    assert space2.meta["weights_sha256"] == space1.meta["weights_sha256"]
+    assert space2.fingerprint != space1.fingerprint
+    diff2 = dstages.train_or_load(cfg, space2, "adapted", 0, show_progress=False)
+    assert diff2.fingerprint == space2.fingerprint != diff1.fingerprint == space1.fingerprint
