@@ -7,7 +7,8 @@ the ``ezhoi`` digest and retrains EZ-HOI (and what is keyed on its checkpoint), 
 world, backbone and feature digests do not move and those stages are reused.
 
 The closure over-approximates (a module that is imported but not run still counts),
-which costs a needless rerun at worst and never a stale result.
+which costs a needless rerun at worst and never a stale result. This module itself is
+left out: it computes the keys and never touches a result, so editing it reruns nothing.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ from functools import lru_cache
 from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parent  # the package whose code is hashed (tests point it at a copy)
+
+KEY_ONLY = {"hoilib.codekey"}  # modules that compute keys, not results
 
 # stage -> the modules whose code produces it (their import closure is taken).
 STAGES: dict[str, tuple[str, ...]] = {
@@ -63,7 +66,8 @@ def _graph(root: Path) -> tuple[dict[str, set[str]], dict[str, bytes]]:
         deps[name] = _imports(ast.parse(data, filename=str(path)), name, path.name == "__init__.py")
     for name in deps:
         parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
-        deps[name] = {d for d in deps[name] | set(parents) if d in sources and d != name}  # importing a.b runs a
+        deps[name] = {d for d in deps[name] | set(parents)  # importing a.b runs a
+                      if d in sources and d != name and d not in KEY_ONLY}
     return deps, sources
 
 

@@ -14,7 +14,7 @@ import numpy as np
 
 from hoilib.artifacts import read_json
 from hoilib.errors import ArtifactError, DataError
-from hoilib.metric import HOIGroundTruth
+from hoilib.hoitables import HOIGroundTruth
 
 REQUIRED_KEYS = ("annotation", "filenames", "size", "objects", "verbs", "correspondence")
 PAIR_KEYS = ("boxes_h", "boxes_o", "hoi", "object", "verb")

@@ -40,6 +40,9 @@ def test_closures_follow_the_imports():
     for stage in codekey.STAGES:  # chapter 5's scoring feeds no cached stage
         assert "hoilib.ordering" not in codekey.stage_code(stage)["modules"]
     assert "hoilib.synth.render" in codekey.stage_code("world")["modules"]  # imports inside the package count
+    # the annotation reader needs the tables, not the metric: a metric fix must not re-extract features
+    assert "hoilib.hoitables" in codekey.stage_code("features")["modules"]
+    assert "hoilib.metric" not in codekey.stage_code("features")["modules"]
 
 
 def test_a_module_edit_moves_exactly_the_digests_that_import_it(code_copy):
@@ -49,6 +52,11 @@ def test_a_module_edit_moves_exactly_the_digests_that_import_it(code_copy):
     assert {k for k in before if before[k] != after[k]} == {"ezhoi", "hoilib"}
     _edit(code_copy / "ordering.py")
     assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"hoilib"}
+    _edit(code_copy / "codekey.py")  # the key code itself: no stage reruns
+    assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"hoilib"}
+    after = codekey.all_digests()
+    _edit(code_copy / "metric.py")
+    assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"ezhoi", "hoilib"}
     _edit(code_copy / "synth" / "render.py")
     moved = {k for k, v in codekey.all_digests().items() if v != after[k]}
     assert {"world", "ezhoi", "diffusion"} <= moved and "backbone" not in moved  # backbone reads the world's files
