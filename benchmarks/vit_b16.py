@@ -97,6 +97,26 @@ def bench_extraction(bb, device: str, crops: int, batch: int, workers: int, repe
             "median_s": round(med, 4), "crops_per_s": round(n / med, 2)}
 
 
+def bench_bare_forward(bb, device: str, batch: int, repeats: int, warmup: int) -> dict:
+    """The image tower alone on a batch already on the device (bf16 autocast on CUDA): the ceiling that the
+    library's extraction (cutting crops, copying them over, normalising, the same forward) is compared with."""
+    dev = torch.device(device)
+    model = bb.model.to(dev).eval()
+    x = torch.randn(batch, 3, bb.image_size, bb.image_size, device=dev)
+    autocast = dev.type == "cuda"
+
+    @torch.no_grad()
+    def forward():
+        with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=autocast):
+            model.encode_image(x)
+
+    times = _timed(forward, device, repeats, warmup)
+    bb.model.to("cpu")
+    med = statistics.median(times)
+    return {"batch": batch, "autocast_bf16": autocast, "times_s": [round(t, 5) for t in times],
+            "median_s": round(med, 5), "crops_per_s": round(batch / med, 1)}
+
+
 def build_ezhoi(bb, n_classes: int, seed: int = 0) -> tuple[EZHOI, list[tuple[int, int]]]:
     """EZ-HOI over a synthetic class list: prompts 'a photo of a person verb-ing an object k', random descriptors."""
     for p in bb.model.parameters():
@@ -162,6 +182,8 @@ def main(argv=None) -> int:
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     ap.add_argument("--skip-train", action="store_true", help="only the extraction part")
+    ap.add_argument("--bare", action="store_true",
+                    help="also time the bare forward of the image tower at the same batch, and report the share")
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
@@ -177,6 +199,11 @@ def main(argv=None) -> int:
     res["extraction"] = ex = bench_extraction(bb, device, args.crops, args.batch, workers, args.repeats, args.warmup)
     print(f"crop features: {ex['crops_per_s']:.1f} crops/s ({ex['crops']} crops, batch {ex['batch']}, {ex['workers']} workers, "
           f"bf16 autocast {'on' if ex['autocast_bf16'] else 'off'}; median of {args.repeats}: {ex['median_s']} s)")
+    if args.bare:
+        res["bare_forward"] = bare = bench_bare_forward(bb, device, args.batch, max(10, args.repeats), 3)
+        res["extraction_share_of_bare"] = share = round(ex["crops_per_s"] / bare["crops_per_s"], 4)
+        print(f"bare forward: {bare['crops_per_s']:.1f} crops/s (batch {bare['batch']}, median of "
+              f"{len(bare['times_s'])}); extraction reaches {100 * share:.1f}% of it")
     if not args.skip_train:
         res["train_step"] = tr = bench_train_step(bb, device, args.classes, args.train_images, args.pairs, args.repeats,
                                                   args.warmup)
