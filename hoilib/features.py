@@ -147,6 +147,7 @@ def encode_crops(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequ
     per_batch = -(-batch_size // len(kinds))
     loader = DataLoader(data, batch_size=per_batch, shuffle=False, num_workers=num_workers, pin_memory=cuda,
                         persistent_workers=False, prefetch_factor=4 if num_workers > 0 else None)
+    home = next(backbone.model.parameters()).device  # where the caller keeps it: put back after (text stays there)
     model = backbone.model.to(dev).eval()
     out = {k: [] for k in kinds}
     bar = progress(total=len(data), desc=f"CLIP features ({', '.join(kinds)} crops)",
@@ -169,6 +170,7 @@ def encode_crops(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequ
         raise clean from e
     finally:
         bar.close()
+        backbone.model.to(home)
     return {k: torch.cat(v) for k, v in out.items()}
 
 
