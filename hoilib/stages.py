@@ -12,7 +12,7 @@ from pathlib import Path
 from hoilib import artifacts, codekey
 from hoilib.backbone import SYNTH_BACKBONE, Backbone, SynthCLIPSpec, load_open_clip, load_synth_clip, pretrain_synth_clip
 from hoilib.config import resolve_device
-from hoilib.data import World
+from hoilib.world import World
 from hoilib.features import extract_pair_features
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import torch
 
 from hoilib import artifacts
-from hoilib.data import World
+from hoilib.world import World
 from hoilib.ezhoi.model import EZHOI
 
 PROMPT_PREFIX = "a photo of a person "

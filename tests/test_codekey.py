@@ -104,3 +104,22 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(t
     assert space2.fingerprint != space1.fingerprint
     diff2 = dstages.train_or_load(cfg, space2, "adapted", 0, show_progress=False)
     assert diff2.fingerprint == space2.fingerprint != diff1.fingerprint == space1.fingerprint
+
+
+def test_the_package_has_no_import_cycle():
+    """Imports point down: a cycle would also tie the code keys of unrelated stages together."""
+    deps, _ = codekey._graph(codekey.PACKAGE)
+    state: dict[str, int] = {}
+
+    def visit(m, path):
+        if state.get(m) == 1:
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(m):] + [m]))
+        if state.get(m) == 2:
+            return
+        state[m] = 1
+        for d in sorted(deps[m]):
+            visit(d, path + [m])
+        state[m] = 2
+
+    for m in sorted(deps):
+        visit(m, [])

@@ -15,7 +15,7 @@ import torch
 from hoilib import artifacts, codekey, distributed
 from hoilib.backbone import Backbone
 from hoilib.config import resolve_device
-from hoilib.data import World
+from hoilib.world import World
 from hoilib.ezhoi.checkpoint import load_checkpoint, save_checkpoint
 from hoilib.ezhoi.model import EZHOI, EZHOIConfig
 from hoilib.ezhoi.pairs import PairTensors, pack_pairs

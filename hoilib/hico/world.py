@@ -65,7 +65,7 @@ def descriptors(verb: str, obj: str) -> list[str]:
 
 def load_hico_world(cfg: dict):
     """A ``World`` over the user's copy (or the test fixture): official lists, GEN-VLKT prompts, template descriptors."""
-    from hoilib.data import World
+    from hoilib.world import World
 
     if not cfg["data_root"]:
         raise ConfigError(f"profile {cfg['profile']!r}: parameter 'data_root' is empty; set it to your HICO-DET folder, "
