@@ -228,11 +228,16 @@ def load_synth_clip(path: str | Path) -> Backbone:
                                                         "steps": meta["steps"], "n_pairs": meta["n_pairs"]})
 
 
-def load_open_clip(name: str, pretrained: str | None, device: str = "cpu", cache_dir: str | None = None) -> Backbone:
-    """Any open_clip model: ``pretrained`` is a tag (e.g. 'openai'), a local weights file, or None (random init)."""
+def check_model_name(name: str) -> None:
+    """An open_clip model name, or a one-line ConfigError naming the parameter (checked before a run too)."""
     if name not in open_clip.list_models():
         raise ConfigError(f"parameter 'backbone' = {name!r} is not an open_clip model name nor {SYNTH_BACKBONE!r}; "
                           f"e.g. ViT-B-16, ViT-L-14 (see open_clip.list_models())")
+
+
+def load_open_clip(name: str, pretrained: str | None, device: str = "cpu", cache_dir: str | None = None) -> Backbone:
+    """Any open_clip model: ``pretrained`` is a tag (e.g. 'openai'), a local weights file, or None (random init)."""
+    check_model_name(name)
     pre = pretrained or None
     model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pre, device=device, cache_dir=cache_dir)
     model.eval()

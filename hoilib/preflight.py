@@ -48,15 +48,11 @@ def check_device(name: str) -> None:
 
 def check_backbone(cfg: dict) -> None:
     """An open_clip name that exists, and a weights file that exists where a path is given."""
-    from hoilib.backbone import SYNTH_BACKBONE
+    from hoilib.backbone import SYNTH_BACKBONE, check_model_name
 
     if cfg["backbone"] == SYNTH_BACKBONE:
         return
-    import open_clip
-
-    if cfg["backbone"] not in open_clip.list_models():
-        raise ConfigError(f"parameter 'backbone' = {cfg['backbone']!r} is not an open_clip model name nor "
-                          f"{SYNTH_BACKBONE!r}; e.g. ViT-B-16, ViT-L-14 (see open_clip.list_models())")
+    check_model_name(cfg["backbone"])
     pre = cfg["pretrained"]
     if pre and (os.sep in pre or pre.endswith(WEIGHT_SUFFIXES)) and not Path(pre).expanduser().is_file():
         raise ConfigError(f"parameter 'pretrained' = {pre!r}: no such weights file; expected a file or an "

@@ -78,6 +78,7 @@ VALUE_CASES = [
     ("patch that does not tile", ["--set", "patch_size=12"], ["'patch_size' = 12", "divisor"]),
     ("unknown device name", ["--set", "device=gpu"], ["'device' = 'gpu'", "auto, cpu"]),
     ("empty list", ["--set", "gap_shift_deltas=[]"], ["'gap_shift_deltas'", "non-empty"]),
+    ("unknown backbone", ["--set", "backbone=ViT-Q-99"], ["parameter 'backbone' = 'ViT-Q-99'", "open_clip model name"]),
 ]
 
 
