@@ -23,19 +23,19 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hoilib import ordering  # noqa: E402
-from hoilib.cli import _overrides  # noqa: E402
+from hoilib.chapters import ch5_ordering as ordering  # noqa: E402
+from hoilib.config import parse_overrides as _overrides  # noqa: E402
 from hoilib.config import resolve, resolve_device  # noqa: E402
-from hoilib.diffusion import model as dm  # noqa: E402
-from hoilib.diffusion.bridge import bridge  # noqa: E402
+from hoilib.models.diffusion import model as dm  # noqa: E402
+from hoilib.models.diffusion.bridge import bridge  # noqa: E402
 
 
 def load_or_init(cfg: dict, dim: int) -> tuple[dm.TextDiffusion, str]:
-    found = sorted((Path(cfg["run_dir"]) / "diffusion").glob("adapted-*-seed*.safetensors"))
+    found = sorted((Path(cfg.run_dir) / "diffusion").glob("adapted-*-seed*.safetensors"))
     if found:
         return dm.load(found[0]), f"trained checkpoint {found[0].name}"
     torch.manual_seed(0)
-    den = dm.VectorDenoiser(dm.DenoiserConfig(dim=dim, hidden=cfg["diffusion_hidden"], blocks=cfg["diffusion_blocks"]))
+    den = dm.VectorDenoiser(dm.DenoiserConfig(dim=dim, hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks))
     return dm.TextDiffusion(den.eval(), torch.zeros(dim), 1.0, "untrained", "adapted", {}), "untrained denoiser (no run yet)"
 
 
@@ -63,15 +63,15 @@ def throughput(diff: dm.TextDiffusion, device: str, n: int, t_start: int, steps_
 
 def chapter5_share(cfg: dict) -> dict:
     """Time chapter 5's table for the first seed, and the bridge calls inside it."""
-    from hoilib.data import prepare_world
-    from hoilib.ezhoi.experiment import split_data
-    from hoilib.stages import prepare_backbone
+    from hoilib.data.build import prepare_world
+    from hoilib.models.ezhoi.experiment import split_data
+    from hoilib.models.backbone_stage import prepare_backbone
 
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg, world)
-    data = split_data(cfg, world, backbone, cfg["split"])
+    data = split_data(cfg, world, backbone, cfg.split)
     ctx = ordering.make_context(world, backbone, data)
-    run = ordering.seed_run(cfg, backbone, world, data, int(cfg["ezhoi_seeds"][0]), show_progress=False)
+    run = ordering.seed_run(cfg, backbone, world, data, int(cfg.ezhoi_seeds[0]), show_progress=False)
     spent = {"bridge": 0.0, "calls": 0, "vectors": 0}
     real_bridge = ordering.bridge
 
@@ -106,19 +106,19 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     cfg = resolve(args.profile, _overrides(args.set))
-    device = resolve_device(cfg["device"])
+    device = resolve_device(cfg.device)
     diff, what = load_or_init(cfg, args.dim)
-    res = {"profile": cfg["profile"], "device": device, "torch_threads": torch.get_num_threads(),
+    res = {"profile": cfg.profile, "device": device, "torch_threads": torch.get_num_threads(),
            "cpu": platform.processor() or platform.machine(), "model": what,
            "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
-           "t_start": cfg["bridge_t_start"], "throughput": throughput(diff, device, args.vectors, cfg["bridge_t_start"], args.steps)}
-    print(f"bridge throughput on {device} ({what}), t* = {cfg['bridge_t_start']}:")
+           "t_start": cfg.bridge_t_start, "throughput": throughput(diff, device, args.vectors, cfg.bridge_t_start, args.steps)}
+    print(f"bridge throughput on {device} ({what}), t* = {cfg.bridge_t_start}:")
     for r in res["throughput"]:
         print(f"  {r['steps']:3d} DDIM steps: {r['vectors_per_s']:>10.1f} vectors/s ({r['vectors']} in {r['median_s']} s, median of 3)")
     if not args.skip_chapter5:
-        ezhoi_dir = Path(cfg["run_dir"]) / "ezhoi"
+        ezhoi_dir = Path(cfg.run_dir) / "ezhoi"
         if not ezhoi_dir.is_dir():
-            print(f"chapter 5 share: skipped, no run in {cfg['run_dir']} (run `python -m hoilib run --profile {cfg['profile']}` first)")
+            print(f"chapter 5 share: skipped, no run in {cfg.run_dir} (run `python -m hoilib run --profile {cfg.profile}` first)")
         else:
             res["chapter5"] = c5 = chapter5_share(cfg)
             print(f"chapter 5 table, seed {c5['seed']} ({c5['test_pairs']} test pairs): {c5['table_s']} s, of which the bridge "

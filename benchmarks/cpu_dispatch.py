@@ -48,16 +48,18 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     """Chapter 0's backbone and chapter 1's headline numbers in this process's dispatch setting."""
     import torch
 
-    from hoilib import artifacts, gap
+    from hoilib import artifacts
+
+    from hoilib.measure import gap
     from hoilib.config import parse_override, resolve
-    from hoilib.data import prepare_world
+    from hoilib.data.build import prepare_world
     from hoilib.machine import machine_info
     from hoilib.seed import seed_everything
-    from hoilib.stages import prepare_backbone, test_features
-    from hoilib.zeroshot import annotated_pairs, zero_shot_map
+    from hoilib.models.backbone_stage import prepare_backbone, test_features
+    from hoilib.measure.zeroshot import annotated_pairs, zero_shot_map
 
     cfg = resolve(profile, {"run_dir": run_dir, "data_root": world_dir, **dict(parse_override(s) for s in sets)})
-    seed_everything(cfg["seed"])
+    seed_everything(cfg.seed)
     world = prepare_world(cfg)
     t0 = time.perf_counter()
     backbone = prepare_backbone(cfg, world)
@@ -68,7 +70,7 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     g = gap.centroid_gap(feats["union"][pos], text[pos_cls])[1]
     scale = float(backbone.model.logit_scale.exp().detach())
     m = zero_shot_map(feats["union"], text, pairs, world.classes, world.test.ground_truth(), rare=world.rare,
-                      unseen=world.unseen(cfg["split"]), logit_scale=scale).as_percent()
+                      unseen=world.unseen(cfg.split), logit_scale=scale).as_percent()
     weights = artifacts.tensor_digest(backbone.model.state_dict())  # not the file: it records wall-clock seconds
     return {"weights_digest": weights, "pretrain_s": round(t_pretrain, 1),
             "total_s": round(time.perf_counter() - t0, 1), "centroid_gap": round(float(g), 4),

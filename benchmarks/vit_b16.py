@@ -5,7 +5,7 @@
 
 Part 1 cuts human/object/union crops from random JPEG images written to a
 temporary folder and encodes them with the library's own path
-(``hoilib.features.encode_crops``: DataLoader with workers and pinned memory on
+(``hoilib.models.features.encode_crops``: DataLoader with workers and pinned memory on
 CUDA, bf16 autocast there). Part 2 times one training step of the EZ-HOI head
 (prompted text encoder over every class, adapters, focal loss, backward, AdamW)
 on random pair features, as ``train_ezhoi`` runs it. Without ``--pretrained`` the
@@ -30,13 +30,13 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from hoilib.backbone import load_open_clip  # noqa: E402
+from hoilib.models.backbone import load_open_clip  # noqa: E402
 from hoilib.config import resolve_device  # noqa: E402
-from hoilib.ezhoi.model import EZHOI, EZHOIConfig  # noqa: E402
-from hoilib.ezhoi.pairs import PairTensors  # noqa: E402
-from hoilib.ezhoi.train import class_objects, focal_loss, loss_mask, move_model  # noqa: E402
-from hoilib.features import default_workers, encode_crops  # noqa: E402
-from hoilib.hicodet import HOIDataset, ImageAnn, PairSet  # noqa: E402
+from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig  # noqa: E402
+from hoilib.models.ezhoi.pairs import PairTensors  # noqa: E402
+from hoilib.models.ezhoi.train import class_objects, focal_loss, loss_mask, move_model  # noqa: E402
+from hoilib.models.features import default_workers, encode_crops  # noqa: E402
+from hoilib.data.annotations import HOIDataset, ImageAnn, PairSet  # noqa: E402
 
 KINDS = ("human", "object", "union")
 N_OBJECTS = 80  # HICO-DET's object count, for the synthetic class list

@@ -13,12 +13,8 @@ import argparse
 import sys
 import time
 
-from hoilib.config import CHOICES, PARAMS, RANGES, list_profiles, parse_override, resolve
+from hoilib.config import FIELDS, list_profiles, parse_overrides, range_text, resolve, type_name
 from hoilib.errors import HoiBookError
-
-
-def _overrides(items) -> dict:
-    return dict(parse_override(s) for s in items or [])
 
 
 def main(argv=None) -> int:
@@ -48,38 +44,37 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     try:
         if args.cmd == "run":
-            from hoilib.runner import run_profile
+            from hoilib.pipeline.runner import run_profile
 
             t0 = time.time()
-            run_profile(args.profile, _overrides(args.set), args.only)
+            run_profile(args.profile, parse_overrides(args.set), args.only)
             print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
         elif args.cmd == "sweep":
-            from hoilib.sweep import run_sweep
+            from hoilib.pipeline.sweep import run_sweep
 
-            report = run_sweep(args.profiles, args.seeds, _overrides(args.set), args.root, args.only,
+            report = run_sweep(args.profiles, args.seeds, parse_overrides(args.set), args.root, args.only,
                                retry_failed=args.retry_failed)
             return 1 if report.failures else 0
         elif args.cmd == "results":
             from pathlib import Path
 
             from hoilib.config import REPO
-            from hoilib.results import results_text
+            from hoilib.pipeline.results import results_text
 
             root = Path(args.root)
             print(results_text(root if root.is_absolute() else REPO / root))
         elif args.cmd == "book":
-            from hoilib.book import build_book
+            from hoilib.pipeline.book import build_book
 
-            cfg = resolve(args.profile, _overrides(args.set))
+            cfg = resolve(args.profile, parse_overrides(args.set))
             t0 = time.time()
-            html = build_book(cfg["run_dir"], args.out)
+            html = build_book(cfg.run_dir, args.out)
             print(f"[hoilib] book built in {time.time() - t0:.0f} s: {html / 'index.html'}")
         else:
             print("profiles:", ", ".join(list_profiles()))
-            for k, (t, d, m) in PARAMS.items():
-                allowed = (RANGES[k].text() if k in RANGES else
-                           "one of " + ", ".join(CHOICES[k]) if k in CHOICES else "")
-                print(f"  {k:20s} {getattr(t, '__name__', t):6s} default {d!r:24s} {allowed:18s} {m}")
+            for k, f in FIELDS.items():
+                d = f.get_default(call_default_factory=True)
+                print(f"  {k:20s} {type_name(k):11s} default {d!r:24s} {range_text(k):18s} {f.description}")
     except HoiBookError as e:
         print(f"hoilib: error: {e}", file=sys.stderr)
         return 1

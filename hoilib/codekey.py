@@ -24,11 +24,11 @@ KEY_ONLY = {"hoilib.codekey"}  # modules that compute keys, not results
 
 # stage -> the modules whose code produces it (their import closure is taken).
 STAGES: dict[str, tuple[str, ...]] = {
-    "world": ("hoilib.synth.world",),  # HOI-Synth generation and rendering
-    "backbone": ("hoilib.backbone",),  # small-CLIP pretraining (the driver's choices are hashed as inputs)
-    "features": ("hoilib.features",),  # crops and the frozen image tower
-    "ezhoi": ("hoilib.ezhoi.experiment",),  # EZ-HOI model, training, checkpoint, the data it is fed
-    "diffusion": ("hoilib.diffusion.stages",),  # text spaces, the denoiser and its training
+    "world": ("hoilib.data.synth.world",),  # HOI-Synth generation and rendering
+    "backbone": ("hoilib.models.backbone",),  # small-CLIP pretraining (the driver's choices are hashed as inputs)
+    "features": ("hoilib.models.features",),  # crops and the frozen image tower
+    "ezhoi": ("hoilib.models.ezhoi.experiment",),  # EZ-HOI model, training, checkpoint, the data it is fed
+    "diffusion": ("hoilib.models.diffusion.stages",),  # text spaces, the denoiser and its training
 }
 
 

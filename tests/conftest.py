@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from hoilib.synth.world import WorldSpec, generate_world
+from hoilib.data.synth.world import WorldSpec, generate_world
 
 TINY = WorldSpec(seed=3, n_train_images=40, n_test_images=20, n_pretrain_images=30, image_size=128)
 
@@ -30,8 +30,8 @@ def tiny_cfg(tmp_path_factory, tiny_world):
 
 @pytest.fixture(scope="session")
 def tiny_backbone(tiny_cfg):
-    from hoilib.data import prepare_world
-    from hoilib.stages import prepare_backbone
+    from hoilib.data.build import prepare_world
+    from hoilib.models.backbone_stage import prepare_backbone
 
     torch.manual_seed(0)
     world = prepare_world(tiny_cfg)

@@ -40,7 +40,7 @@ def test_stage_resumes_only_when_inputs_match(tmp_path):
 
 def test_interrupted_world_generation_resumes(tmp_path, monkeypatch):
     """A world killed half-way has no done-marker; the next run regenerates it completely."""
-    from hoilib.synth import world as W
+    from hoilib.data.synth import world as W
 
     spec = W.WorldSpec(seed=5, n_train_images=6, n_test_images=4, n_pretrain_images=3, image_size=96)
 
@@ -73,7 +73,7 @@ def test_images_that_cannot_be_read_name_their_file(tmp_path):
     from PIL import Image
 
     from hoilib.errors import DataError
-    from hoilib.images import open_rgb
+    from hoilib.data.images import open_rgb
 
     good = tmp_path / "a.jpg"
     Image.new("RGB", (40, 30), (200, 10, 10)).save(good, quality=95)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from hoilib.cli import main
-from hoilib.hico.fixture import make_fixture
+from hoilib.data.hico.fixture import make_fixture
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hoilib.baselines import (CAPDEC_VARIANCE, apply_procrustes, capdec_noise, capdec_prototypes, decap_project, mean_center,
+from hoilib.measure.baselines import (CAPDEC_VARIANCE, apply_procrustes, capdec_noise, capdec_prototypes, decap_project, mean_center,
                               procrustes)
 
 

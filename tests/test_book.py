@@ -11,8 +11,8 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from hoilib.book import build_book
-from hoilib.runner import NotebookFailed, chapter_paths, run_profile
+from hoilib.pipeline.book import build_book
+from hoilib.pipeline.runner import NotebookFailed, chapter_paths, run_profile
 
 pytestmark = pytest.mark.slow
 
@@ -47,12 +47,12 @@ def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
         assert params["profile"] == "smoke" and params["params"]["run_dir"] == str(run_dir)
     metrics = json.loads((run_dir / "metrics" / "01_modality_gap.json").read_text())["metrics"]
     # the number chapter 1 published is the one the library computes from the run's own cached stages
-    from hoilib import gap
-    from hoilib.backbone import load_synth_clip
+    from hoilib.measure import gap
+    from hoilib.models.backbone import load_synth_clip
     from hoilib.config import resolve
-    from hoilib.data import prepare_world
-    from hoilib.stages import test_features
-    from hoilib.zeroshot import annotated_pairs
+    from hoilib.data.build import prepare_world
+    from hoilib.models.backbone_stage import test_features
+    from hoilib.measure.zeroshot import annotated_pairs
 
     cfg = resolve("smoke", {"run_dir": str(run_dir)})
     world = prepare_world(cfg)

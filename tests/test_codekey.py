@@ -7,10 +7,12 @@ import shutil
 import pytest
 import torch
 
-from hoilib import artifacts, codekey, textspace
-from hoilib.diffusion import stages as dstages
-from hoilib.ezhoi.experiment import split_data, train_or_load
-from hoilib.stages import prepare_backbone
+from hoilib import artifacts, codekey
+
+from hoilib.models import textspace
+from hoilib.models.diffusion import stages as dstages
+from hoilib.models.ezhoi.experiment import split_data, train_or_load
+from hoilib.models.backbone_stage import prepare_backbone
 
 
 @pytest.fixture
@@ -31,18 +33,18 @@ def _edit(path, line="# a change\n"):
 
 def test_closures_follow_the_imports():
     ez = codekey.stage_code("ezhoi")["modules"]
-    assert {"hoilib.ezhoi.train", "hoilib.ezhoi.model", "hoilib.metric", "hoilib.seed"} <= set(ez)
+    assert {"hoilib.models.ezhoi.train", "hoilib.models.ezhoi.model", "hoilib.measure.metric", "hoilib.seed"} <= set(ez)
     for stage in ("world", "backbone", "features"):
         mods = set(codekey.stage_code(stage)["modules"])
-        assert not any(m.startswith("hoilib.ezhoi") for m in mods), stage
-        assert "hoilib.diffusion.model" not in mods, stage
-    assert "hoilib.diffusion.model" in codekey.stage_code("diffusion")["modules"]
+        assert not any(m.startswith("hoilib.models.ezhoi") for m in mods), stage
+        assert "hoilib.models.diffusion.model" not in mods, stage
+    assert "hoilib.models.diffusion.model" in codekey.stage_code("diffusion")["modules"]
     for stage in codekey.STAGES:  # chapter 5's scoring feeds no cached stage
-        assert "hoilib.ordering" not in codekey.stage_code(stage)["modules"]
-    assert "hoilib.synth.render" in codekey.stage_code("world")["modules"]  # imports inside the package count
+        assert "hoilib.chapters.ch5_ordering" not in codekey.stage_code(stage)["modules"]
+    assert "hoilib.data.synth.render" in codekey.stage_code("world")["modules"]  # imports inside the package count
     # the annotation reader needs the tables, not the metric: a metric fix must not re-extract features
-    assert "hoilib.hoitables" in codekey.stage_code("features")["modules"]
-    assert "hoilib.metric" not in codekey.stage_code("features")["modules"]
+    assert "hoilib.data.hoitables" in codekey.stage_code("features")["modules"]
+    assert "hoilib.measure.metric" not in codekey.stage_code("features")["modules"]
 
 
 def test_a_module_edit_moves_exactly_the_digests_that_import_it(code_copy):
@@ -66,9 +68,9 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(t
                                                                                code_copy):
     """The real stages: a change to the EZ-HOI training loop reruns EZ-HOI and what is keyed on it (the text
     space, so the diffusion model), while the backbone and the feature cache are loaded as they were."""
-    from hoilib.data import prepare_world
+    from hoilib.data.build import prepare_world
 
-    cfg = {**tiny_cfg, "run_dir": str(tmp_path / "run"), "ezhoi_epochs": 1, "diffusion_steps": 5}
+    cfg = tiny_cfg.model_copy(update={"run_dir": str(tmp_path / "run"), "ezhoi_epochs": 1, "diffusion_steps": 5})
     world = prepare_world(cfg)
     bb = prepare_backbone(cfg, world)
     backbone_file = tmp_path / "run" / "backbone" / "synth-clip.safetensors"

@@ -5,7 +5,8 @@ from __future__ import annotations
 import pytest
 
 from hoilib.cli import main
-from hoilib.config import PARAMS, list_profiles, load_profile, parse_override, resolve
+from hoilib.config import FIELDS, Params, list_profiles, load_profile, parse_override, resolve
+from hoilib.config import type_name
 from hoilib.errors import ConfigError
 
 
@@ -13,7 +14,7 @@ def test_profiles_exist_and_resolve():
     assert {"smoke", "synth"} <= set(list_profiles())
     for p in list_profiles():
         cfg = resolve(p)
-        assert set(cfg) == set(PARAMS)
+        assert isinstance(cfg, Params) and set(cfg.model_dump()) == set(FIELDS)
 
 
 def test_unknown_profile():
@@ -45,7 +46,7 @@ def test_override_values_parse_as_yaml():
     assert parse_override("gap_shift_deltas=[0, 0.5]") == ("gap_shift_deltas", [0, 0.5])
     assert parse_override("pretrained=null") == ("pretrained", None)
     assert parse_override("split=uv") == ("split", "uv")
-    assert resolve("smoke", dict([parse_override("pretrain_lr=1")]))["pretrain_lr"] == 1.0
+    assert resolve("smoke", dict([parse_override("pretrain_lr=1")])).pretrain_lr == 1.0
 
 
 def test_cli_reports_config_errors(capsys):
@@ -56,12 +57,14 @@ def test_cli_reports_config_errors(capsys):
 
 
 def test_every_numeric_parameter_has_a_range_and_the_constants_match_the_code():
-    from hoilib.backbone import SynthCLIPSpec
-    from hoilib.config import DIFFUSION_T, RANGES, SYNTH_CROP
-    from hoilib.diffusion.model import TRAIN_STEPS
+    from hoilib.models.backbone import SynthCLIPSpec
+    from hoilib.config import DIFFUSION_T, SYNTH_CROP
+    from hoilib.config.schema import bounds
+    from hoilib.models.diffusion.model import TRAIN_STEPS
 
-    numeric = {k for k, (t, _, _) in PARAMS.items() if t in (int, float, list)}
-    assert numeric == set(RANGES), numeric ^ set(RANGES)
+    numeric = {k for k in FIELDS if type_name(k).replace("list[", "").rstrip("]") in ("int", "float")}
+    unbounded = {k for k in numeric if not bounds(k)}
+    assert unbounded == {"gap_shift_deltas"}, unbounded  # shifts may be any number (negative widens the gap)
     assert DIFFUSION_T == TRAIN_STEPS and SYNTH_CROP == SynthCLIPSpec().image_size
     for p in list_profiles():  # every shipped profile passes its own checks (resolve runs them)
         resolve(p)
@@ -73,7 +76,7 @@ def test_every_numeric_parameter_has_a_range_and_the_constants_match_the_code():
     ("pretrain_lr", 1e-9, 0.0), ("umap_points", 3, 2), ("sweep_steps", [1, 2], [1, 0]), ("ezhoi_seeds", [3], []),
 ])
 def test_ranges_accept_their_bounds_and_refuse_beyond(name, good, bad):
-    assert resolve("smoke", {name: good})[name] == good
+    assert getattr(resolve("smoke", {name: good}), name) == good
     with pytest.raises(ConfigError, match=rf"parameter '{name}' = .*expected"):
         resolve("smoke", {name: bad})
 
@@ -82,3 +85,18 @@ def test_profiles_listing_shows_ranges(capsys):
     assert main(["profiles"]) == 0
     out = capsys.readouterr().out
     assert "n_train_images" in out and ">= 1" in out and "bridge_t_start" in out and "[0, 999]" in out
+
+
+def test_hico_det_is_one_profile_and_the_split_names_set_its_split():
+    base = load_profile("hico-det")
+    for s in ("uv", "rf-uc", "nf-uc", "uo"):
+        assert load_profile(f"hico-{s}") == base | {"split": s}
+        assert resolve(f"hico-{s}").profile == f"hico-{s}"
+
+
+def test_params_refuse_assignment_out_of_range():
+    cfg = resolve("smoke")
+    with pytest.raises(ValueError):
+        cfg.seed = -1
+    with pytest.raises(ValueError):
+        cfg.seed = "3"  # strict: no string-to-int coercion

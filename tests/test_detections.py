@@ -10,13 +10,13 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hoilib.detections import FORMAT, keep_by_score, read_detections, write_detections
+from hoilib.data.detections import FORMAT, keep_by_score, read_detections, write_detections
 from hoilib.errors import DataError
-from hoilib.ezhoi.pairs import pack_pairs
-from hoilib.ezhoi.train import predict
-from hoilib.hicodet import HOIDataset, ImageAnn, PairSet, enumerate_pairs, load_annotations
-from hoilib.metric import HOIDetections
-from hoilib.zeroshot import class_mask, score_pairs
+from hoilib.models.ezhoi.pairs import pack_pairs
+from hoilib.models.ezhoi.train import predict
+from hoilib.data.annotations import HOIDataset, ImageAnn, PairSet, enumerate_pairs, load_annotations
+from hoilib.measure.metric import HOIDetections
+from hoilib.measure.zeroshot import class_mask, score_pairs
 
 OBJECTS = ["person", "cup", "ball"]
 CLASSES = [(0, 0), (1, 1), (0, 1), (1, 2), (2, 2)]  # (verb, object): hug person, hold cup, look cup, kick ball, throw ball

@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hoilib.diffusion import model as dm
-from hoilib.diffusion.bridge import OrderError, bridge, check_order, ddim_timesteps
+from hoilib.models.diffusion import model as dm
+from hoilib.models.diffusion.bridge import OrderError, bridge, check_order, ddim_timesteps
 from hoilib.errors import ArtifactError
 
 
@@ -70,7 +70,7 @@ def test_checkpoint_roundtrip(four_points, tmp_path):
 
 def test_samples_from_noise_land_near_the_training_points(four_points):
     pts, diff = four_points
-    from hoilib.diffusion.bridge import sample
+    from hoilib.models.diffusion.bridge import sample
 
     s = sample(diff, 40, steps=20, seed=0)
     assert s.shape == (40, 16) and torch.allclose(s.norm(dim=-1), torch.ones(40), atol=1e-5)
@@ -82,7 +82,7 @@ def test_samples_from_noise_land_near_the_training_points(four_points):
 
 def test_quality_measures_see_denoising_restore_the_class(four_points):
     pts, diff = four_points
-    from hoilib.diffusion.quality import denoising_accuracy, sample_stats
+    from hoilib.models.diffusion.quality import denoising_accuracy, sample_stats
 
     data, cls = pts.repeat(8, 1), torch.arange(4).repeat(8)
     st = sample_stats(diff, data, cls, pts, n=32, seed=0, n_permutations=20)

@@ -27,10 +27,11 @@ import torch.nn.functional as F
 from PIL import Image
 
 from hoilib import artifacts, codekey, distributed
-from hoilib.crops import pair_crop
+from hoilib.config import Params
+from hoilib.data.crops import pair_crop
 from hoilib.errors import DataError
-from hoilib.features import cache_key, extract_pair_features
-from hoilib.hicodet import PairSet
+from hoilib.models.features import cache_key, extract_pair_features
+from hoilib.data.annotations import PairSet
 
 ROOT = Path(__file__).resolve().parent.parent
 DDP_IMAGES, DDP_BATCH = 15, 7  # batches of 7, 7 and 1 images: rank 1's share of the last one is empty
@@ -48,8 +49,8 @@ def no_dropout(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _train_one(cfg, backbone, world, data, name):
-    from hoilib.ezhoi.experiment import ABLATIONS, build_model
-    from hoilib.ezhoi.train import train_ezhoi
+    from hoilib.models.ezhoi.experiment import ABLATIONS, build_model
+    from hoilib.models.ezhoi.train import train_ezhoi
 
     torch.manual_seed(0)
     model = no_dropout(build_model(cfg, backbone, world, ABLATIONS[name]))
@@ -64,21 +65,22 @@ def child(argv=None) -> int:
     ap.add_argument("--cfg", required=True)
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-    from hoilib.backbone import load_synth_clip
-    from hoilib.data import prepare_world
-    from hoilib.ezhoi.experiment import split_data
+    from hoilib.models.backbone import load_synth_clip
+    from hoilib.data.build import prepare_world
+    from hoilib.models.ezhoi.experiment import split_data
 
     assert distributed.init_from_env(), "expected to run under torchrun with WORLD_SIZE 2"
     rank, size = distributed.world()
     assert size == 2 and torch.distributed.get_backend() == "gloo"
-    cfg = json.loads(Path(args.cfg).read_text())
+    spec = json.loads(Path(args.cfg).read_text())
+    cfg = Params.model_validate(spec["params"])
     out = Path(args.out)
     world = prepare_world(cfg)
-    bb = load_synth_clip(cfg["backbone_path"])
+    bb = load_synth_clip(spec["backbone_path"])
     t0 = time.time()
-    feats = extract_pair_features(bb, world.train, world.train_pairs(), Path(cfg["run_dir"]) / "features", show_progress=False)
+    feats = extract_pair_features(bb, world.train, world.train_pairs(), Path(cfg.run_dir) / "features", show_progress=False)
     artifacts.save_tensors(out / f"features-rank{rank}.safetensors", feats, {"seconds": time.time() - t0})
-    data = split_data(cfg, world, bb, cfg["split"])  # train features from the cache rank 0 wrote, test ones extracted
+    data = split_data(cfg, world, bb, cfg.split)  # train features from the cache rank 0 wrote, test ones extracted
     for name in ABLATION_RUNS:
         state, hist = _train_one(cfg, bb, world, data, name)
         artifacts.save_tensors(out / f"train-{name.replace(' ', '_')}-rank{rank}.safetensors", state, {"hist": hist})
@@ -145,9 +147,9 @@ def ddp_run(tiny_backbone, tiny_cfg, tmp_path_factory):
     world, _ = tiny_backbone
     out = tmp_path_factory.mktemp("ddp")
     split = next((s for s in ("rf-uc", "nf-uc", "uv", "uo") if world.train.class_counts()[world.unseen(s)].sum() > 0), "rf-uc")
-    cfg = {**tiny_cfg, "run_dir": str(out / "run"), "split": split,
-           "backbone_path": f"{tiny_cfg['run_dir']}/backbone/synth-clip.safetensors"}
-    (out / "cfg.json").write_text(json.dumps(cfg))
+    cfg = tiny_cfg.model_copy(update={"run_dir": str(out / "run"), "split": split})
+    backbone_path = f"{tiny_cfg.run_dir}/backbone/synth-clip.safetensors"
+    (out / "cfg.json").write_text(json.dumps({"params": cfg.model_dump(), "backbone_path": backbone_path}))
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HOIBOOK_BATCH": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(_free_port()), str(Path(__file__).resolve()), "--cfg", str(out / "cfg.json"), "--out", str(out)]
@@ -218,7 +220,7 @@ def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_p
     world, bb = tiny_backbone
     with one_thread():
         single = extract_pair_features(bb, world.train, world.train_pairs(), tmp_path, num_workers=0, show_progress=False)
-    cached = list((Path(cfg["run_dir"]) / "features").glob("features-*.safetensors"))
+    cached = list((Path(cfg.run_dir) / "features").glob("features-*.safetensors"))
     assert {p.name for p in cached} >= {p.name for p in tmp_path.glob("features-*.safetensors")}  # same key, written once
     for rank in (0, 1):
         got, _ = artifacts.load_tensors(out / f"features-rank{rank}.safetensors")
@@ -230,13 +232,13 @@ def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_p
 @pytest.mark.parametrize("name", ABLATION_RUNS)
 def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backbone, name):
     """Same weights on both ranks; same losses and (to float tolerance) weights as one process on the whole batches."""
-    from hoilib.data import prepare_world
-    from hoilib.ezhoi.experiment import split_data
+    from hoilib.data.build import prepare_world
+    from hoilib.models.ezhoi.experiment import split_data
 
     out, cfg = ddp_run
     _, bb = tiny_backbone
     world = prepare_world(cfg)
-    data = split_data(cfg, world, bb, cfg["split"])  # the features the two ranks cached
+    data = split_data(cfg, world, bb, cfg.split)  # the features the two ranks cached
     assert len(data.train) >= DDP_IMAGES
     ranks = [artifacts.load_tensors(out / f"train-{name.replace(' ', '_')}-rank{r}.safetensors") for r in (0, 1)]
     (s0, m0), (s1, _) = ranks
@@ -258,8 +260,8 @@ def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backb
 @torch.no_grad()
 def _train_loss(cfg, bb, world, data, name, state) -> float:
     """Focal loss on the training images: of the initial model (with its logit bias set), or of ``state``."""
-    from hoilib.ezhoi.experiment import ABLATIONS, build_model
-    from hoilib.ezhoi.train import class_objects, focal_loss, init_logit_bias, loss_mask
+    from hoilib.models.ezhoi.experiment import ABLATIONS, build_model
+    from hoilib.models.ezhoi.train import class_objects, focal_loss, init_logit_bias, loss_mask
 
     torch.manual_seed(0)
     model = build_model(cfg, bb, world, ABLATIONS[name]).eval()

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from hoilib import artifacts, textspace
+from hoilib import artifacts
+
+from hoilib.models import textspace
 from hoilib.errors import ArtifactError
-from hoilib.ezhoi.adapter import Adapter
-from hoilib.ezhoi.checkpoint import load_checkpoint, save_checkpoint
-from hoilib.ezhoi.experiment import ABLATIONS, build_model, split_data
-from hoilib.ezhoi.pairs import pack_pairs
-from hoilib.ezhoi.train import class_objects, loss_mask, train_ezhoi
-from hoilib.features import extract_pair_features
+from hoilib.models.ezhoi.adapter import Adapter
+from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
+from hoilib.models.ezhoi.experiment import ABLATIONS, build_model, split_data
+from hoilib.models.ezhoi.pairs import pack_pairs
+from hoilib.models.ezhoi.train import class_objects, loss_mask, train_ezhoi
+from hoilib.models.features import extract_pair_features
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +81,7 @@ def test_unseen_labels_never_reach_the_loss(ez):
     assert not mask[..., torch.as_tensor(unseen)].any()
 
     pairs = world.train_pairs()
-    feats = extract_pair_features(bb, world.train, pairs, f"{cfg['run_dir']}/features", show_progress=False)
+    feats = extract_pair_features(bb, world.train, pairs, f"{cfg.run_dir}/features", show_progress=False)
     leaky = pack_pairs(world.train, pairs, feats)  # unseen annotations still in the targets
     assert leaky.targets[..., torch.as_tensor(unseen)].sum() > 0
     clean = pack_pairs(world.train.without_classes(np.flatnonzero(unseen)), pairs, feats)
@@ -103,7 +105,7 @@ def test_checkpoint_roundtrip_and_refusals(ez, tmp_path):
     fresh = build_model(cfg, bb, world)
     meta = load_checkpoint(path, fresh)
     assert meta["split"] == "rf-uc" and torch.equal(fresh.text_features(), model.text_features())
-    other = build_model({**cfg, "n_ctx": 3}, bb, world)
+    other = build_model(cfg.model_copy(update={"n_ctx": 3}), bb, world)
     with pytest.raises(ArtifactError, match=r"another configuration \(n_ctx: checkpoint 2, model 3\)"):
         load_checkpoint(path, other)
     tensors, m = artifacts.load_tensors(path)

@@ -1,4 +1,4 @@
-"""Tests for hoilib.gap on small synthetic embeddings (numpy-seeded, so stable)."""
+"""Tests for hoilib.measure.gap on small synthetic embeddings (numpy-seeded, so stable)."""
 
 import math
 
@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from hoilib import gap
-from hoilib.gap import (
+from hoilib.measure import gap
+from hoilib.measure.gap import (
     centroid_gap,
     cosine_distributions,
     gap_summary,

@@ -1,4 +1,4 @@
-"""Official HICO-DET lists shipped in hoilib/hico/data: counts, known entries and split properties."""
+"""Official HICO-DET lists shipped in hoilib/data/hico/data: counts, known entries and split properties."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from importlib import resources
 
 import pytest
 
-from hoilib.hico import lists as L
+from hoilib.data.hico import lists as L
 
 UO_OBJECTS = {"dog", "elephant", "zebra", "frisbee", "skis", "baseball_bat", "skateboard",
               "tennis_racket", "pizza", "refrigerator", "clock", "toothbrush"}
@@ -18,7 +18,7 @@ COUNTS = {"uv": 84, "rf-uc": 120, "nf-uc": 120, "uo": 100}
 
 
 def test_data_file_is_strict_json_inside_the_package():
-    path = resources.files("hoilib.hico").joinpath("data/hico_lists.json")
+    path = resources.files("hoilib.data.hico").joinpath("data/hico_lists.json")
     def bad_constant(name):
         raise AssertionError(f"non-strict JSON constant {name}")
     json.loads(path.read_text(encoding="utf-8"), parse_constant=bad_constant)

@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 
 from hoilib.config import resolve
-from hoilib.data import prepare_world
+from hoilib.data.build import prepare_world
 from hoilib.errors import ConfigError, DataError
-from hoilib.hico import lists
-from hoilib.hico.fixture import fixture_classes, make_fixture
+from hoilib.data.hico import lists
+from hoilib.data.hico.fixture import fixture_classes, make_fixture
 
 
 @pytest.fixture(scope="module")
@@ -64,14 +64,14 @@ def test_clear_errors_for_a_missing_or_wrong_copy(fixture_root, tmp_path):
 def test_hico_profiles_are_paper_scale_and_overridable():
     for s in lists.SPLITS:
         cfg = resolve(f"hico-{s}")
-        assert (cfg["dataset"], cfg["split"], cfg["backbone"], cfg["pretrained"]) == ("hico-det", s, "ViT-B-16", "openai")
-        assert cfg["ezhoi_epochs"] == 12 and cfg["prompt_depth"] == 9 and cfg["data_root"].endswith("data/hicodet")
+        assert (cfg.dataset, cfg.split, cfg.backbone, cfg.pretrained) == ("hico-det", s, "ViT-B-16", "openai")
+        assert cfg.ezhoi_epochs == 12 and cfg.prompt_depth == 9 and cfg.data_root.endswith("data/hicodet")
     assert resolve("hico-uv", {"backbone": "ViT-L-14"})["backbone"] == "ViT-L-14"
 
 
 def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     """The CI check of issue 5: `hoilib run --profile hico-fixture --set data_root=<fixture>` passes on the CPU."""
-    from hoilib.runner import chapter_paths, notebook_errors, run_profile
+    from hoilib.pipeline.runner import chapter_paths, notebook_errors, run_profile
 
     run_dir = tmp_path / "run"
     timings = run_profile("hico-fixture", {"data_root": str(fixture_root), "run_dir": str(run_dir)}, log=lambda *_: None)
@@ -81,4 +81,4 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     m5 = json.loads((run_dir / "metrics" / "05_evaluation.json").read_text())
     assert m5["profile"] == "hico-fixture" and {r["method"] for r in m5["metrics"]["per_seed"]} >= {"EZ-HOI, no bridge"}
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert cfg["backbone"] == "HOI-Tiny-ViT" and cfg["dataset"] == "hico-det"
+    assert cfg.backbone == "HOI-Tiny-ViT" and cfg.dataset == "hico-det"

@@ -8,7 +8,7 @@ import shutil
 import pytest
 
 from hoilib.errors import DataError
-from hoilib.hicodet import enumerate_pairs, load_annotations
+from hoilib.data.annotations import enumerate_pairs, load_annotations
 
 
 @pytest.fixture()

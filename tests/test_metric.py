@@ -1,4 +1,4 @@
-"""Hand-computed checks of the HICO-DET protocol in hoilib.metric.
+"""Hand-computed checks of the HICO-DET protocol in hoilib.measure.metric.
 
 11-point AP reminder: AP = mean over t in {0, .1, ..., 1} of
 max{precision_k : recall_k >= t} (0 if recall never reaches t), i.e. a sum of
@@ -11,7 +11,7 @@ import math
 import numpy as np
 import pytest
 
-from hoilib.metric import (
+from hoilib.measure.metric import (
     HOIDetections,
     HOIGroundTruth,
     average_precision_11pt,
@@ -112,7 +112,7 @@ def test_ap_11pt_grids_at_0_3_0_6_0_7(hits, official, k10, arange):
 def test_official_grid_is_matlab_colon_and_torch_linspace():
     import torch
 
-    from hoilib.metric import RECALL_GRIDS, matlab_colon
+    from hoilib.measure.metric import RECALL_GRIDS, matlab_colon
 
     grid = RECALL_GRIDS["official"]
     np.testing.assert_array_equal(grid, torch.linspace(0, 1, 11, dtype=torch.float64).numpy())
@@ -379,7 +379,7 @@ def _reference_ap(tp: list, npos: int) -> float:
 
 
 def _reference_eval(d: HOIDetections, g: HOIGroundTruth, num_classes: int, thr: float = 0.5):
-    """Straight loop transcription of eval_hico.m (per class, per detection), sharing no code with hoilib.metric."""
+    """Straight loop transcription of eval_hico.m (per class, per detection), sharing no code with hoilib.measure.metric."""
     ap = np.full(num_classes, np.nan)
     for c in range(num_classes):
         gidx = np.flatnonzero(g.hoi == c)
@@ -460,7 +460,7 @@ def test_random_permutation_invariance_and_reference():
 
 def test_chunked_pair_pass_is_identical(monkeypatch):
     # tiny chunks (incl. chunks smaller than one detection's GT list) must not change anything
-    import hoilib.metric as metric
+    import hoilib.measure.metric as metric
 
     rng = np.random.default_rng(3)
     d, g = _random_problem(rng, n_img=3)

@@ -7,16 +7,16 @@ import pandas as pd
 import pytest
 import torch
 
-from hoilib import ordering
-from hoilib.diffusion.bridge import OrderError
-from hoilib.ezhoi.experiment import evaluate_model, split_data
+from hoilib.chapters import ch5_ordering as ordering
+from hoilib.models.diffusion.bridge import OrderError
+from hoilib.models.ezhoi.experiment import evaluate_model, split_data
 
 
 @pytest.fixture(scope="module")
 def exp(tiny_backbone, tiny_cfg):
     world, bb = tiny_backbone
-    cfg = {**tiny_cfg, "ezhoi_epochs": 1, "diffusion_steps": 30}
-    data = split_data(cfg, world, bb, cfg["split"])
+    cfg = tiny_cfg.model_copy(update={"ezhoi_epochs": 1, "diffusion_steps": 30})
+    data = split_data(cfg, world, bb, cfg.split)
     ctx = ordering.make_context(world, bb, data)
     run = ordering.seed_run(cfg, bb, world, data, 0, show_progress=False)
     return cfg, world, data, ctx, run
@@ -57,12 +57,12 @@ def test_sweep_at_t_zero_equals_no_bridge(exp):
     none = ordering.evaluate(ctx, run.vision, run.space.adapted, ordering.ezhoi_head(run)).as_percent()
     at0 = sw[(sw.t_start == 0)]
     assert len(at0) == 2 and np.allclose(at0.full, none["full"])  # both orders
-    assert set(sw.steps) == {1, cfg["bridge_steps"]}
+    assert set(sw.steps) == {1, cfg.bridge_steps}
 
 
 def test_explorer_state_and_figure(exp):
     cfg, world, data, ctx, run = exp
-    from hoilib.explorer import BridgeExplorer, static_figure
+    from hoilib.chapters.explorer import BridgeExplorer, static_figure
 
     ex = BridgeExplorer(cfg, run, ctx)
     pairs = ex.example_pairs(2)
@@ -77,7 +77,7 @@ def test_explorer_state_and_figure(exp):
     (cls, pair), t, out = w.children[0].children, w.children[1], w.children[2]
     names = {ex.names[c] for c in ctx.pos_cls.tolist()}
     assert {o.removesuffix(" (unseen)") for o in cls.options} == names  # every annotated class, once
-    assert (t.min, t.max, t.value) == (0, 999, cfg["bridge_t_start"])
+    assert (t.min, t.max, t.value) == (0, 999, cfg.bridge_t_start)
     assert set(pair.options) <= set(ctx.pos.tolist())
     for option in cls.options:  # choosing a class offers exactly its annotated pairs
         cls.value = option

@@ -1,4 +1,4 @@
-"""``hoilib.prepare`` (the README's torchrun entry point) on two gloo processes: it fills the stages the
+"""``hoilib.pipeline.prepare`` (the README's torchrun entry point) on two gloo processes: it fills the stages the
 notebooks then load, and when one rank fails every rank ends promptly with that rank's error."""
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ def _torchrun(tmp_path: Path, world: Path, run_dir: Path, timeout: int = 240):
     env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HOIBOOK_BATCH": "1",
            **kernel_env("avx2")}  # the profile's CPU kernels, set before torch starts
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), "-m", "hoilib.prepare", "--profile", str(_profile(tmp_path)),
+           "--master_port", str(_free_port()), "-m", "hoilib.pipeline.prepare", "--profile", str(_profile(tmp_path)),
            "--set", f"data_root={world}", "--set", f"run_dir={run_dir}"]
     t0 = time.time()
     r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -56,7 +56,7 @@ def test_two_processes_fill_the_stages_a_single_process_then_loads(tiny_world, t
     assert ckpt.is_file() and marker["file"] == ckpt.name
     stamps = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*.safetensors")}
     from hoilib.machine import kernel_env
-    from hoilib.prepare import main
+    from hoilib.pipeline.prepare import main
 
     args = ["--profile", str(_profile(tmp_path)), "--set", f"data_root={tiny_world}", "--set", f"run_dir={run_dir}"]
     if kernel_env("avx2"):  # this process started without the profile's kernels: prepare says so, does nothing
@@ -78,6 +78,6 @@ def test_a_failing_rank_0_ends_every_rank_promptly_with_its_error(tiny_world, tm
     r, seconds = _torchrun(tmp_path, world, tmp_path / "run", timeout=120)
     assert r.returncode != 0
     assert seconds < 60, f"ranks took {seconds:.0f} s to stop"
-    assert f"hoilib.prepare (rank 0): error: caption corpus {captions} is not valid JSON" in r.stderr
-    assert "hoilib.prepare (rank 1): error: the backbone: stopped because rank 0 failed" in r.stderr
+    assert f"hoilib.pipeline.prepare (rank 0): error: caption corpus {captions} is not valid JSON" in r.stderr
+    assert "hoilib.pipeline.prepare (rank 1): error: the backbone: stopped because rank 0 failed" in r.stderr
     assert "[rank1]: Traceback" not in r.stderr and "[rank0]: Traceback" not in r.stderr

@@ -17,9 +17,9 @@ import pytest
 
 from hoilib.config import REPO, resolve
 from hoilib.errors import ConfigError
-from hoilib.results import MAP_COLUMNS, collect, results_markdown
-from hoilib.runner import chapter_paths
-from hoilib.sweep import run_state, run_sweep
+from hoilib.pipeline.results import MAP_COLUMNS, collect, results_markdown
+from hoilib.pipeline.runner import chapter_paths
+from hoilib.pipeline.sweep import run_state, run_sweep
 
 BREAK = "HOI_TEST_BREAK"  # the fake chapter 5 raises in the run folder named by this variable
 METHODS = ["EZ-HOI, no bridge", "EZ-HOI + raw-trained bridge (wrong order)",
@@ -103,7 +103,7 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
         assert prov["overrides"]["ezhoi_seeds"] == [seed] and prov["started_utc"] <= prov["finished_utc"]
         assert {k: v["status"] for k, v in prov["notebooks"].items()} == {"00_first.ipynb": "done", "05_evaluation.ipynb": "done"}
         cfg = json.loads((run / "config.json").read_text())
-        assert cfg["seed"] == seed and cfg["ezhoi_seeds"] == [seed] and Path(cfg["run_dir"]) == run.resolve()
+        assert cfg.seed == seed and cfg.ezhoi_seeds == [seed] and Path(cfg.run_dir) == run.resolve()
         log = (run / "run.log").read_text()
         assert "running 00_first.ipynb" in log and "05_evaluation.ipynb done" in log
         assert (run / "notebooks" / "05_evaluation.ipynb").is_file()
@@ -197,7 +197,7 @@ def test_malformed_metrics_are_skipped_and_named(tmp_path):
 
 
 def test_results_page_is_written_while_staging_and_listed_in_the_toc(sweep, tmp_path):
-    from hoilib.book import write_results_page
+    from hoilib.pipeline.book import write_results_page
 
     path = write_results_page(tmp_path, sweep["root"])
     assert path == tmp_path / "results.md" and "| synth-seed1 " in path.read_text()
@@ -225,7 +225,7 @@ def test_changed_parameters_make_a_complete_run_incomplete(sweep):
 def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypatch, tmp_path):
     import shutil
 
-    import hoilib.sweep
+    import hoilib.pipeline.sweep
     from hoilib.cli import main
 
     root, nbs = tmp_path / "sweep", sweep["nbs"]
@@ -235,7 +235,7 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
     assert "smoke-seed0" in out and "11.00" in out and "n/a" in out
 
     before = {p: p.stat().st_mtime_ns for p in root.rglob("notebooks/*.ipynb")}
-    monkeypatch.setattr(hoilib.sweep, "run_sweep", functools.partial(run_sweep, notebooks=nbs))
+    monkeypatch.setattr(hoilib.pipeline.sweep, "run_sweep", functools.partial(run_sweep, notebooks=nbs))
     rc = main(["sweep", "--profiles", "smoke", "synth", "--seeds", "0", "1", "--root", str(root)])
     out = capsys.readouterr().out
     assert rc == 1  # the earlier failure still stands: not retried without --retry-failed

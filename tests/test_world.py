@@ -6,11 +6,11 @@ import json
 
 import numpy as np
 
-from hoilib.data import prepare_world
-from hoilib.hicodet import load_annotations
-from hoilib.splits import SPLITS
-from hoilib.synth.vocab import OBJECT_NAMES, VERBS, hoi_classes
-from hoilib.synth.world import RARE_THRESHOLD, WorldSpec, generate_world, power_law_counts
+from hoilib.data.build import prepare_world
+from hoilib.data.annotations import load_annotations
+from hoilib.data.splits import SPLITS
+from hoilib.data.synth.vocab import OBJECT_NAMES, VERBS, hoi_classes
+from hoilib.data.synth.world import RARE_THRESHOLD, WorldSpec, generate_world, power_law_counts
 
 from conftest import TINY
 
@@ -102,7 +102,7 @@ def test_annotations_in_hico_format_and_multilabel(tiny_world):
 def test_captions_cover_every_verb_and_object(tmp_path):
     generate_world(tmp_path, WorldSpec(seed=1, n_train_images=4, n_test_images=4, n_pretrain_images=400, image_size=128))
     text = " ".join(r["caption"] for r in json.loads((tmp_path / "captions.json").read_text())["captions"])
-    from hoilib.synth.vocab import VERB_TEXT
+    from hoilib.data.synth.vocab import VERB_TEXT
 
     for v in VERBS:
         if v != "no_interaction":

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hoilib.features import extract_pair_features
-from hoilib.hicodet import PairSet
-from hoilib.metric import HOIGroundTruth
-from hoilib.zeroshot import annotated_pairs, score_pairs, shuffled_control, zero_shot_map
+from hoilib.models.features import extract_pair_features
+from hoilib.data.annotations import PairSet
+from hoilib.measure.metric import HOIGroundTruth
+from hoilib.measure.zeroshot import annotated_pairs, score_pairs, shuffled_control, zero_shot_map
 
 
 def _toy():

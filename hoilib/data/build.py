@@ -1,0 +1,44 @@
+"""One view of a dataset for every chapter: train/test annotations, class text, rare and unseen classes.
+
+``prepare_world`` builds HOI-Synth into the run folder (or finds it complete) and
+returns the same structure a HICO-DET copy will give, so notebooks never ask
+which world they are in.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from hoilib import artifacts
+from hoilib.errors import ConfigError
+from hoilib.data.annotations import load_annotations
+from hoilib.data.synth.world import WorldSpec, generate_world
+from hoilib.data.world import World
+
+
+def world_spec(cfg: dict) -> WorldSpec:
+    return WorldSpec(seed=cfg.world_seed, n_train_images=cfg.n_train_images, n_test_images=cfg.n_test_images,
+                     n_pretrain_images=cfg.n_pretrain_images, image_size=cfg.image_size)
+
+
+def prepare_world(cfg: dict) -> World:
+    """Generate (or reuse) HOI-Synth, or point at a HICO-DET copy, and load both splits."""
+    if cfg.dataset == "hico-det":
+        from hoilib.data.hico.world import load_hico_world
+
+        world = load_hico_world(cfg)
+    else:
+        root = Path(cfg.data_root or Path(cfg.run_dir) / "world")
+        generate_world(root, world_spec(cfg))
+        meta = artifacts.read_json(root / "world.json", "HOI-Synth world description")
+        train = load_annotations(root / "instances_train2015.json")
+        test = load_annotations(root / "instances_test2015.json")
+        prompts = [c["prompt"] for c in meta["classes"]]
+        descriptors = [c["descriptors"] for c in meta["classes"]]
+        world = World(root, train, test, prompts, descriptors, meta["splits"], meta)
+    if cfg.pair_source != "gt":
+        src = Path(cfg.pair_source).expanduser()
+        if not src.is_file():
+            raise ConfigError(f"parameter 'pair_source' = {cfg.pair_source!r}: no such detections file (or use 'gt')")
+        world.pair_source = str(src)
+    return world

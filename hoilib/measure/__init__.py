@@ -1,0 +1,1 @@
+"""Measures: the HOI metric, zero-shot scoring, modality-gap measures and tests, baselines."""

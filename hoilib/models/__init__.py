@@ -1,0 +1,1 @@
+"""Models: CLIP loading and the small CLIP, features, EZ-HOI, the text diffusion model."""

@@ -1,0 +1,171 @@
+"""Denoising diffusion over D-dimensional text embeddings (the Diffusion Bridge recipe, anchors.md).
+
+Embeddings are mapped to x0 = 5 * normalize(normalize(t) - mean_text); a residual MLP
+with a sinusoidal time embedding predicts x0 from x_t; diffusers' DDPM scheduler
+(cosine schedule, ``prediction_type="sample"``, ``clip_sample=False``) adds the
+noise; an EMA copy of the weights is what gets saved. The checkpoint records the
+fingerprint of the text space it learned, which the bridge's order guard checks.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import time
+from dataclasses import asdict, dataclass
+
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler
+from torch import nn
+
+from hoilib import artifacts
+from hoilib.measure.baselines import mean_center, modality_mean
+from hoilib.errors import ArtifactError
+from hoilib.progress import progress
+from hoilib.seed import seed_everything
+
+SCALE = 5.0
+TRAIN_STEPS = 1000
+KIND = "text-diffusion"
+
+
+def scheduler_config() -> dict:
+    return {"num_train_timesteps": TRAIN_STEPS, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "sample",
+            "clip_sample": False}
+
+
+def to_diffusion_space(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
+    """Centre on a modality mean and put on the sphere of radius 5 (where the model works)."""
+    return SCALE * mean_center(x, mean)
+
+
+def from_diffusion_space(z: torch.Tensor, text_mean: torch.Tensor, radius: float) -> torch.Tensor:
+    """Back to the text sphere: the centred direction at the text set's mean radius, plus the mean, renormalised."""
+    return F.normalize(F.normalize(z.float(), dim=-1) * radius + text_mean.float(), dim=-1)
+
+
+class TimeEmbedding(nn.Module):
+    def __init__(self, dim: int):
+        super().__init__()
+        self.dim = dim
+        self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        half = self.dim // 2
+        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
+        ang = t.float()[:, None] * freqs[None]
+        return self.mlp(torch.cat([ang.sin(), ang.cos()], dim=-1))
+
+
+class Block(nn.Module):
+    def __init__(self, hidden: int, time_dim: int):
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.film = nn.Linear(time_dim, 2 * hidden)
+        self.fc1 = nn.Linear(hidden, 2 * hidden)
+        self.fc2 = nn.Linear(2 * hidden, hidden)
+
+    def forward(self, h, temb):
+        scale, shift = self.film(temb).chunk(2, dim=-1)
+        x = self.norm(h) * (1 + scale) + shift
+        return h + self.fc2(F.silu(self.fc1(x)))
+
+
+@dataclass(frozen=True)
+class DenoiserConfig:
+    dim: int
+    hidden: int = 512
+    blocks: int = 4
+    time_dim: int = 128
+
+
+class VectorDenoiser(nn.Module):
+    """Residual MLP: (x_t, t) -> predicted x0."""
+
+    def __init__(self, cfg: DenoiserConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.inp = nn.Linear(cfg.dim, cfg.hidden)
+        self.time = TimeEmbedding(cfg.time_dim)
+        self.blocks = nn.ModuleList([Block(cfg.hidden, cfg.time_dim) for _ in range(cfg.blocks)])
+        self.out = nn.Sequential(nn.LayerNorm(cfg.hidden), nn.Linear(cfg.hidden, cfg.dim))
+
+    def forward(self, x: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+        h = self.inp(x)
+        temb = self.time(t)
+        for b in self.blocks:
+            h = b(h, temb)
+        return self.out(h)
+
+
+@dataclass
+class TextDiffusion:
+    """A trained denoiser with the statistics and fingerprint of the text space it learned."""
+
+    denoiser: VectorDenoiser
+    text_mean: torch.Tensor
+    radius: float  # mean norm of (normalised text - text_mean): the scale the centring removed
+    fingerprint: str
+    space: str
+    history: dict
+
+    @torch.no_grad()
+    def predict_x0(self, z: torch.Tensor, t: int) -> torch.Tensor:
+        self.denoiser.eval()
+        z = SCALE * F.normalize(z, dim=-1)  # inputs are renormalised to norm 5 before every call
+        return self.denoiser(z, torch.full((len(z),), int(t), dtype=torch.long, device=z.device))
+
+
+def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, steps: int = 2000, batch_size: int = 64,
+                         lr: float = 8e-5, ema_decay: float = 0.995, seed: int = 0, cfg: DenoiserConfig | None = None,
+                         show_progress: bool = True, device: str = "cpu") -> TextDiffusion:
+    """Fit the denoiser to a set of text embeddings (N, D) with an MSE on x0 (the 'sample' objective).
+
+    Random draws come from a CPU generator and move to ``device``, so a seed gives the
+    same batches everywhere; the returned model lives on the CPU.
+    """
+    seed_everything(seed)
+    gen = torch.Generator().manual_seed(seed)
+    text_mean = modality_mean(vectors)
+    radius = float((F.normalize(vectors.float(), dim=-1) - text_mean).norm(dim=-1).mean())
+    x0_all = to_diffusion_space(vectors, text_mean).to(device)
+    model = VectorDenoiser(cfg or DenoiserConfig(dim=vectors.shape[1])).to(device)
+    ema = copy.deepcopy(model).requires_grad_(False)
+    sched = DDPMScheduler(**scheduler_config())
+    opt = torch.optim.AdamW(model.parameters(), lr=lr, foreach=True)
+    ema_params, model_params = list(ema.parameters()), list(model.parameters())
+    losses, t0 = [], time.time()
+    for _ in progress(range(steps), desc=f"training the text diffusion model ({space})", disable=not show_progress):
+        idx = torch.randint(len(x0_all), (min(batch_size, len(x0_all)),), generator=gen)
+        x0 = x0_all[idx.to(device)]
+        t = torch.randint(0, TRAIN_STEPS, (len(idx),), generator=gen)
+        noise = torch.randn(x0.shape, generator=gen).to(device)
+        t = t.to(device)
+        xt = SCALE * F.normalize(sched.add_noise(x0, noise, t), dim=-1)
+        loss = F.mse_loss(model(xt, t), x0)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        with torch.no_grad():
+            torch._foreach_lerp_(ema_params, model_params, 1 - ema_decay)
+        losses.append(float(loss.detach()))
+    hist = {"losses": losses, "seconds": round(time.time() - t0, 1), "steps": steps, "n_vectors": len(vectors)}
+    return TextDiffusion(ema.cpu().eval(), text_mean, radius, fingerprint, space, hist)
+
+
+def save(diff: TextDiffusion, path) -> None:
+    tensors = {f"denoiser.{k}": v for k, v in diff.denoiser.state_dict().items()} | {"text_mean": diff.text_mean}
+    artifacts.save_tensors(path, tensors, {"kind": KIND, "fingerprint": diff.fingerprint, "space": diff.space, "radius": diff.radius,
+                                           "config": asdict(diff.denoiser.cfg), "history": diff.history,
+                                           "scheduler": scheduler_config()})
+
+
+def load(path) -> TextDiffusion:
+    tensors, meta = artifacts.load_tensors(path, "diffusion checkpoint", kind=KIND)
+    model = VectorDenoiser(DenoiserConfig(**meta["config"]))
+    try:
+        model.load_state_dict({k[len("denoiser."):]: v for k, v in tensors.items() if k.startswith("denoiser.")})
+    except RuntimeError as e:
+        raise ArtifactError(f"{path}: weights do not fit the denoiser its metadata describes: {e}") from e
+    return TextDiffusion(model.eval(), tensors["text_mean"], meta["radius"], meta["fingerprint"], meta["space"], meta["history"])

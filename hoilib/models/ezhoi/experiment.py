@@ -1,0 +1,179 @@
+"""Chapter 2's experiments: build the model from a backbone and world, train per split/flags/seed, evaluate.
+
+Every trained model is a resumable stage: its checkpoint is reused while the
+backbone, world, split, flags, seed and training settings are unchanged.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from hoilib import artifacts, codekey, distributed
+from hoilib.models.backbone import Backbone
+from hoilib.config import resolve_device
+from hoilib.data.world import World
+from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
+from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig
+from hoilib.models.ezhoi.pairs import PairTensors, pack_pairs
+from hoilib.models.ezhoi.train import predict, train_ezhoi
+from hoilib.models.features import extract_pair_features
+from hoilib.data.annotations import PairSet
+from hoilib.measure.metric import evaluate_hoi
+from hoilib.measure.zeroshot import zero_shot_map
+
+# name -> (use_prompts, use_adapter, use_descriptors)
+ABLATIONS = {
+    "full": (True, True, True),
+    "no prompts": (False, True, True),
+    "no text adapter": (True, False, True),
+    "no descriptors": (True, True, False),
+    "frozen text": (False, False, False),
+}
+
+
+@dataclass
+class SplitData:
+    split: str
+    unseen: np.ndarray
+    train: PairTensors
+    val: PairTensors
+    test: PairTensors
+    test_pairs: PairSet
+    test_feats: dict
+
+
+@torch.no_grad()
+def descriptor_features(backbone: Backbone, world: World, k: int = 3) -> torch.Tensor:
+    """(C, k, D): each class's k descriptor sentences closest (cosine) to its class prompt, frozen CLIP text."""
+    prompts = backbone.encode_text(world.prompts)
+    out = []
+    for c, sentences in enumerate(world.descriptors):
+        f = backbone.encode_text(sentences)
+        top = torch.argsort(f @ prompts[c], descending=True)[:k]
+        out.append(f[top])
+    return torch.stack(out)
+
+
+def build_model(cfg: dict, backbone: Backbone, world: World, flags=(True, True, True), desc=None) -> EZHOI:
+    for p in backbone.model.parameters():
+        p.requires_grad_(False)
+    backbone.model.eval()
+    ecfg = EZHOIConfig(dim=backbone.embed_dim, num_classes=world.num_classes, use_prompts=flags[0], use_adapter=flags[1],
+                       use_descriptors=flags[2], n_ctx=cfg.n_ctx, prompt_depth=cfg.prompt_depth)
+    desc = descriptor_features(backbone, world) if desc is None else desc
+    return EZHOI(ecfg, backbone.model, backbone.tokenizer(world.prompts), desc)
+
+
+def split_data(cfg: dict, world: World, backbone: Backbone, split: str) -> SplitData:
+    """Seen-class training pairs (unseen annotations removed), a held-out validation set, and the test pairs."""
+    unseen = world.unseen(split)
+    train_ds = world.train.without_classes(np.flatnonzero(unseen))
+    device = resolve_device(cfg.device)
+    cache = Path(cfg.run_dir) / "features"
+    tr_pairs = world.train_pairs()
+    tr_feats = extract_pair_features(backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.feature_batch)
+    te_pairs = world.test_pairs()
+    te_feats = extract_pair_features(backbone, world.test, te_pairs, cache, device=device, batch_size=cfg.feature_batch)
+    packed = pack_pairs(train_ds, tr_pairs, tr_feats)
+    rng = np.random.default_rng(cfg.seed + 1000)
+    order = rng.permutation(len(packed))
+    n_val = max(1, int(round(cfg.ezhoi_val_fraction * len(packed))))
+    return SplitData(split, unseen, packed.subset(np.sort(order[n_val:])), packed.subset(np.sort(order[:n_val])),
+                     pack_pairs(world.test, te_pairs, te_feats), te_pairs, te_feats)
+
+
+def train_or_load(cfg: dict, backbone: Backbone, world: World, data: SplitData, name: str, seed: int, desc=None):
+    """Train one configuration (or load its checkpoint); returns (model, meta with history)."""
+    flags = ABLATIONS[name]
+    torch.manual_seed(seed)
+    model = build_model(cfg, backbone, world, flags, desc)
+    settings = {k: getattr(cfg, k) for k in ("ezhoi_epochs", "ezhoi_batch_images", "ezhoi_lr", "ezhoi_val_fraction", "n_ctx", "prompt_depth")}
+    inputs = {"backbone": backbone.fingerprint, "world": artifacts.sha256_file(world.train.path), "split": data.split,
+              "flags": list(flags), "seed": seed, **settings, "code": codekey.stage_digest("ezhoi"),
+              "cpu_kernels": cfg.cpu_kernels}
+    path = checkpoint_path(cfg, data.split, name, seed)
+    stage = artifacts.Stage(path.parent, path.stem, inputs)
+    if stage.done() and path.is_file():
+        meta = load_checkpoint(path, model)
+        return model, meta
+    hist = train_ezhoi(model, data.train, data.val, world.classes, ~data.unseen, epochs=cfg.ezhoi_epochs,
+                       batch_images=cfg.ezhoi_batch_images, lr=cfg.ezhoi_lr, seed=seed,
+                       device=resolve_device(cfg.device))
+    meta = {"split": data.split, "seed": seed, "ablation": name, "history": hist, "inputs": inputs,
+            "unseen": np.flatnonzero(data.unseen).tolist()}
+    if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
+        save_checkpoint(path, model, meta)
+        stage.mark_done({"file": path.name})
+    distributed.barrier()
+    return model, {**meta, "config": model.cfg.to_dict()}
+
+
+def evaluate_model(model: EZHOI, world: World, data: SplitData) -> dict:
+    dets = predict(model, data.test, world.classes)
+    return evaluate_hoi(dets, world.test.ground_truth(), world.num_classes, rare=world.rare, unseen=data.unseen).as_percent()
+
+
+def frozen_baseline(world: World, backbone: Backbone, data: SplitData) -> dict:
+    """Chapter 1's zero-shot detector (frozen CLIP, union crops) on the same test pairs."""
+    scale = float(backbone.model.logit_scale.exp().detach())
+    m = zero_shot_map(data.test_feats["union"], backbone.encode_text(world.prompts), data.test_pairs, world.classes,
+                      world.test.ground_truth(), rare=world.rare, unseen=data.unseen, logit_scale=scale)
+    return m.as_percent()
+
+
+def run_grid(cfg: dict, backbone: Backbone, world: World, data: SplitData, names, seeds):
+    """Train (or load) every (configuration, seed); returns a tidy results frame and the histories."""
+    import pandas as pd
+
+    desc = descriptor_features(backbone, world)
+    rows, histories, models = [], {}, {}
+    for name in names:
+        for seed in seeds:
+            model, meta = train_or_load(cfg, backbone, world, data, name, int(seed), desc)
+            res = evaluate_model(model, world, data)
+            h = meta["history"]
+            rows.append({"model": name, "seed": int(seed), **res, "best epoch": h["best_epoch"], "train s": h["seconds"]})
+            histories[(name, int(seed))] = h
+            models[(name, int(seed))] = model
+    return pd.DataFrame(rows), histories, models
+
+
+def fmt(x, digits: int = 2) -> str:
+    """A number for a table; 'n/a' where a mean has no class to average over (None or NaN)."""
+    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
+
+
+def mean_std(df, by: str = "model", cols=("full", "seen", "unseen", "rare", "non_rare")):
+    """'mean ± std' strings per group, in the order the groups first appear."""
+    import pandas as pd
+
+    out = {}
+    for name, g in df.groupby(by, sort=False):
+        row = {}
+        for c in cols:
+            vals = g[c].astype(float)
+            if vals.isna().any():
+                row[c] = "n/a"
+            else:
+                row[c] = f"{vals.mean():.2f} ± {vals.std(ddof=1) if len(vals) > 1 else 0.0:.2f}"
+        out[name] = row | {"seeds": len(g)}
+    return pd.DataFrame(out).T
+
+
+def checkpoint_path(cfg: dict, split: str, name: str, seed: int) -> Path:
+    return Path(cfg.run_dir) / "ezhoi" / f"{split}-{name.replace(' ', '_')}-seed{seed}.safetensors"
+
+
+@torch.no_grad()
+def pair_visual_features(model: EZHOI, data: SplitData) -> torch.Tensor:
+    """The model's fused visual features of every test pair, in ``data.test_pairs`` order."""
+    te = data.test
+    if len(data.test_pairs) and np.any(np.diff(data.test_pairs.image) < 0):
+        raise ValueError("test pairs must be grouped by image in increasing order")
+    model.eval()
+    v = model.visual_features(te.h, te.o, te.u, te.pad)
+    return v[~te.pad]

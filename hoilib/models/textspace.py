@@ -1,0 +1,93 @@
+"""Raw and adapted text spaces from an EZ-HOI checkpoint, with the fingerprint of their origin.
+
+The *raw* space is frozen CLIP on the class prompts; the *adapted* space is what the
+trained classifier compares against (prompts, text adapter, descriptor attention).
+Beside one vector per class, each space holds a sentence corpus (prompt templates
+and descriptor sentences of every class, pushed as class-sets through the same
+modules) for a diffusion model to learn the distribution from. The fingerprint
+hashes the checkpoint's weights and the extraction settings, so a diffusion model can
+later refuse a space other than the one it learned.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from hoilib import artifacts
+from hoilib.data.world import World
+from hoilib.models.ezhoi.model import EZHOI
+
+PROMPT_PREFIX = "a photo of a person "
+TEMPLATES = ("a person {p}", "a picture of a person {p}", "someone {p}")
+EXTRACTION_VERSION = 1
+
+
+def corpus_sets(world: World) -> list[list[str]]:
+    """Sets of C sentences (one per class): the prompts, each template, each descriptor position."""
+    phrases = [p[len(PROMPT_PREFIX):] if p.startswith(PROMPT_PREFIX) else p for p in world.prompts]
+    sets = [list(world.prompts)] + [[t.format(p=p) for p in phrases] for t in TEMPLATES]
+    k = min(len(d) for d in world.descriptors)
+    sets += [[d[i] for d in world.descriptors] for i in range(k)]
+    return sets
+
+
+@dataclass
+class TextSpace:
+    raw: torch.Tensor  # (C, D)
+    adapted: torch.Tensor  # (C, D)
+    raw_corpus: torch.Tensor  # (S*C, D)
+    adapted_corpus: torch.Tensor  # (S*C, D)
+    corpus_class: torch.Tensor  # (S*C,)
+    fingerprint: str
+    meta: dict
+
+
+@torch.no_grad()
+def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> TextSpace:
+    """Both spaces and their corpora; deterministic for a given checkpoint."""
+    model.eval()
+    raw, adapted = model.raw_text(), model.text_features()
+    raw_c, ad_c, cls = [], [], []
+    for sentences in corpus_sets(world):
+        tok = tokenizer(sentences)
+        raw_c.append(model.text_encoder(use_prompts=False, tokens=tok))
+        ad_c.append(model.adapt_text(model.text_encoder(use_prompts=model.cfg.use_prompts, tokens=tok)))
+        cls.append(torch.arange(len(sentences)))
+    weights, ck_meta = artifacts.load_tensors(checkpoint, "EZ-HOI checkpoint")
+    # The training code's digest is hashed too: retrained EZ-HOI means a new space, even with equal weights.
+    meta = {"checkpoint": str(checkpoint), "weights_sha256": artifacts.tensor_digest(weights),
+            "ezhoi_code": (ck_meta.get("inputs") or {}).get("code"),
+            "config": model.cfg.to_dict(), "version": EXTRACTION_VERSION, "n_sets": len(raw_c)}
+    fp = artifacts.fingerprint(meta | {"checkpoint": Path(checkpoint).name})
+    # The raw space depends only on the frozen backbone and the prompts, not on the checkpoint.
+    meta["raw_fingerprint"] = artifacts.fingerprint({"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))})
+    return TextSpace(raw, adapted, torch.cat(raw_c), torch.cat(ad_c), torch.cat(cls), fp, meta)
+
+
+def _tensor_sha(t: torch.Tensor) -> str:
+    return artifacts.tensor_digest({"": t.float()})[:16]
+
+
+def save(space: TextSpace, path: str | Path) -> Path:
+    t = {"raw": space.raw, "adapted": space.adapted, "raw_corpus": space.raw_corpus,
+         "adapted_corpus": space.adapted_corpus, "corpus_class": space.corpus_class}
+    return artifacts.save_tensors(path, t, {**space.meta, "fingerprint": space.fingerprint, "kind": "text-spaces"})
+
+
+def load(path: str | Path) -> TextSpace:
+    t, meta = artifacts.load_tensors(path, "text space file", kind="text-spaces")
+    return TextSpace(t["raw"], t["adapted"], t["raw_corpus"], t["adapted_corpus"], t["corpus_class"], meta["fingerprint"], meta)
+
+
+def movement(space: TextSpace) -> dict:
+    """How far adaptation moved the class text: per-class cosine, centroid shift, distribution distance."""
+    from hoilib.measure.gap import centroid_gap, mmd_permutation_test
+
+    cos = (space.raw * space.adapted).sum(-1)
+    shift = centroid_gap(space.adapted, space.raw)[1]
+    mmd = mmd_permutation_test(space.adapted_corpus, space.raw_corpus, n_permutations=100, seed=0)
+    return {"per_class_cosine": cos, "mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()),
+            "centroid_shift": float(shift), "corpus_mmd2": mmd["mmd2"], "corpus_mmd_p": mmd["p_value"]}

@@ -1,0 +1,1 @@
+"""Running the book: profiles through papermill, sweeps, results, the HTML build."""

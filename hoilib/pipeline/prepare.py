@@ -1,0 +1,109 @@
+"""The heavy stages of a profile, data-parallel under torchrun, ahead of the notebooks.
+
+    torchrun --nproc_per_node 4 -m hoilib.pipeline.prepare --profile hico-uv --set data_root=/data/hicodet
+    python -m hoilib run --profile hico-uv --set data_root=/data/hicodet   # reuses everything prepare cached
+
+Feature extraction is sharded over the ranks and EZ-HOI trains with DDP; both
+write the same resumable stages (feature cache, checkpoints) the notebooks read,
+so the papermill run that follows only loads them. Without torchrun it runs in one
+process, which is the same as running the chapters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch.distributed as dist
+
+from hoilib import distributed
+
+
+def _rank0_first(what: str, fn):
+    """Rank 0 runs ``fn`` first (it writes the cache or fetches weights), then the others (they read it).
+
+    A failure on any rank stops every rank at the next agreement, never at a barrier it cannot pass.
+    """
+    out = None
+    with distributed.together(what):
+        if distributed.is_main():
+            out = fn()
+    with distributed.together(what):
+        if not distributed.is_main():
+            out = fn()
+    return out
+
+
+def _check_kernels(cfg: dict) -> None:
+    """On the CPU, the kernels the profile asks for must already be in the environment: torch is imported."""
+    from hoilib.config import resolve_device
+    from hoilib.errors import ConfigError
+    from hoilib.machine import kernel_env
+
+    missing = kernel_env(cfg.cpu_kernels)
+    if missing and resolve_device(cfg.device) == "cpu":
+        exports = " ".join(f"{k}={v}" for k, v in missing.items())
+        raise ConfigError(f"parameter 'cpu_kernels' = {cfg.cpu_kernels!r} on the CPU: start torchrun with "
+                          f"{exports} in the environment (torch reads them when it starts), or --set cpu_kernels=native")
+
+
+def _lost_peer(e: BaseException) -> bool:
+    """A collective that broke because another rank's process ended (it already printed why)."""
+    return distributed.active() and (isinstance(e, dist.DistError) or "closed by peer" in str(e)
+                                     or "Connection reset" in str(e))
+
+
+def main(argv=None) -> int:
+    from hoilib.config import parse_overrides as _overrides
+    from hoilib.config import resolve
+    from hoilib.data.build import prepare_world
+    from hoilib.errors import HoiBookError
+    from hoilib.models.ezhoi.experiment import ABLATIONS, split_data, train_or_load
+    from hoilib.pipeline.preflight import check_inputs
+    from hoilib.seed import seed_everything
+    from hoilib.models.backbone_stage import prepare_backbone
+
+    ap = argparse.ArgumentParser(prog="hoilib.pipeline.prepare", description=__doc__.splitlines()[0])
+    ap.add_argument("--profile", default="synth")
+    ap.add_argument("--set", action="append", metavar="NAME=VALUE")
+    args = ap.parse_args(argv)
+    rank = 0
+    try:
+        distributed.init_from_env()
+        rank, world_size = distributed.world()
+        say = print if distributed.is_main() else (lambda *a, **k: None)
+        with distributed.together("checking the inputs"):
+            cfg = resolve(args.profile, _overrides(args.set))
+            check_inputs(cfg)
+            _check_kernels(cfg)
+        seed_everything(cfg.seed)
+        t0 = time.time()
+        world = _rank0_first("the world", lambda: prepare_world(cfg))
+        backbone = _rank0_first("the backbone", lambda: prepare_backbone(cfg, world))
+        say(f"[prepare] {world_size} process(es); world and backbone ready in {time.time() - t0:.0f} s")
+        with distributed.together("feature extraction"):
+            data = split_data(cfg, world, backbone, cfg.split)
+        say(f"[prepare] features of {len(data.test_pairs)} test pairs cached in {time.time() - t0:.0f} s")
+        names = list(ABLATIONS) if cfg.ezhoi_ablation else ["full"]
+        for name in names:
+            for seed in cfg.ezhoi_seeds:
+                with distributed.together(f"EZ-HOI {name!r} seed {seed}"):
+                    train_or_load(cfg, backbone, world, data, name, int(seed))
+                say(f"[prepare] EZ-HOI {name!r} seed {seed} ready ({time.time() - t0:.0f} s)")
+    except HoiBookError as e:
+        print(f"hoilib.pipeline.prepare (rank {rank}): error: {e}", file=sys.stderr, flush=True)
+        return 1
+    except RuntimeError as e:
+        if not _lost_peer(e):
+            raise
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        print(f"hoilib.pipeline.prepare (rank {rank}): stopped: another rank ended ({first})", file=sys.stderr, flush=True)
+        return 1
+    finally:
+        distributed.cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

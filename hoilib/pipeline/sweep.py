@@ -1,0 +1,181 @@
+"""Batch runs: profiles x seeds through the chapters, each in its own folder, resumable.
+
+    hoilib sweep --profiles synth hico-uv --seeds 0 1 2 [--set k=v] [--root runs/sweep]
+
+Run ``<root>/<profile>-seed<s>`` gets ``seed=s`` and ``ezhoi_seeds=[s]``, so each
+folder is one independent replicate and the results table can average over folders.
+A run is skipped when its provenance says it finished every chapter asked for with
+the same parameters and every executed notebook is present and clean; a run that
+failed before is not retried unless asked (``retry_failed``), since rerunning a
+deterministic failure only burns hours. One failure never stops the sweep: it is
+recorded, the next run starts, and the summary at the end names each failure.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hoilib.config import REPO, resolve
+from hoilib.errors import ConfigError
+from hoilib.pipeline.runner import (NOTEBOOKS, NotebookFailed, RunLog, chapter_paths, config_fingerprint, notebook_errors,
+                           read_provenance, run_profile)
+
+# Set per run by the sweep; a --set of one of these would silently be overwritten.
+SWEEP_OWNED = ("seed", "ezhoi_seeds", "run_dir")
+
+
+@dataclass
+class SweepRun:
+    """What happened to one (profile, seed): status is complete, skipped, failed or failed-before."""
+
+    profile: str
+    seed: int
+    run_dir: Path
+    status: str = "pending"
+    detail: str = ""
+    notebook: str | None = None
+    cell: int | None = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.run_dir / "run.log"
+
+    @property
+    def failed(self) -> bool:
+        return self.status in ("failed", "failed-before")
+
+
+@dataclass
+class SweepReport:
+    """Every run of the sweep in order, and where the sweep log is."""
+
+    runs: list[SweepRun]
+    log_path: Path
+
+    @property
+    def failures(self) -> list[SweepRun]:
+        return [r for r in self.runs if r.failed]
+
+    def summary(self) -> str:
+        """A few lines for the end of the command: counts, then each failure with where to look."""
+        counts = {s: sum(r.status == s for r in self.runs) for s in ("complete", "skipped", "failed", "failed-before")}
+        head = (f"[sweep] {len(self.runs)} runs: {counts['complete']} ran to the end, {counts['skipped']} already "
+                f"complete (skipped), {counts['failed']} failed, {counts['failed-before']} failed earlier and "
+                f"were not retried; sweep log: {self.log_path}")
+        lines = [head]
+        for r in self.failures:
+            where = f"{r.notebook} cell {r.cell}" if r.notebook else "before any notebook ran"
+            lines.append(f"  FAILED {r.profile} seed {r.seed}: {where}: {r.detail} (log: {r.log_path})")
+        if any(r.status == "failed-before" for r in self.runs):
+            lines.append("  pass --retry-failed to run the runs that failed earlier again")
+        return "\n".join(lines)
+
+
+def run_folder_name(profile: str, seed: int) -> str:
+    """<profile>-seed<s>; a profile given as a .yml path is named by its file stem."""
+    name = Path(profile).stem if profile.endswith((".yml", ".yaml")) else profile
+    return f"{name}-seed{seed}"
+
+
+def _root_path(root: str | Path) -> Path:
+    """Relative roots are taken from the repository, like run_dir, wherever the command runs."""
+    root = Path(root)
+    return (root if root.is_absolute() else REPO / root).resolve()
+
+
+def run_state(run_dir: Path, cfg: dict, chapters: list[Path]) -> tuple[str, str, dict | None]:
+    """('complete' | 'failed' | 'incomplete', why, provenance) for a run folder and the chapters asked for.
+
+    Complete means: provenance records status complete with the same parameters, each
+    chapter is marked done, and each executed notebook is present without error outputs.
+    """
+    prov = read_provenance(run_dir)
+    if prov is None:
+        return "incomplete", "no readable provenance.json", None
+    if prov.get("config_fingerprint") != config_fingerprint(cfg):
+        return "incomplete", "parameters changed since the last run", prov
+    if prov.get("status") == "failed":
+        return "failed", "failed earlier", prov
+    if prov.get("status") != "complete":
+        return "incomplete", f"last run ended with status {prov.get('status')!r}", prov
+    marks = prov.get("notebooks") if isinstance(prov.get("notebooks"), dict) else {}
+    for nb in chapters:
+        executed = run_dir / "notebooks" / nb.name
+        if (marks.get(nb.name) or {}).get("status") != "done":
+            return "incomplete", f"{nb.name} not recorded as done", prov
+        if not executed.is_file():
+            return "incomplete", f"executed {nb.name} missing", prov
+        try:
+            if notebook_errors(executed):
+                return "incomplete", f"executed {nb.name} holds error outputs", prov
+        except (OSError, ValueError):
+            return "incomplete", f"executed {nb.name} is unreadable", prov
+    return "complete", "every chapter done", prov
+
+
+def run_sweep(profiles: list[str], seeds: list[int], overrides: dict | None = None, root: str | Path = "runs/sweep",
+              only: list[str] | None = None, retry_failed: bool = False, log=print,
+              notebooks: Path = NOTEBOOKS) -> SweepReport:
+    """Run every profile x seed; returns the report (the caller decides the exit status).
+
+    Every configuration is resolved before anything runs, so a typo in a profile or a
+    --set fails in seconds, not after the first run's hours.
+    """
+    overrides = dict(overrides or {})
+    clash = [k for k in SWEEP_OWNED if k in overrides]
+    if clash:
+        raise ConfigError(f"--set {', '.join(clash)}: the sweep sets seed, ezhoi_seeds and run_dir for each run "
+                          f"(use --seeds and --root instead)")
+    if not profiles or not seeds:
+        raise ConfigError(f"a sweep needs at least one profile and one seed, got profiles={profiles!r} seeds={seeds!r}")
+    root = _root_path(root)
+    chapters = chapter_paths(only, notebooks)
+    plan = []
+    for profile in profiles:
+        for seed in seeds:
+            run_dir = root / run_folder_name(profile, seed)
+            ov = {**overrides, "seed": int(seed), "ezhoi_seeds": [int(seed)], "run_dir": str(run_dir)}
+            plan.append((profile, int(seed), ov, resolve(profile, ov)))
+    names = [str(cfg.run_dir) for *_, cfg in plan]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"two runs of the sweep share a folder (repeated profile or seed?): {sorted(names)}")
+
+    root.mkdir(parents=True, exist_ok=True)
+    slog = RunLog(root / "sweep.log", log)
+    report = SweepReport([], root / "sweep.log")
+    slog(f"[sweep] {len(plan)} runs ({', '.join(profiles)} x seeds {', '.join(map(str, seeds))}) under {root}; "
+         f"chapters: {', '.join(nb.name for nb in chapters)}")
+    for i, (profile, seed, ov, cfg) in enumerate(plan, 1):
+        run_dir = Path(cfg.run_dir)
+        run = SweepRun(profile, seed, run_dir)
+        report.runs.append(run)
+        tag = f"[sweep {i}/{len(plan)}] {profile} seed {seed}"
+        state, why, prov = run_state(run_dir, cfg, chapters)
+        if state == "complete":
+            run.status, run.detail = "skipped", why
+            slog(f"{tag}: already complete, skipped ({run_dir})")
+            continue
+        if state == "failed" and not retry_failed:
+            failure = (prov or {}).get("failure") or {}
+            run.status, run.notebook, run.cell = "failed-before", failure.get("notebook"), failure.get("cell")
+            run.detail = f"{failure.get('error', 'unknown error')} (earlier run, not retried)"
+            slog(f"{tag}: failed earlier in {run.notebook} cell {run.cell}, not retried (--retry-failed reruns it)")
+            continue
+        slog(f"{tag}: running ({why}) in {run_dir}")
+        try:
+            run_profile(profile, ov, only, log=lambda m: slog(f"  {m}"), notebooks=notebooks)
+        except NotebookFailed as e:
+            run.status, run.notebook, run.cell, run.detail = "failed", e.notebook, e.cell, e.error or str(e)
+        except Exception as e:  # a dead kernel, a full disk: record it and go on with the next run
+            prov = read_provenance(run_dir) or {}
+            failure = prov.get("failure") or {}
+            run.status, run.notebook, run.detail = "failed", failure.get("notebook"), f"{type(e).__name__}: {e}"
+        else:
+            run.status = "complete"
+            slog(f"{tag}: complete")
+            continue
+        where = f"{run.notebook} cell {run.cell}" if run.notebook else "before any notebook ran"
+        slog(f"{tag}: FAILED in {where}: {run.detail} (log: {run.log_path}); going on with the next run")
+    slog(report.summary())
+    return report
