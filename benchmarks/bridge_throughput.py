@@ -64,7 +64,7 @@ def throughput(diff: dm.TextDiffusion, device: str, n: int, t_start: int, steps_
 def chapter5_share(cfg: dict) -> dict:
     """Time chapter 5's table for the first seed, and the bridge calls inside it."""
     from hoilib.data.build import prepare_world
-    from hoilib.models.ezhoi.experiment import split_data
+    from hoilib.models.ezhoi.ezhoi_stage import split_data
     from hoilib.models.backbone_stage import prepare_backbone
 
     world = prepare_world(cfg)

@@ -27,8 +27,8 @@ STAGES: dict[str, tuple[str, ...]] = {
     "world": ("hoilib.data.synth.world",),  # HOI-Synth generation and rendering
     "backbone": ("hoilib.models.backbone",),  # small-CLIP pretraining (the driver's choices are hashed as inputs)
     "features": ("hoilib.models.features",),  # crops and the frozen image tower
-    "ezhoi": ("hoilib.models.ezhoi.experiment",),  # EZ-HOI model, training, checkpoint, the data it is fed
-    "diffusion": ("hoilib.models.diffusion.stages",),  # text spaces, the denoiser and its training
+    "ezhoi": ("hoilib.models.ezhoi.ezhoi_stage",),  # EZ-HOI model, training, checkpoint, the data it is fed
+    "diffusion": ("hoilib.models.diffusion.diffusion_stage",),  # text spaces, the denoiser and its training
 }
 
 

@@ -10,8 +10,8 @@ import torch
 from hoilib import artifacts, codekey
 
 from hoilib.models import textspace
-from hoilib.models.diffusion import stages as dstages
-from hoilib.models.ezhoi.experiment import split_data, train_or_load
+from hoilib.models.diffusion import diffusion_stage as dstages
+from hoilib.models.ezhoi.ezhoi_stage import split_data, train_or_load
 from hoilib.models.backbone_stage import prepare_backbone
 
 

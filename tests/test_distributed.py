@@ -49,7 +49,7 @@ def no_dropout(model: torch.nn.Module) -> torch.nn.Module:
 
 
 def _train_one(cfg, backbone, world, data, name):
-    from hoilib.models.ezhoi.experiment import ABLATIONS, build_model
+    from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, build_model
     from hoilib.models.ezhoi.train import train_ezhoi
 
     torch.manual_seed(0)
@@ -67,7 +67,7 @@ def child(argv=None) -> int:
     args = ap.parse_args(argv)
     from hoilib.models.backbone import load_synth_clip
     from hoilib.data.build import prepare_world
-    from hoilib.models.ezhoi.experiment import split_data
+    from hoilib.models.ezhoi.ezhoi_stage import split_data
 
     assert distributed.init_from_env(), "expected to run under torchrun with WORLD_SIZE 2"
     rank, size = distributed.world()
@@ -233,7 +233,7 @@ def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_p
 def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backbone, name):
     """Same weights on both ranks; same losses and (to float tolerance) weights as one process on the whole batches."""
     from hoilib.data.build import prepare_world
-    from hoilib.models.ezhoi.experiment import split_data
+    from hoilib.models.ezhoi.ezhoi_stage import split_data
 
     out, cfg = ddp_run
     _, bb = tiny_backbone
@@ -260,7 +260,7 @@ def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backb
 @torch.no_grad()
 def _train_loss(cfg, bb, world, data, name, state) -> float:
     """Focal loss on the training images: of the initial model (with its logit bias set), or of ``state``."""
-    from hoilib.models.ezhoi.experiment import ABLATIONS, build_model
+    from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, build_model
     from hoilib.models.ezhoi.train import class_objects, focal_loss, init_logit_bias, loss_mask
 
     torch.manual_seed(0)

@@ -12,7 +12,7 @@ from hoilib.models import textspace
 from hoilib.errors import ArtifactError
 from hoilib.models.ezhoi.adapter import Adapter
 from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
-from hoilib.models.ezhoi.experiment import ABLATIONS, build_model, split_data
+from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, build_model, split_data
 from hoilib.models.ezhoi.pairs import pack_pairs
 from hoilib.models.ezhoi.train import class_objects, loss_mask, train_ezhoi
 from hoilib.models.features import extract_pair_features

@@ -9,7 +9,7 @@ import torch
 
 from hoilib.chapters import ch5_ordering as ordering
 from hoilib.models.diffusion.bridge import OrderError
-from hoilib.models.ezhoi.experiment import evaluate_model, split_data
+from hoilib.models.ezhoi.ezhoi_stage import evaluate_model, split_data
 
 
 @pytest.fixture(scope="module")

@@ -21,10 +21,10 @@ from hoilib.measure import baselines
 
 from hoilib.models import textspace
 from hoilib.measure.baselines import modality_mean
-from hoilib.models.diffusion import stages as diffusion_stages
+from hoilib.models.diffusion import diffusion_stage as diffusion_stages
 from hoilib.models.diffusion.bridge import bridge
 from hoilib.models.diffusion.model import TextDiffusion
-from hoilib.models.ezhoi.experiment import SplitData, checkpoint_path, pair_visual_features, train_or_load
+from hoilib.models.ezhoi.ezhoi_stage import SplitData, checkpoint_path, pair_visual_features, train_or_load
 from hoilib.models.ezhoi.model import EZHOI
 from hoilib.measure.metric import HOIMetrics, evaluate_hoi
 from hoilib.measure.zeroshot import annotated_pairs, score_pairs

@@ -59,7 +59,7 @@ def main(argv=None) -> int:
     from hoilib.config import resolve
     from hoilib.data.build import prepare_world
     from hoilib.errors import HoiBookError
-    from hoilib.models.ezhoi.experiment import ABLATIONS, split_data, train_or_load
+    from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, split_data, train_or_load
     from hoilib.pipeline.preflight import check_inputs
     from hoilib.seed import seed_everything
     from hoilib.models.backbone_stage import prepare_backbone
