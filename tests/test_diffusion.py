@@ -96,3 +96,42 @@ def test_bridge_rejects_a_start_step_outside_the_schedule(four_points):
     pts, diff = four_points
     with pytest.raises(ValueError, match=r"t_start must be in \[0, 999\]"):
         bridge(diff, pts, diff.text_mean, "space-A", t_start=1000)
+
+
+@pytest.mark.parametrize("decay", [0.9, 0.0])
+def test_saved_weights_are_the_ema_of_every_step_from_the_initial_weights(monkeypatch, decay):
+    """AveragedModel + get_ema_multi_avg_fn keeps ema = decay*ema + (1-decay)*param after every step, from the
+    initial weights (the first update, a copy, is the priming); decay 0 gives the raw weights exactly."""
+    seen = []  # the raw weights at every update: the initial ones, then after each optimiser step
+
+    class Recording(dm.AveragedModel):
+        def update_parameters(self, model):
+            seen.append([p.detach().clone().double() for p in model.parameters()])
+            super().update_parameters(model)
+
+    monkeypatch.setattr(dm, "AveragedModel", Recording)
+    pts = F.normalize(torch.randn(12, 8, generator=torch.Generator().manual_seed(2)), dim=-1)
+    diff = dm.train_text_diffusion(pts, "f", "adapted", steps=6, batch_size=4, lr=1e-2, ema_decay=decay, seed=1,
+                                   cfg=dm.DenoiserConfig(dim=8, hidden=16, blocks=1, time_dim=8), show_progress=False)
+    assert len(seen) == 7
+    ref = seen[0]
+    for raw in seen[1:]:  # the rule, by hand
+        ref = [decay * e + (1 - decay) * p for e, p in zip(ref, raw)]
+    got = list(diff.denoiser.parameters())
+    assert type(diff.denoiser) is dm.VectorDenoiser  # the plain module, not the wrapper: checkpoint keys unchanged
+    assert all(torch.allclose(g.double(), r, atol=1e-6) for g, r in zip(got, ref))
+    if decay == 0:
+        assert all(torch.equal(g, p.float()) for g, p in zip(got, seen[-1]))
+
+
+def test_time_embedding_is_the_sin_cos_transformer_embedding():
+    """diffusers' Timesteps with flip_sin_to_cos=False, downscale_freq_shift=0: [sin(t w_i), cos(t w_i)],
+    w_i = 10000^(-i/half), the numbers of the embedding the denoiser had before (so its outputs did not move)."""
+    import math
+
+    t = torch.tensor([0, 1, 17, 500, 999])
+    half = 8
+    ang = t.double()[:, None] * torch.exp(-math.log(10000.0) * torch.arange(half).double() / half)[None]
+    got = dm.TimeEmbedding(2 * half).sinusoid(t)
+    assert torch.allclose(got.double(), torch.cat([ang.sin(), ang.cos()], dim=-1), atol=1e-4)
+    assert list(dm.TimeEmbedding(16).state_dict()) == ["mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias"]

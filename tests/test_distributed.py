@@ -150,7 +150,7 @@ def ddp_run(tiny_backbone, tiny_cfg, tmp_path_factory):
     cfg = tiny_cfg.model_copy(update={"run_dir": str(out / "run"), "split": split})
     backbone_path = f"{tiny_cfg.run_dir}/backbone/synth-clip.safetensors"
     (out / "cfg.json").write_text(json.dumps({"params": cfg.model_dump(), "backbone_path": backbone_path}))
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HOIBOOK_BATCH": "1"}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(_free_port()), str(Path(__file__).resolve()), "--cfg", str(out / "cfg.json"), "--out", str(out)]
     r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)

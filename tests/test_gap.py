@@ -118,6 +118,28 @@ def test_two_sample_accuracy_separated_clusters():
     assert two_sample_accuracy(a, b[:50])["n_per_set"] == 50
 
 
+
+@pytest.mark.parametrize("seed,folds,n_b", [(0, 5, 200), (3, 4, 120), (7, 2, 3)])
+def test_two_sample_accuracy_equals_the_hand_cross_validation_loop(seed, folds, n_b):
+    """cross_val_score gives the numbers of the loop it replaced: a fresh LogisticRegression per fold."""
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import StratifiedKFold
+
+    from hoilib.measure.vectors import _subsample_rows, l2n
+
+    a, b = _gauss(seed), _gauss(seed + 1, n=n_b, mean=0.15)
+    res = two_sample_accuracy(a, b, folds=folds, seed=seed)
+    rng = np.random.default_rng(seed)  # the reference: same subsample, same splits, the old loop
+    n = min(len(a), len(b))
+    x = np.concatenate([l2n(_subsample_rows(a, n, rng)).double().numpy(), l2n(_subsample_rows(b, n, rng)).double().numpy()])
+    y = np.repeat([0, 1], n)
+    scores = []
+    for train, test in StratifiedKFold(n_splits=min(folds, n), shuffle=True, random_state=seed).split(x, y):
+        scores.append(LogisticRegression(max_iter=2000).fit(x[train], y[train]).score(x[test], y[test]))
+    assert 0.5 < res["accuracy"] < 1.0 or n_b == 3
+    assert res["accuracy"] == float(np.mean(scores)) and res["std"] == float(np.std(scores))
+    assert res["folds"] == min(folds, n) and res["n_per_set"] == n
+
 # --- MMD ------------------------------------------------------------------------
 def test_mmd_same_distribution_large_p_value():
     res = mmd_permutation_test(_gauss(0), _gauss(1))

@@ -35,7 +35,7 @@ def _torchrun(tmp_path: Path, world: Path, run_dir: Path, timeout: int = 240):
 
     from hoilib.machine import kernel_env
 
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "OMP_NUM_THREADS": "1", "HOIBOOK_BATCH": "1",
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1",
            **kernel_env("avx2")}  # the profile's CPU kernels, set before torch starts
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
            "--master_port", str(_free_port()), "-m", "hoilib.pipeline.prepare", "--profile", str(_profile(tmp_path)),

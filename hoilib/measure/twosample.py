@@ -24,14 +24,16 @@ def two_sample_accuracy(a, b, folds: int = 5, seed: int = 0, max_per_set: int = 
     subsampled (seeded) to ``n = min(N, M, max_per_set)`` rows so chance is
     exactly 0.5, L2-normalised, and scored with ``LogisticRegression(max_iter=
     2000)`` under ``StratifiedKFold(folds, shuffle=True, random_state=seed)``
-    (folds is lowered to ``n`` if ``n`` is smaller). Accuracy near 1 means the
-    sets are separable; near 0.5 means they are not.
+    (folds is lowered to ``n`` if ``n`` is smaller), through sklearn's
+    ``cross_val_score`` (a fresh classifier per fold, scored by accuracy; a fold
+    that fails to fit raises).
+    Accuracy near 1 means the sets are separable; near 0.5 means they are not.
 
     Returns ``{"accuracy", "std" (over folds), "n_per_set", "chance": 0.5,
     "folds"}``.
     """
     from sklearn.linear_model import LogisticRegression
-    from sklearn.model_selection import StratifiedKFold
+    from sklearn.model_selection import StratifiedKFold, cross_val_score
 
     ta, tb = _as_pair(a, b)
     folds = _check_positive_int(folds, "folds", minimum=2)
@@ -45,12 +47,7 @@ def two_sample_accuracy(a, b, folds: int = 5, seed: int = 0, max_per_set: int = 
 
     k = min(folds, n)
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    scores = []
-    for train, test in splitter.split(x, y):
-        clf = LogisticRegression(max_iter=2000)
-        clf.fit(x[train], y[train])
-        scores.append(float(clf.score(x[test], y[test])))
-    scores_arr = np.asarray(scores)
+    scores_arr = cross_val_score(LogisticRegression(max_iter=2000), x, y, cv=splitter, error_score="raise")
     return {
         "accuracy": float(scores_arr.mean()),
         "std": float(scores_arr.std()),

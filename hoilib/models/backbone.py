@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from PIL import Image
-from hoilib.progress import progress
+from tqdm.auto import tqdm
 
 from hoilib import artifacts
 from hoilib.errors import ArtifactError, ConfigError
@@ -157,7 +157,7 @@ SYNTH_STD = (0.25, 0.25, 0.25)
 
 def _load_crops(world_root: Path, records: list[dict], size: int) -> torch.Tensor:
     arr = np.zeros((len(records), size, size, 3), dtype=np.uint8)
-    for i, r in enumerate(progress(records, desc="loading pretraining crops")):
+    for i, r in enumerate(tqdm(records, desc="loading pretraining crops", leave=False)):
         im = open_rgb(world_root / r["file"], f"pretraining crop listed in {world_root / 'captions.json'}")
         if im.size != (size, size):
             im = im.resize((size, size), Image.Resampling.BICUBIC)
@@ -186,7 +186,9 @@ def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: Synt
     gen = torch.Generator().manual_seed(seed)
     losses, t0 = [], time.time()
     model.train()
-    bar = progress(range(steps), desc="pretraining the small CLIP", disable=not show_progress)
+    # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
+    bar = tqdm(range(steps), desc="pretraining the small CLIP", leave=False,
+               **({} if show_progress else {"disable": True}))
     for step in bar:
         idx = torch.randint(len(records), (min(batch_size, len(records)),), generator=gen)
         x = normalize_uint8(images[idx], SYNTH_MEAN, SYNTH_STD)

@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
+from tqdm.auto import tqdm
 
 from hoilib import artifacts, codekey, distributed
 from hoilib.models.backbone import Backbone
@@ -29,7 +30,6 @@ from hoilib.data.crops import pair_crop
 from hoilib.errors import DataError
 from hoilib.data.annotations import HOIDataset, PairSet
 from hoilib.data.images import open_rgb
-from hoilib.progress import progress
 
 CROP_VERSION = 1
 
@@ -150,8 +150,9 @@ def encode_crops(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequ
     home = next(backbone.model.parameters()).device  # where the caller keeps it: put back after (text stays there)
     model = backbone.model.to(dev).eval()
     out = {k: [] for k in kinds}
-    bar = progress(total=len(data), desc=f"CLIP features ({', '.join(kinds)} crops)",
-                   disable=not show_progress or not distributed.is_main())
+    # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
+    bar = tqdm(total=len(data), desc=f"CLIP features ({', '.join(kinds)} crops)", leave=False,
+               **({} if show_progress and distributed.is_main() else {"disable": True}))
     try:
         for batch in loader:
             b, _, s, _, c = batch.shape

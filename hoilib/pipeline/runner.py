@@ -120,7 +120,7 @@ def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
     env_path = os.environ.get("PYTHONPATH", "")
     settings = {
         **kernel_env(cpu_kernels),  # read when each kernel imports torch
-        "HOIBOOK_BATCH": "1",  # notebooks keep progress bars out of the book
+        "TQDM_DISABLE": "1",  # tqdm reads it at import: no progress bars stored in the executed notebooks
         artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),  # the chapters' stages say what they reused
         # UMAP's numba kernels compile once per run instead of once per chapter (~15 s each on 2 cores).
         "NUMBA_CACHE_DIR": _USER_NUMBA_CACHE or str(run_dir / ".cache" / "numba"),

@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from hoilib.progress import progress
+from tqdm.auto import tqdm
 
 from hoilib import artifacts, codekey
 from hoilib.data.crops import pair_crop
@@ -201,7 +201,7 @@ def _write_split(root: Path, split: str, groups, classes, spec: WorldSpec, rng: 
     img_dir = root / "images" / f"{split}2015"
     img_dir.mkdir(parents=True, exist_ok=True)
     annotation, filenames, sizes, boxes = [], [], [], []
-    for i, group in enumerate(progress(groups, desc=f"HOI-Synth {split} images")):
+    for i, group in enumerate(tqdm(groups, desc=f"HOI-Synth {split} images", leave=False)):
         img, pairs, distractors = render_scene(group, classes, spec.image_size, rng, rng.choice([0, 0, 1, 2]))
         fname = f"synth_{split}2015_{i:06d}.png"
         with artifacts.atomic_path(img_dir / fname) as tmp:
@@ -237,7 +237,7 @@ def _write_pretrain(root: Path, classes, spec: WorldSpec, rng: random.Random, lo
     crop_dir = root / "pretrain"
     crop_dir.mkdir(parents=True, exist_ok=True)
     records = []
-    for i in progress(range(spec.n_pretrain_images), desc="HOI-Synth pretraining scenes"):
+    for i in tqdm(range(spec.n_pretrain_images), desc="HOI-Synth pretraining scenes", leave=False):
         n = rng.choices(*PEOPLE_PER_IMAGE)[0]
         group = [_labels(rng.randrange(len(classes)), classes, rng, spec.look_prob, look) for _ in range(n)]
         img, pairs, _ = render_scene(group, classes, spec.image_size, rng, rng.choice([0, 1]))

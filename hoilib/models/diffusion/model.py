@@ -1,28 +1,29 @@
 """Denoising diffusion over D-dimensional text embeddings (the Diffusion Bridge recipe, anchors.md).
 
 Embeddings are mapped to x0 = 5 * normalize(normalize(t) - mean_text); a residual MLP
-with a sinusoidal time embedding predicts x0 from x_t; diffusers' DDPM scheduler
-(cosine schedule, ``prediction_type="sample"``, ``clip_sample=False``) adds the
-noise; an EMA copy of the weights is what gets saved. The checkpoint records the
-fingerprint of the text space it learned, which the bridge's order guard checks.
+with diffusers' sinusoidal timestep embedding predicts x0 from x_t; diffusers' DDPM
+scheduler (cosine schedule, ``prediction_type="sample"``, ``clip_sample=False``) adds
+the noise; an EMA of the weights (torch's ``AveragedModel``) is what gets saved. The
+checkpoint records the fingerprint of the text space it learned, which the bridge's
+order guard checks.
 """
 
 from __future__ import annotations
 
-import copy
-import math
 import time
 from dataclasses import asdict, dataclass
 
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler
+from diffusers.models.embeddings import Timesteps
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm.auto import tqdm
 
 from hoilib import artifacts
 from hoilib.measure.baselines import mean_center, modality_mean
 from hoilib.errors import ArtifactError
-from hoilib.progress import progress
 from hoilib.seed import seed_everything
 
 SCALE = 5.0
@@ -46,16 +47,21 @@ def from_diffusion_space(z: torch.Tensor, text_mean: torch.Tensor, radius: float
 
 
 class TimeEmbedding(nn.Module):
+    """diffusers' sinusoidal features of t, then an MLP.
+
+    ``flip_sin_to_cos=False, downscale_freq_shift=0``: [sin, cos] at frequencies
+    10000^(-i/half), the Transformer's embedding and the one this model always had
+    (the same numbers; the features have no weights, so checkpoints keep their keys).
+    """
+
     def __init__(self, dim: int):
         super().__init__()
         self.dim = dim
+        self.sinusoid = Timesteps(dim, flip_sin_to_cos=False, downscale_freq_shift=0)
         self.mlp = nn.Sequential(nn.Linear(dim, dim), nn.SiLU(), nn.Linear(dim, dim))
 
     def forward(self, t: torch.Tensor) -> torch.Tensor:
-        half = self.dim // 2
-        freqs = torch.exp(-math.log(10000.0) * torch.arange(half, device=t.device) / half)
-        ang = t.float()[:, None] * freqs[None]
-        return self.mlp(torch.cat([ang.sin(), ang.cos()], dim=-1))
+        return self.mlp(self.sinusoid(t))
 
 
 class Block(nn.Module):
@@ -123,7 +129,12 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
     """Fit the denoiser to a set of text embeddings (N, D) with an MSE on x0 (the 'sample' objective).
 
     Random draws come from a CPU generator and move to ``device``, so a seed gives the
-    same batches everywhere; the returned model lives on the CPU.
+    same batches everywhere; the returned model lives on the CPU. The returned weights
+    are the EMA ``ema = decay * ema + (1 - decay) * param`` after every step, started
+    from the initial weights (``ema_decay=0``: the raw weights). torch's ``AveragedModel``
+    with ``get_ema_multi_avg_fn`` is exactly that rule (diffusers' ``EMAModel`` is not:
+    it ramps the decay up as ``(1 + step) / (10 + step)``); its first update copies, so
+    it is primed with the initial weights before the first step.
     """
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
@@ -131,12 +142,14 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
     radius = float((F.normalize(vectors.float(), dim=-1) - text_mean).norm(dim=-1).mean())
     x0_all = to_diffusion_space(vectors, text_mean).to(device)
     model = VectorDenoiser(cfg or DenoiserConfig(dim=vectors.shape[1])).to(device)
-    ema = copy.deepcopy(model).requires_grad_(False)
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(ema_decay))
+    ema.update_parameters(model)  # the first update copies: ema starts at the initial weights
     sched = DDPMScheduler(**scheduler_config())
     opt = torch.optim.AdamW(model.parameters(), lr=lr, foreach=True)
-    ema_params, model_params = list(ema.parameters()), list(model.parameters())
     losses, t0 = [], time.time()
-    for _ in progress(range(steps), desc=f"training the text diffusion model ({space})", disable=not show_progress):
+    # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
+    for _ in tqdm(range(steps), desc=f"training the text diffusion model ({space})", leave=False,
+                  **({} if show_progress else {"disable": True})):
         idx = torch.randint(len(x0_all), (min(batch_size, len(x0_all)),), generator=gen)
         x0 = x0_all[idx.to(device)]
         t = torch.randint(0, TRAIN_STEPS, (len(idx),), generator=gen)
@@ -147,11 +160,11 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-        with torch.no_grad():
-            torch._foreach_lerp_(ema_params, model_params, 1 - ema_decay)
+        ema.update_parameters(model)
         losses.append(float(loss.detach()))
     hist = {"losses": losses, "seconds": round(time.time() - t0, 1), "steps": steps, "n_vectors": len(vectors)}
-    return TextDiffusion(ema.cpu().eval(), text_mean, radius, fingerprint, space, hist)
+    denoiser = ema.module.requires_grad_(False).cpu().eval()  # the plain module: checkpoints keep their keys
+    return TextDiffusion(denoiser, text_mean, radius, fingerprint, space, hist)
 
 
 def save(diff: TextDiffusion, path) -> None:

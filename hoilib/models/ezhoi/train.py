@@ -20,12 +20,12 @@ import time
 import numpy as np
 import torch
 from torchvision.ops import sigmoid_focal_loss
+from tqdm.auto import tqdm
 
 from hoilib import distributed
 from hoilib.models.ezhoi.model import EZHOI
 from hoilib.models.ezhoi.pairs import PairTensors
 from hoilib.measure.metric import HOIDetections, HOIGroundTruth, evaluate_hoi
-from hoilib.progress import progress
 from hoilib.seed import seed_everything
 
 FOCAL_ALPHA, FOCAL_GAMMA = 0.5, 0.2  # UPT / EZ-HOI defaults
@@ -153,7 +153,9 @@ def train_ezhoi(model: EZHOI, train: PairTensors, val: PairTensors, classes, see
     unseen_np = ~np.asarray(seen, dtype=bool)
     hist = {"step_loss": [], "epoch": [], "train_loss": [], "val_map_seen": []}
     best, best_map, t0 = None, -1.0, time.time()
-    for epoch in progress(range(epochs), desc="training EZ-HOI", disable=not show_progress or rank != 0):
+    # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
+    for epoch in tqdm(range(epochs), desc="training EZ-HOI", leave=False,
+                      **({} if show_progress and rank == 0 else {"disable": True})):
         net.train()
         order = torch.randperm(len(train), generator=gen).numpy()
         losses = []
