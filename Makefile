@@ -2,8 +2,9 @@
 #   make book   set up the environment, run every chapter on the default profile, build the HTML
 #   make test   set up the environment, run the test suite (CI runs exactly this)
 PROFILE ?= synth
+# .venv (made by scripts/setup.sh) holds the locked packages and this clone installed in editable mode:
+# no PYTHONPATH needed.
 PY := .venv/bin/python
-export PYTHONPATH := $(CURDIR)
 
 .PHONY: setup book run html test clean
 

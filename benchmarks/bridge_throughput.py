@@ -21,7 +21,6 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hoilib.chapters import ch5_ordering as ordering  # noqa: E402
 from hoilib.config import parse_overrides as _overrides  # noqa: E402

@@ -94,7 +94,7 @@ def main(argv=None) -> int:
     results = {}
     for name in args.variants:
         env = {k: v for k, v in os.environ.items() if k not in {x for d in VARIANTS.values() for x in d}}
-        env.update(VARIANTS[name], PYTHONPATH=str(REPO))
+        env.update(VARIANTS[name])
         cmd = [sys.executable, __file__, "--profile", args.profile, "--out", str(out), "--child", name]
         cmd += [a for s in args.set for a in ("--set", s)]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)

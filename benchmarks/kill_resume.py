@@ -26,7 +26,7 @@ CLOCK_KEYS = ("seconds", "train s", "time", "wall")  # fields that measure wall 
 
 def _run(profile: str, run_dir: Path, kill_after: float | None = None) -> tuple[int, float]:
     """One `hoilib run` in its own process group; killed with SIGKILL after ``kill_after`` seconds if given."""
-    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env = {**os.environ}
     cmd = [sys.executable, "-m", "hoilib", "run", "--profile", profile, "--set", f"run_dir={run_dir}"]
     t0 = time.time()
     proc = subprocess.Popen(cmd, cwd=REPO, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

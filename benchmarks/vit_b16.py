@@ -28,7 +28,6 @@ import numpy as np
 import torch
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from hoilib.models.backbone import load_open_clip  # noqa: E402
 from hoilib.config import resolve_device  # noqa: E402

@@ -157,7 +157,7 @@ def test_truncated_image_names_the_file_from_inside_a_chapter(fixture_root, tmp_
         img.write_bytes(data[: len(data) // 3])
 
     root = _broken_copy(fixture_root, tmp_path, truncate)
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ}
     r = subprocess.run([sys.executable, "-m", "hoilib", "run", "--profile", "hico-fixture", "--only", "00",
                         "--set", f"data_root={root}", "--set", f"run_dir={tmp_path / 'run'}"],
                        cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)

@@ -117,15 +117,12 @@ def _describe_failure(nb_path: Path, err, failed_copy: Path) -> str:
 @contextmanager
 def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
     """What the chapter kernels inherit, for the length of a run (then restored, for callers in-process)."""
-    env_path = os.environ.get("PYTHONPATH", "")
     settings = {
         **kernel_env(cpu_kernels),  # read when each kernel imports torch
         "TQDM_DISABLE": "1",  # tqdm reads it at import: no progress bars stored in the executed notebooks
         artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),  # the chapters' stages say what they reused
         # UMAP's numba kernels compile once per run instead of once per chapter (~15 s each on 2 cores).
         "NUMBA_CACHE_DIR": _USER_NUMBA_CACHE or str(run_dir / ".cache" / "numba"),
-        "PYTHONPATH": env_path if str(REPO) in env_path.split(os.pathsep)
-        else os.pathsep.join(p for p in (str(REPO), env_path) if p),
     }
     saved = {k: os.environ.get(k) for k in settings}
     os.environ.update(settings)
