@@ -1,20 +1,24 @@
-"""End to end: every chapter on the smoke profile through papermill, then the HTML book, checked as pages."""
+"""End to end: every chapter on the smoke profile through papermill, then the HTML book."""
 
 from __future__ import annotations
 
 import json
 import os
 import re
+from pathlib import Path
 from urllib.parse import urldefrag
 
 import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
+from hoilib.chapters.interactive import DIV_CLASS, PLOTLY_JS
 from hoilib.pipeline.book import build_book
 from hoilib.pipeline.runner import NotebookFailed, chapter_paths, run_profile
 
 pytestmark = pytest.mark.slow
+# Chapters showing interactive figures (hoilib.chapters.interactive.show): the browser opens them.
+INTERACTIVE_CHAPTERS = ("03_adapted_embeddings", "05_evaluation")
 
 
 def test_source_notebooks_are_clean_and_parameterised():
@@ -46,13 +50,13 @@ def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
         params = nb["metadata"]["papermill"]["parameters"]
         assert params["profile"] == "smoke" and params["params"]["run_dir"] == str(run_dir)
     metrics = json.loads((run_dir / "metrics" / "01_modality_gap.json").read_text())["metrics"]
-    # the number chapter 1 published is the one the library computes from the run's own cached stages
-    from hoilib.measure import gap
-    from hoilib.models.backbone import load_synth_clip
+    # the number chapter 1 published is the one the library computes from the run's cached stages
     from hoilib.config import resolve
     from hoilib.data.build import prepare_world
-    from hoilib.models.backbone_stage import test_features
+    from hoilib.measure import gap
     from hoilib.measure.zeroshot import annotated_pairs
+    from hoilib.models.backbone import load_synth_clip
+    from hoilib.models.backbone_stage import test_features
 
     cfg = resolve("smoke", {"run_dir": str(run_dir)})
     world = prepare_world(cfg)
@@ -61,7 +65,9 @@ def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
     pos, pos_cls = annotated_pairs(world.test, pairs)
     want = gap.centroid_gap(feats["union"][pos], bb.encode_text(world.prompts)[pos_cls])[1]
     assert metrics["gap"]["centroid_gap_norm"] == pytest.approx(float(want), abs=1e-6)
-    assert metrics["gap"]["centroid_gap_norm"] > 0.1  # a CLIP-style model has a gap; zero means broken features
+    assert (
+        metrics["gap"]["centroid_gap_norm"] > 0.1
+    )  # a CLIP-style model has a gap; zero means broken features
     assert not list(run_dir.rglob("*.tmp")) and not list(run_dir.rglob("*.failed.ipynb"))
 
 
@@ -77,21 +83,27 @@ def test_book_pages_load_with_figures_and_links(smoke_run):
             src = img.get("src", "")
             if not src.startswith("data:"):
                 assert (page.parent / src).resolve().is_file(), f"{name}: missing image {src}"
-        assert not soup.select(".output.traceback, .output.error"), f"{name}: error output in the page"
+        assert not soup.select(".output.traceback, .output.error"), (
+            f"{name}: error output in the page"
+        )
     for page in html.rglob("*.html"):
         soup = BeautifulSoup(page.read_text(), "html.parser")
         for a in soup.find_all("a", href=True):
             href = urldefrag(a["href"])[0]
             if not href or re.match(r"^[a-z]+:", href) or href.startswith("//"):
                 continue
-            assert (page.parent / href).resolve().exists(), f"{page.relative_to(html)}: broken link {a['href']}"
+            assert (page.parent / href).resolve().exists(), (
+                f"{page.relative_to(html)}: broken link {a['href']}"
+            )
     intro = (html / "book" / "intro.html").read_text()
     assert "01_modality_gap" in intro
 
 
 def test_glued_numbers_render(smoke_run):
     _, html, _ = smoke_run
-    text = BeautifulSoup((html / "book" / "chapters" / "01_modality_gap.html").read_text(), "html.parser").get_text()
+    text = BeautifulSoup(
+        (html / "book" / "chapters" / "01_modality_gap.html").read_text(), "html.parser"
+    ).get_text()
     assert re.search(r"centroid gap norm is \d\.\d\d", text)
 
 
@@ -101,10 +113,22 @@ def test_failing_notebook_is_named_with_cell_and_error(tmp_path):
     nb = nbformat.v4.new_notebook()
     p = nbformat.v4.new_code_cell('profile: str = "smoke"\nparams: dict = {}')
     p.metadata["tags"] = ["parameters"]
-    nb.cells = [p, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('broken on purpose')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.cells = [
+        p,
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("raise ValueError('broken on purpose')"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, src / "07_broken.ipynb")
-    with pytest.raises(NotebookFailed, match=r"notebook 07_broken.ipynb failed in cell \d+: ValueError: broken on purpose \(executed copy: .*07_broken"):
+    with pytest.raises(
+        NotebookFailed,
+        match=r"notebook 07_broken.ipynb failed in cell \d+: ValueError: broken on purpose "
+        r"\(executed copy: .*07_broken",
+    ):
         run_profile("smoke", {"run_dir": str(tmp_path / "run")}, log=lambda *a: None, notebooks=src)
     assert (tmp_path / "run" / "notebooks" / "07_broken.failed.ipynb").is_file()
     assert not (tmp_path / "run" / "notebooks" / "07_broken.ipynb").exists()
@@ -119,7 +143,9 @@ def test_book_refuses_notebooks_with_errors(tmp_path, smoke_run):
     bad = tmp_path / "run"
     shutil.copytree(run_dir / "notebooks", bad / "notebooks")
     nb = nbformat.read(bad / "notebooks" / "01_modality_gap.ipynb", as_version=4)
-    nb.cells[-1].outputs = [nbformat.v4.new_output("error", ename="RuntimeError", evalue="boom", traceback=[])]
+    nb.cells[-1].outputs = [
+        nbformat.v4.new_output("error", ename="RuntimeError", evalue="boom", traceback=[])
+    ]
     nbformat.write(nb, bad / "notebooks" / "01_modality_gap.ipynb")
     with pytest.raises(HoiBookError, match="01_modality_gap.ipynb: cell .*RuntimeError: boom"):
         build_book(bad, tmp_path / "out")
@@ -134,20 +160,24 @@ def _chromium():
 def _chrome(exe, tmp_path, *args):
     import subprocess
 
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'chrome-profile'}", "--virtual-time-budget=4000"]
+    flags = [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'chrome-profile'}",
+        "--virtual-time-budget=4000",
+    ]
     return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
-    """Open every chapter in a real browser: the page loads with its title and figures, and draws them."""
-    exe = _chromium()
-    if exe is None:
-        why = "chromium is not installed (scripts/ensure-chromium.sh installs Debian's package as root)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}; CI must run the browser test")
-        pytest.skip(why)
+    """Open every chapter in a real browser: it loads with its title and figures, and draws them."""
+    exe = _chromium_or_skip()
     _, html, _ = smoke_run
     for nb in chapter_paths():
         page = html / "book" / "chapters" / f"{nb.stem}.html"
@@ -157,10 +187,124 @@ def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
         assert soup.find("h1") is not None, f"{nb.stem}: no title in the rendered page"
         assert len(soup.select("img")) >= 2, f"{nb.stem}: figures missing from the rendered page"
     shot = tmp_path / "chapter1.png"
-    proc = _chrome(exe, tmp_path, f"--screenshot={shot}", "--window-size=1200,2400",
-                   (html / "book" / "chapters" / "01_modality_gap.html").as_uri())
+    proc = _chrome(
+        exe,
+        tmp_path,
+        f"--screenshot={shot}",
+        "--window-size=1200,2400",
+        (html / "book" / "chapters" / "01_modality_gap.html").as_uri(),
+    )
     assert shot.is_file(), proc.stderr[-2000:]
     from PIL import Image
 
     colours = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 200, "the screenshot looks blank"
+
+
+def _chromium_or_skip() -> str:
+    exe = _chromium()
+    if exe is None:
+        why = "chromium is not installed (scripts/ensure-chromium.sh installs it as root)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{why}; CI must run the browser test")
+        pytest.skip(why)
+    return exe
+
+
+def check_interactive_pages(
+    html: Path, exe: str, tmp_path: Path, pages=INTERACTIVE_CHAPTERS
+) -> dict:
+    """Open each page in headless Chromium, scripts running: every interactive figure is drawn.
+
+    The book serves plotly.js itself (``_static/``), no page loads it from the network, and each
+    figure's div ends up a plotly plot drawing as many traces as the figure shows (``data-traces``);
+    a figure with a legend lists every trace in it. Returns {page: number of figures}. Usable on any
+    built book: ``check_interactive_pages(Path("out/_build/html"), "chromium", Path("/tmp/x"))``.
+    """
+    assert (html / "_static" / PLOTLY_JS).is_file(), "the book does not ship plotly.js in _static/"
+    found = {}
+    for name in pages:
+        page = html / "book" / "chapters" / f"{name}.html"
+        source = page.read_text()
+        divs = BeautifulSoup(source, "html.parser").select(f"div.{DIV_CLASS}")
+        assert divs, (
+            f"{name}: no interactive figure in the page (a chapter cell must call "
+            "hoilib.chapters.interactive.show)"
+        )
+        assert not re.search(r"https?://[^\"' ]*plotly", source), (
+            f"{name}: plotly.js from the network"
+        )
+        proc = _chrome(exe, tmp_path, "--dump-dom", page.as_uri())
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        dom = BeautifulSoup(proc.stdout, "html.parser")
+        assert len(dom.select("script#hoibook-plotlyjs")) == 1, (
+            f"{name}: plotly.js should load once per page"
+        )
+        for div in divs:
+            el = dom.find(id=div["id"])
+            said = el.get_text()[:200] if el else "div missing"
+            assert el is not None and "js-plotly-plot" in el.get("class", []), (
+                f"{name}: figure {div['id']} was not drawn: {said}"
+            )
+            traces = el.select(".scatterlayer .trace, .barlayer .trace")
+            assert len(traces) == int(div["data-traces"]), (
+                f"{name}: {div['id']}: {len(traces)} traces drawn"
+            )
+            legend = el.select(".legend .traces")
+            assert not legend or len(legend) == len(traces), (
+                f"{name}: {div['id']}: {len(legend)} legend items"
+            )
+        found[name] = len(divs)
+    return found
+
+
+def check_execution_statistics(html: Path, run_dir: Path) -> int:
+    """The execution-statistics page: the run's commit, profile and machine, a row per chapter
+    with its seconds and status, and a working download of every metrics JSON of the run.
+
+    Returns how many downloads it checked.
+    """
+    page = html / "book" / "execution_statistics.html"
+    soup = BeautifulSoup(page.read_text(), "html.parser")
+    text = " ".join(soup.get_text().split())
+    prov = json.loads((run_dir / "provenance.json").read_text())
+    assert (
+        prov["git"]["commit"][:10] in text
+        and prov["profile"] in text
+        and prov["machine"]["cpu"] in text
+    )
+    rows = soup.select("main table tr")
+    for name, rec in prov["notebooks"].items():
+        stem = Path(name).stem
+        row = next(
+            (tr for tr in rows if tr.find("a", href=re.compile(re.escape(stem) + r"\.html"))), None
+        )
+        assert row is not None, f"no row links chapter {stem}"
+        cells = [td.get_text(" ", strip=True) for td in row.find_all("td")]
+        assert str(rec["seconds"]) in cells and rec["status"] in cells, cells
+    metrics = sorted((run_dir / "metrics").glob("*.json"))
+    links = {Path(a["href"]).name: a for a in soup.select("a.download[href]")}
+    for f in metrics:
+        assert f.name in links, f"no download link for {f.name}"
+        target = (page.parent / links[f.name]["href"]).resolve()
+        assert target.is_file() and target.read_bytes() == f.read_bytes(), (
+            f"{f.name}: the download is not the run's file"
+        )
+    return len(metrics)
+
+
+def test_execution_statistics_page_and_metrics_downloads(smoke_run):
+    run_dir, html, _ = smoke_run
+    assert check_execution_statistics(html, run_dir) >= 5
+    intro = BeautifulSoup((html / "book" / "intro.html").read_text(), "html.parser")
+    assert intro.find("a", href=re.compile(r"execution_statistics\.html")) and intro.find(
+        "a", href=re.compile(r"glossary\.html")
+    )
+
+
+def test_interactive_figures_draw_in_headless_chromium(smoke_run, tmp_path):
+    """The chapters' plotly figures work in the static HTML, drawn by the book's own plotly.js."""
+    exe = _chromium_or_skip()
+    _, html, _ = smoke_run
+    found = check_interactive_pages(html, exe, tmp_path)
+    assert set(found) == set(INTERACTIVE_CHAPTERS)

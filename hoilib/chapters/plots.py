@@ -102,21 +102,29 @@ def cosine_distributions(dists: dict[str, np.ndarray]):
     return fig
 
 
-def umap_embedding(sets: dict[str, np.ndarray], n_per_set: int = 600, seed: int = 0):
-    """One UMAP fitted on the union of the sets (balanced by subsampling); returns a tidy frame."""
+def umap_embedding(sets: dict[str, np.ndarray], n_per_set: int = 600, seed: int = 0,
+                   return_rows: bool = False):
+    """One UMAP fitted on the union of the sets (balanced by subsampling); returns a tidy frame.
+
+    ``return_rows=True`` adds a column ``row``: each point's row in its own set (e.g. its class).
+    """
     import umap
 
     rng = np.random.default_rng(seed)
-    parts = []
+    parts, rows = [], []
     for name, x in sets.items():
         x = np.asarray(x, dtype=np.float32)
         idx = rng.choice(len(x), size=min(n_per_set, len(x)), replace=False) if len(x) > n_per_set else np.arange(len(x))
         parts.append((name, x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)))
+        rows.append(idx)
     data = np.concatenate([p for _, p in parts])
     n_neighbors = max(2, min(15, len(data) - 1))
     xy = umap.UMAP(n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1).fit_transform(data)
     labels = np.concatenate([[name] * len(p) for name, p in parts])
-    return pd.DataFrame({"umap 1": xy[:, 0], "umap 2": xy[:, 1], "set": labels})
+    df = pd.DataFrame({"umap 1": xy[:, 0], "umap 2": xy[:, 1], "set": labels})
+    if return_rows:
+        df["row"] = np.concatenate(rows).astype(np.int64)
+    return df
 
 
 def umap_scatter(df: pd.DataFrame, title: str = ""):
@@ -248,5 +256,39 @@ def bridge_sweep(df: pd.DataFrame, x: str, baseline: dict | None = None, cols=("
         ax.set_xlabel({"t_start": "bridge start step t*", "steps": "DDIM steps"}.get(x, x))
         ax.set_ylabel(f"{col} mAP (%)")
         ax.legend(fontsize=7)
+    fig.tight_layout()
+    return fig
+
+
+
+
+
+def modality_gap_drawing(seed: int = 0):
+    """A drawn (not measured) modality gap (Liang et al. 2022), seeded: two narrow cones of image
+    and text embeddings on a section of the unit sphere, their centroids and the centroid gap."""
+    rng = np.random.default_rng(seed)
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    th, ink = np.linspace(0, np.pi, 181), "#222222"
+    ax.plot(np.cos(th), np.sin(th), color="#bbbbbb", lw=1)
+    cents = {}
+    for name, mid, ha in (("image", np.pi / 2 + 0.75, "right"), ("text", np.pi / 2 - 0.75, "left")):
+        col, ang = PALETTE[name], mid + 0.3 * rng.standard_normal(60)
+        wedge = np.linspace(mid - 0.6, mid + 0.6, 30)
+        ax.fill([0, *np.cos(wedge)], [0, *np.sin(wedge)], color=col, alpha=0.08, lw=0)
+        ax.scatter(np.cos(ang), np.sin(ang), s=14, color=col, alpha=0.8)
+        c = cents[name] = np.array([np.cos(ang).mean(), np.sin(ang).mean()])
+        ax.plot([0, c[0]], [0, c[1]], color=col, ls="--", lw=1)
+        ax.scatter(*c, s=80, color=col, edgecolor="black", marker="X", zorder=3)
+        ax.text(1.1 * np.cos(mid), 1.1 * np.sin(mid), f"{name} embeddings", color=col, ha=ha)
+        ax.text(*(0.45 * c + [0, -0.08]), f"{name} centroid", color=col, fontsize=9, ha="center")
+    arrow = dict(arrowstyle="-|>", color=ink, lw=2)
+    ax.annotate("", xy=cents["image"], xytext=cents["text"], arrowprops=arrow)
+    gap = "centroid gap\nmean(image) - mean(text)"
+    ax.text(0, 0.64, gap, color=ink, fontweight="bold", ha="center", va="top")
+    ax.text(0.0, -0.08, "origin", fontsize=8, ha="center")
+    ax.text(1.0, -0.1, "unit sphere (a section)", color="#888888", fontsize=8, ha="center")
+    title = "The modality gap, drawn (synthetic points, not data)"
+    ax.set(aspect="equal", xlim=(-1.7, 1.7), ylim=(-0.15, 1.2), title=title)
+    ax.set_axis_off()
     fig.tight_layout()
     return fig

@@ -1,0 +1,227 @@
+"""Interactive plotly figures for the static book, and the drawn modality gap of chapter 1."""
+
+from __future__ import annotations
+
+import json
+import re
+from types import SimpleNamespace
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import numpy as np
+import pandas as pd
+import pytest
+from bs4 import BeautifulSoup
+
+from hoilib.chapters import interactive, plots
+
+CLASSES = ["ride horse", "feed horse", "hold cup", "drink with cup", "kick ball", "throw ball"]
+UNSEEN = np.array([False, True, False, False, True, False])
+
+
+def _sets(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    sets = {
+        "raw text": rng.normal(size=(70, 12)),
+        "adapted text": rng.normal(size=(70, 12)) + 0.5,
+        "model vision": rng.normal(size=(40, 12)) + 2.0,
+    }
+    labels = {name: rng.integers(0, len(CLASSES), len(x)) for name, x in sets.items()}
+    return sets, labels
+
+
+@pytest.fixture(scope="module")
+def figure():
+    sets, labels = _sets()
+    return (
+        interactive.joint_embedding(
+            sets, labels, CLASSES, UNSEEN, n_per_set=30, seed=0, title="joint"
+        ),
+        sets,
+        labels,
+    )
+
+
+def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
+    fig, sets, labels = figure
+    assert [tr.name for tr in fig.data] == list(sets)
+    assert [len(tr.x) for tr in fig.data] == [min(30, len(x)) for x in sets.values()]
+    # the hover names the group, the class and seen/unseen; every point against its own row's class
+    emb = plots.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
+    for tr in fig.data:
+        assert "%{fullData.name}" in tr.hovertemplate and "%{customdata[0]}" in tr.hovertemplate
+        assert "%{customdata[1]}" in tr.hovertemplate
+        rows = emb[emb["set"] == tr.name]["row"].to_numpy()
+        want = [[CLASSES[c], "unseen" if UNSEEN[c] else "seen"] for c in labels[tr.name][rows]]
+        assert [list(cd) for cd in tr.customdata] == want
+        assert {cd[1] for cd in tr.customdata} <= {"seen", "unseen"}
+        np.testing.assert_allclose(tr.x, emb[emb["set"] == tr.name]["umap 1"].to_numpy(), rtol=1e-6)
+    assert any(cd[1] == "unseen" for tr in fig.data for cd in tr.customdata)
+
+
+def test_joint_embedding_is_deterministic_for_a_seed(figure):
+    fig, sets, labels = figure
+    again = interactive.joint_embedding(
+        sets, labels, CLASSES, UNSEEN, n_per_set=30, seed=0, title="joint"
+    )
+    assert again.to_json() == fig.to_json()
+    other = interactive.joint_embedding(
+        sets, labels, CLASSES, UNSEEN, n_per_set=30, seed=1, title="joint"
+    )
+    assert other.to_json() != fig.to_json()
+
+
+def test_joint_embedding_refuses_labels_that_do_not_fit():
+    sets, labels = _sets()
+    with pytest.raises(ValueError, match="one class per row"):
+        interactive.joint_embedding(
+            sets, {**labels, "raw text": labels["raw text"][:5]}, CLASSES, UNSEEN, 30, 0
+        )
+    with pytest.raises(ValueError, match="same groups"):
+        interactive.joint_embedding(sets, {"raw text": labels["raw text"]}, CLASSES, UNSEEN, 30, 0)
+
+
+def test_umap_embedding_keeps_its_frame_for_current_callers():
+    sets, _ = _sets()
+    plain = plots.umap_embedding(sets, n_per_set=30, seed=0)
+    rows = plots.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
+    assert list(plain.columns) == ["umap 1", "umap 2", "set"]
+    pd.testing.assert_frame_equal(plain, rows[["umap 1", "umap 2", "set"]])
+    small = rows[rows["set"] == "model vision"]["row"]  # 40 rows > 30: a subsample of distinct rows
+    assert small.is_unique and small.between(0, 39).all()
+
+
+def test_show_gives_html_that_loads_plotly_from_the_book(figure, monkeypatch):
+    fig, sets, _ = figure
+    shown = []
+    import IPython.display
+
+    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
+    interactive.show(fig)
+    ((bundle, raw),) = shown
+    assert raw and set(bundle) == {"text/html", "application/vnd.plotly.v1+json", "text/plain"}
+    html = bundle["text/html"]
+    soup = BeautifulSoup(html, "html.parser")
+    div = soup.select_one(f"div.{interactive.DIV_CLASS}")
+    assert div is not None and div.get("id") and int(div["data-traces"]) == len(sets)
+    script = soup.find("script").string
+    assert f'getElementById("{div["id"]}")' in script and "Plotly.newPlot" in script
+    assert "_static/plotly.min.js" in script and "data-content_root" in script
+    assert not re.search(r"https?://", html), "the figure must not load anything from the network"
+    assert (
+        "<script src" not in html.lower()
+    )  # plotly.js is not inlined either: loaded once per page from _static
+    fig_json = re.search(r"var fig = (\{.*\});\n", script).group(1)
+    assert len(json.loads(fig_json.replace("<\\/", "</"))["data"]) == len(sets)
+    assert bundle["application/vnd.plotly.v1+json"]["data"][0]["name"] == "raw text"
+    # two figures on one page share one plotly.js: the loader looks for the tag before adding it
+    assert script.count('getElementById("hoibook-plotlyjs")') == 1
+
+
+def test_figure_html_escapes_a_closing_script_tag():
+    import plotly.graph_objects as go
+
+    html = interactive.figure_html(go.Figure(go.Scatter(x=[1], y=[1], name="</script><b>x")))
+    assert html.count("</script>") == 1
+
+
+class _FakeExplorer:
+    """What tstar_slider needs of BridgeExplorer: state(pair, t, k) -> top-k table, true class."""
+
+    def __init__(self):
+        self.cfg = SimpleNamespace(bridge_t_start=599)
+        self.true_class = {10: 1, 20: 2}
+        self.ctx = SimpleNamespace(data=SimpleNamespace(unseen=UNSEEN))
+        self.calls = []
+
+    def state(self, pair, t_start, k=5):
+        self.calls.append((pair, t_start))
+        true = self.true_class[pair]
+        order = [(true + j + t_start // 300) % len(CLASSES) for j in range(k)]
+        return {
+            "top": pd.DataFrame(
+                {
+                    "class": [CLASSES[c] for c in order],
+                    "score": np.linspace(0.9, 0.1, k),
+                    "true": [c == true for c in order],
+                }
+            ),
+            "true_class": CLASSES[true],
+            "true_rank": 1 + t_start // 300,
+            "cos_to_input": 1 - t_start / 1000,
+        }
+
+
+def test_tstar_slider_switches_precomputed_states():
+    ex = _FakeExplorer()
+    t_values = [0, 299, 599, 899]
+    fig = interactive.tstar_slider(ex, [10, 20], t_values)
+    assert sorted(ex.calls) == sorted((p, t) for p in (10, 20) for t in t_values)
+    assert len(fig.data) == len(t_values) * 2
+    (slider,) = fig.layout.sliders
+    assert [s.label for s in slider.steps] == [
+        str(t) for t in t_values
+    ] and slider.active == 2  # the default t*
+    assert [tr.visible for tr in fig.data] == [i // 2 == 2 for i in range(8)]
+    for i, step in enumerate(slider.steps):
+        visible, relayout = step.args
+        assert visible["visible"] == [j // 2 == i for j in range(8)]
+        assert relayout["annotations[0].text"].startswith(
+            "pair 10: true class feed horse (unseen class)"
+        )
+        assert f"t* = {t_values[i]}" in relayout["annotations[1].text"]
+        assert len(relayout["yaxis.ticktext"]) == 5 and len(relayout["yaxis2.ticktext"]) == 5
+    # the true class is green and ticked
+    first = fig.data[0]
+    assert (
+        first.marker.color[0] == "#1b9e77"
+        and "\u2713 feed horse" == slider.steps[0].args[1]["yaxis.ticktext"][0]
+    )
+    html = interactive.figure_html(fig)
+    assert 'data-traces="2"' in html  # the page draws one t* at a time: one bar trace per pair
+
+
+def test_modality_gap_drawing_is_labelled_and_deterministic():
+    import matplotlib.pyplot as plt
+
+    fig = plots.modality_gap_drawing()
+    (ax,) = fig.axes
+    texts = " | ".join(t.get_text() for t in ax.texts)
+    for label in (
+        "image embeddings",
+        "text embeddings",
+        "image centroid",
+        "text centroid",
+        "centroid gap",
+        "origin",
+    ):
+        assert label in texts, label
+    pts = [c.get_offsets().data.copy() for c in ax.collections if len(c.get_offsets()) > 1]
+    assert len(pts) == 2  # the two clouds
+    image, text = pts  # drawn in this order
+    centroids = [c.get_offsets().data[0] for c in ax.collections if len(c.get_offsets()) == 1][:2]
+    np.testing.assert_allclose(
+        centroids, [image.mean(axis=0), text.mean(axis=0)]
+    )  # the marked centroids are the means
+    (arrow,) = [
+        t for t in ax.texts if getattr(t, "arrow_patch", None) is not None
+    ]  # the gap vector
+    # it points from the text centroid to the image centroid: mean(image) - mean(text)
+    np.testing.assert_allclose(arrow.xy, image.mean(axis=0))
+    np.testing.assert_allclose(arrow.xyann, text.mean(axis=0))
+    np.testing.assert_allclose(
+        np.linalg.norm(image, axis=1), 1
+    )  # the points lie on the unit sphere
+    assert (
+        np.linalg.norm(image.mean(axis=0)) < 1 and np.linalg.norm(text.mean(axis=0)) < 1
+    )  # centroids inside
+    again = plots.modality_gap_drawing()
+    pts_again = [
+        c.get_offsets().data for c in again.axes[0].collections if len(c.get_offsets()) > 1
+    ]
+    for a, b in zip(pts, pts_again, strict=True):
+        np.testing.assert_array_equal(a, b)
+    plt.close(fig)
+    plt.close(again)
