@@ -22,7 +22,8 @@ from pathlib import Path
 import torch
 
 
-from hoilib.chapters import ch5_ordering as ordering  # noqa: E402
+from hoilib.chapters import methods as ordering
+from hoilib.models.seedrun import seed_run  # noqa: E402
 from hoilib.config import parse_overrides as _overrides  # noqa: E402
 from hoilib.config import resolve, resolve_device  # noqa: E402
 from hoilib.models.diffusion import model as dm  # noqa: E402
@@ -70,7 +71,7 @@ def chapter5_share(cfg: dict) -> dict:
     backbone = prepare_backbone(cfg, world)
     data = split_data(cfg, world, backbone, cfg.split)
     ctx = ordering.make_context(world, backbone, data)
-    run = ordering.seed_run(cfg, backbone, world, data, int(cfg.ezhoi_seeds[0]), show_progress=False)
+    run = seed_run(cfg, backbone, world, data, int(cfg.ezhoi_seeds[0]), show_progress=False)
     spent = {"bridge": 0.0, "calls": 0, "vectors": 0}
     real_bridge = ordering.bridge
 

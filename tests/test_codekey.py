@@ -49,17 +49,17 @@ def test_closures_follow_the_imports():
 
 def test_a_module_edit_moves_exactly_the_digests_that_import_it(code_copy):
     before = codekey.all_digests()
-    _edit(code_copy / "ezhoi" / "train.py")
+    _edit(code_copy / "models" / "ezhoi" / "train.py")
     after = codekey.all_digests()
     assert {k for k in before if before[k] != after[k]} == {"ezhoi", "hoilib"}
-    _edit(code_copy / "ordering.py")
+    _edit(code_copy / "chapters" / "ch5_ordering.py")
     assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"hoilib"}
     _edit(code_copy / "codekey.py")  # the key code itself: no stage reruns
     assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"hoilib"}
     after = codekey.all_digests()
-    _edit(code_copy / "metric.py")
+    _edit(code_copy / "measure" / "metric.py")
     assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"ezhoi", "hoilib"}
-    _edit(code_copy / "synth" / "render.py")
+    _edit(code_copy / "data" / "synth" / "render.py")
     moved = {k for k, v in codekey.all_digests().items() if v != after[k]}
     assert {"world", "ezhoi", "diffusion"} <= moved and "backbone" not in moved  # backbone reads the world's files
 
@@ -88,7 +88,7 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(t
     train_or_load(cfg, bb, world, split_data(cfg, world, bb, split), "full", 0)
     assert {p: p.stat().st_mtime_ns for p in (backbone_file, ckpt)} == stamp
 
-    _edit(code_copy / "ezhoi" / "train.py")
+    _edit(code_copy / "models" / "ezhoi" / "train.py")
     bb2 = prepare_backbone(cfg, world)
     data2 = split_data(cfg, world, bb2, split)
     model2, meta2 = train_or_load(cfg, bb2, world, data2, "full", 0)
@@ -120,7 +120,8 @@ def test_the_package_has_no_import_cycle():
             return
         state[m] = 1
         for d in sorted(deps[m]):
-            visit(d, path + [m])
+            if not m.startswith(d + "."):  # running a parent package first is not a cycle (its __init__ re-exports)
+                visit(d, path + [m])
         state[m] = 2
 
     for m in sorted(deps):

@@ -7,7 +7,9 @@ import pandas as pd
 import pytest
 import torch
 
-from hoilib.chapters import ch5_ordering as ordering
+from hoilib.chapters import methods as ordering
+from hoilib.measure import paired
+from hoilib.models.seedrun import seed_run
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.ezhoi.ezhoi_stage import evaluate_model, split_data
 
@@ -18,7 +20,7 @@ def exp(tiny_backbone, tiny_cfg):
     cfg = tiny_cfg.model_copy(update={"ezhoi_epochs": 1, "diffusion_steps": 30})
     data = split_data(cfg, world, bb, cfg.split)
     ctx = ordering.make_context(world, bb, data)
-    run = ordering.seed_run(cfg, bb, world, data, 0, show_progress=False)
+    run = seed_run(cfg, bb, world, data, 0, show_progress=False)
     return cfg, world, data, ctx, run
 
 
@@ -100,15 +102,15 @@ def test_paired_tests_and_judgement():
     base = rng.uniform(0.2, 0.6, size=(3, 40))
     ap = {("a", s): base[s] for s in range(3)} | {("b", s): base[s] + 0.05 for s in range(3)}
     df = _frame([10, 11, 12], [15, 16, 17])
-    t = ordering.paired_tests(df, ap, "a", "b", unseen)
+    t = paired.paired_tests(df, ap, "a", "b", unseen)
     assert t.loc["unseen", "mean difference (points)"] == pytest.approx(5.0)
     assert t.loc["unseen", "classes where b > a"] == 20 and t.loc["unseen", "Wilcoxon p (classes)"] < 0.05
-    assert ordering.judge(t, "unseen", 1) == "supported" and ordering.judge(t, "unseen", -1) == "contradicted"
-    mixed = ordering.paired_tests(_frame([10, 11, 12], [11, 10, 12.5]), ap, "a", "b", unseen)
-    assert ordering.judge(mixed, "unseen", 1) == "not shown"  # seeds disagree
+    assert paired.judge(t, "unseen", 1) == "supported" and paired.judge(t, "unseen", -1) == "contradicted"
+    mixed = paired.paired_tests(_frame([10, 11, 12], [11, 10, 12.5]), ap, "a", "b", unseen)
+    assert paired.judge(mixed, "unseen", 1) == "not shown"  # seeds disagree
     same = {("a", s): base[s] for s in range(3)} | {("b", s): base[s] for s in range(3)}
-    flat = ordering.paired_tests(_frame([10, 11, 12], [10, 11, 12]), same, "a", "b", unseen)
-    assert np.isnan(flat.loc["unseen", "Wilcoxon p (classes)"]) and ordering.judge(flat, "unseen", 1) == "not shown"
-    table = ordering.verdict([("b beats a", flat, 1), ("b beats a, really", t, 1)])
+    flat = paired.paired_tests(_frame([10, 11, 12], [10, 11, 12]), same, "a", "b", unseen)
+    assert np.isnan(flat.loc["unseen", "Wilcoxon p (classes)"]) and paired.judge(flat, "unseen", 1) == "not shown"
+    table = paired.verdict([("b beats a", flat, 1), ("b beats a, really", t, 1)])
     assert table.shape == (2, 3) and table.loc["b beats a", "unseen mAP"].startswith("NOT SHOWN")
     assert table.loc["b beats a, really", "unseen mAP"].startswith("SUPPORTED (+5.00 points; 3/3 seeds")

@@ -104,7 +104,7 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
         assert prov["overrides"]["ezhoi_seeds"] == [seed] and prov["started_utc"] <= prov["finished_utc"]
         assert {k: v["status"] for k, v in prov["notebooks"].items()} == {"00_first.ipynb": "done", "05_evaluation.ipynb": "done"}
         cfg = json.loads((run / "config.json").read_text())
-        assert cfg.seed == seed and cfg.ezhoi_seeds == [seed] and Path(cfg.run_dir) == run.resolve()
+        assert cfg["seed"] == seed and cfg["ezhoi_seeds"] == [seed] and Path(cfg["run_dir"]) == run.resolve()
         log = (run / "run.log").read_text()
         assert "running 00_first.ipynb" in log and "05_evaluation.ipynb done" in log
         assert (run / "notebooks" / "05_evaluation.ipynb").is_file()

@@ -12,12 +12,14 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from hoilib.chapters.ch5_ordering import Context, SeedRun, bridged
+from hoilib.config import Params
+from hoilib.chapters.methods import Context, bridged
+from hoilib.models.seedrun import SeedRun
 from hoilib.measure.zeroshot import class_mask
 
 
 class BridgeExplorer:
-    def __init__(self, cfg: dict, run: SeedRun, ctx: Context, wrong_order: bool = False):
+    def __init__(self, cfg: Params, run: SeedRun, ctx: Context, wrong_order: bool = False):
         self.cfg, self.run, self.ctx = cfg, run, ctx
         self.diff = run.raw if wrong_order else run.adapted
         self.wrong_order = wrong_order

@@ -1,35 +1,99 @@
-"""What the first code cell of every chapter does: resolve parameters, seed, show them."""
+"""What every chapter notebook does around its science: open the chapter, publish its numbers.
+
+``open_chapter`` resolves the parameters (what papermill injected), seeds everything,
+loads the world and the backbone (and the split's data for chapters 2-5) and shows
+the parameters in a collapsed table, this chapter's first. ``Chapter.publish`` takes
+the chapter's one result object and both glues its numbers into the prose and writes
+them to ``<run_dir>/metrics/<chapter>.json``, so each number has one source.
+"""
 
 from __future__ import annotations
 
+import html
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
 import torch
 
-from hoilib.config import resolve, table
+from hoilib import __version__, artifacts
+from hoilib.config import Params, resolve, table
+from hoilib.data.build import prepare_world
+from hoilib.data.world import World
+from hoilib.models.backbone import Backbone
+from hoilib.models.backbone_stage import prepare_backbone
+from hoilib.models.ezhoi.ezhoi_stage import SplitData, split_data
 from hoilib.seed import seed_everything
 
 
-def start(profile: str, params: dict | None = None, show: bool = True) -> dict:
-    """Resolve ``profile`` + ``params`` (what papermill injected), seed everything, display the table."""
+class ChapterResult:
+    """Base of each chapter's result: ``numbers()`` feeds the prose, ``metrics()`` the metrics JSON."""
+
+    def numbers(self) -> dict[str, float | int | str]:
+        return {}
+
+    def metrics(self) -> dict[str, Any]:
+        return {}
+
+
+@dataclass
+class Chapter:
+    """One opened chapter: its name, parameters, world, backbone and (chapters 2-5) the split's data."""
+
+    name: str
+    cfg: Params
+    world: World
+    backbone: Backbone
+    data: SplitData | None = None
+
+    @property
+    def boxes(self) -> str:
+        """Which boxes the test pairs come from, in words: every mAP table says it."""
+        if self.cfg.pair_source == "gt":
+            return "oracle boxes (the annotated human and object boxes; no detector)"
+        return f"detected boxes from {Path(self.cfg.pair_source).name}"
+
+    def caption(self, df, what: str):
+        """``df`` with a caption naming what it holds and the boxes it was measured on."""
+        return df.style.set_caption(f"{what}, on {self.boxes}").format(precision=2)
+
+    def publish(self, result: ChapterResult) -> Path:
+        """Glue every number of ``result`` for the prose and write its metrics JSON; returns the JSON path."""
+        from myst_nb import glue
+
+        for key, value in result.numbers().items():
+            glue(key, value, display=False)
+        return save_metrics(self.cfg, self.name, result.metrics())
+
+
+def parameter_table_html(cfg: Params, used: tuple[str, ...]) -> str:
+    """The parameter table inside a closed <details>, so the chapter's first idea comes first."""
+    df = table(cfg, used)
+    return (f"<details><summary><b>Parameters</b> of profile <code>{html.escape(cfg.profile)}</code> "
+            f"({len(used)} used by this chapter, listed first; run folder <code>{html.escape(cfg.run_dir)}</code>)"
+            f"</summary>{df.to_html(escape=True)}</details>")
+
+
+def open_chapter(profile: str, params: dict | None, chapter: ModuleType, show: bool = True) -> Chapter:
+    """Resolve and show the parameters, seed, and load what ``chapter`` (a ``hoilib.chapters.chN_*`` module) needs."""
     cfg = resolve(profile, params)
     seed_everything(cfg.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if show:
         import pandas as pd
-        from IPython.display import Markdown, display
+        from IPython.display import HTML, display
 
         pd.set_option("display.max_colwidth", 200)  # tables of methods and verdicts hold sentences
+        display(HTML(parameter_table_html(cfg, chapter.PARAMS)))
+    world = prepare_world(cfg)
+    backbone = prepare_backbone(cfg, world)
+    data = split_data(cfg, world, backbone, cfg.split) if chapter.NEEDS_SPLIT else None
+    return Chapter(chapter.NAME, cfg, world, backbone, data)
 
-        display(Markdown(f"**Profile `{cfg.profile}`**, run folder `{cfg.run_dir}`. Parameters this chapter ran with:"))
-        display(table(cfg))
-    return cfg
 
-
-def save_metrics(cfg: dict, chapter: str, data: dict):
+def save_metrics(cfg: Params, chapter: str, data: dict) -> Path:
     """Write a chapter's key numbers to <run_dir>/metrics/<chapter>.json (what batch tables read)."""
-    from pathlib import Path
-
-    from hoilib import __version__, artifacts
-
     path = Path(cfg.run_dir) / "metrics" / f"{chapter}.json"
     artifacts.write_json(path, {"chapter": chapter, "profile": cfg.profile, "seed": cfg.seed,
                                 "hoilib": __version__, "metrics": data})

@@ -175,19 +175,24 @@ def training_curves(histories: dict, title: str = ""):
     return fig
 
 
-def grouped_bars(df: pd.DataFrame, by: str, cols=("seen", "unseen"), baseline: dict | None = None):
-    """Mean with std error bars per group (seeds are the repeats); dashed lines mark a baseline."""
+def grouped_bars(df: pd.DataFrame, by: str, cols=("seen", "unseen"), baseline: dict | None = None,
+                 baseline_label: str = "frozen CLIP", wrap: bool = False):
+    """Mean with std error bars per group (seeds are the repeats); dashed lines mark a baseline.
+
+    ``wrap`` breaks long group names before their first parenthesis, so many methods fit one row.
+    """
     groups = list(dict.fromkeys(df[by]))
     x = np.arange(len(groups))
     w = 0.8 / len(cols)
-    fig, ax = plt.subplots(figsize=(max(6, 1.4 * len(groups)), 3.4))
+    fig, ax = plt.subplots(figsize=(max(6, (1.1 if wrap else 1.4) * len(groups)), 3.8 if wrap else 3.4))
     for k, c in enumerate(cols):
         means = [df[df[by] == g][c].mean() for g in groups]
         stds = [df[df[by] == g][c].std(ddof=1) if (df[by] == g).sum() > 1 else 0 for g in groups]
         bars = ax.bar(x + (k - (len(cols) - 1) / 2) * w, means, w, yerr=stds, capsize=3, label=f"{c} mAP")
         if baseline and c in baseline:
-            ax.axhline(baseline[c], color=bars.patches[0].get_facecolor(), ls="--", lw=1, label=f"frozen CLIP, {c}")
-    ax.set_xticks(x, groups, rotation=15)
+            ax.axhline(baseline[c], color=bars.patches[0].get_facecolor(), ls="--", lw=1, label=f"{baseline_label}, {c}")
+    names = [g.replace(" (", "\n(", 1) for g in groups] if wrap else groups
+    ax.set_xticks(x, names, rotation=0 if wrap else 15, fontsize=7 if wrap else None)
     ax.set_ylabel("mAP (%)")
     ax.legend(fontsize=8, ncol=2, loc="lower right")
     fig.tight_layout()

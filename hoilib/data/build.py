@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hoilib.config import Params
 from hoilib import artifacts
 from hoilib.errors import ConfigError
 from hoilib.data.annotations import load_annotations
@@ -16,12 +17,12 @@ from hoilib.data.synth.world import WorldSpec, generate_world
 from hoilib.data.world import World
 
 
-def world_spec(cfg: dict) -> WorldSpec:
+def world_spec(cfg: Params) -> WorldSpec:
     return WorldSpec(seed=cfg.world_seed, n_train_images=cfg.n_train_images, n_test_images=cfg.n_test_images,
                      n_pretrain_images=cfg.n_pretrain_images, image_size=cfg.image_size)
 
 
-def prepare_world(cfg: dict) -> World:
+def prepare_world(cfg: Params) -> World:
     """Generate (or reuse) HOI-Synth, or point at a HICO-DET copy, and load both splits."""
     if cfg.dataset == "hico-det":
         from hoilib.data.hico.world import load_hico_world

@@ -11,12 +11,12 @@ from pathlib import Path
 
 from hoilib import artifacts, codekey
 from hoilib.models.backbone import SYNTH_BACKBONE, Backbone, SynthCLIPSpec, load_open_clip, load_synth_clip, pretrain_synth_clip
-from hoilib.config import resolve_device
+from hoilib.config import Params, resolve_device
 from hoilib.data.world import World
 from hoilib.models.features import extract_pair_features
 
 
-def prepare_backbone(cfg: dict, world: World) -> Backbone:
+def prepare_backbone(cfg: Params, world: World) -> Backbone:
     """The synth backbone is pretrained once per (world, settings); open_clip models load by name."""
     if cfg.backbone != SYNTH_BACKBONE:
         return load_open_clip(cfg.backbone, cfg.pretrained, device="cpu")
@@ -36,7 +36,7 @@ def prepare_backbone(cfg: dict, world: World) -> Backbone:
     return load_synth_clip(path)
 
 
-def test_features(cfg: dict, world: World, backbone: Backbone, kinds=("human", "object", "union")):
+def test_features(cfg: Params, world: World, backbone: Backbone, kinds=("human", "object", "union")):
     """Features of every candidate test pair (cached under the run folder)."""
     pairs = world.test_pairs()
     feats = extract_pair_features(backbone, world.test, pairs, Path(cfg.run_dir) / "features", kinds=kinds,

@@ -14,6 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from hoilib.config import Params
 from hoilib.errors import ConfigError
 
 WEIGHT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".ckpt")
@@ -46,7 +47,7 @@ def check_device(name: str) -> None:
         raise ConfigError(f"parameter 'device' = {name!r}, but this torch has no MPS device; expected auto or cpu")
 
 
-def check_backbone(cfg: dict) -> None:
+def check_backbone(cfg: Params) -> None:
     """An open_clip name that exists, and a weights file that exists where a path is given."""
     from hoilib.models.backbone import SYNTH_BACKBONE, check_model_name
 
@@ -59,7 +60,7 @@ def check_backbone(cfg: dict) -> None:
                           "open_clip tag such as openai")
 
 
-def check_inputs(cfg: dict) -> None:
+def check_inputs(cfg: Params) -> None:
     """Everything a run reads, checked without writing (the run folder last, as it is created)."""
     check_device(cfg.device)
     check_backbone(cfg)

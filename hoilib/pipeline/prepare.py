@@ -17,6 +17,7 @@ import time
 
 import torch.distributed as dist
 
+from hoilib.config import Params
 from hoilib import distributed
 
 
@@ -35,7 +36,7 @@ def _rank0_first(what: str, fn):
     return out
 
 
-def _check_kernels(cfg: dict) -> None:
+def _check_kernels(cfg: Params) -> None:
     """On the CPU, the kernels the profile asks for must already be in the environment: torch is imported."""
     from hoilib.config import resolve_device
     from hoilib.errors import ConfigError

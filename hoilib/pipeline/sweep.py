@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hoilib.config import REPO, resolve
+from hoilib.config import REPO, Params, resolve
 from hoilib.errors import ConfigError
 from hoilib.pipeline.runner import (NOTEBOOKS, NotebookFailed, RunLog, chapter_paths, config_fingerprint, notebook_errors,
                            read_provenance, run_profile)
@@ -84,7 +84,7 @@ def _root_path(root: str | Path) -> Path:
     return (root if root.is_absolute() else REPO / root).resolve()
 
 
-def run_state(run_dir: Path, cfg: dict, chapters: list[Path]) -> tuple[str, str, dict | None]:
+def run_state(run_dir: Path, cfg: Params, chapters: list[Path]) -> tuple[str, str, dict | None]:
     """('complete' | 'failed' | 'incomplete', why, provenance) for a run folder and the chapters asked for.
 
     Complete means: provenance records status complete with the same parameters, each

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from hoilib.config import Params
 from hoilib.errors import ConfigError, DataError
 from hoilib.data.hico import lists
 from hoilib.data.annotations import HOIDataset, load_annotations
@@ -63,7 +64,7 @@ def descriptors(verb: str, obj: str) -> list[str]:
             f"a {o} and a person; the person {v}s it"]
 
 
-def load_hico_world(cfg: dict):
+def load_hico_world(cfg: Params):
     """A ``World`` over the user's copy (or the test fixture): official lists, GEN-VLKT prompts, template descriptors."""
     from hoilib.data.world import World
 

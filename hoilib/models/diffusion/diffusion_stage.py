@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hoilib import artifacts, codekey
-from hoilib.config import resolve_device
+from hoilib.config import Params, resolve_device
 from hoilib.models.diffusion import model as dm
 from hoilib.models.textspace import TextSpace
 
@@ -27,7 +27,7 @@ def space_vectors(space: TextSpace, which: str):
     raise ValueError(f"text space must be one of {SPACES}, got {which!r}")
 
 
-def train_or_load(cfg: dict, space: TextSpace, which: str, seed: int, show_progress: bool = True) -> dm.TextDiffusion:
+def train_or_load(cfg: Params, space: TextSpace, which: str, seed: int, show_progress: bool = True) -> dm.TextDiffusion:
     """The diffusion model of one space and seed: loaded when its inputs are unchanged, trained otherwise."""
     vectors, fp = space_vectors(space, which)
     settings = {k: getattr(cfg, k) for k in SETTINGS}

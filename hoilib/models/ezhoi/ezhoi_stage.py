@@ -14,7 +14,7 @@ import torch
 
 from hoilib import artifacts, codekey, distributed
 from hoilib.models.backbone import Backbone
-from hoilib.config import resolve_device
+from hoilib.config import Params, resolve_device
 from hoilib.data.world import World
 from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
 from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig
@@ -23,7 +23,6 @@ from hoilib.models.ezhoi.train import predict, train_ezhoi
 from hoilib.models.features import extract_pair_features
 from hoilib.data.annotations import PairSet
 from hoilib.measure.metric import evaluate_hoi
-from hoilib.measure.zeroshot import zero_shot_map
 
 # name -> (use_prompts, use_adapter, use_descriptors)
 ABLATIONS = {
@@ -58,7 +57,7 @@ def descriptor_features(backbone: Backbone, world: World, k: int = 3) -> torch.T
     return torch.stack(out)
 
 
-def build_model(cfg: dict, backbone: Backbone, world: World, flags=(True, True, True), desc=None) -> EZHOI:
+def build_model(cfg: Params, backbone: Backbone, world: World, flags=(True, True, True), desc=None) -> EZHOI:
     for p in backbone.model.parameters():
         p.requires_grad_(False)
     backbone.model.eval()
@@ -68,7 +67,7 @@ def build_model(cfg: dict, backbone: Backbone, world: World, flags=(True, True, 
     return EZHOI(ecfg, backbone.model, backbone.tokenizer(world.prompts), desc)
 
 
-def split_data(cfg: dict, world: World, backbone: Backbone, split: str) -> SplitData:
+def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> SplitData:
     """Seen-class training pairs (unseen annotations removed), a held-out validation set, and the test pairs."""
     unseen = world.unseen(split)
     train_ds = world.train.without_classes(np.flatnonzero(unseen))
@@ -86,7 +85,7 @@ def split_data(cfg: dict, world: World, backbone: Backbone, split: str) -> Split
                      pack_pairs(world.test, te_pairs, te_feats), te_pairs, te_feats)
 
 
-def train_or_load(cfg: dict, backbone: Backbone, world: World, data: SplitData, name: str, seed: int, desc=None):
+def train_or_load(cfg: Params, backbone: Backbone, world: World, data: SplitData, name: str, seed: int, desc=None):
     """Train one configuration (or load its checkpoint); returns (model, meta with history)."""
     flags = ABLATIONS[name]
     torch.manual_seed(seed)
@@ -117,54 +116,7 @@ def evaluate_model(model: EZHOI, world: World, data: SplitData) -> dict:
     return evaluate_hoi(dets, world.test.ground_truth(), world.num_classes, rare=world.rare, unseen=data.unseen).as_percent()
 
 
-def frozen_baseline(world: World, backbone: Backbone, data: SplitData) -> dict:
-    """Chapter 1's zero-shot detector (frozen CLIP, union crops) on the same test pairs."""
-    scale = float(backbone.model.logit_scale.exp().detach())
-    m = zero_shot_map(data.test_feats["union"], backbone.encode_text(world.prompts), data.test_pairs, world.classes,
-                      world.test.ground_truth(), rare=world.rare, unseen=data.unseen, logit_scale=scale)
-    return m.as_percent()
-
-
-def run_grid(cfg: dict, backbone: Backbone, world: World, data: SplitData, names, seeds):
-    """Train (or load) every (configuration, seed); returns a tidy results frame and the histories."""
-    import pandas as pd
-
-    desc = descriptor_features(backbone, world)
-    rows, histories, models = [], {}, {}
-    for name in names:
-        for seed in seeds:
-            model, meta = train_or_load(cfg, backbone, world, data, name, int(seed), desc)
-            res = evaluate_model(model, world, data)
-            h = meta["history"]
-            rows.append({"model": name, "seed": int(seed), **res, "best epoch": h["best_epoch"], "train s": h["seconds"]})
-            histories[(name, int(seed))] = h
-            models[(name, int(seed))] = model
-    return pd.DataFrame(rows), histories, models
-
-
-def fmt(x, digits: int = 2) -> str:
-    """A number for a table; 'n/a' where a mean has no class to average over (None or NaN)."""
-    return "n/a" if x is None or (isinstance(x, float) and np.isnan(x)) else f"{x:.{digits}f}"
-
-
-def mean_std(df, by: str = "model", cols=("full", "seen", "unseen", "rare", "non_rare")):
-    """'mean ± std' strings per group, in the order the groups first appear."""
-    import pandas as pd
-
-    out = {}
-    for name, g in df.groupby(by, sort=False):
-        row = {}
-        for c in cols:
-            vals = g[c].astype(float)
-            if vals.isna().any():
-                row[c] = "n/a"
-            else:
-                row[c] = f"{vals.mean():.2f} ± {vals.std(ddof=1) if len(vals) > 1 else 0.0:.2f}"
-        out[name] = row | {"seeds": len(g)}
-    return pd.DataFrame(out).T
-
-
-def checkpoint_path(cfg: dict, split: str, name: str, seed: int) -> Path:
+def checkpoint_path(cfg: Params, split: str, name: str, seed: int) -> Path:
     return Path(cfg.run_dir) / "ezhoi" / f"{split}-{name.replace(' ', '_')}-seed{seed}.safetensors"
 
 

@@ -1,0 +1,82 @@
+"""Chapter 3: the raw and the adapted text spaces of one EZ-HOI checkpoint, and how far adaptation moved them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+
+from hoilib.chapters import plots
+from hoilib.chapters.notebook import Chapter, ChapterResult
+from hoilib.measure import gap
+from hoilib.measure.zeroshot import annotated_pairs
+from hoilib.models import textspace
+from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_features, train_or_load
+
+NAME = "03_adapted_embeddings"
+NEEDS_SPLIT = True
+PARAMS = ("split", "ezhoi_seeds", "seed", "gap_permutations", "umap_points")
+GAP_KEYS = ["centroid_gap_norm", "two_sample_accuracy", "mmd2", "mmd_p_value", "mean_cos_image_text"]
+
+
+@dataclass
+class TextSpaceChapter(ChapterResult):
+    checkpoint: str  # the chapter 2 checkpoint (first seed, full model) the spaces come from
+    space: textspace.TextSpace
+    movement: dict  # per-class cosine raw vs adapted, centroid shift, corpus MMD
+    unseen: np.ndarray  # (C,) bool
+    gaps: dict[str, dict]  # gap measures: before (frozen vision, raw text), after, and crossed
+    sets: dict[str, np.ndarray]  # the four sets of the joint pictures
+    labels: dict[str, np.ndarray]  # each set's class per row
+    umap: pd.DataFrame
+
+    def movement_table(self) -> pd.DataFrame:
+        cos = self.movement["per_class_cosine"]
+        m = self.movement
+        return pd.DataFrame({
+            "mean cosine, seen classes": [float(cos[~self.unseen].mean())],
+            "mean cosine, unseen classes": [float(cos[self.unseen].mean())],
+            "centroid shift": [m["centroid_shift"]], "corpus MMD^2": [m["corpus_mmd2"]], "corpus MMD p": [m["corpus_mmd_p"]],
+        }).T.rename(columns={0: "value"})
+
+    def gap_table(self) -> pd.DataFrame:
+        return pd.DataFrame(self.gaps).loc[GAP_KEYS]
+
+    def numbers(self) -> dict:
+        g = self.gaps
+        return {"mean_cos": self.movement["mean_cosine"], "centroid_shift": self.movement["centroid_shift"],
+                "gap_before": g["frozen vision vs raw text"]["centroid_gap_norm"],
+                "gap_after": g["model vision vs adapted text"]["centroid_gap_norm"]}
+
+    def metrics(self) -> dict:
+        g = self.gaps
+        return {"fingerprint": self.space.fingerprint, "raw_fingerprint": self.space.meta["raw_fingerprint"],
+                "checkpoint": self.checkpoint,
+                "movement": {k: v for k, v in self.movement.items() if k != "per_class_cosine"},
+                "gap_before": g["frozen vision vs raw text"], "gap_after": g["model vision vs adapted text"],
+                "gap_frozen_vision_adapted_text": g["frozen vision vs adapted text"]}
+
+
+def run(ch: Chapter) -> TextSpaceChapter:
+    cfg, world, data = ch.cfg, ch.world, ch.data
+    seed = int(cfg.ezhoi_seeds[0])
+    model, _ = train_or_load(cfg, ch.backbone, world, data, "full", seed)  # chapter 2's checkpoint
+    ckpt = checkpoint_path(cfg, cfg.split, "full", seed)
+    space = textspace.extract(model, world, ch.backbone.tokenizer, ckpt)
+    pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
+    vis_raw, vis_adapted = data.test_feats["union"][pos], pair_visual_features(model, data)[pos]
+    pairs = {"frozen vision vs raw text": (vis_raw, space.raw), "model vision vs adapted text": (vis_adapted, space.adapted),
+             "frozen vision vs adapted text": (vis_raw, space.adapted)}
+    gaps = {k: gap.gap_summary(v, t[pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations)
+            for k, (v, t) in pairs.items()}
+    cc = space.corpus_class.numpy()
+    sets = {"raw text": space.raw_corpus.numpy(), "adapted text": space.adapted_corpus.numpy(),
+            "frozen vision": vis_raw.numpy(), "model vision": vis_adapted.numpy()}
+    labels = {"raw text": cc, "adapted text": cc, "frozen vision": pos_cls, "model vision": pos_cls}
+    umap = plots.umap_embedding(sets, n_per_set=cfg.umap_points, seed=cfg.seed)
+    return TextSpaceChapter(ckpt.name, space, textspace.movement(space), np.asarray(data.unseen), gaps, sets,
+                            {k: np.asarray(v) for k, v in labels.items()}, umap)
+
+

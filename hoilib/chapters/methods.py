@@ -1,0 +1,164 @@
+"""The methods of the ordering experiment: each turns a seed's test-pair features and class text into a score.
+
+For each EZ-HOI seed, the model's visual features of every test pair are scored
+against its adapted class text: directly (no bridge), after a bridge trained on the
+raw CLIP text space (the wrong order: the guard is told to allow the mismatch),
+after a bridge trained on the adapted space (the correct order), or after a cheap
+gap-closing baseline at the same place. "Raw everywhere" is the consistent pipeline
+without EZ-HOI: frozen CLIP features, a raw-trained bridge, raw text. Every result
+keeps its per-class APs so chapter 5 can test paired differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from hoilib.config import Params
+from hoilib.measure import baselines
+from hoilib.measure.baselines import modality_mean
+from hoilib.measure.metric import HOIMetrics, evaluate_hoi
+from hoilib.measure.zeroshot import annotated_pairs, score_pairs
+from hoilib.models.diffusion.bridge import bridge
+from hoilib.models.diffusion.model import TextDiffusion
+from hoilib.models.ezhoi.ezhoi_stage import SplitData
+from hoilib.models.seedrun import SeedRun
+
+WRONG, CORRECT = "EZ-HOI + raw-trained bridge (wrong order)", "EZ-HOI + adapted-trained bridge (correct order)"
+METHODS = {  # name -> what it is; the order of the chapter's table
+    "frozen CLIP, no bridge": "frozen union-crop features vs raw class text (chapter 1)",
+    "frozen CLIP + raw-trained bridge (raw everywhere)": "the consistent pipeline without EZ-HOI",
+    "EZ-HOI, no bridge": "the model's visual features vs its adapted class text (chapter 2)",
+    WRONG: "bridge whose diffusion model learned frozen CLIP's text space",
+    CORRECT: "bridge whose diffusion model learned the adapted text space",
+    "EZ-HOI + mean-centering (C3)": "each modality minus its mean, renormalised",
+    "EZ-HOI + CapDec noise": "class prototypes fitted on noise-injected adapted text",
+    "EZ-HOI + DeCap projection": "vision projected onto the adapted text corpus",
+    "EZ-HOI + Procrustes": "rotation fitted on seen-class training pairs",
+}
+FROZEN = tuple(m for m in METHODS if m.startswith("frozen"))
+
+
+@dataclass
+class Context:
+    """What every seed shares: the test pairs, ground truth, frozen CLIP features and raw class text."""
+
+    world: object
+    data: SplitData
+    frozen_test: torch.Tensor  # (P, D) union-crop features of the test pairs
+    frozen_train_mean: torch.Tensor  # (D,) mean of the normalised training union features
+    frozen_scale: float  # CLIP's logit scale (zero-shot softmax temperature)
+    pos: np.ndarray  # indices of annotated test pairs
+    pos_cls: np.ndarray  # their (first) class
+
+
+def make_context(world, backbone, data: SplitData) -> Context:
+    tr = data.train
+    pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
+    return Context(world, data, data.test_feats["union"], modality_mean(tr.u[~tr.pad]), float(backbone.model.logit_scale.exp().detach()),
+                   pos, pos_cls)
+
+
+def bridged(cfg: Params, diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor, fingerprint: str,
+            allow_mismatch: bool = False, t_start: int | None = None, steps: int | None = None, recipe: str | None = None,
+            seed: int = 0) -> torch.Tensor:
+    """The bridge with the profile's settings unless given (sdedit noise is seeded)."""
+    return bridge(diff, vision, vision_mean, fingerprint, t_start=cfg.bridge_t_start if t_start is None else t_start,
+                  steps=cfg.bridge_steps if steps is None else steps, recipe=recipe or cfg.bridge_recipe,
+                  allow_mismatch=allow_mismatch, generator=torch.Generator().manual_seed(seed))
+
+
+def ezhoi_head(run: SeedRun) -> tuple[float, float]:
+    """(scale, bias) of the model's sigmoid(scale * cosine + bias): how every EZ-HOI row is scored."""
+    return float(run.model.logit_scale.exp().detach()), float(run.model.logit_bias.detach())
+
+
+def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
+    """(test vision features, class text, scoring) of one method.
+
+    Scoring is a float (softmax at that logit scale: frozen CLIP, chapter 1) or a
+    (scale, bias) pair (the EZ-HOI head's sigmoid, so detector priors weigh in as in EZ-HOI).
+    """
+    sp, vmean = run.space, run.vision_mean
+    head = ezhoi_head(run)
+    raw_fp = sp.meta["raw_fingerprint"]
+    if name == "frozen CLIP, no bridge":
+        return ctx.frozen_test, sp.raw, ctx.frozen_scale
+    if name == "frozen CLIP + raw-trained bridge (raw everywhere)":
+        return bridged(cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, raw_fp, seed=run.seed), sp.raw, ctx.frozen_scale
+    if name == "EZ-HOI, no bridge":
+        return run.vision, sp.adapted, head
+    if name == WRONG:  # the ablation asks for the mismatch on purpose
+        return bridged(cfg, run.raw, run.vision, vmean, sp.fingerprint, allow_mismatch=True, seed=run.seed), sp.adapted, head
+    if name == CORRECT:
+        return bridged(cfg, run.adapted, run.vision, vmean, sp.fingerprint, seed=run.seed), sp.adapted, head
+    if name == "EZ-HOI + mean-centering (C3)":
+        return baselines.mean_center(run.vision, vmean), baselines.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)), head
+    if name == "EZ-HOI + CapDec noise":
+        proto = baselines.capdec_prototypes(sp.adapted_corpus, sp.corpus_class, sp.adapted, steps=cfg.capdec_steps, seed=run.seed)
+        return run.vision, proto, head
+    if name == "EZ-HOI + DeCap projection":
+        return baselines.decap_project(run.vision, sp.adapted_corpus), sp.adapted, head
+    if name == "EZ-HOI + Procrustes":
+        w = baselines.procrustes(F.normalize(run.train_pos, dim=-1), sp.adapted[run.train_pos_cls])
+        return baselines.apply_procrustes(run.vision, w), sp.adapted, head
+    raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
+
+
+def evaluate(ctx: Context, vision: torch.Tensor, text: torch.Tensor, scoring) -> HOIMetrics:
+    """mAP of features scored against class text; ``scoring`` as in ``method_features``."""
+    w, d = ctx.world, ctx.data
+    head = tuple(scoring) if isinstance(scoring, (tuple, list)) else None
+    dets = score_pairs(vision, text, d.test_pairs, w.classes, None if head else scoring, head=head)
+    return evaluate_hoi(dets, w.test.ground_truth(), w.num_classes, rare=w.rare, unseen=d.unseen)
+
+
+def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], methods=tuple(METHODS)):
+    """Every method on every seed: a tidy frame (mAP in %), per-class APs and the features (for gap measures)."""
+    import pandas as pd
+
+    rows, ap, feats = [], {}, {}
+    for name in methods:
+        for run in runs[:1] if name == "frozen CLIP, no bridge" else runs:  # seed-free: one row
+            v, t, scale = method_features(cfg, name, run, ctx)
+            m = evaluate(ctx, v, t, scale)
+            rows.append({"method": name, "seed": run.seed, **m.as_percent()})
+            ap[(name, run.seed)] = m.ap
+            feats[(name, run.seed)] = (v, t)
+    return pd.DataFrame(rows), ap, feats
+
+
+def sweep(cfg: Params, ctx: Context, run: SeedRun, t_starts, steps_list, recipes=("direct", "sdedit")):
+    """mAP of the correct- and wrong-order bridge over start steps (at the profile's step count) and step counts."""
+    import pandas as pd
+
+    sp, vmean = run.space, run.vision_mean
+    rows = []
+    grid = [(t, cfg.bridge_steps, r) for r in recipes for t in t_starts]
+    grid += [(cfg.bridge_t_start, s, "direct") for s in steps_list if s != cfg.bridge_steps]
+    for order, diff in (("correct", run.adapted), ("wrong", run.raw)):
+        for t, s, recipe in grid:
+            v = bridged(cfg, diff, run.vision, vmean, sp.fingerprint, allow_mismatch=order == "wrong", t_start=int(t),
+                        steps=int(s), recipe=recipe, seed=run.seed)
+            m = evaluate(ctx, v, sp.adapted, ezhoi_head(run)).as_percent()
+            rows.append({"order": order, "recipe": recipe, "t_start": int(t), "steps": int(s), "full": m["full"],
+                         "seen": m["seen"], "unseen": m["unseen"]})
+    return pd.DataFrame(rows)
+
+
+def gap_table(cfg: Params, ctx: Context, feats: dict, seed: int, methods=tuple(METHODS)):
+    """Gap measures between each method's features of the annotated test pairs and the text of their class."""
+    import pandas as pd
+
+    from hoilib.measure.gap import gap_summary
+
+    cols = {}
+    for name in methods:
+        key = (name, seed) if (name, seed) in feats else next(k for k in feats if k[0] == name)
+        v, t = feats[key]
+        g = gap_summary(v[ctx.pos], t[ctx.pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations)
+        cols[name] = {k: g[k] for k in ("centroid_gap_norm", "two_sample_accuracy", "mmd2", "mean_cos_image_text")}
+    return pd.DataFrame(cols).T
