@@ -47,3 +47,11 @@ def test_each_notebook_opens_its_chapter_with_one_call(path):
     code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
     opens = [c for c in code if "open_chapter(profile, params, chapter)" in c]
     assert len(opens) == 1 and code.index(opens[0]) == 1, f"{path.name}: the cell after the parameters opens the chapter"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
+def test_live_widgets_are_skipped_in_batch_runs(path):
+    """nbclient can block on a cell that opens ipywidgets comms (jupyter/nbclient#312): batch runs skip them."""
+    for i, cell in enumerate(json.loads(path.read_text())["cells"]):
+        if cell["cell_type"] == "code" and ".widget()" in "".join(cell["source"]):
+            assert "skip-execution" in cell["metadata"].get("tags", []), f"{path.name} cell {i}"

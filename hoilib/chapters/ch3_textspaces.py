@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 
-from hoilib.chapters import plots
+from hoilib.chapters import interactive
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.measure import gap
 from hoilib.measure.zeroshot import annotated_pairs
@@ -30,7 +30,6 @@ class TextSpaceChapter(ChapterResult):
     gaps: dict[str, dict]  # gap measures: before (frozen vision, raw text), after, and crossed
     sets: dict[str, np.ndarray]  # the four sets of the joint pictures
     labels: dict[str, np.ndarray]  # each set's class per row
-    umap: pd.DataFrame
 
     def movement_table(self) -> pd.DataFrame:
         cos = self.movement["per_class_cosine"]
@@ -75,8 +74,14 @@ def run(ch: Chapter) -> TextSpaceChapter:
     sets = {"raw text": space.raw_corpus.numpy(), "adapted text": space.adapted_corpus.numpy(),
             "frozen vision": vis_raw.numpy(), "model vision": vis_adapted.numpy()}
     labels = {"raw text": cc, "adapted text": cc, "frozen vision": pos_cls, "model vision": pos_cls}
-    umap = plots.umap_embedding(sets, n_per_set=cfg.umap_points, seed=cfg.seed)
     return TextSpaceChapter(ckpt.name, space, textspace.movement(space), np.asarray(data.unseen), gaps, sets,
-                            {k: np.asarray(v) for k, v in labels.items()}, umap)
+                            {k: np.asarray(v) for k, v in labels.items()})
+
+
+def joint_figure(ch: Chapter, res: TextSpaceChapter):
+    """The four sets in one UMAP fit, as an interactive figure (hover: set, class, seen or unseen)."""
+    return interactive.joint_embedding(res.sets, res.labels, ch.world.class_names(), res.unseen,
+                                       n_per_set=ch.cfg.umap_points, seed=ch.cfg.seed,
+                                       title="raw text, adapted text, frozen and model vision (one UMAP fit)")
 
 

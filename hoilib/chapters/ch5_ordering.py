@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import plots
+from hoilib.chapters import interactive
 from hoilib.chapters.methods import CORRECT, METHODS, WRONG, Context, bridged, gap_table, make_context, run_table, sweep
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.measure.paired import judge, paired_tests, verdict
@@ -48,7 +48,6 @@ class OrderingChapter(ChapterResult):
     tests: dict[str, pd.DataFrame]  # claim -> paired tests of b - a
     sweep: pd.DataFrame  # t* and step sweeps of the first seed
     gaps: pd.DataFrame  # gap measures per method (first seed)
-    umap: pd.DataFrame
     feats: dict  # (method, seed) -> (test features, class text)
     bridge: dict  # the bridge settings every row used
 
@@ -128,8 +127,20 @@ def run(ch: Chapter) -> OrderingChapter:
     tests = {text: paired_tests(df, ap, a, b, ch.data.unseen) for text, a, b, _ in CLAIMS}
     sw = sweep(cfg, ctx, runs[0], cfg.sweep_t_starts, cfg.sweep_steps)
     gaps = gap_table(cfg, ctx, feats, runs[0].seed)
-    sets, _ = joint_sets(runs, ctx, feats)
-    umap = plots.umap_embedding(sets, n_per_set=cfg.umap_points // 2, seed=cfg.seed)  # five sets: half the points
     bridge = {k: getattr(cfg, k) for k in ("bridge_t_start", "bridge_steps", "bridge_recipe")}
-    return OrderingChapter(cfg.profile, ctx, runs, guard_message(cfg, runs[0]), df, ap, tests, sw, gaps, umap, feats,
+    return OrderingChapter(cfg.profile, ctx, runs, guard_message(cfg, runs[0]), df, ap, tests, sw, gaps, feats,
                            bridge)
+
+
+def joint_figure(ch: Chapter, res: OrderingChapter):
+    """Text spaces, vision and bridged vision of the first seed in one UMAP fit, as an interactive figure."""
+    sets, labels = joint_sets(res.runs, res.ctx, res.feats)
+    return interactive.joint_embedding(sets, labels, ch.world.class_names(), np.asarray(ch.data.unseen),
+                                       n_per_set=ch.cfg.umap_points // 2, seed=ch.cfg.seed,  # five sets: half each
+                                       title="text spaces, vision and bridged vision (one UMAP fit)")
+
+
+def tstar_figure(explorer, t_values=(0, 299, 599, 899)):
+    """The explorer's t* slider for the HTML book: three annotated pairs, unseen classes first."""
+    return interactive.tstar_slider(explorer, explorer.example_pairs(3), t_values,
+                                    title="top-5 classes of bridged test pairs; slide t*")

@@ -62,8 +62,8 @@ class Chapter:
         """Glue every number of ``result`` for the prose and write its metrics JSON; returns the JSON path."""
         from myst_nb import glue
 
-        for key, value in result.numbers().items():
-            glue(key, value, display=False)
+        for key, value in result.numbers().items():  # numpy scalars print as np.float64(...): the prose needs numbers
+            glue(key, value.item() if hasattr(value, "item") else value, display=False)
         return save_metrics(self.cfg, self.name, result.metrics())
 
 

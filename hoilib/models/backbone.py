@@ -21,7 +21,7 @@ import torch
 import torch.nn.functional as F
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from PIL import Image
-from tqdm.auto import tqdm
+from hoilib.progress import tqdm
 
 from hoilib import artifacts
 from hoilib.errors import ArtifactError, ConfigError

@@ -22,7 +22,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from tqdm.auto import tqdm
+from hoilib.progress import tqdm
 
 from hoilib import artifacts, codekey, distributed
 from hoilib.models.backbone import Backbone

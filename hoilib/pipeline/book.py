@@ -45,6 +45,25 @@ def write_results_page(book_dir: Path, runs_root: str | Path | None = None) -> P
     return artifacts.write_bytes(Path(book_dir) / "results.md", text.encode("utf-8"))
 
 
+HIDDEN_TAGS = ("parameters", "injected-parameters")  # shown to the reader as the chapter's parameter table
+
+
+def publish_copy(executed: Path, dest: Path) -> Path:
+    """Copy an executed chapter for the book with its parameter cells removed from the page.
+
+    The parameters a chapter ran with are shown once, in the closed table its first cell
+    displays; the two papermill cells that hold them as code would come before the first idea.
+    """
+    import nbformat
+
+    nb = nbformat.read(executed, as_version=4)
+    for cell in nb.cells:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
+            cell.setdefault("metadata", {})["tags"] = [*tags, "remove-cell"]
+    return artifacts.write_bytes(dest, nbformat.writes(nb).encode("utf-8"))
+
+
 def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
     """Copy the book sources and the run's executed chapters into <run_dir>/_book_src.
 
@@ -66,7 +85,7 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
             missing.append(nb.name)
             continue
         errors += notebook_errors(executed)
-        shutil.copy2(executed, chapters / nb.name)
+        publish_copy(executed, chapters / nb.name)
     if missing:
         where = run_dir / "notebooks"
         raise HoiBookError(

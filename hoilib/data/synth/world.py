@@ -16,7 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from tqdm.auto import tqdm
+from hoilib.progress import tqdm
 
 from hoilib import artifacts, codekey
 from hoilib.data.crops import pair_crop

@@ -19,7 +19,7 @@ from diffusers import DDPMScheduler
 from diffusers.models.embeddings import Timesteps
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from tqdm.auto import tqdm
+from hoilib.progress import tqdm
 
 from hoilib import artifacts
 from hoilib.measure.baselines import mean_center, modality_mean

@@ -20,7 +20,7 @@ import time
 import numpy as np
 import torch
 from torchvision.ops import sigmoid_focal_loss
-from tqdm.auto import tqdm
+from hoilib.progress import tqdm
 
 from hoilib import distributed
 from hoilib.models.ezhoi.model import EZHOI
