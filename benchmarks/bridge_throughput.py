@@ -21,13 +21,12 @@ from pathlib import Path
 
 import torch
 
-
 from hoilib.chapters import methods as ordering
-from hoilib.models.seedrun import seed_run  # noqa: E402
 from hoilib.config import parse_overrides as _overrides  # noqa: E402
 from hoilib.config import resolve, resolve_device  # noqa: E402
 from hoilib.models.diffusion import model as dm  # noqa: E402
 from hoilib.models.diffusion.bridge import bridge  # noqa: E402
+from hoilib.models.seedrun import seed_run  # noqa: E402
 
 
 def load_or_init(cfg: dict, dim: int) -> tuple[dm.TextDiffusion, str]:
@@ -35,13 +34,21 @@ def load_or_init(cfg: dict, dim: int) -> tuple[dm.TextDiffusion, str]:
     if found:
         return dm.load(found[0]), f"trained checkpoint {found[0].name}"
     torch.manual_seed(0)
-    den = dm.VectorDenoiser(dm.DenoiserConfig(dim=dim, hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks))
-    return dm.TextDiffusion(den.eval(), torch.zeros(dim), 1.0, "untrained", "adapted", {}), "untrained denoiser (no run yet)"
+    den = dm.VectorDenoiser(
+        dm.DenoiserConfig(dim=dim, hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks)
+    )
+    return dm.TextDiffusion(
+        den.eval(), torch.zeros(dim), 1.0, "untrained", "adapted", {}
+    ), "untrained denoiser (no run yet)"
 
 
-def throughput(diff: dm.TextDiffusion, device: str, n: int, t_start: int, steps_list, repeats: int = 3) -> list[dict]:
+def throughput(
+    diff: dm.TextDiffusion, device: str, n: int, t_start: int, steps_list, repeats: int = 3
+) -> list[dict]:
     diff.denoiser.to(device)
-    x = torch.nn.functional.normalize(torch.randn(n, diff.denoiser.cfg.dim, generator=torch.Generator().manual_seed(0)), dim=-1)
+    x = torch.nn.functional.normalize(
+        torch.randn(n, diff.denoiser.cfg.dim, generator=torch.Generator().manual_seed(0)), dim=-1
+    )
     mean = x.mean(0)
     rows = []
     for steps in steps_list:
@@ -56,7 +63,14 @@ def throughput(diff: dm.TextDiffusion, device: str, n: int, t_start: int, steps_
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
         best = sorted(times)[len(times) // 2]
-        rows.append({"steps": steps, "vectors": n, "median_s": round(best, 4), "vectors_per_s": round(n / best, 1)})
+        rows.append(
+            {
+                "steps": steps,
+                "vectors": n,
+                "median_s": round(best, 4),
+                "vectors_per_s": round(n / best, 1),
+            }
+        )
     diff.denoiser.to("cpu")
     return rows
 
@@ -64,8 +78,8 @@ def throughput(diff: dm.TextDiffusion, device: str, n: int, t_start: int, steps_
 def chapter5_share(cfg: dict) -> dict:
     """Time chapter 5's table for the first seed, and the bridge calls inside it."""
     from hoilib.data.build import prepare_world
-    from hoilib.models.ezhoi.ezhoi_stage import split_data
     from hoilib.models.backbone_stage import prepare_backbone
+    from hoilib.models.ezhoi.ezhoi_stage import split_data
 
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg, world)
@@ -90,9 +104,15 @@ def chapter5_share(cfg: dict) -> dict:
         total = time.perf_counter() - t0
     finally:
         ordering.bridge = real_bridge
-    return {"seed": run.seed, "test_pairs": len(data.test_pairs), "table_s": round(total, 3),
-            "bridge_s": round(spent["bridge"], 3), "bridge_calls": spent["calls"], "bridged_vectors": spent["vectors"],
-            "bridge_share": round(spent["bridge"] / total, 4)}
+    return {
+        "seed": run.seed,
+        "test_pairs": len(data.test_pairs),
+        "table_s": round(total, 3),
+        "bridge_s": round(spent["bridge"], 3),
+        "bridge_calls": spent["calls"],
+        "bridged_vectors": spent["vectors"],
+        "bridge_share": round(spent["bridge"] / total, 4),
+    }
 
 
 def main(argv=None) -> int:
@@ -100,7 +120,9 @@ def main(argv=None) -> int:
     ap.add_argument("--profile", default="synth")
     ap.add_argument("--set", action="append", metavar="NAME=VALUE")
     ap.add_argument("--vectors", type=int, default=20000, help="vectors per throughput measurement")
-    ap.add_argument("--dim", type=int, default=128, help="embedding size of the untrained denoiser (no run yet)")
+    ap.add_argument(
+        "--dim", type=int, default=128, help="embedding size of the untrained denoiser (no run yet)"
+    )
     ap.add_argument("--steps", type=int, nargs="+", default=[1, 5, 10, 20])
     ap.add_argument("--skip-chapter5", action="store_true", help="only the throughput part")
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
@@ -108,21 +130,36 @@ def main(argv=None) -> int:
     cfg = resolve(args.profile, _overrides(args.set))
     device = resolve_device(cfg.device)
     diff, what = load_or_init(cfg, args.dim)
-    res = {"profile": cfg.profile, "device": device, "torch_threads": torch.get_num_threads(),
-           "cpu": platform.processor() or platform.machine(), "model": what,
-           "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
-           "t_start": cfg.bridge_t_start, "throughput": throughput(diff, device, args.vectors, cfg.bridge_t_start, args.steps)}
+    res = {
+        "profile": cfg.profile,
+        "device": device,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "model": what,
+        "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
+        "t_start": cfg.bridge_t_start,
+        "throughput": throughput(diff, device, args.vectors, cfg.bridge_t_start, args.steps),
+    }
     print(f"bridge throughput on {device} ({what}), t* = {cfg.bridge_t_start}:")
     for r in res["throughput"]:
-        print(f"  {r['steps']:3d} DDIM steps: {r['vectors_per_s']:>10.1f} vectors/s ({r['vectors']} in {r['median_s']} s, median of 3)")
+        print(
+            f"  {r['steps']:3d} DDIM steps: {r['vectors_per_s']:>10.1f} vectors/s ({r['vectors']} "
+            f"in {r['median_s']} s, median of 3)"
+        )
     if not args.skip_chapter5:
         ezhoi_dir = Path(cfg.run_dir) / "ezhoi"
         if not ezhoi_dir.is_dir():
-            print(f"chapter 5 share: skipped, no run in {cfg.run_dir} (run `python -m hoilib run --profile {cfg.profile}` first)")
+            print(
+                f"chapter 5 share: skipped, no run in {cfg.run_dir} (run `python -m hoilib run "
+                f"--profile {cfg.profile}` first)"
+            )
         else:
             res["chapter5"] = c5 = chapter5_share(cfg)
-            print(f"chapter 5 table, seed {c5['seed']} ({c5['test_pairs']} test pairs): {c5['table_s']} s, of which the bridge "
-                  f"{c5['bridge_s']} s in {c5['bridge_calls']} calls ({100 * c5['bridge_share']:.1f}%)")
+            print(
+                f"chapter 5 table, seed {c5['seed']} ({c5['test_pairs']} test pairs): "
+                f"{c5['table_s']} s, of which the bridge "
+                f"{c5['bridge_s']} s in {c5['bridge_calls']} calls ({100 * c5['bridge_share']:.1f}%)"
+            )
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
     return 0

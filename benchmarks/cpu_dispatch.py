@@ -30,17 +30,33 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 VARIANTS = {
     "native": {},
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-    "pin-avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-                 "MKL_CBWR": "AVX2"},
-    "pin-compat": {"ATEN_CPU_CAPABILITY": "default", "ONEDNN_MAX_CPU_ISA": "SSE41", "MKL_CBWR": "COMPATIBLE"},
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    },
+    "pin-avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "MKL_CBWR": "AVX2",
+    },
+    "pin-compat": {
+        "ATEN_CPU_CAPABILITY": "default",
+        "ONEDNN_MAX_CPU_ISA": "SSE41",
+        "MKL_CBWR": "COMPATIBLE",
+    },
     # which library's dispatch moves the numbers: each limited alone
     "aten-avx2": {"ATEN_CPU_CAPABILITY": "avx2"},
     "onednn-avx2": {"ONEDNN_MAX_CPU_ISA": "AVX2"},
     "mkl-avx2": {"MKL_ENABLE_INSTRUCTIONS": "AVX2"},
     # and the thread count (another machine has another number of cores)
-    "avx2-1thread": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-                     "OMP_NUM_THREADS": "1"},
+    "avx2-1thread": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+        "OMP_NUM_THREADS": "1",
+    },
 }
 
 
@@ -49,16 +65,18 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     import torch
 
     from hoilib import artifacts
-
-    from hoilib.measure import gap
     from hoilib.config import parse_override, resolve
     from hoilib.data.build import prepare_world
     from hoilib.machine import machine_info
-    from hoilib.seed import seed_everything
-    from hoilib.models.backbone_stage import prepare_backbone, test_features
+    from hoilib.measure import gap
     from hoilib.measure.zeroshot import annotated_pairs, zero_shot_map
+    from hoilib.models.backbone_stage import prepare_backbone, test_features
+    from hoilib.seed import seed_everything
 
-    cfg = resolve(profile, {"run_dir": run_dir, "data_root": world_dir, **dict(parse_override(s) for s in sets)})
+    cfg = resolve(
+        profile,
+        {"run_dir": run_dir, "data_root": world_dir, **dict(parse_override(s) for s in sets)},
+    )
     seed_everything(cfg.seed)
     world = prepare_world(cfg)
     t0 = time.perf_counter()
@@ -69,21 +87,41 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     pos, pos_cls = annotated_pairs(world.test, pairs)
     g = gap.centroid_gap(feats["union"][pos], text[pos_cls])[1]
     scale = float(backbone.model.logit_scale.exp().detach())
-    m = zero_shot_map(feats["union"], text, pairs, world.classes, world.test.ground_truth(), rare=world.rare,
-                      unseen=world.unseen(cfg.split), logit_scale=scale).as_percent()
-    weights = artifacts.tensor_digest(backbone.model.state_dict())  # not the file: it records wall-clock seconds
-    return {"weights_digest": weights, "pretrain_s": round(t_pretrain, 1),
-            "total_s": round(time.perf_counter() - t0, 1), "centroid_gap": round(float(g), 4),
-            "union_full": round(m["full"], 2), "union_unseen": round(m["unseen"], 2),
-            "cpu_capability": torch.backends.cpu.get_cpu_capability(), "machine": machine_info()}
+    m = zero_shot_map(
+        feats["union"],
+        text,
+        pairs,
+        world.classes,
+        world.test.ground_truth(),
+        rare=world.rare,
+        unseen=world.unseen(cfg.split),
+        logit_scale=scale,
+    ).as_percent()
+    weights = artifacts.tensor_digest(
+        backbone.model.state_dict()
+    )  # not the file: it records wall-clock seconds
+    return {
+        "weights_digest": weights,
+        "pretrain_s": round(t_pretrain, 1),
+        "total_s": round(time.perf_counter() - t0, 1),
+        "centroid_gap": round(float(g), 4),
+        "union_full": round(m["full"], 2),
+        "union_unseen": round(m["unseen"], 2),
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "machine": machine_info(),
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--profile", default="synth")
-    ap.add_argument("--out", default="/tmp/cpu-dispatch", help="folder of the world, the runs and result.json")
+    ap.add_argument(
+        "--out", default="/tmp/cpu-dispatch", help="folder of the world, the runs and result.json"
+    )
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
-    ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="profile override")
+    ap.add_argument(
+        "--set", action="append", default=[], metavar="NAME=VALUE", help="profile override"
+    )
     ap.add_argument("--child", default=None, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     out = Path(args.out)
@@ -93,9 +131,22 @@ def main(argv=None) -> int:
         return 0
     results = {}
     for name in args.variants:
-        env = {k: v for k, v in os.environ.items() if k not in {x for d in VARIANTS.values() for x in d}}
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in {x for d in VARIANTS.values() for x in d}
+        }
         env.update(VARIANTS[name])
-        cmd = [sys.executable, __file__, "--profile", args.profile, "--out", str(out), "--child", name]
+        cmd = [
+            sys.executable,
+            __file__,
+            "--profile",
+            args.profile,
+            "--out",
+            str(out),
+            "--child",
+            name,
+        ]
         cmd += [a for s in args.set for a in ("--set", s)]
         proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
         line = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -104,9 +155,12 @@ def main(argv=None) -> int:
             return 1
         results[name] = {"env": VARIANTS[name], **json.loads(line[-1][7:])}
         r = results[name]
-        print(f"{name:11s} capability {r['cpu_capability']:8s} weights {r['weights_digest'][:12]} gap "
-              f"{r['centroid_gap']:.4f} union Full {r['union_full']:.2f} Unseen {r['union_unseen']:.2f} "
-              f"pretraining {r['pretrain_s']:.1f} s", flush=True)
+        print(
+            f"{name:11s} capability {r['cpu_capability']:8s} weights {r['weights_digest'][:12]} gap "
+            f"{r['centroid_gap']:.4f} union Full {r['union_full']:.2f} Unseen {r['union_unseen']:.2f} "
+            f"pretraining {r['pretrain_s']:.1f} s",
+            flush=True,
+        )
     old = json.loads((out / "result.json").read_text()) if (out / "result.json").is_file() else {}
     (out / "result.json").write_text(json.dumps({**old, **results}, indent=1) + "\n")
     print(f"written {out / 'result.json'}")

@@ -28,14 +28,13 @@ import numpy as np
 import torch
 from PIL import Image
 
-
-from hoilib.models.backbone import load_open_clip  # noqa: E402
 from hoilib.config import resolve_device  # noqa: E402
+from hoilib.data.annotations import HOIDataset, ImageAnn, PairSet  # noqa: E402
+from hoilib.models.backbone import load_open_clip  # noqa: E402
 from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig  # noqa: E402
 from hoilib.models.ezhoi.pairs import PairTensors  # noqa: E402
 from hoilib.models.ezhoi.train import class_objects, focal_loss, loss_mask, move_model  # noqa: E402
 from hoilib.models.features import default_workers, encode_crops  # noqa: E402
-from hoilib.data.annotations import HOIDataset, ImageAnn, PairSet  # noqa: E402
 
 KINDS = ("human", "object", "union")
 N_OBJECTS = 80  # HICO-DET's object count, for the synthetic class list
@@ -59,7 +58,9 @@ def _timed(fn, device: str, repeats: int, warmup: int) -> list[float]:
     return times
 
 
-def synthetic_pairs(folder: Path, n_pairs: int, pairs_per_image: int = 4, size=(640, 480), seed: int = 0):
+def synthetic_pairs(
+    folder: Path, n_pairs: int, pairs_per_image: int = 4, size=(640, 480), seed: int = 0
+):
     """Random-noise JPEGs (HICO-DET-sized) and random human/object boxes: (dataset, pairs) for ``encode_crops``."""
     rng = np.random.default_rng(seed)
     n_images = max(1, -(-n_pairs // pairs_per_image))
@@ -67,33 +68,82 @@ def synthetic_pairs(folder: Path, n_pairs: int, pairs_per_image: int = 4, size=(
     w, h = size
     for i in range(n_images):
         name = f"bench_{i:05d}.jpg"
-        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(folder / name, quality=90)
-        images.append(ImageAnn(i, name, w, h, np.zeros((0, 4)), np.zeros((0, 4)), np.zeros(0, np.int64),
-                               np.zeros(0, np.int64), np.zeros(0, np.int64)))
+        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+            folder / name, quality=90
+        )
+        images.append(
+            ImageAnn(
+                i,
+                name,
+                w,
+                h,
+                np.zeros((0, 4)),
+                np.zeros((0, 4)),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+                np.zeros(0, np.int64),
+            )
+        )
     for p in range(n_pairs):
         img.append(p // pairs_per_image)
         for out in (bh, bo):
             x0, y0 = rng.uniform(0, w * 0.6), rng.uniform(0, h * 0.6)
             out.append([x0, y0, x0 + rng.uniform(30, w * 0.4), y0 + rng.uniform(30, h * 0.4)])
-    ds = HOIDataset(folder / "synthetic-annotations.json", folder, images, [f"object{k}" for k in range(N_OBJECTS)],
-                    ["verb"], [(0, k) for k in range(N_OBJECTS)])
-    return ds, PairSet(np.asarray(img, np.int64), np.asarray(bh), np.asarray(bo), np.zeros(n_pairs, np.int64))
+    ds = HOIDataset(
+        folder / "synthetic-annotations.json",
+        folder,
+        images,
+        [f"object{k}" for k in range(N_OBJECTS)],
+        ["verb"],
+        [(0, k) for k in range(N_OBJECTS)],
+    )
+    return ds, PairSet(
+        np.asarray(img, np.int64), np.asarray(bh), np.asarray(bo), np.zeros(n_pairs, np.int64)
+    )
 
 
-def bench_extraction(bb, device: str, crops: int, batch: int, workers: int, repeats: int, warmup: int) -> dict:
+def bench_extraction(
+    bb, device: str, crops: int, batch: int, workers: int, repeats: int, warmup: int
+) -> dict:
     n_pairs = max(1, crops // len(KINDS))
     autocast = device.startswith("cuda")
     with tempfile.TemporaryDirectory(prefix="hoi-bench-") as tmp:
         ds, pairs = synthetic_pairs(Path(tmp), n_pairs)
-        warm = np.arange(min(n_pairs, max(1, batch // len(KINDS))))  # one batch: kernels chosen, memory allocated
+        warm = np.arange(
+            min(n_pairs, max(1, batch // len(KINDS)))
+        )  # one batch: kernels chosen, memory allocated
         for _ in range(warmup):
-            encode_crops(bb, ds, pairs, KINDS, device, batch, workers, autocast, index=warm, show_progress=False)
-        times = _timed(lambda: encode_crops(bb, ds, pairs, KINDS, device, batch, workers, autocast, show_progress=False),
-                       device, repeats, 0)
+            encode_crops(
+                bb,
+                ds,
+                pairs,
+                KINDS,
+                device,
+                batch,
+                workers,
+                autocast,
+                index=warm,
+                show_progress=False,
+            )
+        times = _timed(
+            lambda: encode_crops(
+                bb, ds, pairs, KINDS, device, batch, workers, autocast, show_progress=False
+            ),
+            device,
+            repeats,
+            0,
+        )
     med = statistics.median(times)
     n = n_pairs * len(KINDS)
-    return {"crops": n, "batch": batch, "workers": workers, "autocast_bf16": autocast, "times_s": [round(t, 4) for t in times],
-            "median_s": round(med, 4), "crops_per_s": round(n / med, 2)}
+    return {
+        "crops": n,
+        "batch": batch,
+        "workers": workers,
+        "autocast_bf16": autocast,
+        "times_s": [round(t, 4) for t in times],
+        "median_s": round(med, 4),
+        "crops_per_s": round(n / med, 2),
+    }
 
 
 def bench_bare_forward(bb, device: str, batch: int, repeats: int, warmup: int) -> dict:
@@ -112,8 +162,13 @@ def bench_bare_forward(bb, device: str, batch: int, repeats: int, warmup: int) -
     times = _timed(forward, device, repeats, warmup)
     bb.model.to("cpu")
     med = statistics.median(times)
-    return {"batch": batch, "autocast_bf16": autocast, "times_s": [round(t, 5) for t in times],
-            "median_s": round(med, 5), "crops_per_s": round(batch / med, 1)}
+    return {
+        "batch": batch,
+        "autocast_bf16": autocast,
+        "times_s": [round(t, 5) for t in times],
+        "median_s": round(med, 5),
+        "crops_per_s": round(batch / med, 1),
+    }
 
 
 def build_ezhoi(bb, n_classes: int, seed: int = 0) -> tuple[EZHOI, list[tuple[int, int]]]:
@@ -124,24 +179,45 @@ def build_ezhoi(bb, n_classes: int, seed: int = 0) -> tuple[EZHOI, list[tuple[in
     classes = [(c // N_OBJECTS, c % N_OBJECTS) for c in range(n_classes)]
     prompts = [f"a photo of a person verb-ing an object {o} (action {v})" for v, o in classes]
     g = torch.Generator().manual_seed(seed)
-    desc = torch.nn.functional.normalize(torch.randn(n_classes, 3, bb.embed_dim, generator=g), dim=-1)
+    desc = torch.nn.functional.normalize(
+        torch.randn(n_classes, 3, bb.embed_dim, generator=g), dim=-1
+    )
     torch.manual_seed(seed)
-    model = EZHOI(EZHOIConfig(dim=bb.embed_dim, num_classes=n_classes), bb.model, bb.tokenizer(prompts), desc)
+    model = EZHOI(
+        EZHOIConfig(dim=bb.embed_dim, num_classes=n_classes), bb.model, bb.tokenizer(prompts), desc
+    )
     return model, classes
 
 
 def random_batch(n_images: int, pairs: int, dim: int, classes, seed: int = 0) -> PairTensors:
     g = torch.Generator().manual_seed(seed)
-    feat = lambda: torch.nn.functional.normalize(torch.randn(n_images, pairs, dim, generator=g), dim=-1)  # noqa: E731
+
+    def feat():
+        return torch.nn.functional.normalize(torch.randn(n_images, pairs, dim, generator=g), dim=-1)
+
     obj = torch.randint(0, N_OBJECTS, (n_images, pairs), generator=g)
     cls_obj = class_objects(classes)
-    targets = ((torch.rand(n_images, pairs, len(classes), generator=g) < 0.05) & (obj[..., None] == cls_obj)).float()
+    targets = (
+        (torch.rand(n_images, pairs, len(classes), generator=g) < 0.05)
+        & (obj[..., None] == cls_obj)
+    ).float()
     z = np.zeros((n_images, pairs, 4))
-    return PairTensors(feat(), feat(), feat(), torch.zeros(n_images, pairs, dtype=torch.bool), obj, targets,
-                       np.arange(n_images), z, z)
+    return PairTensors(
+        feat(),
+        feat(),
+        feat(),
+        torch.zeros(n_images, pairs, dtype=torch.bool),
+        obj,
+        targets,
+        np.arange(n_images),
+        z,
+        z,
+    )
 
 
-def bench_train_step(bb, device: str, n_classes: int, images: int, pairs: int, repeats: int, warmup: int) -> dict:
+def bench_train_step(
+    bb, device: str, n_classes: int, images: int, pairs: int, repeats: int, warmup: int
+) -> dict:
     model, classes = build_ezhoi(bb, n_classes)
     dev = torch.device(device)
     move_model(model, dev)
@@ -162,52 +238,109 @@ def bench_train_step(bb, device: str, n_classes: int, images: int, pairs: int, r
     times = _timed(step, device, repeats, warmup)
     move_model(model, torch.device("cpu"))
     med = statistics.median(times)
-    return {"classes": n_classes, "images": images, "pairs_per_image": pairs,
-            "trainable_params": sum(p.numel() for p in params), "times_s": [round(t, 4) for t in times],
-            "median_s_per_step": round(med, 4)}
+    return {
+        "classes": n_classes,
+        "images": images,
+        "pairs_per_image": pairs,
+        "trainable_params": sum(p.numel() for p in params),
+        "times_s": [round(t, 4) for t in times],
+        "median_s_per_step": round(med, 4),
+    }
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--model", default="ViT-B-16", help="open_clip model name")
-    ap.add_argument("--pretrained", default=None, help="open_clip tag or local weights file; default: random init")
+    ap.add_argument(
+        "--pretrained",
+        default=None,
+        help="open_clip tag or local weights file; default: random init",
+    )
     ap.add_argument("--device", default="auto", help="auto (CUDA when present), cpu, cuda, cuda:1")
-    ap.add_argument("--crops", type=int, default=3072, help="crops encoded per timed extraction (pairs x 3)")
+    ap.add_argument(
+        "--crops", type=int, default=3072, help="crops encoded per timed extraction (pairs x 3)"
+    )
     ap.add_argument("--batch", type=int, default=256, help="crops per forward pass")
-    ap.add_argument("--workers", type=int, default=None, help="DataLoader workers (default: 0 on CPU, up to 4 on CUDA)")
-    ap.add_argument("--classes", type=int, default=600, help="HOI classes in the training step (HICO-DET: 600)")
-    ap.add_argument("--train-images", type=int, default=64, help="images per training batch (ezhoi_batch_images)")
-    ap.add_argument("--pairs", type=int, default=8, help="candidate pairs per image in the training batch")
+    ap.add_argument(
+        "--workers",
+        type=int,
+        default=None,
+        help="DataLoader workers (default: 0 on CPU, up to 4 on CUDA)",
+    )
+    ap.add_argument(
+        "--classes", type=int, default=600, help="HOI classes in the training step (HICO-DET: 600)"
+    )
+    ap.add_argument(
+        "--train-images",
+        type=int,
+        default=64,
+        help="images per training batch (ezhoi_batch_images)",
+    )
+    ap.add_argument(
+        "--pairs", type=int, default=8, help="candidate pairs per image in the training batch"
+    )
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     ap.add_argument("--skip-train", action="store_true", help="only the extraction part")
-    ap.add_argument("--bare", action="store_true",
-                    help="also time the bare forward of the image tower at the same batch, and report the share")
+    ap.add_argument(
+        "--bare",
+        action="store_true",
+        help="also time the bare forward of the image tower at the same batch, and report the share",
+    )
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     device = resolve_device(args.device)
     workers = default_workers(device) if args.workers is None else args.workers
     bb = load_open_clip(args.model, args.pretrained, device="cpu")
-    weights = f"pretrained ({args.pretrained})" if args.pretrained else "random init (no --pretrained): speed as with real weights"
-    res = {"model": args.model, "weights": weights, "device": device, "torch": torch.__version__,
-           "torch_threads": torch.get_num_threads(), "cpu": platform.processor() or platform.machine(),
-           "gpu": torch.cuda.get_device_name(torch.device(device)) if device.startswith("cuda") else None}
+    weights = (
+        f"pretrained ({args.pretrained})"
+        if args.pretrained
+        else "random init (no --pretrained): speed as with real weights"
+    )
+    res = {
+        "model": args.model,
+        "weights": weights,
+        "device": device,
+        "torch": torch.__version__,
+        "torch_threads": torch.get_num_threads(),
+        "cpu": platform.processor() or platform.machine(),
+        "gpu": torch.cuda.get_device_name(torch.device(device))
+        if device.startswith("cuda")
+        else None,
+    }
     print(f"{args.model}, weights: {weights}")
-    print(f"device: {device}" + (f" ({res['gpu']})" if res["gpu"] else "") + f", torch {torch.__version__}, "
-          f"{res['torch_threads']} torch threads")
-    res["extraction"] = ex = bench_extraction(bb, device, args.crops, args.batch, workers, args.repeats, args.warmup)
-    print(f"crop features: {ex['crops_per_s']:.1f} crops/s ({ex['crops']} crops, batch {ex['batch']}, {ex['workers']} workers, "
-          f"bf16 autocast {'on' if ex['autocast_bf16'] else 'off'}; median of {args.repeats}: {ex['median_s']} s)")
+    print(
+        f"device: {device}"
+        + (f" ({res['gpu']})" if res["gpu"] else "")
+        + f", torch {torch.__version__}, "
+        f"{res['torch_threads']} torch threads"
+    )
+    res["extraction"] = ex = bench_extraction(
+        bb, device, args.crops, args.batch, workers, args.repeats, args.warmup
+    )
+    print(
+        f"crop features: {ex['crops_per_s']:.1f} crops/s ({ex['crops']} crops, batch "
+        f"{ex['batch']}, {ex['workers']} workers, "
+        f"bf16 autocast {'on' if ex['autocast_bf16'] else 'off'}; median of {args.repeats}: {ex['median_s']} s)"
+    )
     if args.bare:
-        res["bare_forward"] = bare = bench_bare_forward(bb, device, args.batch, max(10, args.repeats), 3)
+        res["bare_forward"] = bare = bench_bare_forward(
+            bb, device, args.batch, max(10, args.repeats), 3
+        )
         res["extraction_share_of_bare"] = share = round(ex["crops_per_s"] / bare["crops_per_s"], 4)
-        print(f"bare forward: {bare['crops_per_s']:.1f} crops/s (batch {bare['batch']}, median of "
-              f"{len(bare['times_s'])}); extraction reaches {100 * share:.1f}% of it")
+        print(
+            f"bare forward: {bare['crops_per_s']:.1f} crops/s (batch {bare['batch']}, median of "
+            f"{len(bare['times_s'])}); extraction reaches {100 * share:.1f}% of it"
+        )
     if not args.skip_train:
-        res["train_step"] = tr = bench_train_step(bb, device, args.classes, args.train_images, args.pairs, args.repeats,
-                                                  args.warmup)
-        print(f"EZ-HOI training step: {tr['median_s_per_step']:.3f} s/step ({tr['classes']} classes, {tr['images']} images x "
-              f"{tr['pairs_per_image']} pairs, {tr['trainable_params']} trainable parameters; median of {args.repeats})")
+        res["train_step"] = tr = bench_train_step(
+            bb, device, args.classes, args.train_images, args.pairs, args.repeats, args.warmup
+        )
+        print(
+            f"EZ-HOI training step: {tr['median_s_per_step']:.3f} s/step ({tr['classes']} "
+            f"classes, {tr['images']} images x "
+            f"{tr['pairs_per_image']} pairs, {tr['trainable_params']} trainable parameters; median of {args.repeats})"
+        )
     if args.out:
         Path(args.out).write_text(json.dumps(res, indent=1) + "\n")
     return 0

@@ -11,10 +11,11 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import torch
 from safetensors import SafetensorError
@@ -60,7 +61,10 @@ def _strict(obj: Any) -> Any:
 
 def dumps_json(obj: Any) -> str:
     """Canonical, strict JSON (sorted keys, fixed separators, no NaN): byte-identical for equal data."""
-    return json.dumps(_strict(obj), sort_keys=True, indent=1, ensure_ascii=True, allow_nan=False) + "\n"
+    return (
+        json.dumps(_strict(obj), sort_keys=True, indent=1, ensure_ascii=True, allow_nan=False)
+        + "\n"
+    )
 
 
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
@@ -78,7 +82,9 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise ArtifactError(f"{what} {path} is not valid JSON: {e}") from e
 
 
-def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict | None = None) -> Path:
+def save_tensors(
+    path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict | None = None
+) -> Path:
     """Save tensors as safetensors; ``meta`` is stored as one JSON string in the header."""
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     header = {"meta": json.dumps(meta or {}, sort_keys=True)}
@@ -87,7 +93,9 @@ def save_tensors(path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta
     return Path(path)
 
 
-def load_tensors(path: str | os.PathLike, what: str = "tensor file", kind: str | None = None) -> tuple[dict[str, torch.Tensor], dict]:
+def load_tensors(
+    path: str | os.PathLike, what: str = "tensor file", kind: str | None = None
+) -> tuple[dict[str, torch.Tensor], dict]:
     """Load a safetensors file and its JSON metadata; truncated or foreign files raise ArtifactError.
 
     With ``kind``, the metadata field 'kind' must equal it (a checkpoint of another sort is refused).
@@ -102,22 +110,28 @@ def load_tensors(path: str | os.PathLike, what: str = "tensor file", kind: str |
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}
     except (SafetensorError, OSError, ValueError) as e:
-        raise ArtifactError(f"{what} {path} is not a readable safetensors file (truncated or corrupt?): {e}") from e
+        raise ArtifactError(
+            f"{what} {path} is not a readable safetensors file (truncated or corrupt?): {e}"
+        ) from e
     try:
         meta = json.loads(header.get("meta", "{}"))
     except json.JSONDecodeError as e:
         raise ArtifactError(f"{what} {path}: metadata field 'meta' is not JSON: {e}") from e
     if kind is not None and meta.get("kind") != kind:
-        raise ArtifactError(f"{path}: metadata field 'kind' is {meta.get('kind')!r}, expected {kind!r}")
+        raise ArtifactError(
+            f"{path}: metadata field 'kind' is {meta.get('kind')!r}, expected {kind!r}"
+        )
     return tensors, meta
 
 
-RUN_LOG_ENV = "HOIBOOK_RUN_LOG"  # set by the runner: the run's run.log, which the chapters' stages append to
+RUN_LOG_ENV = (
+    "HOIBOOK_RUN_LOG"  # set by the runner: the run's run.log, which the chapters' stages append to
+)
 
 
 def append_log(path: str | os.PathLike, msg: str) -> None:
     """Append ``msg``, each line stamped with the UTC time; a log that cannot be written never fails a run."""
-    stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     try:
         with open(path, "a", encoding="utf-8") as f:
             for line in str(msg).splitlines() or [""]:
@@ -184,15 +198,25 @@ class Stage:
         if old is None:
             why = "not computed yet"
         else:
-            before, now = old.get("inputs") or {}, self.inputs if isinstance(self.inputs, dict) else {}
+            before, now = (
+                old.get("inputs") or {},
+                self.inputs if isinstance(self.inputs, dict) else {},
+            )
             changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-            why = f"inputs changed: {', '.join(changed)}" if changed else "marker unreadable or from an older version"
+            why = (
+                f"inputs changed: {', '.join(changed)}"
+                if changed
+                else "marker unreadable or from an older version"
+            )
         stage_log(f"[stage] {self.name}: computing ({why})")
         return False
 
     def mark_done(self, info: dict | None = None) -> None:
         """Record the key and the inputs it hashes (code digests included), so a rerun can be explained."""
-        write_json(self.marker, {"stage": self.name, "key": self.key, "inputs": self.inputs, **(info or {})})
+        write_json(
+            self.marker,
+            {"stage": self.name, "key": self.key, "inputs": self.inputs, **(info or {})},
+        )
         stage_log(f"[stage] {self.name}: done")
 
     def info(self) -> dict:

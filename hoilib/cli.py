@@ -1,10 +1,10 @@
 """Command line: run a profile through papermill, build the book, list profiles.
 
-    hoilib run --profile synth [--set seed=3 --set split=uv] [--only 01]
-    hoilib sweep --profiles synth smoke --seeds 0 1 2 [--set k=v] [--root runs/sweep] [--only 01] [--retry-failed]
-    hoilib results [--root runs]
-    hoilib book --profile synth [--out DIR]
-    hoilib profiles
+hoilib run --profile synth [--set seed=3 --set split=uv] [--only 01]
+hoilib sweep --profiles synth smoke --seeds 0 1 2 [--set k=v] [--root runs/sweep] [--only 01] [--retry-failed]
+hoilib results [--root runs]
+hoilib book --profile synth [--out DIR]
+hoilib profiles
 """
 
 from __future__ import annotations
@@ -18,28 +18,69 @@ from hoilib.errors import HoiBookError
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="hoilib", description="hoi-book: run the chapters and build the HTML book")
+    ap = argparse.ArgumentParser(
+        prog="hoilib", description="hoi-book: run the chapters and build the HTML book"
+    )
     sub = ap.add_subparsers(dest="cmd", required=True)
     r = sub.add_parser("run", help="execute the notebooks in order with papermill")
-    r.add_argument("--profile", default="synth", help="profile name or path to a .yml (default: synth)")
-    r.add_argument("--set", action="append", metavar="NAME=VALUE", help="override one parameter (repeatable)")
-    r.add_argument("--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so")
+    r.add_argument(
+        "--profile", default="synth", help="profile name or path to a .yml (default: synth)"
+    )
+    r.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="override one parameter (repeatable)"
+    )
+    r.add_argument(
+        "--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so"
+    )
     b = sub.add_parser("book", help="build the HTML book from a run's executed notebooks")
     b.add_argument("--profile", default="synth")
-    b.add_argument("--set", action="append", metavar="NAME=VALUE", help="same overrides as the run (run_dir)")
-    b.add_argument("--out", default=None, help="output folder (HTML lands in OUT/_build/html; default: repo root)")
-    sw = sub.add_parser("sweep", help="run profiles x seeds, each in <root>/<profile>-seed<s>; resumable",
-                        description="Run every profile with every seed (seed=s, ezhoi_seeds=[s]). Runs already "
-                                    "complete are skipped; a failed run is recorded and the sweep goes on; the exit "
-                                    "status is 1 if any run failed.")
-    sw.add_argument("--profiles", nargs="+", required=True, metavar="PROFILE", help="profile names or .yml paths")
-    sw.add_argument("--seeds", nargs="+", required=True, type=int, metavar="SEED", help="seeds, e.g. 0 1 2")
-    sw.add_argument("--set", action="append", metavar="NAME=VALUE", help="override one parameter for every run")
-    sw.add_argument("--root", default="runs/sweep", help="folder of the runs, relative to the repo (default: runs/sweep)")
-    sw.add_argument("--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so")
-    sw.add_argument("--retry-failed", action="store_true", help="run again the runs that failed in an earlier sweep")
+    b.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="same overrides as the run (run_dir)"
+    )
+    b.add_argument(
+        "--out",
+        default=None,
+        help="output folder (HTML lands in OUT/_build/html; default: repo root)",
+    )
+    sw = sub.add_parser(
+        "sweep",
+        help="run profiles x seeds, each in <root>/<profile>-seed<s>; resumable",
+        description="Run every profile with every seed (seed=s, ezhoi_seeds=[s]). Runs already "
+        "complete are skipped; a failed run is recorded and the sweep goes on; the exit "
+        "status is 1 if any run failed.",
+    )
+    sw.add_argument(
+        "--profiles",
+        nargs="+",
+        required=True,
+        metavar="PROFILE",
+        help="profile names or .yml paths",
+    )
+    sw.add_argument(
+        "--seeds", nargs="+", required=True, type=int, metavar="SEED", help="seeds, e.g. 0 1 2"
+    )
+    sw.add_argument(
+        "--set", action="append", metavar="NAME=VALUE", help="override one parameter for every run"
+    )
+    sw.add_argument(
+        "--root",
+        default="runs/sweep",
+        help="folder of the runs, relative to the repo (default: runs/sweep)",
+    )
+    sw.add_argument(
+        "--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so"
+    )
+    sw.add_argument(
+        "--retry-failed",
+        action="store_true",
+        help="run again the runs that failed in an earlier sweep",
+    )
     rs = sub.add_parser("results", help="print the table of every run under a folder")
-    rs.add_argument("--root", default="runs", help="folder searched for runs, relative to the repo (default: runs)")
+    rs.add_argument(
+        "--root",
+        default="runs",
+        help="folder searched for runs, relative to the repo (default: runs)",
+    )
     sub.add_parser("profiles", help="list profiles and parameters")
     args = ap.parse_args(argv)
     try:
@@ -52,8 +93,14 @@ def main(argv=None) -> int:
         elif args.cmd == "sweep":
             from hoilib.pipeline.sweep import run_sweep
 
-            report = run_sweep(args.profiles, args.seeds, parse_overrides(args.set), args.root, args.only,
-                               retry_failed=args.retry_failed)
+            report = run_sweep(
+                args.profiles,
+                args.seeds,
+                parse_overrides(args.set),
+                args.root,
+                args.only,
+                retry_failed=args.retry_failed,
+            )
             return 1 if report.failures else 0
         elif args.cmd == "results":
             from pathlib import Path
@@ -74,7 +121,9 @@ def main(argv=None) -> int:
             print("profiles:", ", ".join(list_profiles()))
             for k, f in FIELDS.items():
                 d = f.get_default(call_default_factory=True)
-                print(f"  {k:20s} {type_name(k):11s} default {d!r:24s} {range_text(k):18s} {f.description}")
+                print(
+                    f"  {k:20s} {type_name(k):11s} default {d!r:24s} {range_text(k):18s} {f.description}"
+                )
     except HoiBookError as e:
         print(f"hoilib: error: {e}", file=sys.stderr)
         return 1

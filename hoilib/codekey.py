@@ -18,17 +18,25 @@ import hashlib
 from functools import lru_cache
 from pathlib import Path
 
-PACKAGE = Path(__file__).resolve().parent  # the package whose code is hashed (tests point it at a copy)
+PACKAGE = (
+    Path(__file__).resolve().parent
+)  # the package whose code is hashed (tests point it at a copy)
 
 KEY_ONLY = {"hoilib.codekey"}  # modules that compute keys, not results
 
 # stage -> the modules whose code produces it (their import closure is taken).
 STAGES: dict[str, tuple[str, ...]] = {
     "world": ("hoilib.data.synth.world",),  # HOI-Synth generation and rendering
-    "backbone": ("hoilib.models.backbone",),  # small-CLIP pretraining (the driver's choices are hashed as inputs)
+    "backbone": (
+        "hoilib.models.backbone",
+    ),  # small-CLIP pretraining (the driver's choices are hashed as inputs)
     "features": ("hoilib.models.features",),  # crops and the frozen image tower
-    "ezhoi": ("hoilib.models.ezhoi.ezhoi_stage",),  # EZ-HOI model, training, checkpoint, the data it is fed
-    "diffusion": ("hoilib.models.diffusion.diffusion_stage",),  # text spaces, the denoiser and its training
+    "ezhoi": (
+        "hoilib.models.ezhoi.ezhoi_stage",
+    ),  # EZ-HOI model, training, checkpoint, the data it is fed
+    "diffusion": (
+        "hoilib.models.diffusion.diffusion_stage",
+    ),  # text spaces, the denoiser and its training
 }
 
 
@@ -55,7 +63,9 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
     return {m for m in out if m == "hoilib" or m.startswith("hoilib.")}
 
 
-@lru_cache(maxsize=8)  # the code of a running process does not change; tests that edit a copy clear it
+@lru_cache(
+    maxsize=8
+)  # the code of a running process does not change; tests that edit a copy clear it
 def _graph(root: Path) -> tuple[dict[str, set[str]], dict[str, bytes]]:
     """(module -> hoilib modules it imports, module -> source bytes) for the package at ``root``."""
     sources, deps = {}, {}
@@ -66,8 +76,11 @@ def _graph(root: Path) -> tuple[dict[str, set[str]], dict[str, bytes]]:
         deps[name] = _imports(ast.parse(data, filename=str(path)), name, path.name == "__init__.py")
     for name in deps:
         parents = [".".join(name.split(".")[:i]) for i in range(1, name.count(".") + 1)]
-        deps[name] = {d for d in deps[name] | set(parents)  # importing a.b runs a
-                      if d in sources and d != name and d not in KEY_ONLY}
+        deps[name] = {
+            d
+            for d in deps[name] | set(parents)  # importing a.b runs a
+            if d in sources and d != name and d not in KEY_ONLY
+        }
     return deps, sources
 
 

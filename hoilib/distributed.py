@@ -36,21 +36,29 @@ def init_from_env(backend: str | None = None, timeout_s: float = 1800.0) -> bool
         return False
     missing = [k for k in _ENV if k not in os.environ]
     if missing:
-        raise ConfigError(f"distributed run: environment variable(s) {', '.join(missing)} not set; "
-                          "launch with torchrun (e.g. torchrun --nproc_per_node 2 script.py), which sets them")
+        raise ConfigError(
+            f"distributed run: environment variable(s) {', '.join(missing)} not set; "
+            "launch with torchrun (e.g. torchrun --nproc_per_node 2 script.py), which sets them"
+        )
     size = int(os.environ["WORLD_SIZE"])
     if size <= 1:
         return False
     if not dist.is_available():
-        raise ConfigError("distributed run requested (WORLD_SIZE > 1) but this torch build has no torch.distributed")
+        raise ConfigError(
+            "distributed run requested (WORLD_SIZE > 1) but this torch build has no torch.distributed"
+        )
     rank, local = int(os.environ["RANK"]), int(os.environ.get("LOCAL_RANK", "0"))
     backend = backend or ("nccl" if torch.cuda.is_available() else "gloo")
     if backend == "nccl":
         if local >= torch.cuda.device_count():
-            raise ConfigError(f"LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA device(s): "
-                              "use --nproc_per_node <= the number of GPUs")
+            raise ConfigError(
+                f"LOCAL_RANK {local} but only {torch.cuda.device_count()} CUDA device(s): "
+                "use --nproc_per_node <= the number of GPUs"
+            )
         torch.cuda.set_device(local)
-    dist.init_process_group(backend, rank=rank, world_size=size, timeout=timedelta(seconds=timeout_s))
+    dist.init_process_group(
+        backend, rank=rank, world_size=size, timeout=timedelta(seconds=timeout_s)
+    )
     return True
 
 
@@ -102,11 +110,17 @@ def shard(n: int, block: int = 1) -> range:
 
 def _comm_device() -> torch.device:
     """nccl moves only CUDA tensors; gloo only CPU ones."""
-    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else torch.device("cpu")
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if dist.get_backend() == "nccl"
+        else torch.device("cpu")
+    )
 
 
 def gather_in_order(local: torch.Tensor, n: int, block: int = 1) -> torch.Tensor:
-    """Every rank's shard (from ``shard(n, block)``) concatenated in rank order: the full (n, ...) tensor, on every rank.
+    """Every rank's shard (from ``shard(n, block)``) concatenated in rank order.
+
+    The result is the full (n, ...) tensor, on every rank.
 
     Shard lengths are known from (n, block), so shards are padded to the longest and
     exchanged with one all_gather (works with gloo and nccl, no pickling). Result on the CPU.
@@ -116,15 +130,17 @@ def gather_in_order(local: torch.Tensor, n: int, block: int = 1) -> torch.Tensor
     bounds = shard_bounds(n, block)
     rank, size = world()
     if len(local) != bounds[rank][1] - bounds[rank][0]:
-        raise ValueError(f"rank {rank}: shard has {len(local)} rows, expected {bounds[rank][1] - bounds[rank][0]} "
-                         f"(rows {bounds[rank][0]}..{bounds[rank][1]} of {n})")
+        raise ValueError(
+            f"rank {rank}: shard has {len(local)} rows, expected {bounds[rank][1] - bounds[rank][0]} "
+            f"(rows {bounds[rank][0]}..{bounds[rank][1]} of {n})"
+        )
     longest = max(b - a for a, b in bounds)
     dev = _comm_device()
     buf = torch.zeros((longest, *local.shape[1:]), dtype=local.dtype, device=dev)
     buf[: len(local)] = local.to(dev)
     parts = [torch.empty_like(buf) for _ in range(size)]
     dist.all_gather(parts, buf)
-    return torch.cat([p[: b - a].cpu() for p, (a, b) in zip(parts, bounds)])
+    return torch.cat([p[: b - a].cpu() for p, (a, b) in zip(parts, bounds, strict=False)])
 
 
 def all_true(flag: bool) -> bool:
@@ -180,7 +196,9 @@ def together(what: str):
     if error is not None:
         raise error
     if bad:
-        raise HoiBookError(f"{what}: stopped because rank {', '.join(map(str, bad))} failed (its error is printed above)")
+        raise HoiBookError(
+            f"{what}: stopped because rank {', '.join(map(str, bad))} failed (its error is printed above)"
+        )
 
 
 def barrier() -> None:

@@ -13,10 +13,33 @@ import re
 import sys
 from importlib import metadata
 
-PACKAGES = ("torch", "torchvision", "open_clip_torch", "diffusers", "numpy", "scipy", "scikit-learn", "umap-learn",
-            "numba", "pillow", "safetensors", "pandas", "papermill", "jupyter-book")
-DISPATCH_ENV = ("ATEN_CPU_CAPABILITY", "MKL_CBWR", "MKL_ENABLE_INSTRUCTIONS", "ONEDNN_MAX_CPU_ISA", "OMP_NUM_THREADS",
-                "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OPENBLAS_CORETYPE", "CUBLAS_WORKSPACE_CONFIG")
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "open_clip_torch",
+    "diffusers",
+    "numpy",
+    "scipy",
+    "scikit-learn",
+    "umap-learn",
+    "numba",
+    "pillow",
+    "safetensors",
+    "pandas",
+    "papermill",
+    "jupyter-book",
+)
+DISPATCH_ENV = (
+    "ATEN_CPU_CAPABILITY",
+    "MKL_CBWR",
+    "MKL_ENABLE_INSTRUCTIONS",
+    "ONEDNN_MAX_CPU_ISA",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "OPENBLAS_CORETYPE",
+    "CUBLAS_WORKSPACE_CONFIG",
+)
 
 
 def cpu_model() -> str:
@@ -65,8 +88,12 @@ def _blas() -> list[dict]:
     return [{k: d.get(k) for k in keep} for d in threadpool_info()]
 
 
-AVX2_KERNELS = {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2", "MKL_ENABLE_INSTRUCTIONS": "AVX2",
-                "MKL_CBWR": "AVX2"}
+AVX2_KERNELS = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "MKL_CBWR": "AVX2",
+}
 
 
 def kernel_env(cpu_kernels: str) -> dict:
@@ -76,7 +103,11 @@ def kernel_env(cpu_kernels: str) -> dict:
     numbers; benchmarks/cpu_dispatch.py measures it), on x86-64 CPUs that have it; a variable
     the user set already is kept. ``native`` (or another CPU) changes nothing.
     """
-    if cpu_kernels != "avx2" or platform.machine().lower() not in ("x86_64", "amd64") or "avx2" not in _cpu_flags():
+    if (
+        cpu_kernels != "avx2"
+        or platform.machine().lower() not in ("x86_64", "amd64")
+        or "avx2" not in _cpu_flags()
+    ):
         return {}
     return {k: v for k, v in AVX2_KERNELS.items() if k not in os.environ}
 
@@ -90,20 +121,38 @@ def machine_info(env: dict | None = None) -> dict:
     import torch
 
     config = torch.__config__.show()
-    blas, mkl = re.search(r"BLAS_INFO=(\w+)", config), re.search(r"Math Kernel Library Version (\S+)", config)
+    blas, mkl = (
+        re.search(r"BLAS_INFO=(\w+)", config),
+        re.search(r"Math Kernel Library Version (\S+)", config),
+    )
     info = {
-        "cpu": cpu_model(), "cpu_flags": _cpu_flags(), "logical_cpus": os.cpu_count(), "arch": platform.machine(),
-        "os": platform.platform(), "python": sys.version.split()[0],
-        "torch_cpu_capability": (env or {}).get("ATEN_CPU_CAPABILITY",
-                                                torch.backends.cpu.get_cpu_capability()).upper(),
-        "torch_blas": blas and blas.group(1), "torch_mkl": mkl and mkl.group(1),
-        "torch_threads": torch.get_num_threads(), "torch_interop_threads": torch.get_num_interop_threads(),
-        "numpy_blas": _blas(), "dispatch_env": {**{k: os.environ[k] for k in DISPATCH_ENV if k in os.environ},
-                                                **(env or {})},
-        "cuda": None, "packages": _versions(),
+        "cpu": cpu_model(),
+        "cpu_flags": _cpu_flags(),
+        "logical_cpus": os.cpu_count(),
+        "arch": platform.machine(),
+        "os": platform.platform(),
+        "python": sys.version.split()[0],
+        "torch_cpu_capability": (env or {})
+        .get("ATEN_CPU_CAPABILITY", torch.backends.cpu.get_cpu_capability())
+        .upper(),
+        "torch_blas": blas and blas.group(1),
+        "torch_mkl": mkl and mkl.group(1),
+        "torch_threads": torch.get_num_threads(),
+        "torch_interop_threads": torch.get_num_interop_threads(),
+        "numpy_blas": _blas(),
+        "dispatch_env": {
+            **{k: os.environ[k] for k in DISPATCH_ENV if k in os.environ},
+            **(env or {}),
+        },
+        "cuda": None,
+        "packages": _versions(),
     }
     if torch.cuda.is_available():
         i = torch.cuda.current_device()
-        info["cuda"] = {"device": torch.cuda.get_device_name(i), "capability": list(torch.cuda.get_device_capability(i)),
-                        "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version()}
+        info["cuda"] = {
+            "device": torch.cuda.get_device_name(i),
+            "capability": list(torch.cuda.get_device_capability(i)),
+            "cuda": torch.version.cuda,
+            "cudnn": torch.backends.cudnn.version(),
+        }
     return info

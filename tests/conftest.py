@@ -22,10 +22,20 @@ def tiny_cfg(tmp_path_factory, tiny_world):
     from hoilib.config import resolve
 
     run_dir = tmp_path_factory.mktemp("run")
-    return resolve("smoke", {"run_dir": str(run_dir), "data_root": str(tiny_world), "world_seed": TINY.seed,
-                             "n_train_images": TINY.n_train_images, "n_test_images": TINY.n_test_images,
-                             "n_pretrain_images": TINY.n_pretrain_images, "image_size": TINY.image_size,
-                             "pretrain_steps": 2, "pretrain_batch": 16})
+    return resolve(
+        "smoke",
+        {
+            "run_dir": str(run_dir),
+            "data_root": str(tiny_world),
+            "world_seed": TINY.seed,
+            "n_train_images": TINY.n_train_images,
+            "n_test_images": TINY.n_test_images,
+            "n_pretrain_images": TINY.n_pretrain_images,
+            "image_size": TINY.image_size,
+            "pretrain_steps": 2,
+            "pretrain_batch": 16,
+        },
+    )
 
 
 @pytest.fixture(scope="session")

@@ -19,7 +19,9 @@ def test_atomic_write_leaves_nothing_on_failure(tmp_path):
 
 
 def test_tensors_roundtrip_and_truncation(tmp_path):
-    p = artifacts.save_tensors(tmp_path / "t.safetensors", {"a": torch.arange(6.0).view(2, 3)}, {"k": [1, 2]})
+    p = artifacts.save_tensors(
+        tmp_path / "t.safetensors", {"a": torch.arange(6.0).view(2, 3)}, {"k": [1, 2]}
+    )
     t, meta = artifacts.load_tensors(p)
     assert torch.equal(t["a"], torch.arange(6.0).view(2, 3)) and meta == {"k": [1, 2]}
     data = p.read_bytes()
@@ -42,7 +44,9 @@ def test_interrupted_world_generation_resumes(tmp_path, monkeypatch):
     """A world killed half-way has no done-marker; the next run regenerates it completely."""
     from hoilib.data.synth import world as W
 
-    spec = W.WorldSpec(seed=5, n_train_images=6, n_test_images=4, n_pretrain_images=3, image_size=96)
+    spec = W.WorldSpec(
+        seed=5, n_train_images=6, n_test_images=4, n_pretrain_images=3, image_size=96
+    )
 
     def boom(*a, **k):
         raise KeyboardInterrupt
@@ -63,7 +67,10 @@ def test_json_is_strict_and_canonical(tmp_path):
 
     import numpy as np
 
-    p = artifacts.write_json(tmp_path / "m.json", {"b": float("nan"), "a": np.float64(1.5), "c": [np.int64(2), float("inf")]})
+    p = artifacts.write_json(
+        tmp_path / "m.json",
+        {"b": float("nan"), "a": np.float64(1.5), "c": [np.int64(2), float("inf")]},
+    )
     text = p.read_text()
     assert json.loads(text) == {"a": 1.5, "b": None, "c": [2, None]}
     assert "NaN" not in text and text.index('"a"') < text.index('"b"')
@@ -72,8 +79,8 @@ def test_json_is_strict_and_canonical(tmp_path):
 def test_images_that_cannot_be_read_name_their_file(tmp_path):
     from PIL import Image
 
-    from hoilib.errors import DataError
     from hoilib.data.images import open_rgb
+    from hoilib.errors import DataError
 
     good = tmp_path / "a.jpg"
     Image.new("RGB", (40, 30), (200, 10, 10)).save(good, quality=95)
@@ -94,4 +101,6 @@ def test_stage_marker_records_its_inputs(tmp_path):
     assert not s.done()
     s.mark_done({"file": "x"})
     assert s.done() and s.info()["inputs"] == {"a": 1, "code": "abc"} and s.info()["file"] == "x"
-    assert not artifacts.Stage(tmp_path, "thing", {"a": 1, "code": "abd"}).done()  # other code, not done
+    assert not artifacts.Stage(
+        tmp_path, "thing", {"a": 1, "code": "abd"}
+    ).done()  # other code, not done

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from hoilib import artifacts
-from hoilib.models.backbone import WordTokenizer, load_open_clip, load_synth_clip
 from hoilib.errors import ArtifactError, ConfigError
+from hoilib.models.backbone import WordTokenizer, load_open_clip, load_synth_clip
 
 
 def test_word_tokenizer_ends_with_the_largest_id():
@@ -30,7 +30,9 @@ def test_synth_backbone_checkpoint_roundtrip(tiny_backbone, tiny_cfg):
 
 
 def test_foreign_checkpoint_is_refused(tmp_path):
-    p = artifacts.save_tensors(tmp_path / "x.safetensors", {"w": torch.zeros(2)}, {"kind": "something-else"})
+    p = artifacts.save_tensors(
+        tmp_path / "x.safetensors", {"w": torch.zeros(2)}, {"kind": "something-else"}
+    )
     with pytest.raises(ArtifactError, match="metadata field 'kind' is 'something-else'"):
         load_synth_clip(p)
 

@@ -40,6 +40,7 @@ def _edit_annotations(split: str, change):
         doc = json.loads(path.read_text())
         change(doc)
         path.write_text(json.dumps(doc))
+
     return edit
 
 
@@ -69,16 +70,32 @@ VALUE_CASES = [
     ("unknown parameter", ["--set", "bogus=1"], ["unknown parameter 'bogus'"]),
     ("wrong type", ["--set", "seed=x"], ["parameter 'seed' must be int", "'x'"]),
     ("bad split", ["--set", "split=zz"], ["parameter 'split' = 'zz'", "uv, rf-uc, nf-uc, uo"]),
-    ("negative image count", ["--set", "n_train_images=-5"], ["parameter 'n_train_images' = -5", "integer >= 1"]),
+    (
+        "negative image count",
+        ["--set", "n_train_images=-5"],
+        ["parameter 'n_train_images' = -5", "integer >= 1"],
+    ),
     ("zero steps", ["--set", "diffusion_steps=0"], ["'diffusion_steps' = 0", ">= 1"]),
-    ("fraction out of range", ["--set", "ezhoi_val_fraction=1.5"], ["'ezhoi_val_fraction' = 1.5", "(0, 1)"]),
+    (
+        "fraction out of range",
+        ["--set", "ezhoi_val_fraction=1.5"],
+        ["'ezhoi_val_fraction' = 1.5", "(0, 1)"],
+    ),
     ("t* out of range", ["--set", "bridge_t_start=1000"], ["'bridge_t_start' = 1000", "[0, 999]"]),
-    ("sweep element out of range", ["--set", "sweep_t_starts=[0, 1200]"], ["sweep_t_starts", "element 1 is 1200"]),
+    (
+        "sweep element out of range",
+        ["--set", "sweep_t_starts=[0, 1200]"],
+        ["sweep_t_starts", "element 1 is 1200"],
+    ),
     ("repeated seed", ["--set", "ezhoi_seeds=[0, 0]"], ["'ezhoi_seeds'", "distinct"]),
     ("patch that does not tile", ["--set", "patch_size=12"], ["'patch_size' = 12", "divisor"]),
     ("unknown device name", ["--set", "device=gpu"], ["'device' = 'gpu'", "auto, cpu"]),
     ("empty list", ["--set", "gap_shift_deltas=[]"], ["'gap_shift_deltas'", "non-empty"]),
-    ("unknown backbone", ["--set", "backbone=ViT-Q-99"], ["parameter 'backbone' = 'ViT-Q-99'", "open_clip model name"]),
+    (
+        "unknown backbone",
+        ["--set", "backbone=ViT-Q-99"],
+        ["parameter 'backbone' = 'ViT-Q-99'", "open_clip model name"],
+    ),
 ]
 
 
@@ -91,14 +108,20 @@ def test_bad_values_stop_before_anything_runs(capfd, tmp_path, case, args, expec
 
 
 def test_unknown_profile_and_missing_profile_file(capfd, tmp_path):
-    _assert_one_line_error(*_run(capfd, "--profile", "nope"), "unknown profile 'nope'", "known profiles")
-    _assert_one_line_error(*_run(capfd, "--profile", str(tmp_path / "mine.yml")), "profile file not found",
-                           "mine.yml")
+    _assert_one_line_error(
+        *_run(capfd, "--profile", "nope"), "unknown profile 'nope'", "known profiles"
+    )
+    _assert_one_line_error(
+        *_run(capfd, "--profile", str(tmp_path / "mine.yml")), "profile file not found", "mine.yml"
+    )
 
 
 def test_run_dir_that_cannot_be_created(capfd):
-    _assert_one_line_error(*_run(capfd, "--profile", "smoke", "--set", "run_dir=/proc/hoibook"),
-                           "parameter 'run_dir' = '/proc/hoibook'", "writable folder")
+    _assert_one_line_error(
+        *_run(capfd, "--profile", "smoke", "--set", "run_dir=/proc/hoibook"),
+        "parameter 'run_dir' = '/proc/hoibook'",
+        "writable folder",
+    )
 
 
 def test_device_this_machine_lacks(capfd, tmp_path):
@@ -108,49 +131,106 @@ def test_device_this_machine_lacks(capfd, tmp_path):
         dev = f"cuda:{torch.cuda.device_count()}"
     else:
         dev = "cuda"
-    _assert_one_line_error(*_run(capfd, "--profile", "smoke", "--set", f"device={dev}",
-                                 "--set", f"run_dir={tmp_path / 'r'}"), f"parameter 'device' = '{dev}'")
+    _assert_one_line_error(
+        *_run(
+            capfd,
+            "--profile",
+            "smoke",
+            "--set",
+            f"device={dev}",
+            "--set",
+            f"run_dir={tmp_path / 'r'}",
+        ),
+        f"parameter 'device' = '{dev}'",
+    )
 
 
 # HICO-DET copies broken in one place each: (case, how, texts the line must hold)
 DATA_CASES = [
-    ("missing annotation file", lambda r: (r / "instances_train2015.json").unlink(),
-     ["annotation file not found", "instances_train2015.json", "fredzzhang/hicodet"]),
-    ("malformed annotation file", lambda r: (r / "instances_test2015.json").write_text('{"annotation": [1, 2'),
-     ["instances_test2015.json is not valid JSON"]),
-    ("missing image", lambda r: _first_image(r, "test").unlink(), ["instances_test2015.json", "image file not found"]),
-    ("box outside its image", _edit_annotations("train", lambda d: d["annotation"][0]["boxes_h"][0].__setitem__(2, 1e5)),
-     ["instances_train2015.json", "field 'boxes_h'[0]", "not a box inside the image"]),
-    ("altered verb list", _edit_annotations("test", lambda d: d["verbs"].__setitem__(3, "bake")),
-     ["field 'verbs' differs from the official HICO-DET list at index 3", "'bake'"]),
-    ("class out of range", _edit_annotations("test", lambda d: d["annotation"][0]["hoi"].__setitem__(0, 600)),
-     ["instances_test2015.json", "field 'hoi' holds 600", "[0, 600)"]),
+    (
+        "missing annotation file",
+        lambda r: (r / "instances_train2015.json").unlink(),
+        ["annotation file not found", "instances_train2015.json", "fredzzhang/hicodet"],
+    ),
+    (
+        "malformed annotation file",
+        lambda r: (r / "instances_test2015.json").write_text('{"annotation": [1, 2'),
+        ["instances_test2015.json is not valid JSON"],
+    ),
+    (
+        "missing image",
+        lambda r: _first_image(r, "test").unlink(),
+        ["instances_test2015.json", "image file not found"],
+    ),
+    (
+        "box outside its image",
+        _edit_annotations("train", lambda d: d["annotation"][0]["boxes_h"][0].__setitem__(2, 1e5)),
+        ["instances_train2015.json", "field 'boxes_h'[0]", "not a box inside the image"],
+    ),
+    (
+        "altered verb list",
+        _edit_annotations("test", lambda d: d["verbs"].__setitem__(3, "bake")),
+        ["field 'verbs' differs from the official HICO-DET list at index 3", "'bake'"],
+    ),
+    (
+        "class out of range",
+        _edit_annotations("test", lambda d: d["annotation"][0]["hoi"].__setitem__(0, 600)),
+        ["instances_test2015.json", "field 'hoi' holds 600", "[0, 600)"],
+    ),
 ]
 
 
 @pytest.mark.parametrize("case,edit,expected", DATA_CASES, ids=[c[0] for c in DATA_CASES])
-def test_broken_hico_copy_is_named_before_any_chapter(capfd, fixture_root, tmp_path, case, edit, expected):
+def test_broken_hico_copy_is_named_before_any_chapter(
+    capfd, fixture_root, tmp_path, case, edit, expected
+):
     root = _broken_copy(fixture_root, tmp_path, edit)
     run_dir = tmp_path / "run"
-    rc, out, err = _run(capfd, "--profile", "hico-fixture", "--set", f"data_root={root}", "--set", f"run_dir={run_dir}")
+    rc, out, err = _run(
+        capfd,
+        "--profile",
+        "hico-fixture",
+        "--set",
+        f"data_root={root}",
+        "--set",
+        f"run_dir={run_dir}",
+    )
     _assert_one_line_error(rc, out, err, *expected)
     assert not run_dir.exists()
 
 
 def test_missing_weights_and_detections_files(capfd, fixture_root, tmp_path):
-    base = ["--profile", "hico-fixture", "--set", f"data_root={fixture_root}", "--set", f"run_dir={tmp_path / 'r'}"]
-    _assert_one_line_error(*_run(capfd, *base, "--set", f"pretrained={tmp_path / 'weights.pt'}"),
-                           "parameter 'pretrained'", "weights.pt", "no such weights file")
-    _assert_one_line_error(*_run(capfd, *base, "--set", f"pair_source={tmp_path / 'dets.json'}"),
-                           "parameter 'pair_source'", "dets.json", "no such detections file")
+    base = [
+        "--profile",
+        "hico-fixture",
+        "--set",
+        f"data_root={fixture_root}",
+        "--set",
+        f"run_dir={tmp_path / 'r'}",
+    ]
+    _assert_one_line_error(
+        *_run(capfd, *base, "--set", f"pretrained={tmp_path / 'weights.pt'}"),
+        "parameter 'pretrained'",
+        "weights.pt",
+        "no such weights file",
+    )
+    _assert_one_line_error(
+        *_run(capfd, *base, "--set", f"pair_source={tmp_path / 'dets.json'}"),
+        "parameter 'pair_source'",
+        "dets.json",
+        "no such detections file",
+    )
     bad = tmp_path / "bad-dets.json"
     bad.write_text(json.dumps({"format": "something-else", "images": []}))
-    _assert_one_line_error(*_run(capfd, *base, "--set", f"pair_source={bad}"), "bad-dets.json", "field 'format'")
+    _assert_one_line_error(
+        *_run(capfd, *base, "--set", f"pair_source={bad}"), "bad-dets.json", "field 'format'"
+    )
     assert not (tmp_path / "r").exists()
 
 
 def test_truncated_image_names_the_file_from_inside_a_chapter(fixture_root, tmp_path):
     """A truncated JPEG is only found when decoded: chapter 0 stops, and the whole process prints one line."""
+
     def truncate(root: Path):
         img = _first_image(root, "test")
         data = img.read_bytes()
@@ -158,9 +238,35 @@ def test_truncated_image_names_the_file_from_inside_a_chapter(fixture_root, tmp_
 
     root = _broken_copy(fixture_root, tmp_path, truncate)
     env = {**os.environ}
-    r = subprocess.run([sys.executable, "-m", "hoilib", "run", "--profile", "hico-fixture", "--only", "00",
-                        "--set", f"data_root={root}", "--set", f"run_dir={tmp_path / 'run'}"],
-                       cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
-    line = _assert_one_line_error(r.returncode, r.stdout, r.stderr, "notebook 00_", "DataError",
-                                  str(_first_image(root, "test")), "cannot be read", "executed copy")
+    r = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "hoilib",
+            "run",
+            "--profile",
+            "hico-fixture",
+            "--only",
+            "00",
+            "--set",
+            f"data_root={root}",
+            "--set",
+            f"run_dir={tmp_path / 'run'}",
+        ],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    line = _assert_one_line_error(
+        r.returncode,
+        r.stdout,
+        r.stderr,
+        "notebook 00_",
+        "DataError",
+        str(_first_image(root, "test")),
+        "cannot be read",
+        "executed copy",
+    )
     assert "truncated" in line

@@ -5,8 +5,15 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hoilib.measure.baselines import (CAPDEC_VARIANCE, apply_procrustes, capdec_noise, capdec_prototypes, decap_project, mean_center,
-                              procrustes)
+from hoilib.measure.baselines import (
+    CAPDEC_VARIANCE,
+    apply_procrustes,
+    capdec_noise,
+    capdec_prototypes,
+    decap_project,
+    mean_center,
+    procrustes,
+)
 
 
 def test_mean_centering_gives_zero_mean_before_renormalising():
@@ -43,7 +50,9 @@ def test_capdec_noise_has_the_stated_variance_and_is_seeded():
     a = capdec_noise(x, generator=torch.Generator().manual_seed(0))
     b = capdec_noise(x, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
-    noisy = x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * CAPDEC_VARIANCE**0.5
+    noisy = (
+        x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * CAPDEC_VARIANCE**0.5
+    )
     assert abs(float((noisy - x).var()) - CAPDEC_VARIANCE) < 1e-3
     assert torch.allclose(a.norm(dim=-1), torch.ones(20000), atol=1e-5)
 
@@ -53,10 +62,14 @@ def test_capdec_prototypes_classify_noisy_text_of_their_class():
     centres = F.normalize(torch.randn(3, 32, generator=g), dim=-1)
     labels = torch.arange(3).repeat_interleave(20)
     corpus = F.normalize(centres[labels] + 0.2 * torch.randn(60, 32, generator=g), dim=-1)
-    init = F.normalize(torch.randn(3, 32, generator=g), dim=-1)  # a bad start: the fit must find the classes
+    init = F.normalize(
+        torch.randn(3, 32, generator=g), dim=-1
+    )  # a bad start: the fit must find the classes
     proto = capdec_prototypes(corpus, labels, init, steps=200, seed=0)
     assert torch.allclose(proto.norm(dim=-1), torch.ones(3), atol=1e-5)
-    test = capdec_noise(F.normalize(centres[labels] + 0.2 * torch.randn(60, 32, generator=g), dim=-1), generator=g)
+    test = capdec_noise(
+        F.normalize(centres[labels] + 0.2 * torch.randn(60, 32, generator=g), dim=-1), generator=g
+    )
     acc = lambda p: float(((test @ p.T).argmax(-1) == labels).float().mean())  # noqa: E731
     assert acc(proto) > 0.85 and acc(proto) > acc(init) + 0.3
     assert torch.equal(proto, capdec_prototypes(corpus, labels, init, steps=200, seed=0))  # seeded

@@ -29,7 +29,14 @@ dm.train_text_diffusion(torch.randn(8, 8), "f", "raw", steps=3, batch_size=4, se
 
 
 def _kernel(env: dict) -> subprocess.CompletedProcess:
-    r = subprocess.run([sys.executable, "-c", KERNEL], env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    r = subprocess.run(
+        [sys.executable, "-c", KERNEL],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     return r
 
@@ -38,13 +45,20 @@ def test_batch_kernels_show_no_bars(tmp_path):
     before = os.environ.get("TQDM_DISABLE")
     with runner.kernel_environment(tmp_path):
         env = dict(os.environ)
-    assert env["TQDM_DISABLE"] == "1" and os.environ.get("TQDM_DISABLE") == before  # restored after the run
+    assert (
+        env["TQDM_DISABLE"] == "1" and os.environ.get("TQDM_DISABLE") == before
+    )  # restored after the run
     env["OMP_NUM_THREADS"] = "1"
     batch = _kernel(env)
     assert "bare bar disabled: True" in batch.stdout
     assert "training the text diffusion model" not in batch.stderr + batch.stdout
-    shown = _kernel({k: v for k, v in env.items() if k != "TQDM_DISABLE"})  # the control: the bar is there without it
-    assert "bare bar disabled: False" in shown.stdout and "training the text diffusion model (raw)" in shown.stderr
+    shown = _kernel(
+        {k: v for k, v in env.items() if k != "TQDM_DISABLE"}
+    )  # the control: the bar is there without it
+    assert (
+        "bare bar disabled: False" in shown.stdout
+        and "training the text diffusion model (raw)" in shown.stderr
+    )
 
 
 def test_library_bars_never_pass_disable_false():
@@ -59,12 +73,22 @@ def _widget_outputs(code: str) -> int:
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
     NotebookClient(nb, timeout=120, kernel_name="python3", cwd=str(ROOT)).execute()
-    return sum("application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in nb.cells[0].outputs)
+    return sum(
+        "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in nb.cells[0].outputs
+    )
 
 
 def test_a_jupyter_kernel_stores_no_bar_with_tqdm_disable(monkeypatch):
     """In a kernel tqdm.auto is tqdm.notebook, which overrides TQDM_DISABLE; hoilib.progress passes it on."""
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    assert _widget_outputs("from hoilib.progress import tqdm\n_ = [x for x in tqdm(range(3), desc='x')]") == 0
+    assert (
+        _widget_outputs(
+            "from hoilib.progress import tqdm\n_ = [x for x in tqdm(range(3), desc='x')]"
+        )
+        == 0
+    )
     # the reason for the wrapper: if this starts failing, tqdm honours the variable itself and the wrapper can go
-    assert _widget_outputs("from tqdm.auto import tqdm\n_ = [x for x in tqdm(range(3), desc='x')]") == 1
+    assert (
+        _widget_outputs("from tqdm.auto import tqdm\n_ = [x for x in tqdm(range(3), desc='x')]")
+        == 1
+    )

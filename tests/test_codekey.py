@@ -8,11 +8,10 @@ import pytest
 import torch
 
 from hoilib import artifacts, codekey
-
 from hoilib.models import textspace
+from hoilib.models.backbone_stage import prepare_backbone
 from hoilib.models.diffusion import diffusion_stage as dstages
 from hoilib.models.ezhoi.ezhoi_stage import split_data, train_or_load
-from hoilib.models.backbone_stage import prepare_backbone
 
 
 @pytest.fixture
@@ -33,7 +32,12 @@ def _edit(path, line="# a change\n"):
 
 def test_closures_follow_the_imports():
     ez = codekey.stage_code("ezhoi")["modules"]
-    assert {"hoilib.models.ezhoi.train", "hoilib.models.ezhoi.model", "hoilib.measure.metric", "hoilib.seed"} <= set(ez)
+    assert {
+        "hoilib.models.ezhoi.train",
+        "hoilib.models.ezhoi.model",
+        "hoilib.measure.metric",
+        "hoilib.seed",
+    } <= set(ez)
     for stage in ("world", "backbone", "features"):
         mods = set(codekey.stage_code(stage)["modules"])
         assert not any(m.startswith("hoilib.models.ezhoi") for m in mods), stage
@@ -41,7 +45,9 @@ def test_closures_follow_the_imports():
     assert "hoilib.models.diffusion.model" in codekey.stage_code("diffusion")["modules"]
     for stage in codekey.STAGES:  # chapter 5's scoring feeds no cached stage
         assert "hoilib.chapters.ch5_ordering" not in codekey.stage_code(stage)["modules"]
-    assert "hoilib.data.synth.render" in codekey.stage_code("world")["modules"]  # imports inside the package count
+    assert (
+        "hoilib.data.synth.render" in codekey.stage_code("world")["modules"]
+    )  # imports inside the package count
     # the annotation reader needs the tables, not the metric: a metric fix must not re-extract features
     assert "hoilib.data.hoitables" in codekey.stage_code("features")["modules"]
     assert "hoilib.measure.metric" not in codekey.stage_code("features")["modules"]
@@ -61,16 +67,23 @@ def test_a_module_edit_moves_exactly_the_digests_that_import_it(code_copy):
     assert {k for k, v in codekey.all_digests().items() if v != after[k]} == {"ezhoi", "hoilib"}
     _edit(code_copy / "data" / "synth" / "render.py")
     moved = {k for k, v in codekey.all_digests().items() if v != after[k]}
-    assert {"world", "ezhoi", "diffusion"} <= moved and "backbone" not in moved  # backbone reads the world's files
+    assert {
+        "world",
+        "ezhoi",
+        "diffusion",
+    } <= moved and "backbone" not in moved  # backbone reads the world's files
 
 
-def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(tiny_world, tiny_cfg, tmp_path,
-                                                                               code_copy):
+def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(
+    tiny_world, tiny_cfg, tmp_path, code_copy
+):
     """The real stages: a change to the EZ-HOI training loop reruns EZ-HOI and what is keyed on it (the text
     space, so the diffusion model), while the backbone and the feature cache are loaded as they were."""
     from hoilib.data.build import prepare_world
 
-    cfg = tiny_cfg.model_copy(update={"run_dir": str(tmp_path / "run"), "ezhoi_epochs": 1, "diffusion_steps": 5})
+    cfg = tiny_cfg.model_copy(
+        update={"run_dir": str(tmp_path / "run"), "ezhoi_epochs": 1, "diffusion_steps": 5}
+    )
     world = prepare_world(cfg)
     bb = prepare_backbone(cfg, world)
     backbone_file = tmp_path / "run" / "backbone" / "synth-clip.safetensors"
@@ -92,7 +105,10 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(t
     bb2 = prepare_backbone(cfg, world)
     data2 = split_data(cfg, world, bb2, split)
     model2, meta2 = train_or_load(cfg, bb2, world, data2, "full", 0)
-    assert backbone_file.stat().st_mtime_ns == stamp[backbone_file] and bb2.fingerprint == bb.fingerprint
+    assert (
+        backbone_file.stat().st_mtime_ns == stamp[backbone_file]
+        and bb2.fingerprint == bb.fingerprint
+    )
     assert {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").iterdir()} == features
     assert ckpt.stat().st_mtime_ns != stamp[ckpt]  # retrained
     assert meta2["inputs"]["code"] == codekey.stage_digest("ezhoi") != meta["inputs"]["code"]
@@ -115,12 +131,14 @@ def test_the_package_has_no_import_cycle():
 
     def visit(m, path):
         if state.get(m) == 1:
-            raise AssertionError("import cycle: " + " -> ".join(path[path.index(m):] + [m]))
+            raise AssertionError("import cycle: " + " -> ".join(path[path.index(m) :] + [m]))
         if state.get(m) == 2:
             return
         state[m] = 1
         for d in sorted(deps[m]):
-            if not m.startswith(d + "."):  # running a parent package first is not a cycle (its __init__ re-exports)
+            if not m.startswith(
+                d + "."
+            ):  # running a parent package first is not a cycle (its __init__ re-exports)
                 visit(d, path + [m])
         state[m] = 2
 

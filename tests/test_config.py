@@ -5,8 +5,15 @@ from __future__ import annotations
 import pytest
 
 from hoilib.cli import main
-from hoilib.config import FIELDS, Params, list_profiles, load_profile, parse_override, resolve
-from hoilib.config import type_name
+from hoilib.config import (
+    FIELDS,
+    Params,
+    list_profiles,
+    load_profile,
+    parse_override,
+    resolve,
+    type_name,
+)
 from hoilib.errors import ConfigError
 
 
@@ -57,24 +64,40 @@ def test_cli_reports_config_errors(capsys):
 
 
 def test_every_numeric_parameter_has_a_range_and_the_constants_match_the_code():
-    from hoilib.models.backbone import SynthCLIPSpec
     from hoilib.config import DIFFUSION_T, SYNTH_CROP
     from hoilib.config.schema import bounds
+    from hoilib.models.backbone import SynthCLIPSpec
     from hoilib.models.diffusion.model import TRAIN_STEPS
 
-    numeric = {k for k in FIELDS if type_name(k).replace("list[", "").rstrip("]") in ("int", "float")}
+    numeric = {
+        k for k in FIELDS if type_name(k).replace("list[", "").rstrip("]") in ("int", "float")
+    }
     unbounded = {k for k in numeric if not bounds(k)}
-    assert unbounded == {"gap_shift_deltas"}, unbounded  # shifts may be any number (negative widens the gap)
+    assert unbounded == {"gap_shift_deltas"}, (
+        unbounded
+    )  # shifts may be any number (negative widens the gap)
     assert DIFFUSION_T == TRAIN_STEPS and SYNTH_CROP == SynthCLIPSpec().image_size
     for p in list_profiles():  # every shipped profile passes its own checks (resolve runs them)
         resolve(p)
 
 
-@pytest.mark.parametrize("name,good,bad", [
-    ("n_test_images", 1, 0), ("seed", 0, -1), ("ezhoi_val_fraction", 0.5, 1.0), ("diffusion_ema", 0.0, 1.0),
-    ("bridge_t_start", 999, -1), ("bridge_steps", 1000, 1001), ("image_size", 64, 63), ("patch_size", 32, 24),
-    ("pretrain_lr", 1e-9, 0.0), ("umap_points", 3, 2), ("sweep_steps", [1, 2], [1, 0]), ("ezhoi_seeds", [3], []),
-])
+@pytest.mark.parametrize(
+    "name,good,bad",
+    [
+        ("n_test_images", 1, 0),
+        ("seed", 0, -1),
+        ("ezhoi_val_fraction", 0.5, 1.0),
+        ("diffusion_ema", 0.0, 1.0),
+        ("bridge_t_start", 999, -1),
+        ("bridge_steps", 1000, 1001),
+        ("image_size", 64, 63),
+        ("patch_size", 32, 24),
+        ("pretrain_lr", 1e-9, 0.0),
+        ("umap_points", 3, 2),
+        ("sweep_steps", [1, 2], [1, 0]),
+        ("ezhoi_seeds", [3], []),
+    ],
+)
 def test_ranges_accept_their_bounds_and_refuse_beyond(name, good, bad):
     assert getattr(resolve("smoke", {name: good}), name) == good
     with pytest.raises(ConfigError, match=rf"parameter '{name}' = .*expected"):
@@ -84,7 +107,9 @@ def test_ranges_accept_their_bounds_and_refuse_beyond(name, good, bad):
 def test_profiles_listing_shows_ranges(capsys):
     assert main(["profiles"]) == 0
     out = capsys.readouterr().out
-    assert "n_train_images" in out and ">= 1" in out and "bridge_t_start" in out and "[0, 999]" in out
+    assert (
+        "n_train_images" in out and ">= 1" in out and "bridge_t_start" in out and "[0, 999]" in out
+    )
 
 
 def test_hico_det_is_one_profile_and_the_split_names_set_its_split():

@@ -6,9 +6,9 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hoilib.errors import ArtifactError
 from hoilib.models.diffusion import model as dm
 from hoilib.models.diffusion.bridge import OrderError, bridge, check_order, ddim_timesteps
-from hoilib.errors import ArtifactError
 
 
 @pytest.fixture(scope="module")
@@ -16,15 +16,27 @@ def four_points():
     """A diffusion model trained on four text vectors: the optimal denoiser maps toward them."""
     g = torch.Generator().manual_seed(0)
     pts = F.normalize(torch.randn(4, 16, generator=g), dim=-1)
-    diff = dm.train_text_diffusion(pts.repeat(16, 1), fingerprint="space-A", space="adapted", steps=600, batch_size=64,
-                                   lr=1e-3, ema_decay=0.99, seed=0, cfg=dm.DenoiserConfig(dim=16, hidden=128, blocks=2),
-                                   show_progress=False)
+    diff = dm.train_text_diffusion(
+        pts.repeat(16, 1),
+        fingerprint="space-A",
+        space="adapted",
+        steps=600,
+        batch_size=64,
+        lr=1e-3,
+        ema_decay=0.99,
+        seed=0,
+        cfg=dm.DenoiserConfig(dim=16, hidden=128, blocks=2),
+        show_progress=False,
+    )
     return pts, diff
 
 
 def test_order_guard_refuses_a_mismatch_and_allows_it_when_asked(four_points):
     pts, diff = four_points
-    with pytest.raises(OrderError, match=r"learned the 'adapted' text space \(fingerprint space-A\).*space-B.*train EZ-HOI first"):
+    with pytest.raises(
+        OrderError,
+        match=r"learned the 'adapted' text space \(fingerprint space-A\).*space-B.*train EZ-HOI first",
+    ):
         bridge(diff, pts, diff.text_mean, "space-B")
     check_order(diff, "space-A")
     out = bridge(diff, pts, diff.text_mean, "space-B", allow_mismatch=True)
@@ -34,7 +46,9 @@ def test_order_guard_refuses_a_mismatch_and_allows_it_when_asked(four_points):
 def test_bridge_from_t_zero_returns_its_input(four_points):
     pts, diff = four_points
     x = torch.randn(5, 16) * 3
-    assert torch.allclose(bridge(diff, x, diff.text_mean, "space-A", t_start=0), F.normalize(x, dim=-1))
+    assert torch.allclose(
+        bridge(diff, x, diff.text_mean, "space-A", t_start=0), F.normalize(x, dim=-1)
+    )
 
 
 def test_ddim_grid_follows_start_and_steps():
@@ -48,7 +62,9 @@ def test_denoiser_maps_noisy_inputs_back_to_the_training_points(four_points, rec
     pts, diff = four_points
     g = torch.Generator().manual_seed(1)
     noisy = F.normalize(pts + 0.12 * torch.randn(pts.shape, generator=g), dim=-1)
-    out = bridge(diff, noisy, diff.text_mean, "space-A", t_start=400, steps=5, recipe=recipe, generator=g)
+    out = bridge(
+        diff, noisy, diff.text_mean, "space-A", t_start=400, steps=5, recipe=recipe, generator=g
+    )
     before = (noisy * pts).sum(-1)
     after = (out * pts).sum(-1)
     assert (after > before).all(), (before, after)
@@ -60,7 +76,9 @@ def test_checkpoint_roundtrip(four_points, tmp_path):
     dm.save(diff, tmp_path / "d.safetensors")
     again = dm.load(tmp_path / "d.safetensors")
     assert again.fingerprint == "space-A" and again.radius == pytest.approx(diff.radius)
-    assert torch.allclose(bridge(again, pts, again.text_mean, "space-A"), bridge(diff, pts, diff.text_mean, "space-A"))
+    assert torch.allclose(
+        bridge(again, pts, again.text_mean, "space-A"), bridge(diff, pts, diff.text_mean, "space-A")
+    )
     from hoilib import artifacts
 
     artifacts.save_tensors(tmp_path / "x.safetensors", {"w": torch.zeros(1)}, {"kind": "other"})
@@ -76,7 +94,9 @@ def test_samples_from_noise_land_near_the_training_points(four_points):
     assert s.shape == (40, 16) and torch.allclose(s.norm(dim=-1), torch.ones(40), atol=1e-5)
     nearest = (s @ pts.T).max(dim=1)
     assert nearest.values.min() > 0.95
-    assert (torch.bincount(nearest.indices, minlength=4) > 0).all()  # every mode is sampled, not one
+    assert (
+        torch.bincount(nearest.indices, minlength=4) > 0
+    ).all()  # every mode is sampled, not one
     assert torch.equal(s, sample(diff, 40, steps=20, seed=0))
 
 
@@ -111,17 +131,29 @@ def test_saved_weights_are_the_ema_of_every_step_from_the_initial_weights(monkey
 
     monkeypatch.setattr(dm, "AveragedModel", Recording)
     pts = F.normalize(torch.randn(12, 8, generator=torch.Generator().manual_seed(2)), dim=-1)
-    diff = dm.train_text_diffusion(pts, "f", "adapted", steps=6, batch_size=4, lr=1e-2, ema_decay=decay, seed=1,
-                                   cfg=dm.DenoiserConfig(dim=8, hidden=16, blocks=1, time_dim=8), show_progress=False)
+    diff = dm.train_text_diffusion(
+        pts,
+        "f",
+        "adapted",
+        steps=6,
+        batch_size=4,
+        lr=1e-2,
+        ema_decay=decay,
+        seed=1,
+        cfg=dm.DenoiserConfig(dim=8, hidden=16, blocks=1, time_dim=8),
+        show_progress=False,
+    )
     assert len(seen) == 7
     ref = seen[0]
     for raw in seen[1:]:  # the rule, by hand
-        ref = [decay * e + (1 - decay) * p for e, p in zip(ref, raw)]
+        ref = [decay * e + (1 - decay) * p for e, p in zip(ref, raw, strict=False)]
     got = list(diff.denoiser.parameters())
-    assert type(diff.denoiser) is dm.VectorDenoiser  # the plain module, not the wrapper: checkpoint keys unchanged
-    assert all(torch.allclose(g.double(), r, atol=1e-6) for g, r in zip(got, ref))
+    assert (
+        type(diff.denoiser) is dm.VectorDenoiser
+    )  # the plain module, not the wrapper: checkpoint keys unchanged
+    assert all(torch.allclose(g.double(), r, atol=1e-6) for g, r in zip(got, ref, strict=False))
     if decay == 0:
-        assert all(torch.equal(g, p.float()) for g, p in zip(got, seen[-1]))
+        assert all(torch.equal(g, p.float()) for g, p in zip(got, seen[-1], strict=False))
 
 
 def test_time_embedding_is_the_sin_cos_transformer_embedding():
@@ -131,7 +163,15 @@ def test_time_embedding_is_the_sin_cos_transformer_embedding():
 
     t = torch.tensor([0, 1, 17, 500, 999])
     half = 8
-    ang = t.double()[:, None] * torch.exp(-math.log(10000.0) * torch.arange(half).double() / half)[None]
+    ang = (
+        t.double()[:, None]
+        * torch.exp(-math.log(10000.0) * torch.arange(half).double() / half)[None]
+    )
     got = dm.TimeEmbedding(2 * half).sinusoid(t)
     assert torch.allclose(got.double(), torch.cat([ang.sin(), ang.cos()], dim=-1), atol=1e-4)
-    assert list(dm.TimeEmbedding(16).state_dict()) == ["mlp.0.weight", "mlp.0.bias", "mlp.2.weight", "mlp.2.bias"]
+    assert list(dm.TimeEmbedding(16).state_dict()) == [
+        "mlp.0.weight",
+        "mlp.0.bias",
+        "mlp.2.weight",
+        "mlp.2.bias",
+    ]

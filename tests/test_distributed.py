@@ -28,14 +28,20 @@ from PIL import Image
 
 from hoilib import artifacts, codekey, distributed
 from hoilib.config import Params
+from hoilib.data.annotations import PairSet
 from hoilib.data.crops import pair_crop
 from hoilib.errors import DataError
 from hoilib.models.features import cache_key, extract_pair_features
-from hoilib.data.annotations import PairSet
 
 ROOT = Path(__file__).resolve().parent.parent
-DDP_IMAGES, DDP_BATCH = 15, 7  # batches of 7, 7 and 1 images: rank 1's share of the last one is empty
-ABLATION_RUNS = ("full", "frozen text")  # all parameters used / text modules off (find_unused_parameters)
+DDP_IMAGES, DDP_BATCH = (
+    15,
+    7,
+)  # batches of 7, 7 and 1 images: rank 1's share of the last one is empty
+ABLATION_RUNS = (
+    "full",
+    "frozen text",
+)  # all parameters used / text modules off (find_unused_parameters)
 
 
 def no_dropout(model: torch.nn.Module) -> torch.nn.Module:
@@ -54,19 +60,30 @@ def _train_one(cfg, backbone, world, data, name):
 
     torch.manual_seed(0)
     model = no_dropout(build_model(cfg, backbone, world, ABLATIONS[name]))
-    hist = train_ezhoi(model, data.train.subset(np.arange(DDP_IMAGES)), data.val, world.classes, ~data.unseen, epochs=1, batch_images=DDP_BATCH,
-                       seed=0, show_progress=False)
+    hist = train_ezhoi(
+        model,
+        data.train.subset(np.arange(DDP_IMAGES)),
+        data.val,
+        world.classes,
+        ~data.unseen,
+        epochs=1,
+        batch_images=DDP_BATCH,
+        seed=0,
+        show_progress=False,
+    )
     return model.state_dict(), hist
 
 
 def child(argv=None) -> int:
-    """Run under torchrun: distributed feature extraction, then one DDP epoch per ablation; each rank saves its results."""
+    """Run under torchrun: distributed feature extraction, then one DDP epoch per ablation; each
+    rank saves its results.
+    """
     ap = argparse.ArgumentParser()
     ap.add_argument("--cfg", required=True)
     ap.add_argument("--out", required=True)
     args = ap.parse_args(argv)
-    from hoilib.models.backbone import load_synth_clip
     from hoilib.data.build import prepare_world
+    from hoilib.models.backbone import load_synth_clip
     from hoilib.models.ezhoi.ezhoi_stage import split_data
 
     assert distributed.init_from_env(), "expected to run under torchrun with WORLD_SIZE 2"
@@ -78,12 +95,20 @@ def child(argv=None) -> int:
     world = prepare_world(cfg)
     bb = load_synth_clip(spec["backbone_path"])
     t0 = time.time()
-    feats = extract_pair_features(bb, world.train, world.train_pairs(), Path(cfg.run_dir) / "features", show_progress=False)
-    artifacts.save_tensors(out / f"features-rank{rank}.safetensors", feats, {"seconds": time.time() - t0})
-    data = split_data(cfg, world, bb, cfg.split)  # train features from the cache rank 0 wrote, test ones extracted
+    feats = extract_pair_features(
+        bb, world.train, world.train_pairs(), Path(cfg.run_dir) / "features", show_progress=False
+    )
+    artifacts.save_tensors(
+        out / f"features-rank{rank}.safetensors", feats, {"seconds": time.time() - t0}
+    )
+    data = split_data(
+        cfg, world, bb, cfg.split
+    )  # train features from the cache rank 0 wrote, test ones extracted
     for name in ABLATION_RUNS:
         state, hist = _train_one(cfg, bb, world, data, name)
-        artifacts.save_tensors(out / f"train-{name.replace(' ', '_')}-rank{rank}.safetensors", state, {"hist": hist})
+        artifacts.save_tensors(
+            out / f"train-{name.replace(' ', '_')}-rank{rank}.safetensors", state, {"hist": hist}
+        )
     distributed.barrier()
     distributed.cleanup()
     return 0
@@ -105,7 +130,7 @@ def _old_extract(bb, ds, pairs, kinds=("human", "object", "union"), batch_size=2
     def flush():
         if buf:
             f = F.normalize(bb.model.encode_image(bb.to_tensor(buf)).float(), dim=-1)
-            for kind, row in zip(order, f):
+            for kind, row in zip(order, f, strict=False):
                 out[kind].append(row)
             buf.clear()
             order.clear()
@@ -146,15 +171,40 @@ def ddp_run(tiny_backbone, tiny_cfg, tmp_path_factory):
     """One torchrun launch (2 processes, gloo) of ``child``; returns its output folder and config."""
     world, _ = tiny_backbone
     out = tmp_path_factory.mktemp("ddp")
-    split = next((s for s in ("rf-uc", "nf-uc", "uv", "uo") if world.train.class_counts()[world.unseen(s)].sum() > 0), "rf-uc")
+    split = next(
+        (
+            s
+            for s in ("rf-uc", "nf-uc", "uv", "uo")
+            if world.train.class_counts()[world.unseen(s)].sum() > 0
+        ),
+        "rf-uc",
+    )
     cfg = tiny_cfg.model_copy(update={"run_dir": str(out / "run"), "split": split})
     backbone_path = f"{tiny_cfg.run_dir}/backbone/synth-clip.safetensors"
-    (out / "cfg.json").write_text(json.dumps({"params": cfg.model_dump(), "backbone_path": backbone_path}))
+    (out / "cfg.json").write_text(
+        json.dumps({"params": cfg.model_dump(), "backbone_path": backbone_path})
+    )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), str(Path(__file__).resolve()), "--cfg", str(out / "cfg.json"), "--out", str(out)]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        str(Path(__file__).resolve()),
+        "--cfg",
+        str(out / "cfg.json"),
+        "--out",
+        str(out),
+    ]
     r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=300)
-    assert r.returncode == 0, f"torchrun failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+    assert r.returncode == 0, (
+        f"torchrun failed ({r.returncode}):\n{r.stdout[-3000:]}\n{r.stderr[-6000:]}"
+    )
     return out, cfg
 
 
@@ -181,16 +231,36 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
     kinds = ("human", "object", "union")
     with one_thread():
         ref = _old_extract(bb, world.test, pairs, batch_size=20)
-    old_key = artifacts.fingerprint({
-        "backbone": bb.fingerprint, "annotations": artifacts.sha256_file(world.test.path),
-        "pairs": artifacts.fingerprint([pairs.image.tolist(), np.round(pairs.boxes_h, 2).tolist(), np.round(pairs.boxes_o, 2).tolist()]),
-        "kinds": list(kinds), "size": bb.image_size, "crop": 1, "code": codekey.stage_digest("features")})
+    old_key = artifacts.fingerprint(
+        {
+            "backbone": bb.fingerprint,
+            "annotations": artifacts.sha256_file(world.test.path),
+            "pairs": artifacts.fingerprint(
+                [
+                    pairs.image.tolist(),
+                    np.round(pairs.boxes_h, 2).tolist(),
+                    np.round(pairs.boxes_o, 2).tolist(),
+                ]
+            ),
+            "kinds": list(kinds),
+            "size": bb.image_size,
+            "crop": 1,
+            "code": codekey.stage_digest("features"),
+        }
+    )
     assert cache_key(bb, world.test, pairs, kinds) == old_key
     assert cache_key(bb, world.test, pairs, kinds, precision="bf16") != old_key
     for workers in (0, 2):
         with one_thread():
-            f = extract_pair_features(bb, world.test, pairs, tmp_path / f"w{workers}", batch_size=20, num_workers=workers,
-                                      show_progress=False)
+            f = extract_pair_features(
+                bb,
+                world.test,
+                pairs,
+                tmp_path / f"w{workers}",
+                batch_size=20,
+                num_workers=workers,
+                show_progress=False,
+            )
         assert (tmp_path / f"w{workers}" / f"features-{old_key}.safetensors").is_file()
         for k in kinds:
             assert f[k].dtype == torch.float32 and f[k].shape == (40, bb.embed_dim)
@@ -208,10 +278,18 @@ def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_pa
     ds = dataclasses.replace(world.test, image_dir=img_dir)
     last = img_dir / ds.images[used[-1]].filename
     last.unlink()
-    with pytest.raises(DataError, match=rf"{world.test.path.name}: image {used[-1]}: image file not found: .*{last.name}"):
+    with pytest.raises(
+        DataError,
+        match=rf"{world.test.path.name}: image {used[-1]}: image file not found: .*{last.name}",
+    ):
         extract_pair_features(bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False)
-    last.write_bytes(b"not an image")  # only a worker finds this one: its error must come back readable
-    with pytest.raises(DataError, match=rf"{world.test.path.name}: image {used[-1]}: image file .*{last.name} cannot be read .*worker"):
+    last.write_bytes(
+        b"not an image"
+    )  # only a worker finds this one: its error must come back readable
+    with pytest.raises(
+        DataError,
+        match=rf"{world.test.path.name}: image {used[-1]}: image file .*{last.name} cannot be read .*worker",
+    ):
         extract_pair_features(bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False)
 
 
@@ -219,14 +297,22 @@ def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_p
     out, cfg = ddp_run
     world, bb = tiny_backbone
     with one_thread():
-        single = extract_pair_features(bb, world.train, world.train_pairs(), tmp_path, num_workers=0, show_progress=False)
+        single = extract_pair_features(
+            bb, world.train, world.train_pairs(), tmp_path, num_workers=0, show_progress=False
+        )
     cached = list((Path(cfg.run_dir) / "features").glob("features-*.safetensors"))
-    assert {p.name for p in cached} >= {p.name for p in tmp_path.glob("features-*.safetensors")}  # same key, written once
+    assert {p.name for p in cached} >= {
+        p.name for p in tmp_path.glob("features-*.safetensors")
+    }  # same key, written once
     for rank in (0, 1):
         got, _ = artifacts.load_tensors(out / f"features-rank{rank}.safetensors")
         for k in single:
             assert got[k].shape == single[k].shape
-            assert torch.equal(got[k], single[k]), (rank, k, float((got[k] - single[k]).abs().max()))
+            assert torch.equal(got[k], single[k]), (
+                rank,
+                k,
+                float((got[k] - single[k]).abs().max()),
+            )
 
 
 @pytest.mark.parametrize("name", ABLATION_RUNS)
@@ -240,7 +326,10 @@ def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backb
     world = prepare_world(cfg)
     data = split_data(cfg, world, bb, cfg.split)  # the features the two ranks cached
     assert len(data.train) >= DDP_IMAGES
-    ranks = [artifacts.load_tensors(out / f"train-{name.replace(' ', '_')}-rank{r}.safetensors") for r in (0, 1)]
+    ranks = [
+        artifacts.load_tensors(out / f"train-{name.replace(' ', '_')}-rank{r}.safetensors")
+        for r in (0, 1)
+    ]
     (s0, m0), (s1, _) = ranks
     for k in s0:
         assert torch.equal(s0[k], s1[k]), k
@@ -251,9 +340,15 @@ def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backb
         state, single = _train_one(cfg, bb, world, data, name)
     np.testing.assert_allclose(h["step_loss"], single["step_loss"], rtol=1e-4, atol=1e-6)
     for k in state:
-        assert torch.allclose(s0[k], state[k], rtol=1e-3, atol=1e-4), (k, float((s0[k] - state[k]).abs().max()))
+        assert torch.allclose(s0[k], state[k], rtol=1e-3, atol=1e-4), (
+            k,
+            float((s0[k] - state[k]).abs().max()),
+        )
     with one_thread():
-        before, after = _train_loss(cfg, bb, world, data, name, None), _train_loss(cfg, bb, world, data, name, s0)
+        before, after = (
+            _train_loss(cfg, bb, world, data, name, None),
+            _train_loss(cfg, bb, world, data, name, s0),
+        )
     assert np.isfinite(after) and after < before, (before, after)
 
 
@@ -271,7 +366,9 @@ def _train_loss(cfg, bb, world, data, name, state) -> float:
     else:
         model.load_state_dict(state)
     logits = model(train.h, train.o, train.u, train.pad)
-    return float(focal_loss(logits, train.targets, loss_mask(train, cls_obj, torch.as_tensor(~data.unseen))))
+    return float(
+        focal_loss(logits, train.targets, loss_mask(train, cls_obj, torch.as_tensor(~data.unseen)))
+    )
 
 
 if __name__ == "__main__":

@@ -51,23 +51,33 @@ def _installed() -> dict[str, str]:
 def test_lock_pins_every_package():
     pins = _pins(LOCK)
     text = LOCK.read_text()
-    assert any(line.startswith("#    pip-compile ") for line in text.splitlines()[:8]), \
+    assert any(line.startswith("#    pip-compile ") for line in text.splitlines()[:8]), (
         "requirements.txt must say, at its top, the command that generated it"
-    assert len(pins) > 100 and {"torch", "sphinx", "docutils", "numba", "pip", "setuptools"} <= set(pins)
+    )
+    assert len(pins) > 100 and {"torch", "sphinx", "docutils", "numba", "pip", "setuptools"} <= set(
+        pins
+    )
     top = _pins(ROOT / "requirements.in")
-    assert {n: v for n, v in top.items() if pins.get(n) != v} == {}, "requirements.in and the lock disagree"
+    assert {n: v for n, v in top.items() if pins.get(n) != v} == {}, (
+        "requirements.in and the lock disagree"
+    )
 
 
 def test_environment_is_the_lock():
     want, have = _pins(LOCK), _installed()
     assert have.pop(PROJECT, None), f"{PROJECT} is not installed in {sys.prefix} (run `make setup`)"
     missing = [f"{n}=={v}" for n, v in sorted(want.items()) if n not in have]
-    wrong = [f"{n}: locked {v}, installed {have[n]}" for n, v in sorted(want.items()) if n in have and have[n] != v]
+    wrong = [
+        f"{n}: locked {v}, installed {have[n]}"
+        for n, v in sorted(want.items())
+        if n in have and have[n] != v
+    ]
     extra = [f"{n}=={v}" for n, v in sorted(have.items()) if n not in want]
     assert not (missing or wrong or extra), (
         f"the environment of {sys.executable} differs from requirements.txt:\n"
         f"  missing: {missing}\n  other versions: {wrong}\n  not in the lock: {extra}\n"
-        "(rebuild with `make setup`; to change versions edit requirements.in and regenerate the lock)")
+        "(rebuild with `make setup`; to change versions edit requirements.in and regenerate the lock)"
+    )
 
 
 def test_pyproject_agrees_with_the_lock():
@@ -76,11 +86,18 @@ def test_pyproject_agrees_with_the_lock():
     reqs = [Requirement(r) for r in project["dependencies"]]
     reqs += [Requirement(r) for extra in project["optional-dependencies"].values() for r in extra]
     pins = _pins(LOCK)
-    bad = [f"{r} (locked {pins.get(_norm(r.name), 'nothing')})" for r in reqs
-           if not r.specifier.contains(pins.get(_norm(r.name), "0"), prereleases=True)]
+    bad = [
+        f"{r} (locked {pins.get(_norm(r.name), 'nothing')})"
+        for r in reqs
+        if not r.specifier.contains(pins.get(_norm(r.name), "0"), prereleases=True)
+    ]
     assert not bad, f"pyproject.toml ranges that exclude the locked version: {bad}"
-    undeclared = set(_pins(ROOT / "requirements.in")) - {_norm(r.name) for r in reqs} - {"pip", "setuptools"}
-    assert not undeclared, f"pinned in requirements.in but not in pyproject.toml: {sorted(undeclared)}"
+    undeclared = (
+        set(_pins(ROOT / "requirements.in")) - {_norm(r.name) for r in reqs} - {"pip", "setuptools"}
+    )
+    assert not undeclared, (
+        f"pinned in requirements.in but not in pyproject.toml: {sorted(undeclared)}"
+    )
 
 
 def test_hoilib_is_this_checkout_without_pythonpath(tmp_path):
@@ -89,8 +106,14 @@ def test_hoilib_is_this_checkout_without_pythonpath(tmp_path):
     assert Path(hoilib.__file__).resolve().parent == ROOT / "hoilib"
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
     # -I: no PYTHONPATH, no user site, not even the current folder; only what is installed.
-    r = subprocess.run([sys.executable, "-I", "-c", "import hoilib; print(hoilib.__file__)"],
-                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+    r = subprocess.run(
+        [sys.executable, "-I", "-c", "import hoilib; print(hoilib.__file__)"],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert r.returncode == 0, r.stderr
     assert Path(r.stdout.strip()).resolve().parent == ROOT / "hoilib", r.stdout
 
@@ -114,18 +137,34 @@ def test_setup_refuses_a_foreign_folder(tmp_path, content):
     name = "notes.txt" if content == "a file of mine" else ".hoibook-ready"
     (mine / name).write_text(content if name == "notes.txt" else "0123456789ab\n")
     before = {p.name: p.read_bytes() for p in mine.iterdir()}
-    env = {**os.environ, "HOIBOOK_VENV": str(mine), "HOME": str(tmp_path / "home"), "PYTHON": sys.executable}
+    env = {
+        **os.environ,
+        "HOIBOOK_VENV": str(mine),
+        "HOME": str(tmp_path / "home"),
+        "PYTHON": sys.executable,
+    }
     t0 = time.monotonic()
-    proc = subprocess.Popen(["bash", str(repo / "scripts" / "setup.sh")], cwd=tmp_path, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        ["bash", str(repo / "scripts" / "setup.sh")],
+        cwd=tmp_path,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         out, err = proc.communicate(timeout=60)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, 9)
         proc.communicate()
-        pytest.fail("setup.sh did not refuse at once: it started working on a folder that is not its own")
+        pytest.fail(
+            "setup.sh did not refuse at once: it started working on a folder that is not its own"
+        )
     assert proc.returncode == 1, (proc.returncode, out, err)
     assert time.monotonic() - t0 < 30
     assert len(err.strip().splitlines()) == 1 and str(mine) in err and "error" in err, err
     assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
-    assert not (repo / ".venv").exists() and not (tmp_path / "home").exists(), "it wrote something before refusing"
+    assert not (repo / ".venv").exists() and not (tmp_path / "home").exists(), (
+        "it wrote something before refusing"
+    )

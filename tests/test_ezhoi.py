@@ -7,9 +7,8 @@ import pytest
 import torch
 
 from hoilib import artifacts
-
-from hoilib.models import textspace
 from hoilib.errors import ArtifactError
+from hoilib.models import textspace
 from hoilib.models.ezhoi.adapter import Adapter
 from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
 from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, build_model, split_data
@@ -49,7 +48,9 @@ def test_prompt_gradients_reach_the_context_tokens_and_change_the_text(ez):
     assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in enc.deep_ctx)
     names = {n for n, _ in model.named_parameters()}
     assert "text_encoder.ctx" in names and "text_encoder.deep_ctx.0" in names
-    assert not any(n.startswith("text_encoder._clip") for n in names), "the frozen CLIP must not be trainable state"
+    assert not any(n.startswith("text_encoder._clip") for n in names), (
+        "the frozen CLIP must not be trainable state"
+    )
     with torch.no_grad():
         enc.ctx.add_(0.5)
     assert not torch.allclose(enc(use_prompts=True), prompted)
@@ -66,7 +67,9 @@ def _unseen_split(world):
     for s in ("rf-uc", "nf-uc", "uv", "uo"):
         if world.train.class_counts()[world.unseen(s)].sum() > 0:
             return s
-    pytest.fail("the tiny world has no training instance of any unseen class: this test would test nothing")
+    pytest.fail(
+        "the tiny world has no training instance of any unseen class: this test would test nothing"
+    )
 
 
 def test_unseen_labels_never_reach_the_loss(ez):
@@ -81,7 +84,9 @@ def test_unseen_labels_never_reach_the_loss(ez):
     assert not mask[..., torch.as_tensor(unseen)].any()
 
     pairs = world.train_pairs()
-    feats = extract_pair_features(bb, world.train, pairs, f"{cfg.run_dir}/features", show_progress=False)
+    feats = extract_pair_features(
+        bb, world.train, pairs, f"{cfg.run_dir}/features", show_progress=False
+    )
     leaky = pack_pairs(world.train, pairs, feats)  # unseen annotations still in the targets
     assert leaky.targets[..., torch.as_tensor(unseen)].sum() > 0
     clean = pack_pairs(world.train.without_classes(np.flatnonzero(unseen)), pairs, feats)
@@ -89,7 +94,17 @@ def test_unseen_labels_never_reach_the_loss(ez):
     for train in (clean, leaky):
         torch.manual_seed(0)
         model = build_model(cfg, bb, world)
-        train_ezhoi(model, train, data.val, world.classes, ~unseen, epochs=2, batch_images=8, seed=0, show_progress=False)
+        train_ezhoi(
+            model,
+            train,
+            data.val,
+            world.classes,
+            ~unseen,
+            epochs=2,
+            batch_images=8,
+            seed=0,
+            show_progress=False,
+        )
         states.append(model.state_dict())
     for k in states[0]:
         assert torch.equal(states[0][k], states[1][k]), k
@@ -106,7 +121,9 @@ def test_checkpoint_roundtrip_and_refusals(ez, tmp_path):
     meta = load_checkpoint(path, fresh)
     assert meta["split"] == "rf-uc" and torch.equal(fresh.text_features(), model.text_features())
     other = build_model(cfg.model_copy(update={"n_ctx": 3}), bb, world)
-    with pytest.raises(ArtifactError, match=r"another configuration \(n_ctx: checkpoint 2, model 3\)"):
+    with pytest.raises(
+        ArtifactError, match=r"another configuration \(n_ctx: checkpoint 2, model 3\)"
+    ):
         load_checkpoint(path, other)
     tensors, m = artifacts.load_tensors(path)
     m["config"]["num_classes"] = 600

@@ -118,7 +118,6 @@ def test_two_sample_accuracy_separated_clusters():
     assert two_sample_accuracy(a, b[:50])["n_per_set"] == 50
 
 
-
 @pytest.mark.parametrize("seed,folds,n_b", [(0, 5, 200), (3, 4, 120), (7, 2, 3)])
 def test_two_sample_accuracy_equals_the_hand_cross_validation_loop(seed, folds, n_b):
     """cross_val_score gives the numbers of the loop it replaced: a fresh LogisticRegression per fold."""
@@ -131,14 +130,24 @@ def test_two_sample_accuracy_equals_the_hand_cross_validation_loop(seed, folds, 
     res = two_sample_accuracy(a, b, folds=folds, seed=seed)
     rng = np.random.default_rng(seed)  # the reference: same subsample, same splits, the old loop
     n = min(len(a), len(b))
-    x = np.concatenate([l2n(_subsample_rows(a, n, rng)).double().numpy(), l2n(_subsample_rows(b, n, rng)).double().numpy()])
+    x = np.concatenate(
+        [
+            l2n(_subsample_rows(a, n, rng)).double().numpy(),
+            l2n(_subsample_rows(b, n, rng)).double().numpy(),
+        ]
+    )
     y = np.repeat([0, 1], n)
     scores = []
-    for train, test in StratifiedKFold(n_splits=min(folds, n), shuffle=True, random_state=seed).split(x, y):
-        scores.append(LogisticRegression(max_iter=2000).fit(x[train], y[train]).score(x[test], y[test]))
+    for train, test in StratifiedKFold(
+        n_splits=min(folds, n), shuffle=True, random_state=seed
+    ).split(x, y):
+        scores.append(
+            LogisticRegression(max_iter=2000).fit(x[train], y[train]).score(x[test], y[test])
+        )
     assert 0.5 < res["accuracy"] < 1.0 or n_b == 3
     assert res["accuracy"] == float(np.mean(scores)) and res["std"] == float(np.std(scores))
     assert res["folds"] == min(folds, n) and res["n_per_set"] == n
+
 
 # --- MMD ------------------------------------------------------------------------
 def test_mmd_same_distribution_large_p_value():
@@ -167,13 +176,15 @@ def test_mmd_matches_naive_unbiased_estimator():
     x, y = l2n(a).double(), l2n(b).double()
 
     def k(u, v):
-        return torch.exp(-torch.cdist(u, v) ** 2 / (2 * 0.7**2))
+        return torch.exp(-(torch.cdist(u, v) ** 2) / (2 * 0.7**2))
 
     kxx, kyy, kxy = k(x, x), k(y, y), k(x, y)
     n = 20
-    naive = (kxx.sum() - kxx.diag().sum()) / (n * (n - 1)) + (kyy.sum() - kyy.diag().sum()) / (
-        n * (n - 1)
-    ) - 2 * kxy.mean()
+    naive = (
+        (kxx.sum() - kxx.diag().sum()) / (n * (n - 1))
+        + (kyy.sum() - kyy.diag().sum()) / (n * (n - 1))
+        - 2 * kxy.mean()
+    )
     assert res["mmd2"] == pytest.approx(float(naive), abs=1e-9)
     assert res["bandwidth"] == 0.7
 

@@ -10,17 +10,51 @@ import pytest
 
 from hoilib.data.hico import lists as L
 
-UO_OBJECTS = {"dog", "elephant", "zebra", "frisbee", "skis", "baseball_bat", "skateboard",
-              "tennis_racket", "pizza", "refrigerator", "clock", "toothbrush"}
-UV_VERBS = {"block", "dribble", "feed", "herd", "hose", "inspect", "install", "move", "park", "ride",
-            "sail", "scratch", "sign", "squeeze", "stab", "stop_at", "swing", "tag", "toast", "wear"}
+UO_OBJECTS = {
+    "dog",
+    "elephant",
+    "zebra",
+    "frisbee",
+    "skis",
+    "baseball_bat",
+    "skateboard",
+    "tennis_racket",
+    "pizza",
+    "refrigerator",
+    "clock",
+    "toothbrush",
+}
+UV_VERBS = {
+    "block",
+    "dribble",
+    "feed",
+    "herd",
+    "hose",
+    "inspect",
+    "install",
+    "move",
+    "park",
+    "ride",
+    "sail",
+    "scratch",
+    "sign",
+    "squeeze",
+    "stab",
+    "stop_at",
+    "swing",
+    "tag",
+    "toast",
+    "wear",
+}
 COUNTS = {"uv": 84, "rf-uc": 120, "nf-uc": 120, "uo": 100}
 
 
 def test_data_file_is_strict_json_inside_the_package():
     path = resources.files("hoilib.data.hico").joinpath("data/hico_lists.json")
+
     def bad_constant(name):
         raise AssertionError(f"non-strict JSON constant {name}")
+
     json.loads(path.read_text(encoding="utf-8"), parse_constant=bad_constant)
 
 
@@ -84,7 +118,7 @@ def test_uv_is_exactly_the_classes_of_the_20_unseen_verbs():
 
 def test_rf_uc_is_drawn_only_from_rare_and_nf_uc_only_from_non_rare():
     rare = set(L.rare())
-    assert set(L.unseen("rf-uc")) < rare          # 120 of the 138 rare classes
+    assert set(L.unseen("rf-uc")) < rare  # 120 of the 138 rare classes
     assert not set(L.unseen("nf-uc")) & rare
 
 
@@ -133,13 +167,13 @@ def test_prompt_of_class_0_is_boarding_an_airplane():
 
 def test_every_prompt_ends_with_its_object_name():
     # object names use underscores, prompts spaces; no upstream prompt uses a synonym
-    for i, (p, (_, o)) in enumerate(zip(L.prompts(), L.classes())):
+    for i, (p, (_, o)) in enumerate(zip(L.prompts(), L.classes(), strict=False)):
         assert p.startswith(_PERSON), (i, p)
         assert p.endswith(" " + _object_name(o)), (i, p)
 
 
 def test_no_interaction_prompts_name_only_person_and_object():
-    for p, (v, o) in zip(L.prompts(), L.classes()):
+    for p, (v, o) in zip(L.prompts(), L.classes(), strict=False):
         if v == 57:
             # articles are upstream's: 'an airplane' but also 'a umbrella'
             assert re.fullmatch(rf"a photo of a person and an? {re.escape(_object_name(o))}", p), p
@@ -151,15 +185,17 @@ def test_no_interaction_prompts_name_only_person_and_object():
 def test_each_verb_has_one_phrase_across_objects():
     """Upstream keys are (verb, object) in our numbering: a verb-index mix-up would break this."""
     phrases = {}
-    for p, (v, o) in zip(L.prompts(), L.classes()):
+    for p, (v, o) in zip(L.prompts(), L.classes(), strict=False):
         if v == 57:
             continue
-        middle = p[len(_PERSON):-len(" " + _object_name(o))]
+        middle = p[len(_PERSON) : -len(" " + _object_name(o))]
         middle = re.sub(r" an?$", "", middle)
         phrases.setdefault(v, set()).add(middle)
-    assert all(len(s) == 1 for s in phrases.values()), {v: s for v, s in phrases.items() if len(s) > 1}
+    assert all(len(s) == 1 for s in phrases.values()), {
+        v: s for v, s in phrases.items() if len(s) > 1
+    }
     flat = {v: next(iter(s)) for v, s in phrases.items()}
-    assert len(set(flat.values())) == len(flat) == 116          # every verb but no_interaction
+    assert len(set(flat.values())) == len(flat) == 116  # every verb but no_interaction
     verbs = L.verbs()
     assert flat[verbs.index("board")] == "boarding"
     assert flat[verbs.index("sit_on")] == "sitting on"

@@ -9,9 +9,9 @@ import pytest
 
 from hoilib.config import resolve
 from hoilib.data.build import prepare_world
-from hoilib.errors import ConfigError, DataError
 from hoilib.data.hico import lists
 from hoilib.data.hico.fixture import fixture_classes, make_fixture
+from hoilib.errors import ConfigError, DataError
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +25,16 @@ def _cfg(root, tmp_path, **kw):
 
 def test_fixture_world_has_the_official_lists(fixture_root, tmp_path):
     world = prepare_world(_cfg(fixture_root, tmp_path))
-    assert world.num_classes == 600 and len(world.test.verbs) == 117 and len(world.test.objects) == 80
+    assert (
+        world.num_classes == 600 and len(world.test.verbs) == 117 and len(world.test.objects) == 80
+    )
     assert int(world.rare.sum()) == 138 and np.flatnonzero(world.rare).tolist() == lists.rare()
-    assert {s: int(world.unseen(s).sum()) for s in lists.SPLITS} == {"uv": 84, "rf-uc": 120, "nf-uc": 120, "uo": 100}
+    assert {s: int(world.unseen(s).sum()) for s in lists.SPLITS} == {
+        "uv": 84,
+        "rf-uc": 120,
+        "nf-uc": 120,
+        "uo": 100,
+    }
     assert world.prompts[0] == lists.prompts()[0] and len(world.descriptors[0]) == 3
     used = set(np.concatenate([im.hoi for im in world.test.images]).tolist())
     assert used == set(fixture_classes())  # every chosen class has test ground truth
@@ -41,7 +48,10 @@ def test_fixture_world_has_the_official_lists(fixture_root, tmp_path):
 def test_clear_errors_for_a_missing_or_wrong_copy(fixture_root, tmp_path):
     with pytest.raises(ConfigError, match="'data_root' is empty.*hicodet"):
         prepare_world(resolve("hico-uv", {"data_root": "", "run_dir": str(tmp_path / "r")}))
-    with pytest.raises(DataError, match=r"annotation file not found: .*instances_train2015.json.*fredzzhang/hicodet"):
+    with pytest.raises(
+        DataError,
+        match=r"annotation file not found: .*instances_train2015.json.*fredzzhang/hicodet",
+    ):
         prepare_world(_cfg(tmp_path, tmp_path))
     bad = tmp_path / "bad"
     (bad / "images" / "train2015").mkdir(parents=True)
@@ -49,7 +59,9 @@ def test_clear_errors_for_a_missing_or_wrong_copy(fixture_root, tmp_path):
         doc = json.loads((fixture_root / f"instances_{split}2015.json").read_text())
         doc["verbs"][3] = "bake"
         (bad / f"instances_{split}2015.json").write_text(json.dumps(doc))
-    with pytest.raises(DataError, match=r"test images not found: looked for .*hico_20160224_det/images/test2015"):
+    with pytest.raises(
+        DataError, match=r"test images not found: looked for .*hico_20160224_det/images/test2015"
+    ):
         prepare_world(_cfg(bad, tmp_path))
     (bad / "images" / "test2015").mkdir(parents=True)
     with pytest.raises(DataError, match=r"image file not found"):
@@ -57,15 +69,27 @@ def test_clear_errors_for_a_missing_or_wrong_copy(fixture_root, tmp_path):
     for split in ("train", "test"):
         for f in (fixture_root / "images" / f"{split}2015").iterdir():
             (bad / "images" / f"{split}2015" / f.name).write_bytes(f.read_bytes())
-    with pytest.raises(DataError, match=r"field 'verbs' differs from the official HICO-DET list at index 3 \(got 'bake'"):
+    with pytest.raises(
+        DataError,
+        match=r"field 'verbs' differs from the official HICO-DET list at index 3 \(got 'bake'",
+    ):
         prepare_world(_cfg(bad, tmp_path))
 
 
 def test_hico_profiles_are_paper_scale_and_overridable():
     for s in lists.SPLITS:
         cfg = resolve(f"hico-{s}")
-        assert (cfg.dataset, cfg.split, cfg.backbone, cfg.pretrained) == ("hico-det", s, "ViT-B-16", "openai")
-        assert cfg.ezhoi_epochs == 12 and cfg.prompt_depth == 9 and cfg.data_root.endswith("data/hicodet")
+        assert (cfg.dataset, cfg.split, cfg.backbone, cfg.pretrained) == (
+            "hico-det",
+            s,
+            "ViT-B-16",
+            "openai",
+        )
+        assert (
+            cfg.ezhoi_epochs == 12
+            and cfg.prompt_depth == 9
+            and cfg.data_root.endswith("data/hicodet")
+        )
     assert resolve("hico-uv", {"backbone": "ViT-L-14"})["backbone"] == "ViT-L-14"
 
 
@@ -74,11 +98,17 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     from hoilib.pipeline.runner import chapter_paths, notebook_errors, run_profile
 
     run_dir = tmp_path / "run"
-    timings = run_profile("hico-fixture", {"data_root": str(fixture_root), "run_dir": str(run_dir)}, log=lambda *_: None)
+    timings = run_profile(
+        "hico-fixture",
+        {"data_root": str(fixture_root), "run_dir": str(run_dir)},
+        log=lambda *_: None,
+    )
     assert set(timings) == {p.name for p in chapter_paths()}
     for p in chapter_paths():
         assert notebook_errors(run_dir / "notebooks" / p.name) == []
     m5 = json.loads((run_dir / "metrics" / "05_evaluation.json").read_text())
-    assert m5["profile"] == "hico-fixture" and {r["method"] for r in m5["metrics"]["per_seed"]} >= {"EZ-HOI, no bridge"}
+    assert m5["profile"] == "hico-fixture" and {r["method"] for r in m5["metrics"]["per_seed"]} >= {
+        "EZ-HOI, no bridge"
+    }
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg.backbone == "HOI-Tiny-ViT" and cfg.dataset == "hico-det"

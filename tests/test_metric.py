@@ -20,9 +20,9 @@ from hoilib.measure.metric import (
     match_detections,
 )
 
-# Reference boxes: GT human H and object O; MISS is disjoint from both.
+# Reference boxes: GT human H and object OBJ; MISS is disjoint from both.
 H = [0.0, 0.0, 10.0, 10.0]
-O = [20.0, 0.0, 30.0, 10.0]
+OBJ = [20.0, 0.0, 30.0, 10.0]
 MISS = [100.0, 100.0, 110.0, 110.0]
 
 
@@ -30,15 +30,17 @@ def dets(rows):
     """rows: (image, hoi, score, box_h, box_o)."""
     if not rows:
         return HOIDetections.empty()
-    im, c, s, bh, bo = zip(*rows)
-    return HOIDetections(np.array(im), np.array(c), np.array(s, float), np.array(bh, float), np.array(bo, float))
+    im, c, s, bh, bo = zip(*rows, strict=False)
+    return HOIDetections(
+        np.array(im), np.array(c), np.array(s, float), np.array(bh, float), np.array(bo, float)
+    )
 
 
 def gts(rows):
     """rows: (image, hoi, box_h, box_o)."""
     if not rows:
         return HOIGroundTruth.empty()
-    im, c, bh, bo = zip(*rows)
+    im, c, bh, bo = zip(*rows, strict=False)
     return HOIGroundTruth(np.array(im), np.array(c), np.array(bh, float), np.array(bo, float))
 
 
@@ -93,15 +95,18 @@ def test_ap_11pt_recall_exactly_on_threshold():
     assert average_precision_11pt(np.array([1, 1, 1, 0]), 10, "np.arange") == 3 / 11
 
 
-@pytest.mark.parametrize("hits,official,k10,arange", [
-    # 6 of 10 GT: the official grid's 0.6 is the double nearest 0.6 == 6/10 -> counts (7 thresholds reached);
-    # np.arange's 0.6000000000000001 does not (6), and its 0.30000000000000004 is still below 0.6 (fine)
-    (6, 7, 7, 6),
-    # 7 of 10 GT: official 0.7 == 7/10 counts (8 thresholds); np.arange's 0.7000000000000001 does not (7)
-    (7, 8, 8, 7),
-    # 3 of 10: official and np.arange miss t = 0.3 (3), exact tenths count it (4)
-    (3, 3, 4, 3),
-])
+@pytest.mark.parametrize(
+    "hits,official,k10,arange",
+    [
+        # 6 of 10 GT: the official grid's 0.6 is the double nearest 0.6 == 6/10 -> counts (7 thresholds reached);
+        # np.arange's 0.6000000000000001 does not (6), and its 0.30000000000000004 is still below 0.6 (fine)
+        (6, 7, 7, 6),
+        # 7 of 10 GT: official 0.7 == 7/10 counts (8 thresholds); np.arange's 0.7000000000000001 does not (7)
+        (7, 8, 8, 7),
+        # 3 of 10: official and np.arange miss t = 0.3 (3), exact tenths count it (4)
+        (3, 3, 4, 3),
+    ],
+)
 def test_ap_11pt_grids_at_0_3_0_6_0_7(hits, official, k10, arange):
     tp = np.array([1] * hits + [0] * 5)  # precision 1 up to recall hits/10, then no more recall
     assert average_precision_11pt(tp, 10) == official / 11
@@ -123,7 +128,9 @@ def test_official_grid_is_matlab_colon_and_torch_linspace():
     assert list(RECALL_GRIDS["k/10"]) == [k / 10 for k in range(11)]
     # MATLAB's colon on other ranges: integers exact, and built from both ends
     np.testing.assert_array_equal(matlab_colon(0, 1, 5), [0, 1, 2, 3, 4, 5])
-    np.testing.assert_array_equal(matlab_colon(1, 0.1, 2), torch.linspace(1, 2, 11, dtype=torch.float64).numpy())
+    np.testing.assert_array_equal(
+        matlab_colon(1, 0.1, 2), torch.linspace(1, 2, 11, dtype=torch.float64).numpy()
+    )
     with pytest.raises(ValueError, match="recall_grid"):
         average_precision_11pt(np.array([1]), 1, "linspace")
 
@@ -143,8 +150,8 @@ def test_ap_11pt_invalid():
 
 
 def test_perfect_detections_ap_one():
-    g = gts([(0, 0, H, O), (1, 0, H, O), (1, 1, O, H)])
-    d = dets([(0, 0, 0.9, H, O), (1, 0, 0.3, H, O), (1, 1, 0.5, O, H)])
+    g = gts([(0, 0, H, OBJ), (1, 0, H, OBJ), (1, 1, OBJ, H)])
+    d = dets([(0, 0, 0.9, H, OBJ), (1, 0, 0.3, H, OBJ), (1, 1, 0.5, OBJ, H)])
     m = evaluate_hoi(d, g, num_classes=2)
     np.testing.assert_array_equal(m.ap, [1.0, 1.0])
     np.testing.assert_array_equal(m.n_gt, [2, 1])
@@ -155,36 +162,36 @@ def test_perfect_detections_ap_one():
 def test_single_fp_ranked_before_tp():
     # 1 GT; ranks FP(.9), TP(.8): prec 0, 1/2 ; rec 0, 1
     # every t in 0..1 is reached by rank 2 (rec 1) -> max prec 1/2 -> AP = 11*.5/11 = .5
-    g = gts([(0, 0, H, O)])
-    d = dets([(0, 0, 0.8, H, O), (0, 0, 0.9, MISS, O)])
+    g = gts([(0, 0, H, OBJ)])
+    d = dets([(0, 0, 0.8, H, OBJ), (0, 0, 0.9, MISS, OBJ)])
     m = evaluate_hoi(d, g, 1)
     assert m.ap[0] == pytest.approx(0.5)
     np.testing.assert_array_equal(match_detections(d, g), [True, False])
     # 2 GT; ranks FP, TP, TP: prec 0, 1/2, 2/3 ; rec 0, .5, 1
     # for every t the best precision at rec >= t is rank 3 -> 2/3 -> AP = 2/3
-    g2 = gts([(0, 0, H, O), (1, 0, H, O)])
-    d2 = dets([(0, 0, 0.9, MISS, O), (0, 0, 0.8, H, O), (1, 0, 0.7, H, O)])
+    g2 = gts([(0, 0, H, OBJ), (1, 0, H, OBJ)])
+    d2 = dets([(0, 0, 0.9, MISS, OBJ), (0, 0, 0.8, H, OBJ), (1, 0, 0.7, H, OBJ)])
     assert evaluate_hoi(d2, g2, 1).ap[0] == pytest.approx(2 / 3)
 
 
 def test_score_ties_keep_input_order():
     # Equal scores: the stable sort ranks the earlier row first.
-    g = gts([(0, 0, H, O)])
-    fp_first = dets([(0, 0, 0.5, MISS, O), (0, 0, 0.5, H, O)])
+    g = gts([(0, 0, H, OBJ)])
+    fp_first = dets([(0, 0, 0.5, MISS, OBJ), (0, 0, 0.5, H, OBJ)])
     # ranks FP, TP -> prec 0, 1/2 ; rec 0, 1 -> AP .5
     assert evaluate_hoi(fp_first, g, 1).ap[0] == pytest.approx(0.5)
-    tp_first = dets([(0, 0, 0.5, H, O), (0, 0, 0.5, MISS, O)])
+    tp_first = dets([(0, 0, 0.5, H, OBJ), (0, 0, 0.5, MISS, OBJ)])
     # ranks TP, FP -> prec 1, 1/2 ; rec 1, 1 -> max prec 1 for all t -> AP 1
     assert evaluate_hoi(tp_first, g, 1).ap[0] == pytest.approx(1.0)
     # ties with two identical boxes: the first row gets the TP, the second is the duplicate FP
-    dup = dets([(0, 0, 0.5, H, O), (0, 0, 0.5, H, O), (0, 0, 0.5, H, O)])
+    dup = dets([(0, 0, 0.5, H, OBJ), (0, 0, 0.5, H, OBJ), (0, 0, 0.5, H, OBJ)])
     np.testing.assert_array_equal(match_detections(dup, g), [True, False, False])
 
 
 def test_duplicate_detection_is_fp():
     # GT a in image 0, GT b in image 1 (never detected). Two exact hits on a.
-    g = gts([(0, 0, H, O), (1, 0, H, O)])
-    d = dets([(0, 0, 0.8, H, O), (0, 0, 0.9, H, O)])
+    g = gts([(0, 0, H, OBJ), (1, 0, H, OBJ)])
+    d = dets([(0, 0, 0.8, H, OBJ), (0, 0, 0.9, H, OBJ)])
     # ranked: row1 (.9) TP, row0 (.8) duplicate FP
     np.testing.assert_array_equal(match_detections(d, g), [False, True])
     # prec 1, 1/2 ; rec .5, .5 -> t = 0..0.5 -> 1 (6 terms), t >= .6 -> 0 -> AP 6/11
@@ -192,32 +199,32 @@ def test_duplicate_detection_is_fp():
 
 
 def test_best_gt_already_matched_is_fp_even_if_other_gt_unmatched():
-    # GT1 = (H, O), GT2 = (H, O2) in the same image/class.
-    # O vs O2: inter 8*10 = 80, union 100+100-80 = 120 -> 2/3 >= .5
+    # GT1 = (H, OBJ), GT2 = (H, O2) in the same image/class.
+    # OBJ vs O2: inter 8*10 = 80, union 100+100-80 = 120 -> 2/3 >= .5
     O2 = [22.0, 0.0, 32.0, 10.0]
-    g = gts([(0, 0, H, O), (0, 0, H, O2)])
+    g = gts([(0, 0, H, OBJ), (0, 0, H, O2)])
     # Both detections are exact copies of GT1: overlap 1 with GT1, 2/3 with GT2.
-    d = dets([(0, 0, 0.9, H, O), (0, 0, 0.8, H, O)])
+    d = dets([(0, 0, 0.9, H, OBJ), (0, 0, 0.8, H, OBJ)])
     # det1 -> GT1 TP. det2's best GT is GT1 (already matched) -> FP, no fallback
     # to GT2 (official eval_hico.m behaviour).
     np.testing.assert_array_equal(match_detections(d, g), [True, False])
     # prec 1, 1/2 ; rec .5, .5 -> AP 6/11 (a fallback matcher would give 1)
     assert evaluate_hoi(d, g, 1).ap[0] == pytest.approx(6 / 11)
     # Control: a detection that is closer to GT2 does match GT2.
-    d_ok = dets([(0, 0, 0.9, H, O), (0, 0, 0.8, H, O2)])
+    d_ok = dets([(0, 0, 0.9, H, OBJ), (0, 0, 0.8, H, O2)])
     np.testing.assert_array_equal(match_detections(d_ok, g), [True, True])
     assert evaluate_hoi(d_ok, g, 1).ap[0] == pytest.approx(1.0)
 
 
 def test_detections_in_images_without_gt_are_fp():
     # GT of class 0 only in image 0; image 1 has GT of class 1 only; image 7 has none.
-    g = gts([(0, 0, H, O), (1, 1, H, O)])
+    g = gts([(0, 0, H, OBJ), (1, 1, H, OBJ)])
     d = dets(
         [
-            (1, 0, 0.95, H, O),  # image 1 has no class-0 GT -> FP
-            (7, 0, 0.9, H, O),  # image 7 has no GT at all -> FP
-            (0, 0, 0.8, H, O),  # TP
-            (1, 1, 0.5, H, O),  # TP for class 1
+            (1, 0, 0.95, H, OBJ),  # image 1 has no class-0 GT -> FP
+            (7, 0, 0.9, H, OBJ),  # image 7 has no GT at all -> FP
+            (0, 0, 0.8, H, OBJ),  # TP
+            (1, 1, 0.5, H, OBJ),  # TP for class 1
         ]
     )
     np.testing.assert_array_equal(match_detections(d, g), [False, False, True, True])
@@ -231,8 +238,8 @@ def test_detections_in_images_without_gt_are_fp():
 def test_class_without_gt_is_nan_and_excluded():
     # classes: 0 has GT and a TP (AP 1); 1 has GT but no detection (AP 0);
     # 2 has detections but no GT (NaN, excluded); 3 has nothing (NaN, excluded).
-    g = gts([(0, 0, H, O), (0, 1, H, O)])
-    d = dets([(0, 0, 0.9, H, O), (0, 2, 0.8, H, O)])
+    g = gts([(0, 0, H, OBJ), (0, 1, H, OBJ)])
+    d = dets([(0, 0, 0.9, H, OBJ), (0, 2, 0.8, H, OBJ)])
     m = evaluate_hoi(d, g, 4)
     assert m.ap[0] == 1.0 and m.ap[1] == 0.0
     assert np.isnan(m.ap[2]) and np.isnan(m.ap[3])
@@ -247,22 +254,22 @@ def test_class_without_gt_is_nan_and_excluded():
 
 
 def test_no_gt_at_all_gives_nan_full():
-    m = evaluate_hoi(dets([(0, 0, 0.9, H, O)]), gts([]), 2)
+    m = evaluate_hoi(dets([(0, 0, 0.9, H, OBJ)]), gts([]), 2)
     assert np.isnan(m.ap).all() and math.isnan(m.full)
     assert m.to_dict()["full"] is None
-    m2 = evaluate_hoi(dets([]), gts([(0, 1, H, O)]), 2)
+    m2 = evaluate_hoi(dets([]), gts([(0, 1, H, OBJ)]), 2)
     assert m2.ap[1] == 0.0 and m2.full == 0.0
 
 
 def test_both_boxes_must_overlap():
-    g = gts([(0, 0, H, O)])
-    O_shift = [25.0, 0.0, 35.0, 10.0]  # vs O: inter 50, union 150 -> 1/3
+    g = gts([(0, 0, H, OBJ)])
+    O_shift = [25.0, 0.0, 35.0, 10.0]  # vs OBJ: inter 50, union 150 -> 1/3
     H_shift = [5.0, 0.0, 15.0, 10.0]  # vs H: 1/3
-    O_half = [20.0, 0.0, 30.0, 20.0]  # vs O: inter 100, union 200 -> exactly .5
+    O_half = [20.0, 0.0, 30.0, 20.0]  # vs OBJ: inter 100, union 200 -> exactly .5
     d = dets(
         [
             (0, 0, 0.9, H, O_shift),  # human IoU 1, object 1/3 -> min 1/3 -> FP
-            (0, 0, 0.8, H_shift, O),  # object IoU 1, human 1/3 -> FP
+            (0, 0, 0.8, H_shift, OBJ),  # object IoU 1, human 1/3 -> FP
         ]
     )
     np.testing.assert_array_equal(match_detections(d, g), [False, False])
@@ -276,8 +283,10 @@ def test_both_boxes_must_overlap():
 def test_rare_and_unseen_means():
     # class 0: TP -> AP 1 ; class 1: FP then TP -> AP .5 (see test_single_fp_ranked_before_tp)
     # class 2: GT, no dets -> AP 0 ; class 3: no GT -> NaN (excluded everywhere)
-    g = gts([(0, 0, H, O), (0, 1, H, O), (0, 2, H, O)])
-    d = dets([(0, 0, 0.9, H, O), (0, 1, 0.9, MISS, O), (0, 1, 0.8, H, O), (0, 3, 0.7, H, O)])
+    g = gts([(0, 0, H, OBJ), (0, 1, H, OBJ), (0, 2, H, OBJ)])
+    d = dets(
+        [(0, 0, 0.9, H, OBJ), (0, 1, 0.9, MISS, OBJ), (0, 1, 0.8, H, OBJ), (0, 3, 0.7, H, OBJ)]
+    )
     rare = np.array([True, False, False, True])
     unseen = np.array([False, True, True, False])
     m = evaluate_hoi(d, g, 4, rare=rare, unseen=unseen)
@@ -289,7 +298,9 @@ def test_rare_and_unseen_means():
     assert m.seen == pytest.approx(1.0)  # {0} (3 excluded)
     pct = m.as_percent()
     assert pct["full"] == pytest.approx(50.0) and pct["unseen"] == pytest.approx(25.0)
-    assert m.format_row() == "full 50.00 | rare 100.00 | non_rare 25.00 | unseen 25.00 | seen 100.00"
+    assert (
+        m.format_row() == "full 50.00 | rare 100.00 | non_rare 25.00 | unseen 25.00 | seen 100.00"
+    )
     # a subset whose classes all lack GT -> NaN (None in to_dict)
     m2 = evaluate_hoi(d, g, 4, rare=np.array([False, False, False, True]))
     assert math.isnan(m2.rare) and m2.to_dict()["rare"] is None
@@ -316,12 +327,12 @@ def test_invalid_inputs_raise():
     with pytest.raises(ValueError, match="hoi"):
         HOIGroundTruth(np.arange(1), np.array([-1]), np.zeros((1, 4)), np.zeros((1, 4)))
 
-    g = gts([(0, 0, H, O)])
-    d = dets([(0, 0, 0.9, H, O)])
+    g = gts([(0, 0, H, OBJ)])
+    d = dets([(0, 0, 0.9, H, OBJ)])
     with pytest.raises(ValueError, match=r"dets\.hoi"):
-        evaluate_hoi(dets([(0, 3, 0.9, H, O)]), g, 3)
+        evaluate_hoi(dets([(0, 3, 0.9, H, OBJ)]), g, 3)
     with pytest.raises(ValueError, match=r"gt\.hoi"):
-        evaluate_hoi(d, gts([(0, 5, H, O)]), 3)
+        evaluate_hoi(d, gts([(0, 5, H, OBJ)]), 3)
     with pytest.raises(ValueError, match="rare"):
         evaluate_hoi(d, g, 3, rare=np.array([True, False]))
     with pytest.raises(ValueError, match="unseen"):
@@ -333,15 +344,15 @@ def test_invalid_inputs_raise():
 
 
 def test_containers_concat_and_frozen():
-    a = dets([(0, 0, 0.9, H, O)])
-    b = dets([(1, 1, 0.2, O, H), (2, 0, 0.3, H, O)])
+    a = dets([(0, 0, 0.9, H, OBJ)])
+    b = dets([(1, 1, 0.2, OBJ, H), (2, 0, 0.3, H, OBJ)])
     c = HOIDetections.concat([a, b])
     assert len(c) == 3
     np.testing.assert_array_equal(c.image, [0, 1, 2])
     np.testing.assert_array_equal(c.score, [0.9, 0.2, 0.3])
     assert c.image.dtype == np.int64 and c.boxes_h.dtype == np.float64
     assert len(HOIDetections.concat([])) == 0
-    assert len(HOIGroundTruth.concat([gts([(0, 0, H, O)]), gts([])])) == 1
+    assert len(HOIGroundTruth.concat([gts([(0, 0, H, OBJ)]), gts([])])) == 1
     with pytest.raises(ValueError):
         c.score[0] = 5.0  # read-only columns
     # the caller's arrays are copied, not frozen in place
@@ -373,13 +384,15 @@ def _reference_ap(tp: list, npos: int) -> float:
         prec.append(ctp / (ctp + cfp))
     ap = 0.0
     for t in _official_thresholds():
-        p = [pr for r, pr in zip(rec, prec) if r >= t]
+        p = [pr for r, pr in zip(rec, prec, strict=False) if r >= t]
         ap += (max(p) if p else 0.0) / 11
     return ap
 
 
 def _reference_eval(d: HOIDetections, g: HOIGroundTruth, num_classes: int, thr: float = 0.5):
-    """Straight loop transcription of eval_hico.m (per class, per detection), sharing no code with hoilib.measure.metric."""
+    """Straight loop transcription of eval_hico.m (per class, per detection), sharing no code with
+    hoilib.measure.metric.
+    """
     ap = np.full(num_classes, np.nan)
     for c in range(num_classes):
         gidx = np.flatnonzero(g.hoi == c)
@@ -394,7 +407,10 @@ def _reference_eval(d: HOIDetections, g: HOIGroundTruth, num_classes: int, thr: 
             if not same:
                 tp.append(0)
                 continue
-            ov = [min(_iou_loop(d.boxes_h[i], g.boxes_h[j]), _iou_loop(d.boxes_o[i], g.boxes_o[j])) for j in same]
+            ov = [
+                min(_iou_loop(d.boxes_h[i], g.boxes_h[j]), _iou_loop(d.boxes_o[i], g.boxes_o[j]))
+                for j in same
+            ]
             k = int(np.argmax(ov))
             if ov[k] >= thr and same[k] not in matched:
                 matched.add(same[k])
@@ -420,10 +436,18 @@ def _random_problem(rng, n_img=25, n_cls=6, n_gt=60, n_rand=60, distinct=True):
         wh = rng.uniform(5, 30, size=(n, 2))
         return np.concatenate([xy, xy + wh], axis=1)
 
-    g = HOIGroundTruth(rng.integers(0, n_img, n_gt), rng.integers(0, n_cls, n_gt), rand_boxes(n_gt), rand_boxes(n_gt))
+    g = HOIGroundTruth(
+        rng.integers(0, n_img, n_gt),
+        rng.integers(0, n_cls, n_gt),
+        rand_boxes(n_gt),
+        rand_boxes(n_gt),
+    )
     # noisy copies of GT (some duplicated) + random clutter
     src = rng.integers(0, n_gt, 2 * n_gt)
-    jitter = lambda b: b + rng.normal(0, 3, size=b.shape) * [1, 1, 1, 1]
+
+    def jitter(b):
+        return b + rng.normal(0, 3, size=b.shape) * [1, 1, 1, 1]
+
     bh = np.sort(jitter(g.boxes_h[src]).reshape(-1, 2, 2), axis=1).reshape(-1, 4)
     bo = np.sort(jitter(g.boxes_o[src]).reshape(-1, 2, 2), axis=1).reshape(-1, 4)
     n = src.size + n_rand
@@ -444,7 +468,7 @@ def _take(d: HOIDetections, idx):
 
 def test_random_permutation_invariance_and_reference():
     rng = np.random.default_rng(0)
-    for trial in range(5):
+    for _ in range(5):
         d, g = _random_problem(rng)
         m = evaluate_hoi(d, g, 7)  # class 6 never appears -> NaN
         assert np.isnan(m.ap[6])
@@ -455,7 +479,9 @@ def test_random_permutation_invariance_and_reference():
         np.testing.assert_array_equal(mp.ap, m.ap)  # bitwise (NaN == NaN here)
         assert mp.full == m.full
         # TP flags follow their rows
-        np.testing.assert_array_equal(match_detections(_take(d, perm), g), match_detections(d, g)[perm])
+        np.testing.assert_array_equal(
+            match_detections(_take(d, perm), g), match_detections(d, g)[perm]
+        )
 
 
 def test_chunked_pair_pass_is_identical(monkeypatch):
@@ -475,7 +501,9 @@ def test_random_ties_match_reference():
     rng = np.random.default_rng(1)
     for _ in range(3):
         d, g = _random_problem(rng, distinct=False)
-        np.testing.assert_allclose(evaluate_hoi(d, g, 6).ap, _reference_eval(d, g, 6), equal_nan=True)
+        np.testing.assert_allclose(
+            evaluate_hoi(d, g, 6).ap, _reference_eval(d, g, 6), equal_nan=True
+        )
 
 
 def test_scale_smoke():
@@ -490,17 +518,28 @@ def test_scale_smoke():
 def _problem_on_the_thresholds(rng, n_cls=8, n_gt=10, n_img=6):
     """Every class has 10 GT pairs; exact copies of a random 3, 6 or 7 of them (so recall ends at
     exactly 0.3, 0.6 or 0.7) plus random clutter, all with random scores."""
+
     def rand_boxes(n):
         xy = rng.uniform(0, 80, size=(n, 2))
         return np.concatenate([xy, xy + rng.uniform(5, 30, size=(n, 2))], axis=1)
 
-    g = HOIGroundTruth(rng.integers(0, n_img, n_cls * n_gt), np.repeat(np.arange(n_cls), n_gt),
-                       rand_boxes(n_cls * n_gt), rand_boxes(n_cls * n_gt))
-    hit = np.concatenate([c * n_gt + rng.choice(n_gt, rng.choice([3, 6, 7]), replace=False) for c in range(n_cls)])
+    g = HOIGroundTruth(
+        rng.integers(0, n_img, n_cls * n_gt),
+        np.repeat(np.arange(n_cls), n_gt),
+        rand_boxes(n_cls * n_gt),
+        rand_boxes(n_cls * n_gt),
+    )
+    hit = np.concatenate(
+        [c * n_gt + rng.choice(n_gt, rng.choice([3, 6, 7]), replace=False) for c in range(n_cls)]
+    )
     n_fp = 3 * n_cls
-    d = HOIDetections(np.concatenate([g.image[hit], rng.integers(0, n_img, n_fp)]),
-                      np.concatenate([g.hoi[hit], rng.integers(0, n_cls, n_fp)]), rng.uniform(0, 1, hit.size + n_fp),
-                      np.concatenate([g.boxes_h[hit], rand_boxes(n_fp)]), np.concatenate([g.boxes_o[hit], rand_boxes(n_fp)]))
+    d = HOIDetections(
+        np.concatenate([g.image[hit], rng.integers(0, n_img, n_fp)]),
+        np.concatenate([g.hoi[hit], rng.integers(0, n_cls, n_fp)]),
+        rng.uniform(0, 1, hit.size + n_fp),
+        np.concatenate([g.boxes_h[hit], rand_boxes(n_fp)]),
+        np.concatenate([g.boxes_o[hit], rand_boxes(n_fp)]),
+    )
     return d, g
 
 

@@ -1,4 +1,6 @@
-"""Chapter 5's experiment on the tiny world: every method runs, 'no bridge' is chapter 2's model, the tests judge honestly."""
+"""Chapter 5's experiment on the tiny world: every method runs, 'no bridge' is chapter 2's model,
+the tests judge honestly.
+"""
 
 from __future__ import annotations
 
@@ -9,9 +11,9 @@ import torch
 
 from hoilib.chapters import methods as ordering
 from hoilib.measure import paired
-from hoilib.models.seedrun import seed_run
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.ezhoi.ezhoi_stage import evaluate_model, split_data
+from hoilib.models.seedrun import seed_run
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +30,9 @@ def test_no_bridge_row_is_the_trained_model(exp):
     cfg, world, data, ctx, run = exp
     v, t, scale = ordering.method_features(cfg, "EZ-HOI, no bridge", run, ctx)
     ours = ordering.evaluate(ctx, v, t, scale).as_percent()
-    theirs = evaluate_model(run.model, world, data)  # sigmoid(scale * cos + bias): same ranking within each class
+    theirs = evaluate_model(
+        run.model, world, data
+    )  # sigmoid(scale * cos + bias): same ranking within each class
     for k in ("full", "seen", "unseen"):
         assert ours[k] == pytest.approx(theirs[k], abs=1e-9), k
 
@@ -38,7 +42,10 @@ def test_every_method_gives_unit_features_for_every_test_pair(exp):
     df, ap, feats = ordering.run_table(cfg, ctx, [run])
     assert list(dict.fromkeys(df.method)) == list(ordering.METHODS)
     for (name, _), (v, t) in feats.items():
-        assert v.shape == (len(data.test_pairs), v.shape[1]) and t.shape == (world.num_classes, v.shape[1]), name
+        assert v.shape == (len(data.test_pairs), v.shape[1]) and t.shape == (
+            world.num_classes,
+            v.shape[1],
+        ), name
         assert torch.allclose(v.norm(dim=-1), torch.ones(len(v)), atol=1e-4), name
     assert not torch.allclose(feats[(ordering.CORRECT, 0)][0], feats[(ordering.WRONG, 0)][0])
     assert all(np.isfinite(df[c]).all() for c in ("full", "seen"))
@@ -49,14 +56,20 @@ def test_wrong_order_needs_the_explicit_mismatch(exp):
     vmean = ordering.modality_mean(run.train_vision)
     with pytest.raises(OrderError, match="wrong-order ablation"):
         ordering.bridged(cfg, run.raw, run.vision, vmean, run.space.fingerprint)
-    ordering.bridged(cfg, run.adapted, run.vision, vmean, run.space.fingerprint)  # correct order: allowed
-    ordering.bridged(cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, run.space.meta["raw_fingerprint"])  # raw everywhere
+    ordering.bridged(
+        cfg, run.adapted, run.vision, vmean, run.space.fingerprint
+    )  # correct order: allowed
+    ordering.bridged(
+        cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, run.space.meta["raw_fingerprint"]
+    )  # raw everywhere
 
 
 def test_sweep_at_t_zero_equals_no_bridge(exp):
     cfg, world, data, ctx, run = exp
     sw = ordering.sweep(cfg, ctx, run, [0, 599], [1], recipes=("direct",))
-    none = ordering.evaluate(ctx, run.vision, run.space.adapted, ordering.ezhoi_head(run)).as_percent()
+    none = ordering.evaluate(
+        ctx, run.vision, run.space.adapted, ordering.ezhoi_head(run)
+    ).as_percent()
     at0 = sw[(sw.t_start == 0)]
     assert len(at0) == 2 and np.allclose(at0.full, none["full"])  # both orders
     assert set(sw.steps) == {1, cfg.bridge_steps}
@@ -76,22 +89,30 @@ def test_explorer_state_and_figure(exp):
     fig = static_figure(ex, pairs, t_values=(0, 599))
     assert len(fig.axes) == 2 * len(pairs)
     w = ex.widget()
-    (cls, pair), t, out = w.children[0].children, w.children[1], w.children[2]
+    (cls, pair), t = w.children[0].children, w.children[1]
     names = {ex.names[c] for c in ctx.pos_cls.tolist()}
-    assert {o.removesuffix(" (unseen)") for o in cls.options} == names  # every annotated class, once
+    assert {
+        o.removesuffix(" (unseen)") for o in cls.options
+    } == names  # every annotated class, once
     assert (t.min, t.max, t.value) == (0, 999, cfg.bridge_t_start)
     assert set(pair.options) <= set(ctx.pos.tolist())
     for option in cls.options:  # choosing a class offers exactly its annotated pairs
         cls.value = option
-        want = {p for p, c in zip(ctx.pos.tolist(), ctx.pos_cls.tolist()) if option.startswith(ex.names[c])
-                and option.removesuffix(" (unseen)") == ex.names[c]}
+        want = {
+            p
+            for p, c in zip(ctx.pos.tolist(), ctx.pos_cls.tolist(), strict=False)
+            if option.startswith(ex.names[c]) and option.removesuffix(" (unseen)") == ex.names[c]
+        }
         assert set(pair.options) == want
     t.value = 0  # redraws through the observer without raising
 
 
 def _frame(a_vals, b_vals):
-    rows = [{"method": m, "seed": s, "full": v, "seen": v, "unseen": v} for m, vals in (("a", a_vals), ("b", b_vals))
-            for s, v in enumerate(vals)]
+    rows = [
+        {"method": m, "seed": s, "full": v, "seen": v, "unseen": v}
+        for m, vals in (("a", a_vals), ("b", b_vals))
+        for s, v in enumerate(vals)
+    ]
     return pd.DataFrame(rows)
 
 
@@ -104,13 +125,24 @@ def test_paired_tests_and_judgement():
     df = _frame([10, 11, 12], [15, 16, 17])
     t = paired.paired_tests(df, ap, "a", "b", unseen)
     assert t.loc["unseen", "mean difference (points)"] == pytest.approx(5.0)
-    assert t.loc["unseen", "classes where b > a"] == 20 and t.loc["unseen", "Wilcoxon p (classes)"] < 0.05
-    assert paired.judge(t, "unseen", 1) == "supported" and paired.judge(t, "unseen", -1) == "contradicted"
+    assert (
+        t.loc["unseen", "classes where b > a"] == 20
+        and t.loc["unseen", "Wilcoxon p (classes)"] < 0.05
+    )
+    assert (
+        paired.judge(t, "unseen", 1) == "supported"
+        and paired.judge(t, "unseen", -1) == "contradicted"
+    )
     mixed = paired.paired_tests(_frame([10, 11, 12], [11, 10, 12.5]), ap, "a", "b", unseen)
     assert paired.judge(mixed, "unseen", 1) == "not shown"  # seeds disagree
     same = {("a", s): base[s] for s in range(3)} | {("b", s): base[s] for s in range(3)}
     flat = paired.paired_tests(_frame([10, 11, 12], [10, 11, 12]), same, "a", "b", unseen)
-    assert np.isnan(flat.loc["unseen", "Wilcoxon p (classes)"]) and paired.judge(flat, "unseen", 1) == "not shown"
+    assert (
+        np.isnan(flat.loc["unseen", "Wilcoxon p (classes)"])
+        and paired.judge(flat, "unseen", 1) == "not shown"
+    )
     table = paired.verdict([("b beats a", flat, 1), ("b beats a, really", t, 1)])
     assert table.shape == (2, 3) and table.loc["b beats a", "unseen mAP"].startswith("NOT SHOWN")
-    assert table.loc["b beats a, really", "unseen mAP"].startswith("SUPPORTED (+5.00 points; 3/3 seeds")
+    assert table.loc["b beats a, really", "unseen mAP"].startswith(
+        "SUPPORTED (+5.00 points; 3/3 seeds"
+    )

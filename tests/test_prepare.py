@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
-
 from conftest import TINY
+
 from hoilib import artifacts
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,11 +22,24 @@ ROOT = Path(__file__).resolve().parent.parent
 def _profile(tmp_path: Path) -> Path:
     """The tiny world of conftest (same spec, so its world stage is reused) with the smallest budgets."""
     p = tmp_path / "tiny.yml"
-    p.write_text(yaml.safe_dump({
-        "dataset": "hoi-synth", "world_seed": TINY.seed, "n_train_images": TINY.n_train_images,
-        "n_test_images": TINY.n_test_images, "n_pretrain_images": TINY.n_pretrain_images,
-        "image_size": TINY.image_size, "pretrain_steps": 2, "pretrain_batch": 16, "ezhoi_epochs": 1,
-        "ezhoi_seeds": [0], "ezhoi_ablation": False, "ezhoi_batch_images": 8}))
+    p.write_text(
+        yaml.safe_dump(
+            {
+                "dataset": "hoi-synth",
+                "world_seed": TINY.seed,
+                "n_train_images": TINY.n_train_images,
+                "n_test_images": TINY.n_test_images,
+                "n_pretrain_images": TINY.n_pretrain_images,
+                "image_size": TINY.image_size,
+                "pretrain_steps": 2,
+                "pretrain_batch": 16,
+                "ezhoi_epochs": 1,
+                "ezhoi_seeds": [0],
+                "ezhoi_ablation": False,
+                "ezhoi_batch_images": 8,
+            }
+        )
+    )
     return p
 
 
@@ -35,18 +48,40 @@ def _torchrun(tmp_path: Path, world: Path, run_dir: Path, timeout: int = 240):
 
     from hoilib.machine import kernel_env
 
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1",
-           **kernel_env("avx2")}  # the profile's CPU kernels, set before torch starts
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-           "--master_port", str(_free_port()), "-m", "hoilib.pipeline.prepare", "--profile", str(_profile(tmp_path)),
-           "--set", f"data_root={world}", "--set", f"run_dir={run_dir}"]
+    env = {
+        **os.environ,
+        "OMP_NUM_THREADS": "1",
+        "TQDM_DISABLE": "1",
+        **kernel_env("avx2"),
+    }  # the profile's CPU kernels, set before torch starts
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+        "-m",
+        "hoilib.pipeline.prepare",
+        "--profile",
+        str(_profile(tmp_path)),
+        "--set",
+        f"data_root={world}",
+        "--set",
+        f"run_dir={run_dir}",
+    ]
     t0 = time.time()
     r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     return r, time.time() - t0
 
 
 @pytest.mark.slow
-def test_two_processes_fill_the_stages_a_single_process_then_loads(tiny_world, tmp_path, monkeypatch, capsys):
+def test_two_processes_fill_the_stages_a_single_process_then_loads(
+    tiny_world, tmp_path, monkeypatch, capsys
+):
     run_dir = tmp_path / "run"
     r, _ = _torchrun(tmp_path, tiny_world, run_dir)
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
@@ -58,11 +93,22 @@ def test_two_processes_fill_the_stages_a_single_process_then_loads(tiny_world, t
     from hoilib.machine import kernel_env
     from hoilib.pipeline.prepare import main
 
-    args = ["--profile", str(_profile(tmp_path)), "--set", f"data_root={tiny_world}", "--set", f"run_dir={run_dir}"]
-    if kernel_env("avx2"):  # this process started without the profile's kernels: prepare says so, does nothing
+    args = [
+        "--profile",
+        str(_profile(tmp_path)),
+        "--set",
+        f"data_root={tiny_world}",
+        "--set",
+        f"run_dir={run_dir}",
+    ]
+    if kernel_env(
+        "avx2"
+    ):  # this process started without the profile's kernels: prepare says so, does nothing
         assert main(args) == 1
-        assert "parameter 'cpu_kernels' = 'avx2' on the CPU: start torchrun with ATEN_CPU_CAPABILITY=avx2" in \
-            capsys.readouterr().err
+        assert (
+            "parameter 'cpu_kernels' = 'avx2' on the CPU: start torchrun with ATEN_CPU_CAPABILITY=avx2"
+            in capsys.readouterr().err
+        )
         for k, v in kernel_env("avx2").items():
             monkeypatch.setenv(k, v)
     assert main(args) == 0
@@ -74,10 +120,18 @@ def test_a_failing_rank_0_ends_every_rank_promptly_with_its_error(tiny_world, tm
     world = tmp_path / "world"
     shutil.copytree(tiny_world, world)
     captions = world / "captions.json"
-    captions.write_text(captions.read_text()[:200])  # rank 0 pretrains the backbone first and hits this
+    captions.write_text(
+        captions.read_text()[:200]
+    )  # rank 0 pretrains the backbone first and hits this
     r, seconds = _torchrun(tmp_path, world, tmp_path / "run", timeout=120)
     assert r.returncode != 0
     assert seconds < 60, f"ranks took {seconds:.0f} s to stop"
-    assert f"hoilib.pipeline.prepare (rank 0): error: caption corpus {captions} is not valid JSON" in r.stderr
-    assert "hoilib.pipeline.prepare (rank 1): error: the backbone: stopped because rank 0 failed" in r.stderr
+    assert (
+        f"hoilib.pipeline.prepare (rank 0): error: caption corpus {captions} is not valid JSON"
+        in r.stderr
+    )
+    assert (
+        "hoilib.pipeline.prepare (rank 1): error: the backbone: stopped because rank 0 failed"
+        in r.stderr
+    )
     assert "[rank1]: Traceback" not in r.stderr and "[rank0]: Traceback" not in r.stderr

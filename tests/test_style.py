@@ -18,10 +18,16 @@ def _run(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", *args], cwd=ROOT, capture_output=True, text=True)
 
 
-@pytest.mark.parametrize("cmd", [("ruff", "check", "hoilib", "tests", "benchmarks"),
-                                 ("ruff", "format", "--check", "hoilib", "tests", "benchmarks"),
-                                 ("nbqa", "ruff", "notebooks"),
-                                 ("nbqa", "ruff format --check", "notebooks")], ids=" ".join)
+@pytest.mark.parametrize(
+    "cmd",
+    [
+        ("ruff", "check", "hoilib", "tests", "benchmarks"),
+        ("ruff", "format", "--check", "hoilib", "tests", "benchmarks"),
+        ("nbqa", "ruff", "notebooks"),
+        ("nbqa", "ruff format --check", "notebooks"),
+    ],
+    ids=" ".join,
+)
 def test_ruff(cmd):
     proc = _run(*cmd)
     assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
@@ -36,17 +42,27 @@ def test_notebook_cells_are_thin_and_committed_without_outputs(path):
         if cell["cell_type"] != "code":
             continue
         lines = "".join(cell["source"]).splitlines()
-        assert len(lines) <= MAX_CELL_LINES, f"{path.name} cell {i}: {len(lines)} lines (at most {MAX_CELL_LINES})"
+        assert len(lines) <= MAX_CELL_LINES, (
+            f"{path.name} cell {i}: {len(lines)} lines (at most {MAX_CELL_LINES})"
+        )
         long = [n for n, line in enumerate(lines, 1) if len(line) > MAX_LINE]
         assert not long, f"{path.name} cell {i}: lines {long} are longer than {MAX_LINE} characters"
-        assert not cell.get("outputs") and cell.get("execution_count") is None, f"{path.name} cell {i} has outputs"
+        assert not cell.get("outputs") and cell.get("execution_count") is None, (
+            f"{path.name} cell {i} has outputs"
+        )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
 def test_each_notebook_opens_its_chapter_with_one_call(path):
-    code = ["".join(c["source"]) for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    code = [
+        "".join(c["source"])
+        for c in json.loads(path.read_text())["cells"]
+        if c["cell_type"] == "code"
+    ]
     opens = [c for c in code if "open_chapter(profile, params, chapter)" in c]
-    assert len(opens) == 1 and code.index(opens[0]) == 1, f"{path.name}: the cell after the parameters opens the chapter"
+    assert len(opens) == 1 and code.index(opens[0]) == 1, (
+        f"{path.name}: the cell after the parameters opens the chapter"
+    )
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)

@@ -23,8 +23,12 @@ from hoilib.pipeline.runner import chapter_paths
 from hoilib.pipeline.sweep import run_state, run_sweep
 
 BREAK = "HOI_TEST_BREAK"  # the fake chapter 5 raises in the run folder named by this variable
-METHODS = ["EZ-HOI, no bridge", "EZ-HOI + raw-trained bridge (wrong order)",
-           "EZ-HOI + adapted-trained bridge (correct order)", "frozen CLIP, no bridge"]
+METHODS = [
+    "EZ-HOI, no bridge",
+    "EZ-HOI + raw-trained bridge (wrong order)",
+    "EZ-HOI + adapted-trained bridge (correct order)",
+    "frozen CLIP, no bridge",
+]
 
 FIRST = """\
 import json, pathlib
@@ -57,7 +61,11 @@ def _notebook(path: Path, body: str) -> None:
     p = nbformat.v4.new_code_cell('profile: str = "smoke"\nparams: dict = {}')
     p.metadata["tags"] = ["parameters"]
     nb.cells = [p, nbformat.v4.new_code_cell(body)]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, path)
 
 
@@ -82,7 +90,12 @@ def sweep(tmp_path_factory):
 
 def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep):
     root = sweep["root"]
-    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == ["smoke-seed0", "smoke-seed1", "synth-seed0", "synth-seed1"]
+    assert sorted(p.name for p in root.iterdir() if p.is_dir()) == [
+        "smoke-seed0",
+        "smoke-seed1",
+        "synth-seed0",
+        "synth-seed1",
+    ]
     for name in ("smoke-seed0", "synth-seed0", "synth-seed1"):
         run = root / name
         seed = int(name[-1])
@@ -91,36 +104,68 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
         import torch
 
         from hoilib import codekey
-        from hoilib.machine import cpu_model
+        from hoilib.machine import cpu_model, kernel_env
 
-        from hoilib.machine import kernel_env
-
-        m = prov["machine"]  # which machine made these numbers, with which kernels (the profile's avx2)
-        want = kernel_env("avx2").get("ATEN_CPU_CAPABILITY", torch.backends.cpu.get_cpu_capability()).upper()
+        m = prov[
+            "machine"
+        ]  # which machine made these numbers, with which kernels (the profile's avx2)
+        want = (
+            kernel_env("avx2")
+            .get("ATEN_CPU_CAPABILITY", torch.backends.cpu.get_cpu_capability())
+            .upper()
+        )
         assert m["cpu"] == cpu_model() and m["torch_cpu_capability"] == want
         assert m["packages"]["torch"] == torch.__version__.split("+")[0] and m["torch_threads"] >= 1
         assert prov["code"] == codekey.all_digests()  # and which code
-        assert prov["status"] == "complete" and prov["seed"] == seed and prov["profile"] == name.split("-")[0]
-        assert prov["overrides"]["ezhoi_seeds"] == [seed] and prov["started_utc"] <= prov["finished_utc"]
-        assert {k: v["status"] for k, v in prov["notebooks"].items()} == {"00_first.ipynb": "done", "05_evaluation.ipynb": "done"}
+        assert (
+            prov["status"] == "complete"
+            and prov["seed"] == seed
+            and prov["profile"] == name.split("-")[0]
+        )
+        assert (
+            prov["overrides"]["ezhoi_seeds"] == [seed]
+            and prov["started_utc"] <= prov["finished_utc"]
+        )
+        assert {k: v["status"] for k, v in prov["notebooks"].items()} == {
+            "00_first.ipynb": "done",
+            "05_evaluation.ipynb": "done",
+        }
         cfg = json.loads((run / "config.json").read_text())
-        assert cfg["seed"] == seed and cfg["ezhoi_seeds"] == [seed] and Path(cfg["run_dir"]) == run.resolve()
+        assert (
+            cfg["seed"] == seed
+            and cfg["ezhoi_seeds"] == [seed]
+            and Path(cfg["run_dir"]) == run.resolve()
+        )
         log = (run / "run.log").read_text()
         assert "running 00_first.ipynb" in log and "05_evaluation.ipynb done" in log
         assert (run / "notebooks" / "05_evaluation.ipynb").is_file()
     sweep_log = (root / "sweep.log").read_text()
-    assert "[sweep 1/4] smoke seed 0: running" in sweep_log and "[sweep 4/4] synth seed 1: running" in sweep_log
+    assert (
+        "[sweep 1/4] smoke seed 0: running" in sweep_log
+        and "[sweep 4/4] synth seed 1: running" in sweep_log
+    )
     assert any(line.startswith("[sweep 3/4] synth seed 0: running") for line in sweep["lines"])
 
 
 def test_a_failing_notebook_fails_its_run_and_the_sweep_goes_on(sweep):
     report, root = sweep["report"], sweep["root"]
     assert [(r.profile, r.seed, r.status) for r in report.runs] == [
-        ("smoke", 0, "complete"), ("smoke", 1, "failed"), ("synth", 0, "complete"), ("synth", 1, "complete")]
+        ("smoke", 0, "complete"),
+        ("smoke", 1, "failed"),
+        ("synth", 0, "complete"),
+        ("synth", 1, "complete"),
+    ]
     (bad,) = report.failures
-    assert bad.notebook == "05_evaluation.ipynb" and bad.cell is not None and "broken on purpose" in bad.detail
+    assert (
+        bad.notebook == "05_evaluation.ipynb"
+        and bad.cell is not None
+        and "broken on purpose" in bad.detail
+    )
     summary = report.summary()
-    assert "FAILED smoke seed 1: 05_evaluation.ipynb cell" in summary and str(root / "smoke-seed1" / "run.log") in summary
+    assert (
+        "FAILED smoke seed 1: 05_evaluation.ipynb cell" in summary
+        and str(root / "smoke-seed1" / "run.log") in summary
+    )
     prov = json.loads((root / "smoke-seed1" / "provenance.json").read_text())
     assert prov["status"] == "failed" and prov["failure"]["notebook"] == "05_evaluation.ipynb"
     assert "RuntimeError: broken on purpose" in prov["failure"]["error"]
@@ -138,11 +183,16 @@ def test_collect_builds_one_row_per_run_with_means(sweep):
         row = df.loc[name]
         assert row["seed"] == s and row["EZ-HOI seeds"] == str(s) and row["status"] == "complete"
         assert row["dataset"] == "hoi-synth" and row["chapters done"] == "00, 05"
-        assert row["machine"].startswith(json.loads((sweep["root"] / name / "provenance.json").read_text())
-                                         ["machine"]["cpu"])
-        assert row["no bridge Full"] == pytest.approx(11.0 + s) and row["no bridge Seen"] == pytest.approx(20.0 + s)
+        assert row["machine"].startswith(
+            json.loads((sweep["root"] / name / "provenance.json").read_text())["machine"]["cpu"]
+        )
+        assert row["no bridge Full"] == pytest.approx(11.0 + s) and row[
+            "no bridge Seen"
+        ] == pytest.approx(20.0 + s)
         assert row["no bridge Unseen"] == pytest.approx(6.0)
-        assert row["wrong order Full"] == pytest.approx(21.0 + s) and row["correct order Unseen"] == pytest.approx(16.0)
+        assert row["wrong order Full"] == pytest.approx(21.0 + s) and row[
+            "correct order Unseen"
+        ] == pytest.approx(16.0)
     failed = df.loc["smoke-seed1"]
     assert failed["status"] == "failed" and failed["chapters done"] == "00"
     assert all(failed[c] != failed[c] for c in MAP_COLUMNS)  # NaN: chapter 5 never finished
@@ -156,15 +206,33 @@ def _myst_warnings(text: str) -> str:
     from myst_parser.parsers.docutils_ import Parser
 
     stream = io.StringIO()
-    publish_doctree(text, parser=Parser(), settings_overrides={
-        "warning_stream": stream, "report_level": 2, "halt_level": 5,
-        "myst_enable_extensions": ["colon_fence", "dollarmath", "linkify", "substitution", "tasklist"]})
+    publish_doctree(
+        text,
+        parser=Parser(),
+        settings_overrides={
+            "warning_stream": stream,
+            "report_level": 2,
+            "halt_level": 5,
+            "myst_enable_extensions": [
+                "colon_fence",
+                "dollarmath",
+                "linkify",
+                "substitution",
+                "tasklist",
+            ],
+        },
+    )
     return stream.getvalue()
 
 
 def test_results_page_is_a_clean_myst_table(sweep):
     page = results_markdown(sweep["root"])
-    assert page.startswith("# Results of every run\n") and "hoilib sweep" in page and "hoilib run" in page
+    assert (
+        page.startswith("# Results of every run\n")
+        and "hoilib sweep" in page
+        and "hoilib run" in page
+    )
+
     def cells(start):  # a row's cells, without tabulate's padding
         line = next(line for line in page.splitlines() if line.startswith(start))
         return [c.strip() for c in re.split(r"(?<!\\)\|", line)[1:-1]]
@@ -185,14 +253,22 @@ def test_malformed_metrics_are_skipped_and_named(tmp_path):
     (tmp_path / "bad" / "metrics").mkdir(parents=True)
     (tmp_path / "bad" / "metrics" / "05_evaluation.json").write_text("{not json")
     (tmp_path / "odd" / "metrics").mkdir(parents=True)
-    (tmp_path / "odd" / "metrics" / "05_evaluation.json").write_text(json.dumps({"metrics": {"per_seed": "x|y"}}))
-    (tmp_path / "odd" / "config.json").write_text(json.dumps({"profile": "we|ird_$name$", "seed": "zero"}))
+    (tmp_path / "odd" / "metrics" / "05_evaluation.json").write_text(
+        json.dumps({"metrics": {"per_seed": "x|y"}})
+    )
+    (tmp_path / "odd" / "config.json").write_text(
+        json.dumps({"profile": "we|ird_$name$", "seed": "zero"})
+    )
     (tmp_path / "list" / "metrics").mkdir(parents=True)
     (tmp_path / "list" / "metrics" / "01_modality_gap.json").write_text("[1, 2]")
     df = collect(tmp_path)
     assert sorted(df["run"]) == ["bad", "list", "odd"] and df["no bridge Full"].isna().all()
     files = [s["file"] for s in df.attrs["skipped"]]
-    assert files == ["bad/metrics/05_evaluation.json", "list/metrics/01_modality_gap.json", "odd/metrics/05_evaluation.json"]
+    assert files == [
+        "bad/metrics/05_evaluation.json",
+        "list/metrics/01_modality_gap.json",
+        "odd/metrics/05_evaluation.json",
+    ]
     page = results_markdown(tmp_path)
     assert "## Files skipped" in page and "`bad/metrics/05_evaluation.json`: not valid JSON" in page
     assert "`odd/metrics/05_evaluation.json`: expected metrics.per\\_seed" in page
@@ -232,24 +308,42 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
     from hoilib.cli import main
 
     root, nbs = tmp_path / "sweep", sweep["nbs"]
-    shutil.copytree(sweep["root"], root)  # this test changes its runs; the shared sweep stays as run
+    shutil.copytree(
+        sweep["root"], root
+    )  # this test changes its runs; the shared sweep stays as run
     assert main(["results", "--root", str(root)]) == 0
     out = capsys.readouterr().out
     assert "smoke-seed0" in out and "11.00" in out and "n/a" in out
 
     before = {p: p.stat().st_mtime_ns for p in root.rglob("notebooks/*.ipynb")}
-    monkeypatch.setattr(hoilib.pipeline.sweep, "run_sweep", functools.partial(run_sweep, notebooks=nbs))
+    monkeypatch.setattr(
+        hoilib.pipeline.sweep, "run_sweep", functools.partial(run_sweep, notebooks=nbs)
+    )
     rc = main(["sweep", "--profiles", "smoke", "synth", "--seeds", "0", "1", "--root", str(root)])
     out = capsys.readouterr().out
     assert rc == 1  # the earlier failure still stands: not retried without --retry-failed
     assert "[sweep 1/4] smoke seed 0: already complete, skipped" in out
-    assert "[sweep 2/4] smoke seed 1: failed earlier in 05_evaluation.ipynb" in out and "--retry-failed" in out
-    assert {p: p.stat().st_mtime_ns for p in root.rglob("notebooks/*.ipynb")} == before  # nothing re-executed
+    assert (
+        "[sweep 2/4] smoke seed 1: failed earlier in 05_evaluation.ipynb" in out
+        and "--retry-failed" in out
+    )
+    assert {
+        p: p.stat().st_mtime_ns for p in root.rglob("notebooks/*.ipynb")
+    } == before  # nothing re-executed
 
     monkeypatch.delenv(BREAK, raising=False)
     lines: list[str] = []
-    report = run_sweep(["smoke", "synth"], [0, 1], root=root, retry_failed=True, notebooks=nbs, log=lines.append)
-    assert [r.status for r in report.runs] == ["skipped", "complete", "skipped", "skipped"] and not report.failures
+    report = run_sweep(
+        ["smoke", "synth"], [0, 1], root=root, retry_failed=True, notebooks=nbs, log=lines.append
+    )
+    assert [r.status for r in report.runs] == [
+        "skipped",
+        "complete",
+        "skipped",
+        "skipped",
+    ] and not report.failures
     assert "[sweep 2/4] smoke seed 1: running (failed earlier)" in "\n".join(lines)
     assert not (root / "smoke-seed1" / "notebooks" / "05_evaluation.failed.ipynb").exists()
-    assert collect(root).set_index("run").loc["smoke-seed1", "no bridge Full"] == pytest.approx(12.0)
+    assert collect(root).set_index("run").loc["smoke-seed1", "no bridge Full"] == pytest.approx(
+        12.0
+    )

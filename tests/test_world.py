@@ -5,14 +5,13 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from conftest import TINY
 
-from hoilib.data.build import prepare_world
 from hoilib.data.annotations import load_annotations
+from hoilib.data.build import prepare_world
 from hoilib.data.splits import SPLITS
 from hoilib.data.synth.vocab import OBJECT_NAMES, VERBS, hoi_classes
 from hoilib.data.synth.world import RARE_THRESHOLD, WorldSpec, generate_world, power_law_counts
-
-from conftest import TINY
 
 
 def test_vocabulary_sizes():
@@ -24,7 +23,13 @@ def test_vocabulary_sizes():
 def test_same_seed_byte_identical_annotations(tmp_path, tiny_world):
     other = tmp_path / "again"
     generate_world(other, TINY)
-    for name in ("instances_train2015.json", "instances_test2015.json", "world.json", "captions.json", "boxes_test2015.json"):
+    for name in (
+        "instances_train2015.json",
+        "instances_test2015.json",
+        "world.json",
+        "captions.json",
+        "boxes_test2015.json",
+    ):
         assert (other / name).read_bytes() == (tiny_world / name).read_bytes(), name
     a = sorted((tiny_world / "images" / "test2015").iterdir())
     b = sorted((other / "images" / "test2015").iterdir())
@@ -33,7 +38,9 @@ def test_same_seed_byte_identical_annotations(tmp_path, tiny_world):
 
 def test_other_seed_differs(tmp_path, tiny_world):
     generate_world(tmp_path, WorldSpec(**{**TINY.__dict__, "seed": TINY.seed + 1}))
-    assert (tmp_path / "instances_train2015.json").read_bytes() != (tiny_world / "instances_train2015.json").read_bytes()
+    assert (tmp_path / "instances_train2015.json").read_bytes() != (
+        tiny_world / "instances_train2015.json"
+    ).read_bytes()
 
 
 def test_power_law_rare_fraction_at_book_size():
@@ -46,7 +53,9 @@ def test_power_law_rare_fraction_at_book_size():
 
 def test_book_size_statistics(tmp_path):
     """The synth profile's world: ~1/5 rare classes, every class in the test set, HICO-like splits."""
-    spec = WorldSpec(seed=0, n_train_images=1200, n_test_images=400, n_pretrain_images=0, image_size=160)
+    spec = WorldSpec(
+        seed=0, n_train_images=1200, n_test_images=400, n_pretrain_images=0, image_size=160
+    )
     generate_world(tmp_path, spec)
     meta = json.loads((tmp_path / "world.json").read_text())
     n = len(meta["classes"])
@@ -55,7 +64,9 @@ def test_book_size_statistics(tmp_path):
     for s in ("rf-uc", "nf-uc"):
         assert len(meta["splits"][s]) == round(0.2 * n)
     rare = set(meta["rare"])
-    assert set(meta["splits"]["rf-uc"]) <= rare | set(np.argsort(meta["n_train"])[: round(0.2 * n)].tolist())
+    assert set(meta["splits"]["rf-uc"]) <= rare | set(
+        np.argsort(meta["n_train"])[: round(0.2 * n)].tolist()
+    )
     assert not set(meta["splits"]["nf-uc"]) & rare
 
 
@@ -66,14 +77,20 @@ def test_splits_hold_their_definitions(tiny_world):
         unseen = set(meta["splits"][s])
         assert unseen, s
         seen = [classes[i] for i in range(len(classes)) if i not in unseen]
-        if s.endswith("uc"):  # composition: every verb and object of an unseen class stays seen elsewhere
+        if s.endswith(
+            "uc"
+        ):  # composition: every verb and object of an unseen class stays seen elsewhere
             for i in unseen:
                 v, o = classes[i]
                 assert any(c[0] == v for c in seen) and any(c[1] == o for c in seen)
     uv_verbs = {classes[i][0] for i in meta["splits"]["uv"]}
-    assert all((i in meta["splits"]["uv"]) == (classes[i][0] in uv_verbs) for i in range(len(classes)))
+    assert all(
+        (i in meta["splits"]["uv"]) == (classes[i][0] in uv_verbs) for i in range(len(classes))
+    )
     uo_objects = {classes[i][1] for i in meta["splits"]["uo"]}
-    assert all((i in meta["splits"]["uo"]) == (classes[i][1] in uo_objects) for i in range(len(classes)))
+    assert all(
+        (i in meta["splits"]["uo"]) == (classes[i][1] in uo_objects) for i in range(len(classes))
+    )
 
 
 def test_unseen_classes_never_in_filtered_training_annotations(tiny_cfg):
@@ -94,14 +111,23 @@ def test_annotations_in_hico_format_and_multilabel(tiny_world):
     pairs = {}
     for im in ds.images:
         for k in range(len(im.hoi)):
-            pairs.setdefault((im.index, tuple(im.boxes_h[k]), tuple(im.boxes_o[k])), []).append(int(im.hoi[k]))
+            pairs.setdefault((im.index, tuple(im.boxes_h[k]), tuple(im.boxes_o[k])), []).append(
+                int(im.hoi[k])
+            )
     assert any(len(v) > 1 for v in pairs.values()), "expected some multi-label pairs"
-    assert any(len(im.boxes_h) and len(np.unique(im.boxes_h, axis=0)) > 1 for im in ds.images), "expected several people per image"
+    assert any(len(im.boxes_h) and len(np.unique(im.boxes_h, axis=0)) > 1 for im in ds.images), (
+        "expected several people per image"
+    )
 
 
 def test_captions_cover_every_verb_and_object(tmp_path):
-    generate_world(tmp_path, WorldSpec(seed=1, n_train_images=4, n_test_images=4, n_pretrain_images=400, image_size=128))
-    text = " ".join(r["caption"] for r in json.loads((tmp_path / "captions.json").read_text())["captions"])
+    generate_world(
+        tmp_path,
+        WorldSpec(seed=1, n_train_images=4, n_test_images=4, n_pretrain_images=400, image_size=128),
+    )
+    text = " ".join(
+        r["caption"] for r in json.loads((tmp_path / "captions.json").read_text())["captions"]
+    )
     from hoilib.data.synth.vocab import VERB_TEXT
 
     for v in VERBS:

@@ -5,18 +5,22 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hoilib.models.features import extract_pair_features
 from hoilib.data.annotations import PairSet
 from hoilib.measure.metric import HOIGroundTruth
 from hoilib.measure.zeroshot import annotated_pairs, score_pairs, shuffled_control, zero_shot_map
+from hoilib.models.features import extract_pair_features
 
 
 def _toy():
     classes = [(0, 0), (1, 0), (0, 1), (1, 1)]  # (verb, object)
     box = np.array([[0, 0, 10, 10]] * 4, dtype=float)
-    boxo = np.array([[20, 0, 30, 10], [40, 0, 50, 10], [20, 0, 30, 10], [40, 0, 50, 10]], dtype=float)
+    boxo = np.array(
+        [[20, 0, 30, 10], [40, 0, 50, 10], [20, 0, 30, 10], [40, 0, 50, 10]], dtype=float
+    )
     pairs = PairSet(np.array([0, 0, 1, 1]), box, boxo, np.array([0, 1, 0, 1]))
-    gt = HOIGroundTruth(image=np.array([0, 0, 1, 1]), hoi=np.array([0, 3, 1, 2]), boxes_h=box, boxes_o=boxo)
+    gt = HOIGroundTruth(
+        image=np.array([0, 0, 1, 1]), hoi=np.array([0, 3, 1, 2]), boxes_h=box, boxes_o=boxo
+    )
     return classes, pairs, gt
 
 
@@ -43,10 +47,25 @@ def test_annotated_pairs_finds_every_gt_pair(tiny_backbone):
     pairs = world.test_pairs()
     idx, cls = annotated_pairs(world.test, pairs)
     gt = world.test.ground_truth()
-    assert len(idx) == len({(int(i), tuple(h), tuple(o)) for i, h, o in zip(gt.image, gt.boxes_h, gt.boxes_o)})
-    rows = {(int(i), int(c), tuple(h), tuple(o)) for i, c, h, o in zip(gt.image, gt.hoi, gt.boxes_h, gt.boxes_o)}
-    for p, c in zip(idx, cls):  # each found pair is a ground-truth pair of the class reported for it
-        assert (int(pairs.image[p]), int(c), tuple(pairs.boxes_h[p]), tuple(pairs.boxes_o[p])) in rows
+    assert len(idx) == len(
+        {
+            (int(i), tuple(h), tuple(o))
+            for i, h, o in zip(gt.image, gt.boxes_h, gt.boxes_o, strict=False)
+        }
+    )
+    rows = {
+        (int(i), int(c), tuple(h), tuple(o))
+        for i, c, h, o in zip(gt.image, gt.hoi, gt.boxes_h, gt.boxes_o, strict=False)
+    }
+    for p, c in zip(
+        idx, cls, strict=False
+    ):  # each found pair is a ground-truth pair of the class reported for it
+        assert (
+            int(pairs.image[p]),
+            int(c),
+            tuple(pairs.boxes_h[p]),
+            tuple(pairs.boxes_o[p]),
+        ) in rows
 
 
 def test_feature_cache_reused_and_keyed_by_boxes(tiny_backbone, tmp_path):
@@ -67,7 +86,9 @@ def test_annotated_pairs_match_detected_boxes_by_iou(tiny_backbone):
     world, _ = tiny_backbone
     pairs = world.test_pairs()
     exact, cls = annotated_pairs(world.test, pairs)
-    shifted = PairSet(pairs.image, pairs.boxes_h + 1.0, pairs.boxes_o - 1.0, pairs.object)  # a detector's boxes are never exact
+    shifted = PairSet(
+        pairs.image, pairs.boxes_h + 1.0, pairs.boxes_o - 1.0, pairs.object
+    )  # a detector's boxes are never exact
     idx, cls2 = annotated_pairs(world.test, shifted)
     assert np.array_equal(idx, exact) and np.array_equal(cls2, cls)
     far = PairSet(pairs.image, pairs.boxes_h + 1000.0, pairs.boxes_o, pairs.object)

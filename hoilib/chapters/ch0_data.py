@@ -10,8 +10,23 @@ from hoilib.chapters.notebook import Chapter, ChapterResult
 
 NAME = "00_hoi_synth"
 NEEDS_SPLIT = False
-PARAMS = ("dataset", "data_root", "world_seed", "n_train_images", "n_test_images", "n_pretrain_images", "image_size",
-          "split", "backbone", "pretrained", "pretrain_steps", "pretrain_batch", "pretrain_lr", "patch_size", "seed")
+PARAMS = (
+    "dataset",
+    "data_root",
+    "world_seed",
+    "n_train_images",
+    "n_test_images",
+    "n_pretrain_images",
+    "image_size",
+    "split",
+    "backbone",
+    "pretrained",
+    "pretrain_steps",
+    "pretrain_batch",
+    "pretrain_lr",
+    "patch_size",
+    "seed",
+)
 
 
 @dataclass
@@ -19,17 +34,26 @@ class DataChapter(ChapterResult):
     statistics: pd.DataFrame  # one row per statistic of the world
     classes: pd.DataFrame  # per class: name, train and test counts, rare
     backbone: str  # one line on the backbone
-    pretraining_losses: list[float] | None  # the small CLIP's contrastive loss per step (None for open_clip models)
+    pretraining_losses: (
+        list[float] | None
+    )  # the small CLIP's contrastive loss per step (None for open_clip models)
 
     def numbers(self) -> dict:
         return {"n_classes": len(self.classes), "n_rare": int(self.classes["rare"].sum())}
 
     def metrics(self) -> dict:
-        stats = {str(k): (v.item() if hasattr(v, "item") else v) for k, v in self.statistics.iloc[:, 0].items()}
+        stats = {
+            str(k): (v.item() if hasattr(v, "item") else v)
+            for k, v in self.statistics.iloc[:, 0].items()
+        }
         return {"statistics": stats, "backbone": self.backbone}
 
 
 def run(ch: Chapter) -> DataChapter:
     h = ch.backbone.history
-    return DataChapter(ch.world.statistics(), ch.world.class_table(), ch.backbone.describe(),
-                       list(h["losses"]) if h else None)
+    return DataChapter(
+        ch.world.statistics(),
+        ch.world.class_table(),
+        ch.backbone.describe(),
+        list(h["losses"]) if h else None,
+    )

@@ -12,13 +12,27 @@ from hoilib.chapters import plots
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.data.annotations import PairSet
 from hoilib.measure import gap
-from hoilib.measure.zeroshot import annotated_pairs, gap_shift_curve, shuffled_control, zero_shot_map
+from hoilib.measure.zeroshot import (
+    annotated_pairs,
+    gap_shift_curve,
+    shuffled_control,
+    zero_shot_map,
+)
 from hoilib.models.backbone_stage import test_features
 
 NAME = "01_modality_gap"
 NEEDS_SPLIT = False
-PARAMS = ("split", "seed", "gap_permutations", "gap_shift_deltas", "shuffle_repeats", "umap_points", "feature_batch",
-          "pair_source", "device")
+PARAMS = (
+    "split",
+    "seed",
+    "gap_permutations",
+    "gap_shift_deltas",
+    "shuffle_repeats",
+    "umap_points",
+    "feature_batch",
+    "pair_source",
+    "device",
+)
 
 
 @dataclass
@@ -36,14 +50,23 @@ class GapChapter(ChapterResult):
 
     def numbers(self) -> dict:
         s = self.summary
-        return {"centroid_gap_norm": float(s["centroid_gap_norm"]), "two_sample_accuracy": float(s["two_sample_accuracy"]),
-                "mmd2": float(s["mmd2"]), "mmd_p_value": float(s["mmd_p_value"]),
-                "zs_full": float(self.zero_shot.loc["union crops", "full"]),
-                "zs_ctrl": float(100 * self.shuffled.mean()), "zs_ctrl_std": float(100 * self.shuffled.std())}
+        return {
+            "centroid_gap_norm": float(s["centroid_gap_norm"]),
+            "two_sample_accuracy": float(s["two_sample_accuracy"]),
+            "mmd2": float(s["mmd2"]),
+            "mmd_p_value": float(s["mmd_p_value"]),
+            "zs_full": float(self.zero_shot.loc["union crops", "full"]),
+            "zs_ctrl": float(100 * self.shuffled.mean()),
+            "zs_ctrl_std": float(100 * self.shuffled.std()),
+        }
 
     def metrics(self) -> dict:
-        return {"gap": self.summary, "zero_shot": self.zero_shot.to_dict(orient="index"),
-                "shuffled_full": self.shuffled.tolist(), "gap_shift": self.shift}
+        return {
+            "gap": self.summary,
+            "zero_shot": self.zero_shot.to_dict(orient="index"),
+            "shuffled_full": self.shuffled.tolist(),
+            "gap_shift": self.shift,
+        }
 
 
 def run(ch: Chapter) -> GapChapter:
@@ -54,16 +77,41 @@ def run(ch: Chapter) -> GapChapter:
     img_pos, txt_pos = feats["union"][pos], text[pos_cls]
     summary = gap.gap_summary(img_pos, txt_pos, seed=cfg.seed, n_permutations=cfg.gap_permutations)
     cosines = gap.cosine_distributions(feats["union"], text, seed=cfg.seed)
-    umap = plots.umap_embedding({"image": feats["union"].numpy(), "text": txt_pos.numpy()},
-                                n_per_set=cfg.umap_points, seed=cfg.seed)
+    umap = plots.umap_embedding(
+        {"image": feats["union"].numpy(), "text": txt_pos.numpy()},
+        n_per_set=cfg.umap_points,
+        seed=cfg.seed,
+    )
     args = dict(pairs=pairs, classes=world.classes, gt=world.test.ground_truth())
     masks = dict(rare=world.rare, unseen=world.unseen(cfg.split))
     scale = float(backbone.model.logit_scale.exp().detach())
-    rows = {f"{k} crops": zero_shot_map(feats[k], text, **args, **masks, logit_scale=scale).as_percent()
-            for k in ("union", "human", "object")}
-    ctrl = np.asarray(shuffled_control(feats["union"], text, **args, repeats=cfg.shuffle_repeats, seed=cfg.seed,
-                                       logit_scale=scale))
+    rows = {
+        f"{k} crops": zero_shot_map(feats[k], text, **args, **masks, logit_scale=scale).as_percent()
+        for k in ("union", "human", "object")
+    }
+    ctrl = np.asarray(
+        shuffled_control(
+            feats["union"],
+            text,
+            **args,
+            repeats=cfg.shuffle_repeats,
+            seed=cfg.seed,
+            logit_scale=scale,
+        )
+    )
     rows["union crops, shuffled labels (mean)"] = {"full": float(100 * ctrl.mean())}
-    shift = gap_shift_curve(feats["union"], text, **args, deltas=cfg.gap_shift_deltas, **masks, logit_scale=scale)
-    return GapChapter(pairs, feats, len(pos), len(world.prompts), summary, cosines, umap,
-                      pd.DataFrame(rows).T.round(2), ctrl, shift)
+    shift = gap_shift_curve(
+        feats["union"], text, **args, deltas=cfg.gap_shift_deltas, **masks, logit_scale=scale
+    )
+    return GapChapter(
+        pairs,
+        feats,
+        len(pos),
+        len(world.prompts),
+        summary,
+        cosines,
+        umap,
+        pd.DataFrame(rows).T.round(2),
+        ctrl,
+        shift,
+    )

@@ -12,13 +12,29 @@ from hoilib.data.world import World
 from hoilib.measure.summary import fmt, mean_std
 from hoilib.measure.zeroshot import zero_shot_map
 from hoilib.models.backbone import Backbone
-from hoilib.models.ezhoi.ezhoi_stage import (ABLATIONS, SplitData, descriptor_features, evaluate_model,
-                                             train_or_load)
+from hoilib.models.ezhoi.ezhoi_stage import (
+    ABLATIONS,
+    SplitData,
+    descriptor_features,
+    evaluate_model,
+    train_or_load,
+)
 
 NAME = "02_ezhoi_training"
 NEEDS_SPLIT = True
-PARAMS = ("split", "ezhoi_seeds", "ezhoi_ablation", "ezhoi_epochs", "ezhoi_batch_images", "ezhoi_lr",
-          "ezhoi_val_fraction", "n_ctx", "prompt_depth", "seed", "device")
+PARAMS = (
+    "split",
+    "ezhoi_seeds",
+    "ezhoi_ablation",
+    "ezhoi_epochs",
+    "ezhoi_batch_images",
+    "ezhoi_lr",
+    "ezhoi_val_fraction",
+    "n_ctx",
+    "prompt_depth",
+    "seed",
+    "device",
+)
 COLS = ("full", "seen", "unseen", "rare", "non_rare")
 
 
@@ -46,18 +62,32 @@ class EZHOIChapter(ChapterResult):
             vals = self.full[col].astype(float)
             out[f"ez_{col}"] = float(vals.mean())
             out[f"ez_{col}_std"] = float(vals.std(ddof=1)) if len(vals) > 1 else 0.0
-            out[f"base_{col}"] = float("nan") if self.baseline[col] is None else float(self.baseline[col])
+            out[f"base_{col}"] = (
+                float("nan") if self.baseline[col] is None else float(self.baseline[col])
+            )
         return out
 
     def metrics(self) -> dict:
-        return {"split": self.split, "baseline": self.baseline, "runs": self.results.to_dict(orient="records")}
+        return {
+            "split": self.split,
+            "baseline": self.baseline,
+            "runs": self.results.to_dict(orient="records"),
+        }
 
 
 def frozen_baseline(world: World, backbone: Backbone, data: SplitData) -> dict:
     """Chapter 1's zero-shot detector (frozen CLIP, union crops) on the same test pairs."""
     scale = float(backbone.model.logit_scale.exp().detach())
-    m = zero_shot_map(data.test_feats["union"], backbone.encode_text(world.prompts), data.test_pairs, world.classes,
-                      world.test.ground_truth(), rare=world.rare, unseen=data.unseen, logit_scale=scale)
+    m = zero_shot_map(
+        data.test_feats["union"],
+        backbone.encode_text(world.prompts),
+        data.test_pairs,
+        world.classes,
+        world.test.ground_truth(),
+        rare=world.rare,
+        unseen=data.unseen,
+        logit_scale=scale,
+    )
     return m.as_percent()
 
 
@@ -67,10 +97,19 @@ def run_grid(ch: Chapter, names, seeds):
     rows, histories = [], {}
     for name in names:
         for seed in seeds:
-            model, meta = train_or_load(ch.cfg, ch.backbone, ch.world, ch.data, name, int(seed), desc)
+            model, meta = train_or_load(
+                ch.cfg, ch.backbone, ch.world, ch.data, name, int(seed), desc
+            )
             h = meta["history"]
-            rows.append({"model": name, "seed": int(seed), **evaluate_model(model, ch.world, ch.data),
-                         "best epoch": h["best_epoch"], "train s": h["seconds"]})
+            rows.append(
+                {
+                    "model": name,
+                    "seed": int(seed),
+                    **evaluate_model(model, ch.world, ch.data),
+                    "best epoch": h["best_epoch"],
+                    "train s": h["seconds"],
+                }
+            )
             histories[(name, int(seed))] = h
     return pd.DataFrame(rows), histories
 
@@ -79,6 +118,10 @@ def run(ch: Chapter) -> EZHOIChapter:
     cfg, d = ch.cfg, ch.data
     names = list(ABLATIONS) if cfg.ezhoi_ablation else ["full"]
     results, histories = run_grid(ch, names, cfg.ezhoi_seeds)
-    line = (f"split {cfg.split} ({SPLIT_NAMES[cfg.split]}): {int(d.unseen.sum())} unseen of {ch.world.num_classes} "
-            f"classes; {len(d.train)} training images, {len(d.val)} validation images, {len(d.test)} test images")
-    return EZHOIChapter(cfg.split, line, results, histories, frozen_baseline(ch.world, ch.backbone, d))
+    line = (
+        f"split {cfg.split} ({SPLIT_NAMES[cfg.split]}): {int(d.unseen.sum())} unseen of {ch.world.num_classes} "
+        f"classes; {len(d.train)} training images, {len(d.val)} validation images, {len(d.test)} test images"
+    )
+    return EZHOIChapter(
+        cfg.split, line, results, histories, frozen_baseline(ch.world, ch.backbone, d)
+    )

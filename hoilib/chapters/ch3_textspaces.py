@@ -7,7 +7,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-
 from hoilib.chapters import interactive
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.measure import gap
@@ -18,7 +17,13 @@ from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_feature
 NAME = "03_adapted_embeddings"
 NEEDS_SPLIT = True
 PARAMS = ("split", "ezhoi_seeds", "seed", "gap_permutations", "umap_points")
-GAP_KEYS = ["centroid_gap_norm", "two_sample_accuracy", "mmd2", "mmd_p_value", "mean_cos_image_text"]
+GAP_KEYS = [
+    "centroid_gap_norm",
+    "two_sample_accuracy",
+    "mmd2",
+    "mmd_p_value",
+    "mean_cos_image_text",
+]
 
 
 @dataclass
@@ -34,28 +39,39 @@ class TextSpaceChapter(ChapterResult):
     def movement_table(self) -> pd.DataFrame:
         cos = self.movement["per_class_cosine"]
         m = self.movement
-        return pd.DataFrame({
-            "mean cosine, seen classes": [float(cos[~self.unseen].mean())],
-            "mean cosine, unseen classes": [float(cos[self.unseen].mean())],
-            "centroid shift": [m["centroid_shift"]], "corpus MMD^2": [m["corpus_mmd2"]], "corpus MMD p": [m["corpus_mmd_p"]],
-        }).T.rename(columns={0: "value"})
+        return pd.DataFrame(
+            {
+                "mean cosine, seen classes": [float(cos[~self.unseen].mean())],
+                "mean cosine, unseen classes": [float(cos[self.unseen].mean())],
+                "centroid shift": [m["centroid_shift"]],
+                "corpus MMD^2": [m["corpus_mmd2"]],
+                "corpus MMD p": [m["corpus_mmd_p"]],
+            }
+        ).T.rename(columns={0: "value"})
 
     def gap_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.gaps).loc[GAP_KEYS]
 
     def numbers(self) -> dict:
         g = self.gaps
-        return {"mean_cos": self.movement["mean_cosine"], "centroid_shift": self.movement["centroid_shift"],
-                "gap_before": g["frozen vision vs raw text"]["centroid_gap_norm"],
-                "gap_after": g["model vision vs adapted text"]["centroid_gap_norm"]}
+        return {
+            "mean_cos": self.movement["mean_cosine"],
+            "centroid_shift": self.movement["centroid_shift"],
+            "gap_before": g["frozen vision vs raw text"]["centroid_gap_norm"],
+            "gap_after": g["model vision vs adapted text"]["centroid_gap_norm"],
+        }
 
     def metrics(self) -> dict:
         g = self.gaps
-        return {"fingerprint": self.space.fingerprint, "raw_fingerprint": self.space.meta["raw_fingerprint"],
-                "checkpoint": self.checkpoint,
-                "movement": {k: v for k, v in self.movement.items() if k != "per_class_cosine"},
-                "gap_before": g["frozen vision vs raw text"], "gap_after": g["model vision vs adapted text"],
-                "gap_frozen_vision_adapted_text": g["frozen vision vs adapted text"]}
+        return {
+            "fingerprint": self.space.fingerprint,
+            "raw_fingerprint": self.space.meta["raw_fingerprint"],
+            "checkpoint": self.checkpoint,
+            "movement": {k: v for k, v in self.movement.items() if k != "per_class_cosine"},
+            "gap_before": g["frozen vision vs raw text"],
+            "gap_after": g["model vision vs adapted text"],
+            "gap_frozen_vision_adapted_text": g["frozen vision vs adapted text"],
+        }
 
 
 def run(ch: Chapter) -> TextSpaceChapter:
@@ -66,22 +82,42 @@ def run(ch: Chapter) -> TextSpaceChapter:
     space = textspace.extract(model, world, ch.backbone.tokenizer, ckpt)
     pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
     vis_raw, vis_adapted = data.test_feats["union"][pos], pair_visual_features(model, data)[pos]
-    pairs = {"frozen vision vs raw text": (vis_raw, space.raw), "model vision vs adapted text": (vis_adapted, space.adapted),
-             "frozen vision vs adapted text": (vis_raw, space.adapted)}
-    gaps = {k: gap.gap_summary(v, t[pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations)
-            for k, (v, t) in pairs.items()}
+    pairs = {
+        "frozen vision vs raw text": (vis_raw, space.raw),
+        "model vision vs adapted text": (vis_adapted, space.adapted),
+        "frozen vision vs adapted text": (vis_raw, space.adapted),
+    }
+    gaps = {
+        k: gap.gap_summary(v, t[pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations)
+        for k, (v, t) in pairs.items()
+    }
     cc = space.corpus_class.numpy()
-    sets = {"raw text": space.raw_corpus.numpy(), "adapted text": space.adapted_corpus.numpy(),
-            "frozen vision": vis_raw.numpy(), "model vision": vis_adapted.numpy()}
+    sets = {
+        "raw text": space.raw_corpus.numpy(),
+        "adapted text": space.adapted_corpus.numpy(),
+        "frozen vision": vis_raw.numpy(),
+        "model vision": vis_adapted.numpy(),
+    }
     labels = {"raw text": cc, "adapted text": cc, "frozen vision": pos_cls, "model vision": pos_cls}
-    return TextSpaceChapter(ckpt.name, space, textspace.movement(space), np.asarray(data.unseen), gaps, sets,
-                            {k: np.asarray(v) for k, v in labels.items()})
+    return TextSpaceChapter(
+        ckpt.name,
+        space,
+        textspace.movement(space),
+        np.asarray(data.unseen),
+        gaps,
+        sets,
+        {k: np.asarray(v) for k, v in labels.items()},
+    )
 
 
 def joint_figure(ch: Chapter, res: TextSpaceChapter):
     """The four sets in one UMAP fit, as an interactive figure (hover: set, class, seen or unseen)."""
-    return interactive.joint_embedding(res.sets, res.labels, ch.world.class_names(), res.unseen,
-                                       n_per_set=ch.cfg.umap_points, seed=ch.cfg.seed,
-                                       title="raw text, adapted text, frozen and model vision (one UMAP fit)")
-
-
+    return interactive.joint_embedding(
+        res.sets,
+        res.labels,
+        ch.world.class_names(),
+        res.unseen,
+        n_per_set=ch.cfg.umap_points,
+        seed=ch.cfg.seed,
+        title="raw text, adapted text, frozen and model vision (one UMAP fit)",
+    )

@@ -14,43 +14,77 @@ from hoilib.models.seedrun import SeedRun, seed_run
 
 NAME = "04_diffusion_training"
 NEEDS_SPLIT = True
-PARAMS = ("ezhoi_seeds", "diffusion_steps", "diffusion_batch", "diffusion_lr", "diffusion_ema", "diffusion_hidden",
-          "diffusion_blocks", "diffusion_samples", "seed", "split")
+PARAMS = (
+    "ezhoi_seeds",
+    "diffusion_steps",
+    "diffusion_batch",
+    "diffusion_lr",
+    "diffusion_ema",
+    "diffusion_hidden",
+    "diffusion_blocks",
+    "diffusion_samples",
+    "seed",
+    "split",
+)
 DENOISE_T = (0, 200, 400, 600, 800, 999)
 
 
 @dataclass
 class DiffusionChapter(ChapterResult):
     runs: list[SeedRun]
-    quality: pd.DataFrame  # sample quality of each model of the first seed (rows: measure, columns: model)
+    quality: (
+        pd.DataFrame
+    )  # sample quality of each model of the first seed (rows: measure, columns: model)
     nn_cos: dict[str, np.ndarray]  # space -> each sample's cosine to its nearest training sentence
     denoising: dict[str, list[dict]]  # space -> per t: nearest-class accuracy noised and denoised
 
     def checkpoints(self) -> pd.DataFrame:
-        return pd.DataFrame([{"space": d.space, "seed": r.seed, "fingerprint": d.fingerprint,
-                              "training sentences": d.history["n_vectors"], "steps": d.history["steps"],
-                              "train s": d.history["seconds"],
-                              "final loss (mean of last 100)": float(np.mean(d.history["losses"][-100:]))}
-                             for r in self.runs for d in (r.adapted, r.raw)])
+        return pd.DataFrame(
+            [
+                {
+                    "space": d.space,
+                    "seed": r.seed,
+                    "fingerprint": d.fingerprint,
+                    "training sentences": d.history["n_vectors"],
+                    "steps": d.history["steps"],
+                    "train s": d.history["seconds"],
+                    "final loss (mean of last 100)": float(np.mean(d.history["losses"][-100:])),
+                }
+                for r in self.runs
+                for d in (r.adapted, r.raw)
+            ]
+        )
 
     def histories(self) -> dict:
         return {(d.space, r.seed): d.history for r in self.runs for d in (r.adapted, r.raw)}
 
     def denoising_table(self) -> pd.DataFrame:
-        return pd.DataFrame({k: {r["t"]: f"{100 * r['noised']:.1f} -> {100 * r['denoised']:.1f}" for r in v}
-                             for k, v in self.denoising.items()})
+        return pd.DataFrame(
+            {
+                k: {r["t"]: f"{100 * r['noised']:.1f} -> {100 * r['denoised']:.1f}" for r in v}
+                for k, v in self.denoising.items()
+            }
+        )
 
     def numbers(self) -> dict:
         q = self.quality["trained on adapted"]
-        return {"coherent_adapted": 100 * q["class-coherent samples"], "mmd_adapted_own": q["MMD^2 samples vs own corpus"],
-                "mmd_adapted_other": q["MMD^2 samples vs the other corpus"]}
+        return {
+            "coherent_adapted": 100 * q["class-coherent samples"],
+            "mmd_adapted_own": q["MMD^2 samples vs own corpus"],
+            "mmd_adapted_other": q["MMD^2 samples vs the other corpus"],
+        }
 
     def metrics(self) -> dict:
         ck = self.checkpoints()
-        return {"checkpoints": ck[["space", "seed", "fingerprint", "final loss (mean of last 100)", "train s"]]
-                .rename(columns={"final loss (mean of last 100)": "final_loss", "train s": "seconds"})
-                .to_dict(orient="records"),
-                "sample_quality_seed0": self.quality.to_dict(), "denoising_seed0": self.denoising}
+        return {
+            "checkpoints": ck[
+                ["space", "seed", "fingerprint", "final loss (mean of last 100)", "train s"]
+            ]
+            .rename(columns={"final loss (mean of last 100)": "final_loss", "train s": "seconds"})
+            .to_dict(orient="records"),
+            "sample_quality_seed0": self.quality.to_dict(),
+            "denoising_seed0": self.denoising,
+        }
 
 
 def quality(cfg, run: SeedRun) -> tuple[pd.DataFrame, dict]:
@@ -59,14 +93,30 @@ def quality(cfg, run: SeedRun) -> tuple[pd.DataFrame, dict]:
     for d in (run.adapted, run.raw):
         other = "raw" if d.space == "adapted" else "adapted"
         text = sp.adapted if d.space == "adapted" else sp.raw
-        own = sample_stats(d, space_vectors(sp, d.space)[0], sp.corpus_class, text, n=cfg.diffusion_samples, seed=cfg.seed)
-        cross = sample_stats(d, space_vectors(sp, other)[0], sp.corpus_class, text, n=cfg.diffusion_samples,
-                             seed=cfg.seed)
+        own = sample_stats(
+            d,
+            space_vectors(sp, d.space)[0],
+            sp.corpus_class,
+            text,
+            n=cfg.diffusion_samples,
+            seed=cfg.seed,
+        )
+        cross = sample_stats(
+            d,
+            space_vectors(sp, other)[0],
+            sp.corpus_class,
+            text,
+            n=cfg.diffusion_samples,
+            seed=cfg.seed,
+        )
         nn[d.space] = own["nn_cos"].numpy()
         stats[f"trained on {d.space}"] = {
-            "MMD^2 samples vs own corpus": own["mmd2"], "MMD^2 two halves of own corpus": own["mmd2_halves"],
-            "mean cosine to nearest sentence": own["mean_nn_cos"], "class-coherent samples": own["class_coherent"],
-            "MMD^2 samples vs the other corpus": cross["mmd2"]}
+            "MMD^2 samples vs own corpus": own["mmd2"],
+            "MMD^2 two halves of own corpus": own["mmd2_halves"],
+            "mean cosine to nearest sentence": own["mean_nn_cos"],
+            "class-coherent samples": own["class_coherent"],
+            "MMD^2 samples vs the other corpus": cross["mmd2"],
+        }
     return pd.DataFrame(stats), nn
 
 
@@ -75,7 +125,9 @@ def denoising(cfg, run: SeedRun) -> dict:
     for d in (run.adapted, run.raw):
         vecs, fp = space_vectors(run.space, d.space)
         text = run.space.adapted if d.space == "adapted" else run.space.raw
-        out[d.space] = denoising_accuracy(d, vecs, run.space.corpus_class, text, fp, DENOISE_T, seed=cfg.seed)
+        out[d.space] = denoising_accuracy(
+            d, vecs, run.space.corpus_class, text, fp, DENOISE_T, seed=cfg.seed
+        )
     return out
 
 

@@ -13,7 +13,17 @@ import numpy as np
 import pandas as pd
 
 from hoilib.chapters import interactive
-from hoilib.chapters.methods import CORRECT, METHODS, WRONG, Context, bridged, gap_table, make_context, run_table, sweep
+from hoilib.chapters.methods import (
+    CORRECT,
+    METHODS,
+    WRONG,
+    Context,
+    bridged,
+    gap_table,
+    make_context,
+    run_table,
+    sweep,
+)
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.measure.paired import judge, paired_tests, verdict
 from hoilib.measure.summary import mean_std
@@ -22,19 +32,44 @@ from hoilib.models.seedrun import SeedRun, seed_run
 
 NAME = "05_evaluation"
 NEEDS_SPLIT = True
-PARAMS = ("ezhoi_seeds", "bridge_t_start", "bridge_steps", "bridge_recipe", "sweep_t_starts", "sweep_steps",
-          "capdec_steps", "gap_permutations", "umap_points", "split", "seed", "pair_source")
+PARAMS = (
+    "ezhoi_seeds",
+    "bridge_t_start",
+    "bridge_steps",
+    "bridge_recipe",
+    "sweep_t_starts",
+    "sweep_steps",
+    "capdec_steps",
+    "gap_permutations",
+    "umap_points",
+    "split",
+    "seed",
+    "pair_source",
+)
 NONE = "EZ-HOI, no bridge"
 # The design document's results table, labelled hypothetical there (HICO-DET-scale numbers nobody measured).
-HYPOTHETICAL = pd.DataFrame({"Diffusion trained on": ["-", "raw embeddings", "adapted embeddings"],
-                             "unseen": [25.3, 24.8, 27.9], "seen": [32.1, 32.5, 33.2], "full": [30.2, 30.1, 31.8]},
-                            index=pd.Index(["no bridge", "wrong order", "correct order"], name="setting"))
-SHORT = {"none": NONE, "wrong": WRONG, "correct": CORRECT, "frozen": "frozen CLIP, no bridge",
-         "raw_everywhere": "frozen CLIP + raw-trained bridge (raw everywhere)"}
+HYPOTHETICAL = pd.DataFrame(
+    {
+        "Diffusion trained on": ["-", "raw embeddings", "adapted embeddings"],
+        "unseen": [25.3, 24.8, 27.9],
+        "seen": [32.1, 32.5, 33.2],
+        "full": [30.2, 30.1, 31.8],
+    },
+    index=pd.Index(["no bridge", "wrong order", "correct order"], name="setting"),
+)
+SHORT = {
+    "none": NONE,
+    "wrong": WRONG,
+    "correct": CORRECT,
+    "frozen": "frozen CLIP, no bridge",
+    "raw_everywhere": "frozen CLIP + raw-trained bridge (raw everywhere)",
+}
 # (claim, a, b, expected sign of b - a): what the design document claims, judged on each mAP
-CLAIMS = [("the correct order beats the wrong order", WRONG, CORRECT, 1),
-          ("the correct order beats no bridge", NONE, CORRECT, 1),
-          ("the wrong order hurts (is below no bridge)", NONE, WRONG, -1)]
+CLAIMS = [
+    ("the correct order beats the wrong order", WRONG, CORRECT, 1),
+    ("the correct order beats no bridge", NONE, CORRECT, 1),
+    ("the wrong order hurts (is below no bridge)", NONE, WRONG, -1),
+]
 
 
 @dataclass
@@ -68,9 +103,16 @@ class OrderingChapter(ChapterResult):
 
     def side_by_side(self) -> pd.DataFrame:
         hyp = HYPOTHETICAL[["unseen", "seen", "full"]]
-        ours = self.means.loc[[NONE, WRONG, CORRECT], ["unseen", "seen", "full"]].set_axis(hyp.index)
-        side = pd.concat({"hypothetical (design document, not measured)": hyp,
-                          f"measured here ({self.profile}, mean of {len(self.runs)} seeds)": ours.round(2)}, axis=1)
+        ours = self.means.loc[[NONE, WRONG, CORRECT], ["unseen", "seen", "full"]].set_axis(
+            hyp.index
+        )
+        side = pd.concat(
+            {
+                "hypothetical (design document, not measured)": hyp,
+                f"measured here ({self.profile}, mean of {len(self.runs)} seeds)": ours.round(2),
+            },
+            axis=1,
+        )
         side.loc["correct - wrong"] = side.loc["correct order"] - side.loc["wrong order"]
         side.loc["correct - no bridge"] = side.loc["correct order"] - side.loc["no bridge"]
         return side
@@ -79,7 +121,9 @@ class OrderingChapter(ChapterResult):
         return verdict([(text, self.tests[text], sign) for text, *_, sign in CLAIMS])
 
     def sweep_baseline(self) -> dict:
-        row = self.per_seed[(self.per_seed.method == NONE) & (self.per_seed.seed == self.runs[0].seed)].iloc[0]
+        row = self.per_seed[
+            (self.per_seed.method == NONE) & (self.per_seed.seed == self.runs[0].seed)
+        ].iloc[0]
         return {c: float(row[c]) for c in ("unseen", "seen")}
 
     def numbers(self) -> dict:
@@ -90,13 +134,24 @@ class OrderingChapter(ChapterResult):
         return out
 
     def metrics(self) -> dict:
-        tests = {f"paired_{k}": self.tests[text].reset_index().to_dict(orient="records")
-                 for k, text in zip(("correct_vs_wrong", "correct_vs_none", "wrong_vs_none"), (c[0] for c in CLAIMS))}
-        return {"per_seed": self.per_seed.to_dict(orient="records"), **tests,
-                "verdict": {text: judge(self.tests[text], "unseen", sign) for text, *_, sign in CLAIMS},
-                "sweep": self.sweep.to_dict(orient="records"),
-                "gaps": self.gaps.reset_index().rename(columns={"index": "method"}).to_dict(orient="records"),
-                "bridge": self.bridge}
+        tests = {
+            f"paired_{k}": self.tests[text].reset_index().to_dict(orient="records")
+            for k, text in zip(
+                ("correct_vs_wrong", "correct_vs_none", "wrong_vs_none"),
+                (c[0] for c in CLAIMS),
+                strict=False,
+            )
+        }
+        return {
+            "per_seed": self.per_seed.to_dict(orient="records"),
+            **tests,
+            "verdict": {text: judge(self.tests[text], "unseen", sign) for text, *_, sign in CLAIMS},
+            "sweep": self.sweep.to_dict(orient="records"),
+            "gaps": self.gaps.reset_index()
+            .rename(columns={"index": "method"})
+            .to_dict(orient="records"),
+            "bridge": self.bridge,
+        }
 
 
 def guard_message(cfg, run: SeedRun) -> str:
@@ -111,10 +166,13 @@ def guard_message(cfg, run: SeedRun) -> str:
 def joint_sets(runs: list[SeedRun], ctx: Context, feats: dict) -> tuple[dict, dict]:
     """The five sets of the joint picture (first seed) and each row's class."""
     r0 = runs[0]
-    sets = {"raw text": r0.space.raw_corpus.numpy(), "adapted text": r0.space.adapted_corpus.numpy(),
-            "model vision": r0.vision[ctx.pos].numpy(),
-            "bridged (correct order)": feats[(CORRECT, r0.seed)][0][ctx.pos].numpy(),
-            "bridged (wrong order)": feats[(WRONG, r0.seed)][0][ctx.pos].numpy()}
+    sets = {
+        "raw text": r0.space.raw_corpus.numpy(),
+        "adapted text": r0.space.adapted_corpus.numpy(),
+        "model vision": r0.vision[ctx.pos].numpy(),
+        "bridged (correct order)": feats[(CORRECT, r0.seed)][0][ctx.pos].numpy(),
+        "bridged (wrong order)": feats[(WRONG, r0.seed)][0][ctx.pos].numpy(),
+    }
     cc, pc = r0.space.corpus_class.numpy(), np.asarray(ctx.pos_cls)
     return sets, {k: (cc if k.endswith("text") else pc) for k in sets}
 
@@ -122,25 +180,38 @@ def joint_sets(runs: list[SeedRun], ctx: Context, feats: dict) -> tuple[dict, di
 def run(ch: Chapter) -> OrderingChapter:
     cfg = ch.cfg
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = [seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi_seeds]  # chapters 2-4's, reused
+    runs = [
+        seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi_seeds
+    ]  # chapters 2-4's, reused
     df, ap, feats = run_table(cfg, ctx, runs)
     tests = {text: paired_tests(df, ap, a, b, ch.data.unseen) for text, a, b, _ in CLAIMS}
     sw = sweep(cfg, ctx, runs[0], cfg.sweep_t_starts, cfg.sweep_steps)
     gaps = gap_table(cfg, ctx, feats, runs[0].seed)
     bridge = {k: getattr(cfg, k) for k in ("bridge_t_start", "bridge_steps", "bridge_recipe")}
-    return OrderingChapter(cfg.profile, ctx, runs, guard_message(cfg, runs[0]), df, ap, tests, sw, gaps, feats,
-                           bridge)
+    return OrderingChapter(
+        cfg.profile, ctx, runs, guard_message(cfg, runs[0]), df, ap, tests, sw, gaps, feats, bridge
+    )
 
 
 def joint_figure(ch: Chapter, res: OrderingChapter):
     """Text spaces, vision and bridged vision of the first seed in one UMAP fit, as an interactive figure."""
     sets, labels = joint_sets(res.runs, res.ctx, res.feats)
-    return interactive.joint_embedding(sets, labels, ch.world.class_names(), np.asarray(ch.data.unseen),
-                                       n_per_set=ch.cfg.umap_points // 2, seed=ch.cfg.seed,  # five sets: half each
-                                       title="text spaces, vision and bridged vision (one UMAP fit)")
+    return interactive.joint_embedding(
+        sets,
+        labels,
+        ch.world.class_names(),
+        np.asarray(ch.data.unseen),
+        n_per_set=ch.cfg.umap_points // 2,
+        seed=ch.cfg.seed,  # five sets: half each
+        title="text spaces, vision and bridged vision (one UMAP fit)",
+    )
 
 
 def tstar_figure(explorer, t_values=(0, 299, 599, 899)):
     """The explorer's t* slider for the HTML book: three annotated pairs, unseen classes first."""
-    return interactive.tstar_slider(explorer, explorer.example_pairs(3), t_values,
-                                    title="top-5 classes of bridged test pairs; slide t*")
+    return interactive.tstar_slider(
+        explorer,
+        explorer.example_pairs(3),
+        t_values,
+        title="top-5 classes of bridged test pairs; slide t*",
+    )

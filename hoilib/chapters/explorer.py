@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from hoilib.config import Params
 from hoilib.chapters.methods import Context, bridged
-from hoilib.models.seedrun import SeedRun
+from hoilib.config import Params
 from hoilib.measure.zeroshot import class_mask
+from hoilib.models.seedrun import SeedRun
 
 
 class BridgeExplorer:
@@ -26,12 +26,20 @@ class BridgeExplorer:
         self.names = ctx.world.class_names()
         self.valid = class_mask(ctx.data.test_pairs, ctx.world.classes)
         self.vmean = run.vision_mean
-        self.true_class = dict(zip(ctx.pos.tolist(), ctx.pos_cls.tolist()))
+        self.true_class = dict(zip(ctx.pos.tolist(), ctx.pos_cls.tolist(), strict=False))
 
     def feature(self, pair: int, t_start: int) -> torch.Tensor:
         v = self.run.vision[pair : pair + 1]
-        return bridged(self.cfg, self.diff, v, self.vmean, self.run.space.fingerprint, allow_mismatch=self.wrong_order,
-                       t_start=int(t_start), seed=self.run.seed)[0]
+        return bridged(
+            self.cfg,
+            self.diff,
+            v,
+            self.vmean,
+            self.run.space.fingerprint,
+            allow_mismatch=self.wrong_order,
+            t_start=int(t_start),
+            seed=self.run.seed,
+        )[0]
 
     def state(self, pair: int, t_start: int, k: int = 5) -> dict:
         """Top-k classes (the model's sigmoid scores) and where the feature sits, for one pair and t*."""
@@ -40,14 +48,25 @@ class BridgeExplorer:
         with torch.no_grad():
             probs = torch.sigmoid(self.run.model.logits(f[None], text))[0]
         probs = probs.masked_fill(~self.valid[pair], float("nan"))
-        order = [int(c) for c in torch.argsort(torch.nan_to_num(probs, nan=-1.0), descending=True)[:k] if self.valid[pair, c]]
+        order = [
+            int(c)
+            for c in torch.argsort(torch.nan_to_num(probs, nan=-1.0), descending=True)[:k]
+            if self.valid[pair, c]
+        ]
         true = self.true_class.get(pair)
         cos_t = F.normalize(text, dim=-1) @ f
         return {
-            "top": pd.DataFrame({"class": [self.names[c] for c in order], "score": [float(probs[c]) for c in order],
-                                 "true": [c == true for c in order]}),
+            "top": pd.DataFrame(
+                {
+                    "class": [self.names[c] for c in order],
+                    "score": [float(probs[c]) for c in order],
+                    "true": [c == true for c in order],
+                }
+            ),
             "true_class": None if true is None else self.names[true],
-            "true_rank": None if true is None else int((torch.nan_to_num(probs, nan=-1.0) > probs[true]).sum()) + 1,
+            "true_rank": None
+            if true is None
+            else int((torch.nan_to_num(probs, nan=-1.0) > probs[true]).sum()) + 1,
             "cos_to_input": float(F.normalize(self.run.vision[pair], dim=-1) @ f),
             "cos_to_true_text": None if true is None else float(cos_t[true]),
         }
@@ -56,8 +75,8 @@ class BridgeExplorer:
         """Annotated test pairs, unseen classes first, one per class, in a fixed order."""
         unseen = self.ctx.data.unseen
         chosen, classes = [], set()
-        for want_unseen in ((True, False) if unseen_first else (False,)):
-            for p, c in zip(self.ctx.pos.tolist(), self.ctx.pos_cls.tolist()):
+        for want_unseen in (True, False) if unseen_first else (False,):
+            for p, c in zip(self.ctx.pos.tolist(), self.ctx.pos_cls.tolist(), strict=False):
                 if bool(unseen[c]) == want_unseen and c not in classes and len(chosen) < n:
                     chosen.append(p)
                     classes.add(c)
@@ -69,11 +88,20 @@ class BridgeExplorer:
         import matplotlib.pyplot as plt
 
         by_class: dict[str, list[int]] = {}
-        for p, c in zip(self.ctx.pos.tolist(), self.ctx.pos_cls.tolist()):
-            by_class.setdefault(self.names[c] + (" (unseen)" if self.ctx.data.unseen[c] else ""), []).append(p)
+        for p, c in zip(self.ctx.pos.tolist(), self.ctx.pos_cls.tolist(), strict=False):
+            by_class.setdefault(
+                self.names[c] + (" (unseen)" if self.ctx.data.unseen[c] else ""), []
+            ).append(p)
         cls = W.Dropdown(options=sorted(by_class), description="HOI class")
         pair = W.Dropdown(options=by_class[cls.value], description="test pair")
-        t = W.IntSlider(value=self.cfg.bridge_t_start, min=0, max=999, step=25, description="t*", continuous_update=False)
+        t = W.IntSlider(
+            value=self.cfg.bridge_t_start,
+            min=0,
+            max=999,
+            step=25,
+            description="t*",
+            continuous_update=False,
+        )
         out = W.Output()
 
         def redraw(*_):
@@ -83,9 +111,13 @@ class BridgeExplorer:
                 fig, ax = plt.subplots(figsize=(6, 2.4))
                 _bars(ax, s, f"pair {pair.value}, t* = {t.value}")
                 plt.show()
-                plt.close(fig)  # shown; kept open, every slider move would leave one more figure behind
-                print(f"cos(bridged, input) = {s['cos_to_input']:.3f}; true class rank {s['true_rank']}, "
-                      f"cos to its text {s['cos_to_true_text']:.3f}")
+                plt.close(
+                    fig
+                )  # shown; kept open, every slider move would leave one more figure behind
+                print(
+                    f"cos(bridged, input) = {s['cos_to_input']:.3f}; true class rank {s['true_rank']}, "
+                    f"cos to its text {s['cos_to_true_text']:.3f}"
+                )
 
         def on_class(change):
             pair.options = by_class[change["new"]]
@@ -110,11 +142,17 @@ def static_figure(explorer: BridgeExplorer, pairs: list[int], t_values=(0, 299, 
     """Top-5 classes of a few pairs (rows) at a few start steps (columns); the true class in green."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(len(pairs), len(t_values), figsize=(3.2 * len(t_values), 1.9 * len(pairs)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(pairs), len(t_values), figsize=(3.2 * len(t_values), 1.9 * len(pairs)), squeeze=False
+    )
     for i, p in enumerate(pairs):
         for j, t in enumerate(t_values):
             s = explorer.state(p, t)
-            _bars(axes[i, j], s, f"{s['true_class']}: t* = {t}" if j == 0 else f"t* = {t}, rank {s['true_rank']}")
+            _bars(
+                axes[i, j],
+                s,
+                f"{s['true_class']}: t* = {t}" if j == 0 else f"t* = {t}, rank {s['true_rank']}",
+            )
             axes[i, j].set_xlabel(f"cos to input {s['cos_to_input']:.2f}", fontsize=8)
     fig.tight_layout()
     return fig

@@ -27,7 +27,10 @@ from hoilib.models.diffusion.model import TextDiffusion
 from hoilib.models.ezhoi.ezhoi_stage import SplitData
 from hoilib.models.seedrun import SeedRun
 
-WRONG, CORRECT = "EZ-HOI + raw-trained bridge (wrong order)", "EZ-HOI + adapted-trained bridge (correct order)"
+WRONG, CORRECT = (
+    "EZ-HOI + raw-trained bridge (wrong order)",
+    "EZ-HOI + adapted-trained bridge (correct order)",
+)
 METHODS = {  # name -> what it is; the order of the chapter's table
     "frozen CLIP, no bridge": "frozen union-crop features vs raw class text (chapter 1)",
     "frozen CLIP + raw-trained bridge (raw everywhere)": "the consistent pipeline without EZ-HOI",
@@ -58,17 +61,41 @@ class Context:
 def make_context(world, backbone, data: SplitData) -> Context:
     tr = data.train
     pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
-    return Context(world, data, data.test_feats["union"], modality_mean(tr.u[~tr.pad]), float(backbone.model.logit_scale.exp().detach()),
-                   pos, pos_cls)
+    return Context(
+        world,
+        data,
+        data.test_feats["union"],
+        modality_mean(tr.u[~tr.pad]),
+        float(backbone.model.logit_scale.exp().detach()),
+        pos,
+        pos_cls,
+    )
 
 
-def bridged(cfg: Params, diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor, fingerprint: str,
-            allow_mismatch: bool = False, t_start: int | None = None, steps: int | None = None, recipe: str | None = None,
-            seed: int = 0) -> torch.Tensor:
+def bridged(
+    cfg: Params,
+    diff: TextDiffusion,
+    vision: torch.Tensor,
+    vision_mean: torch.Tensor,
+    fingerprint: str,
+    allow_mismatch: bool = False,
+    t_start: int | None = None,
+    steps: int | None = None,
+    recipe: str | None = None,
+    seed: int = 0,
+) -> torch.Tensor:
     """The bridge with the profile's settings unless given (sdedit noise is seeded)."""
-    return bridge(diff, vision, vision_mean, fingerprint, t_start=cfg.bridge_t_start if t_start is None else t_start,
-                  steps=cfg.bridge_steps if steps is None else steps, recipe=recipe or cfg.bridge_recipe,
-                  allow_mismatch=allow_mismatch, generator=torch.Generator().manual_seed(seed))
+    return bridge(
+        diff,
+        vision,
+        vision_mean,
+        fingerprint,
+        t_start=cfg.bridge_t_start if t_start is None else t_start,
+        steps=cfg.bridge_steps if steps is None else steps,
+        recipe=recipe or cfg.bridge_recipe,
+        allow_mismatch=allow_mismatch,
+        generator=torch.Generator().manual_seed(seed),
+    )
 
 
 def ezhoi_head(run: SeedRun) -> tuple[float, float]:
@@ -88,17 +115,37 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
     if name == "frozen CLIP, no bridge":
         return ctx.frozen_test, sp.raw, ctx.frozen_scale
     if name == "frozen CLIP + raw-trained bridge (raw everywhere)":
-        return bridged(cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, raw_fp, seed=run.seed), sp.raw, ctx.frozen_scale
+        return (
+            bridged(cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, raw_fp, seed=run.seed),
+            sp.raw,
+            ctx.frozen_scale,
+        )
     if name == "EZ-HOI, no bridge":
         return run.vision, sp.adapted, head
     if name == WRONG:  # the ablation asks for the mismatch on purpose
-        return bridged(cfg, run.raw, run.vision, vmean, sp.fingerprint, allow_mismatch=True, seed=run.seed), sp.adapted, head
+        return (
+            bridged(
+                cfg, run.raw, run.vision, vmean, sp.fingerprint, allow_mismatch=True, seed=run.seed
+            ),
+            sp.adapted,
+            head,
+        )
     if name == CORRECT:
-        return bridged(cfg, run.adapted, run.vision, vmean, sp.fingerprint, seed=run.seed), sp.adapted, head
+        return (
+            bridged(cfg, run.adapted, run.vision, vmean, sp.fingerprint, seed=run.seed),
+            sp.adapted,
+            head,
+        )
     if name == "EZ-HOI + mean-centering (C3)":
-        return baselines.mean_center(run.vision, vmean), baselines.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)), head
+        return (
+            baselines.mean_center(run.vision, vmean),
+            baselines.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)),
+            head,
+        )
     if name == "EZ-HOI + CapDec noise":
-        proto = baselines.capdec_prototypes(sp.adapted_corpus, sp.corpus_class, sp.adapted, steps=cfg.capdec_steps, seed=run.seed)
+        proto = baselines.capdec_prototypes(
+            sp.adapted_corpus, sp.corpus_class, sp.adapted, steps=cfg.capdec_steps, seed=run.seed
+        )
         return run.vision, proto, head
     if name == "EZ-HOI + DeCap projection":
         return baselines.decap_project(run.vision, sp.adapted_corpus), sp.adapted, head
@@ -131,7 +178,9 @@ def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], methods=tuple(METH
     return pd.DataFrame(rows), ap, feats
 
 
-def sweep(cfg: Params, ctx: Context, run: SeedRun, t_starts, steps_list, recipes=("direct", "sdedit")):
+def sweep(
+    cfg: Params, ctx: Context, run: SeedRun, t_starts, steps_list, recipes=("direct", "sdedit")
+):
     """mAP of the correct- and wrong-order bridge over start steps (at the profile's step count) and step counts."""
     import pandas as pd
 
@@ -141,11 +190,30 @@ def sweep(cfg: Params, ctx: Context, run: SeedRun, t_starts, steps_list, recipes
     grid += [(cfg.bridge_t_start, s, "direct") for s in steps_list if s != cfg.bridge_steps]
     for order, diff in (("correct", run.adapted), ("wrong", run.raw)):
         for t, s, recipe in grid:
-            v = bridged(cfg, diff, run.vision, vmean, sp.fingerprint, allow_mismatch=order == "wrong", t_start=int(t),
-                        steps=int(s), recipe=recipe, seed=run.seed)
+            v = bridged(
+                cfg,
+                diff,
+                run.vision,
+                vmean,
+                sp.fingerprint,
+                allow_mismatch=order == "wrong",
+                t_start=int(t),
+                steps=int(s),
+                recipe=recipe,
+                seed=run.seed,
+            )
             m = evaluate(ctx, v, sp.adapted, ezhoi_head(run)).as_percent()
-            rows.append({"order": order, "recipe": recipe, "t_start": int(t), "steps": int(s), "full": m["full"],
-                         "seen": m["seen"], "unseen": m["unseen"]})
+            rows.append(
+                {
+                    "order": order,
+                    "recipe": recipe,
+                    "t_start": int(t),
+                    "steps": int(s),
+                    "full": m["full"],
+                    "seen": m["seen"],
+                    "unseen": m["unseen"],
+                }
+            )
     return pd.DataFrame(rows)
 
 
@@ -159,6 +227,11 @@ def gap_table(cfg: Params, ctx: Context, feats: dict, seed: int, methods=tuple(M
     for name in methods:
         key = (name, seed) if (name, seed) in feats else next(k for k in feats if k[0] == name)
         v, t = feats[key]
-        g = gap_summary(v[ctx.pos], t[ctx.pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations)
-        cols[name] = {k: g[k] for k in ("centroid_gap_norm", "two_sample_accuracy", "mmd2", "mean_cos_image_text")}
+        g = gap_summary(
+            v[ctx.pos], t[ctx.pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations
+        )
+        cols[name] = {
+            k: g[k]
+            for k in ("centroid_gap_norm", "two_sample_accuracy", "mmd2", "mean_cos_image_text")
+        }
     return pd.DataFrame(cols).T

@@ -62,7 +62,12 @@ class Chapter:
         """Glue every number of ``result`` for the prose and write its metrics JSON; returns the JSON path."""
         from myst_nb import glue
 
-        for key, value in result.numbers().items():  # numpy scalars print as np.float64(...): the prose needs numbers
+        for (
+            key,
+            value,
+        ) in (
+            result.numbers().items()
+        ):  # numpy scalars print as np.float64(...): the prose needs numbers
             glue(key, value.item() if hasattr(value, "item") else value, display=False)
         return save_metrics(self.cfg, self.name, result.metrics())
 
@@ -70,12 +75,16 @@ class Chapter:
 def parameter_table_html(cfg: Params, used: tuple[str, ...]) -> str:
     """The parameter table inside a closed <details>, so the chapter's first idea comes first."""
     df = table(cfg, used)
-    return (f"<details><summary><b>Parameters</b> of profile <code>{html.escape(cfg.profile)}</code> "
-            f"({len(used)} used by this chapter, listed first; run folder <code>{html.escape(cfg.run_dir)}</code>)"
-            f"</summary>{df.to_html(escape=True)}</details>")
+    return (
+        f"<details><summary><b>Parameters</b> of profile <code>{html.escape(cfg.profile)}</code> "
+        f"({len(used)} used by this chapter, listed first; run folder <code>{html.escape(cfg.run_dir)}</code>)"
+        f"</summary>{df.to_html(escape=True)}</details>"
+    )
 
 
-def open_chapter(profile: str, params: dict | None, chapter: ModuleType, show: bool = True) -> Chapter:
+def open_chapter(
+    profile: str, params: dict | None, chapter: ModuleType, show: bool = True
+) -> Chapter:
     """Resolve and show the parameters, seed, and load what ``chapter`` (a ``hoilib.chapters.chN_*`` module) needs."""
     cfg = resolve(profile, params)
     seed_everything(cfg.seed)
@@ -95,6 +104,14 @@ def open_chapter(profile: str, params: dict | None, chapter: ModuleType, show: b
 def save_metrics(cfg: Params, chapter: str, data: dict) -> Path:
     """Write a chapter's key numbers to <run_dir>/metrics/<chapter>.json (what batch tables read)."""
     path = Path(cfg.run_dir) / "metrics" / f"{chapter}.json"
-    artifacts.write_json(path, {"chapter": chapter, "profile": cfg.profile, "seed": cfg.seed,
-                                "hoilib": __version__, "metrics": data})
+    artifacts.write_json(
+        path,
+        {
+            "chapter": chapter,
+            "profile": cfg.profile,
+            "seed": cfg.seed,
+            "hoilib": __version__,
+            "metrics": data,
+        },
+    )
     return path

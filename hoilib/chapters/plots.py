@@ -10,8 +10,15 @@ from PIL import ImageDraw
 
 from hoilib.data.images import open_rgb
 
-PALETTE = {"image": "#d95f02", "text": "#1b9e77", "raw text": "#1b9e77", "adapted text": "#7570b3",
-           "frozen vision": "#d95f02", "model vision": "#e6ab02", "bridged": "#e7298a"}
+PALETTE = {
+    "image": "#d95f02",
+    "text": "#1b9e77",
+    "raw text": "#1b9e77",
+    "adapted text": "#7570b3",
+    "frozen vision": "#d95f02",
+    "model vision": "#e6ab02",
+    "bridged": "#e7298a",
+}
 
 
 def sample_images(world, n: int = 8, split: str = "test"):
@@ -29,7 +36,7 @@ def sample_images(world, n: int = 8, split: str = "test"):
         img = open_rgb(ds.image_path(k), f"{ds.path}: image {k}: image file")
         dr = ImageDraw.Draw(img)
         labels = {}
-        for bh, bo, h in zip(im.boxes_h, im.boxes_o, im.hoi):
+        for bh, bo, h in zip(im.boxes_h, im.boxes_o, im.hoi, strict=False):
             dr.rectangle(bh.tolist(), outline=(30, 60, 230))
             dr.rectangle(bo.tolist(), outline=(220, 30, 30))
             labels.setdefault(tuple(bh), []).append(names[h])
@@ -53,13 +60,22 @@ def class_frequencies(world, split: str):
     ax.set_ylabel("training instances")
     from matplotlib.patches import Patch
 
-    ax.legend(handles=[Patch(color="#1b9e77", label="non-rare"), Patch(color="#d95f02", label="rare (< 10)"),
-                       Patch(color="#7570b3", label=f"unseen in {split}")], loc="upper right", fontsize=8)
+    ax.legend(
+        handles=[
+            Patch(color="#1b9e77", label="non-rare"),
+            Patch(color="#d95f02", label="rare (< 10)"),
+            Patch(color="#7570b3", label=f"unseen in {split}"),
+        ],
+        loc="upper right",
+        fontsize=8,
+    )
     fig.tight_layout()
     return fig
 
 
-def loss_curve(losses, title: str = "training loss", ylabel: str = "loss", extra: dict | None = None):
+def loss_curve(
+    losses, title: str = "training loss", ylabel: str = "loss", extra: dict | None = None
+):
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(np.arange(1, len(losses) + 1), losses, lw=1, label="train")
     for name, (x, y) in (extra or {}).items():
@@ -83,7 +99,9 @@ def crop_examples(world, pairs, backbone, n: int = 8):
         i = int(pairs.image[p])
         img = open_rgb(world.test.image_path(i), f"{world.test.path}: image {i}: image file")
         for r, kind in enumerate(CROP_KINDS):
-            axes[r, j].imshow(pair_crop(img, pairs.boxes_h[p], pairs.boxes_o[p], kind, backbone.image_size))
+            axes[r, j].imshow(
+                pair_crop(img, pairs.boxes_h[p], pairs.boxes_o[p], kind, backbone.image_size)
+            )
             axes[r, j].set_xticks([])
             axes[r, j].set_yticks([])
             if j == 0:
@@ -102,8 +120,9 @@ def cosine_distributions(dists: dict[str, np.ndarray]):
     return fig
 
 
-def umap_embedding(sets: dict[str, np.ndarray], n_per_set: int = 600, seed: int = 0,
-                   return_rows: bool = False):
+def umap_embedding(
+    sets: dict[str, np.ndarray], n_per_set: int = 600, seed: int = 0, return_rows: bool = False
+):
     """One UMAP fitted on the union of the sets (balanced by subsampling); returns a tidy frame.
 
     ``return_rows=True`` adds a column ``row``: each point's row in its own set (e.g. its class).
@@ -114,12 +133,18 @@ def umap_embedding(sets: dict[str, np.ndarray], n_per_set: int = 600, seed: int 
     parts, rows = [], []
     for name, x in sets.items():
         x = np.asarray(x, dtype=np.float32)
-        idx = rng.choice(len(x), size=min(n_per_set, len(x)), replace=False) if len(x) > n_per_set else np.arange(len(x))
+        idx = (
+            rng.choice(len(x), size=min(n_per_set, len(x)), replace=False)
+            if len(x) > n_per_set
+            else np.arange(len(x))
+        )
         parts.append((name, x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)))
         rows.append(idx)
     data = np.concatenate([p for _, p in parts])
     n_neighbors = max(2, min(15, len(data) - 1))
-    xy = umap.UMAP(n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1).fit_transform(data)
+    xy = umap.UMAP(
+        n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1
+    ).fit_transform(data)
     labels = np.concatenate([[name] * len(p) for name, p in parts])
     df = pd.DataFrame({"umap 1": xy[:, 0], "umap 2": xy[:, 1], "set": labels})
     if return_rows:
@@ -175,8 +200,14 @@ def training_curves(histories: dict, title: str = ""):
     return fig
 
 
-def grouped_bars(df: pd.DataFrame, by: str, cols=("seen", "unseen"), baseline: dict | None = None,
-                 baseline_label: str = "frozen CLIP", wrap: bool = False):
+def grouped_bars(
+    df: pd.DataFrame,
+    by: str,
+    cols=("seen", "unseen"),
+    baseline: dict | None = None,
+    baseline_label: str = "frozen CLIP",
+    wrap: bool = False,
+):
     """Mean with std error bars per group (seeds are the repeats); dashed lines mark a baseline.
 
     ``wrap`` breaks long group names before their first parenthesis, so many methods fit one row.
@@ -184,13 +215,23 @@ def grouped_bars(df: pd.DataFrame, by: str, cols=("seen", "unseen"), baseline: d
     groups = list(dict.fromkeys(df[by]))
     x = np.arange(len(groups))
     w = 0.8 / len(cols)
-    fig, ax = plt.subplots(figsize=(max(6, (1.1 if wrap else 1.4) * len(groups)), 3.8 if wrap else 3.4))
+    fig, ax = plt.subplots(
+        figsize=(max(6, (1.1 if wrap else 1.4) * len(groups)), 3.8 if wrap else 3.4)
+    )
     for k, c in enumerate(cols):
         means = [df[df[by] == g][c].mean() for g in groups]
         stds = [df[df[by] == g][c].std(ddof=1) if (df[by] == g).sum() > 1 else 0 for g in groups]
-        bars = ax.bar(x + (k - (len(cols) - 1) / 2) * w, means, w, yerr=stds, capsize=3, label=f"{c} mAP")
+        bars = ax.bar(
+            x + (k - (len(cols) - 1) / 2) * w, means, w, yerr=stds, capsize=3, label=f"{c} mAP"
+        )
         if baseline and c in baseline:
-            ax.axhline(baseline[c], color=bars.patches[0].get_facecolor(), ls="--", lw=1, label=f"{baseline_label}, {c}")
+            ax.axhline(
+                baseline[c],
+                color=bars.patches[0].get_facecolor(),
+                ls="--",
+                lw=1,
+                label=f"{baseline_label}, {c}",
+            )
     names = [g.replace(" (", "\n(", 1) for g in groups] if wrap else groups
     ax.set_xticks(x, names, rotation=0 if wrap else 15, fontsize=7 if wrap else None)
     ax.set_ylabel("mAP (%)")
@@ -221,8 +262,10 @@ def smoothed(values, window: int = 50) -> np.ndarray:
 def diffusion_losses(histories: dict, window: int = 50):
     """Training loss (x0 MSE, running mean) per (space, seed); one panel per space."""
     spaces = sorted({k[0] for k in histories})
-    fig, axes = plt.subplots(1, len(spaces), figsize=(5 * len(spaces), 3.2), sharey=True, squeeze=False)
-    for ax, space in zip(axes[0], spaces):
+    fig, axes = plt.subplots(
+        1, len(spaces), figsize=(5 * len(spaces), 3.2), sharey=True, squeeze=False
+    )
+    for ax, space in zip(axes[0], spaces, strict=False):
         for (sp, seed), h in histories.items():
             if sp == space:
                 ax.plot(smoothed(h["losses"], window), lw=1, label=f"seed {seed}")
@@ -241,7 +284,9 @@ def denoising_curve(rows_by_space: dict):
     for space, rows in rows_by_space.items():
         df = pd.DataFrame(rows)
         line = ax.plot(df["t"], 100 * df["denoised"], "-o", label=f"{space}: denoised")[0]
-        ax.plot(df["t"], 100 * df["noised"], ":", color=line.get_color(), label=f"{space}: noised only")
+        ax.plot(
+            df["t"], 100 * df["noised"], ":", color=line.get_color(), label=f"{space}: noised only"
+        )
     ax.set_xlabel("noise level t (of 1000)")
     ax.set_ylabel("nearest-class accuracy (%)")
     ax.legend(fontsize=8)
@@ -252,10 +297,16 @@ def denoising_curve(rows_by_space: dict):
 def bridge_sweep(df: pd.DataFrame, x: str, baseline: dict | None = None, cols=("unseen", "seen")):
     """mAP of the correct- and wrong-order bridge against a sweep variable; dashed lines: no bridge."""
     fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 3.2), squeeze=False)
-    for ax, col in zip(axes[0], cols):
+    for ax, col in zip(axes[0], cols, strict=False):
         for (order, recipe), g in df.groupby(["order", "recipe"], sort=False):
             g = g.sort_values(x)
-            ax.plot(g[x], g[col], "-o" if order == "correct" else "--s", ms=4, label=f"{order} order, {recipe}")
+            ax.plot(
+                g[x],
+                g[col],
+                "-o" if order == "correct" else "--s",
+                ms=4,
+                label=f"{order} order, {recipe}",
+            )
         if baseline and col in baseline:
             ax.axhline(baseline[col], color="black", lw=0.8, ls=":", label="no bridge")
         ax.set_xlabel({"t_start": "bridge start step t*", "steps": "DDIM steps"}.get(x, x))
@@ -263,9 +314,6 @@ def bridge_sweep(df: pd.DataFrame, x: str, baseline: dict | None = None, cols=("
         ax.legend(fontsize=7)
     fig.tight_layout()
     return fig
-
-
-
 
 
 def modality_gap_drawing(seed: int = 0):

@@ -14,6 +14,21 @@ from hoilib.config.profiles import (
 )
 from hoilib.config.schema import DIFFUSION_T, FIELDS, SYNTH_CROP, Params, range_text, type_name
 
-__all__ = ["ALIASES", "DIFFUSION_T", "FIELDS", "PROFILE_DIR", "REPO", "SYNTH_CROP", "Params", "list_profiles",
-           "load_profile", "parse_override", "parse_overrides", "range_text", "resolve", "resolve_device", "table",
-           "type_name"]
+__all__ = [
+    "ALIASES",
+    "DIFFUSION_T",
+    "FIELDS",
+    "PROFILE_DIR",
+    "REPO",
+    "SYNTH_CROP",
+    "Params",
+    "list_profiles",
+    "load_profile",
+    "parse_override",
+    "parse_overrides",
+    "range_text",
+    "resolve",
+    "resolve_device",
+    "table",
+    "type_name",
+]

@@ -35,15 +35,19 @@ def profile_path(profile: str) -> Path:
         return p
     p = PROFILE_DIR / f"{ALIASES.get(profile, (profile,))[0]}.yml"
     if not p.is_file():
-        raise ConfigError(f"unknown profile {profile!r}: no file {p}; known profiles: {list_profiles()} "
-                          "(or pass a path to a .yml file)")
+        raise ConfigError(
+            f"unknown profile {profile!r}: no file {p}; known profiles: {list_profiles()} "
+            "(or pass a path to a .yml file)"
+        )
     return p
 
 
 def _check_names(d: dict, where: str) -> None:
     unknown = sorted(set(d) - set(FIELDS))
     if unknown:
-        raise ConfigError(f"{where}: unknown parameter(s) {unknown}; known parameters: {sorted(FIELDS)}")
+        raise ConfigError(
+            f"{where}: unknown parameter(s) {unknown}; known parameters: {sorted(FIELDS)}"
+        )
 
 
 def load_profile(profile: str) -> dict:
@@ -54,7 +58,9 @@ def load_profile(profile: str) -> dict:
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from e
     if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping of parameter: value, got {type(data).__name__}")
+        raise ConfigError(
+            f"{path}: expected a mapping of parameter: value, got {type(data).__name__}"
+        )
     _check_names(data, str(path))
     return data | ALIASES.get(profile, ("", {}))[1]
 
@@ -66,7 +72,9 @@ def parse_override(text: str) -> tuple[str, Any]:
     name, raw = text.split("=", 1)
     name = name.strip()
     if name not in FIELDS:
-        raise ConfigError(f"--set {text!r}: unknown parameter {name!r}; known parameters: {sorted(FIELDS)}")
+        raise ConfigError(
+            f"--set {text!r}: unknown parameter {name!r}; known parameters: {sorted(FIELDS)}"
+        )
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as e:
@@ -97,7 +105,9 @@ def _message(err: dict, data: dict, where: str) -> str:
         return f"{bad} a non-empty list"
     if kind == "value_error":
         return f"{bad} {str(err['msg']).removeprefix('Value error, ').removeprefix('expected ')}"
-    what = "an integer" if type_name(name).endswith("int") or type_name(name) == "int" else "a number"
+    what = (
+        "an integer" if type_name(name).endswith("int") or type_name(name) == "int" else "a number"
+    )
     if len(err["loc"]) > 1:
         return f"{bad} a list of {what.split()[-1]}s {range_text(name)}; element {err['loc'][1]} is {err['input']!r}"
     return f"{bad} {what} {range_text(name)}"
@@ -138,6 +148,13 @@ def table(cfg: Params, used: tuple[str, ...] = ()):
     import pandas as pd
 
     order = [k for k in used if k in FIELDS] + sorted(k for k in FIELDS if k not in used)
-    rows = [{"parameter": k, "this chapter": "yes" if k in used else "", "value": repr(getattr(cfg, k)),
-             "meaning": FIELDS[k].description} for k in order]
+    rows = [
+        {
+            "parameter": k,
+            "this chapter": "yes" if k in used else "",
+            "value": repr(getattr(cfg, k)),
+            "meaning": FIELDS[k].description,
+        }
+        for k in order
+    ]
     return pd.DataFrame(rows).set_index("parameter")

@@ -13,7 +13,9 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 DIFFUSION_T = 1000  # training timesteps of the text diffusion model (hoilib.models.diffusion.model.TRAIN_STEPS)
-SYNTH_CROP = 64  # the small CLIP's input side in pixels (hoilib.models.backbone.SynthCLIPSpec.image_size)
+SYNTH_CROP = (
+    64  # the small CLIP's input side in pixels (hoilib.models.backbone.SynthCLIPSpec.image_size)
+)
 
 Count = Annotated[int, Field(ge=1)]
 NonNeg = Annotated[int, Field(ge=0)]
@@ -25,68 +27,122 @@ Positive = Annotated[float, Field(gt=0)]
 def _f(default, description: str, **kw):
     """A field whose list default is copied per instance."""
     if isinstance(default, list):
-        return Field(default_factory=lambda: list(default), description=description, min_length=1, **kw)
+        return Field(
+            default_factory=lambda: list(default), description=description, min_length=1, **kw
+        )
     return Field(default, description=description, **kw)
 
 
 class Params(BaseModel):
     """One resolved parameter set (defaults <- profile YAML <- overrides)."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, validate_assignment=True, validate_default=True)
+    model_config = ConfigDict(
+        extra="forbid", strict=True, validate_assignment=True, validate_default=True
+    )
 
     profile: str = _f("smoke", "profile name this set came from")
     run_dir: str = _f("", "folder of the run's artifacts; '' = runs/<profile>")
     seed: NonNeg = _f(0, "seed of every random choice after the world is built")
-    device: str = _f("auto", "torch device: auto (CUDA when present), cpu, cuda, cuda:1",
-                     pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$")
+    device: str = _f(
+        "auto",
+        "torch device: auto (CUDA when present), cpu, cuda, cuda:1",
+        pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
+    )
     cpu_kernels: Literal["avx2", "native"] = _f(
-        "avx2", "x86-64 CPU kernels of the chapters (ATen, oneDNN, MKL): avx2 = the same on every AVX2 machine, "
+        "avx2",
+        "x86-64 CPU kernels of the chapters (ATen, oneDNN, MKL): avx2 = the same on every AVX2 machine, "
         "so numbers agree across machines with one thread count; native = the widest this CPU has "
-        "(AVX-512 moves them; see Reproducing)")
-    dataset: Literal["hoi-synth", "hico-det"] = _f("hoi-synth", "hoi-synth (generated here) or hico-det (the user's copy)")
-    data_root: str = _f("", "hico-det: folder with instances_*2015.json and images/; hoi-synth: '' = <run_dir>/world")
-    split: Literal["uv", "rf-uc", "nf-uc", "uo"] = _f("rf-uc", "zero-shot split: uv, rf-uc, nf-uc or uo")
-    pair_source: str = _f("gt", "test pairs: gt (annotated/oracle boxes) or a detections JSON file "
-                                "(see hoilib/data/detections.py)")
+        "(AVX-512 moves them; see Reproducing)",
+    )
+    dataset: Literal["hoi-synth", "hico-det"] = _f(
+        "hoi-synth", "hoi-synth (generated here) or hico-det (the user's copy)"
+    )
+    data_root: str = _f(
+        "",
+        "hico-det: folder with instances_*2015.json and images/; hoi-synth: '' = <run_dir>/world",
+    )
+    split: Literal["uv", "rf-uc", "nf-uc", "uo"] = _f(
+        "rf-uc", "zero-shot split: uv, rf-uc, nf-uc or uo"
+    )
+    pair_source: str = _f(
+        "gt",
+        "test pairs: gt (annotated/oracle boxes) or a detections JSON file "
+        "(see hoilib/data/detections.py)",
+    )
     world_seed: NonNeg = _f(0, "hoi-synth: seed of the generated world")
     n_train_images: Count = _f(1200, "hoi-synth: training images")
     n_test_images: Count = _f(400, "hoi-synth: test images")
     n_pretrain_images: Count = _f(2500, "hoi-synth: scenes rendered for backbone pretraining")
-    image_size: int = _f(160, "hoi-synth: image side in pixels (scenes are cut into 64-px crops)", ge=SYNTH_CROP)
-    backbone: str = _f("synth-vit-tiny", "synth-vit-tiny (pretrained here) or an open_clip model name, e.g. ViT-B-16")
-    pretrained: str | None = _f(None, "open_clip pretrained tag (e.g. openai) or a local weights file; null = random init")
+    image_size: int = _f(
+        160, "hoi-synth: image side in pixels (scenes are cut into 64-px crops)", ge=SYNTH_CROP
+    )
+    backbone: str = _f(
+        "synth-vit-tiny",
+        "synth-vit-tiny (pretrained here) or an open_clip model name, e.g. ViT-B-16",
+    )
+    pretrained: str | None = _f(
+        None, "open_clip pretrained tag (e.g. openai) or a local weights file; null = random init"
+    )
     pretrain_steps: Count = _f(200, "synth-vit-tiny: contrastive pretraining steps")
-    pretrain_batch: int = _f(256, "synth-vit-tiny: pretraining batch size (a contrastive batch needs a negative)", ge=2)
+    pretrain_batch: int = _f(
+        256, "synth-vit-tiny: pretraining batch size (a contrastive batch needs a negative)", ge=2
+    )
     pretrain_lr: Positive = _f(1e-3, "synth-vit-tiny: pretraining learning rate")
-    patch_size: int = _f(16, "synth-vit-tiny: ViT patch size, a divisor of the 64-px crop", ge=1, le=SYNTH_CROP)
+    patch_size: int = _f(
+        16, "synth-vit-tiny: ViT patch size, a divisor of the 64-px crop", ge=1, le=SYNTH_CROP
+    )
     feature_batch: Count = _f(256, "crops per batch in feature extraction")
     gap_permutations: Count = _f(200, "permutations of the MMD test")
-    gap_shift_deltas: list[float] = _f([-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
-                                       "shifts along the gap direction (Liang et al.)")
+    gap_shift_deltas: list[float] = _f(
+        [-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
+        "shifts along the gap direction (Liang et al.)",
+    )
     shuffle_repeats: Count = _f(5, "label permutations of the shuffled-label control")
-    umap_points: int = _f(600, "points per modality in UMAP plots (UMAP needs a neighbour for each point)", ge=3)
+    umap_points: int = _f(
+        600, "points per modality in UMAP plots (UMAP needs a neighbour for each point)", ge=3
+    )
     ezhoi_epochs: Count = _f(10, "EZ-HOI training epochs (the best validation epoch is kept)")
     ezhoi_batch_images: Count = _f(64, "images per EZ-HOI training batch")
     ezhoi_lr: Positive = _f(1e-3, "EZ-HOI AdamW learning rate")
-    ezhoi_val_fraction: float = _f(0.1, "share of training images held out for validation", gt=0, lt=1)
+    ezhoi_val_fraction: float = _f(
+        0.1, "share of training images held out for validation", gt=0, lt=1
+    )
     ezhoi_seeds: list[NonNeg] = _f([0, 1, 2], "seeds of the EZ-HOI runs (mean +- std over them)")
-    ezhoi_ablation: bool = _f(True, "train the text-module ablations too (each module off, and all off)")
+    ezhoi_ablation: bool = _f(
+        True, "train the text-module ablations too (each module off, and all off)"
+    )
     n_ctx: Count = _f(2, "learnable context tokens per text prompt")
     prompt_depth: Count = _f(3, "text layers that get their own deep prompt tokens (MaPLe style)")
-    diffusion_steps: Count = _f(1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)")
+    diffusion_steps: Count = _f(
+        1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)"
+    )
     diffusion_batch: Count = _f(64, "text diffusion: batch size")
-    diffusion_lr: Positive = _f(2e-3, "text diffusion: AdamW learning rate (paper 8e-5 over 3M steps)")
-    diffusion_ema: float = _f(0.995, "text diffusion: EMA decay of the saved weights (0 = the raw weights)", ge=0, lt=1)
+    diffusion_lr: Positive = _f(
+        2e-3, "text diffusion: AdamW learning rate (paper 8e-5 over 3M steps)"
+    )
+    diffusion_ema: float = _f(
+        0.995, "text diffusion: EMA decay of the saved weights (0 = the raw weights)", ge=0, lt=1
+    )
     diffusion_hidden: Count = _f(128, "text diffusion: width of the residual MLP denoiser")
     diffusion_blocks: Count = _f(2, "text diffusion: residual blocks of the denoiser")
-    diffusion_samples: Count = _f(500, "text diffusion: unconditional samples drawn to judge the model")
-    bridge_t_start: TStar = _f(599, "bridge: DDIM start step t* (0 = no bridge, 999 = from pure noise)")
+    diffusion_samples: Count = _f(
+        500, "text diffusion: unconditional samples drawn to judge the model"
+    )
+    bridge_t_start: TStar = _f(
+        599, "bridge: DDIM start step t* (0 = no bridge, 999 = from pure noise)"
+    )
     bridge_steps: DDIMSteps = _f(5, "bridge: DDIM steps from t* down")
     bridge_recipe: Literal["direct", "sdedit"] = _f(
-        "direct", "bridge: direct (feed the centred vision feature as x_t) or sdedit (noise it to t* first)")
+        "direct",
+        "bridge: direct (feed the centred vision feature as x_t) or sdedit (noise it to t* first)",
+    )
     sweep_t_starts: list[TStar] = _f([0, 199, 399, 599, 799, 999], "bridge sweep: start steps t*")
-    sweep_steps: list[DDIMSteps] = _f([1, 2, 5, 10, 20], "bridge sweep: DDIM step counts (at the default t*)")
-    capdec_steps: Count = _f(300, "CapDec baseline: steps of the text-only classifier trained on noisy text")
+    sweep_steps: list[DDIMSteps] = _f(
+        [1, 2, 5, 10, 20], "bridge sweep: DDIM step counts (at the default t*)"
+    )
+    capdec_steps: Count = _f(
+        300, "CapDec baseline: steps of the text-only classifier trained on noisy text"
+    )
 
     @field_validator("ezhoi_seeds", "sweep_t_starts", "sweep_steps")
     @classmethod
@@ -99,7 +155,9 @@ class Params(BaseModel):
     @classmethod
     def _divides_crop(cls, v: int) -> int:
         if SYNTH_CROP % v:
-            raise ValueError(f"expected a divisor of the {SYNTH_CROP}-px crop (1, 2, 4, 8, 16, 32 or 64)")
+            raise ValueError(
+                f"expected a divisor of the {SYNTH_CROP}-px crop (1, 2, 4, 8, 16, 32 or 64)"
+            )
         return v
 
 

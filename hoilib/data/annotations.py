@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from hoilib.artifacts import read_json
-from hoilib.errors import ArtifactError, DataError
 from hoilib.data.hoitables import HOIGroundTruth
+from hoilib.errors import ArtifactError, DataError
 
 REQUIRED_KEYS = ("annotation", "filenames", "size", "objects", "verbs", "correspondence")
 PAIR_KEYS = ("boxes_h", "boxes_o", "hoi", "object", "verb")
@@ -66,21 +66,36 @@ class HOIDataset:
                 rows.setdefault(key, None)
         if not rows:
             z = np.zeros((0, 4))
-            return HOIGroundTruth(image=np.zeros(0, np.int64), hoi=np.zeros(0, np.int64), boxes_h=z, boxes_o=z)
+            return HOIGroundTruth(
+                image=np.zeros(0, np.int64), hoi=np.zeros(0, np.int64), boxes_h=z, boxes_o=z
+            )
         keys = list(rows)
         return HOIGroundTruth(
-            image=np.array([k[0] for k in keys], dtype=np.int64), hoi=np.array([k[1] for k in keys], dtype=np.int64),
-            boxes_h=np.array([k[2] for k in keys], dtype=np.float64), boxes_o=np.array([k[3] for k in keys], dtype=np.float64),
+            image=np.array([k[0] for k in keys], dtype=np.int64),
+            hoi=np.array([k[1] for k in keys], dtype=np.int64),
+            boxes_h=np.array([k[2] for k in keys], dtype=np.float64),
+            boxes_o=np.array([k[3] for k in keys], dtype=np.float64),
         )
 
-    def without_classes(self, unseen) -> "HOIDataset":
+    def without_classes(self, unseen) -> HOIDataset:
         """A copy whose annotations hold no row of the given classes (zero-shot training data)."""
         drop = set(int(c) for c in unseen)
         images = []
         for im in self.images:
             keep = np.array([int(h) not in drop for h in im.hoi], dtype=bool)
-            images.append(ImageAnn(im.index, im.filename, im.width, im.height, im.boxes_h[keep], im.boxes_o[keep],
-                                   im.hoi[keep], im.object[keep], im.verb[keep]))
+            images.append(
+                ImageAnn(
+                    im.index,
+                    im.filename,
+                    im.width,
+                    im.height,
+                    im.boxes_h[keep],
+                    im.boxes_o[keep],
+                    im.hoi[keep],
+                    im.object[keep],
+                    im.verb[keep],
+                )
+            )
         return HOIDataset(self.path, self.image_dir, images, self.objects, self.verbs, self.classes)
 
 
@@ -88,7 +103,9 @@ def _fail(path, msg):
     raise DataError(f"{path}: {msg}")
 
 
-def load_annotations(path: str | Path, image_dir: str | Path | None = None, check_images: bool = True) -> HOIDataset:
+def load_annotations(
+    path: str | Path, image_dir: str | Path | None = None, check_images: bool = True
+) -> HOIDataset:
     """Load and validate one ``instances_*.json``; ``image_dir`` defaults to ``images/<split>`` beside it."""
     path = Path(path)
     if not path.is_file():
@@ -101,13 +118,20 @@ def load_annotations(path: str | Path, image_dir: str | Path | None = None, chec
     except ArtifactError as e:
         raise DataError(str(e)) from e
     if not isinstance(doc, dict):
-        _fail(path, f"expected a JSON object with keys {list(REQUIRED_KEYS)}, got {type(doc).__name__}")
+        _fail(
+            path,
+            f"expected a JSON object with keys {list(REQUIRED_KEYS)}, got {type(doc).__name__}",
+        )
     missing = [k for k in REQUIRED_KEYS if k not in doc]
     if missing:
         _fail(path, f"missing field(s) {missing}; expected keys {list(REQUIRED_KEYS)}")
     ann, files, sizes = doc["annotation"], doc["filenames"], doc["size"]
     if not (len(ann) == len(files) == len(sizes)):
-        _fail(path, f"fields 'annotation' ({len(ann)}), 'filenames' ({len(files)}) and 'size' ({len(sizes)}) must have one entry per image")
+        _fail(
+            path,
+            f"fields 'annotation' ({len(ann)}), 'filenames' ({len(files)}) and 'size' "
+            f"({len(sizes)}) must have one entry per image",
+        )
     corr = doc["correspondence"]
     try:
         classes = [(int(v), int(o)) for _, o, v in corr]
@@ -119,15 +143,21 @@ def load_annotations(path: str | Path, image_dir: str | Path | None = None, chec
         image_dir = path.parent / "images" / split
     image_dir = Path(image_dir)
     images = []
-    for i, (a, fname, size) in enumerate(zip(ann, files, sizes)):
+    for i, (a, fname, size) in enumerate(zip(ann, files, sizes, strict=False)):
         where = f"image {i} ({fname})"
         missing = [k for k in PAIR_KEYS if k not in a]
         if missing:
-            _fail(path, f"{where}: annotation is missing field(s) {missing}; expected {list(PAIR_KEYS)}")
+            _fail(
+                path,
+                f"{where}: annotation is missing field(s) {missing}; expected {list(PAIR_KEYS)}",
+            )
         n = len(a["hoi"])
         for k in PAIR_KEYS:
             if len(a[k]) != n:
-                _fail(path, f"{where}: field '{k}' has {len(a[k])} entries, expected {n} (one per HOI instance)")
+                _fail(
+                    path,
+                    f"{where}: field '{k}' has {len(a[k])} entries, expected {n} (one per HOI instance)",
+                )
         try:
             w, h = int(size[0]), int(size[1])
         except (TypeError, ValueError, IndexError):
@@ -135,18 +165,42 @@ def load_annotations(path: str | Path, image_dir: str | Path | None = None, chec
         bh = np.asarray(a["boxes_h"], dtype=np.float64).reshape(-1, 4) if n else np.zeros((0, 4))
         bo = np.asarray(a["boxes_o"], dtype=np.float64).reshape(-1, 4) if n else np.zeros((0, 4))
         for name, b in (("boxes_h", bh), ("boxes_o", bo)):
-            bad = (b[:, 0] < 0) | (b[:, 1] < 0) | (b[:, 2] > w) | (b[:, 3] > h) | (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
+            bad = (
+                (b[:, 0] < 0)
+                | (b[:, 1] < 0)
+                | (b[:, 2] > w)
+                | (b[:, 3] > h)
+                | (b[:, 2] < b[:, 0])
+                | (b[:, 3] < b[:, 1])
+            )
             if bad.any():
                 j = int(np.flatnonzero(bad)[0])
-                _fail(path, f"{where}: field '{name}'[{j}] = {b[j].tolist()} is not a box inside the image; "
-                            f"expected 0 <= x1 <= x2 <= {w} and 0 <= y1 <= y2 <= {h} (size field)")
+                _fail(
+                    path,
+                    f"{where}: field '{name}'[{j}] = {b[j].tolist()} is not a box inside the image; "
+                    f"expected 0 <= x1 <= x2 <= {w} and 0 <= y1 <= y2 <= {h} (size field)",
+                )
         hoi = np.asarray(a["hoi"], dtype=np.int64)
         if n and (hoi.min() < 0 or hoi.max() >= n_cls):
-            _fail(path, f"{where}: field 'hoi' holds {int(hoi.max())}, expected class indices in [0, {n_cls})")
+            _fail(
+                path,
+                f"{where}: field 'hoi' holds {int(hoi.max())}, expected class indices in [0, {n_cls})",
+            )
         if check_images and not (image_dir / fname).is_file():
             raise DataError(f"{path}: {where}: image file not found: {image_dir / fname}")
-        images.append(ImageAnn(i, fname, w, h, bh, bo, hoi, np.asarray(a["object"], dtype=np.int64),
-                               np.asarray(a["verb"], dtype=np.int64)))
+        images.append(
+            ImageAnn(
+                i,
+                fname,
+                w,
+                h,
+                bh,
+                bo,
+                hoi,
+                np.asarray(a["object"], dtype=np.int64),
+                np.asarray(a["verb"], dtype=np.int64),
+            )
+        )
     return HOIDataset(path, image_dir, images, list(doc["objects"]), list(doc["verbs"]), classes)
 
 
@@ -170,20 +224,31 @@ class PairSet:
     boxes_h: np.ndarray  # (P, 4)
     boxes_o: np.ndarray  # (P, 4)
     object: np.ndarray  # (P,) object category of the object box
-    prior: np.ndarray | None = None  # (P,) float64 score weight; None = all ones (ground-truth pairs)
+    prior: np.ndarray | None = (
+        None  # (P,) float64 score weight; None = all ones (ground-truth pairs)
+    )
 
     def __len__(self) -> int:
         return len(self.image)
 
     def prior_or_ones(self) -> np.ndarray:
         """(P,) float64: the prior, or ones when there is none."""
-        return np.ones(len(self), dtype=np.float64) if self.prior is None else np.asarray(self.prior, dtype=np.float64)
+        return (
+            np.ones(len(self), dtype=np.float64)
+            if self.prior is None
+            else np.asarray(self.prior, dtype=np.float64)
+        )
 
-    def subset(self, idx) -> "PairSet":
+    def subset(self, idx) -> PairSet:
         """The pairs ``idx`` (indices or a boolean mask), prior included."""
         idx = np.asarray(idx)
-        return PairSet(self.image[idx], self.boxes_h[idx], self.boxes_o[idx], self.object[idx],
-                       None if self.prior is None else np.asarray(self.prior)[idx])
+        return PairSet(
+            self.image[idx],
+            self.boxes_h[idx],
+            self.boxes_o[idx],
+            self.object[idx],
+            None if self.prior is None else np.asarray(self.prior)[idx],
+        )
 
 
 def _unique_rows(b: np.ndarray) -> np.ndarray:
@@ -199,7 +264,10 @@ def enumerate_pairs(ds: HOIDataset, boxes_file: str | Path | None = None) -> Pai
     if boxes_file is not None and Path(boxes_file).is_file():
         per_image = read_json(boxes_file, "boxes file")["images"]
         if len(per_image) != len(ds.images):
-            raise DataError(f"{boxes_file}: field 'images' has {len(per_image)} entries, expected {len(ds.images)} (one per image of {ds.path})")
+            raise DataError(
+                f"{boxes_file}: field 'images' has {len(per_image)} entries, expected "
+                f"{len(ds.images)} (one per image of {ds.path})"
+            )
     img, bhs, bos, objs = [], [], [], []
     for im in ds.images:
         if per_image is not None:
@@ -209,14 +277,22 @@ def enumerate_pairs(ds: HOIDataset, boxes_file: str | Path | None = None) -> Pai
             labels = np.asarray(e["labels_o"], dtype=np.int64)
         else:
             hs = _unique_rows(im.boxes_h)
-            os_, first = (np.unique(im.boxes_o, axis=0, return_index=True) if len(im.boxes_o) else (np.zeros((0, 4)), np.zeros(0, int)))
+            os_, first = (
+                np.unique(im.boxes_o, axis=0, return_index=True)
+                if len(im.boxes_o)
+                else (np.zeros((0, 4)), np.zeros(0, int))
+            )
             order = np.argsort(first)
             os_, labels = os_[order], im.object[first[order]]
         for h in hs:
-            for o, lab in zip(os_, labels):
+            for o, lab in zip(os_, labels, strict=False):
                 img.append(im.index)
                 bhs.append(h)
                 bos.append(o)
                 objs.append(lab)
-    return PairSet(np.asarray(img, dtype=np.int64), np.asarray(bhs).reshape(-1, 4), np.asarray(bos).reshape(-1, 4),
-                   np.asarray(objs, dtype=np.int64))
+    return PairSet(
+        np.asarray(img, dtype=np.int64),
+        np.asarray(bhs).reshape(-1, 4),
+        np.asarray(bos).reshape(-1, 4),
+        np.asarray(objs, dtype=np.int64),
+    )

@@ -9,17 +9,22 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from hoilib.config import Params
 from hoilib import artifacts
-from hoilib.errors import ConfigError
+from hoilib.config import Params
 from hoilib.data.annotations import load_annotations
 from hoilib.data.synth.world import WorldSpec, generate_world
 from hoilib.data.world import World
+from hoilib.errors import ConfigError
 
 
 def world_spec(cfg: Params) -> WorldSpec:
-    return WorldSpec(seed=cfg.world_seed, n_train_images=cfg.n_train_images, n_test_images=cfg.n_test_images,
-                     n_pretrain_images=cfg.n_pretrain_images, image_size=cfg.image_size)
+    return WorldSpec(
+        seed=cfg.world_seed,
+        n_train_images=cfg.n_train_images,
+        n_test_images=cfg.n_test_images,
+        n_pretrain_images=cfg.n_pretrain_images,
+        image_size=cfg.image_size,
+    )
 
 
 def prepare_world(cfg: Params) -> World:
@@ -40,6 +45,8 @@ def prepare_world(cfg: Params) -> World:
     if cfg.pair_source != "gt":
         src = Path(cfg.pair_source).expanduser()
         if not src.is_file():
-            raise ConfigError(f"parameter 'pair_source' = {cfg.pair_source!r}: no such detections file (or use 'gt')")
+            raise ConfigError(
+                f"parameter 'pair_source' = {cfg.pair_source!r}: no such detections file (or use 'gt')"
+            )
         world.pair_source = str(src)
     return world

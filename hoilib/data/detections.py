@@ -74,8 +74,8 @@ from pathlib import Path
 import numpy as np
 
 from hoilib.artifacts import read_json, write_json
-from hoilib.errors import ArtifactError, ConfigError, DataError
 from hoilib.data.annotations import HOIDataset, PairSet
+from hoilib.errors import ArtifactError, ConfigError, DataError
 
 FORMAT = "hoi-book detections v1"
 ENTRY_KEYS = ("filename", "boxes", "labels", "scores")
@@ -90,7 +90,9 @@ def resolve_human_label(ds: HOIDataset, human_label: int | None = None) -> int:
     return ds.objects.index("person") if "person" in ds.objects else len(ds.objects)
 
 
-def keep_by_score(scores: np.ndarray, min_score: float = 0.2, min_per_kind: int = 3, max_per_kind: int = 15) -> np.ndarray:
+def keep_by_score(
+    scores: np.ndarray, min_score: float = 0.2, min_per_kind: int = 3, max_per_kind: int = 15
+) -> np.ndarray:
     """Indices (ascending) of the detections of one kind to keep: the UPT/EZ-HOI rule, see the module docstring.
 
     Those with ``score >= min_score``; at least the top ``min_per_kind`` (when there are as many), at most
@@ -110,7 +112,9 @@ def _check_options(min_score, min_per_kind, max_per_kind, exponent):
         if isinstance(v, bool) or not isinstance(v, int) or v < 0:
             raise ConfigError(f"detections: {name} = {v!r}, expected an integer >= 0")
     if min_per_kind > max_per_kind:
-        raise ConfigError(f"detections: min_per_kind = {min_per_kind} > max_per_kind = {max_per_kind}; expected min <= max")
+        raise ConfigError(
+            f"detections: min_per_kind = {min_per_kind} > max_per_kind = {max_per_kind}; expected min <= max"
+        )
     if not (isinstance(exponent, (int, float)) and math.isfinite(exponent) and exponent >= 0):
         raise ConfigError(f"detections: exponent = {exponent!r}, expected a finite number >= 0")
 
@@ -119,37 +123,79 @@ def _is_number(x) -> bool:
     return isinstance(x, (int, float)) and not isinstance(x, bool)
 
 
-def _parse_entry(path, where: str, e: dict, w: int, h: int, n_objects: int, human_label: int, ann_path):
+def _parse_entry(
+    path, where: str, e: dict, w: int, h: int, n_objects: int, human_label: int, ann_path
+):
     """Validated (boxes (n, 4), labels (n,), scores (n,)) of one image entry."""
     for k in ("boxes", "labels", "scores"):
         if not isinstance(e[k], list):
-            raise DataError(f"{path}: {where}: field '{k}' is {type(e[k]).__name__}, expected a list (one entry per detection)")
+            raise DataError(
+                f"{path}: {where}: field '{k}' is {type(e[k]).__name__}, expected a list (one entry per detection)"
+            )
     n = len(e["boxes"])
     for k in ("labels", "scores"):
         if len(e[k]) != n:
-            raise DataError(f"{path}: {where}: field '{k}' has {len(e[k])} entries, expected {n} (one per box in 'boxes')")
+            raise DataError(
+                f"{path}: {where}: field '{k}' has {len(e[k])} entries, expected {n} (one per box in 'boxes')"
+            )
     for j, b in enumerate(e["boxes"]):
-        if not (isinstance(b, list) and len(b) == 4 and all(_is_number(x) and math.isfinite(x) for x in b)):
-            raise DataError(f"{path}: {where}: field 'boxes'[{j}] = {b!r} is not a box; expected [x1, y1, x2, y2], four finite numbers")
+        if not (
+            isinstance(b, list)
+            and len(b) == 4
+            and all(_is_number(x) and math.isfinite(x) for x in b)
+        ):
+            raise DataError(
+                f"{path}: {where}: field 'boxes'[{j}] = {b!r} is not a box; expected [x1, y1, x2, "
+                "y2], four finite numbers"
+            )
     boxes = np.asarray(e["boxes"], dtype=np.float64).reshape(n, 4)
-    bad = (boxes[:, 0] < 0) | (boxes[:, 1] < 0) | (boxes[:, 2] > w) | (boxes[:, 3] > h) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1])
+    bad = (
+        (boxes[:, 0] < 0)
+        | (boxes[:, 1] < 0)
+        | (boxes[:, 2] > w)
+        | (boxes[:, 3] > h)
+        | (boxes[:, 2] < boxes[:, 0])
+        | (boxes[:, 3] < boxes[:, 1])
+    )
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
-        raise DataError(f"{path}: {where}: field 'boxes'[{j}] = {boxes[j].tolist()} is not a box inside the image; "
-                        f"expected 0 <= x1 <= x2 <= {w} and 0 <= y1 <= y2 <= {h} (the image's size in {ann_path})")
+        raise DataError(
+            f"{path}: {where}: field 'boxes'[{j}] = {boxes[j].tolist()} is not a box inside the image; "
+            f"expected 0 <= x1 <= x2 <= {w} and 0 <= y1 <= y2 <= {h} (the image's size in {ann_path})"
+        )
     for j, lab in enumerate(e["labels"]):
-        if isinstance(lab, bool) or not isinstance(lab, int) or not (0 <= lab < n_objects or lab == human_label):
+        if (
+            isinstance(lab, bool)
+            or not isinstance(lab, int)
+            or not (0 <= lab < n_objects or lab == human_label)
+        ):
             extra = f" or {human_label} (humans)" if not 0 <= human_label < n_objects else ""
-            raise DataError(f"{path}: {where}: field 'labels'[{j}] = {lab!r} is not an object index; expected an integer "
-                            f"in [0, {n_objects}){extra} (the 'objects' list of {ann_path})")
+            raise DataError(
+                f"{path}: {where}: field 'labels'[{j}] = {lab!r} is not an object index; expected an integer "
+                f"in [0, {n_objects}){extra} (the 'objects' list of {ann_path})"
+            )
     for j, s in enumerate(e["scores"]):
         if not (_is_number(s) and math.isfinite(s) and 0.0 <= s <= 1.0):
-            raise DataError(f"{path}: {where}: field 'scores'[{j}] = {s!r} is not a detection score; expected a finite number in [0, 1]")
-    return boxes, np.asarray(e["labels"], dtype=np.int64).reshape(n), np.asarray(e["scores"], dtype=np.float64).reshape(n)
+            raise DataError(
+                f"{path}: {where}: field 'scores'[{j}] = {s!r} is not a detection score; expected "
+                "a finite number in [0, 1]"
+            )
+    return (
+        boxes,
+        np.asarray(e["labels"], dtype=np.int64).reshape(n),
+        np.asarray(e["scores"], dtype=np.float64).reshape(n),
+    )
 
 
-def read_detections(path: str | Path, ds: HOIDataset, human_label: int | None = None, min_score: float = 0.2,
-                    min_per_kind: int = 3, max_per_kind: int = 15, exponent: float = 2.8) -> PairSet:
+def read_detections(
+    path: str | Path,
+    ds: HOIDataset,
+    human_label: int | None = None,
+    min_score: float = 0.2,
+    min_per_kind: int = 3,
+    max_per_kind: int = 15,
+    exponent: float = 2.8,
+) -> PairSet:
     """Pairs of ``ds``'s images from a detections file (format and rule: module docstring), with their prior.
 
     ``human_label``: the label of humans; None = the index of 'person' in ``ds.objects`` (0 for HICO-DET), or
@@ -161,30 +207,41 @@ def read_detections(path: str | Path, ds: HOIDataset, human_label: int | None = 
     _check_options(min_score, min_per_kind, max_per_kind, exponent)
     path = Path(path)
     if not path.is_file():
-        raise DataError(f"detections file not found: {path}. Expected a JSON file in the '{FORMAT}' format "
-                        "(see hoilib/data/detections.py)")
+        raise DataError(
+            f"detections file not found: {path}. Expected a JSON file in the '{FORMAT}' format "
+            "(see hoilib/data/detections.py)"
+        )
     try:
         doc = read_json(path, "detections file")
     except ArtifactError as e:
         raise DataError(str(e)) from e
     if not isinstance(doc, dict):
-        raise DataError(f"{path}: expected a JSON object with fields 'format' and 'images', got {type(doc).__name__}")
+        raise DataError(
+            f"{path}: expected a JSON object with fields 'format' and 'images', got {type(doc).__name__}"
+        )
     if doc.get("format") != FORMAT:
         raise DataError(f"{path}: field 'format' = {doc.get('format')!r}, expected {FORMAT!r}")
     entries = doc.get("images")
     if not isinstance(entries, list):
-        raise DataError(f"{path}: field 'images' is {type(entries).__name__}, expected a list with one entry per image")
-    wanted = {im.filename: im.index for im in ds.images}
+        raise DataError(
+            f"{path}: field 'images' is {type(entries).__name__}, expected a list with one entry per image"
+        )
     by_name: dict[str, int] = {}
     for k, e in enumerate(entries):
         if not isinstance(e, dict):
-            raise DataError(f"{path}: field 'images'[{k}] is {type(e).__name__}, expected an object with fields {list(ENTRY_KEYS)}")
+            raise DataError(
+                f"{path}: field 'images'[{k}] is {type(e).__name__}, expected an object with fields {list(ENTRY_KEYS)}"
+            )
         fname = e.get("filename")
         if not isinstance(fname, str):
-            raise DataError(f"{path}: field 'images'[{k}].filename = {fname!r}, expected an image filename (string)")
+            raise DataError(
+                f"{path}: field 'images'[{k}].filename = {fname!r}, expected an image filename (string)"
+            )
         if fname in by_name:
-            raise DataError(f"{path}: field 'images'[{k}]: filename {fname!r} already given by 'images'[{by_name[fname]}]; "
-                            "expected one entry per image")
+            raise DataError(
+                f"{path}: field 'images'[{k}]: filename {fname!r} already given by 'images'[{by_name[fname]}]; "
+                "expected one entry per image"
+            )
         by_name[fname] = k
     human_label = resolve_human_label(ds, human_label)
     n_objects = len(ds.objects)
@@ -193,14 +250,20 @@ def read_detections(path: str | Path, ds: HOIDataset, human_label: int | None = 
     for im in ds.images:
         k = by_name.get(im.filename)
         if k is None:
-            raise DataError(f"{path}: image {im.index} ({im.filename}) of {ds.path} has no entry in field 'images'; "
-                            "expected one entry per image (empty lists for an image without detections)")
+            raise DataError(
+                f"{path}: image {im.index} ({im.filename}) of {ds.path} has no entry in field 'images'; "
+                "expected one entry per image (empty lists for an image without detections)"
+            )
         where = f"image {im.index} ({im.filename}, 'images'[{k}])"
         e = entries[k]
         missing = [f for f in ENTRY_KEYS if f not in e]
         if missing:
-            raise DataError(f"{path}: {where}: missing field(s) {missing}; expected {list(ENTRY_KEYS)}")
-        boxes, labels, scores = _parse_entry(path, where, e, im.width, im.height, n_objects, human_label, ds.path)
+            raise DataError(
+                f"{path}: {where}: missing field(s) {missing}; expected {list(ENTRY_KEYS)}"
+            )
+        boxes, labels, scores = _parse_entry(
+            path, where, e, im.width, im.height, n_objects, human_label, ds.path
+        )
         is_h = labels == human_label
         hum, obj = np.flatnonzero(is_h), np.flatnonzero(~is_h)
         keep_h = hum[keep_by_score(scores[hum], min_score, min_per_kind, max_per_kind)]
@@ -218,9 +281,20 @@ def read_detections(path: str | Path, ds: HOIDataset, human_label: int | None = 
         objs.append(labels[oo])
         priors.append((scores[hh] * scores[oo]) ** float(exponent))
     if not img:
-        return PairSet(np.zeros(0, np.int64), np.zeros((0, 4)), np.zeros((0, 4)), np.zeros(0, np.int64), np.zeros(0))
-    return PairSet(np.concatenate(img), np.concatenate(bhs).reshape(-1, 4), np.concatenate(bos).reshape(-1, 4),
-                   np.concatenate(objs).astype(np.int64), np.concatenate(priors).astype(np.float64))
+        return PairSet(
+            np.zeros(0, np.int64),
+            np.zeros((0, 4)),
+            np.zeros((0, 4)),
+            np.zeros(0, np.int64),
+            np.zeros(0),
+        )
+    return PairSet(
+        np.concatenate(img),
+        np.concatenate(bhs).reshape(-1, 4),
+        np.concatenate(bos).reshape(-1, 4),
+        np.concatenate(objs).astype(np.int64),
+        np.concatenate(priors).astype(np.float64),
+    )
 
 
 def _plain(x):
@@ -243,7 +317,15 @@ def write_detections(path: str | Path, entries) -> Path:
     for k, e in enumerate(entries):
         missing = [f for f in ENTRY_KEYS if f not in e]
         if missing:
-            raise ValueError(f"write_detections: entry {k} is missing field(s) {missing}; expected {list(ENTRY_KEYS)}")
-        images.append({"filename": e["filename"], "boxes": _plain(e["boxes"]), "labels": _plain(e["labels"]),
-                       "scores": _plain(e["scores"])})
+            raise ValueError(
+                f"write_detections: entry {k} is missing field(s) {missing}; expected {list(ENTRY_KEYS)}"
+            )
+        images.append(
+            {
+                "filename": e["filename"],
+                "boxes": _plain(e["boxes"]),
+                "labels": _plain(e["labels"]),
+                "scores": _plain(e["scores"]),
+            }
+        )
     return write_json(path, {"format": FORMAT, "images": images})

@@ -7,12 +7,13 @@ cached features, whose code key follows the annotation reader, untouched.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
-from typing import Sequence
 
 import numpy as np
 
 __all__ = ["HOIDetections", "HOIGroundTruth"]
+
 
 def _freeze(arr: np.ndarray) -> np.ndarray:
     arr = np.array(arr, copy=True)  # never alias (and freeze) the caller's array
@@ -89,7 +90,9 @@ def _concat(cls, parts: Sequence):
         return cls.empty()
     for p in parts:
         if not isinstance(p, cls):
-            raise TypeError(f"{cls.__name__}.concat: expected {cls.__name__}, got {type(p).__name__}")
+            raise TypeError(
+                f"{cls.__name__}.concat: expected {cls.__name__}, got {type(p).__name__}"
+            )
     return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
 
@@ -114,7 +117,7 @@ class HOIDetections:
         return int(self.image.shape[0])
 
     @classmethod
-    def empty(cls) -> "HOIDetections":
+    def empty(cls) -> HOIDetections:
         """A table with zero rows (e.g. a model that detects nothing)."""
         return cls(
             image=np.zeros(0, np.int64),
@@ -125,7 +128,7 @@ class HOIDetections:
         )
 
     @classmethod
-    def concat(cls, parts: Sequence["HOIDetections"]) -> "HOIDetections":
+    def concat(cls, parts: Sequence[HOIDetections]) -> HOIDetections:
         """Row-wise concatenation (e.g. of per-image outputs), order kept."""
         return _concat(cls, parts)
 
@@ -146,7 +149,7 @@ class HOIGroundTruth:
         return int(self.image.shape[0])
 
     @classmethod
-    def empty(cls) -> "HOIGroundTruth":
+    def empty(cls) -> HOIGroundTruth:
         """A table with zero rows."""
         return cls(
             image=np.zeros(0, np.int64),
@@ -156,6 +159,6 @@ class HOIGroundTruth:
         )
 
     @classmethod
-    def concat(cls, parts: Sequence["HOIGroundTruth"]) -> "HOIGroundTruth":
+    def concat(cls, parts: Sequence[HOIGroundTruth]) -> HOIGroundTruth:
         """Row-wise concatenation, order kept (GT order only breaks overlap ties)."""
         return _concat(cls, parts)

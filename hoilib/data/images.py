@@ -22,4 +22,6 @@ def open_rgb(path: str | Path, what: str = "image file") -> Image.Image:
         with Image.open(path) as im:
             return im.convert("RGB")
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(f"{what} {path} cannot be read (truncated, corrupt or not an image): {e}") from e
+        raise DataError(
+            f"{what} {path} cannot be read (truncated, corrupt or not an image): {e}"
+        ) from e

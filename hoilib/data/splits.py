@@ -9,7 +9,7 @@ UO: ~15% of objects).
 from __future__ import annotations
 
 import random
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -30,9 +30,16 @@ def _keeps_composition(classes, unseen: set, cand: int) -> bool:
 
 
 def make_splits(
-    classes: Sequence[tuple[int, int]], n_train: Sequence[int], rare: Sequence[int],
-    verbs: Sequence[str], objects: Sequence[str], seed: int = 0, exclude_verbs: Sequence[str] = (),
-    uc_fraction: float = 0.2, uv_fraction: float = 0.17, uo_fraction: float = 0.15,
+    classes: Sequence[tuple[int, int]],
+    n_train: Sequence[int],
+    rare: Sequence[int],
+    verbs: Sequence[str],
+    objects: Sequence[str],
+    seed: int = 0,
+    exclude_verbs: Sequence[str] = (),
+    uc_fraction: float = 0.2,
+    uv_fraction: float = 0.17,
+    uo_fraction: float = 0.15,
 ) -> dict[str, list[int]]:
     """Return {split name: sorted unseen class indices}."""
     rng = random.Random(f"splits-{seed}")
@@ -55,7 +62,11 @@ def make_splits(
     rng.shuffle(non_rare)
     nf_order = non_rare + sorted(rare_set)
 
-    eligible_verbs = [vi for vi, v in enumerate(verbs) if v not in exclude_verbs and any(c[0] == vi for c in classes)]
+    eligible_verbs = [
+        vi
+        for vi, v in enumerate(verbs)
+        if v not in exclude_verbs and any(c[0] == vi for c in classes)
+    ]
     n_uv = max(1, round(uv_fraction * len(eligible_verbs)))
     unseen_verbs = set(rng.sample(eligible_verbs, n_uv))
     used_objects = sorted({c[1] for c in classes})

@@ -12,10 +12,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hoilib.errors import ConfigError
 from hoilib.data.annotations import HOIDataset, PairSet, enumerate_pairs
 from hoilib.data.splits import SPLIT_NAMES, SPLITS, unseen_mask
 from hoilib.data.synth.world import RARE_THRESHOLD
+from hoilib.errors import ConfigError
 
 
 @dataclass
@@ -27,7 +27,9 @@ class World:
     descriptors: list[list[str]]
     splits: dict[str, list[int]]
     meta: dict
-    pair_source: str = "gt"  # test pairs: 'gt' (annotated boxes, or HOI-Synth's oracle boxes) or a detections file
+    pair_source: str = (
+        "gt"  # test pairs: 'gt' (annotated boxes, or HOI-Synth's oracle boxes) or a detections file
+    )
 
     @property
     def classes(self) -> list[tuple[int, int]]:
@@ -50,7 +52,9 @@ class World:
 
     def unseen(self, split: str) -> np.ndarray:
         if split not in self.splits:
-            raise ConfigError(f"split {split!r} is not defined for {self.root}; expected one of {list(self.splits)}")
+            raise ConfigError(
+                f"split {split!r} is not defined for {self.root}; expected one of {list(self.splits)}"
+            )
         return unseen_mask(self.splits[split], self.num_classes)
 
     def class_names(self) -> list[str]:
@@ -71,18 +75,33 @@ class World:
         """The world in numbers: what chapter 1 shows and the tests check."""
         n_test = self.test.class_counts()
         rows = [
-            ("HOI classes", self.num_classes), ("verbs", len(self.test.verbs)), ("objects", len(self.test.objects)),
-            ("training images", len(self.train.images)), ("test images", len(self.test.images)),
-            ("training instances", int(self.n_train.sum())), ("test instances", int(n_test.sum())),
+            ("HOI classes", self.num_classes),
+            ("verbs", len(self.test.verbs)),
+            ("objects", len(self.test.objects)),
+            ("training images", len(self.train.images)),
+            ("test images", len(self.test.images)),
+            ("training instances", int(self.n_train.sum())),
+            ("test instances", int(n_test.sum())),
             (f"rare classes (< {RARE_THRESHOLD} training instances)", int(self.rare.sum())),
             ("classes without test instances", int((n_test == 0).sum())),
         ]
-        rows += [(f"unseen classes, {SPLIT_NAMES[s]} ({s})", len(self.splits[s])) for s in SPLITS if s in self.splits]
+        rows += [
+            (f"unseen classes, {SPLIT_NAMES[s]} ({s})", len(self.splits[s]))
+            for s in SPLITS
+            if s in self.splits
+        ]
         return pd.DataFrame(rows, columns=["statistic", "value"]).set_index("statistic")
 
     def class_table(self) -> pd.DataFrame:
-        df = pd.DataFrame({"class": self.class_names(), "prompt": self.prompts, "train": self.n_train,
-                           "test": self.test.class_counts(), "rare": self.rare})
+        df = pd.DataFrame(
+            {
+                "class": self.class_names(),
+                "prompt": self.prompts,
+                "train": self.n_train,
+                "test": self.test.class_counts(),
+                "rare": self.rare,
+            }
+        )
         for s in self.splits:
             df[f"unseen {s}"] = self.unseen(s)
         return df

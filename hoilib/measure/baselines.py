@@ -30,7 +30,9 @@ def mean_center(x: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tens
     return F.normalize(F.normalize(x.float(), dim=-1) - m, dim=-1)
 
 
-def capdec_noise(x: torch.Tensor, variance: float = CAPDEC_VARIANCE, generator: torch.Generator | None = None) -> torch.Tensor:
+def capdec_noise(
+    x: torch.Tensor, variance: float = CAPDEC_VARIANCE, generator: torch.Generator | None = None
+) -> torch.Tensor:
     """Text embeddings with Gaussian noise of the given variance, renormalised (a training-time augmentation)."""
     x = F.normalize(x.float(), dim=-1)
     noise = torch.randn(x.shape, generator=generator) * variance**0.5
@@ -48,7 +50,9 @@ def decap_project(v: torch.Tensor, memory: torch.Tensor, temperature: float = 0.
 def procrustes(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """Orthogonal W minimising ||x W - y||_F for paired rows (x: image, y: text); apply as x @ W."""
     if x.shape != y.shape:
-        raise ValueError(f"procrustes needs paired rows of equal shape, got {tuple(x.shape)} and {tuple(y.shape)}")
+        raise ValueError(
+            f"procrustes needs paired rows of equal shape, got {tuple(x.shape)} and {tuple(y.shape)}"
+        )
     u, _, vh = torch.linalg.svd(x.double().T @ y.double())
     return (u @ vh).to(x.dtype)
 
@@ -57,8 +61,16 @@ def apply_procrustes(x: torch.Tensor, w: torch.Tensor) -> torch.Tensor:
     return F.normalize(x.float() @ w.float(), dim=-1)
 
 
-def capdec_prototypes(corpus: torch.Tensor, corpus_class: torch.Tensor, init: torch.Tensor, variance: float = CAPDEC_VARIANCE,
-                      steps: int = 300, lr: float = 1e-2, temperature: float = 0.07, seed: int = 0) -> torch.Tensor:
+def capdec_prototypes(
+    corpus: torch.Tensor,
+    corpus_class: torch.Tensor,
+    init: torch.Tensor,
+    variance: float = CAPDEC_VARIANCE,
+    steps: int = 300,
+    lr: float = 1e-2,
+    temperature: float = 0.07,
+    seed: int = 0,
+) -> torch.Tensor:
     """Class prototypes (C, D) fitted on text only, with CapDec's noise injected into every batch.
 
     The image side is never seen: the noise is what is meant to make the prototypes

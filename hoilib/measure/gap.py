@@ -167,7 +167,9 @@ def shift_along_gap(a, b, delta: float, direction=None) -> tuple[torch.Tensor, t
     if direction is None:
         vec, norm = centroid_gap(na, nb)
         if not norm > 0:
-            raise ValueError("the centroid gap is zero, so its direction is undefined; pass `direction`")
+            raise ValueError(
+                "the centroid gap is zero, so its direction is undefined; pass `direction`"
+            )
         u = vec / norm
     else:
         d = _as_float_tensor(direction, "direction").reshape(-1)

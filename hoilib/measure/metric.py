@@ -75,8 +75,8 @@ vectorised.  Only the final per-class AP uses a Python loop over classes.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -93,13 +93,14 @@ __all__ = [
 ]
 
 
-
 def matlab_colon(start: float, step: float, stop: float) -> np.ndarray:
     """MATLAB's ``start:step:stop`` to the last bit: built from both ends, the middle as their mean.
 
     This is how ``for t = 0:0.1:1`` in the official ``eval_hico.m`` enumerates its thresholds.
     """
-    n = int(np.floor((stop - start) / step + 2.0 * np.finfo(float).eps * max(abs(start), abs(stop))))
+    n = int(
+        np.floor((stop - start) / step + 2.0 * np.finfo(float).eps * max(abs(start), abs(stop)))
+    )
     last = start + n * step
     k = np.arange(n // 2 + 1, dtype=np.float64)
     out = np.empty(n + 1, dtype=np.float64)
@@ -211,7 +212,11 @@ class HOIMetrics:
         Missing summaries print as ``-``; ``names`` selects/orders columns.
         """
         pct = self.as_percent()
-        names = list(names) if names is not None else [n for n in self._SUMMARIES if getattr(self, n) is not None]
+        names = (
+            list(names)
+            if names is not None
+            else [n for n in self._SUMMARIES if getattr(self, n) is not None]
+        )
         cells = []
         for n in names:
             v = pct[n]
@@ -318,7 +323,9 @@ def _best_gt_chunk(dets, gt, gorder, lo, cnt, offset, iou_threshold) -> np.ndarr
     return out
 
 
-def match_detections(dets: HOIDetections, gt: HOIGroundTruth, iou_threshold: float = 0.5) -> np.ndarray:
+def match_detections(
+    dets: HOIDetections, gt: HOIGroundTruth, iou_threshold: float = 0.5
+) -> np.ndarray:
     """Boolean TP flag per detection row (input order), by the HICO-DET rule.
 
     Exposed so callers can inspect/visualise which detections counted; see
@@ -381,7 +388,9 @@ def _check_mask(mask, num_classes: int, name: str) -> np.ndarray | None:
     if arr.dtype != np.bool_:
         raise ValueError(f"{name}: expected a boolean mask, got dtype {arr.dtype}")
     if arr.shape != (num_classes,):
-        raise ValueError(f"{name}: expected shape (num_classes,) = ({num_classes},), got {arr.shape}")
+        raise ValueError(
+            f"{name}: expected shape (num_classes,) = ({num_classes},), got {arr.shape}"
+        )
     return arr
 
 
@@ -422,7 +431,9 @@ def evaluate_hoi(
     bounds = np.searchsorted(dets.hoi[rank], np.arange(num_classes + 1), side="left")
     ap = np.full(num_classes, np.nan)
     for c in np.flatnonzero(n_gt):
-        ap[c] = average_precision_11pt(tp_ranked[bounds[c] : bounds[c + 1]], int(n_gt[c]), recall_grid)
+        ap[c] = average_precision_11pt(
+            tp_ranked[bounds[c] : bounds[c + 1]], int(n_gt[c]), recall_grid
+        )
 
     everything = np.ones(num_classes, dtype=bool)
     ap.setflags(write=False)

@@ -10,7 +10,9 @@ import numpy as np
 
 
 def paired_tests(df, ap: dict, a: str, b: str, unseen: np.ndarray):
-    """b minus a: over seeds (paired t-test on Full/Seen/Unseen) and over classes (Wilcoxon on seed-mean per-class AP)."""
+    """b minus a: over seeds (paired t-test on Full/Seen/Unseen) and over classes (Wilcoxon on
+    seed-mean per-class AP).
+    """
     import pandas as pd
     from scipy import stats
 
@@ -19,16 +21,30 @@ def paired_tests(df, ap: dict, a: str, b: str, unseen: np.ndarray):
     out = []
     for col, mask in (("full", np.ones_like(unseen)), ("seen", ~unseen), ("unseen", unseen)):
         diff = (db.loc[seeds, col] - da.loc[seeds, col]).to_numpy(dtype=float)
-        p_seed = float(stats.ttest_rel(db.loc[seeds, col], da.loc[seeds, col]).pvalue) if len(seeds) > 1 and diff.std() > 0 else float("nan")
-        ca = np.mean([ap[(a, s)] for s in seeds], axis=0)  # NaN (no test GT) in the same classes for every seed
+        p_seed = (
+            float(stats.ttest_rel(db.loc[seeds, col], da.loc[seeds, col]).pvalue)
+            if len(seeds) > 1 and diff.std() > 0
+            else float("nan")
+        )
+        ca = np.mean(
+            [ap[(a, s)] for s in seeds], axis=0
+        )  # NaN (no test GT) in the same classes for every seed
         cb = np.mean([ap[(b, s)] for s in seeds], axis=0)
         keep = mask & ~np.isnan(ca) & ~np.isnan(cb)
         dc = 100 * (cb - ca)[keep]
         p_cls = float(stats.wilcoxon(dc).pvalue) if np.any(dc != 0) else float("nan")
-        out.append({"mAP": col, "mean difference (points)": float(diff.mean()), "seeds": len(seeds),
-                    "seeds where b > a": int((diff > 0).sum()), "paired t-test p (seeds)": p_seed,
-                    "classes": int(keep.sum()), "classes where b > a": int((dc > 0).sum()),
-                    "Wilcoxon p (classes)": p_cls})
+        out.append(
+            {
+                "mAP": col,
+                "mean difference (points)": float(diff.mean()),
+                "seeds": len(seeds),
+                "seeds where b > a": int((diff > 0).sum()),
+                "paired t-test p (seeds)": p_seed,
+                "classes": int(keep.sum()),
+                "classes where b > a": int((dc > 0).sum()),
+                "Wilcoxon p (classes)": p_cls,
+            }
+        )
     return pd.DataFrame(out).set_index("mAP")
 
 
@@ -59,8 +75,10 @@ def verdict(claims: list[tuple[str, object, int]], cols=("unseen", "seen", "full
         row = {}
         for c in cols:
             r = tests.loc[c]
-            row[f"{c} mAP"] = (f"{judge(tests, c, expected).upper()} ({r['mean difference (points)']:+.2f} points; "
-                               f"{int(r['seeds where b > a'])}/{int(r['seeds'])} seeds, {int(r['classes where b > a'])}/"
-                               f"{int(r['classes'])} classes with b > a; p = {r['Wilcoxon p (classes)']:.2g})")
+            row[f"{c} mAP"] = (
+                f"{judge(tests, c, expected).upper()} ({r['mean difference (points)']:+.2f} points; "
+                f"{int(r['seeds where b > a'])}/{int(r['seeds'])} seeds, {int(r['classes where b > a'])}/"
+                f"{int(r['classes'])} classes with b > a; p = {r['Wilcoxon p (classes)']:.2g})"
+            )
         rows[text] = row
     return pd.DataFrame(rows).T

@@ -12,9 +12,9 @@ from __future__ import annotations
 import math
 
 import numpy as np
-import torch
 
 from hoilib.measure.vectors import _as_pair, _check_positive_int, _subsample_rows, l2n
+
 
 def two_sample_accuracy(a, b, folds: int = 5, seed: int = 0, max_per_set: int = 2000) -> dict:
     """Classifier two-sample test: cross-validated accuracy of telling a from b.
@@ -47,7 +47,9 @@ def two_sample_accuracy(a, b, folds: int = 5, seed: int = 0, max_per_set: int = 
 
     k = min(folds, n)
     splitter = StratifiedKFold(n_splits=k, shuffle=True, random_state=seed)
-    scores_arr = cross_val_score(LogisticRegression(max_iter=2000), x, y, cv=splitter, error_score="raise")
+    scores_arr = cross_val_score(
+        LogisticRegression(max_iter=2000), x, y, cv=splitter, error_score="raise"
+    )
     return {
         "accuracy": float(scores_arr.mean()),
         "std": float(scores_arr.std()),
@@ -57,7 +59,9 @@ def two_sample_accuracy(a, b, folds: int = 5, seed: int = 0, max_per_set: int = 
     }
 
 
-def _mmd2_for_labels(k0: np.ndarray, row_sums: np.ndarray, total: float, s: np.ndarray, n: int) -> np.ndarray:
+def _mmd2_for_labels(
+    k0: np.ndarray, row_sums: np.ndarray, total: float, s: np.ndarray, n: int
+) -> np.ndarray:
     """Unbiased MMD^2 for a batch of 0/1 label rows ``s`` (``(P, 2n)``, n ones each).
 
     ``k0`` is the pooled kernel matrix with a zero diagonal, so
@@ -148,5 +152,3 @@ def mmd_permutation_test(
         "n_permutations": int(n_permutations),
         "n_per_set": int(n),
     }
-
-

@@ -9,6 +9,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+
 def _as_float_tensor(x, name: str) -> torch.Tensor:
     """Convert to a float32 CPU tensor and reject non-finite values.
 
@@ -80,4 +81,3 @@ def l2n(x) -> torch.Tensor:
     if t.ndim == 0:
         raise ValueError("x: expected at least 1 dimension, got a scalar")
     return torch.nn.functional.normalize(t, p=2.0, dim=-1, eps=1e-12)
-

@@ -13,8 +13,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hoilib.measure.gap import shift_along_gap
 from hoilib.data.annotations import PairSet, pair_key
+from hoilib.measure.gap import shift_along_gap
 from hoilib.measure.metric import HOIDetections, HOIGroundTruth, HOIMetrics, evaluate_hoi
 
 
@@ -24,8 +24,14 @@ def class_mask(pairs: PairSet, classes: list[tuple[int, int]]) -> torch.Tensor:
     return torch.as_tensor(pairs.object)[:, None] == cls_obj[None, :]
 
 
-def score_pairs(img: torch.Tensor, txt: torch.Tensor, pairs: PairSet, classes, logit_scale: float | None = 100.0,
-                head: tuple[float, float] | None = None) -> HOIDetections:
+def score_pairs(
+    img: torch.Tensor,
+    txt: torch.Tensor,
+    pairs: PairSet,
+    classes,
+    logit_scale: float | None = 100.0,
+    head: tuple[float, float] | None = None,
+) -> HOIDetections:
     """Detections (one row per pair and valid class) with softmax scores over the valid classes.
 
     ``head=(scale, bias)`` scores with sigmoid(scale * cosine + bias), EZ-HOI's head
@@ -58,16 +64,29 @@ def score_pairs(img: torch.Tensor, txt: torch.Tensor, pairs: PairSet, classes, l
             score = (score + 1.0) / 2.0
         score = score * np.asarray(pairs.prior, dtype=np.float64)[p_np]
     return HOIDetections(
-        image=pairs.image[p_np], hoi=c_idx.numpy().astype(np.int64), score=score,
-        boxes_h=pairs.boxes_h[p_np], boxes_o=pairs.boxes_o[p_np],
+        image=pairs.image[p_np],
+        hoi=c_idx.numpy().astype(np.int64),
+        score=score,
+        boxes_h=pairs.boxes_h[p_np],
+        boxes_o=pairs.boxes_o[p_np],
     )
 
 
-def zero_shot_map(img, txt, pairs, classes, gt: HOIGroundTruth, rare=None, unseen=None, logit_scale=100.0) -> HOIMetrics:
-    return evaluate_hoi(score_pairs(img, txt, pairs, classes, logit_scale), gt, len(classes), rare=rare, unseen=unseen)
+def zero_shot_map(
+    img, txt, pairs, classes, gt: HOIGroundTruth, rare=None, unseen=None, logit_scale=100.0
+) -> HOIMetrics:
+    return evaluate_hoi(
+        score_pairs(img, txt, pairs, classes, logit_scale),
+        gt,
+        len(classes),
+        rare=rare,
+        unseen=unseen,
+    )
 
 
-def shuffled_control(img, txt, pairs, classes, gt, repeats: int = 5, seed: int = 0, logit_scale=100.0) -> np.ndarray:
+def shuffled_control(
+    img, txt, pairs, classes, gt, repeats: int = 5, seed: int = 0, logit_scale=100.0
+) -> np.ndarray:
     """Full mAP with class prompts randomly reassigned among classes, one value per repeat."""
     gen = torch.Generator().manual_seed(seed)
     out = []
@@ -77,16 +96,29 @@ def shuffled_control(img, txt, pairs, classes, gt, repeats: int = 5, seed: int =
     return np.array(out)
 
 
-def gap_shift_curve(img, txt, pairs, classes, gt, deltas, rare=None, unseen=None, logit_scale=100.0):
+def gap_shift_curve(
+    img, txt, pairs, classes, gt, deltas, rare=None, unseen=None, logit_scale=100.0
+):
     """Liang et al.'s shift experiment on HOI detection: mAP as both modalities move along the gap."""
     from hoilib.measure.gap import centroid_gap
 
     rows = []
     for d in deltas:
         a, b = shift_along_gap(img, txt, float(d))
-        m = zero_shot_map(a, b, pairs, classes, gt, rare=rare, unseen=unseen, logit_scale=logit_scale)
-        rows.append({"delta": float(d), "gap_norm": centroid_gap(a, b)[1], "full": m.full, "rare": m.rare,
-                     "non_rare": m.non_rare, "unseen": m.unseen, "seen": m.seen})
+        m = zero_shot_map(
+            a, b, pairs, classes, gt, rare=rare, unseen=unseen, logit_scale=logit_scale
+        )
+        rows.append(
+            {
+                "delta": float(d),
+                "gap_norm": centroid_gap(a, b)[1],
+                "full": m.full,
+                "rare": m.rare,
+                "non_rare": m.non_rare,
+                "unseen": m.unseen,
+                "seen": m.seen,
+            }
+        )
     return rows
 
 
@@ -110,7 +142,10 @@ def annotated_pairs(ds, pairs: PairSet, iou: float = 0.5) -> tuple[np.ndarray, n
             if key in seen or cand is None:
                 continue
             seen.add(key)
-            ov = np.minimum(box_iou(im.boxes_h[k][None], pairs.boxes_h[cand])[0], box_iou(im.boxes_o[k][None], pairs.boxes_o[cand])[0])
+            ov = np.minimum(
+                box_iou(im.boxes_h[k][None], pairs.boxes_h[cand])[0],
+                box_iou(im.boxes_o[k][None], pairs.boxes_o[cand])[0],
+            )
             best = int(np.argmax(ov))
             if ov[best] >= iou:
                 idx.append(int(cand[best]))

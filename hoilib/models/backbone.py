@@ -11,9 +11,9 @@ from __future__ import annotations
 import math
 import re
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import open_clip
@@ -21,11 +21,11 @@ import torch
 import torch.nn.functional as F
 from open_clip.model import CLIP, CLIPTextCfg, CLIPVisionCfg
 from PIL import Image
-from hoilib.progress import tqdm
 
 from hoilib import artifacts
-from hoilib.errors import ArtifactError, ConfigError
 from hoilib.data.images import open_rgb
+from hoilib.errors import ArtifactError, ConfigError
+from hoilib.progress import tqdm
 
 # HOI-Tiny-ViT: a 2-layer open_clip architecture registered under a name, so the CPU
 # test of the HICO-DET path loads a random-init model through the same code as ViT-B-16.
@@ -51,7 +51,7 @@ class WordTokenizer:
         self.context_length = context_length
 
     @classmethod
-    def from_corpus(cls, texts: Sequence[str], context_length: int = 32) -> "WordTokenizer":
+    def from_corpus(cls, texts: Sequence[str], context_length: int = 32) -> WordTokenizer:
         words = set()
         for t in texts:
             words.update(_WORD.findall(t.lower()))
@@ -61,12 +61,16 @@ class WordTokenizer:
         ids = []
         for w in _WORD.findall(text.lower()):
             if w not in self.index:
-                raise ConfigError(f"word {w!r} in text {text!r} is not in the backbone's vocabulary "
-                                  f"({len(self.words)} words learned from the HOI-Synth corpus)")
+                raise ConfigError(
+                    f"word {w!r} in text {text!r} is not in the backbone's vocabulary "
+                    f"({len(self.words)} words learned from the HOI-Synth corpus)"
+                )
             ids.append(self.index[w])
         return ids
 
-    def __call__(self, texts: str | Sequence[str], context_length: int | None = None) -> torch.Tensor:
+    def __call__(
+        self, texts: str | Sequence[str], context_length: int | None = None
+    ) -> torch.Tensor:
         if isinstance(texts, str):
             texts = [texts]
         n = context_length or self.context_length
@@ -95,11 +99,26 @@ class SynthCLIPSpec:
 
 def build_synth_clip(spec: SynthCLIPSpec, vocab_size: int, seed: int = 0) -> CLIP:
     torch.manual_seed(seed)
-    vision = CLIPVisionCfg(layers=spec.vision_layers, width=spec.vision_width, head_width=spec.vision_width // spec.heads,
-                           patch_size=spec.patch_size, image_size=spec.image_size)
-    text = CLIPTextCfg(context_length=spec.context_length, vocab_size=vocab_size, width=spec.text_width,
-                       heads=spec.heads, layers=spec.text_layers)
-    return CLIP(embed_dim=spec.embed_dim, vision_cfg=vision, text_cfg=text, init_logit_scale=spec.init_logit_scale)
+    vision = CLIPVisionCfg(
+        layers=spec.vision_layers,
+        width=spec.vision_width,
+        head_width=spec.vision_width // spec.heads,
+        patch_size=spec.patch_size,
+        image_size=spec.image_size,
+    )
+    text = CLIPTextCfg(
+        context_length=spec.context_length,
+        vocab_size=vocab_size,
+        width=spec.text_width,
+        heads=spec.heads,
+        layers=spec.text_layers,
+    )
+    return CLIP(
+        embed_dim=spec.embed_dim,
+        vision_cfg=vision,
+        text_cfg=text,
+        init_logit_scale=spec.init_logit_scale,
+    )
 
 
 @dataclass
@@ -121,7 +140,9 @@ class Backbone:
         return normalize_uint8(torch.from_numpy(arr).permute(0, 3, 1, 2), self.mean, self.std)
 
     @torch.no_grad()
-    def encode_text(self, texts: Sequence[str], device: str = "cpu", batch_size: int = 256) -> torch.Tensor:
+    def encode_text(
+        self, texts: Sequence[str], device: str = "cpu", batch_size: int = 256
+    ) -> torch.Tensor:
         """L2-normalised text features."""
         self.model.eval()
         out = []
@@ -141,7 +162,11 @@ class Backbone:
 
     @property
     def embed_dim(self) -> int:
-        return int(self.model.text_projection.shape[1]) if self.model.text_projection is not None else 0
+        return (
+            int(self.model.text_projection.shape[1])
+            if self.model.text_projection is not None
+            else 0
+        )
 
 
 def normalize_uint8(x: torch.Tensor, mean, std) -> torch.Tensor:
@@ -158,15 +183,26 @@ SYNTH_STD = (0.25, 0.25, 0.25)
 def _load_crops(world_root: Path, records: list[dict], size: int) -> torch.Tensor:
     arr = np.zeros((len(records), size, size, 3), dtype=np.uint8)
     for i, r in enumerate(tqdm(records, desc="loading pretraining crops", leave=False)):
-        im = open_rgb(world_root / r["file"], f"pretraining crop listed in {world_root / 'captions.json'}")
+        im = open_rgb(
+            world_root / r["file"], f"pretraining crop listed in {world_root / 'captions.json'}"
+        )
         if im.size != (size, size):
             im = im.resize((size, size), Image.Resampling.BICUBIC)
         arr[i] = np.asarray(im)
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
 
 
-def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: SynthCLIPSpec, extra_texts: Sequence[str],
-                        steps: int, batch_size: int, lr: float, seed: int, show_progress: bool = True) -> Path:
+def pretrain_synth_clip(
+    world_root: str | Path,
+    out_path: str | Path,
+    spec: SynthCLIPSpec,
+    extra_texts: Sequence[str],
+    steps: int,
+    batch_size: int,
+    lr: float,
+    seed: int,
+    show_progress: bool = True,
+) -> Path:
     """Contrastively pretrain the small CLIP on the world's caption corpus; save safetensors + metadata."""
     world_root = Path(world_root)
     records = artifacts.read_json(world_root / "captions.json", "caption corpus")["captions"]
@@ -179,7 +215,13 @@ def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: Synt
     opt = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.1, betas=(0.9, 0.98))
     warmup = max(1, steps // 10)
     sched = torch.optim.lr_scheduler.LambdaLR(
-        opt, lambda s: (s + 1) / warmup if s < warmup else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup))))
+        opt,
+        lambda s: (
+            (s + 1) / warmup
+            if s < warmup
+            else 0.5 * (1 + math.cos(math.pi * (s - warmup) / max(1, steps - warmup)))
+        ),
+    )
     from hoilib.seed import seed_everything
 
     seed_everything(seed)
@@ -187,9 +229,13 @@ def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: Synt
     losses, t0 = [], time.time()
     model.train()
     # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
-    bar = tqdm(range(steps), desc="pretraining the small CLIP", leave=False,
-               **({} if show_progress else {"disable": True}))
-    for step in bar:
+    bar = tqdm(
+        range(steps),
+        desc="pretraining the small CLIP",
+        leave=False,
+        **({} if show_progress else {"disable": True}),
+    )
+    for _ in bar:
         idx = torch.randint(len(records), (min(batch_size, len(records)),), generator=gen)
         x = normalize_uint8(images[idx], SYNTH_MEAN, SYNTH_STD)
         flip = torch.rand(len(idx), generator=gen) < 0.5
@@ -206,9 +252,18 @@ def pretrain_synth_clip(world_root: str | Path, out_path: str | Path, spec: Synt
         losses.append(float(loss.detach()))
         bar.set_postfix(loss=f"{losses[-1]:.3f}")
     meta = {
-        "kind": SYNTH_BACKBONE, "spec": asdict(spec), "vocab": tokenizer.words, "steps": steps, "batch_size": batch_size,
-        "lr": lr, "seed": seed, "losses": losses, "seconds": round(time.time() - t0, 1), "n_pairs": len(records),
-        "mean": SYNTH_MEAN, "std": SYNTH_STD,
+        "kind": SYNTH_BACKBONE,
+        "spec": asdict(spec),
+        "vocab": tokenizer.words,
+        "steps": steps,
+        "batch_size": batch_size,
+        "lr": lr,
+        "seed": seed,
+        "losses": losses,
+        "seconds": round(time.time() - t0, 1),
+        "n_pairs": len(records),
+        "mean": SYNTH_MEAN,
+        "std": SYNTH_STD,
     }
     artifacts.save_tensors(out_path, model.state_dict(), meta)
     return Path(out_path)
@@ -223,32 +278,61 @@ def load_synth_clip(path: str | Path) -> Backbone:
     try:
         model.load_state_dict(tensors)
     except RuntimeError as e:
-        raise ArtifactError(f"{path}: weights do not fit the model its metadata describes: {e}") from e
+        raise ArtifactError(
+            f"{path}: weights do not fit the model its metadata describes: {e}"
+        ) from e
     model.eval()
-    return Backbone(model, tokenizer, spec.image_size, tuple(meta["mean"]), tuple(meta["std"]), SYNTH_BACKBONE,
-                    artifacts.sha256_file(path)[:16], {"losses": meta["losses"], "seconds": meta["seconds"],
-                                                        "steps": meta["steps"], "n_pairs": meta["n_pairs"]})
+    return Backbone(
+        model,
+        tokenizer,
+        spec.image_size,
+        tuple(meta["mean"]),
+        tuple(meta["std"]),
+        SYNTH_BACKBONE,
+        artifacts.sha256_file(path)[:16],
+        {
+            "losses": meta["losses"],
+            "seconds": meta["seconds"],
+            "steps": meta["steps"],
+            "n_pairs": meta["n_pairs"],
+        },
+    )
 
 
 def check_model_name(name: str) -> None:
     """An open_clip model name, or a one-line ConfigError naming the parameter (checked before a run too)."""
     if name not in open_clip.list_models():
-        raise ConfigError(f"parameter 'backbone' = {name!r} is not an open_clip model name nor {SYNTH_BACKBONE!r}; "
-                          f"e.g. ViT-B-16, ViT-L-14 (see open_clip.list_models())")
+        raise ConfigError(
+            f"parameter 'backbone' = {name!r} is not an open_clip model name nor {SYNTH_BACKBONE!r}; "
+            f"e.g. ViT-B-16, ViT-L-14 (see open_clip.list_models())"
+        )
 
 
-def load_open_clip(name: str, pretrained: str | None, device: str = "cpu", cache_dir: str | None = None) -> Backbone:
+def load_open_clip(
+    name: str, pretrained: str | None, device: str = "cpu", cache_dir: str | None = None
+) -> Backbone:
     """Any open_clip model: ``pretrained`` is a tag (e.g. 'openai'), a local weights file, or None (random init)."""
     check_model_name(name)
     pre = pretrained or None
-    model, _, preprocess = open_clip.create_model_and_transforms(name, pretrained=pre, device=device, cache_dir=cache_dir)
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        name, pretrained=pre, device=device, cache_dir=cache_dir
+    )
     model.eval()
     cfg = model.visual.preprocess_cfg if hasattr(model.visual, "preprocess_cfg") else {}
     size = cfg.get("size", model.visual.image_size)
     size = size[0] if isinstance(size, (tuple, list)) else int(size)
     mean = tuple(cfg.get("mean", open_clip.OPENAI_DATASET_MEAN))
     std = tuple(cfg.get("std", open_clip.OPENAI_DATASET_STD))
-    fp = artifacts.fingerprint({"name": name, "pretrained": pre,
-                                "weights": artifacts.sha256_file(pre)[:16] if pre and Path(pre).is_file() else None,
-                                "init": None if pre else int(sum(float(p.detach().double().sum()) for p in list(model.parameters())[:3]) * 1e6)})
+    fp = artifacts.fingerprint(
+        {
+            "name": name,
+            "pretrained": pre,
+            "weights": artifacts.sha256_file(pre)[:16] if pre and Path(pre).is_file() else None,
+            "init": None
+            if pre
+            else int(
+                sum(float(p.detach().double().sum()) for p in list(model.parameters())[:3]) * 1e6
+            ),
+        }
+    )
     return Backbone(model, open_clip.get_tokenizer(name), size, mean, std, name, fp)

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-
 from hoilib import artifacts, codekey
-from hoilib.models.backbone import SYNTH_BACKBONE, Backbone, SynthCLIPSpec, load_open_clip, load_synth_clip, pretrain_synth_clip
 from hoilib.config import Params, resolve_device
 from hoilib.data.world import World
+from hoilib.models.backbone import (
+    SYNTH_BACKBONE,
+    Backbone,
+    SynthCLIPSpec,
+    load_open_clip,
+    load_synth_clip,
+    pretrain_synth_clip,
+)
 from hoilib.models.features import extract_pair_features
 
 
@@ -24,21 +30,45 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
     extra = list(world.prompts) + [d for ds in world.descriptors for d in ds]
     folder = Path(cfg.run_dir) / "backbone"
     path = folder / "synth-clip.safetensors"
-    inputs = {"world": artifacts.sha256_file(world.root / "captions.json"), "extra": artifacts.fingerprint(extra),
-              "spec": spec.__dict__, "steps": cfg.pretrain_steps, "batch": cfg.pretrain_batch,
-              "lr": cfg.pretrain_lr, "seed": cfg.seed, "code": codekey.stage_digest("backbone"),
-              "cpu_kernels": cfg.cpu_kernels}
+    inputs = {
+        "world": artifacts.sha256_file(world.root / "captions.json"),
+        "extra": artifacts.fingerprint(extra),
+        "spec": spec.__dict__,
+        "steps": cfg.pretrain_steps,
+        "batch": cfg.pretrain_batch,
+        "lr": cfg.pretrain_lr,
+        "seed": cfg.seed,
+        "code": codekey.stage_digest("backbone"),
+        "cpu_kernels": cfg.cpu_kernels,
+    }
     stage = artifacts.Stage(folder, "backbone", inputs)
     if not (stage.done() and path.is_file()):
-        pretrain_synth_clip(world.root, path, spec, extra, cfg.pretrain_steps, cfg.pretrain_batch,
-                            cfg.pretrain_lr, cfg.seed)
+        pretrain_synth_clip(
+            world.root,
+            path,
+            spec,
+            extra,
+            cfg.pretrain_steps,
+            cfg.pretrain_batch,
+            cfg.pretrain_lr,
+            cfg.seed,
+        )
         stage.mark_done({"file": path.name})
     return load_synth_clip(path)
 
 
-def test_features(cfg: Params, world: World, backbone: Backbone, kinds=("human", "object", "union")):
+def test_features(
+    cfg: Params, world: World, backbone: Backbone, kinds=("human", "object", "union")
+):
     """Features of every candidate test pair (cached under the run folder)."""
     pairs = world.test_pairs()
-    feats = extract_pair_features(backbone, world.test, pairs, Path(cfg.run_dir) / "features", kinds=kinds,
-                                  device=resolve_device(cfg.device), batch_size=cfg.feature_batch)
+    feats = extract_pair_features(
+        backbone,
+        world.test,
+        pairs,
+        Path(cfg.run_dir) / "features",
+        kinds=kinds,
+        device=resolve_device(cfg.device),
+        batch_size=cfg.feature_batch,
+    )
     return pairs, feats

@@ -14,32 +14,48 @@ rank extracts a contiguous shard of the pairs and the shards are gathered in ord
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
-from hoilib.progress import tqdm
 
 from hoilib import artifacts, codekey, distributed
-from hoilib.models.backbone import Backbone
-from hoilib.data.crops import pair_crop
-from hoilib.errors import DataError
 from hoilib.data.annotations import HOIDataset, PairSet
+from hoilib.data.crops import pair_crop
 from hoilib.data.images import open_rgb
+from hoilib.errors import DataError
+from hoilib.models.backbone import Backbone
+from hoilib.progress import tqdm
 
 CROP_VERSION = 1
 
 
-def cache_key(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequence[str], precision: str | None = None) -> str:
+def cache_key(
+    backbone: Backbone,
+    ds: HOIDataset,
+    pairs: PairSet,
+    kinds: Sequence[str],
+    precision: str | None = None,
+) -> str:
     """``precision`` (e.g. 'bf16') enters the key only when set, so float32 caches keep their old names."""
     inputs = {
-        "backbone": backbone.fingerprint, "annotations": artifacts.sha256_file(ds.path),
-        "pairs": artifacts.fingerprint([pairs.image.tolist(), np.round(pairs.boxes_h, 2).tolist(), np.round(pairs.boxes_o, 2).tolist()]),
-        "kinds": list(kinds), "size": backbone.image_size, "crop": CROP_VERSION, "code": codekey.stage_digest("features"),
+        "backbone": backbone.fingerprint,
+        "annotations": artifacts.sha256_file(ds.path),
+        "pairs": artifacts.fingerprint(
+            [
+                pairs.image.tolist(),
+                np.round(pairs.boxes_h, 2).tolist(),
+                np.round(pairs.boxes_o, 2).tolist(),
+            ]
+        ),
+        "kinds": list(kinds),
+        "size": backbone.image_size,
+        "crop": CROP_VERSION,
+        "code": codekey.stage_digest("features"),
     }
     if precision:
         inputs["precision"] = precision
@@ -54,7 +70,14 @@ class PairCrops(Dataset):
     kept: pairs come grouped by image, and a worker gets whole consecutive batches.
     """
 
-    def __init__(self, ds: HOIDataset, pairs: PairSet, kinds: Sequence[str], size: int, index: Sequence[int] | None = None):
+    def __init__(
+        self,
+        ds: HOIDataset,
+        pairs: PairSet,
+        kinds: Sequence[str],
+        size: int,
+        index: Sequence[int] | None = None,
+    ):
         self.annotations = str(ds.path)
         self.index = np.arange(len(pairs)) if index is None else np.asarray(index, dtype=np.int64)
         self.image = np.asarray(pairs.image)[self.index].astype(np.int64)
@@ -90,8 +113,13 @@ class PairCrops(Dataset):
 
     def __getitem__(self, k: int) -> torch.Tensor:
         img = self._open(int(self.image[k]))
-        crops = [np.asarray(pair_crop(img, self.boxes_h[k], self.boxes_o[k], kind, self.size).convert("RGB"), dtype=np.uint8)
-                 for kind in self.kinds]
+        crops = [
+            np.asarray(
+                pair_crop(img, self.boxes_h[k], self.boxes_o[k], kind, self.size).convert("RGB"),
+                dtype=np.uint8,
+            )
+            for kind in self.kinds
+        ]
         return torch.from_numpy(np.stack(crops))
 
 
@@ -126,9 +154,18 @@ def default_workers(device: str) -> int:
 
 
 @torch.no_grad()
-def encode_crops(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequence[str], device: str = "cpu",
-                 batch_size: int = 256, num_workers: int = 0, autocast: bool = False, index: Sequence[int] | None = None,
-                 show_progress: bool = True) -> dict[str, torch.Tensor]:
+def encode_crops(
+    backbone: Backbone,
+    ds: HOIDataset,
+    pairs: PairSet,
+    kinds: Sequence[str],
+    device: str = "cpu",
+    batch_size: int = 256,
+    num_workers: int = 0,
+    autocast: bool = False,
+    index: Sequence[int] | None = None,
+    show_progress: bool = True,
+) -> dict[str, torch.Tensor]:
     """Features of the pairs ``index`` (default all), no cache: L2-normalised float32 (len(index), D) per kind.
 
     A batch holds ceil(batch_size / len(kinds)) pairs, each with its crops in ``kinds``
@@ -145,18 +182,35 @@ def encode_crops(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequ
     dev = torch.device(device)
     cuda = dev.type == "cuda"
     per_batch = -(-batch_size // len(kinds))
-    loader = DataLoader(data, batch_size=per_batch, shuffle=False, num_workers=num_workers, pin_memory=cuda,
-                        persistent_workers=False, prefetch_factor=4 if num_workers > 0 else None)
-    home = next(backbone.model.parameters()).device  # where the caller keeps it: put back after (text stays there)
+    loader = DataLoader(
+        data,
+        batch_size=per_batch,
+        shuffle=False,
+        num_workers=num_workers,
+        pin_memory=cuda,
+        persistent_workers=False,
+        prefetch_factor=4 if num_workers > 0 else None,
+    )
+    home = next(
+        backbone.model.parameters()
+    ).device  # where the caller keeps it: put back after (text stays there)
     model = backbone.model.to(dev).eval()
     out = {k: [] for k in kinds}
     # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
-    bar = tqdm(total=len(data), desc=f"CLIP features ({', '.join(kinds)} crops)", leave=False,
-               **({} if show_progress and distributed.is_main() else {"disable": True}))
+    bar = tqdm(
+        total=len(data),
+        desc=f"CLIP features ({', '.join(kinds)} crops)",
+        leave=False,
+        **({} if show_progress and distributed.is_main() else {"disable": True}),
+    )
     try:
         for batch in loader:
             b, _, s, _, c = batch.shape
-            x = batch.reshape(b * len(kinds), s, s, c).to(dev, non_blocking=True).permute(0, 3, 1, 2)
+            x = (
+                batch.reshape(b * len(kinds), s, s, c)
+                .to(dev, non_blocking=True)
+                .permute(0, 3, 1, 2)
+            )
             x = _normalize(x, backbone.mean, backbone.std)
             with torch.autocast(device_type=dev.type, dtype=torch.bfloat16, enabled=autocast):
                 f = model.encode_image(x)
@@ -176,10 +230,18 @@ def encode_crops(backbone: Backbone, ds: HOIDataset, pairs: PairSet, kinds: Sequ
 
 
 @torch.no_grad()
-def extract_pair_features(backbone: Backbone, ds: HOIDataset, pairs: PairSet, cache_dir: str | Path,
-                          kinds: Sequence[str] = ("human", "object", "union"), device: str = "cpu",
-                          batch_size: int = 256, show_progress: bool = True, num_workers: int | None = None,
-                          autocast: bool | None = None) -> dict[str, torch.Tensor]:
+def extract_pair_features(
+    backbone: Backbone,
+    ds: HOIDataset,
+    pairs: PairSet,
+    cache_dir: str | Path,
+    kinds: Sequence[str] = ("human", "object", "union"),
+    device: str = "cpu",
+    batch_size: int = 256,
+    show_progress: bool = True,
+    num_workers: int | None = None,
+    autocast: bool | None = None,
+) -> dict[str, torch.Tensor]:
     """L2-normalised float32 image features (P, D) per crop kind, in pair order, from the cache when present.
 
     ``num_workers``: crop-cutting processes (None: ``default_workers(device)``).
@@ -196,17 +258,35 @@ def extract_pair_features(backbone: Backbone, ds: HOIDataset, pairs: PairSet, ca
         artifacts.stage_log(f"[stage] {path.stem} ({len(pairs)} pairs of {ds.path.name}): reused")
         tensors, _ = artifacts.load_tensors(path, "feature cache")
         return tensors
-    artifacts.stage_log(f"[stage] {path.stem} ({len(pairs)} pairs of {ds.path.name}): computing (no cache with this key)")
-    if distributed.active():  # every rank checks every image, so all of them stop together instead of hanging
+    artifacts.stage_log(
+        f"[stage] {path.stem} ({len(pairs)} pairs of {ds.path.name}): computing (no cache with this key)"
+    )
+    if (
+        distributed.active()
+    ):  # every rank checks every image, so all of them stop together instead of hanging
         err = PairCrops(ds, pairs, kinds, backbone.image_size).missing_image()
         if err is not None:
             raise err
-    block = -(-batch_size // len(kinds))  # shards cut at batch boundaries: the same batches as one process
+    block = -(
+        -batch_size // len(kinds)
+    )  # shards cut at batch boundaries: the same batches as one process
     mine = distributed.shard(len(pairs), block)
-    local = encode_crops(backbone, ds, pairs, kinds, device, batch_size, num_workers, autocast,
-                         index=np.arange(mine.start, mine.stop), show_progress=show_progress)
+    local = encode_crops(
+        backbone,
+        ds,
+        pairs,
+        kinds,
+        device,
+        batch_size,
+        num_workers,
+        autocast,
+        index=np.arange(mine.start, mine.stop),
+        show_progress=show_progress,
+    )
     tensors = {k: distributed.gather_in_order(local[k], len(pairs), block) for k in kinds}
     if distributed.is_main():
-        artifacts.save_tensors(path, tensors, {"backbone": backbone.name, "n_pairs": len(pairs), "kinds": list(kinds)})
+        artifacts.save_tensors(
+            path, tensors, {"backbone": backbone.name, "n_pairs": len(pairs), "kinds": list(kinds)}
+        )
     distributed.barrier()
     return tensors

@@ -16,7 +16,12 @@ from hoilib.measure.baselines import modality_mean
 from hoilib.models import textspace
 from hoilib.models.diffusion import diffusion_stage
 from hoilib.models.diffusion.model import TextDiffusion
-from hoilib.models.ezhoi.ezhoi_stage import SplitData, checkpoint_path, pair_visual_features, train_or_load
+from hoilib.models.ezhoi.ezhoi_stage import (
+    SplitData,
+    checkpoint_path,
+    pair_visual_features,
+    train_or_load,
+)
 from hoilib.models.ezhoi.model import EZHOI
 
 
@@ -41,7 +46,9 @@ class SeedRun:
 
 
 @torch.no_grad()
-def train_features(model: EZHOI, data: SplitData) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def train_features(
+    model: EZHOI, data: SplitData
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The model's visual features of every training pair, and of the annotated ones with their first class."""
     tr = data.train
     model.eval()
@@ -50,10 +57,27 @@ def train_features(model: EZHOI, data: SplitData) -> tuple[torch.Tensor, torch.T
     return v[~tr.pad], v[labelled], tr.targets[labelled].float().argmax(-1)
 
 
-def seed_run(cfg: Params, backbone, world, data: SplitData, seed: int, show_progress: bool = True) -> SeedRun:
+def seed_run(
+    cfg: Params, backbone, world, data: SplitData, seed: int, show_progress: bool = True
+) -> SeedRun:
     """Chapter 2's model, chapter 3's spaces and chapter 4's diffusion models for one seed (trained if missing)."""
     model, _ = train_or_load(cfg, backbone, world, data, "full", seed)
-    space = textspace.extract(model, world, backbone.tokenizer, checkpoint_path(cfg, data.split, "full", seed))
+    space = textspace.extract(
+        model, world, backbone.tokenizer, checkpoint_path(cfg, data.split, "full", seed)
+    )
     allv, pos, pos_cls = train_features(model, data)
-    diffs = {w: diffusion_stage.train_or_load(cfg, space, w, seed, show_progress) for w in diffusion_stage.SPACES}
-    return SeedRun(seed, model, space, pair_visual_features(model, data), allv, pos, pos_cls, diffs["adapted"], diffs["raw"])
+    diffs = {
+        w: diffusion_stage.train_or_load(cfg, space, w, seed, show_progress)
+        for w in diffusion_stage.SPACES
+    }
+    return SeedRun(
+        seed,
+        model,
+        space,
+        pair_visual_features(model, data),
+        allv,
+        pos,
+        pos_cls,
+        diffs["adapted"],
+        diffs["raw"],
+    )

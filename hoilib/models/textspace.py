@@ -27,7 +27,7 @@ EXTRACTION_VERSION = 1
 
 def corpus_sets(world: World) -> list[list[str]]:
     """Sets of C sentences (one per class): the prompts, each template, each descriptor position."""
-    phrases = [p[len(PROMPT_PREFIX):] if p.startswith(PROMPT_PREFIX) else p for p in world.prompts]
+    phrases = [p[len(PROMPT_PREFIX) :] if p.startswith(PROMPT_PREFIX) else p for p in world.prompts]
     sets = [list(world.prompts)] + [[t.format(p=p) for p in phrases] for t in TEMPLATES]
     k = min(len(d) for d in world.descriptors)
     sets += [[d[i] for d in world.descriptors] for i in range(k)]
@@ -54,16 +54,25 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
     for sentences in corpus_sets(world):
         tok = tokenizer(sentences)
         raw_c.append(model.text_encoder(use_prompts=False, tokens=tok))
-        ad_c.append(model.adapt_text(model.text_encoder(use_prompts=model.cfg.use_prompts, tokens=tok)))
+        ad_c.append(
+            model.adapt_text(model.text_encoder(use_prompts=model.cfg.use_prompts, tokens=tok))
+        )
         cls.append(torch.arange(len(sentences)))
     weights, ck_meta = artifacts.load_tensors(checkpoint, "EZ-HOI checkpoint")
     # The training code's digest is hashed too: retrained EZ-HOI means a new space, even with equal weights.
-    meta = {"checkpoint": str(checkpoint), "weights_sha256": artifacts.tensor_digest(weights),
-            "ezhoi_code": (ck_meta.get("inputs") or {}).get("code"),
-            "config": model.cfg.to_dict(), "version": EXTRACTION_VERSION, "n_sets": len(raw_c)}
+    meta = {
+        "checkpoint": str(checkpoint),
+        "weights_sha256": artifacts.tensor_digest(weights),
+        "ezhoi_code": (ck_meta.get("inputs") or {}).get("code"),
+        "config": model.cfg.to_dict(),
+        "version": EXTRACTION_VERSION,
+        "n_sets": len(raw_c),
+    }
     fp = artifacts.fingerprint(meta | {"checkpoint": Path(checkpoint).name})
     # The raw space depends only on the frozen backbone and the prompts, not on the checkpoint.
-    meta["raw_fingerprint"] = artifacts.fingerprint({"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))})
+    meta["raw_fingerprint"] = artifacts.fingerprint(
+        {"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))}
+    )
     return TextSpace(raw, adapted, torch.cat(raw_c), torch.cat(ad_c), torch.cat(cls), fp, meta)
 
 
@@ -72,14 +81,29 @@ def _tensor_sha(t: torch.Tensor) -> str:
 
 
 def save(space: TextSpace, path: str | Path) -> Path:
-    t = {"raw": space.raw, "adapted": space.adapted, "raw_corpus": space.raw_corpus,
-         "adapted_corpus": space.adapted_corpus, "corpus_class": space.corpus_class}
-    return artifacts.save_tensors(path, t, {**space.meta, "fingerprint": space.fingerprint, "kind": "text-spaces"})
+    t = {
+        "raw": space.raw,
+        "adapted": space.adapted,
+        "raw_corpus": space.raw_corpus,
+        "adapted_corpus": space.adapted_corpus,
+        "corpus_class": space.corpus_class,
+    }
+    return artifacts.save_tensors(
+        path, t, {**space.meta, "fingerprint": space.fingerprint, "kind": "text-spaces"}
+    )
 
 
 def load(path: str | Path) -> TextSpace:
     t, meta = artifacts.load_tensors(path, "text space file", kind="text-spaces")
-    return TextSpace(t["raw"], t["adapted"], t["raw_corpus"], t["adapted_corpus"], t["corpus_class"], meta["fingerprint"], meta)
+    return TextSpace(
+        t["raw"],
+        t["adapted"],
+        t["raw_corpus"],
+        t["adapted_corpus"],
+        t["corpus_class"],
+        meta["fingerprint"],
+        meta,
+    )
 
 
 def movement(space: TextSpace) -> dict:
@@ -89,5 +113,11 @@ def movement(space: TextSpace) -> dict:
     cos = (space.raw * space.adapted).sum(-1)
     shift = centroid_gap(space.adapted, space.raw)[1]
     mmd = mmd_permutation_test(space.adapted_corpus, space.raw_corpus, n_permutations=100, seed=0)
-    return {"per_class_cosine": cos, "mean_cosine": float(cos.mean()), "min_cosine": float(cos.min()),
-            "centroid_shift": float(shift), "corpus_mmd2": mmd["mmd2"], "corpus_mmd_p": mmd["p_value"]}
+    return {
+        "per_class_cosine": cos,
+        "mean_cosine": float(cos.mean()),
+        "min_cosine": float(cos.min()),
+        "centroid_shift": float(shift),
+        "corpus_mmd2": mmd["mmd2"],
+        "corpus_mmd_p": mmd["p_value"],
+    }

@@ -28,8 +28,10 @@ def check_run_dir(run_dir: str) -> None:
         with tempfile.NamedTemporaryFile(dir=path, prefix=".write-test-"):
             pass
     except OSError as e:
-        raise ConfigError(f"parameter 'run_dir' = {run_dir!r}: cannot create or write this folder "
-                          f"({e.strerror or e}); expected a writable folder") from None
+        raise ConfigError(
+            f"parameter 'run_dir' = {run_dir!r}: cannot create or write this folder "
+            f"({e.strerror or e}); expected a writable folder"
+        ) from None
 
 
 def check_device(name: str) -> None:
@@ -41,10 +43,14 @@ def check_device(name: str) -> None:
     if dev.startswith("cuda"):
         index = int(dev.split(":")[1]) if ":" in dev else 0
         if not torch.cuda.is_available() or index >= torch.cuda.device_count():
-            raise ConfigError(f"parameter 'device' = {name!r}, but torch sees {torch.cuda.device_count()} CUDA "
-                              "device(s); expected auto or cpu on this machine")
+            raise ConfigError(
+                f"parameter 'device' = {name!r}, but torch sees {torch.cuda.device_count()} CUDA "
+                "device(s); expected auto or cpu on this machine"
+            )
     if dev == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
-        raise ConfigError(f"parameter 'device' = {name!r}, but this torch has no MPS device; expected auto or cpu")
+        raise ConfigError(
+            f"parameter 'device' = {name!r}, but this torch has no MPS device; expected auto or cpu"
+        )
 
 
 def check_backbone(cfg: Params) -> None:
@@ -55,9 +61,15 @@ def check_backbone(cfg: Params) -> None:
         return
     check_model_name(cfg.backbone)
     pre = cfg.pretrained
-    if pre and (os.sep in pre or pre.endswith(WEIGHT_SUFFIXES)) and not Path(pre).expanduser().is_file():
-        raise ConfigError(f"parameter 'pretrained' = {pre!r}: no such weights file; expected a file or an "
-                          "open_clip tag such as openai")
+    if (
+        pre
+        and (os.sep in pre or pre.endswith(WEIGHT_SUFFIXES))
+        and not Path(pre).expanduser().is_file()
+    ):
+        raise ConfigError(
+            f"parameter 'pretrained' = {pre!r}: no such weights file; expected a file or an "
+            "open_clip tag such as openai"
+        )
 
 
 def check_inputs(cfg: Params) -> None:
@@ -65,12 +77,16 @@ def check_inputs(cfg: Params) -> None:
     check_device(cfg.device)
     check_backbone(cfg)
     if cfg.pair_source != "gt" and not Path(cfg.pair_source).expanduser().is_file():
-        raise ConfigError(f"parameter 'pair_source' = {cfg.pair_source!r}: no such detections file; "
-                          "expected gt or a JSON file in the format of hoilib/data/detections.py")
+        raise ConfigError(
+            f"parameter 'pair_source' = {cfg.pair_source!r}: no such detections file; "
+            "expected gt or a JSON file in the format of hoilib/data/detections.py"
+        )
     if cfg.dataset == "hico-det":
         from hoilib.data.build import prepare_world
 
-        world = prepare_world(cfg)  # annotations parsed, every listed image present, the official lists matched
+        world = prepare_world(
+            cfg
+        )  # annotations parsed, every listed image present, the official lists matched
         if world.pair_source != "gt":
             from hoilib.data.detections import read_detections
 

@@ -17,8 +17,8 @@ import time
 
 import torch.distributed as dist
 
-from hoilib.config import Params
 from hoilib import distributed
+from hoilib.config import Params
 
 
 def _rank0_first(what: str, fn):
@@ -45,14 +45,17 @@ def _check_kernels(cfg: Params) -> None:
     missing = kernel_env(cfg.cpu_kernels)
     if missing and resolve_device(cfg.device) == "cpu":
         exports = " ".join(f"{k}={v}" for k, v in missing.items())
-        raise ConfigError(f"parameter 'cpu_kernels' = {cfg.cpu_kernels!r} on the CPU: start torchrun with "
-                          f"{exports} in the environment (torch reads them when it starts), or --set cpu_kernels=native")
+        raise ConfigError(
+            f"parameter 'cpu_kernels' = {cfg.cpu_kernels!r} on the CPU: start torchrun with "
+            f"{exports} in the environment (torch reads them when it starts), or --set cpu_kernels=native"
+        )
 
 
 def _lost_peer(e: BaseException) -> bool:
     """A collective that broke because another rank's process ended (it already printed why)."""
-    return distributed.active() and (isinstance(e, dist.DistError) or "closed by peer" in str(e)
-                                     or "Connection reset" in str(e))
+    return distributed.active() and (
+        isinstance(e, dist.DistError) or "closed by peer" in str(e) or "Connection reset" in str(e)
+    )
 
 
 def main(argv=None) -> int:
@@ -60,12 +63,14 @@ def main(argv=None) -> int:
     from hoilib.config import resolve
     from hoilib.data.build import prepare_world
     from hoilib.errors import HoiBookError
+    from hoilib.models.backbone_stage import prepare_backbone
     from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, split_data, train_or_load
     from hoilib.pipeline.preflight import check_inputs
     from hoilib.seed import seed_everything
-    from hoilib.models.backbone_stage import prepare_backbone
 
-    ap = argparse.ArgumentParser(prog="hoilib.pipeline.prepare", description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="hoilib.pipeline.prepare", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("--profile", default="synth")
     ap.add_argument("--set", action="append", metavar="NAME=VALUE")
     args = ap.parse_args(argv)
@@ -82,10 +87,14 @@ def main(argv=None) -> int:
         t0 = time.time()
         world = _rank0_first("the world", lambda: prepare_world(cfg))
         backbone = _rank0_first("the backbone", lambda: prepare_backbone(cfg, world))
-        say(f"[prepare] {world_size} process(es); world and backbone ready in {time.time() - t0:.0f} s")
+        say(
+            f"[prepare] {world_size} process(es); world and backbone ready in {time.time() - t0:.0f} s"
+        )
         with distributed.together("feature extraction"):
             data = split_data(cfg, world, backbone, cfg.split)
-        say(f"[prepare] features of {len(data.test_pairs)} test pairs cached in {time.time() - t0:.0f} s")
+        say(
+            f"[prepare] features of {len(data.test_pairs)} test pairs cached in {time.time() - t0:.0f} s"
+        )
         names = list(ABLATIONS) if cfg.ezhoi_ablation else ["full"]
         for name in names:
             for seed in cfg.ezhoi_seeds:
@@ -99,7 +108,11 @@ def main(argv=None) -> int:
         if not _lost_peer(e):
             raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        print(f"hoilib.pipeline.prepare (rank {rank}): stopped: another rank ended ({first})", file=sys.stderr, flush=True)
+        print(
+            f"hoilib.pipeline.prepare (rank {rank}): stopped: another rank ended ({first})",
+            file=sys.stderr,
+            flush=True,
+        )
         return 1
     finally:
         distributed.cleanup()

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hoilib.config import REPO
@@ -26,8 +26,21 @@ METHODS = {
 }
 SPLITS = {"Full": "full", "Seen": "seen", "Unseen": "unseen"}
 MAP_COLUMNS = [f"{m} {s}" for m in METHODS for s in SPLITS]
-INFO_COLUMNS = ["run", "profile", "dataset", "split", "backbone", "seed", "EZ-HOI seeds", "commit", "dirty",
-                "machine", "date (UTC)", "status", "chapters done"]
+INFO_COLUMNS = [
+    "run",
+    "profile",
+    "dataset",
+    "split",
+    "backbone",
+    "seed",
+    "EZ-HOI seeds",
+    "commit",
+    "dirty",
+    "machine",
+    "date (UTC)",
+    "status",
+    "chapters done",
+]
 # Folders never walked into: they hold images, caches or staging copies, not runs.
 _SKIP_DIRS = {"_book_src", "__pycache__", ".ipynb_checkpoints", ".git"}
 
@@ -77,7 +90,12 @@ def _read(path: Path, notes: list[dict], root: Path) -> dict | None:
         notes.append({"file": _rel(path, root), "problem": f"not valid JSON ({first})"})
         return None
     if not isinstance(data, dict):
-        notes.append({"file": _rel(path, root), "problem": f"expected a JSON object, got {type(data).__name__}"})
+        notes.append(
+            {
+                "file": _rel(path, root),
+                "problem": f"expected a JSON object, got {type(data).__name__}",
+            }
+        )
         return None
     return data
 
@@ -111,8 +129,13 @@ def _chapter5_means(data: dict | None, path: Path, notes: list[dict], root: Path
     metrics = data.get("metrics")
     rows = metrics.get("per_seed") if isinstance(metrics, dict) else None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
-        notes.append({"file": _rel(path, root), "problem": "expected metrics.per_seed to be a list of rows "
-                      "{method, seed, full, seen, unseen}; its mAP columns are left n/a"})
+        notes.append(
+            {
+                "file": _rel(path, root),
+                "problem": "expected metrics.per_seed to be a list of rows "
+                "{method, seed, full, seen, unseen}; its mAP columns are left n/a",
+            }
+        )
         return out
     for label, method in METHODS.items():
         mine = [r for r in rows if r.get("method") == method]
@@ -123,13 +146,20 @@ def _chapter5_means(data: dict | None, path: Path, notes: list[dict], root: Path
 
 def _chapters_done(run_dir: Path, metrics_files: list[Path]) -> str:
     """Compact list of chapter numbers with an executed notebook (or, lacking those, a metrics file)."""
-    nbs = [p for p in (run_dir / "notebooks").glob("[0-9][0-9]_*.ipynb")
-           if not p.name.endswith(".failed.ipynb")] if (run_dir / "notebooks").is_dir() else []
+    nbs = (
+        [
+            p
+            for p in (run_dir / "notebooks").glob("[0-9][0-9]_*.ipynb")
+            if not p.name.endswith(".failed.ipynb")
+        ]
+        if (run_dir / "notebooks").is_dir()
+        else []
+    )
     nums = sorted({int(p.name[:2]) for p in (nbs or metrics_files) if p.name[:2].isdigit()})
     if not nums:
         return ""
     spans, start = [], nums[0]
-    for a, b in zip(nums, nums[1:] + [None]):
+    for a, b in zip(nums, nums[1:] + [None], strict=False):
         if b != a + 1:
             spans.append(f"{start:02d}" if start == a else f"{start:02d}-{a:02d}")
             start = b
@@ -145,7 +175,7 @@ def _date(prov: dict | None, run_dir: Path, metrics_files: list[Path]) -> str:
     if not files:
         return ""
     t = max(p.stat().st_mtime for p in files)
-    return datetime.fromtimestamp(t, timezone.utc).strftime("%Y-%m-%d %H:%M")
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
 
 def _int_or_none(v) -> int | None:
@@ -153,7 +183,9 @@ def _int_or_none(v) -> int | None:
 
 
 def _run_row(run_dir: Path, root: Path, notes: list[dict]) -> dict:
-    metrics_files = sorted((run_dir / "metrics").glob("*.json")) if (run_dir / "metrics").is_dir() else []
+    metrics_files = (
+        sorted((run_dir / "metrics").glob("*.json")) if (run_dir / "metrics").is_dir() else []
+    )
     cfg = _read(run_dir / "config.json", notes, root) or {}
     prov = _read(run_dir / "provenance.json", notes, root)
     first = {}
@@ -169,7 +201,10 @@ def _run_row(run_dir: Path, root: Path, notes: list[dict]) -> dict:
     ez = cfg.get("ezhoi_seeds", (prov or {}).get("ezhoi_seeds"))
     row = {
         "run": _rel(run_dir, root),
-        "profile": cfg.get("profile") or (prov or {}).get("profile") or first.get("profile") or run_dir.name,
+        "profile": cfg.get("profile")
+        or (prov or {}).get("profile")
+        or first.get("profile")
+        or run_dir.name,
         "dataset": cfg.get("dataset"),
         "split": cfg.get("split"),
         "backbone": cfg.get("backbone"),
@@ -204,8 +239,13 @@ def collect(runs_root: str | Path = REPO / "runs"):
         try:
             rows.append(_run_row(run_dir, root, notes))
         except Exception as e:  # the page must render whatever one run holds
-            notes.append({"file": _rel(run_dir, root), "problem": f"the whole run left out, could not read it "
-                                                                  f"({type(e).__name__}: {e})"})
+            notes.append(
+                {
+                    "file": _rel(run_dir, root),
+                    "problem": f"the whole run left out, could not read it "
+                    f"({type(e).__name__}: {e})",
+                }
+            )
     df = pd.DataFrame(rows, columns=INFO_COLUMNS + MAP_COLUMNS)
     df["seed"] = pd.array(list(df["seed"]), dtype="Int64")
     for c in MAP_COLUMNS:
@@ -235,7 +275,11 @@ def _cell(v) -> str:
 def markdown_table(df) -> str:
     """A MyST pipe table by pandas' ``to_markdown``: floats right-aligned; cells are ``_cell``'s text, unparsed."""
     align = ["right" if str(df[c].dtype).startswith("float") else "left" for c in df.columns]
-    return df.map(_cell).rename(columns=_cell).to_markdown(index=False, colalign=align, disable_numparse=True)
+    return (
+        df.map(_cell)
+        .rename(columns=_cell)
+        .to_markdown(index=False, colalign=align, disable_numparse=True)
+    )
 
 
 def _code(text: str) -> str:
@@ -254,27 +298,42 @@ def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
     df = collect(root)
     notes = df.attrs.get("skipped", [])
     where = _where(root)
-    parts = ["# Results of every run", "",
-             f"This page collects every run found under {where} when the book was built. "
-             "`hoilib run --profile P` writes one run to `runs/P`; `hoilib sweep --profiles P ... --seeds 0 1 2` "
-             "writes one run per profile and seed to `runs/sweep/P-seedS`. Each row is one run folder, with "
-             "where its numbers came from: the profile, the seed, the commit of the code (dirty: uncommitted "
-             "changes were present), the machine (CPU and the vector kernels torch chose, or the GPU: the same "
-             "commit and seed give different numbers on different CPUs, see *Reproducing*) and when it finished.", ""]
+    parts = [
+        "# Results of every run",
+        "",
+        f"This page collects every run found under {where} when the book was built. "
+        "`hoilib run --profile P` writes one run to `runs/P`; `hoilib sweep --profiles P ... --seeds 0 1 2` "
+        "writes one run per profile and seed to `runs/sweep/P-seedS`. Each row is one run folder, with "
+        "where its numbers came from: the profile, the seed, the commit of the code (dirty: uncommitted "
+        "changes were present), the machine (CPU and the vector kernels torch chose, or the GPU: the same "
+        "commit and seed give different numbers on different CPUs, see *Reproducing*) and when it finished.",
+        "",
+    ]
     if df.empty:
-        parts += [f"No runs exist yet under {where}, so there are no results to show. Make one with "
-                  "`python -m hoilib run --profile synth`, or several with "
-                  "`python -m hoilib sweep --profiles synth --seeds 0 1 2`, then build the book again.", ""]
+        parts += [
+            f"No runs exist yet under {where}, so there are no results to show. Make one with "
+            "`python -m hoilib run --profile synth`, or several with "
+            "`python -m hoilib sweep --profiles synth --seeds 0 1 2`, then build the book again.",
+            "",
+        ]
     else:
-        parts += [markdown_table(df), "",
-                  "mAP in %, the mean over the EZ-HOI seeds of the run (chapter 5). *no bridge*: EZ-HOI as "
-                  "trained; *wrong order*: with the bridge whose diffusion model was trained on the raw text "
-                  "embeddings; *correct order*: with the bridge trained on EZ-HOI's adapted text embeddings. "
-                  "n/a: the run has not reached chapter 5 (see *chapters done*), or the value is undefined. "
-                  "Runs with different profiles differ in data and budget; compare rows of the same profile.", ""]
+        parts += [
+            markdown_table(df),
+            "",
+            "mAP in %, the mean over the EZ-HOI seeds of the run (chapter 5). *no bridge*: EZ-HOI as "
+            "trained; *wrong order*: with the bridge whose diffusion model was trained on the raw text "
+            "embeddings; *correct order*: with the bridge trained on EZ-HOI's adapted text embeddings. "
+            "n/a: the run has not reached chapter 5 (see *chapters done*), or the value is undefined. "
+            "Runs with different profiles differ in data and budget; compare rows of the same profile.",
+            "",
+        ]
     if notes:
-        parts += ["## Files skipped", "",
-                  "These files could not be read and were left out of the table:", ""]
+        parts += [
+            "## Files skipped",
+            "",
+            "These files could not be read and were left out of the table:",
+            "",
+        ]
         parts += [f"* {_code(n['file'])}: {_cell(n['problem'])}" for n in notes] + [""]
     return "\n".join(parts)
 
@@ -285,13 +344,21 @@ def results_text(runs_root: str | Path = REPO / "runs") -> str:
 
     df = collect(runs_root)
     if df.empty:
-        text = (f"no runs under {runs_root}; make one with `hoilib run --profile synth` "
-                f"or `hoilib sweep --profiles synth --seeds 0 1 2`")
+        text = (
+            f"no runs under {runs_root}; make one with `hoilib run --profile synth` "
+            f"or `hoilib sweep --profiles synth --seeds 0 1 2`"
+        )
     else:
         shown = df.copy()
-        for c in INFO_COLUMNS:  # None / NA / bools read as n/a, yes, no (to_string's na_rep covers floats only)
-            shown[c] = [_cell(v) if v is None or v is pd.NA or isinstance(v, bool) else v for v in shown[c]]
-        with pd.option_context("display.width", 10_000, "display.max_columns", None, "display.max_rows", None):
+        for c in (
+            INFO_COLUMNS
+        ):  # None / NA / bools read as n/a, yes, no (to_string's na_rep covers floats only)
+            shown[c] = [
+                _cell(v) if v is None or v is pd.NA or isinstance(v, bool) else v for v in shown[c]
+            ]
+        with pd.option_context(
+            "display.width", 10_000, "display.max_columns", None, "display.max_rows", None
+        ):
             text = shown.to_string(index=False, na_rep="n/a", float_format=lambda v: f"{v:.2f}")
     notes = df.attrs.get("skipped", [])
     if notes:

@@ -19,7 +19,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from hoilib import __version__, artifacts, codekey
@@ -30,7 +30,9 @@ from hoilib.pipeline.preflight import check_inputs
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-_USER_NUMBA_CACHE = os.environ.get("NUMBA_CACHE_DIR")  # a user's own setting wins over the per-run cache
+_USER_NUMBA_CACHE = os.environ.get(
+    "NUMBA_CACHE_DIR"
+)  # a user's own setting wins over the per-run cache
 
 
 class NotebookFailed(HoiBookError):
@@ -39,15 +41,21 @@ class NotebookFailed(HoiBookError):
     The fields are kept apart too, so a sweep can summarise failures without parsing text.
     """
 
-    def __init__(self, message: str, notebook: str | None = None, cell: int | None = None,
-                 error: str | None = None, failed_copy: str | None = None):
+    def __init__(
+        self,
+        message: str,
+        notebook: str | None = None,
+        cell: int | None = None,
+        error: str | None = None,
+        failed_copy: str | None = None,
+    ):
         super().__init__(message)
         self.notebook, self.cell, self.error, self.failed_copy = notebook, cell, error, failed_copy
 
 
 def utc_now() -> str:
     """ISO time in UTC, second precision: what provenance and log lines carry."""
-    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def git_state(repo: Path = REPO) -> dict:
@@ -56,9 +64,12 @@ def git_state(repo: Path = REPO) -> dict:
     Provenance must never stop a run: no git binary, not a repository, a timeout or a
     refused ("dubious ownership") repository all give None instead of an error.
     """
+
     def git(*args):
         try:
-            proc = subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30)
+            proc = subprocess.run(
+                ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30
+            )
         except (OSError, subprocess.SubprocessError):
             return None
         return proc.stdout if proc.returncode == 0 else None
@@ -120,7 +131,9 @@ def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
     settings = {
         **kernel_env(cpu_kernels),  # read when each kernel imports torch
         "TQDM_DISABLE": "1",  # tqdm reads it at import: no progress bars stored in the executed notebooks
-        artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),  # the chapters' stages say what they reused
+        artifacts.RUN_LOG_ENV: str(
+            run_dir / "run.log"
+        ),  # the chapters' stages say what they reused
         # UMAP's numba kernels compile once per run instead of once per chapter (~15 s each on 2 cores).
         "NUMBA_CACHE_DIR": _USER_NUMBA_CACHE or str(run_dir / ".cache" / "numba"),
     }
@@ -136,8 +149,13 @@ def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
                 os.environ[k] = v
 
 
-def run_profile(profile: str, overrides: dict | None = None, only: list[str] | None = None,
-                log=print, notebooks: Path = NOTEBOOKS) -> dict:
+def run_profile(
+    profile: str,
+    overrides: dict | None = None,
+    only: list[str] | None = None,
+    log=print,
+    notebooks: Path = NOTEBOOKS,
+) -> dict:
     """Resolve the profile, then run every chapter; returns {notebook: seconds}.
 
     Writes provenance.json (status running -> complete / failed / interrupted) and
@@ -160,13 +178,26 @@ def run_profile(profile: str, overrides: dict | None = None, only: list[str] | N
     previous = read_provenance(run_dir) or {}
     kept = previous.get("notebooks") if previous.get("config_fingerprint") == fp else None
     prov = {
-        "profile": cfg.profile, "overrides": dict(overrides or {}), "seed": cfg.seed,
-        "ezhoi_seeds": cfg.ezhoi_seeds, "hoilib": __version__, "python": sys.version.split()[0],
-        "git": git_state(), "code": codekey.all_digests(),
-        "machine": machine_info(kernel_env(cfg.cpu_kernels)), "config_fingerprint": fp, "only": list(only) if only else None,
-        "notebooks_folder": str(Path(notebooks).resolve()), "started_utc": utc_now(), "finished_utc": None,
-        "status": "running", "failure": None,
-        "notebooks": {**(kept if isinstance(kept, dict) else {}), **{nb.name: {"status": "pending"} for nb in chapters}},
+        "profile": cfg.profile,
+        "overrides": dict(overrides or {}),
+        "seed": cfg.seed,
+        "ezhoi_seeds": cfg.ezhoi_seeds,
+        "hoilib": __version__,
+        "python": sys.version.split()[0],
+        "git": git_state(),
+        "code": codekey.all_digests(),
+        "machine": machine_info(kernel_env(cfg.cpu_kernels)),
+        "config_fingerprint": fp,
+        "only": list(only) if only else None,
+        "notebooks_folder": str(Path(notebooks).resolve()),
+        "started_utc": utc_now(),
+        "finished_utc": None,
+        "status": "running",
+        "failure": None,
+        "notebooks": {
+            **(kept if isinstance(kept, dict) else {}),
+            **{nb.name: {"status": "pending"} for nb in chapters},
+        },
     }
     prov_path = run_dir / "provenance.json"
     artifacts.write_json(prov_path, prov)
@@ -176,9 +207,11 @@ def run_profile(profile: str, overrides: dict | None = None, only: list[str] | N
         artifacts.write_json(prov_path, prov)
 
     commit = prov["git"]["commit"]
-    rlog(f"[hoilib] run of profile {cfg.profile} in {run_dir} (hoilib {__version__}, commit "
-         f"{commit[:10] if commit else 'unknown'}{' dirty' if prov['git']['dirty'] else ''}); "
-         f"chapters: {', '.join(nb.name for nb in chapters)}")
+    rlog(
+        f"[hoilib] run of profile {cfg.profile} in {run_dir} (hoilib {__version__}, commit "
+        f"{commit[:10] if commit else 'unknown'}{' dirty' if prov['git']['dirty'] else ''}); "
+        f"chapters: {', '.join(nb.name for nb in chapters)}"
+    )
     params = {"profile": cfg.profile, "params": cfg.model_dump()}
     timings = {}
     with kernel_environment(run_dir, cfg.cpu_kernels):
@@ -192,29 +225,50 @@ def run_profile(profile: str, overrides: dict | None = None, only: list[str] | N
             artifacts.write_json(prov_path, prov)
             t0 = time.time()
             try:
-                pm.execute_notebook(str(nb), str(tmp), parameters=params, kernel_name="python3", cwd=str(REPO),
-                                    progress_bar=False, log_output=False,
-                                    extra_arguments=["--IPKernelApp.log_level=ERROR"])  # no start-up chatter
+                pm.execute_notebook(
+                    str(nb),
+                    str(tmp),
+                    parameters=params,
+                    kernel_name="python3",
+                    cwd=str(REPO),
+                    progress_bar=False,
+                    log_output=False,
+                    extra_arguments=["--IPKernelApp.log_level=ERROR"],
+                )  # no start-up chatter
             except PapermillExecutionError as e:
                 os.replace(tmp, failed)
                 error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
                 cell = getattr(e, "cell_index", None)
                 msg = _describe_failure(nb, e, failed)
-                prov["notebooks"][nb.name].update(status="failed", seconds=round(time.time() - t0, 1), cell=cell, error=error)
-                finish("failed", {"notebook": nb.name, "cell": cell, "error": error, "failed_copy": str(failed)})
+                prov["notebooks"][nb.name].update(
+                    status="failed", seconds=round(time.time() - t0, 1), cell=cell, error=error
+                )
+                finish(
+                    "failed",
+                    {"notebook": nb.name, "cell": cell, "error": error, "failed_copy": str(failed)},
+                )
                 rlog(f"[hoilib] {msg}")
-                raise NotebookFailed(msg, notebook=nb.name, cell=cell, error=error, failed_copy=str(failed)) from None
+                raise NotebookFailed(
+                    msg, notebook=nb.name, cell=cell, error=error, failed_copy=str(failed)
+                ) from None
             except BaseException as e:
                 tmp.unlink(missing_ok=True)
                 error = f"{type(e).__name__}: {e}"
-                prov["notebooks"][nb.name].update(status="failed", seconds=round(time.time() - t0, 1), error=error)
+                prov["notebooks"][nb.name].update(
+                    status="failed", seconds=round(time.time() - t0, 1), error=error
+                )
                 interrupted = isinstance(e, (KeyboardInterrupt, SystemExit))
-                finish("interrupted" if interrupted else "failed", {"notebook": nb.name, "cell": None, "error": error})
+                finish(
+                    "interrupted" if interrupted else "failed",
+                    {"notebook": nb.name, "cell": None, "error": error},
+                )
                 rlog(f"[hoilib] {nb.name} {'interrupted' if interrupted else 'failed'}: {error}")
                 raise
             os.replace(tmp, final)
             timings[nb.name] = round(time.time() - t0, 1)
-            prov["notebooks"][nb.name].update(status="done", seconds=timings[nb.name], finished_utc=utc_now())
+            prov["notebooks"][nb.name].update(
+                status="done", seconds=timings[nb.name], finished_utc=utc_now()
+            )
             artifacts.write_json(prov_path, prov)
             rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
     artifacts.write_json(run_dir / "timings.json", timings)

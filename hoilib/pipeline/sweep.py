@@ -18,8 +18,16 @@ from pathlib import Path
 
 from hoilib.config import REPO, Params, resolve
 from hoilib.errors import ConfigError
-from hoilib.pipeline.runner import (NOTEBOOKS, NotebookFailed, RunLog, chapter_paths, config_fingerprint, notebook_errors,
-                           read_provenance, run_profile)
+from hoilib.pipeline.runner import (
+    NOTEBOOKS,
+    NotebookFailed,
+    RunLog,
+    chapter_paths,
+    config_fingerprint,
+    notebook_errors,
+    read_provenance,
+    run_profile,
+)
 
 # Set per run by the sweep; a --set of one of these would silently be overwritten.
 SWEEP_OWNED = ("seed", "ezhoi_seeds", "run_dir")
@@ -59,14 +67,21 @@ class SweepReport:
 
     def summary(self) -> str:
         """A few lines for the end of the command: counts, then each failure with where to look."""
-        counts = {s: sum(r.status == s for r in self.runs) for s in ("complete", "skipped", "failed", "failed-before")}
-        head = (f"[sweep] {len(self.runs)} runs: {counts['complete']} ran to the end, {counts['skipped']} already "
-                f"complete (skipped), {counts['failed']} failed, {counts['failed-before']} failed earlier and "
-                f"were not retried; sweep log: {self.log_path}")
+        counts = {
+            s: sum(r.status == s for r in self.runs)
+            for s in ("complete", "skipped", "failed", "failed-before")
+        }
+        head = (
+            f"[sweep] {len(self.runs)} runs: {counts['complete']} ran to the end, {counts['skipped']} already "
+            f"complete (skipped), {counts['failed']} failed, {counts['failed-before']} failed earlier and "
+            f"were not retried; sweep log: {self.log_path}"
+        )
         lines = [head]
         for r in self.failures:
             where = f"{r.notebook} cell {r.cell}" if r.notebook else "before any notebook ran"
-            lines.append(f"  FAILED {r.profile} seed {r.seed}: {where}: {r.detail} (log: {r.log_path})")
+            lines.append(
+                f"  FAILED {r.profile} seed {r.seed}: {where}: {r.detail} (log: {r.log_path})"
+            )
         if any(r.status == "failed-before" for r in self.runs):
             lines.append("  pass --retry-failed to run the runs that failed earlier again")
         return "\n".join(lines)
@@ -114,9 +129,16 @@ def run_state(run_dir: Path, cfg: Params, chapters: list[Path]) -> tuple[str, st
     return "complete", "every chapter done", prov
 
 
-def run_sweep(profiles: list[str], seeds: list[int], overrides: dict | None = None, root: str | Path = "runs/sweep",
-              only: list[str] | None = None, retry_failed: bool = False, log=print,
-              notebooks: Path = NOTEBOOKS) -> SweepReport:
+def run_sweep(
+    profiles: list[str],
+    seeds: list[int],
+    overrides: dict | None = None,
+    root: str | Path = "runs/sweep",
+    only: list[str] | None = None,
+    retry_failed: bool = False,
+    log=print,
+    notebooks: Path = NOTEBOOKS,
+) -> SweepReport:
     """Run every profile x seed; returns the report (the caller decides the exit status).
 
     Every configuration is resolved before anything runs, so a typo in a profile or a
@@ -125,27 +147,40 @@ def run_sweep(profiles: list[str], seeds: list[int], overrides: dict | None = No
     overrides = dict(overrides or {})
     clash = [k for k in SWEEP_OWNED if k in overrides]
     if clash:
-        raise ConfigError(f"--set {', '.join(clash)}: the sweep sets seed, ezhoi_seeds and run_dir for each run "
-                          f"(use --seeds and --root instead)")
+        raise ConfigError(
+            f"--set {', '.join(clash)}: the sweep sets seed, ezhoi_seeds and run_dir for each run "
+            f"(use --seeds and --root instead)"
+        )
     if not profiles or not seeds:
-        raise ConfigError(f"a sweep needs at least one profile and one seed, got profiles={profiles!r} seeds={seeds!r}")
+        raise ConfigError(
+            f"a sweep needs at least one profile and one seed, got profiles={profiles!r} seeds={seeds!r}"
+        )
     root = _root_path(root)
     chapters = chapter_paths(only, notebooks)
     plan = []
     for profile in profiles:
         for seed in seeds:
             run_dir = root / run_folder_name(profile, seed)
-            ov = {**overrides, "seed": int(seed), "ezhoi_seeds": [int(seed)], "run_dir": str(run_dir)}
+            ov = {
+                **overrides,
+                "seed": int(seed),
+                "ezhoi_seeds": [int(seed)],
+                "run_dir": str(run_dir),
+            }
             plan.append((profile, int(seed), ov, resolve(profile, ov)))
     names = [str(cfg.run_dir) for *_, cfg in plan]
     if len(set(names)) != len(names):
-        raise ConfigError(f"two runs of the sweep share a folder (repeated profile or seed?): {sorted(names)}")
+        raise ConfigError(
+            f"two runs of the sweep share a folder (repeated profile or seed?): {sorted(names)}"
+        )
 
     root.mkdir(parents=True, exist_ok=True)
     slog = RunLog(root / "sweep.log", log)
     report = SweepReport([], root / "sweep.log")
-    slog(f"[sweep] {len(plan)} runs ({', '.join(profiles)} x seeds {', '.join(map(str, seeds))}) under {root}; "
-         f"chapters: {', '.join(nb.name for nb in chapters)}")
+    slog(
+        f"[sweep] {len(plan)} runs ({', '.join(profiles)} x seeds {', '.join(map(str, seeds))}) under {root}; "
+        f"chapters: {', '.join(nb.name for nb in chapters)}"
+    )
     for i, (profile, seed, ov, cfg) in enumerate(plan, 1):
         run_dir = Path(cfg.run_dir)
         run = SweepRun(profile, seed, run_dir)
@@ -158,24 +193,41 @@ def run_sweep(profiles: list[str], seeds: list[int], overrides: dict | None = No
             continue
         if state == "failed" and not retry_failed:
             failure = (prov or {}).get("failure") or {}
-            run.status, run.notebook, run.cell = "failed-before", failure.get("notebook"), failure.get("cell")
+            run.status, run.notebook, run.cell = (
+                "failed-before",
+                failure.get("notebook"),
+                failure.get("cell"),
+            )
             run.detail = f"{failure.get('error', 'unknown error')} (earlier run, not retried)"
-            slog(f"{tag}: failed earlier in {run.notebook} cell {run.cell}, not retried (--retry-failed reruns it)")
+            slog(
+                f"{tag}: failed earlier in {run.notebook} cell {run.cell}, not retried (--retry-failed reruns it)"
+            )
             continue
         slog(f"{tag}: running ({why}) in {run_dir}")
         try:
             run_profile(profile, ov, only, log=lambda m: slog(f"  {m}"), notebooks=notebooks)
         except NotebookFailed as e:
-            run.status, run.notebook, run.cell, run.detail = "failed", e.notebook, e.cell, e.error or str(e)
+            run.status, run.notebook, run.cell, run.detail = (
+                "failed",
+                e.notebook,
+                e.cell,
+                e.error or str(e),
+            )
         except Exception as e:  # a dead kernel, a full disk: record it and go on with the next run
             prov = read_provenance(run_dir) or {}
             failure = prov.get("failure") or {}
-            run.status, run.notebook, run.detail = "failed", failure.get("notebook"), f"{type(e).__name__}: {e}"
+            run.status, run.notebook, run.detail = (
+                "failed",
+                failure.get("notebook"),
+                f"{type(e).__name__}: {e}",
+            )
         else:
             run.status = "complete"
             slog(f"{tag}: complete")
             continue
         where = f"{run.notebook} cell {run.cell}" if run.notebook else "before any notebook ran"
-        slog(f"{tag}: FAILED in {where}: {run.detail} (log: {run.log_path}); going on with the next run")
+        slog(
+            f"{tag}: FAILED in {where}: {run.detail} (log: {run.log_path}); going on with the next run"
+        )
     slog(report.summary())
     return report

@@ -49,7 +49,13 @@ def _image(rng: random.Random, classes: list[int], table) -> tuple[dict, Image.I
         bh, bo = _box(rng, 4 + 78 * k, 40 + 78 * k), _box(rng, 30 + 78 * k, 76 + 78 * k)
         dr.rectangle(bh, fill=(40, 60, 200))
         dr.rectangle(bo, fill=tuple(40 + (obj * 37 + i * 71) % 200 for i in range(3)))
-        for key, val in (("boxes_h", bh), ("boxes_o", bo), ("hoi", c), ("object", obj), ("verb", verb)):
+        for key, val in (
+            ("boxes_h", bh),
+            ("boxes_o", bo),
+            ("hoi", c),
+            ("object", obj),
+            ("verb", verb),
+        ):
             ann[key].append(val)
     return ann, img
 
@@ -73,9 +79,15 @@ def make_fixture(root: str | Path, n_train: int = 16, n_test: int = 14, seed: in
                 img.save(tmp, format="JPEG", quality=90)
             anns.append(ann)
             names.append(name)
-        doc = {"annotation": anns, "filenames": names, "size": [[W, H]] * n, "empty": [],
-               "objects": lists.objects(), "verbs": lists.verbs(),
-               "correspondence": [[h, o, v] for h, (v, o) in enumerate(table)]}
+        doc = {
+            "annotation": anns,
+            "filenames": names,
+            "size": [[W, H]] * n,
+            "empty": [],
+            "objects": lists.objects(),
+            "verbs": lists.verbs(),
+            "correspondence": [[h, o, v] for h, (v, o) in enumerate(table)],
+        }
         artifacts.write_json(root / f"instances_{split}2015.json", doc)
     return root
 

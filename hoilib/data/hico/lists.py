@@ -13,7 +13,12 @@ from importlib import resources
 from typing import Any
 
 SPLITS = ("uv", "rf-uc", "nf-uc", "uo")
-_SOURCE_KEYS = {"uv": "unseen_verb", "rf-uc": "rare_first", "nf-uc": "non_rare_first", "uo": "unseen_object"}
+_SOURCE_KEYS = {
+    "uv": "unseen_verb",
+    "rf-uc": "rare_first",
+    "nf-uc": "non_rare_first",
+    "uo": "unseen_object",
+}
 
 
 @lru_cache(maxsize=1)
@@ -28,7 +33,9 @@ def _get(key: str) -> Any:
     try:
         return _data()[key]
     except KeyError:
-        raise LookupError(f"hico_lists.json has no {key!r}: it was not found in a public source") from None
+        raise LookupError(
+            f"hico_lists.json has no {key!r}: it was not found in a public source"
+        ) from None
 
 
 def verbs() -> list[str]:
@@ -68,8 +75,10 @@ def unseen(split: str) -> list[int]:
         raise ValueError(f"unknown split {split!r}; valid splits: {', '.join(SPLITS)}")
     table = _get("unseen")
     if split not in table:
-        raise LookupError(f"hico_lists.json has no unseen list for {split!r} "
-                          f"(upstream key {_SOURCE_KEYS[split]!r} was not found)")
+        raise LookupError(
+            f"hico_lists.json has no unseen list for {split!r} "
+            f"(upstream key {_SOURCE_KEYS[split]!r} was not found)"
+        )
     return sorted(table[split])
 
 

@@ -12,13 +12,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from hoilib.config import Params
-from hoilib.errors import ConfigError, DataError
-from hoilib.data.hico import lists
 from hoilib.data.annotations import HOIDataset, load_annotations
+from hoilib.data.hico import lists
+from hoilib.errors import ConfigError, DataError
 
-GET_DATA = ("HICO-DET: download hico_20160224_det.tar.gz (images) from the dataset's page (Chao et al., "
-            "http://www-personal.umich.edu/~ywchao/hico/) and the instances_{train,test}2015.json annotation files "
-            "from https://github.com/fredzzhang/hicodet; put both in one folder and pass it as data_root")
+GET_DATA = (
+    "HICO-DET: download hico_20160224_det.tar.gz (images) from the dataset's page (Chao et al., "
+    "http://www-personal.umich.edu/~ywchao/hico/) and the instances_{train,test}2015.json annotation files "
+    "from https://github.com/fredzzhang/hicodet; put both in one folder and pass it as data_root"
+)
 LAYOUTS = ("hico_20160224_det/images", "images")
 
 
@@ -31,18 +33,28 @@ def locate(root: Path, split: str) -> tuple[Path, Path]:
     for d in tried:
         if d.is_dir():
             return ann, d
-    raise DataError(f"HICO-DET {split} images not found: looked for {' and '.join(map(str, tried))}. {GET_DATA}.")
+    raise DataError(
+        f"HICO-DET {split} images not found: looked for {' and '.join(map(str, tried))}. {GET_DATA}."
+    )
 
 
 def check_official(ds: HOIDataset) -> None:
     """The file's verbs, objects and class order must be the official ones the split lists index."""
-    for field, got, want in (("verbs", ds.verbs, lists.verbs()), ("objects", ds.objects, lists.objects()),
-                             ("correspondence", ds.classes, lists.classes())):
+    for field, got, want in (
+        ("verbs", ds.verbs, lists.verbs()),
+        ("objects", ds.objects, lists.objects()),
+        ("correspondence", ds.classes, lists.classes()),
+    ):
         if list(got) != list(want):
-            bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
-            raise DataError(f"{ds.path}: field '{field}' differs from the official HICO-DET list at index {bad} "
-                            f"(got {got[bad] if bad < len(got) else 'nothing'!r}, expected "
-                            f"{want[bad] if bad < len(want) else 'nothing'!r}; {len(got)} entries, expected {len(want)})")
+            bad = next(
+                (i for i, (a, b) in enumerate(zip(got, want, strict=False)) if a != b),
+                min(len(got), len(want)),
+            )
+            raise DataError(
+                f"{ds.path}: field '{field}' differs from the official HICO-DET list at index {bad} "
+                f"(got {got[bad] if bad < len(got) else 'nothing'!r}, expected "
+                f"{want[bad] if bad < len(want) else 'nothing'!r}; {len(got)} entries, expected {len(want)})"
+            )
 
 
 def phrase(verb: str, obj: str) -> tuple[str, str]:
@@ -58,23 +70,35 @@ def descriptors(verb: str, obj: str) -> list[str]:
     """
     v, o = phrase(verb, obj)
     if verb == "no_interaction":
-        return [f"a person and a {o} that the person does not interact with", f"a person next to a {o}",
-                f"a {o} in a scene with a person"]
-    return [f"a person who is about to {v} a {o}", f"the hands and body of a person who {v}s a {o}",
-            f"a {o} and a person; the person {v}s it"]
+        return [
+            f"a person and a {o} that the person does not interact with",
+            f"a person next to a {o}",
+            f"a {o} in a scene with a person",
+        ]
+    return [
+        f"a person who is about to {v} a {o}",
+        f"the hands and body of a person who {v}s a {o}",
+        f"a {o} and a person; the person {v}s it",
+    ]
 
 
 def load_hico_world(cfg: Params):
-    """A ``World`` over the user's copy (or the test fixture): official lists, GEN-VLKT prompts, template descriptors."""
+    """A ``World`` over the user's copy (or the test fixture): official lists, GEN-VLKT prompts,
+    template descriptors.
+    """
     from hoilib.data.world import World
 
     if not cfg.data_root:
-        raise ConfigError(f"profile {cfg.profile!r}: parameter 'data_root' is empty; set it to your HICO-DET folder, "
-                          f"e.g. --set data_root=/data/hicodet. {GET_DATA}.")
+        raise ConfigError(
+            f"profile {cfg.profile!r}: parameter 'data_root' is empty; set it to your HICO-DET folder, "
+            f"e.g. --set data_root=/data/hicodet. {GET_DATA}."
+        )
     root = Path(cfg.data_root).expanduser()
     if not root.is_dir():
         raise DataError(f"parameter 'data_root' = {str(root)!r} is not a folder. {GET_DATA}.")
-    where = {split: locate(root, split) for split in ("train", "test")}  # every missing piece before any reading
+    where = {
+        split: locate(root, split) for split in ("train", "test")
+    }  # every missing piece before any reading
     sets = {}
     for split, (ann, images) in where.items():
         sets[split] = load_annotations(ann, images)
@@ -83,5 +107,10 @@ def load_hico_world(cfg: Params):
     prompts = lists.prompts()
     desc = [descriptors(verbs[v], objects[o]) for v, o in lists.classes()]
     splits = {s: lists.unseen(s) for s in lists.SPLITS}
-    meta = {"dataset": "hico-det", "root": str(root), "rare": lists.rare(), "provenance": lists.provenance()}
+    meta = {
+        "dataset": "hico-det",
+        "root": str(root),
+        "rare": lists.rare(),
+        "provenance": lists.provenance(),
+    }
     return World(root, sets["train"], sets["test"], prompts, desc, splits, meta)

@@ -53,7 +53,9 @@ def _pt(ox, oy, d, H, x, y):
     return (ox + d * x * H, oy - y * H)
 
 
-def make_pose(verb: str, looks: bool, feet: tuple[float, float], H: float, d: int, rng: random.Random) -> Pose:
+def make_pose(
+    verb: str, looks: bool, feet: tuple[float, float], H: float, d: int, rng: random.Random
+) -> Pose:
     """Pose for a primary ``verb``; the person faces direction ``d`` (+1 right) toward the object.
 
     ``looks`` says whether the head turns toward the object (the look_at label).
@@ -98,10 +100,21 @@ def make_pose(verb: str, looks: bool, feet: tuple[float, float], H: float, d: in
     neck = P(lean, neck_y)
     head = P(lean * 1.2, neck_y + 0.12)
     gaze = d if looks else -d
-    return Pose(head=head, head_r=0.1 * H, neck=neck, hip=hip, hands=arms, legs=legs, gaze=gaze, width=max(2.0, 0.06 * H))
+    return Pose(
+        head=head,
+        head_r=0.1 * H,
+        neck=neck,
+        hip=hip,
+        hands=arms,
+        legs=legs,
+        gaze=gaze,
+        width=max(2.0, 0.06 * H),
+    )
 
 
-def object_anchor(verb: str, pose: Pose, H: float, d: int, ow: float, oh: float, feet, rng: random.Random):
+def object_anchor(
+    verb: str, pose: Pose, H: float, d: int, ow: float, oh: float, feet, rng: random.Random
+):
     """Centre of the object for a verb, relative to the pose (this is what defines the verb)."""
     fx, fy = feet
     if verb == "hold":
@@ -153,7 +166,9 @@ def draw_object(dr: ImageDraw.ImageDraw, kind: ObjectKind, cx, cy, w, h, color, 
         dr.rectangle([x0, y0, x1, y1], fill=color, outline=dark, width=lw)
     elif s == "bottle":
         dr.rectangle([x0, y0 + h * 0.3, x1, y1], fill=color, outline=dark, width=lw)
-        dr.rectangle([cx - w * 0.22, y0, cx + w * 0.22, y0 + h * 0.32], fill=color, outline=dark, width=lw)
+        dr.rectangle(
+            [cx - w * 0.22, y0, cx + w * 0.22, y0 + h * 0.32], fill=color, outline=dark, width=lw
+        )
     elif s == "quadruped":
         by0, by1 = y0 + h * 0.15, y0 + h * 0.6
         dr.ellipse([x0 + w * 0.1, by0, x1 - w * 0.12, by1], fill=color)
@@ -192,7 +207,11 @@ def draw_object(dr: ImageDraw.ImageDraw, kind: ObjectKind, cx, cy, w, h, color, 
         for fx in (0.1, 0.9):
             dr.line([(x0 + w * fx, y0 + h * 0.4), (x0 + w * fx, y1)], fill=dark, width=lw)
     elif s == "cup":
-        dr.polygon([(x0, y0), (x1, y0), (x1 - w * 0.15, y1), (x0 + w * 0.15, y1)], fill=color, outline=(90, 90, 90))
+        dr.polygon(
+            [(x0, y0), (x1, y0), (x1 - w * 0.15, y1), (x0 + w * 0.15, y1)],
+            fill=color,
+            outline=(90, 90, 90),
+        )
     elif s == "book":
         dr.rectangle([x0, y0, x1, y1], fill=color, outline=(200, 200, 200), width=lw)
     elif s == "flat":
@@ -210,7 +229,11 @@ def _texture(dr, texture, x0, y0, x1, y1, dark, color):
             dr.line([(x0, y0 + h * k / 4), (x1, y0 + h * k / 4)], fill=dark, width=2)
     elif texture == "stripes":
         for k in range(1, 5):
-            dr.line([(x0 + w * k / 5, y0 + h * 0.1), (x0 + w * k / 5, y0 + h * 0.45)], fill=(250, 250, 250), width=2)
+            dr.line(
+                [(x0 + w * k / 5, y0 + h * 0.1), (x0 + w * k / 5, y0 + h * 0.45)],
+                fill=(250, 250, 250),
+                width=2,
+            )
     elif texture == "dots":
         r = max(1.5, min(w, h) * 0.07)
         for fx, fy in ((0.3, 0.3), (0.6, 0.45), (0.4, 0.7), (0.7, 0.2)):
@@ -218,9 +241,17 @@ def _texture(dr, texture, x0, y0, x1, y1, dark, color):
             dr.ellipse([px - r, py - r, px + r, py + r], fill=(20, 20, 20))
     elif texture == "lines":
         for k in range(1, 4):
-            dr.line([(x0 + w * 0.15, y0 + h * k / 4), (x1 - w * 0.15, y0 + h * k / 4)], fill=(220, 220, 220), width=2)
+            dr.line(
+                [(x0 + w * 0.15, y0 + h * k / 4), (x1 - w * 0.15, y0 + h * k / 4)],
+                fill=(220, 220, 220),
+                width=2,
+            )
     elif texture == "ring":
-        dr.ellipse([x0 + w * 0.3, y0 + h * 0.25, x1 - w * 0.3, y1 - h * 0.25], outline=(30, 90, 20), width=2)
+        dr.ellipse(
+            [x0 + w * 0.3, y0 + h * 0.25, x1 - w * 0.3, y1 - h * 0.25],
+            outline=(30, 90, 20),
+            width=2,
+        )
 
 
 def draw_person(dr: ImageDraw.ImageDraw, pose: Pose, shirt, skin=(235, 190, 150)):
@@ -232,12 +263,21 @@ def draw_person(dr: ImageDraw.ImageDraw, pose: Pose, shirt, skin=(235, 190, 150)
         dr.line([pose.neck, elbow, hand], fill=shirt, width=w, joint="curve")
     hx, hy = pose.head
     r = pose.head_r
-    dr.ellipse([hx - r, hy - r, hx + r, hy + r], fill=skin, outline=(90, 60, 40), width=max(1, w // 3))
+    dr.ellipse(
+        [hx - r, hy - r, hx + r, hy + r], fill=skin, outline=(90, 60, 40), width=max(1, w // 3)
+    )
     # The face: an eye and a nose on the side the head turns to.
     ex = hx + pose.gaze * r * 0.45
     er = max(1.5, r * 0.2)
     dr.ellipse([ex - er, hy - r * 0.25 - er, ex + er, hy - r * 0.25 + er], fill=(0, 0, 0))
-    dr.polygon([(hx + pose.gaze * r * 0.9, hy), (hx + pose.gaze * r * 1.35, hy + r * 0.2), (hx + pose.gaze * r * 0.9, hy + r * 0.35)], fill=skin)
+    dr.polygon(
+        [
+            (hx + pose.gaze * r * 0.9, hy),
+            (hx + pose.gaze * r * 1.35, hy + r * 0.2),
+            (hx + pose.gaze * r * 0.9, hy + r * 0.35),
+        ],
+        fill=skin,
+    )
 
 
 def draw_background(dr, size, rng: random.Random):
@@ -252,7 +292,11 @@ def draw_background(dr, size, rng: random.Random):
         x, y = rng.uniform(0, size), rng.uniform(0, size)
         L = rng.uniform(0.03, 0.12) * size
         a = rng.uniform(0, math.pi)
-        dr.line([(x, y), (x + L * math.cos(a), y + L * math.sin(a))], fill=c, width=max(1, int(size * 0.006)))
+        dr.line(
+            [(x, y), (x + L * math.cos(a), y + L * math.sin(a))],
+            fill=c,
+            width=max(1, int(size * 0.006)),
+        )
 
 
 def new_canvas(size: int, rng: random.Random):

@@ -11,67 +11,109 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 VERBS: list[str] = [
-    "no_interaction", "hold", "carry", "ride", "sit_on", "kick",
-    "throw", "look_at", "push", "lift", "walk_with",
+    "no_interaction",
+    "hold",
+    "carry",
+    "ride",
+    "sit_on",
+    "kick",
+    "throw",
+    "look_at",
+    "push",
+    "lift",
+    "walk_with",
 ]
 
 # verb -> (gerund phrase, short visual cue used in descriptor sentences)
 VERB_TEXT: dict[str, tuple[str, list[str]]] = {
-    "no_interaction": ("standing apart from", [
-        "the person stands away from the {o} with arms down",
-        "the person turns the head away from the {o}",
-        "there is open space between the person and the {o}",
-    ]),
-    "hold": ("holding", [
-        "one arm reaches forward and the hand grips the {o}",
-        "the {o} sits at the hand of the person",
-        "the {o} is small and close to the front hand",
-    ]),
-    "carry": ("carrying", [
-        "both arms hug the {o} in front of the chest",
-        "the {o} covers the middle of the body",
-        "the person walks with the {o} held against the body",
-    ]),
-    "ride": ("riding", [
-        "the person is on top of the {o} with the legs down on its side",
-        "the body of the person rises above the {o}",
-        "the {o} carries the person over the ground",
-    ]),
-    "sit_on": ("sitting on", [
-        "the person sits on the {o} with bent knees",
-        "the legs point forward over the {o}",
-        "the hip of the person rests on the top of the {o}",
-    ]),
-    "kick": ("kicking", [
-        "one leg swings forward and the foot hits the {o}",
-        "the {o} is on the ground at the front foot",
-        "the person stands on one leg next to the {o}",
-    ]),
-    "throw": ("throwing", [
-        "one arm is raised high toward the {o}",
-        "the {o} flies in the air above and ahead of the person",
-        "the {o} is high and away from the hand",
-    ]),
-    "look_at": ("looking at", [
-        "the head of the person turns toward the {o}",
-        "the eyes of the person face the {o}",
-        "the person faces the {o} from a distance",
-    ]),
-    "push": ("pushing", [
-        "the body leans forward and both arms press the {o}",
-        "both hands touch the side of the {o}",
-        "the {o} stands on the ground in front of the arms",
-    ]),
-    "lift": ("lifting", [
-        "both arms are raised and the {o} is above the head",
-        "the {o} is high over the person",
-        "the hands hold the {o} up over the head",
-    ]),
-    "walk_with": ("walking with", [
-        "the person walks with long steps beside the {o}",
-        "the {o} is on the ground next to the legs",
-        "the legs are apart and the {o} moves along",
-    ]),
+    "no_interaction": (
+        "standing apart from",
+        [
+            "the person stands away from the {o} with arms down",
+            "the person turns the head away from the {o}",
+            "there is open space between the person and the {o}",
+        ],
+    ),
+    "hold": (
+        "holding",
+        [
+            "one arm reaches forward and the hand grips the {o}",
+            "the {o} sits at the hand of the person",
+            "the {o} is small and close to the front hand",
+        ],
+    ),
+    "carry": (
+        "carrying",
+        [
+            "both arms hug the {o} in front of the chest",
+            "the {o} covers the middle of the body",
+            "the person walks with the {o} held against the body",
+        ],
+    ),
+    "ride": (
+        "riding",
+        [
+            "the person is on top of the {o} with the legs down on its side",
+            "the body of the person rises above the {o}",
+            "the {o} carries the person over the ground",
+        ],
+    ),
+    "sit_on": (
+        "sitting on",
+        [
+            "the person sits on the {o} with bent knees",
+            "the legs point forward over the {o}",
+            "the hip of the person rests on the top of the {o}",
+        ],
+    ),
+    "kick": (
+        "kicking",
+        [
+            "one leg swings forward and the foot hits the {o}",
+            "the {o} is on the ground at the front foot",
+            "the person stands on one leg next to the {o}",
+        ],
+    ),
+    "throw": (
+        "throwing",
+        [
+            "one arm is raised high toward the {o}",
+            "the {o} flies in the air above and ahead of the person",
+            "the {o} is high and away from the hand",
+        ],
+    ),
+    "look_at": (
+        "looking at",
+        [
+            "the head of the person turns toward the {o}",
+            "the eyes of the person face the {o}",
+            "the person faces the {o} from a distance",
+        ],
+    ),
+    "push": (
+        "pushing",
+        [
+            "the body leans forward and both arms press the {o}",
+            "both hands touch the side of the {o}",
+            "the {o} stands on the ground in front of the arms",
+        ],
+    ),
+    "lift": (
+        "lifting",
+        [
+            "both arms are raised and the {o} is above the head",
+            "the {o} is high over the person",
+            "the hands hold the {o} up over the head",
+        ],
+    ),
+    "walk_with": (
+        "walking with",
+        [
+            "the person walks with long steps beside the {o}",
+            "the {o} is on the ground next to the legs",
+            "the legs are apart and the {o} moves along",
+        ],
+    ),
 }
 
 
@@ -157,7 +199,9 @@ def captions_for(verbs: list[str], obj: ObjectKind, rng) -> str:
         else:
             parts.append(VERB_TEXT[v][0])
     if all(p is None for p in parts):
-        return rng.choice(["a photo of a person and a {o}", "a person next to a {c} {o}"]).format(o=obj.name, c=obj.color_word)
+        return rng.choice(["a photo of a person and a {o}", "a person next to a {c} {o}"]).format(
+            o=obj.name, c=obj.color_word
+        )
     phrase = " and ".join(p for p in parts if p)
     return rng.choice(CAPTION_TEMPLATES).format(v=phrase, o=obj.name, c=obj.color_word)
 

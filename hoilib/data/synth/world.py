@@ -16,15 +16,22 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from hoilib.progress import tqdm
 
 from hoilib import artifacts, codekey
 from hoilib.data.crops import pair_crop
 from hoilib.data.splits import make_splits
 from hoilib.data.synth import render
 from hoilib.data.synth.vocab import (
-    LOOK_COMPATIBLE, OBJECT_NAMES, OBJECTS, VERBS, captions_for, class_prompt, descriptors, hoi_classes,
+    LOOK_COMPATIBLE,
+    OBJECT_NAMES,
+    OBJECTS,
+    VERBS,
+    captions_for,
+    class_prompt,
+    descriptors,
+    hoi_classes,
 )
+from hoilib.progress import tqdm
 
 GENERATOR_VERSION = 2
 RARE_THRESHOLD = 10
@@ -65,7 +72,9 @@ def allocate(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
     return counts
 
 
-def power_law_counts(n_classes: int, total: int, rare_fraction: float, minimum: int = 1) -> np.ndarray:
+def power_law_counts(
+    n_classes: int, total: int, rare_fraction: float, minimum: int = 1
+) -> np.ndarray:
     """Counts by rank r proportional to 1 / (r+1)^alpha, summing to ``total``.
 
     alpha is found by bisection so that the count at the rare boundary rank
@@ -140,13 +149,20 @@ def _place_pair(labels, classes, size_ss, H, rng, strip):
 def _shift_pose(pose: render.Pose, dx: float, dy: float) -> render.Pose:
     sh = lambda p: (p[0] + dx, p[1] + dy)  # noqa: E731
     return render.Pose(
-        head=sh(pose.head), head_r=pose.head_r, neck=sh(pose.neck), hip=sh(pose.hip),
-        hands=[(sh(e), sh(h)) for e, h in pose.hands], legs=[(sh(k), sh(f)) for k, f in pose.legs],
-        gaze=pose.gaze, width=pose.width,
+        head=sh(pose.head),
+        head_r=pose.head_r,
+        neck=sh(pose.neck),
+        hip=sh(pose.hip),
+        hands=[(sh(e), sh(h)) for e, h in pose.hands],
+        legs=[(sh(k), sh(f)) for k, f in pose.legs],
+        gaze=pose.gaze,
+        width=pose.width,
     )
 
 
-def render_scene(pairs: list[list[int]], classes, image_size: int, rng: random.Random, n_distractors: int):
+def render_scene(
+    pairs: list[list[int]], classes, image_size: int, rng: random.Random, n_distractors: int
+):
     """Draw one scene; return the image, per-pair (human box, object box, object index), and all boxes."""
     size_ss = image_size * render.SS
     img, dr = render.new_canvas(image_size, rng)
@@ -156,7 +172,9 @@ def render_scene(pairs: list[list[int]], classes, image_size: int, rng: random.R
         strip = (size_ss * i / n, size_ss * (i + 1) / n)
         H = rng.uniform(0.36, 0.48) * size_ss * (1.0 if n < 3 else 0.85)
         for _ in range(6):
-            verb, kind, pose, (cx, cy, ow, oh, d), (dx, dy), fits = _place_pair(labels, classes, size_ss, H, rng, strip)
+            verb, kind, pose, (cx, cy, ow, oh, d), (dx, dy), fits = _place_pair(
+                labels, classes, size_ss, H, rng, strip
+            )
             if fits:
                 break
             H *= 0.8
@@ -176,9 +194,20 @@ def render_scene(pairs: list[list[int]], classes, image_size: int, rng: random.R
         ow, oh = kind.size[0] * H, kind.size[1] * H
         cx = rng.uniform(ow / 2 + 4, size_ss - ow / 2 - 4)
         cy = rng.uniform(0.55 * size_ss, size_ss - oh / 2 - 4)
-        item = ("object", kind, cx, cy, ow, oh, render.jitter_color(kind.color, rng), rng.choice([-1, 1]))
+        item = (
+            "object",
+            kind,
+            cx,
+            cy,
+            ow,
+            oh,
+            render.jitter_color(kind.color, rng),
+            rng.choice([-1, 1]),
+        )
         drawn.insert(0 if rng.random() < 0.7 else len(drawn), item)
-        extra.append(([cx - ow / 2, cy - oh / 2, cx + ow / 2, cy + oh / 2], OBJECT_NAMES.index(kind.name)))
+        extra.append(
+            ([cx - ow / 2, cy - oh / 2, cx + ow / 2, cy + oh / 2], OBJECT_NAMES.index(kind.name))
+        )
     for item in drawn:
         if item[0] == "person":
             render.draw_person(dr, item[1], item[2])
@@ -196,13 +225,17 @@ def render_scene(pairs: list[list[int]], classes, image_size: int, rng: random.R
     return img, pairs_out, distractors
 
 
-def _write_split(root: Path, split: str, groups, classes, spec: WorldSpec, rng: random.Random, names: dict):
+def _write_split(
+    root: Path, split: str, groups, classes, spec: WorldSpec, rng: random.Random, names: dict
+):
     """Render one image set and write instances_<split>2015.json and boxes_<split>2015.json."""
     img_dir = root / "images" / f"{split}2015"
     img_dir.mkdir(parents=True, exist_ok=True)
     annotation, filenames, sizes, boxes = [], [], [], []
     for i, group in enumerate(tqdm(groups, desc=f"HOI-Synth {split} images", leave=False)):
-        img, pairs, distractors = render_scene(group, classes, spec.image_size, rng, rng.choice([0, 0, 1, 2]))
+        img, pairs, distractors = render_scene(
+            group, classes, spec.image_size, rng, rng.choice([0, 0, 1, 2])
+        )
         fname = f"synth_{split}2015_{i:06d}.png"
         with artifacts.atomic_path(img_dir / fname) as tmp:
             img.save(tmp, format="PNG")
@@ -217,18 +250,31 @@ def _write_split(root: Path, split: str, groups, classes, spec: WorldSpec, rng: 
         annotation.append(entry)
         filenames.append(fname)
         sizes.append([spec.image_size, spec.image_size])
-        boxes.append({
-            "boxes_h": [p[0] for p in pairs],
-            "boxes_o": [p[1] for p in pairs] + [b for b, _ in distractors],
-            "labels_o": [p[2] for p in pairs] + [oi for _, oi in distractors],
-        })
+        boxes.append(
+            {
+                "boxes_h": [p[0] for p in pairs],
+                "boxes_o": [p[1] for p in pairs] + [b for b, _ in distractors],
+                "labels_o": [p[2] for p in pairs] + [oi for _, oi in distractors],
+            }
+        )
     doc = {
-        "annotation": annotation, "filenames": filenames, "empty": [], "size": sizes,
-        "objects": names["objects"], "verbs": names["verbs"], "correspondence": names["correspondence"],
+        "annotation": annotation,
+        "filenames": filenames,
+        "empty": [],
+        "size": sizes,
+        "objects": names["objects"],
+        "verbs": names["verbs"],
+        "correspondence": names["correspondence"],
     }
     artifacts.write_json(root / f"instances_{split}2015.json", doc)
-    artifacts.write_json(root / f"boxes_{split}2015.json", {"images": boxes, "filenames": filenames,
-                                                            "schema": "all human and object boxes per image (oracle detector)"})
+    artifacts.write_json(
+        root / f"boxes_{split}2015.json",
+        {
+            "images": boxes,
+            "filenames": filenames,
+            "schema": "all human and object boxes per image (oracle detector)",
+        },
+    )
     return annotation
 
 
@@ -239,15 +285,24 @@ def _write_pretrain(root: Path, classes, spec: WorldSpec, rng: random.Random, lo
     records = []
     for i in tqdm(range(spec.n_pretrain_images), desc="HOI-Synth pretraining scenes", leave=False):
         n = rng.choices(*PEOPLE_PER_IMAGE)[0]
-        group = [_labels(rng.randrange(len(classes)), classes, rng, spec.look_prob, look) for _ in range(n)]
+        group = [
+            _labels(rng.randrange(len(classes)), classes, rng, spec.look_prob, look)
+            for _ in range(n)
+        ]
         img, pairs, _ = render_scene(group, classes, spec.image_size, rng, rng.choice([0, 1]))
         for j, (bh, bo, oi, labels) in enumerate(pairs):
             verbs = [VERBS[classes[c][0]] for c in labels]
             kind = OBJECTS[oi]
             crops = [("union", captions_for(verbs, kind, rng))]
             if rng.random() < 0.3:
-                crops.append(("object", rng.choice(["a photo of a {o}", "a {c} {o}", "a picture of the {c} {o}"]).format(
-                    o=kind.name, c=kind.color_word)))
+                crops.append(
+                    (
+                        "object",
+                        rng.choice(
+                            ["a photo of a {o}", "a {c} {o}", "a picture of the {c} {o}"]
+                        ).format(o=kind.name, c=kind.color_word),
+                    )
+                )
             for kind_name, caption in crops:
                 fname = f"pre_{i:06d}_{j}_{kind_name}.png"
                 with artifacts.atomic_path(crop_dir / fname) as tmp:
@@ -257,10 +312,11 @@ def _write_pretrain(root: Path, classes, spec: WorldSpec, rng: random.Random, lo
     return records
 
 
-
 def world_stage(root: str | Path, spec: WorldSpec) -> artifacts.Stage:
     """The world as a resumable stage: keyed by its spec and by the code that draws it."""
-    return artifacts.Stage(Path(root), "world", {**spec.key(), "code": codekey.stage_digest("world")})
+    return artifacts.Stage(
+        Path(root), "world", {**spec.key(), "code": codekey.stage_digest("world")}
+    )
 
 
 def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
@@ -273,7 +329,8 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
     classes = hoi_classes()
     look = {o: i for i, (v, o) in enumerate(classes) if VERBS[v] == "look_at"}
     names = {
-        "objects": list(OBJECT_NAMES), "verbs": list(VERBS),
+        "objects": list(OBJECT_NAMES),
+        "verbs": list(VERBS),
         "correspondence": [[i, o, v] for i, (v, o) in enumerate(classes)],
     }
     order = list(range(len(classes)))
@@ -282,7 +339,9 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
     def instances(n_images, test=False):
         sizes = rng.choices(*PEOPLE_PER_IMAGE, k=n_images)
         total = sum(sizes)
-        if test:  # the test set mirrors the training distribution, with every class present when it fits
+        if (
+            test
+        ):  # the test set mirrors the training distribution, with every class present when it fits
             counts = allocate(total, train_counts + 0.5, minimum=2)
         else:
             counts = np.zeros(len(classes), dtype=np.int64)
@@ -305,14 +364,32 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
         for c in entry["hoi"]:
             n_test[c] += 1
     rare = [int(i) for i in np.flatnonzero(n_train < RARE_THRESHOLD)]
-    splits = make_splits(classes, n_train, rare, VERBS, OBJECT_NAMES, seed=spec.seed,
-                         exclude_verbs=("no_interaction", "look_at"))
+    splits = make_splits(
+        classes,
+        n_train,
+        rare,
+        VERBS,
+        OBJECT_NAMES,
+        seed=spec.seed,
+        exclude_verbs=("no_interaction", "look_at"),
+    )
     _write_pretrain(root, classes, spec, rng, look)
     meta = {
-        "name": "HOI-Synth", "spec": spec.key(),
-        "classes": [{"index": i, "verb": VERBS[v], "object": OBJECT_NAMES[o], "prompt": class_prompt(VERBS[v], OBJECT_NAMES[o]),
-                     "descriptors": descriptors(VERBS[v], OBJECTS[o])} for i, (v, o) in enumerate(classes)],
-        "rare": rare, "n_train": n_train.tolist(), "n_test": n_test.tolist(),
+        "name": "HOI-Synth",
+        "spec": spec.key(),
+        "classes": [
+            {
+                "index": i,
+                "verb": VERBS[v],
+                "object": OBJECT_NAMES[o],
+                "prompt": class_prompt(VERBS[v], OBJECT_NAMES[o]),
+                "descriptors": descriptors(VERBS[v], OBJECTS[o]),
+            }
+            for i, (v, o) in enumerate(classes)
+        ],
+        "rare": rare,
+        "n_train": n_train.tolist(),
+        "n_test": n_test.tolist(),
         "splits": splits,
     }
     artifacts.write_json(root / "world.json", meta)

@@ -15,8 +15,15 @@ import torch
 import torch.nn.functional as F
 from diffusers import DDIMScheduler
 
-from hoilib.models.diffusion.model import SCALE, TRAIN_STEPS, TextDiffusion, from_diffusion_space, scheduler_config, to_diffusion_space
 from hoilib.errors import HoiBookError
+from hoilib.models.diffusion.model import (
+    SCALE,
+    TRAIN_STEPS,
+    TextDiffusion,
+    from_diffusion_space,
+    scheduler_config,
+    to_diffusion_space,
+)
 
 
 class OrderError(HoiBookError):
@@ -28,9 +35,11 @@ def check_order(diff: TextDiffusion, space_fingerprint: str, allow_mismatch: boo
         raise OrderError(
             f"the diffusion model learned the {diff.space!r} text space (fingerprint {diff.fingerprint}), but the "
             f"classifier compares against text space {space_fingerprint}. A bridge pulls vision features toward the "
-            "distribution it learned; bridged features compared with a different space mismatch it (train EZ-HOI first, "
+            "distribution it learned; bridged features compared with a different space mismatch "
+            "it (train EZ-HOI first, "
             "extract its adapted space, then train the diffusion model on that). Pass allow_mismatch=True only for the "
-            "wrong-order ablation.")
+            "wrong-order ablation."
+        )
 
 
 def _inference_steps(t_start: int, steps: int) -> int:
@@ -46,7 +55,9 @@ def ddim_timesteps(t_start: int, steps: int) -> list[int]:
     return [t_start - k * size for k in range(steps) if t_start - k * size >= 0]
 
 
-def _denoise(diff: TextDiffusion, z: torch.Tensor, grid: list[int], sched: DDIMScheduler) -> torch.Tensor:
+def _denoise(
+    diff: TextDiffusion, z: torch.Tensor, grid: list[int], sched: DDIMScheduler
+) -> torch.Tensor:
     """Run DDIM (eta 0) from z at grid[0] down the grid; returns the last predicted x0 (diffusion space)."""
     x0 = z
     for t in grid:
@@ -58,7 +69,9 @@ def _denoise(diff: TextDiffusion, z: torch.Tensor, grid: list[int], sched: DDIMS
 def add_noise(z: torch.Tensor, t: int, generator: torch.Generator | None = None) -> torch.Tensor:
     """Forward diffusion of diffusion-space vectors to step t (the SDEdit start)."""
     noise = torch.randn(z.shape, generator=generator).to(z.device)
-    return DDIMScheduler(**scheduler_config()).add_noise(z, noise, torch.full((len(z),), int(t), dtype=torch.long))
+    return DDIMScheduler(**scheduler_config()).add_noise(
+        z, noise, torch.full((len(z),), int(t), dtype=torch.long)
+    )
 
 
 def _scheduler(t_start: int, steps: int) -> DDIMScheduler:
@@ -68,9 +81,18 @@ def _scheduler(t_start: int, steps: int) -> DDIMScheduler:
 
 
 @torch.no_grad()
-def bridge(diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor, space_fingerprint: str, t_start: int = 599,
-           steps: int = 5, recipe: str = "direct", allow_mismatch: bool = False, generator: torch.Generator | None = None,
-           batch_size: int = 4096) -> torch.Tensor:
+def bridge(
+    diff: TextDiffusion,
+    vision: torch.Tensor,
+    vision_mean: torch.Tensor,
+    space_fingerprint: str,
+    t_start: int = 599,
+    steps: int = 5,
+    recipe: str = "direct",
+    allow_mismatch: bool = False,
+    generator: torch.Generator | None = None,
+    batch_size: int = 4096,
+) -> torch.Tensor:
     """Bridged vision features on the text sphere (B, D); t_start = 0 returns the (normalised) input."""
     check_order(diff, space_fingerprint, allow_mismatch)
     if recipe not in ("direct", "sdedit"):
@@ -87,13 +109,19 @@ def bridge(diff: TextDiffusion, vision: torch.Tensor, vision_mean: torch.Tensor,
         z = to_diffusion_space(vision[s : s + batch_size].to(dev), vision_mean.to(dev))
         if recipe == "sdedit":
             z = add_noise(z, grid[0], generator)
-        out.append(from_diffusion_space(_denoise(diff, z, grid, sched), diff.text_mean.to(dev), diff.radius).cpu())
+        out.append(
+            from_diffusion_space(
+                _denoise(diff, z, grid, sched), diff.text_mean.to(dev), diff.radius
+            ).cpu()
+        )
     return torch.cat(out)
 
 
 @torch.no_grad()
 def sample(diff: TextDiffusion, n: int, steps: int = 20, seed: int = 0) -> torch.Tensor:
-    """n unconditional samples of the learned text distribution (DDIM from pure noise at t = 999), on the text sphere."""
+    """n unconditional samples of the learned text distribution (DDIM from pure noise at t = 999),
+    on the text sphere.
+    """
     gen = torch.Generator().manual_seed(seed)
     dev = next(diff.denoiser.parameters()).device
     z = torch.randn(n, diff.denoiser.cfg.dim, generator=gen).to(dev)

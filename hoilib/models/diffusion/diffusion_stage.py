@@ -15,7 +15,14 @@ from hoilib.models.diffusion import model as dm
 from hoilib.models.textspace import TextSpace
 
 SPACES = ("adapted", "raw")
-SETTINGS = ("diffusion_steps", "diffusion_batch", "diffusion_lr", "diffusion_ema", "diffusion_hidden", "diffusion_blocks")
+SETTINGS = (
+    "diffusion_steps",
+    "diffusion_batch",
+    "diffusion_lr",
+    "diffusion_ema",
+    "diffusion_hidden",
+    "diffusion_blocks",
+)
 
 
 def space_vectors(space: TextSpace, which: str):
@@ -27,23 +34,44 @@ def space_vectors(space: TextSpace, which: str):
     raise ValueError(f"text space must be one of {SPACES}, got {which!r}")
 
 
-def train_or_load(cfg: Params, space: TextSpace, which: str, seed: int, show_progress: bool = True) -> dm.TextDiffusion:
+def train_or_load(
+    cfg: Params, space: TextSpace, which: str, seed: int, show_progress: bool = True
+) -> dm.TextDiffusion:
     """The diffusion model of one space and seed: loaded when its inputs are unchanged, trained otherwise."""
     vectors, fp = space_vectors(space, which)
     settings = {k: getattr(cfg, k) for k in SETTINGS}
     folder = Path(cfg.run_dir) / "diffusion"
     name = f"{which}-{fp[:12]}-seed{seed}"
     path = folder / f"{name}.safetensors"
-    stage = artifacts.Stage(folder, name, {"fingerprint": fp, "seed": seed, **settings, "model": dm.KIND,
-                                                  "code": codekey.stage_digest("diffusion"),
-                                                  "cpu_kernels": cfg.cpu_kernels})
+    stage = artifacts.Stage(
+        folder,
+        name,
+        {
+            "fingerprint": fp,
+            "seed": seed,
+            **settings,
+            "model": dm.KIND,
+            "code": codekey.stage_digest("diffusion"),
+            "cpu_kernels": cfg.cpu_kernels,
+        },
+    )
     if stage.done() and path.is_file():
         return dm.load(path)
-    diff = dm.train_text_diffusion(vectors, fp, which, steps=cfg.diffusion_steps, batch_size=cfg.diffusion_batch,
-                                   lr=cfg.diffusion_lr, ema_decay=cfg.diffusion_ema, seed=seed,
-                                   cfg=dm.DenoiserConfig(dim=vectors.shape[1], hidden=cfg.diffusion_hidden,
-                                                         blocks=cfg.diffusion_blocks),
-                                   show_progress=show_progress, device=resolve_device(cfg.device))
+    diff = dm.train_text_diffusion(
+        vectors,
+        fp,
+        which,
+        steps=cfg.diffusion_steps,
+        batch_size=cfg.diffusion_batch,
+        lr=cfg.diffusion_lr,
+        ema_decay=cfg.diffusion_ema,
+        seed=seed,
+        cfg=dm.DenoiserConfig(
+            dim=vectors.shape[1], hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks
+        ),
+        show_progress=show_progress,
+        device=resolve_device(cfg.device),
+    )
     dm.save(diff, path)
     stage.mark_done({"file": path.name})
     return diff

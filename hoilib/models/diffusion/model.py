@@ -19,11 +19,11 @@ from diffusers import DDPMScheduler
 from diffusers.models.embeddings import Timesteps
 from torch import nn
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
-from hoilib.progress import tqdm
 
 from hoilib import artifacts
-from hoilib.measure.baselines import mean_center, modality_mean
 from hoilib.errors import ArtifactError
+from hoilib.measure.baselines import mean_center, modality_mean
+from hoilib.progress import tqdm
 from hoilib.seed import seed_everything
 
 SCALE = 5.0
@@ -32,8 +32,12 @@ KIND = "text-diffusion"
 
 
 def scheduler_config() -> dict:
-    return {"num_train_timesteps": TRAIN_STEPS, "beta_schedule": "squaredcos_cap_v2", "prediction_type": "sample",
-            "clip_sample": False}
+    return {
+        "num_train_timesteps": TRAIN_STEPS,
+        "beta_schedule": "squaredcos_cap_v2",
+        "prediction_type": "sample",
+        "clip_sample": False,
+    }
 
 
 def to_diffusion_space(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
@@ -123,9 +127,19 @@ class TextDiffusion:
         return self.denoiser(z, torch.full((len(z),), int(t), dtype=torch.long, device=z.device))
 
 
-def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, steps: int = 2000, batch_size: int = 64,
-                         lr: float = 8e-5, ema_decay: float = 0.995, seed: int = 0, cfg: DenoiserConfig | None = None,
-                         show_progress: bool = True, device: str = "cpu") -> TextDiffusion:
+def train_text_diffusion(
+    vectors: torch.Tensor,
+    fingerprint: str,
+    space: str,
+    steps: int = 2000,
+    batch_size: int = 64,
+    lr: float = 8e-5,
+    ema_decay: float = 0.995,
+    seed: int = 0,
+    cfg: DenoiserConfig | None = None,
+    show_progress: bool = True,
+    device: str = "cpu",
+) -> TextDiffusion:
     """Fit the denoiser to a set of text embeddings (N, D) with an MSE on x0 (the 'sample' objective).
 
     Random draws come from a CPU generator and move to ``device``, so a seed gives the
@@ -148,8 +162,12 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
     opt = torch.optim.AdamW(model.parameters(), lr=lr, foreach=True)
     losses, t0 = [], time.time()
     # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
-    for _ in tqdm(range(steps), desc=f"training the text diffusion model ({space})", leave=False,
-                  **({} if show_progress else {"disable": True})):
+    for _ in tqdm(
+        range(steps),
+        desc=f"training the text diffusion model ({space})",
+        leave=False,
+        **({} if show_progress else {"disable": True}),
+    ):
         idx = torch.randint(len(x0_all), (min(batch_size, len(x0_all)),), generator=gen)
         x0 = x0_all[idx.to(device)]
         t = torch.randint(0, TRAIN_STEPS, (len(idx),), generator=gen)
@@ -162,23 +180,53 @@ def train_text_diffusion(vectors: torch.Tensor, fingerprint: str, space: str, st
         opt.step()
         ema.update_parameters(model)
         losses.append(float(loss.detach()))
-    hist = {"losses": losses, "seconds": round(time.time() - t0, 1), "steps": steps, "n_vectors": len(vectors)}
-    denoiser = ema.module.requires_grad_(False).cpu().eval()  # the plain module: checkpoints keep their keys
+    hist = {
+        "losses": losses,
+        "seconds": round(time.time() - t0, 1),
+        "steps": steps,
+        "n_vectors": len(vectors),
+    }
+    denoiser = (
+        ema.module.requires_grad_(False).cpu().eval()
+    )  # the plain module: checkpoints keep their keys
     return TextDiffusion(denoiser, text_mean, radius, fingerprint, space, hist)
 
 
 def save(diff: TextDiffusion, path) -> None:
-    tensors = {f"denoiser.{k}": v for k, v in diff.denoiser.state_dict().items()} | {"text_mean": diff.text_mean}
-    artifacts.save_tensors(path, tensors, {"kind": KIND, "fingerprint": diff.fingerprint, "space": diff.space, "radius": diff.radius,
-                                           "config": asdict(diff.denoiser.cfg), "history": diff.history,
-                                           "scheduler": scheduler_config()})
+    tensors = {f"denoiser.{k}": v for k, v in diff.denoiser.state_dict().items()} | {
+        "text_mean": diff.text_mean
+    }
+    artifacts.save_tensors(
+        path,
+        tensors,
+        {
+            "kind": KIND,
+            "fingerprint": diff.fingerprint,
+            "space": diff.space,
+            "radius": diff.radius,
+            "config": asdict(diff.denoiser.cfg),
+            "history": diff.history,
+            "scheduler": scheduler_config(),
+        },
+    )
 
 
 def load(path) -> TextDiffusion:
     tensors, meta = artifacts.load_tensors(path, "diffusion checkpoint", kind=KIND)
     model = VectorDenoiser(DenoiserConfig(**meta["config"]))
     try:
-        model.load_state_dict({k[len("denoiser."):]: v for k, v in tensors.items() if k.startswith("denoiser.")})
+        model.load_state_dict(
+            {k[len("denoiser.") :]: v for k, v in tensors.items() if k.startswith("denoiser.")}
+        )
     except RuntimeError as e:
-        raise ArtifactError(f"{path}: weights do not fit the denoiser its metadata describes: {e}") from e
-    return TextDiffusion(model.eval(), tensors["text_mean"], meta["radius"], meta["fingerprint"], meta["space"], meta["history"])
+        raise ArtifactError(
+            f"{path}: weights do not fit the denoiser its metadata describes: {e}"
+        ) from e
+    return TextDiffusion(
+        model.eval(),
+        tensors["text_mean"],
+        meta["radius"],
+        meta["fingerprint"],
+        meta["space"],
+        meta["history"],
+    )

@@ -17,25 +17,44 @@ class Adapter(nn.Module):
     projected to the bottleneck like the query.
     """
 
-    def __init__(self, dim: int, down_size: int = 64, heads: int = 2, ffn: int = 128, dropout: float = 0.1,
-                 prior_size: int | None = None):
+    def __init__(
+        self,
+        dim: int,
+        down_size: int = 64,
+        heads: int = 2,
+        ffn: int = 128,
+        dropout: float = 0.1,
+        prior_size: int | None = None,
+    ):
         super().__init__()
         self.down = nn.Linear(dim, down_size)
         self.mem_down = nn.Linear(prior_size, down_size) if prior_size else None
-        self.layer = nn.TransformerDecoderLayer(down_size, heads, dim_feedforward=ffn, dropout=dropout,
-                                                batch_first=True, norm_first=False)
+        self.layer = nn.TransformerDecoderLayer(
+            down_size,
+            heads,
+            dim_feedforward=ffn,
+            dropout=dropout,
+            batch_first=True,
+            norm_first=False,
+        )
         self.up = nn.Linear(down_size, dim)
         nn.init.zeros_(self.up.weight)
         nn.init.zeros_(self.up.bias)
 
-    def forward(self, x: torch.Tensor, memory: torch.Tensor | None = None,
-                key_padding_mask: torch.Tensor | None = None) -> torch.Tensor:
+    def forward(
+        self,
+        x: torch.Tensor,
+        memory: torch.Tensor | None = None,
+        key_padding_mask: torch.Tensor | None = None,
+    ) -> torch.Tensor:
         """x: (B, L, D); memory: (B, M, prior_size) or None (self-attention over x)."""
         q = torch.relu(self.down(x))
         if memory is None:
             mem, mask = q, key_padding_mask
         else:
-            mem = torch.relu(self.mem_down(memory) if self.mem_down is not None else self.down(memory))
+            mem = torch.relu(
+                self.mem_down(memory) if self.mem_down is not None else self.down(memory)
+            )
             mask = None
         h = self.layer(q, mem, tgt_key_padding_mask=key_padding_mask, memory_key_padding_mask=mask)
         return x + self.up(h)

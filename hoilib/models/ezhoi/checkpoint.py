@@ -25,14 +25,23 @@ def load_checkpoint(path: str | Path, model: EZHOI) -> dict:
     """Load weights into ``model`` after checking that the checkpoint was made for its configuration."""
     tensors, meta = artifacts.load_tensors(path, "EZ-HOI checkpoint", kind=KIND)
     want, got = model.cfg.to_dict(), meta.get("config", {})
-    diffs = [f"{k}: checkpoint {got.get(k)!r}, model {v!r}" for k, v in want.items() if got.get(k) != v]
+    diffs = [
+        f"{k}: checkpoint {got.get(k)!r}, model {v!r}" for k, v in want.items() if got.get(k) != v
+    ]
     if diffs:
-        raise ArtifactError(f"{path}: checkpoint was made for another configuration ({'; '.join(diffs)})")
+        raise ArtifactError(
+            f"{path}: checkpoint was made for another configuration ({'; '.join(diffs)})"
+        )
     state = model.state_dict()
-    bad = [f"{k}: checkpoint {tuple(tensors[k].shape)}, model {tuple(v.shape)}" for k, v in state.items()
-           if k in tensors and tensors[k].shape != v.shape]
+    bad = [
+        f"{k}: checkpoint {tuple(tensors[k].shape)}, model {tuple(v.shape)}"
+        for k, v in state.items()
+        if k in tensors and tensors[k].shape != v.shape
+    ]
     missing = sorted(set(state) - set(tensors))
     if bad or missing:
-        raise ArtifactError(f"{path}: weights do not fit the model (shape mismatch: {bad}; missing: {missing[:5]})")
+        raise ArtifactError(
+            f"{path}: weights do not fit the model (shape mismatch: {bad}; missing: {missing[:5]})"
+        )
     model.load_state_dict(tensors)
     return meta

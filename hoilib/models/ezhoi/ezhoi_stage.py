@@ -13,16 +13,16 @@ import numpy as np
 import torch
 
 from hoilib import artifacts, codekey, distributed
-from hoilib.models.backbone import Backbone
 from hoilib.config import Params, resolve_device
+from hoilib.data.annotations import PairSet
 from hoilib.data.world import World
+from hoilib.measure.metric import evaluate_hoi
+from hoilib.models.backbone import Backbone
 from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
 from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig
 from hoilib.models.ezhoi.pairs import PairTensors, pack_pairs
 from hoilib.models.ezhoi.train import predict, train_ezhoi
 from hoilib.models.features import extract_pair_features
-from hoilib.data.annotations import PairSet
-from hoilib.measure.metric import evaluate_hoi
 
 # name -> (use_prompts, use_adapter, use_descriptors)
 ABLATIONS = {
@@ -57,12 +57,21 @@ def descriptor_features(backbone: Backbone, world: World, k: int = 3) -> torch.T
     return torch.stack(out)
 
 
-def build_model(cfg: Params, backbone: Backbone, world: World, flags=(True, True, True), desc=None) -> EZHOI:
+def build_model(
+    cfg: Params, backbone: Backbone, world: World, flags=(True, True, True), desc=None
+) -> EZHOI:
     for p in backbone.model.parameters():
         p.requires_grad_(False)
     backbone.model.eval()
-    ecfg = EZHOIConfig(dim=backbone.embed_dim, num_classes=world.num_classes, use_prompts=flags[0], use_adapter=flags[1],
-                       use_descriptors=flags[2], n_ctx=cfg.n_ctx, prompt_depth=cfg.prompt_depth)
+    ecfg = EZHOIConfig(
+        dim=backbone.embed_dim,
+        num_classes=world.num_classes,
+        use_prompts=flags[0],
+        use_adapter=flags[1],
+        use_descriptors=flags[2],
+        n_ctx=cfg.n_ctx,
+        prompt_depth=cfg.prompt_depth,
+    )
     desc = descriptor_features(backbone, world) if desc is None else desc
     return EZHOI(ecfg, backbone.model, backbone.tokenizer(world.prompts), desc)
 
@@ -74,36 +83,81 @@ def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> Spl
     device = resolve_device(cfg.device)
     cache = Path(cfg.run_dir) / "features"
     tr_pairs = world.train_pairs()
-    tr_feats = extract_pair_features(backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.feature_batch)
+    tr_feats = extract_pair_features(
+        backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.feature_batch
+    )
     te_pairs = world.test_pairs()
-    te_feats = extract_pair_features(backbone, world.test, te_pairs, cache, device=device, batch_size=cfg.feature_batch)
+    te_feats = extract_pair_features(
+        backbone, world.test, te_pairs, cache, device=device, batch_size=cfg.feature_batch
+    )
     packed = pack_pairs(train_ds, tr_pairs, tr_feats)
     rng = np.random.default_rng(cfg.seed + 1000)
     order = rng.permutation(len(packed))
     n_val = max(1, int(round(cfg.ezhoi_val_fraction * len(packed))))
-    return SplitData(split, unseen, packed.subset(np.sort(order[n_val:])), packed.subset(np.sort(order[:n_val])),
-                     pack_pairs(world.test, te_pairs, te_feats), te_pairs, te_feats)
+    return SplitData(
+        split,
+        unseen,
+        packed.subset(np.sort(order[n_val:])),
+        packed.subset(np.sort(order[:n_val])),
+        pack_pairs(world.test, te_pairs, te_feats),
+        te_pairs,
+        te_feats,
+    )
 
 
-def train_or_load(cfg: Params, backbone: Backbone, world: World, data: SplitData, name: str, seed: int, desc=None):
+def train_or_load(
+    cfg: Params, backbone: Backbone, world: World, data: SplitData, name: str, seed: int, desc=None
+):
     """Train one configuration (or load its checkpoint); returns (model, meta with history)."""
     flags = ABLATIONS[name]
     torch.manual_seed(seed)
     model = build_model(cfg, backbone, world, flags, desc)
-    settings = {k: getattr(cfg, k) for k in ("ezhoi_epochs", "ezhoi_batch_images", "ezhoi_lr", "ezhoi_val_fraction", "n_ctx", "prompt_depth")}
-    inputs = {"backbone": backbone.fingerprint, "world": artifacts.sha256_file(world.train.path), "split": data.split,
-              "flags": list(flags), "seed": seed, **settings, "code": codekey.stage_digest("ezhoi"),
-              "cpu_kernels": cfg.cpu_kernels}
+    settings = {
+        k: getattr(cfg, k)
+        for k in (
+            "ezhoi_epochs",
+            "ezhoi_batch_images",
+            "ezhoi_lr",
+            "ezhoi_val_fraction",
+            "n_ctx",
+            "prompt_depth",
+        )
+    }
+    inputs = {
+        "backbone": backbone.fingerprint,
+        "world": artifacts.sha256_file(world.train.path),
+        "split": data.split,
+        "flags": list(flags),
+        "seed": seed,
+        **settings,
+        "code": codekey.stage_digest("ezhoi"),
+        "cpu_kernels": cfg.cpu_kernels,
+    }
     path = checkpoint_path(cfg, data.split, name, seed)
     stage = artifacts.Stage(path.parent, path.stem, inputs)
     if stage.done() and path.is_file():
         meta = load_checkpoint(path, model)
         return model, meta
-    hist = train_ezhoi(model, data.train, data.val, world.classes, ~data.unseen, epochs=cfg.ezhoi_epochs,
-                       batch_images=cfg.ezhoi_batch_images, lr=cfg.ezhoi_lr, seed=seed,
-                       device=resolve_device(cfg.device))
-    meta = {"split": data.split, "seed": seed, "ablation": name, "history": hist, "inputs": inputs,
-            "unseen": np.flatnonzero(data.unseen).tolist()}
+    hist = train_ezhoi(
+        model,
+        data.train,
+        data.val,
+        world.classes,
+        ~data.unseen,
+        epochs=cfg.ezhoi_epochs,
+        batch_images=cfg.ezhoi_batch_images,
+        lr=cfg.ezhoi_lr,
+        seed=seed,
+        device=resolve_device(cfg.device),
+    )
+    meta = {
+        "split": data.split,
+        "seed": seed,
+        "ablation": name,
+        "history": hist,
+        "inputs": inputs,
+        "unseen": np.flatnonzero(data.unseen).tolist(),
+    }
     if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
         save_checkpoint(path, model, meta)
         stage.mark_done({"file": path.name})
@@ -113,7 +167,9 @@ def train_or_load(cfg: Params, backbone: Backbone, world: World, data: SplitData
 
 def evaluate_model(model: EZHOI, world: World, data: SplitData) -> dict:
     dets = predict(model, data.test, world.classes)
-    return evaluate_hoi(dets, world.test.ground_truth(), world.num_classes, rare=world.rare, unseen=data.unseen).as_percent()
+    return evaluate_hoi(
+        dets, world.test.ground_truth(), world.num_classes, rare=world.rare, unseen=data.unseen
+    ).as_percent()
 
 
 def checkpoint_path(cfg: Params, split: str, name: str, seed: int) -> Path:

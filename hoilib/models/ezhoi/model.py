@@ -39,11 +39,19 @@ class EZHOIConfig:
 
 
 class EZHOI(nn.Module):
-    def __init__(self, cfg: EZHOIConfig, clip_model, prompt_tokens: torch.Tensor, descriptor_feats: torch.Tensor):
+    def __init__(
+        self,
+        cfg: EZHOIConfig,
+        clip_model,
+        prompt_tokens: torch.Tensor,
+        descriptor_feats: torch.Tensor,
+    ):
         """``prompt_tokens``: (C, L) tokenised class prompts; ``descriptor_feats``: (C, K, D) frozen, L2-normalised."""
         super().__init__()
         self.cfg = cfg
-        self.text_encoder = PromptedTextEncoder(clip_model, prompt_tokens, cfg.n_ctx, cfg.prompt_depth)
+        self.text_encoder = PromptedTextEncoder(
+            clip_model, prompt_tokens, cfg.n_ctx, cfg.prompt_depth
+        )
         self.txtmem_adapter = Adapter(cfg.dim, cfg.down_size)
         self.act_descriptor_attn = Adapter(cfg.dim, cfg.down_size, prior_size=cfg.dim)
         self.register_buffer("descriptors", descriptor_feats.float(), persistent=False)
@@ -60,7 +68,9 @@ class EZHOI(nn.Module):
         """Frozen CLIP features of the class prompts (no prompts, no adapters)."""
         return self.text_encoder(use_prompts=False)
 
-    def adapt_text(self, feats: torch.Tensor, descriptors: torch.Tensor | None = None) -> torch.Tensor:
+    def adapt_text(
+        self, feats: torch.Tensor, descriptors: torch.Tensor | None = None
+    ) -> torch.Tensor:
         """Apply the text adapter (over the set of C features) and descriptor attention; L2-normalised."""
         x = feats
         if self.cfg.use_adapter:
@@ -75,7 +85,9 @@ class EZHOI(nn.Module):
         return self.adapt_text(self.text_encoder(use_prompts=self.cfg.use_prompts))
 
     # ---- visual side -----------------------------------------------------
-    def visual_features(self, h: torch.Tensor, o: torch.Tensor, u: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    def visual_features(
+        self, h: torch.Tensor, o: torch.Tensor, u: torch.Tensor, pad: torch.Tensor
+    ) -> torch.Tensor:
         """h, o, u: (B, P, D) frozen crop features of the pairs of B images; pad: (B, P) True where empty."""
         v = u + self.vis_fuse(torch.cat([h, o, u], dim=-1))
         v = self.pair_adapter(v, key_padding_mask=pad)

@@ -35,12 +35,21 @@ class PairTensors:
     def __len__(self) -> int:
         return len(self.image)
 
-    def subset(self, idx) -> "PairTensors":
+    def subset(self, idx) -> PairTensors:
         idx = np.asarray(idx)
         t = torch.as_tensor(idx)
-        return PairTensors(self.h[t], self.o[t], self.u[t], self.pad[t], self.obj[t], self.targets[t],
-                           self.image[idx], self.boxes_h[idx], self.boxes_o[idx],
-                           None if self.prior is None else self.prior[t])
+        return PairTensors(
+            self.h[t],
+            self.o[t],
+            self.u[t],
+            self.pad[t],
+            self.obj[t],
+            self.targets[t],
+            self.image[idx],
+            self.boxes_h[idx],
+            self.boxes_o[idx],
+            None if self.prior is None else self.prior[t],
+        )
 
 
 def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -> PairTensors:
@@ -52,10 +61,16 @@ def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -
     labels: dict = {}
     for im in ds.images:
         for k in range(len(im.hoi)):
-            labels.setdefault(pair_key(im.index, im.boxes_h[k], im.boxes_o[k]), set()).add(int(im.hoi[k]))
+            labels.setdefault(pair_key(im.index, im.boxes_h[k], im.boxes_o[k]), set()).add(
+                int(im.hoi[k])
+            )
     images = sorted(set(int(i) for i in pairs.image))
     row = {img: r for r, img in enumerate(images)}
-    counts = np.bincount([row[int(i)] for i in pairs.image], minlength=len(images)) if len(images) else np.zeros(0, int)
+    counts = (
+        np.bincount([row[int(i)] for i in pairs.image], minlength=len(images))
+        if len(images)
+        else np.zeros(0, int)
+    )
     N, P, D = len(images), int(counts.max()) if len(images) else 0, feats["union"].shape[1]
     h, o, u = (torch.zeros(N, P, D) for _ in range(3))
     pad = torch.ones(N, P, dtype=torch.bool)
@@ -78,4 +93,6 @@ def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -
             prior[r, j] = float(pair_prior[p])
         for c in labels.get(pair_key(pairs.image[p], pairs.boxes_h[p], pairs.boxes_o[p]), ()):
             targets[r, j, c] = 1.0
-    return PairTensors(h, o, u, pad, obj, targets, np.asarray(images, dtype=np.int64), bh, bo, prior)
+    return PairTensors(
+        h, o, u, pad, obj, targets, np.asarray(images, dtype=np.int64), bh, bo, prior
+    )

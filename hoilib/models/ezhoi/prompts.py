@@ -22,7 +22,9 @@ def _layout(tokens: torch.Tensor, n_ctx: int):
     n, L = tokens.shape
     eot = tokens.argmax(dim=-1)
     if int(eot.max()) + n_ctx >= L:
-        raise ConfigError(f"a prompt plus {n_ctx} context tokens does not fit the context length {L}")
+        raise ConfigError(
+            f"a prompt plus {n_ctx} context tokens does not fit the context length {L}"
+        )
     pos = torch.arange(L, device=tokens.device)[None, :].expand(n, L)
     e = eot[:, None]
     is_ctx = (pos >= e) & (pos < e + n_ctx)
@@ -32,12 +34,27 @@ def _layout(tokens: torch.Tensor, n_ctx: int):
 
 
 class PromptedTextEncoder(nn.Module):
-    def __init__(self, clip_model, tokens: torch.Tensor, n_ctx: int = 2, depth: int = 3, init_std: float = 0.02):
+    def __init__(
+        self,
+        clip_model,
+        tokens: torch.Tensor,
+        n_ctx: int = 2,
+        depth: int = 3,
+        init_std: float = 0.02,
+    ):
         super().__init__()
-        for attr in ("token_embedding", "positional_embedding", "transformer", "ln_final", "text_projection"):
+        for attr in (
+            "token_embedding",
+            "positional_embedding",
+            "transformer",
+            "ln_final",
+            "text_projection",
+        ):
             if not hasattr(clip_model, attr):
-                raise ConfigError(f"text prompts need an open_clip CLIP with a built-in text tower; "
-                                  f"{type(clip_model).__name__} has no '{attr}'")
+                raise ConfigError(
+                    f"text prompts need an open_clip CLIP with a built-in text tower; "
+                    f"{type(clip_model).__name__} has no '{attr}'"
+                )
         self._clip = [clip_model]  # frozen, and kept out of this module's parameters and state_dict
         width = clip_model.token_embedding.weight.shape[1]
         n_layers = len(clip_model.transformer.resblocks)
@@ -48,7 +65,11 @@ class PromptedTextEncoder(nn.Module):
         g = torch.Generator().manual_seed(0)
         self.ctx = nn.Parameter(torch.randn(n_ctx, width, generator=g) * init_std)
         self.deep_ctx = nn.ParameterList(
-            [nn.Parameter(torch.randn(n_ctx, width, generator=g) * init_std) for _ in range(depth - 1)])
+            [
+                nn.Parameter(torch.randn(n_ctx, width, generator=g) * init_std)
+                for _ in range(depth - 1)
+            ]
+        )
         self.register_buffer("tokens", tokens.clone(), persistent=False)
 
     def _frozen(self):
@@ -84,5 +105,9 @@ class PromptedTextEncoder(nn.Module):
             x = x.transpose(0, 1)
         x = m.ln_final(x)
         x = x[torch.arange(x.shape[0]), pool]
-        x = m.text_projection(x) if isinstance(m.text_projection, nn.Linear) else x @ m.text_projection
+        x = (
+            m.text_projection(x)
+            if isinstance(m.text_projection, nn.Linear)
+            else x @ m.text_projection
+        )
         return F.normalize(x.float(), dim=-1)

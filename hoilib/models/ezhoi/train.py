@@ -20,12 +20,12 @@ import time
 import numpy as np
 import torch
 from torchvision.ops import sigmoid_focal_loss
-from hoilib.progress import tqdm
 
 from hoilib import distributed
+from hoilib.measure.metric import HOIDetections, HOIGroundTruth, evaluate_hoi
 from hoilib.models.ezhoi.model import EZHOI
 from hoilib.models.ezhoi.pairs import PairTensors
-from hoilib.measure.metric import HOIDetections, HOIGroundTruth, evaluate_hoi
+from hoilib.progress import tqdm
 from hoilib.seed import seed_everything
 
 FOCAL_ALPHA, FOCAL_GAMMA = 0.5, 0.2  # UPT / EZ-HOI defaults
@@ -44,7 +44,9 @@ def loss_mask(batch: PairTensors, cls_obj: torch.Tensor, seen: torch.Tensor) -> 
 def focal_loss(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
     """Binary focal loss over the masked logits, normalised by the number of positives."""
     x, y = logits[mask], targets[mask]
-    return sigmoid_focal_loss(x, y, alpha=FOCAL_ALPHA, gamma=FOCAL_GAMMA, reduction="sum") / y.sum().clamp(min=1.0)
+    return sigmoid_focal_loss(
+        x, y, alpha=FOCAL_ALPHA, gamma=FOCAL_GAMMA, reduction="sum"
+    ) / y.sum().clamp(min=1.0)
 
 
 def model_device(model: torch.nn.Module) -> torch.device:
@@ -95,15 +97,24 @@ def predict(model: EZHOI, data: PairTensors, classes, batch_images: int = 256) -
     parts = []
     for s in range(0, len(data), batch_images):
         b = data.subset(np.arange(s, min(len(data), s + batch_images)))
-        probs = torch.sigmoid(model.logits(model.visual_features(*_on(dev, b.h, b.o, b.u, b.pad)), t)).cpu()
+        probs = torch.sigmoid(
+            model.logits(model.visual_features(*_on(dev, b.h, b.o, b.u, b.pad)), t)
+        ).cpu()
         m = (~b.pad)[..., None] & (b.obj[..., None] == cls_obj[None, None, :])
         r, p, c = torch.nonzero(m, as_tuple=True)
         r_np, p_np = r.numpy(), p.numpy()
         score = probs[r, p, c].double().numpy()
         if b.prior is not None:
             score = score * b.prior[r, p].double().numpy()
-        parts.append(HOIDetections(image=b.image[r_np], hoi=c.numpy().astype(np.int64), score=score,
-                                   boxes_h=b.boxes_h[r_np, p_np], boxes_o=b.boxes_o[r_np, p_np]))
+        parts.append(
+            HOIDetections(
+                image=b.image[r_np],
+                hoi=c.numpy().astype(np.int64),
+                score=score,
+                boxes_h=b.boxes_h[r_np, p_np],
+                boxes_o=b.boxes_o[r_np, p_np],
+            )
+        )
     return HOIDetections.concat(parts)
 
 
@@ -111,13 +122,29 @@ def gt_of(data: PairTensors) -> HOIGroundTruth:
     """Ground truth of a packed set (its targets), for validation mAP."""
     r, p, c = torch.nonzero(data.targets > 0, as_tuple=True)
     r_np, p_np = r.numpy(), p.numpy()
-    return HOIGroundTruth(image=data.image[r_np], hoi=c.numpy().astype(np.int64), boxes_h=data.boxes_h[r_np, p_np],
-                          boxes_o=data.boxes_o[r_np, p_np])
+    return HOIGroundTruth(
+        image=data.image[r_np],
+        hoi=c.numpy().astype(np.int64),
+        boxes_h=data.boxes_h[r_np, p_np],
+        boxes_o=data.boxes_o[r_np, p_np],
+    )
 
 
-def train_ezhoi(model: EZHOI, train: PairTensors, val: PairTensors, classes, seen: np.ndarray, epochs: int = 30,
-                batch_images: int = 64, lr: float = 1e-3, weight_decay: float = 1e-4, grad_clip: float = 1.0,
-                seed: int = 0, show_progress: bool = True, device: str | torch.device | None = None) -> dict:
+def train_ezhoi(
+    model: EZHOI,
+    train: PairTensors,
+    val: PairTensors,
+    classes,
+    seen: np.ndarray,
+    epochs: int = 30,
+    batch_images: int = 64,
+    lr: float = 1e-3,
+    weight_decay: float = 1e-4,
+    grad_clip: float = 1.0,
+    seed: int = 0,
+    show_progress: bool = True,
+    device: str | torch.device | None = None,
+) -> dict:
     """AdamW with a step decay at 2/3 of the epochs; the epoch with the best validation mAP (seen classes) is kept.
 
     ``device``: where to train (None: where the model is; under torchrun with nccl,
@@ -145,8 +172,11 @@ def train_ezhoi(model: EZHOI, train: PairTensors, val: PairTensors, classes, see
         # the shuffling generator above is seeded the same everywhere, so orders agree.
         torch.manual_seed(seed + 7919 * rank)
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[dev.index] if dev.type == "cuda" else None,
-            find_unused_parameters=unused_parameters(model), broadcast_buffers=False)
+            model,
+            device_ids=[dev.index] if dev.type == "cuda" else None,
+            find_unused_parameters=unused_parameters(model),
+            broadcast_buffers=False,
+        )
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, (2 * epochs) // 3), gamma=0.1)
     val_gt = gt_of(val)
@@ -154,8 +184,12 @@ def train_ezhoi(model: EZHOI, train: PairTensors, val: PairTensors, classes, see
     hist = {"step_loss": [], "epoch": [], "train_loss": [], "val_map_seen": []}
     best, best_map, t0 = None, -1.0, time.time()
     # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
-    for epoch in tqdm(range(epochs), desc="training EZ-HOI", leave=False,
-                      **({} if show_progress and rank == 0 else {"disable": True})):
+    for epoch in tqdm(
+        range(epochs),
+        desc="training EZ-HOI",
+        leave=False,
+        **({} if show_progress and rank == 0 else {"disable": True}),
+    ):
         net.train()
         order = torch.randperm(len(train), generator=gen).numpy()
         losses = []
@@ -163,7 +197,9 @@ def train_ezhoi(model: EZHOI, train: PairTensors, val: PairTensors, classes, see
             idx = order[s : s + batch_images]
             if world == 1:
                 b = train.subset(idx)
-                h, o, u, pad, targets, mask = _on(dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen_t))
+                h, o, u, pad, targets, mask = _on(
+                    dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen_t)
+                )
                 loss = focal_loss(net(h, o, u, pad), targets, mask)
             else:
                 loss = _shard_loss(net, train, idx, cls_obj, seen_t, dev, rank, world)
@@ -174,10 +210,16 @@ def train_ezhoi(model: EZHOI, train: PairTensors, val: PairTensors, classes, see
             losses.append(float(loss.detach()))
         sched.step()
         if world > 1:  # the whole batch's loss: the ranks' scaled shares sum to world x the loss
-            losses = (distributed.all_reduce_sum(torch.tensor(losses, dtype=torch.float64)) / world).tolist()
+            losses = (
+                distributed.all_reduce_sum(torch.tensor(losses, dtype=torch.float64)) / world
+            ).tolist()
         hist["step_loss"] += losses
-        val_map = evaluate_hoi(predict(model, val, classes), val_gt, len(classes), unseen=unseen_np).seen
-        if world > 1:  # rank 0's number decides for everyone, so the kept epoch is the same on all ranks
+        val_map = evaluate_hoi(
+            predict(model, val, classes), val_gt, len(classes), unseen=unseen_np
+        ).seen
+        if (
+            world > 1
+        ):  # rank 0's number decides for everyone, so the kept epoch is the same on all ranks
             v = distributed.broadcast_float(float("nan") if val_map is None else float(val_map))
             val_map = None if np.isnan(v) else v
         hist["epoch"].append(epoch + 1)
@@ -195,8 +237,16 @@ def train_ezhoi(model: EZHOI, train: PairTensors, val: PairTensors, classes, see
     return hist
 
 
-def _shard_loss(net, train: PairTensors, idx: np.ndarray, cls_obj: torch.Tensor, seen: torch.Tensor,
-                dev: torch.device, rank: int, world: int) -> torch.Tensor:
+def _shard_loss(
+    net,
+    train: PairTensors,
+    idx: np.ndarray,
+    cls_obj: torch.Tensor,
+    seen: torch.Tensor,
+    dev: torch.device,
+    rank: int,
+    world: int,
+) -> torch.Tensor:
     """This rank's share of one batch's loss, scaled so DDP's gradient average is the whole batch's gradient.
 
     The focal loss of a batch is (sum over its logits) / (its positives). Each rank
@@ -213,7 +263,11 @@ def _shard_loss(net, train: PairTensors, idx: np.ndarray, cls_obj: torch.Tensor,
     if start == stop:
         start, stop, weight = 0, 1, torch.zeros(())
     b = full.subset(np.arange(start, stop))
-    h, o, u, pad, targets, mask = _on(dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen))
+    h, o, u, pad, targets, mask = _on(
+        dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen)
+    )
     logits = net(h, o, u, pad)
-    total = sigmoid_focal_loss(logits[mask], targets[mask], alpha=FOCAL_ALPHA, gamma=FOCAL_GAMMA, reduction="sum")
+    total = sigmoid_focal_loss(
+        logits[mask], targets[mask], alpha=FOCAL_ALPHA, gamma=FOCAL_GAMMA, reduction="sum"
+    )
     return total * weight.to(dev)
