@@ -106,7 +106,7 @@ def main(argv=None) -> int:
             from pathlib import Path
 
             from hoilib.config import REPO
-            from hoilib.pipeline.results import results_text
+            from hoilib.pipeline.results_page import results_text
 
             root = Path(args.root)
             print(results_text(root if root.is_absolute() else REPO / root))

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from hoilib.chapters import interactive, plots
+from hoilib.chapters import ch1_gap, interactive, plots
 
 CLASSES = ["ride horse", "feed horse", "hold cup", "drink with cup", "kick ball", "throw ball"]
 UNSEEN = np.array([False, True, False, False, True, False])
@@ -186,7 +186,7 @@ def test_tstar_slider_switches_precomputed_states():
 def test_modality_gap_drawing_is_labelled_and_deterministic():
     import matplotlib.pyplot as plt
 
-    fig = plots.modality_gap_drawing()
+    fig = ch1_gap.gap_drawing()
     (ax,) = fig.axes
     texts = " | ".join(t.get_text() for t in ax.texts)
     for label in (
@@ -217,7 +217,7 @@ def test_modality_gap_drawing_is_labelled_and_deterministic():
     assert (
         np.linalg.norm(image.mean(axis=0)) < 1 and np.linalg.norm(text.mean(axis=0)) < 1
     )  # centroids inside
-    again = plots.modality_gap_drawing()
+    again = ch1_gap.gap_drawing()
     pts_again = [
         c.get_offsets().data for c in again.axes[0].collections if len(c.get_offsets()) > 1
     ]

@@ -18,7 +18,8 @@ import pytest
 
 from hoilib.config import REPO, resolve
 from hoilib.errors import ConfigError
-from hoilib.pipeline.results import MAP_COLUMNS, collect, results_markdown
+from hoilib.pipeline.results import MAP_COLUMNS, collect
+from hoilib.pipeline.results_page import results_markdown
 from hoilib.pipeline.runner import chapter_paths
 from hoilib.pipeline.sweep import run_state, run_sweep
 

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
 from hoilib.chapters import plots
 from hoilib.chapters.notebook import Chapter, ChapterResult
+from hoilib.chapters.plots import PALETTE
 from hoilib.data.annotations import PairSet
 from hoilib.measure import gap
 from hoilib.measure.zeroshot import (
@@ -115,3 +117,34 @@ def run(ch: Chapter) -> GapChapter:
         ctrl,
         shift,
     )
+
+
+def gap_drawing(seed: int = 0):
+    """A drawn (not measured) modality gap (Liang et al. 2022), seeded: two narrow cones of image
+    and text embeddings on a section of the unit sphere, their centroids and the centroid gap."""
+    rng = np.random.default_rng(seed)
+    fig, ax = plt.subplots(figsize=(6.4, 3.9))
+    th, ink = np.linspace(0, np.pi, 181), "#222222"
+    ax.plot(np.cos(th), np.sin(th), color="#bbbbbb", lw=1)
+    cents = {}
+    for name, mid, ha in (("image", np.pi / 2 + 0.75, "right"), ("text", np.pi / 2 - 0.75, "left")):
+        col, ang = PALETTE[name], mid + 0.3 * rng.standard_normal(60)
+        wedge = np.linspace(mid - 0.6, mid + 0.6, 30)
+        ax.fill([0, *np.cos(wedge)], [0, *np.sin(wedge)], color=col, alpha=0.08, lw=0)
+        ax.scatter(np.cos(ang), np.sin(ang), s=14, color=col, alpha=0.8)
+        c = cents[name] = np.array([np.cos(ang).mean(), np.sin(ang).mean()])
+        ax.plot([0, c[0]], [0, c[1]], color=col, ls="--", lw=1)
+        ax.scatter(*c, s=80, color=col, edgecolor="black", marker="X", zorder=3)
+        ax.text(1.1 * np.cos(mid), 1.1 * np.sin(mid), f"{name} embeddings", color=col, ha=ha)
+        ax.text(*(0.45 * c + [0, -0.08]), f"{name} centroid", color=col, fontsize=9, ha="center")
+    arrow = dict(arrowstyle="-|>", color=ink, lw=2)
+    ax.annotate("", xy=cents["image"], xytext=cents["text"], arrowprops=arrow)
+    gap = "centroid gap\nmean(image) - mean(text)"
+    ax.text(0, 0.64, gap, color=ink, fontweight="bold", ha="center", va="top")
+    ax.text(0.0, -0.08, "origin", fontsize=8, ha="center")
+    ax.text(1.0, -0.1, "unit sphere (a section)", color="#888888", fontsize=8, ha="center")
+    title = "The modality gap, drawn (synthetic points, not data)"
+    ax.set(aspect="equal", xlim=(-1.7, 1.7), ylim=(-0.15, 1.2), title=title)
+    ax.set_axis_off()
+    fig.tight_layout()
+    return fig

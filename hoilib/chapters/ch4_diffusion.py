@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
@@ -135,3 +136,47 @@ def run(ch: Chapter) -> DiffusionChapter:
     runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi_seeds]
     q, nn = quality(ch.cfg, runs[0])
     return DiffusionChapter(runs, q, nn, denoising(ch.cfg, runs[0]))
+
+
+def smoothed(values, window: int = 50) -> np.ndarray:
+    """Running mean (same length; the first points average what exists so far)."""
+    v = np.asarray(values, dtype=float)
+    c = np.cumsum(np.insert(v, 0, 0.0))
+    idx = np.arange(1, len(v) + 1)
+    lo = np.maximum(0, idx - window)
+    return (c[idx] - c[lo]) / (idx - lo)
+
+
+def diffusion_losses(histories: dict, window: int = 50):
+    """Training loss (x0 MSE, running mean) per (space, seed); one panel per space."""
+    spaces = sorted({k[0] for k in histories})
+    fig, axes = plt.subplots(
+        1, len(spaces), figsize=(5 * len(spaces), 3.2), sharey=True, squeeze=False
+    )
+    for ax, space in zip(axes[0], spaces, strict=False):
+        for (sp, seed), h in histories.items():
+            if sp == space:
+                ax.plot(smoothed(h["losses"], window), lw=1, label=f"seed {seed}")
+        ax.set_yscale("log")
+        ax.set_xlabel("training step")
+        ax.set_title(f"trained on the {space} space")
+        ax.legend(fontsize=8)
+    axes[0, 0].set_ylabel(f"x0 MSE (running mean of {window})")
+    fig.tight_layout()
+    return fig
+
+
+def denoising_curve(rows_by_space: dict):
+    """Nearest-class accuracy of corpus sentences noised to step t, before and after denoising."""
+    fig, ax = plt.subplots(figsize=(6, 3.2))
+    for space, rows in rows_by_space.items():
+        df = pd.DataFrame(rows)
+        line = ax.plot(df["t"], 100 * df["denoised"], "-o", label=f"{space}: denoised")[0]
+        ax.plot(
+            df["t"], 100 * df["noised"], ":", color=line.get_color(), label=f"{space}: noised only"
+        )
+    ax.set_xlabel("noise level t (of 1000)")
+    ax.set_ylabel("nearest-class accuracy (%)")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig

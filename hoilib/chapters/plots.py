@@ -250,50 +250,6 @@ def histogram(values, xlabel: str, title: str = ""):
     return fig
 
 
-def smoothed(values, window: int = 50) -> np.ndarray:
-    """Running mean (same length; the first points average what exists so far)."""
-    v = np.asarray(values, dtype=float)
-    c = np.cumsum(np.insert(v, 0, 0.0))
-    idx = np.arange(1, len(v) + 1)
-    lo = np.maximum(0, idx - window)
-    return (c[idx] - c[lo]) / (idx - lo)
-
-
-def diffusion_losses(histories: dict, window: int = 50):
-    """Training loss (x0 MSE, running mean) per (space, seed); one panel per space."""
-    spaces = sorted({k[0] for k in histories})
-    fig, axes = plt.subplots(
-        1, len(spaces), figsize=(5 * len(spaces), 3.2), sharey=True, squeeze=False
-    )
-    for ax, space in zip(axes[0], spaces, strict=False):
-        for (sp, seed), h in histories.items():
-            if sp == space:
-                ax.plot(smoothed(h["losses"], window), lw=1, label=f"seed {seed}")
-        ax.set_yscale("log")
-        ax.set_xlabel("training step")
-        ax.set_title(f"trained on the {space} space")
-        ax.legend(fontsize=8)
-    axes[0, 0].set_ylabel(f"x0 MSE (running mean of {window})")
-    fig.tight_layout()
-    return fig
-
-
-def denoising_curve(rows_by_space: dict):
-    """Nearest-class accuracy of corpus sentences noised to step t, before and after denoising."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for space, rows in rows_by_space.items():
-        df = pd.DataFrame(rows)
-        line = ax.plot(df["t"], 100 * df["denoised"], "-o", label=f"{space}: denoised")[0]
-        ax.plot(
-            df["t"], 100 * df["noised"], ":", color=line.get_color(), label=f"{space}: noised only"
-        )
-    ax.set_xlabel("noise level t (of 1000)")
-    ax.set_ylabel("nearest-class accuracy (%)")
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def bridge_sweep(df: pd.DataFrame, x: str, baseline: dict | None = None, cols=("unseen", "seen")):
     """mAP of the correct- and wrong-order bridge against a sweep variable; dashed lines: no bridge."""
     fig, axes = plt.subplots(1, len(cols), figsize=(5.2 * len(cols), 3.2), squeeze=False)
@@ -312,36 +268,5 @@ def bridge_sweep(df: pd.DataFrame, x: str, baseline: dict | None = None, cols=("
         ax.set_xlabel({"t_start": "bridge start step t*", "steps": "DDIM steps"}.get(x, x))
         ax.set_ylabel(f"{col} mAP (%)")
         ax.legend(fontsize=7)
-    fig.tight_layout()
-    return fig
-
-
-def modality_gap_drawing(seed: int = 0):
-    """A drawn (not measured) modality gap (Liang et al. 2022), seeded: two narrow cones of image
-    and text embeddings on a section of the unit sphere, their centroids and the centroid gap."""
-    rng = np.random.default_rng(seed)
-    fig, ax = plt.subplots(figsize=(6.4, 3.9))
-    th, ink = np.linspace(0, np.pi, 181), "#222222"
-    ax.plot(np.cos(th), np.sin(th), color="#bbbbbb", lw=1)
-    cents = {}
-    for name, mid, ha in (("image", np.pi / 2 + 0.75, "right"), ("text", np.pi / 2 - 0.75, "left")):
-        col, ang = PALETTE[name], mid + 0.3 * rng.standard_normal(60)
-        wedge = np.linspace(mid - 0.6, mid + 0.6, 30)
-        ax.fill([0, *np.cos(wedge)], [0, *np.sin(wedge)], color=col, alpha=0.08, lw=0)
-        ax.scatter(np.cos(ang), np.sin(ang), s=14, color=col, alpha=0.8)
-        c = cents[name] = np.array([np.cos(ang).mean(), np.sin(ang).mean()])
-        ax.plot([0, c[0]], [0, c[1]], color=col, ls="--", lw=1)
-        ax.scatter(*c, s=80, color=col, edgecolor="black", marker="X", zorder=3)
-        ax.text(1.1 * np.cos(mid), 1.1 * np.sin(mid), f"{name} embeddings", color=col, ha=ha)
-        ax.text(*(0.45 * c + [0, -0.08]), f"{name} centroid", color=col, fontsize=9, ha="center")
-    arrow = dict(arrowstyle="-|>", color=ink, lw=2)
-    ax.annotate("", xy=cents["image"], xytext=cents["text"], arrowprops=arrow)
-    gap = "centroid gap\nmean(image) - mean(text)"
-    ax.text(0, 0.64, gap, color=ink, fontweight="bold", ha="center", va="top")
-    ax.text(0.0, -0.08, "origin", fontsize=8, ha="center")
-    ax.text(1.0, -0.1, "unit sphere (a section)", color="#888888", fontsize=8, ha="center")
-    title = "The modality gap, drawn (synthetic points, not data)"
-    ax.set(aspect="equal", xlim=(-1.7, 1.7), ylim=(-0.15, 1.2), title=title)
-    ax.set_axis_off()
     fig.tight_layout()
     return fig

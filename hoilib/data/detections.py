@@ -1,5 +1,8 @@
 """Candidate pairs from an object detector's output: every kept human with every kept object.
 
+It is longer than 300 lines because every field of a user's detections file is checked where it is
+read, each with a one-line error naming the file, the image, the field and what was expected.
+
 The default pair source is the ground truth (:func:`hoilib.data.annotations.enumerate_pairs`:
 the annotated boxes, or HOI-Synth's oracle boxes). This module reads the other
 source, a detector's boxes (DETR for EZ-HOI/UPT), from one JSON file, and builds

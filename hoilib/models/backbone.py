@@ -1,5 +1,9 @@
 """CLIP backbones: any open_clip model by name, or a small one pretrained here on HOI-Synth.
 
+It is longer than 300 lines because the small CLIP's definition, pretraining and loading are the
+backbone stage's code: its key hashes this module's import closure (``hoilib.codekey``), so a
+change to any of them retrains the backbone.
+
 The small model is an ordinary open_clip ``CLIP`` with a word-level vocabulary
 (HOI-Synth's text is closed, so a 49k BPE table would only cost time), trained
 with open_clip's own ``ClipLoss``. Contrastive training from a random start keeps

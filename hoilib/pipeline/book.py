@@ -30,7 +30,7 @@ def write_results_page(book_dir: Path, runs_root: str | Path | None = None) -> P
 
     The page must never stop a build: if collecting fails anyway, the page says so and why.
     """
-    from hoilib.pipeline.results import results_markdown
+    from hoilib.pipeline.results_page import results_markdown
 
     root = Path(runs_root) if runs_root is not None else REPO / "runs"
     try:

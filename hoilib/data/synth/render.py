@@ -1,5 +1,8 @@
 """Draw HOI-Synth scenes: stick-figure people whose pose encodes the verb, and textured objects.
 
+It is longer than 300 lines because each verb's pose and each object's drawing is a few lines of
+geometry; split, the verbs a scene can show would no longer read as one list.
+
 A verb is visible only through geometry: where the object sits relative to the
 hands, feet, hip or head, how the limbs bend, and which way the head faces
 (``look_at`` turns the head toward the object; ``no_interaction`` turns it away).

@@ -1,0 +1,124 @@
+"""The results page of the book and the terminal table: ``collect``'s frame as MyST markdown or text.
+
+Every cell is escaped for MyST, so a run name or a note can never break the page.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+from hoilib.config import REPO
+from hoilib.pipeline.results import INFO_COLUMNS, _rel, collect
+
+
+def _cell(v) -> str:
+    """Table cell text: 2 decimals, n/a for missing, and markdown/MyST specials escaped."""
+    import pandas as pd
+
+    if v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v)):
+        return "n/a"
+    if isinstance(v, bool):
+        return "yes" if v else "no"
+    if isinstance(v, float):
+        return f"{v:.2f}"
+    text = " ".join(str(v).split())
+    if not text:
+        return "n/a"
+    for ch in "\\`*_[]<>|$#{}~":
+        text = text.replace(ch, "\\" + ch)
+    return text
+
+
+def markdown_table(df) -> str:
+    """A MyST pipe table by pandas' ``to_markdown``: floats right-aligned; cells are ``_cell``'s text, unparsed."""
+    align = ["right" if str(df[c].dtype).startswith("float") else "left" for c in df.columns]
+    return (
+        df.map(_cell)
+        .rename(columns=_cell)
+        .to_markdown(index=False, colalign=align, disable_numparse=True)
+    )
+
+
+def _code(text: str) -> str:
+    """Inline code for a path (no escapes inside code spans); escaped text if it holds a backtick."""
+    text = " ".join(str(text).split())
+    return f"`{text}`" if "`" not in text else _cell(text)
+
+
+def _where(root: Path) -> str:
+    return _code(_rel(root, REPO) if Path(root).resolve() != REPO.resolve() else str(root))
+
+
+def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
+    """The book's results page (MyST): the table of every run, or a plain 'no runs yet' and how to make one."""
+    root = Path(runs_root)
+    df = collect(root)
+    notes = df.attrs.get("skipped", [])
+    where = _where(root)
+    parts = [
+        "# Results of every run",
+        "",
+        f"This page collects every run found under {where} when the book was built. "
+        "`hoilib run --profile P` writes one run to `runs/P`; `hoilib sweep --profiles P ... --seeds 0 1 2` "
+        "writes one run per profile and seed to `runs/sweep/P-seedS`. Each row is one run folder, with "
+        "where its numbers came from: the profile, the seed, the commit of the code (dirty: uncommitted "
+        "changes were present), the machine (CPU and the vector kernels torch chose, or the GPU: the same "
+        "commit and seed give different numbers on different CPUs, see *Reproducing*) and when it finished.",
+        "",
+    ]
+    if df.empty:
+        parts += [
+            f"No runs exist yet under {where}, so there are no results to show. Make one with "
+            "`python -m hoilib run --profile synth`, or several with "
+            "`python -m hoilib sweep --profiles synth --seeds 0 1 2`, then build the book again.",
+            "",
+        ]
+    else:
+        parts += [
+            markdown_table(df),
+            "",
+            "mAP in %, the mean over the EZ-HOI seeds of the run (chapter 5). *no bridge*: EZ-HOI as "
+            "trained; *wrong order*: with the bridge whose diffusion model was trained on the raw text "
+            "embeddings; *correct order*: with the bridge trained on EZ-HOI's adapted text embeddings. "
+            "n/a: the run has not reached chapter 5 (see *chapters done*), or the value is undefined. "
+            "Runs with different profiles differ in data and budget; compare rows of the same profile.",
+            "",
+        ]
+    if notes:
+        parts += [
+            "## Files skipped",
+            "",
+            "These files could not be read and were left out of the table:",
+            "",
+        ]
+        parts += [f"* {_code(n['file'])}: {_cell(n['problem'])}" for n in notes] + [""]
+    return "\n".join(parts)
+
+
+def results_text(runs_root: str | Path = REPO / "runs") -> str:
+    """The table for a terminal: one line per run, numbers to 2 decimals, then any skipped files."""
+    import pandas as pd
+
+    df = collect(runs_root)
+    if df.empty:
+        text = (
+            f"no runs under {runs_root}; make one with `hoilib run --profile synth` "
+            f"or `hoilib sweep --profiles synth --seeds 0 1 2`"
+        )
+    else:
+        shown = df.copy()
+        for c in (
+            INFO_COLUMNS
+        ):  # None / NA / bools read as n/a, yes, no (to_string's na_rep covers floats only)
+            shown[c] = [
+                _cell(v) if v is None or v is pd.NA or isinstance(v, bool) else v for v in shown[c]
+            ]
+        with pd.option_context(
+            "display.width", 10_000, "display.max_columns", None, "display.max_rows", None
+        ):
+            text = shown.to_string(index=False, na_rep="n/a", float_format=lambda v: f"{v:.2f}")
+    notes = df.attrs.get("skipped", [])
+    if notes:
+        text += "\nskipped files:\n" + "\n".join(f"  {n['file']}: {n['problem']}" for n in notes)
+    return text
