@@ -78,7 +78,10 @@ def test_book_pages_load_with_figures_and_links(smoke_run):
     for name, page in pages.items():
         soup = BeautifulSoup(page.read_text(), "html.parser")
         imgs = soup.select("main img") or soup.select("img")
-        assert len(imgs) >= 2, f"{name}: expected figures"
+        plotly = soup.select(
+            f"div.{DIV_CLASS}"
+        )  # interactive figures (hoilib.chapters.interactive)
+        assert len(imgs) + len(plotly) >= 2, f"{name}: expected figures"
         for img in imgs:
             src = img.get("src", "")
             if not src.startswith("data:"):
@@ -185,7 +188,8 @@ def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
         assert proc.returncode == 0, proc.stderr[-2000:]
         soup = BeautifulSoup(proc.stdout, "html.parser")
         assert soup.find("h1") is not None, f"{nb.stem}: no title in the rendered page"
-        assert len(soup.select("img")) >= 2, f"{nb.stem}: figures missing from the rendered page"
+        n_figures = len(soup.select("img")) + len(soup.select(f"div.{DIV_CLASS}"))
+        assert n_figures >= 2, f"{nb.stem}: figures missing from the rendered page"
     shot = tmp_path / "chapter1.png"
     proc = _chrome(
         exe,

@@ -90,7 +90,7 @@ def test_hico_profiles_are_paper_scale_and_overridable():
             and cfg.prompt_depth == 9
             and cfg.data_root.endswith("data/hicodet")
         )
-    assert resolve("hico-uv", {"backbone": "ViT-L-14"})["backbone"] == "ViT-L-14"
+    assert resolve("hico-uv", {"backbone": "ViT-L-14"}).backbone == "ViT-L-14"
 
 
 def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
@@ -111,4 +111,4 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
         "EZ-HOI, no bridge"
     }
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert cfg.backbone == "HOI-Tiny-ViT" and cfg.dataset == "hico-det"
+    assert cfg["backbone"] == "HOI-Tiny-ViT" and cfg["dataset"] == "hico-det"
