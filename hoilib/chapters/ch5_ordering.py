@@ -55,7 +55,7 @@ HYPOTHETICAL = pd.DataFrame(
         "seen": [32.1, 32.5, 33.2],
         "full": [30.2, 30.1, 31.8],
     },
-    index=pd.Index(["no bridge", "wrong order", "correct order"], name="setting"),
+    index=pd.Index(["no bridge", "wrong order", "correct order"], name="setting (hypothetical)"),
 )
 SHORT = {
     "none": NONE,
@@ -102,7 +102,7 @@ class OrderingChapter(ChapterResult):
         return {c: float(self.means.loc[NONE, c]) for c in ("seen", "unseen")}
 
     def side_by_side(self) -> pd.DataFrame:
-        hyp = HYPOTHETICAL[["unseen", "seen", "full"]]
+        hyp = HYPOTHETICAL[["unseen", "seen", "full"]].rename_axis("setting")
         ours = self.means.loc[[NONE, WRONG, CORRECT], ["unseen", "seen", "full"]].set_axis(
             hyp.index
         )

@@ -210,13 +210,13 @@ def grouped_bars(
 ):
     """Mean with std error bars per group (seeds are the repeats); dashed lines mark a baseline.
 
-    ``wrap`` breaks long group names before their first parenthesis, so many methods fit one row.
+    ``wrap`` breaks long group names after a '+' and before a parenthesis, so many methods fit one row.
     """
     groups = list(dict.fromkeys(df[by]))
     x = np.arange(len(groups))
     w = 0.8 / len(cols)
     fig, ax = plt.subplots(
-        figsize=(max(6, (1.1 if wrap else 1.4) * len(groups)), 3.8 if wrap else 3.4)
+        figsize=(max(6, (1.6 if wrap else 1.4) * len(groups)), 4.0 if wrap else 3.4)
     )
     for k, c in enumerate(cols):
         means = [df[df[by] == g][c].mean() for g in groups]
@@ -232,7 +232,7 @@ def grouped_bars(
                 lw=1,
                 label=f"{baseline_label}, {c}",
             )
-    names = [g.replace(" (", "\n(", 1) for g in groups] if wrap else groups
+    names = [g.replace(" + ", " +\n").replace(" (", "\n(") for g in groups] if wrap else groups
     ax.set_xticks(x, names, rotation=0 if wrap else 15, fontsize=7 if wrap else None)
     ax.set_ylabel("mAP (%)")
     ax.legend(fontsize=8, ncol=2, loc="lower right")
