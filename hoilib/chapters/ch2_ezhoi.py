@@ -14,6 +14,7 @@ from hoilib.measure.zeroshot import zero_shot_map
 from hoilib.models.backbone import Backbone
 from hoilib.models.ezhoi.ezhoi_stage import (
     ABLATIONS,
+    SETTINGS,
     SplitData,
     descriptor_features,
     evaluate_model,
@@ -22,19 +23,7 @@ from hoilib.models.ezhoi.ezhoi_stage import (
 
 NAME = "02_ezhoi_training"
 NEEDS_SPLIT = True
-PARAMS = (
-    "split",
-    "ezhoi_seeds",
-    "ezhoi_ablation",
-    "ezhoi_epochs",
-    "ezhoi_batch_images",
-    "ezhoi_lr",
-    "ezhoi_val_fraction",
-    "n_ctx",
-    "prompt_depth",
-    "seed",
-    "device",
-)
+PARAMS = ("split", "ezhoi_seeds", "ezhoi_ablation", *SETTINGS, "seed", "device")
 COLS = ("full", "seen", "unseen", "rare", "non_rare")
 
 

@@ -9,24 +9,13 @@ import numpy as np
 import pandas as pd
 
 from hoilib.chapters.notebook import Chapter, ChapterResult
-from hoilib.models.diffusion.diffusion_stage import space_vectors
+from hoilib.models.diffusion.diffusion_stage import SETTINGS, space_vectors
 from hoilib.models.diffusion.quality import denoising_accuracy, sample_stats
 from hoilib.models.seedrun import SeedRun, seed_run
 
 NAME = "04_diffusion_training"
 NEEDS_SPLIT = True
-PARAMS = (
-    "ezhoi_seeds",
-    "diffusion_steps",
-    "diffusion_batch",
-    "diffusion_lr",
-    "diffusion_ema",
-    "diffusion_hidden",
-    "diffusion_blocks",
-    "diffusion_samples",
-    "seed",
-    "split",
-)
+PARAMS = ("ezhoi_seeds", *SETTINGS, "diffusion_samples", "seed", "split")
 DENOISE_T = (0, 200, 400, 600, 800, 999)
 
 

@@ -24,6 +24,16 @@ from hoilib.models.ezhoi.pairs import PairTensors, pack_pairs
 from hoilib.models.ezhoi.train import predict, train_ezhoi
 from hoilib.models.features import extract_pair_features
 
+# the parameters an EZ-HOI checkpoint is keyed on (besides the split, seed, configuration and code)
+SETTINGS = (
+    "ezhoi_epochs",
+    "ezhoi_batch_images",
+    "ezhoi_lr",
+    "ezhoi_val_fraction",
+    "n_ctx",
+    "prompt_depth",
+)
+
 # name -> (use_prompts, use_adapter, use_descriptors)
 ABLATIONS = {
     "full": (True, True, True),
@@ -112,17 +122,7 @@ def train_or_load(
     flags = ABLATIONS[name]
     torch.manual_seed(seed)
     model = build_model(cfg, backbone, world, flags, desc)
-    settings = {
-        k: getattr(cfg, k)
-        for k in (
-            "ezhoi_epochs",
-            "ezhoi_batch_images",
-            "ezhoi_lr",
-            "ezhoi_val_fraction",
-            "n_ctx",
-            "prompt_depth",
-        )
-    }
+    settings = {k: getattr(cfg, k) for k in SETTINGS}
     inputs = {
         "backbone": backbone.fingerprint,
         "world": artifacts.sha256_file(world.train.path),
