@@ -72,7 +72,9 @@ def _widget_outputs(code: str) -> int:
     from nbclient import NotebookClient
 
     nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(code)])
-    NotebookClient(nb, timeout=120, kernel_name="python3", cwd=str(ROOT)).execute()
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    ).execute()
     return sum(
         "application/vnd.jupyter.widget-view+json" in o.get("data", {}) for o in nb.cells[0].outputs
     )
