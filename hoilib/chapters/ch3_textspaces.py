@@ -10,6 +10,7 @@ import pandas as pd
 from hoilib.chapters import interactive
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.measure import gap
+from hoilib.measure.geometry import geometry_summary
 from hoilib.measure.zeroshot import annotated_pairs
 from hoilib.models import textspace
 from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_features, train_or_load
@@ -35,6 +36,9 @@ class TextSpaceChapter(ChapterResult):
     gaps: dict[str, dict]  # gap measures: before (frozen vision, raw text), after, and crossed
     sets: dict[str, np.ndarray]  # the four sets of the joint pictures
     labels: dict[str, np.ndarray]  # each set's class per row
+    geometry: dict[
+        str, dict
+    ]  # CKA and k-NN overlap, raw vs adapted, of the class text and of the corpus
 
     def movement_table(self) -> pd.DataFrame:
         cos = self.movement["per_class_cosine"]
@@ -49,6 +53,12 @@ class TextSpaceChapter(ChapterResult):
             }
         ).T.rename(columns={0: "value"})
 
+    def geometry_table(self) -> pd.DataFrame:
+        """Linear CKA and k-NN overlap of raw vs adapted text in centred space, with the overlap chance level."""
+        return pd.DataFrame(self.geometry).T[
+            ["n", "k", "linear CKA", "kNN overlap", "kNN overlap by chance"]
+        ]
+
     def gap_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.gaps).loc[GAP_KEYS]
 
@@ -59,6 +69,8 @@ class TextSpaceChapter(ChapterResult):
             "centroid_shift": self.movement["centroid_shift"],
             "gap_before": g["frozen vision vs raw text"]["centroid_gap_norm"],
             "gap_after": g["model vision vs adapted text"]["centroid_gap_norm"],
+            "cka_classes": self.geometry["class text"]["linear CKA"],
+            "knn_classes": self.geometry["class text"]["kNN overlap"],
         }
 
     def metrics(self) -> dict:
@@ -71,6 +83,7 @@ class TextSpaceChapter(ChapterResult):
             "gap_before": g["frozen vision vs raw text"],
             "gap_after": g["model vision vs adapted text"],
             "gap_frozen_vision_adapted_text": g["frozen vision vs adapted text"],
+            "geometry_raw_vs_adapted": self.geometry,
         }
 
 
@@ -107,7 +120,19 @@ def run(ch: Chapter) -> TextSpaceChapter:
         gaps,
         sets,
         {k: np.asarray(v) for k, v in labels.items()},
+        geometry(space),
     )
+
+
+def geometry(space: textspace.TextSpace, k: int = 10) -> dict[str, dict]:
+    """Raw vs adapted, of the class embeddings and of the sentence corpus (k capped for tiny worlds)."""
+    out = {}
+    for name, (x, y) in {
+        "class text": (space.raw, space.adapted),
+        "sentence corpus": (space.raw_corpus, space.adapted_corpus),
+    }.items():
+        out[name] = geometry_summary(x, y, k=min(k, len(x) - 1))
+    return out
 
 
 def joint_figure(ch: Chapter, res: TextSpaceChapter):
