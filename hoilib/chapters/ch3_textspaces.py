@@ -55,9 +55,8 @@ class TextSpaceChapter(ChapterResult):
 
     def geometry_table(self) -> pd.DataFrame:
         """Linear CKA and k-NN overlap of raw vs adapted text in centred space, with the overlap chance level."""
-        return pd.DataFrame(self.geometry).T[
-            ["n", "k", "linear CKA", "kNN overlap", "kNN overlap by chance"]
-        ]
+        cols = ["n", "k", "linear CKA", "kNN overlap", "kNN overlap by chance"]
+        return pd.DataFrame(self.geometry).T[cols].astype({"n": int, "k": int})
 
     def gap_table(self) -> pd.DataFrame:
         return pd.DataFrame(self.gaps).loc[GAP_KEYS]
