@@ -30,3 +30,18 @@ def test_the_notebook_opens_its_own_chapter_module(path):
         v for v in vars(module).values() if isinstance(v, type) and issubclass(v, ChapterResult)
     ]
     assert [r for r in results if r is not ChapterResult], f"{m.group(1)} defines no ChapterResult"
+
+
+def test_the_parameter_table_is_closed_and_lists_the_chapters_parameters_first():
+    from bs4 import BeautifulSoup
+
+    from hoilib.chapters.notebook import parameter_table_html
+    from hoilib.config import resolve
+
+    html = parameter_table_html(resolve("smoke"), ("umap_points", "seed"))
+    soup = BeautifulSoup(html, "html.parser")
+    details = soup.find("details")
+    assert details is not None and not details.has_attr("open"), "the table starts closed"
+    names = [th.get_text() for th in details.select("tbody th")]
+    assert names[:2] == ["umap_points", "seed"] and len(names) == len(FIELDS)
+    assert "2 used by this chapter" in details.find("summary").get_text()
