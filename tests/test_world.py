@@ -11,7 +11,14 @@ from hoilib.data.annotations import load_annotations
 from hoilib.data.build import prepare_world
 from hoilib.data.splits import SPLITS
 from hoilib.data.synth.vocab import OBJECT_NAMES, VERBS, hoi_classes
-from hoilib.data.synth.world import RARE_THRESHOLD, WorldSpec, generate_world, power_law_counts
+from hoilib.data.synth.world import (
+    RARE_THRESHOLD,
+    TEST_FLOOR,
+    WorldSpec,
+    allocate,
+    generate_world,
+    power_law_counts,
+)
 
 
 def test_vocabulary_sizes():
@@ -52,15 +59,15 @@ def test_power_law_rare_fraction_at_book_size():
 
 
 def test_book_size_statistics(tmp_path):
-    """The synth profile's world: ~1/5 rare classes, every class in the test set, HICO-like splits."""
+    """The synth profile's world: ~1/5 rare, >= TEST_FLOOR test instances per class, HICO-like splits."""
     spec = WorldSpec(
-        seed=0, n_train_images=1200, n_test_images=400, n_pretrain_images=0, image_size=160
+        seed=0, n_train_images=1200, n_test_images=600, n_pretrain_images=0, image_size=160
     )
     generate_world(tmp_path, spec)
     meta = json.loads((tmp_path / "world.json").read_text())
     n = len(meta["classes"])
     assert 0.15 <= len(meta["rare"]) / n <= 0.3
-    assert min(meta["n_test"]) >= 2
+    assert min(meta["n_test"]) >= TEST_FLOOR  # so every unseen class's AP rests on >= 10 positives
     for s in ("rf-uc", "nf-uc"):
         assert len(meta["splits"][s]) == round(0.2 * n)
     rare = set(meta["rare"])
@@ -68,6 +75,14 @@ def test_book_size_statistics(tmp_path):
         np.argsort(meta["n_train"])[: round(0.2 * n)].tolist()
     )
     assert not set(meta["splits"]["nf-uc"]) & rare
+
+
+def test_test_floor_shrinks_with_the_world():
+    """A world too small for TEST_FLOOR of every class gets the largest floor that fits."""
+    w = np.arange(1, 70, dtype=float)[::-1]
+    assert allocate(69 * TEST_FLOOR + 50, w, TEST_FLOOR).min() == TEST_FLOOR
+    assert allocate(69 * 3 + 5, w, TEST_FLOOR).min() == 3
+    assert allocate(40, w, TEST_FLOOR).sum() == 40
 
 
 def test_splits_hold_their_definitions(tiny_world):

@@ -17,6 +17,7 @@ PARAMS = (
     "n_train_images",
     "n_test_images",
     "n_pretrain_images",
+    "caption_verb_share",
     "image_size",
     "split",
     "backbone",

@@ -12,7 +12,7 @@ import torch
 from hoilib.chapters import plots
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.chapters.plots import PALETTE
-from hoilib.data.annotations import PairSet
+from hoilib.data.annotations import PairSet, pair_key
 from hoilib.measure import gap
 from hoilib.measure.zeroshot import (
     annotated_pairs,
@@ -49,6 +49,9 @@ class GapChapter(ChapterResult):
     zero_shot: pd.DataFrame  # mAP (%) per crop kind, and the shuffled-label control
     shuffled: np.ndarray  # Full mAP (0-1) of each shuffled-label repeat
     shift: list[dict]  # mAP along the gap direction (Liang et al.'s experiment)
+    parts: (
+        pd.DataFrame
+    )  # zero-shot accuracy (%) on objects and on verbs given the object, and chance
 
     def numbers(self) -> dict:
         s = self.summary
@@ -60,6 +63,10 @@ class GapChapter(ChapterResult):
             "zs_full": float(self.zero_shot.loc["union crops", "full"]),
             "zs_ctrl": float(100 * self.shuffled.mean()),
             "zs_ctrl_std": float(100 * self.shuffled.std()),
+            "obj_acc": float(self.parts.loc["object", "accuracy"]),
+            "obj_chance": float(self.parts.loc["object", "chance"]),
+            "verb_acc": float(self.parts.loc["verb given the object", "accuracy"]),
+            "verb_chance": float(self.parts.loc["verb given the object", "chance"]),
         }
 
     def metrics(self) -> dict:
@@ -68,6 +75,7 @@ class GapChapter(ChapterResult):
             "zero_shot": self.zero_shot.to_dict(orient="index"),
             "shuffled_full": self.shuffled.tolist(),
             "gap_shift": self.shift,
+            "object_verb_accuracy": self.parts.to_dict(orient="index"),
         }
 
 
@@ -116,7 +124,45 @@ def run(ch: Chapter) -> GapChapter:
         pd.DataFrame(rows).T.round(2),
         ctrl,
         shift,
+        object_verb_accuracy(world, pairs, feats["union"], text, backbone, pos, pos_cls),
     )
+
+
+def object_verb_accuracy(world, pairs, feats, text, backbone, pos, pos_cls) -> pd.DataFrame:
+    """Frozen CLIP's zero-shot accuracy (%) on the annotated test pairs' union crops, split in two.
+
+    Object: the top of the prompts 'a photo of a {object}'. Verb given the object: only the
+    class prompts (``text``) of the pair's object are scored; a hit when the top class's verb
+    is one of the pair's annotated verbs. Chance: 1 / objects, and the mean share of the
+    object's classes whose verb is annotated.
+    """
+    classes = world.classes
+    names = [o.replace("_", " ") for o in world.test.objects]
+    obj_text = backbone.encode_text([f"a photo of a {o}" for o in names])
+    verbs: dict[tuple, set[int]] = {}
+    for im in world.test.images:
+        for k in range(len(im.hoi)):
+            key = pair_key(im.index, im.boxes_h[k], im.boxes_o[k])
+            verbs.setdefault(key, set()).add(classes[int(im.hoi[k])][0])
+    img = torch.nn.functional.normalize(feats[pos].float(), dim=-1)
+    obj_pred = (img @ obj_text.T).argmax(1).numpy()
+    obj_hit, verb_hit, verb_chance = [], [], []
+    for row, (i, c) in enumerate(zip(pos.tolist(), pos_cls.tolist(), strict=True)):
+        v0, o = classes[c]
+        key = pair_key(pairs.image[i], pairs.boxes_h[i], pairs.boxes_o[i])
+        gold = verbs.get(key, {v0})
+        own = [k for k, (_, ok) in enumerate(classes) if ok == o]
+        top = own[int((img[row] @ text[own].T).argmax())]
+        obj_hit.append(obj_pred[row] == o)
+        verb_hit.append(classes[top][0] in gold)
+        verb_chance.append(np.mean([classes[k][0] in gold for k in own]))
+    rows = {
+        "object": (np.mean(obj_hit), 1 / len(names)),
+        "verb given the object": (np.mean(verb_hit), np.mean(verb_chance)),
+    }
+    table = pd.DataFrame(rows, index=["accuracy", "chance"]).T * 100
+    table["pairs"] = len(pos)
+    return table.round(1)
 
 
 def gap_drawing(seed: int = 0):

@@ -73,6 +73,13 @@ class Params(BaseModel):
     n_train_images: Count = _f(1200, "hoi-synth: training images")
     n_test_images: Count = _f(400, "hoi-synth: test images")
     n_pretrain_images: Count = _f(2500, "hoi-synth: scenes rendered for backbone pretraining")
+    caption_verb_share: float = _f(
+        0.5,
+        "hoi-synth: share of pretraining captions that name the interaction (all name the "
+        "object); 0.5 = web alt-text names what is in a photo far more often than what is done",
+        gt=0,
+        le=1,
+    )
     image_size: int = _f(
         160, "hoi-synth: image side in pixels (scenes are cut into 64-px crops)", ge=SYNTH_CROP
     )

@@ -8,6 +8,7 @@ vocabulary is closed and known.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 VERBS: list[str] = [
@@ -24,7 +25,8 @@ VERBS: list[str] = [
     "walk_with",
 ]
 
-# verb -> (gerund phrase, short visual cue used in descriptor sentences)
+# verb -> (gerund phrase, descriptor sentences: visual cues of the verb; the fourth adds the
+# object's look, so every sentence differs between the verbs of one object)
 VERB_TEXT: dict[str, tuple[str, list[str]]] = {
     "no_interaction": (
         "standing apart from",
@@ -32,6 +34,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "the person stands away from the {o} with arms down",
             "the person turns the head away from the {o}",
             "there is open space between the person and the {o}",
+            "the {c} {o} with a {t} {s} shape stands away from the person",
         ],
     ),
     "hold": (
@@ -40,6 +43,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "one arm reaches forward and the hand grips the {o}",
             "the {o} sits at the hand of the person",
             "the {o} is small and close to the front hand",
+            "the hand grips the {c} {o} with a {t} {s} shape",
         ],
     ),
     "carry": (
@@ -48,6 +52,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "both arms hug the {o} in front of the chest",
             "the {o} covers the middle of the body",
             "the person walks with the {o} held against the body",
+            "both arms hug the {c} {o} with a {t} {s} shape",
         ],
     ),
     "ride": (
@@ -56,6 +61,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "the person is on top of the {o} with the legs down on its side",
             "the body of the person rises above the {o}",
             "the {o} carries the person over the ground",
+            "the {c} {o} with a {t} {s} shape carries the person",
         ],
     ),
     "sit_on": (
@@ -64,6 +70,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "the person sits on the {o} with bent knees",
             "the legs point forward over the {o}",
             "the hip of the person rests on the top of the {o}",
+            "the person sits on the {c} {o} with a {t} {s} shape",
         ],
     ),
     "kick": (
@@ -72,6 +79,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "one leg swings forward and the foot hits the {o}",
             "the {o} is on the ground at the front foot",
             "the person stands on one leg next to the {o}",
+            "the foot hits the {c} {o} with a {t} {s} shape",
         ],
     ),
     "throw": (
@@ -80,6 +88,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "one arm is raised high toward the {o}",
             "the {o} flies in the air above and ahead of the person",
             "the {o} is high and away from the hand",
+            "the {c} {o} with a {t} {s} shape flies in the air",
         ],
     ),
     "look_at": (
@@ -88,6 +97,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "the head of the person turns toward the {o}",
             "the eyes of the person face the {o}",
             "the person faces the {o} from a distance",
+            "the eyes of the person face the {c} {o} with a {t} {s} shape",
         ],
     ),
     "push": (
@@ -96,6 +106,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "the body leans forward and both arms press the {o}",
             "both hands touch the side of the {o}",
             "the {o} stands on the ground in front of the arms",
+            "both hands press the {c} {o} with a {t} {s} shape",
         ],
     ),
     "lift": (
@@ -104,6 +115,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "both arms are raised and the {o} is above the head",
             "the {o} is high over the person",
             "the hands hold the {o} up over the head",
+            "the {c} {o} with a {t} {s} shape is raised above the head",
         ],
     ),
     "walk_with": (
@@ -112,6 +124,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
             "the person walks with long steps beside the {o}",
             "the {o} is on the ground next to the legs",
             "the legs are apart and the {o} moves along",
+            "the {c} {o} with a {t} {s} shape moves along next to the person",
         ],
     ),
 }
@@ -181,33 +194,93 @@ def class_prompt(verb: str, obj: str) -> str:
     return f"a photo of a person {VERB_TEXT[verb][0]} a {obj}"
 
 
-CAPTION_TEMPLATES = [
+# Pretraining captions read like web alt-text: they always name the object, name the
+# interaction only in a share of captions (``WorldSpec.caption_verb_share``), and come in
+# several phrasings; some speak only of the object and the scene. The scene phrases hold
+# for every drawn background (a pale sky, darker ground, clutter strokes).
+VERB_CAPTIONS = [
     "a photo of a person {v} a {o}",
     "a person {v} a {o}",
     "someone {v} a {c} {o}",
     "a picture of a person {v} the {o}",
+    "a person {v} a {o} {scene}",
+    "a person {v} a {c} {o} with a {t} {s} shape",
 ]
+OBJECT_CAPTIONS = [
+    "a photo of a {o}",
+    "a {c} {o} {scene}",
+    "a person and a {c} {o}",
+    "a picture of a {o} {scene}",
+    "the {o} {scene}",
+    "a {c} {o} with a {t} {s} shape",
+]
+SCENES = ["on the ground", "under a pale sky", "in front of the horizon", "with clutter around"]
 OBJECT_TEMPLATES = ["a photo of a {o}", "a {c} {o}", "a picture of the {c} {o}"]
+# Share of captions that carry a descriptor-style sentence beyond those that teach a new word.
+DESCRIPTOR_SHARE = 0.25
+_WORD = re.compile(r"[a-z_]+")
 
 
-def captions_for(verbs: list[str], obj: ObjectKind, rng) -> str:
-    """A pretraining caption for a pair with these verbs (multi-label pairs mention both)."""
-    parts = []
-    for v in verbs:
-        if v == "no_interaction":
-            parts.append(None)
-        else:
-            parts.append(VERB_TEXT[v][0])
-    if all(p is None for p in parts):
-        return rng.choice(["a photo of a person and a {o}", "a person next to a {c} {o}"]).format(
-            o=obj.name, c=obj.color_word
-        )
-    phrase = " and ".join(p for p in parts if p)
-    return rng.choice(CAPTION_TEMPLATES).format(v=phrase, o=obj.name, c=obj.color_word)
+def words(text: str) -> set[str]:
+    """The words of a text as the backbone's word tokenizer splits it."""
+    return set(_WORD.findall(text.lower()))
+
+
+def class_texts() -> list[str]:
+    """Every class prompt and descriptor sentence: the text the backbone must have read."""
+    out = []
+    for v, o in hoi_classes():
+        out.append(class_prompt(VERBS[v], OBJECT_NAMES[o]))
+        out += descriptors(VERBS[v], OBJECTS[o])
+    return out
+
+
+def caption_words() -> set[str]:
+    """Words the pretraining captions owe: class text, caption templates and scene phrases."""
+    out = set()
+    for t in class_texts() + VERB_CAPTIONS + OBJECT_CAPTIONS + SCENES:
+        out |= words(t.replace("{", " ").replace("}", " ")) - {"v", "o", "c", "t", "s", "scene"}
+    return out
+
+
+def _pick(options: list[str], owed: set[str], rng) -> str:
+    """The option teaching the most still-unseen words, else a random one."""
+    gain = [len(words(t) & owed) for t in options]
+    best = max(gain)
+    return options[gain.index(best)] if best else rng.choice(options)
+
+
+def captions_for(verbs: list[str], obj: ObjectKind, rng, verb_share: float, owed: set[str]) -> str:
+    """A pretraining caption for a pair with these verbs (multi-label pairs name both).
+
+    The verb is named with probability ``verb_share`` (and always while a word of its
+    phrase is still unseen); a descriptor sentence of the pair is appended when it
+    teaches an unseen word, else with probability ``DESCRIPTOR_SHARE``. ``owed`` (the
+    words no caption has yet) shrinks in place, so every word ends up in the corpus once
+    each class has been drawn.
+    """
+    phrase = " and ".join(VERB_TEXT[v][0] for v in verbs if v != "no_interaction")
+    if not phrase:
+        phrase = VERB_TEXT["no_interaction"][0]
+    fill = dict(v=phrase, o=obj.name, c=obj.color_word, t=obj.texture, s=obj.shape)
+    scene = _pick(SCENES, owed, rng)
+    name_verb = rng.random() < verb_share or bool(words(phrase) & owed)
+    templates = VERB_CAPTIONS if name_verb else OBJECT_CAPTIONS
+    text = _pick([t.format(**fill, scene=scene) for t in templates], owed, rng)
+    owed -= words(text)
+    cues = [d for v in verbs for d in descriptors(v, obj)]
+    if any(words(d) & owed for d in cues) or rng.random() < DESCRIPTOR_SHARE:
+        cue = _pick(cues, owed, rng)
+        owed -= words(cue)
+        text = f"{text}; {cue}"
+    return text
 
 
 def descriptors(verb: str, obj: ObjectKind) -> list[str]:
-    """Sentences describing the visual cues of one class (for action-descriptor attention)."""
-    cues = [s.format(o=obj.name) for s in VERB_TEXT[verb][1]]
-    look = f"the {obj.name} is {obj.color_word} with a {obj.texture} {obj.shape} shape"
-    return cues + [look]
+    """Sentences describing the visual cues of one class (for action-descriptor attention).
+
+    All four are the verb's own, so no sentence is shared by two verbs of one object; the
+    fourth also names the object's colour, texture and shape.
+    """
+    fill = dict(o=obj.name, c=obj.color_word, t=obj.texture, s=obj.shape)
+    return [s.format(**fill) for s in VERB_TEXT[verb][1]]

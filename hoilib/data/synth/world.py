@@ -6,7 +6,10 @@ are written to are one deterministic recipe; the drawing lives apart in ``render
 The world is a pure function of its spec (seed, image counts, resolution): the
 same spec writes byte-identical annotation files. Class frequencies follow a
 power law fitted so that about a fifth of the classes are rare (< 10 training
-instances), as in HICO-DET.
+instances), as in HICO-DET; the test set adds a floor of ``TEST_FLOOR`` instances per
+class, so every (unseen) class's AP rests on enough positives. Pretraining captions read
+like web alt-text (see ``vocab.captions_for``): the object always, the verb in a share
+``caption_verb_share`` of them, and together they hold every word of the class text.
 """
 
 from __future__ import annotations
@@ -24,8 +27,10 @@ from hoilib.data.synth import render
 from hoilib.data.synth.vocab import (
     LOOK_COMPATIBLE,
     OBJECT_NAMES,
+    OBJECT_TEMPLATES,
     OBJECTS,
     VERBS,
+    caption_words,
     captions_for,
     class_prompt,
     descriptors,
@@ -33,8 +38,11 @@ from hoilib.data.synth.vocab import (
 )
 from hoilib.progress import tqdm
 
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 RARE_THRESHOLD = 10
+# Test instances every class gets when the test set can hold them: an AP resting on fewer
+# positives (each unseen class's AP is a point of a zero-shot mAP) is too noisy to read.
+TEST_FLOOR = 10
 PEOPLE_PER_IMAGE = ([1, 2, 3], [0.35, 0.4, 0.25])
 
 
@@ -44,12 +52,13 @@ class WorldSpec:
 
     seed: int = 0
     n_train_images: int = 1200
-    n_test_images: int = 400
+    n_test_images: int = 600
     n_pretrain_images: int = 2500
     image_size: int = 160
     crop_size: int = 64
     look_prob: float = 0.35
     rare_fraction: float = 0.2
+    caption_verb_share: float = 0.5
 
     def key(self) -> dict:
         return {**asdict(self), "generator_version": GENERATOR_VERSION}
@@ -58,12 +67,12 @@ class WorldSpec:
 def allocate(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
     """Integer counts proportional to ``weights`` that sum to ``total`` exactly (largest remainders).
 
-    Each class gets at least ``minimum`` while the total allows it; tiny worlds drop the minimum.
+    Each class gets at least ``minimum`` while the total allows it; tiny worlds get the largest
+    floor that fits (0 when there are fewer items than classes).
     """
     w = np.asarray(weights, dtype=np.float64)
     n = len(w)
-    if minimum * n > total:
-        minimum = 0
+    minimum = min(minimum, total // n)
     share = (total - minimum * n) * w / w.sum()
     counts = minimum + np.floor(share).astype(np.int64)
     rest = total - int(counts.sum())
@@ -278,31 +287,46 @@ def _write_split(
     return annotation
 
 
+def _class_order(classes, rng: random.Random) -> list[int]:
+    """One pass over all classes, dealt verb by verb (round robin), so the first few dozen
+    pairs already show every verb several times."""
+    by_verb: dict[int, list[int]] = {}
+    for c, (v, _) in enumerate(classes):
+        by_verb.setdefault(v, []).append(c)
+    lists = [rng.sample(cs, len(cs)) for _, cs in sorted(by_verb.items())]
+    order = []
+    for k in range(max(len(cs) for cs in lists)):
+        order += [cs[k] for cs in lists if k < len(cs)]
+    return order
+
+
 def _write_pretrain(root: Path, classes, spec: WorldSpec, rng: random.Random, look: dict):
-    """Render a separate image set (all classes, uniform) and save crops with captions for CLIP pretraining."""
+    """Render a separate image set and save crops with alt-text-like captions for CLIP pretraining.
+
+    Classes are drawn in passes over all classes (each pass dealt by ``_class_order``), so
+    every class is shown once per pass; once the first pass is drawn, every word of the
+    class prompts, caption templates and descriptor sentences is in some caption.
+    """
     crop_dir = root / "pretrain"
     crop_dir.mkdir(parents=True, exist_ok=True)
-    records = []
+    records, queue = [], []
+    owed = caption_words()
     for i in tqdm(range(spec.n_pretrain_images), desc="HOI-Synth pretraining scenes", leave=False):
         n = rng.choices(*PEOPLE_PER_IMAGE)[0]
-        group = [
-            _labels(rng.randrange(len(classes)), classes, rng, spec.look_prob, look)
-            for _ in range(n)
-        ]
+        group = []
+        for _ in range(n):
+            if not queue:
+                queue = _class_order(classes, rng)
+            group.append(_labels(queue.pop(0), classes, rng, spec.look_prob, look))
         img, pairs, _ = render_scene(group, classes, spec.image_size, rng, rng.choice([0, 1]))
         for j, (bh, bo, oi, labels) in enumerate(pairs):
             verbs = [VERBS[classes[c][0]] for c in labels]
             kind = OBJECTS[oi]
-            crops = [("union", captions_for(verbs, kind, rng))]
+            caption = captions_for(verbs, kind, rng, spec.caption_verb_share, owed)
+            crops = [("union", caption)]
             if rng.random() < 0.3:
-                crops.append(
-                    (
-                        "object",
-                        rng.choice(
-                            ["a photo of a {o}", "a {c} {o}", "a picture of the {c} {o}"]
-                        ).format(o=kind.name, c=kind.color_word),
-                    )
-                )
+                text = rng.choice(OBJECT_TEMPLATES).format(o=kind.name, c=kind.color_word)
+                crops.append(("object", text))
             for kind_name, caption in crops:
                 fname = f"pre_{i:06d}_{j}_{kind_name}.png"
                 with artifacts.atomic_path(crop_dir / fname) as tmp:
@@ -339,10 +363,8 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
     def instances(n_images, test=False):
         sizes = rng.choices(*PEOPLE_PER_IMAGE, k=n_images)
         total = sum(sizes)
-        if (
-            test
-        ):  # the test set mirrors the training distribution, with every class present when it fits
-            counts = allocate(total, train_counts + 0.5, minimum=2)
+        if test:  # the training distribution, with TEST_FLOOR of every class when it fits
+            counts = allocate(total, train_counts + 0.5, minimum=TEST_FLOOR)
         else:
             counts = np.zeros(len(classes), dtype=np.int64)
             counts[order] = power_law_counts(len(classes), total, spec.rare_fraction)
