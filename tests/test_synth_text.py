@@ -63,3 +63,10 @@ def test_captions_come_in_several_phrasings(tiny_world):
     heads = {r["caption"].split(";")[0].split(" a ")[0] for r in captions}
     assert len(heads) >= 4, heads
     assert any("sky" in r["caption"] or "ground" in r["caption"] for r in captions)
+
+
+def test_the_profile_parameter_reaches_the_world_spec():
+    from hoilib.config import resolve
+    from hoilib.data.build import world_spec
+
+    assert world_spec(resolve("smoke", {"caption_verb_share": 0.3})).caption_verb_share == 0.3

@@ -24,6 +24,7 @@ def world_spec(cfg: Params) -> WorldSpec:
         n_test_images=cfg.n_test_images,
         n_pretrain_images=cfg.n_pretrain_images,
         image_size=cfg.image_size,
+        caption_verb_share=cfg.caption_verb_share,
     )
 
 
