@@ -46,3 +46,22 @@ def tiny_backbone(tiny_cfg):
     torch.manual_seed(0)
     world = prepare_world(tiny_cfg)
     return world, prepare_backbone(tiny_cfg, world)
+
+
+@pytest.fixture(scope="session")
+def tiny_experiment(tiny_backbone, tiny_cfg):
+    """Chapter 5's inputs on the tiny world, seed 0: (cfg, world, split data, context, seed run)."""
+    from hoilib.chapters.methods import make_context
+    from hoilib.models.ezhoi.ezhoi_stage import split_data
+    from hoilib.models.seedrun import seed_run
+
+    world, bb = tiny_backbone
+    cfg = tiny_cfg.model_copy(update={"ezhoi_epochs": 1, "diffusion_steps": 30})
+    data = split_data(cfg, world, bb, cfg.split)
+    return (
+        cfg,
+        world,
+        data,
+        make_context(world, bb, data),
+        seed_run(cfg, bb, world, data, 0, show_progress=False),
+    )

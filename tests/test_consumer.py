@@ -10,19 +10,11 @@ import torch
 import torch.nn.functional as F
 
 from hoilib.chapters import consumer
-from hoilib.chapters import methods as ordering
-from hoilib.models.ezhoi.ezhoi_stage import split_data
-from hoilib.models.seedrun import seed_run
 
 
 @pytest.fixture(scope="module")
-def exp(tiny_backbone, tiny_cfg):
-    world, bb = tiny_backbone
-    cfg = tiny_cfg.model_copy(update={"ezhoi_epochs": 1, "diffusion_steps": 30})
-    data = split_data(cfg, world, bb, cfg.split)
-    ctx = ordering.make_context(world, bb, data)
-    run = seed_run(cfg, bb, world, data, 0, show_progress=False)
-    return cfg, world, data, ctx, run
+def exp(tiny_experiment):
+    return tiny_experiment
 
 
 def test_prototypes_are_unit_class_means_and_name_a_missing_class():

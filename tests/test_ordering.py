@@ -12,18 +12,12 @@ import torch
 from hoilib.chapters import methods as ordering
 from hoilib.measure import paired
 from hoilib.models.diffusion.bridge import OrderError
-from hoilib.models.ezhoi.ezhoi_stage import evaluate_model, split_data
-from hoilib.models.seedrun import seed_run
+from hoilib.models.ezhoi.ezhoi_stage import evaluate_model
 
 
 @pytest.fixture(scope="module")
-def exp(tiny_backbone, tiny_cfg):
-    world, bb = tiny_backbone
-    cfg = tiny_cfg.model_copy(update={"ezhoi_epochs": 1, "diffusion_steps": 30})
-    data = split_data(cfg, world, bb, cfg.split)
-    ctx = ordering.make_context(world, bb, data)
-    run = seed_run(cfg, bb, world, data, 0, show_progress=False)
-    return cfg, world, data, ctx, run
+def exp(tiny_experiment):
+    return tiny_experiment
 
 
 def test_no_bridge_row_is_the_trained_model(exp):
