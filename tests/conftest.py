@@ -8,6 +8,16 @@ import torch
 from hoilib.data.synth.world import WorldSpec, generate_world
 
 TINY = WorldSpec(seed=3, n_train_images=40, n_test_images=20, n_pretrain_images=30, image_size=128)
+# the tiny world's spec and the smallest pretraining, as profile parameters (the fixtures and test_prepare use them)
+TINY_PARAMS = {
+    "world_seed": TINY.seed,
+    "n_train_images": TINY.n_train_images,
+    "n_test_images": TINY.n_test_images,
+    "n_pretrain_images": TINY.n_pretrain_images,
+    "image_size": TINY.image_size,
+    "pretrain_steps": 2,
+    "pretrain_batch": 16,
+}
 
 
 @pytest.fixture(scope="session")
@@ -27,13 +37,7 @@ def tiny_cfg(tmp_path_factory, tiny_world):
         {
             "run_dir": str(run_dir),
             "data_root": str(tiny_world),
-            "world_seed": TINY.seed,
-            "n_train_images": TINY.n_train_images,
-            "n_test_images": TINY.n_test_images,
-            "n_pretrain_images": TINY.n_pretrain_images,
-            "image_size": TINY.image_size,
-            "pretrain_steps": 2,
-            "pretrain_batch": 16,
+            **TINY_PARAMS,
         },
     )
 
@@ -65,3 +69,15 @@ def tiny_experiment(tiny_backbone, tiny_cfg):
         make_context(world, bb, data),
         seed_run(cfg, bb, world, data, 0, show_progress=False),
     )
+
+
+@pytest.fixture(autouse=True)
+def _restore_deterministic_mode():
+    """seed_everything turns on torch's deterministic algorithms for the whole process; a test that calls it
+    (e.g. prepare's main in-process) must not change which kernels a later test's torch code uses."""
+    on, warn = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
+    yield
+    torch.use_deterministic_algorithms(on, warn_only=warn)

@@ -123,6 +123,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def torchrun_cmd(nproc: int = 2) -> list[str]:
+    """``python -m torch.distributed.run`` on this machine with ``nproc`` processes and a free port."""
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        str(nproc),
+        "--master_addr",
+        "127.0.0.1",
+        "--master_port",
+        str(_free_port()),
+    ]
+
+
 def _old_extract(bb, ds, pairs, kinds=("human", "object", "union"), batch_size=256):
     """The single-loop extraction this module replaced, kept as the reference for bit-identical CPU features."""
     out, buf, order = {k: [] for k in kinds}, [], []
@@ -186,15 +201,7 @@ def ddp_run(tiny_backbone, tiny_cfg, tmp_path_factory):
     )
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1"}
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(_free_port()),
+        *torchrun_cmd(),
         str(Path(__file__).resolve()),
         "--cfg",
         str(out / "cfg.json"),

@@ -6,13 +6,12 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 import yaml
-from conftest import TINY
+from conftest import TINY_PARAMS
 
 from hoilib import artifacts
 
@@ -26,13 +25,7 @@ def _profile(tmp_path: Path) -> Path:
         yaml.safe_dump(
             {
                 "dataset": "hoi-synth",
-                "world_seed": TINY.seed,
-                "n_train_images": TINY.n_train_images,
-                "n_test_images": TINY.n_test_images,
-                "n_pretrain_images": TINY.n_pretrain_images,
-                "image_size": TINY.image_size,
-                "pretrain_steps": 2,
-                "pretrain_batch": 16,
+                **TINY_PARAMS,
                 "ezhoi_epochs": 1,
                 "ezhoi_seeds": [0],
                 "ezhoi_ablation": False,
@@ -44,7 +37,7 @@ def _profile(tmp_path: Path) -> Path:
 
 
 def _torchrun(tmp_path: Path, world: Path, run_dir: Path, timeout: int = 240):
-    from test_distributed import _free_port
+    from test_distributed import torchrun_cmd
 
     from hoilib.machine import kernel_env
 
@@ -55,15 +48,7 @@ def _torchrun(tmp_path: Path, world: Path, run_dir: Path, timeout: int = 240):
         **kernel_env("avx2"),
     }  # the profile's CPU kernels, set before torch starts
     cmd = [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--nproc_per_node",
-        "2",
-        "--master_addr",
-        "127.0.0.1",
-        "--master_port",
-        str(_free_port()),
+        *torchrun_cmd(),
         "-m",
         "hoilib.pipeline.prepare",
         "--profile",
