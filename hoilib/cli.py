@@ -2,7 +2,9 @@
 
 hoilib run --profile synth [--set seed=3 --set split=uv] [--only 01]
 hoilib sweep --profiles synth smoke --seeds 0 1 2 [--set k=v] [--root runs/sweep] [--only 01] [--retry-failed]
+hoilib sweep --profiles synth-grid --vary world_seed=0,1,2 --vary split=rf-uc,nf-uc,uo,uv --only 05
 hoilib results [--root runs]
+hoilib grid [--root runs/synth-grid] [--out results/synth-grid.json]
 hoilib book --profile synth [--out DIR]
 hoilib profiles
 """
@@ -10,10 +12,19 @@ hoilib profiles
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import time
 
-from hoilib.config import FIELDS, list_profiles, parse_overrides, range_text, resolve, type_name
+from hoilib.config import (
+    FIELDS,
+    list_profiles,
+    parse_overrides,
+    parse_vary,
+    range_text,
+    resolve,
+    type_name,
+)
 from hoilib.errors import HoiBookError
 
 
@@ -57,7 +68,17 @@ def main(argv=None) -> int:
         help="profile names or .yml paths",
     )
     sw.add_argument(
-        "--seeds", nargs="+", required=True, type=int, metavar="SEED", help="seeds, e.g. 0 1 2"
+        "--seeds",
+        nargs="+",
+        type=int,
+        metavar="SEED",
+        help="seeds, e.g. 0 1 2 (each run gets seed=s, ezhoi_seeds=[s])",
+    )
+    sw.add_argument(
+        "--vary",
+        action="append",
+        metavar="NAME=V1,V2",
+        help="one folder per combination of the values (repeatable), e.g. split=rf-uc,uv",
     )
     sw.add_argument(
         "--set", action="append", metavar="NAME=VALUE", help="override one parameter for every run"
@@ -81,6 +102,15 @@ def main(argv=None) -> int:
         default="runs",
         help="folder searched for runs, relative to the repo (default: runs)",
     )
+    gr = sub.add_parser(
+        "grid",
+        help="the synth-grid table: every split, intervals over worlds, seeds and classes",
+        description="Read chapter 5's metrics of every run under ROOT (a sweep with --vary), "
+        "write the ordering comparisons with nested-bootstrap intervals to OUT (JSON) and print them.",
+    )
+    gr.add_argument("--root", default="runs/synth-grid", help="folder of the sweep's runs")
+    gr.add_argument("--out", default="results/synth-grid.json", help="JSON written (repo-relative)")
+    gr.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (default 2000)")
     sub.add_parser("profiles", help="list profiles and parameters")
     args = ap.parse_args(argv)
     try:
@@ -100,8 +130,17 @@ def main(argv=None) -> int:
                 args.root,
                 args.only,
                 retry_failed=args.retry_failed,
+                vary=parse_vary(args.vary),
             )
             return 1 if report.failures else 0
+        elif args.cmd == "grid":
+            from hoilib.config import REPO
+            from hoilib.pipeline.grid import summarize, table_markdown
+
+            out = REPO / args.out
+            summarize(REPO / args.root, out, args.n_boot)
+            print(table_markdown(json.loads(out.read_text())))
+            print(f"[hoilib] written to {out}")
         elif args.cmd == "results":
             from pathlib import Path
 

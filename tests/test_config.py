@@ -125,3 +125,8 @@ def test_params_refuse_assignment_out_of_range():
         cfg.seed = -1
     with pytest.raises(ValueError):
         cfg.seed = "3"  # strict: no string-to-int coercion
+
+
+def test_synth_grid_is_the_default_book_value_for_value():
+    """The sweep's aggregated table speaks for the default book only if the profiles agree."""
+    assert load_profile("synth-grid") == load_profile("synth")

@@ -9,7 +9,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hoilib.chapters import consumer
+from hoilib.chapters import consumer, strength
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +27,14 @@ def test_prototypes_are_unit_class_means_and_name_a_missing_class():
 
 def test_blend_ends_are_the_input_and_the_bridge():
     v, b = torch.randn(4, 8), F.normalize(torch.randn(4, 8), dim=-1)
-    assert torch.allclose(consumer.blend(v, b, 0.0), F.normalize(v, dim=-1), atol=1e-6)
-    assert torch.allclose(consumer.blend(v, b, 1.0), b, atol=1e-6)
+    assert torch.allclose(strength.blend(v, b, 0.0), F.normalize(v, dim=-1), atol=1e-6)
+    assert torch.allclose(strength.blend(v, b, 1.0), b, atol=1e-6)
 
 
 def test_choice_takes_the_best_validation_score_and_ties_go_to_the_weaker_bridge():
     v = torch.randn(5, 4)
     target = F.normalize(torch.ones(5, 4), dim=-1)
-    choice = consumer.choose_strength(
+    choice = strength.choose_strength(
         v,
         lambda t: target,
         lambda f: float((f * target).sum()),
@@ -48,27 +48,60 @@ def test_choice_takes_the_best_validation_score_and_ties_go_to_the_weaker_bridge
     assert len(choice.grid) == 1 + 2 * 2 and choice.val_map == pytest.approx(
         choice.grid.val_map.max()
     )
-    flat = consumer.choose_strength(v, lambda t: target, lambda f: 1.0, t_grid=(0, 599))
+    flat = strength.choose_strength(v, lambda t: target, lambda f: 1.0, t_grid=(0, 599))
     assert (flat.t_start, flat.lam) == (0, 0.0)  # nothing helps: no bridge
 
 
-def test_2x2_runs_and_the_no_bridge_cells_are_the_plain_consumer(exp):
+@pytest.fixture(scope="module")
+def two_by_two(exp):
     cfg, world, data, ctx, run = exp
-    df, choices = consumer.run_2x2(cfg, ctx, run, data, world)
-    assert len(df) == len(consumer.CONSUMERS) * len(consumer.DIFFUSIONS)
-    assert set(zip(df.consumer, df.diffusion, strict=True)) == {
-        (c, d) for c in consumer.CONSUMERS for d in consumer.DIFFUSIONS
-    }
+    return consumer.run_2x2(cfg, ctx, run, data, world)
+
+
+def test_2x2_runs_and_the_no_bridge_cells_are_the_plain_consumer(exp, two_by_two):
+    cfg, world, data, ctx, run = exp
+    df, choices, ap = two_by_two
+    cells = consumer.cells()
+    assert len(df) == len(cells) == 2 * (1 + 2 * len(consumer.DENOISERS))
+    assert list(zip(df.consumer, df.diffusion, df.denoiser, strict=True)) == cells
     assert (df[df.diffusion == "none"].t_start == 0).all()
     assert df[["full", "seen"]].notna().all().all()
-    for (_, d, _), ch in choices.items():
-        assert set(ch.grid.t_start) == ({0} if d == "none" else set(consumer.T_GRID))
+    for (_, d, _, _), ch in choices.items():
+        assert set(ch.grid.t_start) == ({0} if d == "none" else set(strength.T_GRID))
+    # the no-bridge cell is the plain prototype consumer on frozen features
+    from hoilib.chapters.methods import evaluate
+
+    protos = consumer.prototypes(
+        run.space.adapted_corpus, run.space.corpus_class, world.num_classes
+    )
+    plain = evaluate(ctx, ctx.frozen_test, protos, ctx.frozen_scale)
+    row = df[(df.consumer == "adapted") & (df.diffusion == "none")].iloc[0]
+    assert row.full == pytest.approx(plain.as_percent()["full"])
+    assert np.allclose(ap[("adapted", "none", "none", run.seed)], plain.ap, equal_nan=True)
+
+
+def test_object_mask_keeps_the_classes_of_the_pairs_object():
+    classes = [(0, 0), (1, 0), (0, 1)]
+    m = consumer.object_mask(np.array([0, 1]), torch.tensor([0, 1, 2, 2]), classes)
+    assert m.tolist() == [[True, True, False, False], [False, False, True, True]]
+
+
+def test_validated_head_setting_runs_and_no_bridge_is_the_model(exp):
+    from hoilib.chapters import head_bridge
+    from hoilib.chapters.methods import evaluate, ezhoi_head
+
+    cfg, world, data, ctx, run = exp
+    df, choices, ap = head_bridge.run_orders(cfg, ctx, run, data)
+    assert list(df.diffusion) == list(head_bridge.ORDERS)
+    plain = evaluate(ctx, run.vision, run.space.adapted, ezhoi_head(run)).as_percent()
+    assert df.iloc[0].full == pytest.approx(plain["full"]) and df.iloc[0].t_start == 0
+    assert len(head_bridge.val_vision(run, data)) == int((~data.val.pad).sum())
 
 
 def test_the_choice_never_reads_test_labels(exp):
     """Scrambling every test label (and the test features' order) leaves every chosen (t*, lambda) as it was."""
     cfg, world, data, ctx, run = exp
-    _, before = consumer.run_2x2(cfg, ctx, run, data, world)
+    _, before, _ = consumer.run_2x2(cfg, ctx, run, data, world)
     rng = np.random.default_rng(0)
     scrambled_targets = data.test.targets[
         ..., torch.as_tensor(rng.permutation(data.test.targets.shape[-1]))
@@ -80,7 +113,7 @@ def test_the_choice_never_reads_test_labels(exp):
         pos_cls=rng.permutation(ctx.pos_cls),
         frozen_test=ctx.frozen_test[torch.as_tensor(rng.permutation(len(ctx.frozen_test)))],
     )
-    _, after = consumer.run_2x2(cfg, bad_ctx, run, bad, world)
+    _, after, _ = consumer.run_2x2(cfg, bad_ctx, run, bad, world)
     assert {k: (c.t_start, c.lam) for k, c in before.items()} == {
         k: (c.t_start, c.lam) for k, c in after.items()
     }

@@ -142,10 +142,10 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
         assert (run / "notebooks" / "05_evaluation.ipynb").is_file()
     sweep_log = (root / "sweep.log").read_text()
     assert (
-        "[sweep 1/4] smoke seed 0: running" in sweep_log
-        and "[sweep 4/4] synth seed 1: running" in sweep_log
+        "[sweep 1/4] smoke-seed0: running" in sweep_log
+        and "[sweep 4/4] synth-seed1: running" in sweep_log
     )
-    assert any(line.startswith("[sweep 3/4] synth seed 0: running") for line in sweep["lines"])
+    assert any(line.startswith("[sweep 3/4] synth-seed0: running") for line in sweep["lines"])
 
 
 def test_a_failing_notebook_fails_its_run_and_the_sweep_goes_on(sweep):
@@ -164,7 +164,7 @@ def test_a_failing_notebook_fails_its_run_and_the_sweep_goes_on(sweep):
     )
     summary = report.summary()
     assert (
-        "FAILED smoke seed 1: 05_evaluation.ipynb cell" in summary
+        "FAILED smoke-seed1: 05_evaluation.ipynb cell" in summary
         and str(root / "smoke-seed1" / "run.log") in summary
     )
     prov = json.loads((root / "smoke-seed1" / "provenance.json").read_text())
@@ -172,7 +172,7 @@ def test_a_failing_notebook_fails_its_run_and_the_sweep_goes_on(sweep):
     assert "RuntimeError: broken on purpose" in prov["failure"]["error"]
     assert (root / "smoke-seed1" / "notebooks" / "05_evaluation.failed.ipynb").is_file()
     assert "broken on purpose" in (root / "smoke-seed1" / "run.log").read_text()
-    assert "FAILED smoke seed 1" in (root / "sweep.log").read_text()
+    assert "FAILED smoke-seed1" in (root / "sweep.log").read_text()
 
 
 def test_collect_builds_one_row_per_run_with_means(sweep):
@@ -323,9 +323,9 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
     rc = main(["sweep", "--profiles", "smoke", "synth", "--seeds", "0", "1", "--root", str(root)])
     out = capsys.readouterr().out
     assert rc == 1  # the earlier failure still stands: not retried without --retry-failed
-    assert "[sweep 1/4] smoke seed 0: already complete, skipped" in out
+    assert "[sweep 1/4] smoke-seed0: already complete, skipped" in out
     assert (
-        "[sweep 2/4] smoke seed 1: failed earlier in 05_evaluation.ipynb" in out
+        "[sweep 2/4] smoke-seed1: failed earlier in 05_evaluation.ipynb" in out
         and "--retry-failed" in out
     )
     assert {
@@ -343,8 +343,53 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
         "skipped",
         "skipped",
     ] and not report.failures
-    assert "[sweep 2/4] smoke seed 1: running (failed earlier)" in "\n".join(lines)
+    assert "[sweep 2/4] smoke-seed1: running (failed earlier)" in "\n".join(lines)
     assert not (root / "smoke-seed1" / "notebooks" / "05_evaluation.failed.ipynb").exists()
     assert collect(root).set_index("run").loc["smoke-seed1", "no bridge Full"] == pytest.approx(
         12.0
     )
+
+
+def test_vary_plans_one_folder_per_combination_and_shares_stages_across_splits(tmp_path):
+    from hoilib.config import parse_vary
+    from hoilib.pipeline.sweep import plan_runs
+
+    vary = parse_vary(["world_seed=0,1", "split=rf-uc,uv"])
+    assert vary == {"world_seed": [0, 1], "split": ["rf-uc", "uv"]}
+    plan = plan_runs(["smoke"], None, {}, tmp_path, vary)
+    dirs = [Path(cfg.run_dir).name for *_, cfg in plan]
+    assert dirs == [
+        "smoke-world_seed0-split_rf-uc",
+        "smoke-world_seed0-split_uv",
+        "smoke-world_seed1-split_rf-uc",
+        "smoke-world_seed1-split_uv",
+    ]
+    stages = [Path(cfg.stage_dir).name for *_, cfg in plan]
+    assert stages == ["smoke-world_seed0"] * 2 + ["smoke-world_seed1"] * 2
+    assert [cfg.split for *_, cfg in plan] == ["rf-uc", "uv", "rf-uc", "uv"]
+    assert all(cfg.ezhoi_seeds == resolve("smoke").ezhoi_seeds for *_, cfg in plan)
+
+
+def test_vary_errors_name_the_problem(tmp_path):
+    from hoilib.config import parse_vary
+
+    with pytest.raises(ConfigError, match="name=v1,v2"):
+        parse_vary(["split"])
+    with pytest.raises(ConfigError, match="twice"):
+        parse_vary(["split=uv", "split=uo"])
+    with pytest.raises(ConfigError, match="unknown parameter"):
+        parse_vary(["no_such=1,2"])
+    with pytest.raises(ConfigError, match="split"):
+        run_sweep(["smoke"], None, {"split": "uv"}, root=tmp_path, vary={"split": ["uo"]})
+    with pytest.raises(ConfigError, match="expected"):
+        run_sweep(["smoke"], None, root=tmp_path, vary={"split": ["nope"]})
+    assert not list(tmp_path.iterdir())
+
+
+def test_stage_dir_moves_the_stages_and_not_the_run(tmp_path):
+    from hoilib.config import stage_root
+
+    cfg = resolve("smoke", {"run_dir": str(tmp_path / "run")})
+    assert stage_root(cfg) == tmp_path / "run"
+    cfg = resolve("smoke", {"run_dir": str(tmp_path / "run"), "stage_dir": str(tmp_path / "s")})
+    assert stage_root(cfg) == tmp_path / "s" and cfg.run_dir == str(tmp_path / "run")

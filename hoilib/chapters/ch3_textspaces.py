@@ -50,8 +50,12 @@ class TextSpaceChapter(ChapterResult):
                 "centroid shift": [m["centroid_shift"]],
                 "corpus MMD^2": [m["corpus_mmd2"]],
                 "corpus MMD p": [m["corpus_mmd_p"]],
+                "corpus MMD sentences per space (seeded subsample)": [m["corpus_mmd_rows"]],
             }
         ).T.rename(columns={0: "value"})
+
+    def corpus_size(self) -> dict[str, int]:
+        return textspace.corpus_size(self.space)
 
     def geometry_table(self) -> pd.DataFrame:
         """Linear CKA and k-NN overlap of raw vs adapted text in centred space, with the overlap chance level."""
@@ -62,7 +66,7 @@ class TextSpaceChapter(ChapterResult):
         return pd.DataFrame(self.gaps).loc[GAP_KEYS]
 
     def numbers(self) -> dict:
-        g = self.gaps
+        g, size = self.gaps, self.corpus_size()
         return {
             "mean_cos": self.movement["mean_cosine"],
             "centroid_shift": self.movement["centroid_shift"],
@@ -70,6 +74,9 @@ class TextSpaceChapter(ChapterResult):
             "gap_after": g["model vision vs adapted text"]["centroid_gap_norm"],
             "cka_classes": self.geometry["class text"]["linear CKA"],
             "knn_classes": self.geometry["class text"]["kNN overlap"],
+            "corpus_sets": size["class-sets"],
+            "corpus_per_class": size["sentences per class"],
+            "corpus_vectors": size["vectors per space"],
         }
 
     def metrics(self) -> dict:
@@ -79,6 +86,7 @@ class TextSpaceChapter(ChapterResult):
             "raw_fingerprint": self.space.meta["raw_fingerprint"],
             "checkpoint": self.checkpoint,
             "movement": {k: v for k, v in self.movement.items() if k != "per_class_cosine"},
+            "corpus": self.corpus_size(),
             "gap_before": g["frozen vision vs raw text"],
             "gap_after": g["model vision vs adapted text"],
             "gap_frozen_vision_adapted_text": g["frozen vision vs adapted text"],

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import interactive
+from hoilib.chapters import claims, consumer, head_bridge, interactive
 from hoilib.chapters.methods import (
     CORRECT,
     METHODS,
@@ -25,7 +25,7 @@ from hoilib.chapters.methods import (
     sweep,
 )
 from hoilib.chapters.notebook import Chapter, ChapterResult
-from hoilib.measure.paired import judge, paired_tests, verdict
+from hoilib.measure.paired import holm, judge, paired_tests, verdict
 from hoilib.measure.summary import mean_std
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_run
@@ -47,6 +47,7 @@ PARAMS = (
     "pair_source",
 )
 NONE = "EZ-HOI, no bridge"
+SOFTMAX = "EZ-HOI, softmax at CLIP's temperature"
 # The design document's results table, labelled hypothetical there (HICO-DET-scale numbers nobody measured).
 HYPOTHETICAL = pd.DataFrame(
     {
@@ -85,6 +86,38 @@ class OrderingChapter(ChapterResult):
     gaps: pd.DataFrame  # gap measures per method (first seed)
     feats: dict  # (method, seed) -> (test features, class text)
     bridge: dict  # the bridge settings every row used
+    text: pd.DataFrame  # the text-only consumer: one row per (consumer, diffusion, denoiser, seed)
+    text_ap: dict  # (method, seed) -> per-class AP of the text-only cells
+    head: (
+        pd.DataFrame
+    )  # EZ-HOI's head with validation-chosen strength: one row per (diffusion, seed)
+    head_ap: dict
+    geometry: pd.DataFrame  # raw vs adapted text: CKA and kNN overlap
+
+    def text_claims(self):
+        return claims.judge_claims(
+            self.text, self.text_ap, claims.TEXT_CLAIMS, self.ctx.data.unseen
+        )
+
+    def head_claims(self):
+        return claims.judge_claims(
+            self.head, self.head_ap, claims.HEAD_CLAIMS, self.ctx.data.unseen
+        )
+
+    def headline(self, setting: str) -> str:
+        """The computed sentence on "correct beats wrong" for 'text' or 'head'."""
+        tests, family = (
+            (self.text_claims()[0], claims.TEXT_CLAIMS)
+            if setting == "text"
+            else (self.head_claims()[0], claims.HEAD_CLAIMS)
+        )
+        return claims.headline(tests, family, _verdicts(tests, family))
+
+    def same_scoring(self) -> pd.DataFrame:
+        """EZ-HOI minus frozen CLIP, both scored by softmax at CLIP's temperature (b - a)."""
+        return claims.same_scoring(
+            self.per_seed, self.ap, "frozen CLIP, no bridge", SOFTMAX, self.ctx.data.unseen
+        )
 
     @property
     def means(self) -> pd.DataFrame:
@@ -118,7 +151,7 @@ class OrderingChapter(ChapterResult):
         return side
 
     def verdict(self) -> pd.DataFrame:
-        return verdict([(text, self.tests[text], sign) for text, *_, sign in CLAIMS])
+        return verdict([(text, self.tests[text], sign) for text, *_, sign in CLAIMS], adjust=True)
 
     def sweep_baseline(self) -> dict:
         row = self.per_seed[
@@ -145,13 +178,37 @@ class OrderingChapter(ChapterResult):
         return {
             "per_seed": self.per_seed.to_dict(orient="records"),
             **tests,
-            "verdict": {text: judge(self.tests[text], "unseen", sign) for text, *_, sign in CLAIMS},
+            "verdict": _verdicts(self.tests, CLAIMS),
+            "text_only": self.text.to_dict(orient="records"),
+            "head_validated": self.head.to_dict(orient="records"),
+            "text_only_verdict": _verdicts(self.text_claims()[0], claims.TEXT_CLAIMS),
+            "head_validated_verdict": _verdicts(self.head_claims()[0], claims.HEAD_CLAIMS),
+            "geometry": self.geometry.reset_index().to_dict(orient="records"),
+            "per_class_ap": _ap_lists(self.ap | self.text_ap | self.head_ap),
+            "unseen_classes": np.flatnonzero(self.ctx.data.unseen).tolist(),
             "sweep": self.sweep.to_dict(orient="records"),
             "gaps": self.gaps.reset_index()
             .rename(columns={"index": "method"})
             .to_dict(orient="records"),
             "bridge": self.bridge,
         }
+
+
+def _verdicts(tests: dict, family) -> dict:
+    """Unseen-mAP judgement of each claim, Holm-adjusted over the family's Unseen cells."""
+    p = holm([float(tests[t].loc["unseen", "Wilcoxon p (classes)"]) for t, *_ in family])
+    return {
+        t: judge(tests[t], "unseen", sign, p=pv)
+        for (t, *_, sign), pv in zip(family, p, strict=True)
+    }
+
+
+def _ap_lists(ap: dict) -> list[dict]:
+    """Per-class AP (NaN as None) of every (method, seed), for tables over many runs."""
+    return [
+        {"method": m, "seed": int(s), "ap": [None if x != x else float(x) for x in np.asarray(v)]}
+        for (m, s), v in ap.items()
+    ]
 
 
 def guard_message(cfg, run: SeedRun) -> str:
@@ -188,8 +245,32 @@ def run(ch: Chapter) -> OrderingChapter:
     sw = sweep(cfg, ctx, runs[0], cfg.sweep_t_starts, cfg.sweep_steps)
     gaps = gap_table(cfg, ctx, feats, runs[0].seed)
     bridge = {k: getattr(cfg, k) for k in ("bridge_t_start", "bridge_steps", "bridge_recipe")}
+    cache: dict = {}  # bridged sets shared by the seeds (the raw corpus's closed form)
+    text = [consumer.run_2x2(cfg, ctx, r, ch.data, ch.world, cache) for r in runs]
+    head = [head_bridge.run_orders(cfg, ctx, r, ch.data) for r in runs]
+    text_df, text_ap = claims.text_frame(
+        pd.concat([t[0] for t in text]), {k: v for t in text for k, v in t[2].items()}
+    )
+    head_df, head_ap = claims.head_frame(
+        pd.concat([h[0] for h in head]), {k: v for h in head for k, v in h[2].items()}
+    )
     return OrderingChapter(
-        cfg.profile, ctx, runs, guard_message(cfg, runs[0]), df, ap, tests, sw, gaps, feats, bridge
+        cfg.profile,
+        ctx,
+        runs,
+        guard_message(cfg, runs[0]),
+        df,
+        ap,
+        tests,
+        sw,
+        gaps,
+        feats,
+        bridge,
+        text_df,
+        text_ap,
+        head_df,
+        head_ap,
+        claims.geometry_table(runs),
     )
 
 

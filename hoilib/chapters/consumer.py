@@ -5,28 +5,23 @@ claim that the diffusion model must learn the *adapted* text space is a claim ab
 such a consumer. Here the consumer is a nearest-prototype classifier whose class
 prototypes are the normalised class means of a text corpus (raw or adapted), and the
 vectors it scores are frozen CLIP's union-crop features, bridged or not (EZ-HOI's
-visual branch plays no part). The bridge strength, a start step t* and a blend weight
-lambda (v' = normalize((1 - lambda) v + lambda bridge(v))), is chosen on the held-out
-seen-class validation images of the training split, never on the test set.
+visual branch plays no part). The bridge strength is chosen on validation
+(``chapters.strength``). Beside the trained diffusion MLP, the closed-form optimal
+denoiser over the same corpus (optionally restricted to the classes of the pair's
+object) is a control: it tells a weak recipe from an undertrained model.
 """
 
 from __future__ import annotations
-
-from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from hoilib.data.annotations import PairSet
-from hoilib.measure.metric import HOIGroundTruth, evaluate_hoi
-from hoilib.measure.zeroshot import score_pairs
-from hoilib.models.ezhoi.pairs import PairTensors
-
-T_GRID = (0, 199, 399, 599, 799, 999)  # start steps tried on validation (0 = no bridge)
-LAMBDAS = (0.25, 0.5, 0.75, 1.0)  # blend weights tried on validation (with t* = 0 all give v)
+from hoilib.chapters.methods import bridged, evaluate
+from hoilib.chapters.strength import choose_strength, flat_pairs, validation_evaluator
+from hoilib.models.diffusion.bridge import bridge
+from hoilib.models.diffusion.closed_form import ClosedFormDenoiser
 
 
 def prototypes(corpus: torch.Tensor, corpus_class: torch.Tensor, n_classes: int) -> torch.Tensor:
@@ -42,164 +37,112 @@ def prototypes(corpus: torch.Tensor, corpus_class: torch.Tensor, n_classes: int)
     return F.normalize(sums, dim=-1).float()
 
 
-def blend(v: torch.Tensor, bridged: torch.Tensor, lam: float) -> torch.Tensor:
-    """normalize((1 - lam) v + lam bridged): lam = 0 keeps v, lam = 1 is the bridge's output."""
-    return F.normalize((1.0 - lam) * F.normalize(v.float(), dim=-1) + lam * bridged.float(), dim=-1)
-
-
-def flat_pairs(data: PairTensors) -> tuple[PairSet, HOIGroundTruth, torch.Tensor]:
-    """A packed set (e.g. the validation images) as scoreable pairs, their ground truth and union features."""
-    keep = ~data.pad
-    r, p = torch.nonzero(keep, as_tuple=True)
-    r_np, p_np = r.numpy(), p.numpy()
-    pairs = PairSet(
-        data.image[r_np], data.boxes_h[r_np, p_np], data.boxes_o[r_np, p_np], data.obj[r, p].numpy()
-    )
-    rr, pp, cc = torch.nonzero(data.targets > 0, as_tuple=True)
-    gt = HOIGroundTruth(
-        image=data.image[rr.numpy()],
-        hoi=cc.numpy().astype(np.int64),
-        boxes_h=data.boxes_h[rr.numpy(), pp.numpy()],
-        boxes_o=data.boxes_o[rr.numpy(), pp.numpy()],
-    )
-    return pairs, gt, data.u[r, p]
-
-
-@dataclass
-class StrengthChoice:
-    """The bridge strength chosen on validation, and every (t*, lambda) tried with its validation mAP."""
-
-    t_start: int
-    lam: float
-    val_map: float
-    grid: pd.DataFrame  # columns t_start, lambda, val_map (seen-class mAP on validation, %)
-
-
-def choose_strength(
-    vision: torch.Tensor,
-    bridge_at: Callable[[int], torch.Tensor],
-    evaluate: Callable[[torch.Tensor], float],
-    t_grid=T_GRID,
-    lambdas=LAMBDAS,
-) -> StrengthChoice:
-    """The (t*, lambda) with the best ``evaluate`` of the blended features; ties go to the weaker bridge.
-
-    ``bridge_at(t)`` bridges ``vision`` from start step t; ``evaluate`` scores features
-    (validation mAP). t* = 0 is "no bridge" and is tried once.
-    """
-    rows = []
-    for t in sorted({int(t) for t in t_grid}):
-        if t == 0:
-            rows.append(
-                {
-                    "t_start": 0,
-                    "lambda": 0.0,
-                    "val_map": float(evaluate(F.normalize(vision.float(), dim=-1))),
-                }
-            )
-            continue
-        b = bridge_at(t)
-        for lam in sorted(lambdas):
-            rows.append(
-                {
-                    "t_start": t,
-                    "lambda": float(lam),
-                    "val_map": float(evaluate(blend(vision, b, lam))),
-                }
-            )
-    grid = pd.DataFrame(rows)
-    # weakest bridge first, so a tie keeps it; NaN (no class to average) never wins
-    order = grid.assign(strength=grid.t_start * grid["lambda"]).sort_values(
-        ["strength", "t_start"], kind="stable"
-    )
-    best = (
-        order.loc[order.val_map.fillna(-np.inf).idxmax()]
-        if order.val_map.notna().any()
-        else order.iloc[0]
-    )
-    return StrengthChoice(int(best.t_start), float(best["lambda"]), float(best.val_map), grid)
-
-
-def validation_evaluator(
-    val: PairTensors, text: torch.Tensor, classes, logit_scale: float, unseen: np.ndarray
-):
-    """``evaluate(features)`` for ``choose_strength``: seen-class mAP (%) on the validation images only."""
-    pairs, gt, _ = flat_pairs(val)
-    n = len(classes)
-
-    def evaluate(features: torch.Tensor) -> float:
-        dets = score_pairs(features, text, pairs, classes, logit_scale)
-        seen = evaluate_hoi(dets, gt, n, unseen=unseen).seen
-        return float("nan") if seen is None else 100.0 * float(seen)
-
-    return evaluate
-
-
 CONSUMERS = ("raw", "adapted")  # the text the consumer's prototypes come from
 DIFFUSIONS = (
     "none",
     "raw",
     "adapted",
-)  # the text the bridge's diffusion model learned ("none": no bridge)
+)  # the text the bridge's diffusion learned ("none": no bridge)
+# The denoiser of a bridge: chapter 4's trained MLP, or the closed-form optimum over the corpus
+# (all of it, or only the classes of the pair's object).
+DENOISERS = ("trained MLP", "closed form", "closed form, own object")
 
 
-def run_2x2(cfg, ctx, run, data, world) -> tuple[pd.DataFrame, dict]:
+def object_mask(pair_obj, corpus_class: torch.Tensor, classes) -> torch.Tensor:
+    """(Q, N) True where corpus row n's class has query q's object (the pair's detected object)."""
+    cls_obj = torch.as_tensor([o for _, o in classes])[torch.as_tensor(corpus_class).long()]
+    return torch.as_tensor(np.asarray(pair_obj)).long()[:, None] == cls_obj[None, :]
+
+
+def cells() -> list[tuple[str, str, str]]:
+    """(consumer, diffusion, denoiser) of every cell: no bridge once per consumer, then each denoiser."""
+    out = []
+    for c in CONSUMERS:
+        out.append((c, "none", "none"))
+        out += [(c, d, den) for den in DENOISERS for d in DIFFUSIONS[1:]]
+    return out
+
+
+def _spaces(run) -> dict:
+    sp = run.space
+    return {
+        "raw": (sp.raw_corpus, sp.meta["raw_fingerprint"], run.raw),
+        "adapted": (sp.adapted_corpus, sp.fingerprint, run.adapted),
+    }
+
+
+def run_2x2(
+    cfg, ctx, run, data, world, cache: dict | None = None
+) -> tuple[pd.DataFrame, dict, dict]:
     """The claim's own setting for one seed: consumer text x diffusion text, strength chosen on validation.
 
-    Returns one row per (consumer, diffusion) with the chosen t* and lambda, their
-    validation mAP and the test mAP (%), and the choices with their validation grids.
-    Frozen CLIP's union features are bridged with the frozen training mean; the bridge
-    compares with the consumer's space (a mismatch is asked for in the off-diagonal cells).
+    Returns one row per cell (consumer, diffusion, denoiser) with the chosen t* and
+    lambda, their validation mAP and the test mAP (%); the choices with their
+    validation grids; and each cell's per-class test AP. Frozen CLIP's union features
+    are bridged with the frozen training mean; the bridge compares with the consumer's
+    space (the mismatch is asked for in the off-diagonal cells). A bridged set does not
+    depend on the consumer, so each is computed once; pass the same ``cache`` to every
+    seed's call (same ``ctx`` and ``data``) and the raw corpus's closed form, which no
+    seed changes, is computed once for all of them.
     """
-    from hoilib.chapters.methods import bridged, evaluate
-
-    sp, n = run.space, world.num_classes
-    scale = ctx.frozen_scale
-    _, _, val_u = flat_pairs(data.val)
-    rows, choices = [], {}
-    for consumer in CONSUMERS:
-        corpus = sp.raw_corpus if consumer == "raw" else sp.adapted_corpus
+    cache = {} if cache is None else cache
+    sp, n, scale = run.space, world.num_classes, ctx.frozen_scale
+    val_pairs, _, val_u = flat_pairs(data.val)
+    spaces = _spaces(run)
+    closed = {
+        w: ClosedFormDenoiser.from_vectors(corpus, fp, w) for w, (corpus, fp, _) in spaces.items()
+    }
+    masks = {
+        "val": object_mask(val_pairs.object, sp.corpus_class, world.classes),
+        "test": object_mask(data.test_pairs.object, sp.corpus_class, world.classes),
+    }
+    rows, choices, ap = [], {}, {}
+    for consumer, diffusion, denoiser in cells():
+        corpus, fingerprint, _ = spaces[consumer]
         protos = prototypes(corpus, sp.corpus_class, n)
-        fingerprint = sp.meta["raw_fingerprint"] if consumer == "raw" else sp.fingerprint
         val_eval = validation_evaluator(data.val, protos, world.classes, scale, data.unseen)
-        for diffusion in DIFFUSIONS:
-            diff = {"raw": run.raw, "adapted": run.adapted}.get(diffusion)
 
-            def bridge_at(
-                t, v, diff=diff, consumer=consumer, diffusion=diffusion, fingerprint=fingerprint
-            ):
+        def bridge_at(
+            t, v, where, c=consumer, diffusion=diffusion, denoiser=denoiser, fp=fingerprint
+        ):
+            seedless = denoiser != "trained MLP" and cfg.bridge_recipe == "direct"
+            key = (spaces[diffusion][1], denoiser, None if seedless else run.seed, int(t), where)
+            if key not in cache:
+                cache[key] = _bridge_once(t, v, where, c, diffusion, denoiser, fp)
+            return cache[key]
+
+        def _bridge_once(t, v, where, c, diffusion, denoiser, fp):
+            mismatch = diffusion != c
+            if denoiser == "trained MLP":
+                diff = spaces[diffusion][2]
                 return bridged(
-                    cfg,
-                    diff,
-                    v,
-                    ctx.frozen_train_mean,
-                    fingerprint,
-                    t_start=int(t),
-                    seed=run.seed,
-                    allow_mismatch=diffusion != consumer,
+                    cfg, diff, v, ctx.frozen_train_mean, fp, mismatch, int(t), seed=run.seed
                 )
-
-            if diff is None:
-                choice = choose_strength(val_u, None, val_eval, t_grid=(0,))
-                test = ctx.frozen_test
-            else:
-                choice = choose_strength(val_u, lambda t: bridge_at(t, val_u), val_eval)
-                test = ctx.frozen_test
-                if choice.t_start > 0:
-                    test = blend(test, bridge_at(choice.t_start, test), choice.lam)
-            m = evaluate(ctx, test, protos, scale).as_percent()
-            rows.append(
-                {
-                    "consumer": consumer,
-                    "diffusion": diffusion,
-                    "seed": run.seed,
-                    "t_start": choice.t_start,
-                    "lambda": choice.lam,
-                    "val_map": choice.val_map,
-                    "full": m["full"],
-                    "seen": m["seen"],
-                    "unseen": m["unseen"],
-                }
+            diff = closed[diffusion]
+            if denoiser == "closed form, own object":
+                diff = diff.restricted(masks[where])
+            return bridge(
+                diff,
+                v,
+                ctx.frozen_train_mean,
+                fp,
+                t_start=int(t),
+                steps=cfg.bridge_steps,
+                recipe=cfg.bridge_recipe,
+                allow_mismatch=mismatch,
+                generator=torch.Generator().manual_seed(run.seed),
+                batch_size=max(1, len(v)),
             )
-            choices[(consumer, diffusion, run.seed)] = choice
-    return pd.DataFrame(rows), choices
+
+        at_val = None if diffusion == "none" else (lambda t, b=bridge_at: b(t, val_u, "val"))
+        choice = choose_strength(val_u, at_val, val_eval)
+        test = choice.apply(ctx.frozen_test, lambda t, b=bridge_at: b(t, ctx.frozen_test, "test"))
+        m = evaluate(ctx, test, protos, scale)
+        key = (consumer, diffusion, denoiser, run.seed)
+        rows.append(
+            dict(zip(("consumer", "diffusion", "denoiser", "seed"), key, strict=True))
+            | {"t_start": choice.t_start, "lambda": choice.lam, "val_map": choice.val_map}
+            | {k: m.as_percent()[k] for k in ("full", "seen", "unseen")}
+        )
+        choices[key], ap[key] = choice, m.ap
+    return pd.DataFrame(rows), choices, ap

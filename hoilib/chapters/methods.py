@@ -35,6 +35,7 @@ METHODS = {  # name -> what it is; the order of the chapter's table
     "frozen CLIP, no bridge": "frozen union-crop features vs raw class text (chapter 1)",
     "frozen CLIP + raw-trained bridge (raw everywhere)": "the consistent pipeline without EZ-HOI",
     "EZ-HOI, no bridge": "the model's visual features vs its adapted class text (chapter 2)",
+    "EZ-HOI, softmax at CLIP's temperature": "the same, scored like frozen CLIP (softmax, no head)",
     WRONG: "bridge whose diffusion model learned frozen CLIP's text space",
     CORRECT: "bridge whose diffusion model learned the adapted text space",
     "EZ-HOI + mean-centering (C3)": "each modality minus its mean, renormalised",
@@ -122,6 +123,8 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
         )
     if name == "EZ-HOI, no bridge":
         return run.vision, sp.adapted, head
+    if name == "EZ-HOI, softmax at CLIP's temperature":
+        return run.vision, sp.adapted, ctx.frozen_scale
     if name == WRONG:  # the ablation asks for the mismatch on purpose
         return (
             bridged(

@@ -8,8 +8,10 @@ from hoilib.config.profiles import (
     load_profile,
     parse_override,
     parse_overrides,
+    parse_vary,
     resolve,
     resolve_device,
+    stage_root,
     table,
 )
 from hoilib.config.schema import DIFFUSION_T, FIELDS, SYNTH_CROP, Params, range_text, type_name
@@ -26,9 +28,11 @@ __all__ = [
     "load_profile",
     "parse_override",
     "parse_overrides",
+    "parse_vary",
     "range_text",
     "resolve",
     "resolve_device",
+    "stage_root",
     "table",
     "type_name",
 ]

@@ -89,6 +89,19 @@ def parse_overrides(items) -> dict:
     return dict(parse_override(s) for s in items or [])
 
 
+def parse_vary(items) -> dict[str, list]:
+    """Every ``--vary name=v1,v2`` as {name: [values]}; each value is read like a ``--set``."""
+    out: dict[str, list] = {}
+    for text in items or []:
+        name, _, raw = text.partition("=")
+        if not raw.strip():
+            raise ConfigError(f"--vary {text!r} must look like name=v1,v2 (e.g. split=rf-uc,uv)")
+        if name.strip() in out:
+            raise ConfigError(f"--vary names {name.strip()!r} twice; give its values once")
+        out[name.strip()] = [parse_override(f"{name}={v}")[1] for v in raw.split(",")]
+    return out
+
+
 def _message(err: dict, data: dict, where: str) -> str:
     """One pydantic error as the one line a user reads."""
     name = str(err["loc"][0])
@@ -132,7 +145,14 @@ def resolve(profile: str = "smoke", overrides: dict | None = None) -> Params:
         cfg.run_dir = str(REPO / cfg.run_dir)
     if cfg.data_root and not Path(cfg.data_root).expanduser().is_absolute():
         cfg.data_root = str(REPO / cfg.data_root)
+    if cfg.stage_dir and not Path(cfg.stage_dir).expanduser().is_absolute():
+        cfg.stage_dir = str(REPO / cfg.stage_dir)
     return cfg
+
+
+def stage_root(cfg: Params) -> Path:
+    """Where the reusable stages live: ``stage_dir``, else the run folder."""
+    return Path(cfg.stage_dir or cfg.run_dir)
 
 
 def resolve_device(name: str) -> str:

@@ -42,6 +42,11 @@ class Params(BaseModel):
 
     profile: str = _f("smoke", "profile name this set came from")
     run_dir: str = _f("", "folder of the run's artifacts; '' = runs/<profile>")
+    stage_dir: str = _f(
+        "",
+        "folder of the reusable stages (world, backbone, features, checkpoints); '' = run_dir. "
+        "Runs that differ only in split can share one (every stage's cache key says what it used)",
+    )
     seed: NonNeg = _f(0, "seed of every random choice after the world is built")
     device: str = _f(
         "auto",
@@ -69,7 +74,9 @@ class Params(BaseModel):
         "test pairs: gt (annotated/oracle boxes) or a detections JSON file "
         "(see hoilib/data/detections.py)",
     )
-    world_seed: NonNeg = _f(0, "hoi-synth: seed of the generated world")
+    world_seed: NonNeg = _f(
+        0, "hoi-synth: seed of the generated world and (with seed) of the backbone pretraining"
+    )
     n_train_images: Count = _f(1200, "hoi-synth: training images")
     n_test_images: Count = _f(400, "hoi-synth: test images")
     n_pretrain_images: Count = _f(2500, "hoi-synth: scenes rendered for backbone pretraining")
@@ -132,6 +139,13 @@ class Params(BaseModel):
     )
     diffusion_hidden: Count = _f(128, "text diffusion: width of the residual MLP denoiser")
     diffusion_blocks: Count = _f(2, "text diffusion: residual blocks of the denoiser")
+    diffusion_loss: Literal["x0", "snr_x0", "min_snr_x0"] = _f(
+        "x0",
+        "text diffusion: loss of the x0-predicting denoiser, the batch mean of w(t) * MSE(x0_hat, x0): "
+        "x0 = plain MSE (w = 1); snr_x0 = w = SNR(t) = abar/(1 - abar), unclipped, as Diffusion "
+        "Bridge's released code (Lee et al., CVPR 2025); min_snr_x0 = w = min(SNR(t), 5), the "
+        "min-SNR-gamma weighting of Hang et al. (ICCV 2023)",
+    )
     diffusion_samples: Count = _f(
         500, "text diffusion: unconditional samples drawn to judge the model"
     )

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from hoilib import artifacts
-from hoilib.config import Params
+from hoilib.config import Params, stage_root
 from hoilib.data.annotations import load_annotations
 from hoilib.data.synth.world import WorldSpec, generate_world
 from hoilib.data.world import World
@@ -35,14 +35,18 @@ def prepare_world(cfg: Params) -> World:
 
         world = load_hico_world(cfg)
     else:
-        root = Path(cfg.data_root or Path(cfg.run_dir) / "world")
+        root = Path(cfg.data_root or stage_root(cfg) / "world")
         generate_world(root, world_spec(cfg))
         meta = artifacts.read_json(root / "world.json", "HOI-Synth world description")
         train = load_annotations(root / "instances_train2015.json")
         test = load_annotations(root / "instances_test2015.json")
         prompts = [c["prompt"] for c in meta["classes"]]
         descriptors = [c["descriptors"] for c in meta["classes"]]
-        world = World(root, train, test, prompts, descriptors, meta["splits"], meta)
+        # a world.json written before phrasings existed has none: the corpus is then the old one
+        phrasings = [c.get("phrasings", []) for c in meta["classes"]]
+        world = World(
+            root, train, test, prompts, descriptors, meta["splits"], meta, phrasings=phrasings
+        )
     if cfg.pair_source != "gt":
         src = Path(cfg.pair_source).expanduser()
         if not src.is_file():

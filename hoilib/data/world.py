@@ -6,7 +6,7 @@ without importing the code that chooses between worlds (no import cycle).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +30,8 @@ class World:
     pair_source: str = (
         "gt"  # test pairs: 'gt' (annotated boxes, or HOI-Synth's oracle boxes) or a detections file
     )
+    # per class: the pretraining captions' verb-naming phrasings (HOI-Synth); empty if none
+    phrasings: list[list[str]] = field(default_factory=list)
 
     @property
     def classes(self) -> list[tuple[int, int]]:

@@ -6,10 +6,8 @@ loads the result instead of recomputing it.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hoilib import artifacts, codekey
-from hoilib.config import Params, resolve_device
+from hoilib.config import Params, resolve_device, stage_root
 from hoilib.data.world import World
 from hoilib.models.backbone import (
     SYNTH_BACKBONE,
@@ -22,13 +20,18 @@ from hoilib.models.backbone import (
 from hoilib.models.features import extract_pair_features
 
 
+def backbone_seed(cfg: Params) -> int:
+    """The pretraining seed: a new world seed is a new world *and* a new backbone run (0, 0 -> 0)."""
+    return cfg.seed + 1000 * cfg.world_seed
+
+
 def prepare_backbone(cfg: Params, world: World) -> Backbone:
     """The synth backbone is pretrained once per (world, settings); open_clip models load by name."""
     if cfg.backbone != SYNTH_BACKBONE:
         return load_open_clip(cfg.backbone, cfg.pretrained, device="cpu")
     spec = SynthCLIPSpec(patch_size=cfg.patch_size)
     extra = list(world.prompts) + [d for ds in world.descriptors for d in ds]
-    folder = Path(cfg.run_dir) / "backbone"
+    folder = stage_root(cfg) / "backbone"
     path = folder / "synth-clip.safetensors"
     inputs = {
         "world": artifacts.sha256_file(world.root / "captions.json"),
@@ -37,7 +40,7 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
         "steps": cfg.pretrain_steps,
         "batch": cfg.pretrain_batch,
         "lr": cfg.pretrain_lr,
-        "seed": cfg.seed,
+        "seed": backbone_seed(cfg),
         "code": codekey.stage_digest("backbone"),
         "cpu_kernels": cfg.cpu_kernels,
     }
@@ -51,7 +54,7 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
             cfg.pretrain_steps,
             cfg.pretrain_batch,
             cfg.pretrain_lr,
-            cfg.seed,
+            backbone_seed(cfg),
         )
         stage.mark_done({"file": path.name})
     return load_synth_clip(path)
@@ -66,7 +69,7 @@ def test_features(
         backbone,
         world.test,
         pairs,
-        Path(cfg.run_dir) / "features",
+        stage_root(cfg) / "features",
         kinds=kinds,
         device=resolve_device(cfg.device),
         batch_size=cfg.feature_batch,

@@ -2,9 +2,11 @@
 
 The *raw* space is frozen CLIP on the class prompts; the *adapted* space is what the
 trained classifier compares against (prompts, text adapter, descriptor attention).
-Beside one vector per class, each space holds a sentence corpus (prompt templates
-and descriptor sentences of every class, pushed as class-sets through the same
-modules) for a diffusion model to learn the distribution from. The fingerprint
+Beside one vector per class, each space holds a sentence corpus for a diffusion
+model to learn the distribution from: prompt templates, descriptor sentences and,
+where the world has them, the pretraining captions' phrasings of every class (many
+captions per concept, as Diffusion Bridge and CapDec train on), pushed as class-sets
+through the same modules, since the text adapter attends over all C classes. The fingerprint
 hashes the checkpoint's weights and the extraction settings, so a diffusion model can
 later refuse a space other than the one it learned.
 """
@@ -22,15 +24,22 @@ from hoilib.models.ezhoi.model import EZHOI
 
 PROMPT_PREFIX = "a photo of a person "
 TEMPLATES = ("a person {p}", "a picture of a person {p}", "someone {p}")
-EXTRACTION_VERSION = 1
+EXTRACTION_VERSION = 2
 
 
 def corpus_sets(world: World) -> list[list[str]]:
-    """Sets of C sentences (one per class): the prompts, each template, each descriptor position."""
+    """Sets of C sentences (sentence j of class j): the prompts, each template, each descriptor
+    position, then each phrasing position (up to the fewest any class has; none without phrasings)."""
     phrases = [p[len(PROMPT_PREFIX) :] if p.startswith(PROMPT_PREFIX) else p for p in world.prompts]
     sets = [list(world.prompts)] + [[t.format(p=p) for p in phrases] for t in TEMPLATES]
     k = min(len(d) for d in world.descriptors)
     sets += [[d[i] for d in world.descriptors] for i in range(k)]
+    if world.phrasings and len(world.phrasings) != len(world.prompts):
+        raise ValueError(
+            f"the world has phrasings for {len(world.phrasings)} classes, not {len(world.prompts)}"
+        )
+    k = min((len(p) for p in world.phrasings), default=0)
+    sets += [[p[i] for p in world.phrasings] for i in range(k)]
     return sets
 
 
@@ -51,8 +60,9 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
     model.eval()
     raw, adapted = model.raw_text(), model.text_features()
     raw_c, ad_c, cls = [], [], []
+    room = model.cfg.n_ctx if model.cfg.use_prompts else 0
     for sentences in corpus_sets(world):
-        tok = tokenizer(sentences)
+        tok = _tokens(tokenizer, sentences, room)
         raw_c.append(model.text_encoder(use_prompts=False, tokens=tok))
         ad_c.append(
             model.adapt_text(model.text_encoder(use_prompts=model.cfg.use_prompts, tokens=tok))
@@ -74,6 +84,21 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
         {"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))}
     )
     return TextSpace(raw, adapted, torch.cat(raw_c), torch.cat(ad_c), torch.cat(cls), fp, meta)
+
+
+def _tokens(tokenizer, sentences: list[str], room: int) -> torch.Tensor:
+    """Tokens that leave ``room`` positions free for the learnable context tokens.
+
+    A sentence too long for that is cut (as the backbone's pretraining cut its captions at the
+    context length), and the raw space reads the same cut tokens, so both hold one corpus.
+    """
+    full = tokenizer(sentences)
+    if not room:
+        return full
+    cut = tokenizer(sentences, context_length=full.shape[1] - room)
+    long = (cut != full[:, : cut.shape[1]]).any(dim=1)  # rows that fit keep their own tokens
+    full[long] = torch.nn.functional.pad(cut[long], (0, room))
+    return full
 
 
 def _tensor_sha(t: torch.Tensor) -> str:
@@ -107,7 +132,12 @@ def load(path: str | Path) -> TextSpace:
 
 
 def movement(space: TextSpace) -> dict:
-    """How far adaptation moved the class text: per-class cosine, centroid shift, distribution distance."""
+    """How far adaptation moved the class text: per-class cosine, centroid shift, distribution distance.
+
+    The corpus MMD test compares a seeded subsample of each corpus (the test's
+    ``max_per_set``, 1000 sentences; ``corpus_mmd_rows``): its kernel matrix is quadratic in
+    the rows, and a corpus of thousands of sentences would make it slow to no purpose.
+    """
     from hoilib.measure.gap import centroid_gap, mmd_permutation_test
 
     cos = (space.raw * space.adapted).sum(-1)
@@ -120,4 +150,15 @@ def movement(space: TextSpace) -> dict:
         "centroid_shift": float(shift),
         "corpus_mmd2": mmd["mmd2"],
         "corpus_mmd_p": mmd["p_value"],
+        "corpus_mmd_rows": mmd["n_per_set"],
+    }
+
+
+def corpus_size(space: TextSpace) -> dict[str, int]:
+    """What each space's corpus holds, for the chapters to state: class-sets, sentences per class, vectors."""
+    per_class = torch.bincount(space.corpus_class, minlength=len(space.raw))
+    return {
+        "class-sets": int(space.meta["n_sets"]),
+        "sentences per class": int(per_class.min()),
+        "vectors per space": len(space.raw_corpus),
     }

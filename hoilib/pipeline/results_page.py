@@ -85,6 +85,7 @@ def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
             "Runs with different profiles differ in data and budget; compare rows of the same profile.",
             "",
         ]
+    parts += grid_section(REPO / GRID_RECORD)
     if notes:
         parts += [
             "## Files skipped",
@@ -94,6 +95,38 @@ def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
         ]
         parts += [f"* {_code(n['file'])}: {_cell(n['problem'])}" for n in notes] + [""]
     return "\n".join(parts)
+
+
+GRID_RECORD = "results/synth-grid.json"  # written by `hoilib grid`, committed with the code
+
+
+def grid_section(path: Path) -> list[str]:
+    """The synth-grid table from its committed record, with where it came from; nothing if absent."""
+    import json
+
+    from hoilib.pipeline.grid import table_markdown
+
+    if not Path(path).is_file():
+        return []
+    rec = json.loads(Path(path).read_text())
+    splits = sorted({r["split"] for r in rec["runs"]})
+    worlds = sorted({r["world_seed"] for r in rec["runs"]})
+    return [
+        "## The synth-grid sweep: the ordering comparisons on every split",
+        "",
+        f"{len(rec['runs'])} runs of the `synth-grid` profile (the default book's settings): splits "
+        f"{', '.join(splits)} x world seeds {', '.join(map(str, worlds))} (each a new world and a new "
+        "backbone run), each with the profile's EZ-HOI and diffusion seeds. Each cell is the mean "
+        "difference b - a in mAP points and its 95% interval from a nested bootstrap "
+        f"({rec['n_boot']} draws: world seeds, then model seeds within a world, then classes). An "
+        "interval that excludes 0 shows a direction across worlds and seeds. Commit "
+        f"{', '.join(_code(c[:10]) for c in rec['commits'])}{' (dirty)' if rec['dirty'] else ''}, "
+        f"machine {_cell('; '.join(rec['machines']))}; made by `hoilib sweep --profiles synth-grid "
+        "--vary world_seed=0,1,2 --vary split=rf-uc,nf-uc,uo,uv --only 05` and `hoilib grid`.",
+        "",
+        table_markdown(rec),
+        "",
+    ]
 
 
 def results_text(runs_root: str | Path = REPO / "runs") -> str:

@@ -1,9 +1,14 @@
-"""Batch runs: profiles x seeds through the chapters, each in its own folder, resumable.
+"""Batch runs: profiles x seeds (or a grid of parameters) through the chapters, each in its own folder, resumable.
 
     hoilib sweep --profiles synth hico-uv --seeds 0 1 2 [--set k=v] [--root runs/sweep]
+    hoilib sweep --profiles synth-grid --vary world_seed=0,1,2 --vary split=rf-uc,uv --only 05
 
 Run ``<root>/<profile>-seed<s>`` gets ``seed=s`` and ``ezhoi_seeds=[s]``, so each
 folder is one independent replicate and the results table can average over folders.
+With ``--vary`` every combination of the values is one folder
+(``<profile>-world_seed0-split_rf-uc``; with ``--seeds`` too, times each seed), and
+runs that differ only in ``split`` share one ``stage_dir``, so the world and backbone
+of a world seed are built once, not once per split.
 A run is skipped when its provenance says it finished every chapter asked for with
 the same parameters and every executed notebook is present and clean; a run that
 failed before is not retried unless asked (``retry_failed``), since rerunning a
@@ -30,7 +35,9 @@ from hoilib.pipeline.runner import (
 )
 
 # Set per run by the sweep; a --set of one of these would silently be overwritten.
-SWEEP_OWNED = ("seed", "ezhoi_seeds", "run_dir")
+SWEEP_OWNED = ("seed", "ezhoi_seeds", "run_dir", "stage_dir")
+# Parameters that only choose which classes are unseen: the stages before EZ-HOI do not read them.
+SPLIT_ONLY = ("split",)
 
 
 @dataclass
@@ -38,7 +45,7 @@ class SweepRun:
     """What happened to one (profile, seed): status is complete, skipped, failed or failed-before."""
 
     profile: str
-    seed: int
+    seed: int | None
     run_dir: Path
     status: str = "pending"
     detail: str = ""
@@ -79,18 +86,45 @@ class SweepReport:
         lines = [head]
         for r in self.failures:
             where = f"{r.notebook} cell {r.cell}" if r.notebook else "before any notebook ran"
-            lines.append(
-                f"  FAILED {r.profile} seed {r.seed}: {where}: {r.detail} (log: {r.log_path})"
-            )
+            lines.append(f"  FAILED {r.run_dir.name}: {where}: {r.detail} (log: {r.log_path})")
         if any(r.status == "failed-before" for r in self.runs):
             lines.append("  pass --retry-failed to run the runs that failed earlier again")
         return "\n".join(lines)
 
 
-def run_folder_name(profile: str, seed: int) -> str:
-    """<profile>-seed<s>; a profile given as a .yml path is named by its file stem."""
+def run_folder_name(profile: str, seed: int | None, varied: dict | None = None) -> str:
+    """<profile>[-<name><value>...][-seed<s>]; a profile given as a .yml path is named by its file stem."""
     name = Path(profile).stem if profile.endswith((".yml", ".yaml")) else profile
-    return f"{name}-seed{seed}"
+    for k, v in (varied or {}).items():
+        name += f"-{k}{v}" if isinstance(v, int) else f"-{k}_{v}"
+    return name if seed is None else f"{name}-seed{seed}"
+
+
+def grid(vary: dict[str, list] | None) -> list[dict]:
+    """Every combination of the varied values, in the order given (one empty combination without --vary)."""
+    combos = [{}]
+    for k, values in (vary or {}).items():
+        if not values:
+            raise ConfigError(f"--vary {k}: give at least one value")
+        combos = [c | {k: v} for c in combos for v in values]
+    return combos
+
+
+def plan_runs(profiles, seeds, overrides: dict, root: Path, vary: dict | None = None) -> list:
+    """(profile, seed, varied, overrides, Params) of every run; each configuration is validated here."""
+    plan = []
+    for profile in profiles:
+        for varied in grid(vary):
+            for seed in seeds or [None]:
+                ov = {**overrides, **varied}
+                ov["run_dir"] = str(root / run_folder_name(profile, seed, varied))
+                if seed is not None:
+                    ov |= {"seed": int(seed), "ezhoi_seeds": [int(seed)]}
+                shared = {k: v for k, v in varied.items() if k not in SPLIT_ONLY}
+                if vary:
+                    ov["stage_dir"] = str(root / "stages" / run_folder_name(profile, seed, shared))
+                plan.append((profile, seed, varied, ov, resolve(profile, ov)))
+    return plan
 
 
 def _root_path(root: str | Path) -> Path:
@@ -131,15 +165,16 @@ def run_state(run_dir: Path, cfg: Params, chapters: list[Path]) -> tuple[str, st
 
 def run_sweep(
     profiles: list[str],
-    seeds: list[int],
+    seeds: list[int] | None,
     overrides: dict | None = None,
     root: str | Path = "runs/sweep",
     only: list[str] | None = None,
     retry_failed: bool = False,
     log=print,
     notebooks: Path = NOTEBOOKS,
+    vary: dict[str, list] | None = None,
 ) -> SweepReport:
-    """Run every profile x seed; returns the report (the caller decides the exit status).
+    """Run every profile x varied combination x seed; returns the report (the caller decides the exit status).
 
     Every configuration is resolved before anything runs, so a typo in a profile or a
     --set fails in seconds, not after the first run's hours.
@@ -148,44 +183,40 @@ def run_sweep(
     clash = [k for k in SWEEP_OWNED if k in overrides]
     if clash:
         raise ConfigError(
-            f"--set {', '.join(clash)}: the sweep sets seed, ezhoi_seeds and run_dir for each run "
-            f"(use --seeds and --root instead)"
+            f"--set {', '.join(clash)}: the sweep sets seed, ezhoi_seeds, run_dir and stage_dir "
+            f"for each run (use --seeds, --vary and --root instead)"
         )
-    if not profiles or not seeds:
+    both = sorted(set(overrides) & set(vary or {}))
+    if both:
+        raise ConfigError(f"--set and --vary both name {', '.join(both)}: give each once")
+    if not profiles or not (seeds or vary):
         raise ConfigError(
-            f"a sweep needs at least one profile and one seed, got profiles={profiles!r} seeds={seeds!r}"
+            f"a sweep needs at least one profile and seeds or --vary, got profiles={profiles!r} "
+            f"seeds={seeds!r}"
         )
     root = _root_path(root)
     chapters = chapter_paths(only, notebooks)
-    plan = []
-    for profile in profiles:
-        for seed in seeds:
-            run_dir = root / run_folder_name(profile, seed)
-            ov = {
-                **overrides,
-                "seed": int(seed),
-                "ezhoi_seeds": [int(seed)],
-                "run_dir": str(run_dir),
-            }
-            plan.append((profile, int(seed), ov, resolve(profile, ov)))
+    plan = plan_runs(profiles, seeds, overrides, root, vary)
     names = [str(cfg.run_dir) for *_, cfg in plan]
     if len(set(names)) != len(names):
         raise ConfigError(
-            f"two runs of the sweep share a folder (repeated profile or seed?): {sorted(names)}"
+            f"two runs of the sweep share a folder (repeated profile, seed or value?): {sorted(names)}"
         )
 
     root.mkdir(parents=True, exist_ok=True)
     slog = RunLog(root / "sweep.log", log)
     report = SweepReport([], root / "sweep.log")
+    axes = [f"seeds {', '.join(map(str, seeds))}"] if seeds else []
+    axes += [f"{k} {', '.join(map(str, v))}" for k, v in (vary or {}).items()]
     slog(
-        f"[sweep] {len(plan)} runs ({', '.join(profiles)} x seeds {', '.join(map(str, seeds))}) under {root}; "
+        f"[sweep] {len(plan)} runs ({', '.join(profiles)} x {' x '.join(axes)}) under {root}; "
         f"chapters: {', '.join(nb.name for nb in chapters)}"
     )
-    for i, (profile, seed, ov, cfg) in enumerate(plan, 1):
+    for i, (profile, seed, _, ov, cfg) in enumerate(plan, 1):
         run_dir = Path(cfg.run_dir)
         run = SweepRun(profile, seed, run_dir)
         report.runs.append(run)
-        tag = f"[sweep {i}/{len(plan)}] {profile} seed {seed}"
+        tag = f"[sweep {i}/{len(plan)}] {run_dir.name}"
         state, why, prov = run_state(run_dir, cfg, chapters)
         if state == "complete":
             run.status, run.detail = "skipped", why

@@ -276,6 +276,19 @@ def captions_for(verbs: list[str], obj: ObjectKind, rng, verb_share: float, owed
     return text
 
 
+def class_phrasings(verb: str, obj: ObjectKind) -> list[str]:
+    """Every verb-naming pretraining caption of one class, bare and joined with each descriptor.
+
+    The text-space corpus reads these (in this fixed order, the same count for every class):
+    the backbone learned the class from them, and an object-only caption names no class.
+    """
+    fill = dict(v=VERB_TEXT[verb][0], o=obj.name, c=obj.color_word, t=obj.texture, s=obj.shape)
+    heads = []
+    for t in VERB_CAPTIONS:  # the scene template once per scene
+        heads += [t.format(**fill, scene=sc) for sc in (SCENES if "{scene}" in t else [""])]
+    return heads + [f"{h}; {d}" for h in heads for d in descriptors(verb, obj)]
+
+
 def descriptors(verb: str, obj: ObjectKind) -> list[str]:
     """Sentences describing the visual cues of one class (for action-descriptor attention).
 

@@ -32,6 +32,7 @@ from hoilib.data.synth.vocab import (
     VERBS,
     caption_words,
     captions_for,
+    class_phrasings,
     class_prompt,
     descriptors,
     hoi_classes,
@@ -406,6 +407,7 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
                 "object": OBJECT_NAMES[o],
                 "prompt": class_prompt(VERBS[v], OBJECT_NAMES[o]),
                 "descriptors": descriptors(VERBS[v], OBJECTS[o]),
+                "phrasings": class_phrasings(VERBS[v], OBJECTS[o]),
             }
             for i, (v, o) in enumerate(classes)
         ],

@@ -7,10 +7,8 @@ space's fingerprint, and the checkpoint records it for the bridge's order guard.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from hoilib import artifacts, codekey
-from hoilib.config import Params, resolve_device
+from hoilib.config import Params, resolve_device, stage_root
 from hoilib.models.diffusion import model as dm
 from hoilib.models.textspace import TextSpace
 
@@ -22,6 +20,7 @@ SETTINGS = (
     "diffusion_ema",
     "diffusion_hidden",
     "diffusion_blocks",
+    "diffusion_loss",
 )
 
 
@@ -40,7 +39,7 @@ def train_or_load(
     """The diffusion model of one space and seed: loaded when its inputs are unchanged, trained otherwise."""
     vectors, fp = space_vectors(space, which)
     settings = {k: getattr(cfg, k) for k in SETTINGS}
-    folder = Path(cfg.run_dir) / "diffusion"
+    folder = stage_root(cfg) / "diffusion"
     name = f"{which}-{fp[:12]}-seed{seed}"
     path = folder / f"{name}.safetensors"
     stage = artifacts.Stage(
@@ -71,6 +70,7 @@ def train_or_load(
         ),
         show_progress=show_progress,
         device=resolve_device(cfg.device),
+        loss=cfg.diffusion_loss,
     )
     dm.save(diff, path)
     stage.mark_done({"file": path.name})

@@ -5,7 +5,25 @@ with diffusers' sinusoidal timestep embedding predicts x0 from x_t; diffusers' D
 scheduler (cosine schedule, ``prediction_type="sample"``, ``clip_sample=False``) adds
 the noise; an EMA of the weights (torch's ``AveragedModel``) is what gets saved. The
 checkpoint records the fingerprint of the text space it learned, which the bridge's
-order guard checks.
+order guard checks, and the loss it was trained with.
+
+Every loss (``LOSSES``, the profile's ``diffusion_loss``) trains the same x0 predictor, so
+the sampler needs no change; they differ only in how the timesteps are weighted. Per
+sample, e = mean over dims of (x0_hat - x0)^2, and the loss is the batch mean of w(t) * e:
+
+- ``x0``: w = 1, plain MSE on x0 (what this model always did; the default).
+- ``snr_x0``: w = SNR(t) = abar_t / (1 - abar_t), unclipped. Sourced: Diffusion Bridge's
+  released code (github.com/mongeoroo/diffusion-bridge, ``ddpm/train_norm.py`` builds
+  ``GaussianDiffusion1D_norm(objective='pred_x0')``; its ``p_losses`` in
+  ``ddpm/denoising_diffusion_pytorch/denoising_diffusion_pytorch_1d.py`` takes the per-sample
+  mean MSE times ``loss_weight = snr`` and the batch mean). The paper's text was not checked.
+  On this cosine schedule SNR runs from 2.4e4 at t = 0 to 2e-9 at t = 999, so 97% of the
+  total weight falls on t < 100.
+- ``min_snr_x0``: w = min(SNR(t), 5), the min-SNR-gamma weighting of Hang et al. (ICCV 2023)
+  for x0 prediction with their recommended gamma = 5, as in lucidrains'
+  denoising-diffusion-pytorch ``GaussianDiffusion(min_snr_loss_weight=True)`` (``loss_weight =
+  snr.clamp(max=gamma)`` for ``pred_x0``). Diffusion Bridge's 1D code has no such clamp (its
+  README, copied from that library, cites Hang et al.); this option is the clipped variant.
 """
 
 from __future__ import annotations
@@ -29,6 +47,9 @@ from hoilib.seed import seed_everything
 SCALE = 5.0
 TRAIN_STEPS = 1000
 KIND = "text-diffusion"
+LOSSES = ("x0", "snr_x0", "min_snr_x0")  # see the module docstring; the first is the default
+MIN_SNR_GAMMA = 5.0  # Hang et al.'s recommended clip of the SNR weight
+PREDICTION = "sample"  # what the denoiser outputs, whatever the loss: x0 (diffusers' name)
 
 
 def scheduler_config() -> dict:
@@ -38,6 +59,22 @@ def scheduler_config() -> dict:
         "prediction_type": "sample",
         "clip_sample": False,
     }
+
+
+def snr(t: torch.Tensor) -> torch.Tensor:
+    """SNR(t) = abar_t / (1 - abar_t) of the training schedule (float64), at integer steps t."""
+    abar = DDPMScheduler(**scheduler_config()).alphas_cumprod.double()
+    return (abar / (1 - abar))[torch.as_tensor(t, dtype=torch.long)]
+
+
+def loss_weight(loss: str, t: torch.Tensor) -> torch.Tensor:
+    """w(t) of a loss in ``LOSSES`` (float32): 1, SNR(t) or min(SNR(t), MIN_SNR_GAMMA)."""
+    if loss not in LOSSES:
+        raise ValueError(f"diffusion loss must be one of {LOSSES}, got {loss!r}")
+    s = snr(t)
+    if loss == "x0":
+        return torch.ones_like(s, dtype=torch.float32)
+    return (s if loss == "snr_x0" else s.clamp(max=MIN_SNR_GAMMA)).float()
 
 
 def to_diffusion_space(x: torch.Tensor, mean: torch.Tensor) -> torch.Tensor:
@@ -119,6 +156,12 @@ class TextDiffusion:
     fingerprint: str
     space: str
     history: dict
+    loss: str = "x0"  # the training loss (LOSSES); every one of them predicts x0
+
+    @property
+    def prediction_type(self) -> str:
+        """What the denoiser outputs (diffusers' name): always x0 ("sample"), as the bridge assumes."""
+        return PREDICTION
 
     @torch.no_grad()
     def predict_x0(self, z: torch.Tensor, t: int) -> torch.Tensor:
@@ -139,8 +182,13 @@ def train_text_diffusion(
     cfg: DenoiserConfig | None = None,
     show_progress: bool = True,
     device: str = "cpu",
+    loss: str = "x0",
 ) -> TextDiffusion:
-    """Fit the denoiser to a set of text embeddings (N, D) with an MSE on x0 (the 'sample' objective).
+    """Fit the denoiser to a set of text embeddings (N, D): x0 prediction, weighted by ``loss``.
+
+    ``loss`` is one of ``LOSSES`` (module docstring): ``x0`` is the plain MSE on x0 (the
+    'sample' objective), the same computation as before the option existed; the others
+    weight each sample's MSE by w(t). ``history["losses"]`` holds the weighted loss.
 
     Random draws come from a CPU generator and move to ``device``, so a seed gives the
     same batches everywhere; the returned model lives on the CPU. The returned weights
@@ -150,6 +198,7 @@ def train_text_diffusion(
     it ramps the decay up as ``(1 + step) / (10 + step)``); its first update copies, so
     it is primed with the initial weights before the first step.
     """
+    weights = None if loss == "x0" else loss_weight(loss, torch.arange(TRAIN_STEPS)).to(device)
     seed_everything(seed)
     gen = torch.Generator().manual_seed(seed)
     text_mean = modality_mean(vectors)
@@ -174,12 +223,15 @@ def train_text_diffusion(
         noise = torch.randn(x0.shape, generator=gen).to(device)
         t = t.to(device)
         xt = SCALE * F.normalize(sched.add_noise(x0, noise, t), dim=-1)
-        loss = F.mse_loss(model(xt, t), x0)
+        if weights is None:  # exactly the computation the model was always trained with
+            objective = F.mse_loss(model(xt, t), x0)
+        else:
+            objective = (weights[t] * (model(xt, t) - x0).pow(2).mean(dim=-1)).mean()
         opt.zero_grad(set_to_none=True)
-        loss.backward()
+        objective.backward()
         opt.step()
         ema.update_parameters(model)
-        losses.append(float(loss.detach()))
+        losses.append(float(objective.detach()))
     hist = {
         "losses": losses,
         "seconds": round(time.time() - t0, 1),
@@ -189,7 +241,7 @@ def train_text_diffusion(
     denoiser = (
         ema.module.requires_grad_(False).cpu().eval()
     )  # the plain module: checkpoints keep their keys
-    return TextDiffusion(denoiser, text_mean, radius, fingerprint, space, hist)
+    return TextDiffusion(denoiser, text_mean, radius, fingerprint, space, hist, loss)
 
 
 def save(diff: TextDiffusion, path) -> None:
@@ -207,12 +259,21 @@ def save(diff: TextDiffusion, path) -> None:
             "config": asdict(diff.denoiser.cfg),
             "history": diff.history,
             "scheduler": scheduler_config(),
+            "loss": diff.loss,
         },
     )
 
 
 def load(path) -> TextDiffusion:
+    """A saved model; a checkpoint from before ``loss`` was recorded was trained with ``x0``."""
     tensors, meta = artifacts.load_tensors(path, "diffusion checkpoint", kind=KIND)
+    loss = meta.get("loss", "x0")
+    prediction = meta.get("scheduler", {}).get("prediction_type", PREDICTION)
+    if loss not in LOSSES or prediction != PREDICTION:
+        raise ArtifactError(
+            f"{path}: trained with loss {loss!r} predicting {prediction!r}; this code knows the "
+            f"losses {LOSSES}, all predicting {PREDICTION!r}"
+        )
     model = VectorDenoiser(DenoiserConfig(**meta["config"]))
     try:
         model.load_state_dict(
@@ -229,4 +290,5 @@ def load(path) -> TextDiffusion:
         meta["fingerprint"],
         meta["space"],
         meta["history"],
+        loss,
     )

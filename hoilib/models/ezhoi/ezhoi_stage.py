@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from hoilib import artifacts, codekey, distributed
-from hoilib.config import Params, resolve_device
+from hoilib.config import Params, resolve_device, stage_root
 from hoilib.data.annotations import PairSet
 from hoilib.data.world import World
 from hoilib.measure.metric import evaluate_hoi
@@ -91,7 +91,7 @@ def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> Spl
     unseen = world.unseen(split)
     train_ds = world.train.without_classes(np.flatnonzero(unseen))
     device = resolve_device(cfg.device)
-    cache = Path(cfg.run_dir) / "features"
+    cache = stage_root(cfg) / "features"
     tr_pairs = world.train_pairs()
     tr_feats = extract_pair_features(
         backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.feature_batch
@@ -173,7 +173,7 @@ def evaluate_model(model: EZHOI, world: World, data: SplitData) -> dict:
 
 
 def checkpoint_path(cfg: Params, split: str, name: str, seed: int) -> Path:
-    return Path(cfg.run_dir) / "ezhoi" / f"{split}-{name.replace(' ', '_')}-seed{seed}.safetensors"
+    return stage_root(cfg) / "ezhoi" / f"{split}-{name.replace(' ', '_')}-seed{seed}.safetensors"
 
 
 @torch.no_grad()
