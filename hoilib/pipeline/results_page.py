@@ -11,6 +11,8 @@ from pathlib import Path
 from hoilib.config import REPO
 from hoilib.pipeline.results import INFO_COLUMNS, _rel, collect
 
+GRID_RECORD = "results/synth-grid.json"  # written by `hoilib grid`, committed with the code
+
 
 def _cell(v) -> str:
     """Table cell text: 2 decimals, n/a for missing, and markdown/MyST specials escaped."""
@@ -50,8 +52,9 @@ def _where(root: Path) -> str:
     return _code(_rel(root, REPO) if Path(root).resolve() != REPO.resolve() else str(root))
 
 
-def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
-    """The book's results page (MyST): the table of every run, or a plain 'no runs yet' and how to make one."""
+def results_markdown(runs_root: str | Path = REPO / "runs", grid_record: Path | None = None) -> str:
+    """The book's results page (MyST): the table of every run, or a plain 'no runs yet' and how to make one,
+    then the committed synth-grid table (``grid_record``, default ``results/synth-grid.json``) if present."""
     root = Path(runs_root)
     df = collect(root)
     notes = df.attrs.get("skipped", [])
@@ -85,7 +88,7 @@ def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
             "Runs with different profiles differ in data and budget; compare rows of the same profile.",
             "",
         ]
-    parts += grid_section(REPO / GRID_RECORD)
+    parts += grid_section(REPO / GRID_RECORD if grid_record is None else grid_record)
     if notes:
         parts += [
             "## Files skipped",
@@ -95,9 +98,6 @@ def results_markdown(runs_root: str | Path = REPO / "runs") -> str:
         ]
         parts += [f"* {_code(n['file'])}: {_cell(n['problem'])}" for n in notes] + [""]
     return "\n".join(parts)
-
-
-GRID_RECORD = "results/synth-grid.json"  # written by `hoilib grid`, committed with the code
 
 
 def grid_section(path: Path) -> list[str]:
