@@ -22,7 +22,7 @@ PACKAGE = (
     Path(__file__).resolve().parent
 )  # the package whose code is hashed (tests point it at a copy)
 
-KEY_ONLY = {"hoilib.codekey"}  # modules that compute keys, not results
+KEY_ONLY = {"hoilib.codekey", "hoilib.timing"}  # modules that compute keys or time, not results
 
 # stage -> the modules whose code produces it (their import closure is taken).
 STAGES: dict[str, tuple[str, ...]] = {

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from hoilib.chapters import ch1_gap, interactive, plots
+from hoilib.chapters import ch1_gap, interactive, umap_fit
 
 CLASSES = ["ride horse", "feed horse", "hold cup", "drink with cup", "kick ball", "throw ball"]
 UNSEEN = np.array([False, True, False, False, True, False])
@@ -49,7 +49,7 @@ def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
     assert [tr.name for tr in fig.data] == list(sets)
     assert [len(tr.x) for tr in fig.data] == [min(30, len(x)) for x in sets.values()]
     # the hover names the group, the class and seen/unseen; every point against its own row's class
-    emb = plots.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
+    emb = umap_fit.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
     for tr in fig.data:
         assert "%{fullData.name}" in tr.hovertemplate and "%{customdata[0]}" in tr.hovertemplate
         assert "%{customdata[1]}" in tr.hovertemplate
@@ -85,8 +85,8 @@ def test_joint_embedding_refuses_labels_that_do_not_fit():
 
 def test_umap_embedding_keeps_its_frame_for_current_callers():
     sets, _ = _sets()
-    plain = plots.umap_embedding(sets, n_per_set=30, seed=0)
-    rows = plots.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
+    plain = umap_fit.umap_embedding(sets, n_per_set=30, seed=0)
+    rows = umap_fit.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
     assert list(plain.columns) == ["umap 1", "umap 2", "set"]
     pd.testing.assert_frame_equal(plain, rows[["umap 1", "umap 2", "set"]])
     small = rows[rows["set"] == "model vision"]["row"]  # 40 rows > 30: a subsample of distinct rows

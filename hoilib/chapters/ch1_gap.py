@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import torch
 
-from hoilib.chapters import plots
+from hoilib.chapters import umap_fit
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.chapters.plots import PALETTE
 from hoilib.data.annotations import PairSet, pair_key
@@ -87,10 +88,11 @@ def run(ch: Chapter) -> GapChapter:
     img_pos, txt_pos = feats["union"][pos], text[pos_cls]
     summary = gap.gap_summary(img_pos, txt_pos, seed=cfg.seed, n_permutations=cfg.gap_permutations)
     cosines = gap.cosine_distributions(feats["union"], text, seed=cfg.seed)
-    umap = plots.umap_embedding(
+    umap = umap_fit.umap_embedding(
         {"image": feats["union"].numpy(), "text": txt_pos.numpy()},
         n_per_set=cfg.umap_points,
         seed=cfg.seed,
+        cache_dir=Path(cfg.run_dir) / "cache",
     )
     args = dict(pairs=pairs, classes=world.classes, gt=world.test.ground_truth())
     masks = dict(rare=world.rare, unseen=world.unseen(cfg.split))

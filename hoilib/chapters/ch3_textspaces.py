@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -151,5 +152,6 @@ def joint_figure(ch: Chapter, res: TextSpaceChapter):
         res.unseen,
         n_per_set=ch.cfg.umap_points,
         seed=ch.cfg.seed,
+        cache_dir=Path(ch.cfg.run_dir) / "cache",
         title="raw text, adapted text, frozen and model vision (one UMAP fit)",
     )

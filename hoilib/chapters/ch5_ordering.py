@@ -8,23 +8,23 @@ document's hypothetical table, typed once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import claims, consumer, head_bridge, interactive
+from hoilib.chapters import claims, interactive, memo
 from hoilib.chapters.methods import (
     CORRECT,
     METHODS,
     WRONG,
     Context,
     bridged,
-    gap_table,
     make_context,
-    run_table,
-    sweep,
+    method_features,
 )
 from hoilib.chapters.notebook import Chapter, ChapterResult
+from hoilib.chapters.ordering_tables import compute_tables
 from hoilib.measure.paired import holm, judge, paired_tests, verdict
 from hoilib.measure.summary import mean_std
 from hoilib.models.diffusion.bridge import OrderError
@@ -240,20 +240,17 @@ def run(ch: Chapter) -> OrderingChapter:
     runs = [
         seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi_seeds
     ]  # chapters 2-4's, reused
-    df, ap, feats = run_table(cfg, ctx, runs)
+    t = memo.cached(
+        ch,
+        "05_tables",
+        lambda: compute_tables(cfg, ctx, runs, ch.data, ch.world),
+        compute_tables.__module__,
+    )
+    df, ap = t["per_seed"], t["ap"]
     tests = {text: paired_tests(df, ap, a, b, ch.data.unseen) for text, a, b, _ in CLAIMS}
-    sw = sweep(cfg, ctx, runs[0], cfg.sweep_t_starts, cfg.sweep_steps)
-    gaps = gap_table(cfg, ctx, feats, runs[0].seed)
+    # the joint picture needs the first seed's bridged features only: two bridge calls
+    feats = {(m, runs[0].seed): method_features(cfg, m, runs[0], ctx)[:2] for m in (CORRECT, WRONG)}
     bridge = {k: getattr(cfg, k) for k in ("bridge_t_start", "bridge_steps", "bridge_recipe")}
-    cache: dict = {}  # bridged sets shared by the seeds (the raw corpus's closed form)
-    text = [consumer.run_2x2(cfg, ctx, r, ch.data, ch.world, cache) for r in runs]
-    head = [head_bridge.run_orders(cfg, ctx, r, ch.data) for r in runs]
-    text_df, text_ap = claims.text_frame(
-        pd.concat([t[0] for t in text]), {k: v for t in text for k, v in t[2].items()}
-    )
-    head_df, head_ap = claims.head_frame(
-        pd.concat([h[0] for h in head]), {k: v for h in head for k, v in h[2].items()}
-    )
     return OrderingChapter(
         cfg.profile,
         ctx,
@@ -262,15 +259,15 @@ def run(ch: Chapter) -> OrderingChapter:
         df,
         ap,
         tests,
-        sw,
-        gaps,
+        t["sweep"],
+        t["gaps"],
         feats,
         bridge,
-        text_df,
-        text_ap,
-        head_df,
-        head_ap,
-        claims.geometry_table(runs),
+        t["text"],
+        t["text_ap"],
+        t["head"],
+        t["head_ap"],
+        t["geometry"],
     )
 
 
@@ -284,6 +281,7 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
         np.asarray(ch.data.unseen),
         n_per_set=ch.cfg.umap_points // 2,
         seed=ch.cfg.seed,  # five sets: half each
+        cache_dir=Path(ch.cfg.run_dir) / "cache",
         title="text spaces, vision and bridged vision (one UMAP fit)",
     )
 

@@ -1,6 +1,6 @@
 """Interactive plotly figures that keep working in the published, static and offline HTML book.
 
-* ``joint_embedding``: one UMAP fitted on several embedding sets together (plots.umap_embedding),
+* ``joint_embedding``: one UMAP fitted on several embedding sets together (umap_fit.umap_embedding),
   one trace per set (a legend click hides or shows it); the hover names the set, the HOI
   class and whether the class is seen or unseen.
 * ``tstar_slider``: chapter 5's explorer for the HTML book: top-5 class scores of a few bridged
@@ -21,7 +21,8 @@ import json
 
 import numpy as np
 
-from hoilib.chapters.plots import PALETTE, umap_embedding
+from hoilib.chapters.plots import PALETTE
+from hoilib.chapters.umap_fit import umap_embedding
 
 PLOTLY_JS = "plotly.min.js"  # under the book's _static/ (hoilib.pipeline.book copies it there)
 DIV_CLASS = "hoibook-plotly"  # every figure's div; data-traces: how many traces it draws at first
@@ -106,11 +107,12 @@ def joint_embedding(
     n_per_set: int,
     seed: int,
     title: str = "",
+    cache_dir=None,
 ):
     """One UMAP fitted jointly on every set (balanced subsampling, seeded), one trace per set.
 
     ``sets``: group name -> (n, d) embeddings; ``labels``: the same names -> (n,) class index
-    of each row; ``unseen``: (C,) bool per class. The fit is ``plots.umap_embedding`` (the
+    of each row; ``unseen``: (C,) bool per class. The fit is ``umap_fit.umap_embedding`` (the
     same subsample and coordinates as the static figure of the same sets and seed). Seen
     classes are circles, unseen ones diamonds; the hover box says the group, the class and
     "seen" or "unseen". Deterministic for a seed.
@@ -119,7 +121,7 @@ def joint_embedding(
 
     unseen = np.asarray(unseen, dtype=bool)
     _check_labels(sets, labels, min(len(class_names), len(unseen)))
-    df = umap_embedding(sets, n_per_set=n_per_set, seed=seed, return_rows=True)
+    df = umap_embedding(sets, n_per_set=n_per_set, seed=seed, return_rows=True, cache_dir=cache_dir)
     axis = dict(showticklabels=False, zeroline=False, showgrid=False)
     legend = dict(itemsizing="constant", title=dict(text="click to hide / show"))
     fig = go.Figure(

@@ -120,38 +120,6 @@ def cosine_distributions(dists: dict[str, np.ndarray]):
     return fig
 
 
-def umap_embedding(
-    sets: dict[str, np.ndarray], n_per_set: int = 600, seed: int = 0, return_rows: bool = False
-):
-    """One UMAP fitted on the union of the sets (balanced by subsampling); returns a tidy frame.
-
-    ``return_rows=True`` adds a column ``row``: each point's row in its own set (e.g. its class).
-    """
-    import umap
-
-    rng = np.random.default_rng(seed)
-    parts, rows = [], []
-    for name, x in sets.items():
-        x = np.asarray(x, dtype=np.float32)
-        idx = (
-            rng.choice(len(x), size=min(n_per_set, len(x)), replace=False)
-            if len(x) > n_per_set
-            else np.arange(len(x))
-        )
-        parts.append((name, x[idx] / np.linalg.norm(x[idx], axis=1, keepdims=True)))
-        rows.append(idx)
-    data = np.concatenate([p for _, p in parts])
-    n_neighbors = max(2, min(15, len(data) - 1))
-    xy = umap.UMAP(
-        n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1
-    ).fit_transform(data)
-    labels = np.concatenate([[name] * len(p) for name, p in parts])
-    df = pd.DataFrame({"umap 1": xy[:, 0], "umap 2": xy[:, 1], "set": labels})
-    if return_rows:
-        df["row"] = np.concatenate(rows).astype(np.int64)
-    return df
-
-
 def umap_scatter(df: pd.DataFrame, title: str = ""):
     fig, ax = plt.subplots(figsize=(6, 5))
     for name, g in df.groupby("set", sort=False):

@@ -18,6 +18,7 @@ from hoilib.models.backbone import (
     pretrain_synth_clip,
 )
 from hoilib.models.features import extract_pair_features
+from hoilib.timing import timed
 
 
 def backbone_seed(cfg: Params) -> int:
@@ -46,16 +47,17 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
     }
     stage = artifacts.Stage(folder, "backbone", inputs)
     if not (stage.done() and path.is_file()):
-        pretrain_synth_clip(
-            world.root,
-            path,
-            spec,
-            extra,
-            cfg.pretrain_steps,
-            cfg.pretrain_batch,
-            cfg.pretrain_lr,
-            backbone_seed(cfg),
-        )
+        with timed("pretraining"):
+            pretrain_synth_clip(
+                world.root,
+                path,
+                spec,
+                extra,
+                cfg.pretrain_steps,
+                cfg.pretrain_batch,
+                cfg.pretrain_lr,
+                backbone_seed(cfg),
+            )
         stage.mark_done({"file": path.name})
     return load_synth_clip(path)
 

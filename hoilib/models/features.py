@@ -30,6 +30,7 @@ from hoilib.data.images import open_rgb
 from hoilib.errors import DataError
 from hoilib.models.backbone import Backbone
 from hoilib.progress import tqdm
+from hoilib.timing import timed
 
 CROP_VERSION = 1
 
@@ -271,18 +272,19 @@ def extract_pair_features(
         -batch_size // len(kinds)
     )  # shards cut at batch boundaries: the same batches as one process
     mine = distributed.shard(len(pairs), block)
-    local = encode_crops(
-        backbone,
-        ds,
-        pairs,
-        kinds,
-        device,
-        batch_size,
-        num_workers,
-        autocast,
-        index=np.arange(mine.start, mine.stop),
-        show_progress=show_progress,
-    )
+    with timed("feature extraction"):
+        local = encode_crops(
+            backbone,
+            ds,
+            pairs,
+            kinds,
+            device,
+            batch_size,
+            num_workers,
+            autocast,
+            index=np.arange(mine.start, mine.stop),
+            show_progress=show_progress,
+        )
     tensors = {k: distributed.gather_in_order(local[k], len(pairs), block) for k in kinds}
     if distributed.is_main():
         artifacts.save_tensors(

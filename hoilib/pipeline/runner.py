@@ -27,12 +27,17 @@ from hoilib.config import resolve
 from hoilib.errors import HoiBookError
 from hoilib.machine import kernel_env, machine_info
 from hoilib.pipeline.preflight import check_inputs
+from hoilib.timing import CHAPTER_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-_USER_NUMBA_CACHE = os.environ.get(
-    "NUMBA_CACHE_DIR"
-)  # a user's own setting wins over the per-run cache
+# UMAP's numba kernels compile once per machine, not once per run or clone: numba keys its cache by
+# the source file and the CPU, and the packages live in one shared environment. A user's own
+# NUMBA_CACHE_DIR wins.
+_USER_NUMBA_CACHE = os.environ.get("NUMBA_CACHE_DIR")
+NUMBA_CACHE = (
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoi-book" / "numba"
+)
 
 
 class NotebookFailed(HoiBookError):
@@ -134,10 +139,13 @@ def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
         artifacts.RUN_LOG_ENV: str(
             run_dir / "run.log"
         ),  # the chapters' stages say what they reused
-        # UMAP's numba kernels compile once per run instead of once per chapter (~15 s each on 2 cores).
-        "NUMBA_CACHE_DIR": _USER_NUMBA_CACHE or str(run_dir / ".cache" / "numba"),
+        # UMAP's numba kernels compile once per machine (~15 s each on 2 cores), see NUMBA_CACHE.
+        "NUMBA_CACHE_DIR": _USER_NUMBA_CACHE or str(NUMBA_CACHE),
     }
-    saved = {k: os.environ.get(k) for k in settings}
+    # HOI_CHAPTER is set per notebook by run_profile; saved here so it is restored too. A
+    # HOI_STAGE_LOG of the caller's reaches the kernels unchanged: each kernel starts with a
+    # copy of this process's os.environ (jupyter_client's provisioner), read at its launch.
+    saved = {k: os.environ.get(k) for k in (*settings, CHAPTER_ENV)}
     os.environ.update(settings)
     try:
         yield
@@ -220,6 +228,7 @@ def run_profile(
             tmp = out_dir / f".{nb.stem}.running.ipynb"
             failed = out_dir / f"{nb.stem}.failed.ipynb"
             failed.unlink(missing_ok=True)
+            os.environ[CHAPTER_ENV] = nb.stem  # the stage timers' chapter (hoilib.timing)
             rlog(f"[hoilib] running {nb.name} (profile {cfg.profile}) ...")
             prov["notebooks"][nb.name] = {"status": "running", "started_utc": utc_now()}
             artifacts.write_json(prov_path, prov)

@@ -38,6 +38,7 @@ from hoilib.data.synth.vocab import (
     hoi_classes,
 )
 from hoilib.progress import tqdm
+from hoilib.timing import timed
 
 GENERATOR_VERSION = 3
 RARE_THRESHOLD = 10
@@ -350,6 +351,14 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
     stage = world_stage(root, spec)
     if stage.done():
         return root
+    with timed("world generation"):
+        n_classes = _write_world(root, spec)
+    stage.mark_done({"classes": n_classes})
+    return root
+
+
+def _write_world(root: Path, spec: WorldSpec) -> int:
+    """Draw and write every file of the world; returns the number of classes."""
     rng = random.Random(spec.seed)
     classes = hoi_classes()
     look = {o: i for i, (v, o) in enumerate(classes) if VERBS[v] == "look_at"}
@@ -417,5 +426,4 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
         "splits": splits,
     }
     artifacts.write_json(root / "world.json", meta)
-    stage.mark_done({"classes": len(classes)})
-    return root
+    return len(classes)

@@ -11,6 +11,7 @@ from hoilib import artifacts, codekey
 from hoilib.config import Params, resolve_device, stage_root
 from hoilib.models.diffusion import model as dm
 from hoilib.models.textspace import TextSpace
+from hoilib.timing import timed
 
 SPACES = ("adapted", "raw")
 SETTINGS = (
@@ -56,22 +57,23 @@ def train_or_load(
     )
     if stage.done() and path.is_file():
         return dm.load(path)
-    diff = dm.train_text_diffusion(
-        vectors,
-        fp,
-        which,
-        steps=cfg.diffusion_steps,
-        batch_size=cfg.diffusion_batch,
-        lr=cfg.diffusion_lr,
-        ema_decay=cfg.diffusion_ema,
-        seed=seed,
-        cfg=dm.DenoiserConfig(
-            dim=vectors.shape[1], hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks
-        ),
-        show_progress=show_progress,
-        device=resolve_device(cfg.device),
-        loss=cfg.diffusion_loss,
-    )
+    with timed("diffusion training"):
+        diff = dm.train_text_diffusion(
+            vectors,
+            fp,
+            which,
+            steps=cfg.diffusion_steps,
+            batch_size=cfg.diffusion_batch,
+            lr=cfg.diffusion_lr,
+            ema_decay=cfg.diffusion_ema,
+            seed=seed,
+            cfg=dm.DenoiserConfig(
+                dim=vectors.shape[1], hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks
+            ),
+            show_progress=show_progress,
+            device=resolve_device(cfg.device),
+            loss=cfg.diffusion_loss,
+        )
     dm.save(diff, path)
     stage.mark_done({"file": path.name})
     return diff

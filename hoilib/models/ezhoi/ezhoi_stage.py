@@ -23,6 +23,7 @@ from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig
 from hoilib.models.ezhoi.pairs import PairTensors, pack_pairs
 from hoilib.models.ezhoi.train import predict, train_ezhoi
 from hoilib.models.features import extract_pair_features
+from hoilib.timing import timed
 
 # the parameters an EZ-HOI checkpoint is keyed on (besides the split, seed, configuration and code)
 SETTINGS = (
@@ -138,18 +139,19 @@ def train_or_load(
     if stage.done() and path.is_file():
         meta = load_checkpoint(path, model)
         return model, meta
-    hist = train_ezhoi(
-        model,
-        data.train,
-        data.val,
-        world.classes,
-        ~data.unseen,
-        epochs=cfg.ezhoi_epochs,
-        batch_images=cfg.ezhoi_batch_images,
-        lr=cfg.ezhoi_lr,
-        seed=seed,
-        device=resolve_device(cfg.device),
-    )
+    with timed("EZ-HOI training"):
+        hist = train_ezhoi(
+            model,
+            data.train,
+            data.val,
+            world.classes,
+            ~data.unseen,
+            epochs=cfg.ezhoi_epochs,
+            batch_images=cfg.ezhoi_batch_images,
+            lr=cfg.ezhoi_lr,
+            seed=seed,
+            device=resolve_device(cfg.device),
+        )
     meta = {
         "split": data.split,
         "seed": seed,

@@ -1,0 +1,118 @@
+"""Chapter results cached like stages, so a warm rebuild re-plots instead of recomputing.
+
+A chapter's tables (frames, per-class APs, small dicts) are stored as JSON under
+``<run_dir>/cache/`` and reused only when the key is unchanged: every parameter of
+the run (paths aside), the code of the chapter module and everything it imports,
+and the digest of the world's annotation files (a HICO-DET copy can change under the
+same parameters). Models and feature tensors are not cached here: they come from the
+stages. JSON, never pickle.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from hoilib import artifacts, codekey
+
+VERSION = 1
+PATHS = ("run_dir", "stage_dir")  # where the run lives does not change its numbers
+
+
+def world_digest(world) -> str:
+    """sha256 over the world's annotation files (those present), short."""
+    h = hashlib.sha256()
+    for name in ("instances_train2015.json", "instances_test2015.json", "world.json"):
+        path = Path(world.root) / name
+        if path.is_file():
+            h.update(name.encode() + artifacts.sha256_file(path).encode())
+    return h.hexdigest()[:16]
+
+
+def key(ch, name: str, module: str) -> str:
+    """The cache key of one result: parameters, code closure of ``module``, world files."""
+    params = ch.cfg.model_dump(mode="json", exclude=set(PATHS))
+    code = codekey.digest_of(codekey.closure([module, __name__]))  # the storage format too
+    return artifacts.fingerprint(
+        {
+            "v": VERSION,
+            "name": name,
+            "params": params,
+            "code": code,
+            "world": world_digest(ch.world),
+        }
+    )
+
+
+def _plain(x):
+    """Nested lists with NaN as None and numpy scalars as Python numbers (JSON-exact)."""
+    if isinstance(x, (list, tuple)):
+        return [_plain(y) for y in x]
+    if isinstance(x, (np.floating, np.integer, np.bool_)):
+        x = x.item()
+    return None if isinstance(x, float) and math.isnan(x) else x
+
+
+def _encode(v):
+    if isinstance(v, pd.DataFrame):  # exact floats (repr), unlike to_json's 15 digits
+        d = v.to_dict(orient="split")
+        return {
+            "__frame__": {k: _plain(d[k]) for k in ("index", "columns", "data")},
+            "name": v.index.name,
+        }
+    if isinstance(v, dict) and any(isinstance(k, tuple) for k in v):
+        return {"__tuple_dict__": [[list(k), _encode(x)] for k, x in v.items()]}
+    if isinstance(v, dict):
+        return {str(k): _encode(x) for k, x in v.items()}
+    if isinstance(v, (np.ndarray, list, tuple)):
+        return {
+            "__array__": [
+                None if isinstance(x, float) and math.isnan(x) else x
+                for x in np.asarray(v, dtype=float).tolist()
+            ]
+        }
+    if isinstance(v, (np.floating, np.integer)):
+        return v.item()
+    return v
+
+
+def _decode(v):
+    if isinstance(v, dict) and "__frame__" in v:
+        f = v["__frame__"]
+        df = pd.DataFrame(f["data"], index=f["index"], columns=f["columns"]).infer_objects()
+        return df.rename_axis(v.get("name"))
+    if isinstance(v, dict) and "__tuple_dict__" in v:
+        return {tuple(k): _decode(x) for k, x in v["__tuple_dict__"]}
+    if isinstance(v, dict) and "__array__" in v:
+        return np.array([np.nan if x is None else x for x in v["__array__"]], dtype=float)
+    if isinstance(v, dict):
+        return {k: _decode(x) for k, x in v.items()}
+    return v
+
+
+def save_value(path: Path, value) -> Path:
+    """Store a value (frames, arrays, numbers) as JSON, atomically."""
+    return artifacts.write_json(path, _encode(value))
+
+
+def load_value(path: Path):
+    return _decode(json.loads(Path(path).read_text()))
+
+
+def cached(ch, name: str, compute: Callable[[], dict], module: str) -> dict:
+    """``compute()`` (a dict of frames, tuple-keyed dicts of arrays, numbers), or its stored copy."""
+    path = Path(ch.cfg.run_dir) / "cache" / f"{name}-{key(ch, name, module)}.json"
+    if path.is_file():
+        try:
+            return load_value(path)
+        except (OSError, ValueError, TypeError, KeyError):  # damaged or old: recompute
+            pass
+    value = compute()
+    save_value(path, value)
+    return value

@@ -1,0 +1,89 @@
+"""Cached chapter results: exact round trip, reuse only under the same key, never trust a damaged copy."""
+
+from __future__ import annotations
+
+import json
+from types import SimpleNamespace
+
+import numpy as np
+import pandas as pd
+
+from hoilib import artifacts
+from hoilib.chapters import memo
+from hoilib.config import resolve
+
+
+def _ch(tmp_path, **over):
+    (tmp_path / "world").mkdir(exist_ok=True)
+    (tmp_path / "world" / "instances_test2015.json").write_text(over.pop("test", "{}"))
+    cfg = resolve("smoke", {"run_dir": str(tmp_path / "run"), **over})
+    return SimpleNamespace(cfg=cfg, world=SimpleNamespace(root=tmp_path / "world"))
+
+
+def _value():
+    df = pd.DataFrame(
+        {"full": [0.1 + 0.2, None], "seed": [0, 1], "method": ["a", "b"]},
+        index=pd.Index(["x", "y"], name="text"),
+    )
+    return {"df": df, "ap": {("a", 0): np.array([0.5, np.nan])}, "n": 3}
+
+
+def test_round_trip_is_exact():
+    v = _value()
+    back = memo._decode(json.loads(artifacts.dumps_json(memo._encode(v))))
+    pd.testing.assert_frame_equal(back["df"], v["df"])
+    assert np.array_equal(back["ap"][("a", 0)], v["ap"][("a", 0)], equal_nan=True)
+    assert back["n"] == 3
+
+
+def test_reused_under_the_same_key_recomputed_when_params_or_world_change(tmp_path):
+    calls = []
+
+    def compute():
+        calls.append(1)
+        return _value()
+
+    ch = _ch(tmp_path)
+    memo.cached(ch, "t", compute, "hoilib.chapters.memo")
+    memo.cached(ch, "t", compute, "hoilib.chapters.memo")
+    assert len(calls) == 1
+    memo.cached(_ch(tmp_path, umap_points=7), "t", compute, "hoilib.chapters.memo")
+    assert len(calls) == 2
+    memo.cached(_ch(tmp_path, test='{"changed": 1}'), "t", compute, "hoilib.chapters.memo")
+    assert len(calls) == 3
+    # paths do not change the numbers, so a moved run folder keeps its key
+    moved = _ch(tmp_path, stage_dir=str(tmp_path / "s"))  # (also writes the world back)
+    assert memo.key(ch, "t", "hoilib.chapters.memo") == memo.key(moved, "t", "hoilib.chapters.memo")
+
+
+def test_a_damaged_copy_is_recomputed(tmp_path):
+    ch = _ch(tmp_path)
+    memo.cached(ch, "t", _value, "hoilib.chapters.memo")
+    (path,) = (tmp_path / "run" / "cache").glob("t-*.json")
+    path.write_text("{not json")
+    back = memo.cached(ch, "t", _value, "hoilib.chapters.memo")
+    assert back["n"] == 3 and json.loads(path.read_text())["n"] == 3
+
+
+def test_a_cached_umap_is_read_back_without_fitting_and_refit_when_the_data_change(
+    tmp_path, monkeypatch
+):
+    from hoilib.chapters import umap_fit
+
+    rng = np.random.default_rng(0)
+    sets = {"a": rng.normal(size=(30, 8)), "b": rng.normal(size=(30, 8)) + 1}
+    first = umap_fit.umap_embedding(sets, n_per_set=20, seed=0, cache_dir=tmp_path)
+
+    def no_fit(*a, **k):
+        raise AssertionError("refitted although nothing changed")
+
+    monkeypatch.setattr(umap_fit, "_fit_umap", no_fit)
+    again = umap_fit.umap_embedding(sets, n_per_set=20, seed=0, cache_dir=tmp_path)
+    pd.testing.assert_frame_equal(first, again)
+    sets["a"] = sets["a"] + 0.5
+    try:
+        umap_fit.umap_embedding(sets, n_per_set=20, seed=0, cache_dir=tmp_path)
+    except AssertionError as e:
+        assert "refitted" in str(e)
+    else:
+        raise AssertionError("changed data were read from the cache")
