@@ -87,3 +87,29 @@ def test_a_cached_umap_is_read_back_without_fitting_and_refit_when_the_data_chan
         assert "refitted" in str(e)
     else:
         raise AssertionError("changed data were read from the cache")
+
+
+def test_text_spaces_are_read_back_only_for_the_same_checkpoint(tiny_experiment, tmp_path):
+    """The stored spaces equal a fresh extraction; another checkpoint file is another entry."""
+    import torch
+
+    from hoilib.models import textspace
+    from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path
+
+    cfg, world, data, _, run = tiny_experiment
+    ckpt = checkpoint_path(cfg, data.split, "full", run.seed)
+    from hoilib.models.backbone_stage import prepare_backbone
+
+    bb = prepare_backbone(cfg, world)
+    first = textspace.extract_cached(run.model, world, bb.tokenizer, ckpt, tmp_path)
+    again = textspace.extract_cached(run.model, world, bb.tokenizer, ckpt, tmp_path)
+    assert torch.equal(first.adapted_corpus, again.adapted_corpus)
+    assert first.fingerprint == again.fingerprint == run.space.fingerprint
+    from hoilib import artifacts
+
+    tensors, meta = artifacts.load_tensors(ckpt)
+    name = next(iter(tensors))
+    tensors[name] = tensors[name] + 1e-3  # other weights under the same file stem
+    other = artifacts.save_tensors(tmp_path / "moved" / ckpt.name, tensors, meta)
+    textspace.extract_cached(run.model, world, bb.tokenizer, other, tmp_path)
+    assert len(list(tmp_path.glob("*.safetensors"))) == 2  # one entry per checkpoint content

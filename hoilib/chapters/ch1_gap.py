@@ -32,6 +32,7 @@ PARAMS = (
     "gap_shift_deltas",
     "shuffle_repeats",
     "umap_points",
+    "umap_epochs",
     "feature_batch",
     "pair_source",
     "device",
@@ -93,6 +94,7 @@ def run(ch: Chapter) -> GapChapter:
         n_per_set=cfg.umap_points,
         seed=cfg.seed,
         cache_dir=Path(cfg.run_dir) / "cache",
+        n_epochs=cfg.umap_epochs,
     )
     args = dict(pairs=pairs, classes=world.classes, gt=world.test.ground_truth())
     masks = dict(rare=world.rare, unseen=world.unseen(cfg.split))

@@ -10,6 +10,7 @@ import pandas as pd
 
 from hoilib.chapters import interactive
 from hoilib.chapters.notebook import Chapter, ChapterResult
+from hoilib.config import stage_root
 from hoilib.measure import gap
 from hoilib.measure.geometry import geometry_summary
 from hoilib.measure.zeroshot import annotated_pairs
@@ -18,7 +19,7 @@ from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_feature
 
 NAME = "03_adapted_embeddings"
 NEEDS_SPLIT = True
-PARAMS = ("split", "ezhoi_seeds", "seed", "gap_permutations", "umap_points")
+PARAMS = ("split", "ezhoi_seeds", "seed", "gap_permutations", "umap_points", "umap_epochs")
 GAP_KEYS = [
     "centroid_gap_norm",
     "two_sample_accuracy",
@@ -100,7 +101,9 @@ def run(ch: Chapter) -> TextSpaceChapter:
     seed = int(cfg.ezhoi_seeds[0])
     model, _ = train_or_load(cfg, ch.backbone, world, data, "full", seed)  # chapter 2's checkpoint
     ckpt = checkpoint_path(cfg, cfg.split, "full", seed)
-    space = textspace.extract(model, world, ch.backbone.tokenizer, ckpt)
+    space = textspace.extract_cached(
+        model, world, ch.backbone.tokenizer, ckpt, stage_root(cfg) / "textspace"
+    )
     pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
     vis_raw, vis_adapted = data.test_feats["union"][pos], pair_visual_features(model, data)[pos]
     pairs = {
@@ -153,5 +156,6 @@ def joint_figure(ch: Chapter, res: TextSpaceChapter):
         n_per_set=ch.cfg.umap_points,
         seed=ch.cfg.seed,
         cache_dir=Path(ch.cfg.run_dir) / "cache",
+        n_epochs=ch.cfg.umap_epochs,
         title="raw text, adapted text, frozen and model vision (one UMAP fit)",
     )

@@ -42,6 +42,7 @@ PARAMS = (
     "capdec_steps",
     "gap_permutations",
     "umap_points",
+    "umap_epochs",
     "split",
     "seed",
     "pair_source",
@@ -282,6 +283,7 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
         n_per_set=ch.cfg.umap_points // 2,
         seed=ch.cfg.seed,  # five sets: half each
         cache_dir=Path(ch.cfg.run_dir) / "cache",
+        n_epochs=ch.cfg.umap_epochs,
         title="text spaces, vision and bridged vision (one UMAP fit)",
     )
 

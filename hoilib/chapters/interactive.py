@@ -107,12 +107,13 @@ def joint_embedding(
     n_per_set: int,
     seed: int,
     title: str = "",
-    cache_dir=None,
+    **umap_kw,
 ):
     """One UMAP fitted jointly on every set (balanced subsampling, seeded), one trace per set.
 
     ``sets``: group name -> (n, d) embeddings; ``labels``: the same names -> (n,) class index
-    of each row; ``unseen``: (C,) bool per class. The fit is ``umap_fit.umap_embedding`` (the
+    of each row; ``unseen``: (C,) bool per class. The fit is ``umap_fit.umap_embedding`` (its
+    ``cache_dir`` and ``n_epochs`` pass through ``umap_kw``; the
     same subsample and coordinates as the static figure of the same sets and seed). Seen
     classes are circles, unseen ones diamonds; the hover box says the group, the class and
     "seen" or "unseen". Deterministic for a seed.
@@ -121,7 +122,7 @@ def joint_embedding(
 
     unseen = np.asarray(unseen, dtype=bool)
     _check_labels(sets, labels, min(len(class_names), len(unseen)))
-    df = umap_embedding(sets, n_per_set=n_per_set, seed=seed, return_rows=True, cache_dir=cache_dir)
+    df = umap_embedding(sets, n_per_set=n_per_set, seed=seed, return_rows=True, **umap_kw)
     axis = dict(showticklabels=False, zeroline=False, showgrid=False)
     legend = dict(itemsizing="constant", title=dict(text="click to hide / show"))
     fig = go.Figure(

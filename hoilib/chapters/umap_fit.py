@@ -23,6 +23,7 @@ def umap_embedding(
     seed: int = 0,
     return_rows: bool = False,
     cache_dir: str | Path | None = None,
+    n_epochs: int = 200,
 ):
     """One UMAP fitted on the union of the sets (balanced by subsampling); returns a tidy frame.
 
@@ -33,20 +34,22 @@ def umap_embedding(
     """
     path = None
     if cache_dir is not None:
-        path = Path(cache_dir) / f"umap-{_umap_key(sets, n_per_set, seed, return_rows)}.json"
+        path = (
+            Path(cache_dir) / f"umap-{_umap_key(sets, n_per_set, seed, return_rows, n_epochs)}.json"
+        )
         if path.is_file():
             try:
                 return memo.load_value(path)
             except (OSError, ValueError, TypeError, KeyError):  # damaged or old: refit
                 pass
     with timed("UMAP"):
-        df = _fit_umap(sets, n_per_set, seed, return_rows)
+        df = _fit_umap(sets, n_per_set, seed, return_rows, n_epochs)
     if path is not None:
         memo.save_value(path, df)
     return df
 
 
-def _umap_key(sets, n_per_set, seed, return_rows) -> str:
+def _umap_key(sets, n_per_set, seed, return_rows, n_epochs) -> str:
     from importlib.metadata import version
 
     h = hashlib.sha256()
@@ -63,7 +66,7 @@ def _umap_key(sets, n_per_set, seed, return_rows) -> str:
     return h.hexdigest()[:16]
 
 
-def _fit_umap(sets, n_per_set, seed, return_rows):
+def _fit_umap(sets, n_per_set, seed, return_rows, n_epochs=200):
     import umap
 
     rng = np.random.default_rng(seed)
@@ -80,7 +83,7 @@ def _fit_umap(sets, n_per_set, seed, return_rows):
     data = np.concatenate([p for _, p in parts])
     n_neighbors = max(2, min(15, len(data) - 1))
     xy = umap.UMAP(
-        n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1
+        n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1, n_epochs=n_epochs
     ).fit_transform(data)
     labels = np.concatenate([[name] * len(p) for name, p in parts])
     xy = xy.astype(np.float64)  # as the cached copy reads back

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hoilib.config import Params
+from hoilib.config import Params, stage_root
 from hoilib.measure.baselines import modality_mean
 from hoilib.models import textspace
 from hoilib.models.diffusion import diffusion_stage
@@ -62,8 +62,12 @@ def seed_run(
 ) -> SeedRun:
     """Chapter 2's model, chapter 3's spaces and chapter 4's diffusion models for one seed (trained if missing)."""
     model, _ = train_or_load(cfg, backbone, world, data, "full", seed)
-    space = textspace.extract(
-        model, world, backbone.tokenizer, checkpoint_path(cfg, data.split, "full", seed)
+    space = textspace.extract_cached(
+        model,
+        world,
+        backbone.tokenizer,
+        checkpoint_path(cfg, data.split, "full", seed),
+        stage_root(cfg) / "textspace",
     )
     allv, pos, pos_cls = train_features(model, data)
     diffs = {
