@@ -23,7 +23,7 @@ def umap_embedding(
     seed: int = 0,
     return_rows: bool = False,
     cache_dir: str | Path | None = None,
-    n_epochs: int = 200,
+    n_epochs: int = 500,
 ):
     """One UMAP fitted on the union of the sets (balanced by subsampling); returns a tidy frame.
 
@@ -66,7 +66,7 @@ def _umap_key(sets, n_per_set, seed, return_rows, n_epochs) -> str:
     return h.hexdigest()[:16]
 
 
-def _fit_umap(sets, n_per_set, seed, return_rows, n_epochs=200):
+def _fit_umap(sets, n_per_set, seed, return_rows, n_epochs=500):
     import umap
 
     rng = np.random.default_rng(seed)
