@@ -25,7 +25,7 @@ from hoilib.chapters.methods import (
 )
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.chapters.ordering_tables import compute_tables
-from hoilib.measure.paired import holm, judge, paired_tests, verdict
+from hoilib.measure.paired import judgements, paired_tests, verdict
 from hoilib.measure.summary import mean_std
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_run
@@ -196,12 +196,9 @@ class OrderingChapter(ChapterResult):
 
 
 def _verdicts(tests: dict, family) -> dict:
-    """Unseen-mAP judgement of each claim, Holm-adjusted over the family's Unseen cells."""
-    p = holm([float(tests[t].loc["unseen", "Wilcoxon p (classes)"]) for t, *_ in family])
-    return {
-        t: judge(tests[t], "unseen", sign, p=pv)
-        for (t, *_, sign), pv in zip(family, p, strict=True)
-    }
+    """Each claim's Unseen-mAP judgement, Holm-adjusted over the family's table as the chapter shows it."""
+    judged, _, _ = judgements([(t, tests[t], sign) for t, *_, sign in family], adjust=True)
+    return {t: judged[(i, "unseen")] for i, (t, *_) in enumerate(family)}
 
 
 def _ap_lists(ap: dict) -> list[dict]:

@@ -102,15 +102,12 @@ def judge_claims(df, ap, claims, unseen) -> tuple[dict, pd.DataFrame]:
 
 def summary(df: pd.DataFrame, by=("consumer", "diffusion", "denoiser")) -> pd.DataFrame:
     """Mean ± std over seeds of test mAP, and the chosen strengths, one row per cell."""
-    t = mean_std(
-        df.assign(cell=[" | ".join(map(str, r)) for r in df[list(by)].values]), by="cell", cols=COLS
+    df = df.assign(
+        cell=[" | ".join(map(str, r)) for r in df[list(by)].values],
+        pick=[f"t*={t}, λ={lam:g}" for t, lam in zip(df.t_start, df["lambda"], strict=True)],
     )
-    picks = df.assign(
-        pick=[f"t*={t}, λ={lam:g}" for t, lam in zip(df.t_start, df["lambda"], strict=True)]
-    )
-    t["chosen on validation (per seed)"] = picks.groupby(
-        [" | ".join(map(str, r)) for r in df[list(by)].values], sort=False
-    ).pick.agg("; ".join)
+    t = mean_std(df, by="cell", cols=COLS)
+    t["chosen on validation (per seed)"] = df.groupby("cell", sort=False).pick.agg("; ".join)
     return t
 
 

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from hoilib.chapters.methods import bridged, evaluate
+from hoilib.chapters.methods import evaluate
 from hoilib.chapters.strength import choose_strength, flat_pairs, validation_evaluator
 from hoilib.models.diffusion.bridge import bridge
 from hoilib.models.diffusion.closed_form import ClosedFormDenoiser
@@ -96,47 +96,42 @@ def run_2x2(
         "val": object_mask(val_pairs.object, sp.corpus_class, world.classes),
         "test": object_mask(data.test_pairs.object, sp.corpus_class, world.classes),
     }
-    rows, choices, ap = [], {}, {}
-    for consumer, diffusion, denoiser in cells():
-        corpus, fingerprint, _ = spaces[consumer]
-        protos = prototypes(corpus, sp.corpus_class, n)
-        val_eval = validation_evaluator(data.val, protos, world.classes, scale, data.unseen)
+    vision = {"val": val_u, "test": ctx.frozen_test}
 
-        def bridge_at(
-            t, v, where, c=consumer, diffusion=diffusion, denoiser=denoiser, fp=fingerprint
-        ):
-            seedless = denoiser != "trained MLP" and cfg.bridge_recipe == "direct"
-            key = (spaces[diffusion][1], denoiser, None if seedless else run.seed, int(t), where)
-            if key not in cache:
-                cache[key] = _bridge_once(t, v, where, c, diffusion, denoiser, fp)
-            return cache[key]
-
-        def _bridge_once(t, v, where, c, diffusion, denoiser, fp):
-            mismatch = diffusion != c
+    def bridge_set(consumer, diffusion, denoiser, t, where):
+        """One bridged set, computed once: it depends on the denoiser, t* and the data, not the consumer."""
+        seedless = denoiser != "trained MLP" and cfg.bridge_recipe == "direct"
+        key = (spaces[diffusion][1], denoiser, None if seedless else run.seed, int(t), where)
+        if key not in cache:
             if denoiser == "trained MLP":
                 diff = spaces[diffusion][2]
-                return bridged(
-                    cfg, diff, v, ctx.frozen_train_mean, fp, mismatch, int(t), seed=run.seed
-                )
-            diff = closed[diffusion]
-            if denoiser == "closed form, own object":
-                diff = diff.restricted(masks[where])
-            return bridge(
+            elif denoiser == "closed form, own object":
+                diff = closed[diffusion].restricted(masks[where])
+            else:
+                diff = closed[diffusion]
+            cache[key] = bridge(
                 diff,
-                v,
+                vision[where],
                 ctx.frozen_train_mean,
-                fp,
+                spaces[consumer][1],
                 t_start=int(t),
                 steps=cfg.bridge_steps,
                 recipe=cfg.bridge_recipe,
-                allow_mismatch=mismatch,
+                allow_mismatch=diffusion != consumer,
                 generator=torch.Generator().manual_seed(run.seed),
-                batch_size=max(1, len(v)),
+                # a closed form's mask needs the whole set in one call; the MLP keeps bridge's default
+                batch_size=4096 if denoiser == "trained MLP" else max(1, len(vision[where])),
             )
+        return cache[key]
 
-        at_val = None if diffusion == "none" else (lambda t, b=bridge_at: b(t, val_u, "val"))
+    rows, choices, ap = [], {}, {}
+    for consumer, diffusion, denoiser in cells():
+        protos = prototypes(spaces[consumer][0], sp.corpus_class, n)
+        val_eval = validation_evaluator(data.val, protos, world.classes, scale, data.unseen)
+        cell = (consumer, diffusion, denoiser)
+        at_val = None if diffusion == "none" else (lambda t, c=cell: bridge_set(*c, t, "val"))
         choice = choose_strength(val_u, at_val, val_eval)
-        test = choice.apply(ctx.frozen_test, lambda t, b=bridge_at: b(t, ctx.frozen_test, "test"))
+        test = choice.apply(ctx.frozen_test, lambda t, c=cell: bridge_set(*c, t, "test"))
         m = evaluate(ctx, test, protos, scale)
         key = (consumer, diffusion, denoiser, run.seed)
         rows.append(

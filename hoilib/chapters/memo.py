@@ -96,23 +96,22 @@ def _decode(v):
     return v
 
 
-def save_value(path: Path, value) -> Path:
-    """Store a value (frames, arrays, numbers) as JSON, atomically."""
-    return artifacts.write_json(path, _encode(value))
+def stored(path: Path, compute: Callable[[], object]):
+    """The value stored at ``path`` (JSON), else ``compute()``, stored there (atomically) first.
 
-
-def load_value(path: Path):
-    return _decode(json.loads(Path(path).read_text()))
+    A damaged or old-format copy is recomputed, never trusted.
+    """
+    path = Path(path)
+    if path.is_file():
+        try:
+            return _decode(json.loads(path.read_text()))
+        except (OSError, ValueError, TypeError, KeyError):
+            pass
+    value = compute()
+    artifacts.write_json(path, _encode(value))
+    return value
 
 
 def cached(ch, name: str, compute: Callable[[], dict], module: str) -> dict:
     """``compute()`` (a dict of frames, tuple-keyed dicts of arrays, numbers), or its stored copy."""
-    path = Path(ch.cfg.run_dir) / "cache" / f"{name}-{key(ch, name, module)}.json"
-    if path.is_file():
-        try:
-            return load_value(path)
-        except (OSError, ValueError, TypeError, KeyError):  # damaged or old: recompute
-            pass
-    value = compute()
-    save_value(path, value)
-    return value
+    return stored(Path(ch.cfg.run_dir) / "cache" / f"{name}-{key(ch, name, module)}.json", compute)

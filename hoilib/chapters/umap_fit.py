@@ -32,21 +32,15 @@ def umap_embedding(
     settings, umap-learn's version and this module's code are unchanged (a warm rebuild
     skips the fit, and umap's import with it).
     """
-    path = None
-    if cache_dir is not None:
-        path = (
-            Path(cache_dir) / f"umap-{_umap_key(sets, n_per_set, seed, return_rows, n_epochs)}.json"
-        )
-        if path.is_file():
-            try:
-                return memo.load_value(path)
-            except (OSError, ValueError, TypeError, KeyError):  # damaged or old: refit
-                pass
-    with timed("UMAP"):
-        df = _fit_umap(sets, n_per_set, seed, return_rows, n_epochs)
-    if path is not None:
-        memo.save_value(path, df)
-    return df
+
+    def fit():
+        with timed("UMAP"):
+            return _fit_umap(sets, n_per_set, seed, return_rows, n_epochs)
+
+    if cache_dir is None:
+        return fit()
+    key = _umap_key(sets, n_per_set, seed, return_rows, n_epochs)
+    return memo.stored(Path(cache_dir) / f"umap-{key}.json", fit)
 
 
 def _umap_key(sets, n_per_set, seed, return_rows, n_epochs) -> str:

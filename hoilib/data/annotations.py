@@ -99,6 +99,15 @@ class HOIDataset:
         return HOIDataset(self.path, self.image_dir, images, self.objects, self.verbs, self.classes)
 
 
+def outside_image(boxes: np.ndarray, w: float, h: float) -> np.ndarray:
+    """(N,) True where an xyxy box is not 0 <= x1 <= x2 <= w and 0 <= y1 <= y2 <= h."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return (
+        (b[:, 0] < 0) | (b[:, 1] < 0) | (b[:, 2] > w) | (b[:, 3] > h)
+        | (b[:, 2] < b[:, 0]) | (b[:, 3] < b[:, 1])
+    )  # fmt: skip
+
+
 def _fail(path, msg):
     raise DataError(f"{path}: {msg}")
 
@@ -165,14 +174,7 @@ def load_annotations(
         bh = np.asarray(a["boxes_h"], dtype=np.float64).reshape(-1, 4) if n else np.zeros((0, 4))
         bo = np.asarray(a["boxes_o"], dtype=np.float64).reshape(-1, 4) if n else np.zeros((0, 4))
         for name, b in (("boxes_h", bh), ("boxes_o", bo)):
-            bad = (
-                (b[:, 0] < 0)
-                | (b[:, 1] < 0)
-                | (b[:, 2] > w)
-                | (b[:, 3] > h)
-                | (b[:, 2] < b[:, 0])
-                | (b[:, 3] < b[:, 1])
-            )
+            bad = outside_image(b, w, h)
             if bad.any():
                 j = int(np.flatnonzero(bad)[0])
                 _fail(

@@ -77,7 +77,7 @@ from pathlib import Path
 import numpy as np
 
 from hoilib.artifacts import read_json, write_json
-from hoilib.data.annotations import HOIDataset, PairSet
+from hoilib.data.annotations import HOIDataset, PairSet, outside_image
 from hoilib.errors import ArtifactError, ConfigError, DataError
 
 FORMAT = "hoi-book detections v1"
@@ -152,14 +152,7 @@ def _parse_entry(
                 "y2], four finite numbers"
             )
     boxes = np.asarray(e["boxes"], dtype=np.float64).reshape(n, 4)
-    bad = (
-        (boxes[:, 0] < 0)
-        | (boxes[:, 1] < 0)
-        | (boxes[:, 2] > w)
-        | (boxes[:, 3] > h)
-        | (boxes[:, 2] < boxes[:, 0])
-        | (boxes[:, 3] < boxes[:, 1])
-    )
+    bad = outside_image(boxes, w, h)
     if bad.any():
         j = int(np.flatnonzero(bad)[0])
         raise DataError(

@@ -97,22 +97,33 @@ def judge(
     return "not shown"
 
 
+def judgements(
+    claims: list[tuple[str, object, int]], cols=("unseen", "seen", "full"), adjust: bool = False
+) -> tuple[dict, dict, int]:
+    """Each (claim index, column)'s judgement and its Holm-adjusted p (with ``adjust``), and the
+    family size: every (claim, column) cell with a test, the family the reader sees at once."""
+    cells = [(i, c) for i in range(len(claims)) for c in cols]
+    raw = [float(claims[i][1].loc[c, "Wilcoxon p (classes)"]) for i, c in cells]
+    adjusted = dict(zip(cells, holm(raw), strict=True)) if adjust else {}
+    judged = {
+        (i, c): judge(claims[i][1], c, claims[i][2], p=adjusted.get((i, c))) for i, c in cells
+    }
+    return judged, adjusted, int(np.sum(~np.isnan(raw)))
+
+
 def verdict(
     claims: list[tuple[str, object, int]], cols=("unseen", "seen", "full"), adjust: bool = False
 ):
     """A table: one row per claim (text, paired_tests frame, expected sign of b - a), one judgement per mAP column.
 
     With ``adjust``, every cell is judged with its Holm-adjusted Wilcoxon p over all the
-    (claim, column) cells in the table, the family the reader sees at once.
+    (claim, column) cells in the table (``judgements``).
     """
     import pandas as pd
 
-    cells = [(i, c) for i in range(len(claims)) for c in cols]
-    raw = [float(claims[i][1].loc[c, "Wilcoxon p (classes)"]) for i, c in cells]
-    adjusted = dict(zip(cells, holm(raw), strict=True)) if adjust else {}
-    family = int(np.sum(~np.isnan(raw)))  # cells with no test are not in the family
+    judged, adjusted, family = judgements(claims, cols, adjust)
     rows = {}
-    for i, (text, tests, expected) in enumerate(claims):
+    for i, (text, tests, _) in enumerate(claims):
         row = {}
         for c in cols:
             r = tests.loc[c]
@@ -120,7 +131,7 @@ def verdict(
             if adjust:
                 p += f", p_Holm = {adjusted[(i, c)]:.2g} over {family} tests"
             row[f"{c} mAP"] = (
-                f"{judge(tests, c, expected, p=adjusted.get((i, c))).upper()} "
+                f"{judged[(i, c)].upper()} "
                 f"({r['mean difference (points)']:+.2f} points; "
                 f"{int(r['seeds where b > a'])}/{int(r['seeds'])} seeds, {int(r['classes where b > a'])}/"
                 f"{int(r['classes'])} classes with b > a; {p})"

@@ -60,6 +60,12 @@ def read_runs(root: Path) -> list[dict]:
                 "split": params["split"],
                 "world_seed": int(params["world_seed"]),
                 "metrics": m,
+                "ap": {  # (method, seed) -> per-class AP, NaN where a class has no test positive
+                    (r["method"], r["seed"]): np.array(
+                        [np.nan if x is None else x for x in r["ap"]], float
+                    )
+                    for r in m["per_class_ap"]
+                },
                 "provenance": json.loads((folder / "provenance.json").read_text())
                 if (folder / "provenance.json").is_file()
                 else {},
@@ -74,10 +80,7 @@ def read_runs(root: Path) -> list[dict]:
 
 def _diffs(run: dict, a: str, b: str, col: str) -> np.ndarray | None:
     """(seeds, classes) per-class AP differences b - a in points, on the column's classes with positives."""
-    ap = {
-        (r["method"], r["seed"]): np.array([np.nan if x is None else x for x in r["ap"]], float)
-        for r in run["metrics"]["per_class_ap"]
-    }
+    ap = run["ap"]
     seeds = sorted({s for m, s in ap if m == b} & {s for m, s in ap if m == a})
     if not seeds:
         return None
