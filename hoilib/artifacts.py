@@ -15,13 +15,12 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
-
-import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
+from typing import TYPE_CHECKING, Any
 
 from hoilib.errors import ArtifactError
+
+if TYPE_CHECKING:  # torch is imported where tensors are saved or read: `hoilib book` never needs it
+    import torch
 
 
 @contextmanager
@@ -86,6 +85,8 @@ def save_tensors(
     path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict | None = None
 ) -> Path:
     """Save tensors as safetensors; ``meta`` is stored as one JSON string in the header."""
+    from safetensors.torch import save_file
+
     tensors = {k: v.detach().contiguous().cpu() for k, v in tensors.items()}
     header = {"meta": json.dumps(meta or {}, sort_keys=True)}
     with atomic_path(path) as tmp:
@@ -100,12 +101,14 @@ def load_tensors(
 
     With ``kind``, the metadata field 'kind' must equal it (a checkpoint of another sort is refused).
     """
+    from safetensors import SafetensorError, safe_open
+    from safetensors.torch import load_file
+
     path = Path(path)
     if not path.is_file():
         raise ArtifactError(f"{what} not found: {path}")
     try:
         tensors = load_file(str(path))
-        from safetensors import safe_open
 
         with safe_open(str(path), framework="pt") as f:
             header = f.metadata() or {}

@@ -25,7 +25,8 @@ def _value():
         {"full": [0.1 + 0.2, None], "seed": [0, 1], "method": ["a", "b"]},
         index=pd.Index(["x", "y"], name="text"),
     )
-    return {"df": df, "ap": {("a", 0): np.array([0.5, np.nan])}, "n": 3}
+    records = [{"t": 100, "noised": 0.25, "denoised": 1 / 3}, {"t": 500, "noised": 0.1}]
+    return {"df": df, "ap": {("a", 0): np.array([0.5, np.nan])}, "n": 3, "rows": records}
 
 
 def test_round_trip_is_exact():
@@ -34,6 +35,7 @@ def test_round_trip_is_exact():
     pd.testing.assert_frame_equal(back["df"], v["df"])
     assert np.array_equal(back["ap"][("a", 0)], v["ap"][("a", 0)], equal_nan=True)
     assert back["n"] == 3
+    assert back["rows"] == v["rows"] and isinstance(back["rows"][0]["t"], int)
 
 
 def test_reused_under_the_same_key_recomputed_when_params_or_world_change(tmp_path):

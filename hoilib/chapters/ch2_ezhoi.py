@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from hoilib.chapters import memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.data.splits import SPLIT_NAMES
 from hoilib.data.world import World
@@ -83,23 +84,35 @@ def frozen_baseline(world: World, backbone: Backbone, data: SplitData) -> dict:
 def run_grid(ch: Chapter, names, seeds):
     """Train (or load) every (configuration, seed); a tidy results frame and the histories."""
     desc = descriptor_features(ch.backbone, ch.world)
+    models = {
+        (name, int(seed)): train_or_load(
+            ch.cfg, ch.backbone, ch.world, ch.data, name, int(seed), desc
+        )
+        for name in names
+        for seed in seeds
+    }
+    scores = memo.cached(  # scoring 15 models is what a warm rebuild would otherwise redo
+        ch,
+        "ch2-evaluation",
+        lambda: {
+            f"{name}/{seed}": evaluate_model(model, ch.world, ch.data)
+            for (name, seed), (model, _) in models.items()
+        },
+        __name__,
+    )
     rows, histories = [], {}
-    for name in names:
-        for seed in seeds:
-            model, meta = train_or_load(
-                ch.cfg, ch.backbone, ch.world, ch.data, name, int(seed), desc
-            )
-            h = meta["history"]
-            rows.append(
-                {
-                    "model": name,
-                    "seed": int(seed),
-                    **evaluate_model(model, ch.world, ch.data),
-                    "best epoch": h["best_epoch"],
-                    "train s": h["seconds"],
-                }
-            )
-            histories[(name, int(seed))] = h
+    for (name, seed), (_, meta) in models.items():
+        h = meta["history"]
+        rows.append(
+            {
+                "model": name,
+                "seed": seed,
+                **scores[f"{name}/{seed}"],
+                "best epoch": h["best_epoch"],
+                "train s": h["seconds"],
+            }
+        )
+        histories[(name, seed)] = h
     return pd.DataFrame(rows), histories
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import interactive
+from hoilib.chapters import interactive, memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import stage_root
 from hoilib.measure import gap
@@ -111,10 +111,20 @@ def run(ch: Chapter) -> TextSpaceChapter:
         "model vision vs adapted text": (vis_adapted, space.adapted),
         "frozen vision vs adapted text": (vis_raw, space.adapted),
     }
-    gaps = {
-        k: gap.gap_summary(v, t[pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations)
-        for k, (v, t) in pairs.items()
-    }
+    measures = memo.cached(  # the gap tests and the geometry: what a warm rebuild need not redo
+        ch,
+        f"ch3-measures-{space.fingerprint}",
+        lambda: {
+            "gaps": {
+                k: gap.gap_summary(
+                    v, t[pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations
+                )
+                for k, (v, t) in pairs.items()
+            },
+            "geometry": geometry(space),
+        },
+        __name__,
+    )
     cc = space.corpus_class.numpy()
     sets = {
         "raw text": space.raw_corpus.numpy(),
@@ -128,10 +138,10 @@ def run(ch: Chapter) -> TextSpaceChapter:
         space,
         textspace.movement(space),
         np.asarray(data.unseen),
-        gaps,
+        measures["gaps"],
         sets,
         {k: np.asarray(v) for k, v in labels.items()},
-        geometry(space),
+        measures["geometry"],
     )
 
 

@@ -15,14 +15,13 @@ import pandas as pd
 
 from hoilib.chapters import claims, interactive, memo
 from hoilib.chapters.methods import (
-    CORRECT,
     METHODS,
-    WRONG,
     Context,
     bridged,
     make_context,
     method_features,
 )
+from hoilib.chapters.names import CORRECT, WRONG
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.chapters.ordering_tables import compute_tables
 from hoilib.measure.paired import judgements, paired_tests, verdict

@@ -13,6 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from hoilib.chapters.names import cell_name, head_name
 from hoilib.measure.geometry import geometry_summary
 from hoilib.measure.paired import paired_tests, verdict
 from hoilib.measure.summary import mean_std
@@ -21,22 +22,6 @@ COLS = ("full", "seen", "unseen")
 # Centred geometries "agree" (raw vs adapted differ by little more than rotation, scale and shift)
 # when the corpus's linear CKA and 10-NN overlap both reach these values (fixed before any result).
 SAME_GEOMETRY = {"linear CKA": 0.95, "kNN overlap": 0.9}
-
-
-def cell_name(consumer: str, diffusion: str, denoiser: str = "trained MLP") -> str:
-    """The row name of one text-only cell, e.g. 'adapted prototypes + raw-trained bridge'."""
-    if diffusion == "none":
-        return f"{consumer} prototypes, no bridge"
-    tail = "" if denoiser == "trained MLP" else f" [{denoiser}]"
-    return f"{consumer} prototypes + {diffusion}-trained bridge{tail}"
-
-
-def head_name(diffusion: str) -> str:
-    return {
-        "none": "EZ-HOI head, no bridge",
-        "raw": "EZ-HOI head + raw-trained bridge (wrong order)",
-        "adapted": "EZ-HOI head + adapted-trained bridge (correct order)",
-    }[diffusion]
 
 
 TEXT_CLAIMS = [  # (claim, a, b, expected sign of b - a)

@@ -21,7 +21,6 @@ import json
 
 import numpy as np
 
-from hoilib.chapters.plots import PALETTE
 from hoilib.chapters.umap_fit import umap_embedding
 
 PLOTLY_JS = "plotly.min.js"  # under the book's _static/ (hoilib.pipeline.book copies it there)
@@ -68,6 +67,8 @@ _LOADER = """<script type="text/javascript">
 
 
 def _colour(name: str, k: int) -> str:
+    from hoilib.chapters.plots import PALETTE  # here: seaborn is a second of `hoilib book`'s start
+
     for key in sorted(PALETTE, key=len, reverse=True):  # "bridged (correct order)" -> "bridged"
         if name == key or name.startswith(key):
             return PALETTE[key]

@@ -1,6 +1,6 @@
 """Chapter results cached like stages, so a warm rebuild re-plots instead of recomputing.
 
-A chapter's tables (frames, per-class APs, small dicts) are stored as JSON under
+A chapter's tables (frames, per-class APs, small dicts, lists of records) are stored as JSON under
 ``<run_dir>/cache/`` and reused only when the key is unchanged: every parameter of
 the run (paths aside), the code of the chapter module and everything it imports,
 and the digest of the world's annotation files (a HICO-DET copy can change under the
@@ -70,6 +70,8 @@ def _encode(v):
         return {"__tuple_dict__": [[list(k), _encode(x)] for k, x in v.items()]}
     if isinstance(v, dict):
         return {str(k): _encode(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):  # records
+        return {"__records__": [_encode(x) for x in v]}
     if isinstance(v, (np.ndarray, list, tuple)):
         return {
             "__array__": [
@@ -89,6 +91,8 @@ def _decode(v):
         return df.rename_axis(v.get("name"))
     if isinstance(v, dict) and "__tuple_dict__" in v:
         return {tuple(k): _decode(x) for k, x in v["__tuple_dict__"]}
+    if isinstance(v, dict) and "__records__" in v:
+        return [_decode(x) for x in v["__records__"]]
     if isinstance(v, dict) and "__array__" in v:
         return np.array([np.nan if x is None else x for x in v["__array__"]], dtype=float)
     if isinstance(v, dict):

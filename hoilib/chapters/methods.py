@@ -17,6 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from hoilib.chapters.names import CORRECT, WRONG
 from hoilib.config import Params
 from hoilib.measure import baselines
 from hoilib.measure.baselines import modality_mean
@@ -27,10 +28,6 @@ from hoilib.models.diffusion.model import TextDiffusion
 from hoilib.models.ezhoi.ezhoi_stage import SplitData
 from hoilib.models.seedrun import SeedRun
 
-WRONG, CORRECT = (
-    "EZ-HOI + raw-trained bridge (wrong order)",
-    "EZ-HOI + adapted-trained bridge (correct order)",
-)
 METHODS = {  # name -> what it is; the order of the chapter's table
     "frozen CLIP, no bridge": "frozen union-crop features vs raw class text (chapter 1)",
     "frozen CLIP + raw-trained bridge (raw everywhere)": "the consistent pipeline without EZ-HOI",

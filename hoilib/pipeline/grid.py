@@ -16,8 +16,7 @@ import numpy as np
 import pandas as pd
 
 from hoilib import artifacts
-from hoilib.chapters.claims import cell_name, head_name
-from hoilib.chapters.methods import CORRECT, WRONG
+from hoilib.chapters.names import CORRECT, WRONG, cell_name, head_name
 from hoilib.errors import ConfigError
 from hoilib.measure.nested import nested_bootstrap
 
