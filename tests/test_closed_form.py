@@ -92,6 +92,23 @@ def test_chunked_and_unchunked_agree(t):
         assert torch.isfinite(whole).all()
 
 
+@pytest.mark.parametrize("t", [0, 50, 500, 999])
+def test_a_mask_equals_the_dense_masked_softmax(t):
+    """Queries grouped by their mask row give the softmax over each query's allowed rows."""
+    from hoilib.models.diffusion.closed_form import alphas_cumprod
+
+    g = torch.Generator().manual_seed(4)
+    corpus = SCALE * F.normalize(torch.randn(40, 8, generator=g), dim=-1).double()
+    x = torch.randn(30, 8, generator=g, dtype=torch.float64) * 2
+    rows = torch.rand(4, 40, generator=g) < 0.3  # 4 patterns shared by 30 queries ("objects")
+    rows[:, 0] = True
+    mask = rows[torch.randint(0, 4, (30,), generator=g)]
+    a = float(alphas_cumprod()[t])
+    logit = -((x[:, None, :] - a**0.5 * corpus[None]) ** 2).sum(-1) / (2 * (1 - a))
+    dense = torch.softmax(logit.masked_fill(~mask, -torch.inf), dim=1) @ corpus
+    assert torch.allclose(closed_form_x0(x, t, corpus, mask), dense, rtol=1e-10, atol=1e-10)
+
+
 @pytest.mark.parametrize("recipe", ["direct", "sdedit"])
 def test_the_bridge_runs_on_it_and_lands_on_the_corpus(five, recipe):
     text, cf = five

@@ -63,6 +63,36 @@ def test_all_text_modules_off_gives_the_raw_space(ez):
     assert torch.allclose(model.raw_text(), bb.encode_text(world.prompts), atol=1e-5)
 
 
+def test_dropping_positions_after_the_pooled_token_changes_nothing_that_is_read(ez, monkeypatch):
+    """Under CLIP's causal mask the text tower keeps the positions up to the last pooled one only;
+    its features match the full-context computation (prompts on and off), and a tower without
+    a causal mask keeps every position."""
+    from hoilib.models.ezhoi import prompts
+
+    world, bb, cfg = ez
+    torch.manual_seed(0)
+    model = build_model(cfg, bb, world, ABLATIONS["full"])
+    enc, clip = model.text_encoder, model.text_encoder._frozen()
+    full = clip.positional_embedding.shape[0]
+    pool = enc.tokens.argmax(-1) + enc.n_ctx
+    assert prompts._kept(clip, pool) == int(pool.max()) + 1 < full, "the test needs short prompts"
+    with torch.no_grad():
+        short = {p: enc(use_prompts=p) for p in (True, False)}
+        monkeypatch.setattr(prompts, "_kept", lambda clip, pool: full)
+        whole = {p: enc(use_prompts=p) for p in (True, False)}
+    monkeypatch.undo()
+    for p in (True, False):
+        torch.testing.assert_close(short[p], whole[p], atol=1e-6, rtol=0)
+    torch.testing.assert_close(short[False], bb.encode_text(world.prompts), atol=1e-6, rtol=0)
+    saved = clip.attn_mask
+    try:
+        for mask in (torch.zeros_like(saved), saved.T.contiguous(), None):
+            clip.attn_mask = mask
+            assert prompts._kept(clip, pool) == full
+    finally:
+        clip.attn_mask = saved
+
+
 def _unseen_split(world):
     for s in ("rf-uc", "nf-uc", "uv", "uo"):
         if world.train.class_counts()[world.unseen(s)].sum() > 0:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler
@@ -43,11 +44,13 @@ def closed_form_x0(
     query_chunk: int = QUERY_CHUNK,
     corpus_chunk: int = CORPUS_CHUNK,
     abar: torch.Tensor | None = None,
+    groups: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> torch.Tensor:
     """E[x0 | x_t] (Q, D) for x0 uniform over ``corpus`` (N, D), float64.
 
     ``mask`` (Q, N) bool restricts query q to the rows where it is True (each query
-    needs at least one). Memory is O(query_chunk * (corpus_chunk + D)).
+    needs at least one); queries sharing a mask row are summed together over its rows only.
+    Memory is O(query_chunk * (corpus_chunk + D)).
     """
     if x_t.dim() != 2 or corpus.dim() != 2 or x_t.shape[1] != corpus.shape[1]:
         raise ValueError(
@@ -62,6 +65,10 @@ def closed_form_x0(
         if not bool(mask.any(dim=1).all()):
             raise ValueError("every query's mask must allow at least one corpus row")
     abar = alphas_cumprod() if abar is None else abar
+    if mask is not None:
+        return _by_pattern(
+            x_t, t, corpus, groups or mask_groups(mask), query_chunk, corpus_chunk, abar
+        )
     a = float(abar[int(t)])
     sa, var = a**0.5, 1.0 - a
     dev = corpus.device
@@ -77,19 +84,44 @@ def closed_form_x0(
             ck = c[cs : cs + corpus_chunk]
             # -||x - sa x0||^2 / (2 var), up to the per-query constant -||x||^2 / (2 var)
             logit = (2 * sa * (x @ ck.T) - a * c_sq[cs : cs + corpus_chunk]) / (2 * var)
-            if mask is not None:
-                keep = mask[qs : qs + query_chunk, cs : cs + corpus_chunk].to(dev)
-                logit = logit.masked_fill(~keep, -torch.inf)
             m_new = torch.maximum(m_run, logit.max(dim=1, keepdim=True).values)
-            # a chunk with nothing allowed leaves m at -inf: scale by 1, add nothing
-            safe = torch.where(torch.isinf(m_new), torch.zeros_like(m_new), m_new)
-            rescale = torch.exp(m_run - safe)
-            w = torch.exp(logit - safe)
+            rescale = torch.exp(m_run - m_new)  # 0 at the first chunk (m_run = -inf)
+            w = torch.exp(logit - m_new)
             s_run = s_run * rescale + w.sum(dim=1, keepdim=True)
             acc = acc * rescale + w @ ck
             m_run = m_new
         out.append(acc / s_run)
     return torch.cat(out) if out else torch.zeros((0, c.shape[1]), dtype=torch.float64, device=dev)
+
+
+def mask_groups(mask: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(query indices, allowed corpus rows) for each distinct row of ``mask`` (Q, N) bool.
+
+    Queries that share a mask row (every pair of one object, when the mask is "the classes
+    of the pair's object") see the same rows, so each group is summed unmasked over its own
+    rows instead of every query scoring the whole corpus and discarding most of it: equal to
+    masking in exact arithmetic, different in float64's last bits only.
+    """
+    m = mask.cpu().numpy()
+    _, first, group = np.unique(
+        np.packbits(m, axis=1), axis=0, return_index=True, return_inverse=True
+    )
+    group = group.reshape(-1)
+    return [
+        (torch.from_numpy(np.flatnonzero(group == k)), torch.from_numpy(np.flatnonzero(m[i])))
+        for k, i in enumerate(first)
+    ]
+
+
+def _by_pattern(x_t, t, corpus, groups, query_chunk, corpus_chunk, abar) -> torch.Tensor:
+    """The masked sum, group by group (``mask_groups``)."""
+    dev = corpus.device
+    out = torch.empty((len(x_t), corpus.shape[1]), dtype=torch.float64, device=dev)
+    for q, rows in groups:
+        out[q.to(dev)] = closed_form_x0(
+            x_t[q.to(x_t.device)], t, corpus[rows.to(dev)], None, query_chunk, corpus_chunk, abar
+        )
+    return out
 
 
 @dataclass(frozen=True)
@@ -129,6 +161,8 @@ class ClosedFormDenoiser:
 
     def __post_init__(self):
         self._abar = alphas_cumprod()
+        # grouped once per mask, not at each of a bridge's steps (mask_groups)
+        self._groups = None if self.mask is None else mask_groups(self.mask)
         self.denoiser = _DeviceTag(self.corpus.shape[1], self.corpus.device)
 
     @classmethod
@@ -156,6 +190,13 @@ class ClosedFormDenoiser:
                 "bridge with batch_size >= len(vision) when a mask is set"
             )
         x0 = closed_form_x0(
-            x, t, self.corpus, self.mask, self.query_chunk, self.corpus_chunk, self._abar
+            x,
+            t,
+            self.corpus,
+            self.mask,
+            self.query_chunk,
+            self.corpus_chunk,
+            self._abar,
+            self._groups,
         )
         return x0.to(z.device, z.dtype if z.is_floating_point() else torch.float32)

