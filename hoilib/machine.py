@@ -96,6 +96,19 @@ AVX2_KERNELS = {
 }
 
 
+def numba_cache_dir() -> str:
+    """Where numba keeps compiled kernels: the user's NUMBA_CACHE_DIR, else one folder per machine.
+
+    numba keys its cache by source file and CPU, and the packages live in one shared
+    environment, so UMAP's kernels compile once per machine, not once per run, clone or
+    process (chapters.umap_fit turns caching on for the kernels umap-learn leaves uncached).
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return os.environ["NUMBA_CACHE_DIR"]
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "hoi-book", "numba")
+
+
 def kernel_env(cpu_kernels: str) -> dict:
     """Environment for processes that will import torch: the CPU kernels a profile asks for.
 

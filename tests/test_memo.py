@@ -82,13 +82,27 @@ def test_a_cached_umap_is_read_back_without_fitting_and_refit_when_the_data_chan
     monkeypatch.setattr(umap_fit, "_fit_umap", no_fit)
     again = umap_fit.umap_embedding(sets, n_per_set=20, seed=0, cache_dir=tmp_path)
     pd.testing.assert_frame_equal(first, again)
-    sets["a"] = sets["a"] + 0.5
-    try:
-        umap_fit.umap_embedding(sets, n_per_set=20, seed=0, cache_dir=tmp_path)
-    except AssertionError as e:
-        assert "refitted" in str(e)
-    else:
-        raise AssertionError("changed data were read from the cache")
+    changed = {"a": sets["a"] + 0.5, "b": sets["b"]}
+    for what, data, epochs in (("data", changed, 500), ("n_epochs", sets, 200)):
+        try:
+            umap_fit.umap_embedding(data, n_per_set=20, seed=0, cache_dir=tmp_path, n_epochs=epochs)
+        except AssertionError as e:
+            assert "refitted" in str(e)
+        else:
+            raise AssertionError(f"changed {what} were read from the cache")
+
+
+def test_umaps_uncached_numba_kernels_are_cached_on_disk():
+    """umap-learn's kernels declared without cache=True get numba's disk cache, once."""
+    import umap
+    from numba.core.caching import NullCache
+
+    from hoilib.chapters import umap_fit
+
+    umap_fit._cached_kernels()
+    for kernel in (umap.utils.fast_knn_indices, umap.umap_.smooth_knn_dist):
+        assert not isinstance(kernel._cache, NullCache)
+    assert umap_fit._cached_kernels() == 0  # nothing left to switch
 
 
 def test_text_spaces_are_read_back_only_for_the_same_checkpoint(tiny_experiment, tmp_path):

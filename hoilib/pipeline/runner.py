@@ -25,19 +25,12 @@ from pathlib import Path
 from hoilib import __version__, artifacts, codekey
 from hoilib.config import resolve
 from hoilib.errors import HoiBookError
-from hoilib.machine import kernel_env, machine_info
+from hoilib.machine import kernel_env, machine_info, numba_cache_dir
 from hoilib.pipeline.preflight import check_inputs
 from hoilib.timing import CHAPTER_ENV
 
 REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
-# UMAP's numba kernels compile once per machine, not once per run or clone: numba keys its cache by
-# the source file and the CPU, and the packages live in one shared environment. A user's own
-# NUMBA_CACHE_DIR wins.
-_USER_NUMBA_CACHE = os.environ.get("NUMBA_CACHE_DIR")
-NUMBA_CACHE = (
-    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hoi-book" / "numba"
-)
 
 
 class NotebookFailed(HoiBookError):
@@ -139,8 +132,8 @@ def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
         artifacts.RUN_LOG_ENV: str(
             run_dir / "run.log"
         ),  # the chapters' stages say what they reused
-        # UMAP's numba kernels compile once per machine (~15 s each on 2 cores), see NUMBA_CACHE.
-        "NUMBA_CACHE_DIR": _USER_NUMBA_CACHE or str(NUMBA_CACHE),
+        # UMAP's numba kernels compile once per machine (machine.numba_cache_dir)
+        "NUMBA_CACHE_DIR": numba_cache_dir(),
     }
     # HOI_CHAPTER is set per notebook by run_profile; saved here so it is restored too. A
     # HOI_STAGE_LOG of the caller's reaches the kernels unchanged: each kernel starts with a
