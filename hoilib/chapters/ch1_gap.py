@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -91,10 +90,7 @@ def run(ch: Chapter) -> GapChapter:
     cosines = gap.cosine_distributions(feats["union"], text, seed=cfg.seed)
     umap = umap_fit.umap_embedding(
         {"image": feats["union"].numpy(), "text": txt_pos.numpy()},
-        n_per_set=cfg.umap_points,
-        seed=cfg.seed,
-        cache_dir=Path(cfg.run_dir) / "cache",
-        n_epochs=cfg.umap_epochs,
+        **umap_fit.run_settings(cfg),
     )
     args = dict(pairs=pairs, classes=world.classes, gt=world.test.ground_truth())
     masks = dict(rare=world.rare, unseen=world.unseen(cfg.split))

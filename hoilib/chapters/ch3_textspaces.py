@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import interactive, memo
+from hoilib.chapters import interactive, memo, umap_fit
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import stage_root
 from hoilib.measure import gap
-from hoilib.measure.geometry import geometry_summary
 from hoilib.measure.zeroshot import annotated_pairs
 from hoilib.models import textspace
 from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_features, train_or_load
@@ -121,7 +119,7 @@ def run(ch: Chapter) -> TextSpaceChapter:
                 )
                 for k, (v, t) in pairs.items()
             },
-            "geometry": geometry(space),
+            "geometry": textspace.geometry(space),
         },
         __name__,
     )
@@ -145,17 +143,6 @@ def run(ch: Chapter) -> TextSpaceChapter:
     )
 
 
-def geometry(space: textspace.TextSpace, k: int = 10) -> dict[str, dict]:
-    """Raw vs adapted, of the class embeddings and of the sentence corpus (k capped for tiny worlds)."""
-    out = {}
-    for name, (x, y) in {
-        "class text": (space.raw, space.adapted),
-        "sentence corpus": (space.raw_corpus, space.adapted_corpus),
-    }.items():
-        out[name] = geometry_summary(x, y, k=min(k, len(x) - 1))
-    return out
-
-
 def joint_figure(ch: Chapter, res: TextSpaceChapter):
     """The four sets in one UMAP fit, as an interactive figure (hover: set, class, seen or unseen)."""
     return interactive.joint_embedding(
@@ -163,9 +150,6 @@ def joint_figure(ch: Chapter, res: TextSpaceChapter):
         res.labels,
         ch.world.class_names(),
         res.unseen,
-        n_per_set=ch.cfg.umap_points,
-        seed=ch.cfg.seed,
-        cache_dir=Path(ch.cfg.run_dir) / "cache",
-        n_epochs=ch.cfg.umap_epochs,
+        **umap_fit.run_settings(ch.cfg),
         title="raw text, adapted text, frozen and model vision (one UMAP fit)",
     )

@@ -8,12 +8,11 @@ document's hypothetical table, typed once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import claims, interactive, memo
+from hoilib.chapters import claims, interactive, memo, umap_fit
 from hoilib.chapters.methods import (
     METHODS,
     Context,
@@ -276,10 +275,7 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
         labels,
         ch.world.class_names(),
         np.asarray(ch.data.unseen),
-        n_per_set=ch.cfg.umap_points // 2,
-        seed=ch.cfg.seed,  # five sets: half each
-        cache_dir=Path(ch.cfg.run_dir) / "cache",
-        n_epochs=ch.cfg.umap_epochs,
+        **umap_fit.run_settings(ch.cfg, n_per_set=ch.cfg.umap_points // 2),  # five sets: half each
         title="text spaces, vision and bridged vision (one UMAP fit)",
     )
 

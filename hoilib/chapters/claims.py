@@ -14,9 +14,9 @@ import numpy as np
 import pandas as pd
 
 from hoilib.chapters.names import cell_name, head_name
-from hoilib.measure.geometry import geometry_summary
 from hoilib.measure.paired import paired_tests, verdict
 from hoilib.measure.summary import mean_std
+from hoilib.models import textspace
 
 COLS = ("full", "seen", "unseen")
 # Centred geometries "agree" (raw vs adapted differ by little more than rotation, scale and shift)
@@ -108,14 +108,11 @@ def grid_2x2(df: pd.DataFrame, col: str = "unseen", denoiser: str = "trained MLP
 
 def geometry_table(runs) -> pd.DataFrame:
     """Linear CKA and 10-NN overlap of raw vs adapted text (class text and corpus), mean over seeds."""
-    rows = []
-    for r in runs:
-        sp = r.space
-        for what, x, y in (
-            ("class text", sp.raw, sp.adapted),
-            ("corpus", sp.raw_corpus, sp.adapted_corpus),
-        ):
-            rows.append({"text": what, "seed": r.seed, **geometry_summary(x, y)})
+    rows = [
+        {"text": "corpus" if what == "sentence corpus" else what, "seed": r.seed, **g}
+        for r in runs
+        for what, g in textspace.geometry(r.space).items()
+    ]
     g = pd.DataFrame(rows)
     out = g.groupby("text", sort=False)[
         ["linear CKA", "kNN overlap", "kNN overlap by chance", "n"]

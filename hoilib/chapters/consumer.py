@@ -96,7 +96,15 @@ def run_2x2(
         "val": object_mask(val_pairs.object, sp.corpus_class, world.classes),
         "test": object_mask(data.test_pairs.object, sp.corpus_class, world.classes),
     }
+    # a closed form restricted to the pair's object: one per space and data split (its mask
+    # grouping is done once, not once per t*)
+    own = {(w, where): closed[w].restricted(mask) for w in closed for where, mask in masks.items()}
     vision = {"val": val_u, "test": ctx.frozen_test}
+    protos = {c: prototypes(spaces[c][0], sp.corpus_class, n) for c in CONSUMERS}
+    val_evals = {
+        c: validation_evaluator(data.val, protos[c], world.classes, scale, data.unseen)
+        for c in CONSUMERS
+    }
 
     def bridge_set(consumer, diffusion, denoiser, t, where):
         """One bridged set, computed once: it depends on the denoiser, t* and the data, not the consumer."""
@@ -106,7 +114,7 @@ def run_2x2(
             if denoiser == "trained MLP":
                 diff = spaces[diffusion][2]
             elif denoiser == "closed form, own object":
-                diff = closed[diffusion].restricted(masks[where])
+                diff = own[(diffusion, where)]
             else:
                 diff = closed[diffusion]
             cache[key] = bridge(
@@ -126,13 +134,11 @@ def run_2x2(
 
     rows, choices, ap = [], {}, {}
     for consumer, diffusion, denoiser in cells():
-        protos = prototypes(spaces[consumer][0], sp.corpus_class, n)
-        val_eval = validation_evaluator(data.val, protos, world.classes, scale, data.unseen)
         cell = (consumer, diffusion, denoiser)
         at_val = None if diffusion == "none" else (lambda t, c=cell: bridge_set(*c, t, "val"))
-        choice = choose_strength(val_u, at_val, val_eval)
+        choice = choose_strength(val_u, at_val, val_evals[consumer])
         test = choice.apply(ctx.frozen_test, lambda t, c=cell: bridge_set(*c, t, "test"))
-        m = evaluate(ctx, test, protos, scale)
+        m = evaluate(ctx, test, protos[consumer], scale)
         key = (consumer, diffusion, denoiser, run.seed)
         rows.append(
             dict(zip(("consumer", "diffusion", "denoiser", "seed"), key, strict=True))

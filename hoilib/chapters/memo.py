@@ -116,6 +116,11 @@ def stored(path: Path, compute: Callable[[], object]):
     return value
 
 
+def folder(cfg) -> Path:
+    """Where a run's cached chapter results (and UMAPs) live: ``<run_dir>/cache``."""
+    return Path(cfg.run_dir) / "cache"
+
+
 def cached(ch, name: str, compute: Callable[[], dict], module: str) -> dict:
     """``compute()`` (a dict of frames, tuple-keyed dicts of arrays, numbers), or its stored copy."""
-    return stored(Path(ch.cfg.run_dir) / "cache" / f"{name}-{key(ch, name, module)}.json", compute)
+    return stored(folder(ch.cfg) / f"{name}-{key(ch, name, module)}.json", compute)

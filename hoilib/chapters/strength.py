@@ -21,6 +21,7 @@ from hoilib.data.annotations import PairSet
 from hoilib.measure.metric import HOIGroundTruth, evaluate_hoi
 from hoilib.measure.zeroshot import score_pairs
 from hoilib.models.ezhoi.pairs import PairTensors
+from hoilib.models.ezhoi.train import gt_of
 
 T_GRID = (0, 199, 399, 599, 799, 999)  # start steps tried on validation (0 = no bridge)
 LAMBDAS = (0.25, 0.5, 0.75, 1.0)  # blend weights tried on validation (with t* = 0 all give v)
@@ -39,14 +40,7 @@ def flat_pairs(data: PairTensors) -> tuple[PairSet, HOIGroundTruth, torch.Tensor
     pairs = PairSet(
         data.image[r_np], data.boxes_h[r_np, p_np], data.boxes_o[r_np, p_np], data.obj[r, p].numpy()
     )
-    rr, pp, cc = torch.nonzero(data.targets > 0, as_tuple=True)
-    gt = HOIGroundTruth(
-        image=data.image[rr.numpy()],
-        hoi=cc.numpy().astype(np.int64),
-        boxes_h=data.boxes_h[rr.numpy(), pp.numpy()],
-        boxes_o=data.boxes_o[rr.numpy(), pp.numpy()],
-    )
-    return pairs, gt, data.u[r, p]
+    return pairs, gt_of(data), data.u[r, p]
 
 
 @dataclass

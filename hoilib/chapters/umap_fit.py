@@ -7,7 +7,6 @@ kernels) is most of what those chapters spend when nothing else changed.
 from __future__ import annotations
 
 import hashlib
-import os
 from pathlib import Path
 
 import numpy as np
@@ -42,6 +41,16 @@ def umap_embedding(
         return fit()
     key = _umap_key(sets, n_per_set, seed, return_rows, n_epochs)
     return memo.stored(Path(cache_dir) / f"umap-{key}.json", fit)
+
+
+def run_settings(cfg, **over) -> dict:
+    """A run's UMAP settings (points per set, seed, epochs) and cache folder, for ``umap_embedding``."""
+    return {
+        "n_per_set": cfg.umap_points,
+        "seed": cfg.seed,
+        "cache_dir": memo.folder(cfg),
+        "n_epochs": cfg.umap_epochs,
+    } | over
 
 
 def _umap_key(sets, n_per_set, seed, return_rows, n_epochs) -> str:
@@ -79,8 +88,7 @@ def _cached_kernels(packages=("umap", "pynndescent")) -> int:
 
     from hoilib.machine import numba_cache_dir
 
-    if not os.environ.get("NUMBA_CACHE_DIR"):  # numba read its setting at import; ours instead
-        numba.config.CACHE_DIR = numba_cache_dir()
+    numba.config.CACHE_DIR = numba_cache_dir()  # numba read NUMBA_CACHE_DIR at import; unset: ours
     n = 0
     for name, module in list(sys.modules.items()):
         if module is None or name.split(".")[0] not in packages:

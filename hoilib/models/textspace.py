@@ -195,3 +195,17 @@ def corpus_size(space: TextSpace) -> dict[str, int]:
         "sentences per class": int(per_class.min()),
         "vectors per space": len(space.raw_corpus),
     }
+
+
+def geometry(space: TextSpace, k: int = 10) -> dict[str, dict]:
+    """Raw vs adapted geometry (``measure.geometry``) of the class text and of the sentence corpus.
+
+    k is capped below the number of rows, for tiny worlds.
+    """
+    from hoilib.measure.geometry import geometry_summary
+
+    pairs = {
+        "class text": (space.raw, space.adapted),
+        "sentence corpus": (space.raw_corpus, space.adapted_corpus),
+    }
+    return {name: geometry_summary(x, y, k=min(k, len(x) - 1)) for name, (x, y) in pairs.items()}

@@ -9,7 +9,6 @@ from (commit, machine, folders), is written as JSON; the book's results page sho
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -19,6 +18,7 @@ from hoilib import artifacts
 from hoilib.chapters.names import CORRECT, WRONG, cell_name, head_name
 from hoilib.errors import ConfigError
 from hoilib.measure.nested import nested_bootstrap
+from hoilib.pipeline.runner import read_provenance
 
 _TEXT, _HEAD, _FIXED = (
     "text-only consumer",
@@ -65,9 +65,7 @@ def read_runs(root: Path) -> list[dict]:
                     )
                     for r in m["per_class_ap"]
                 },
-                "provenance": json.loads((folder / "provenance.json").read_text())
-                if (folder / "provenance.json").is_file()
-                else {},
+                "provenance": read_provenance(folder) or {},
             }
         )
     if not runs:
