@@ -21,7 +21,7 @@ from pathlib import Path
 
 import torch
 
-from hoilib.chapters import methods as ordering
+from hoilib.ordering import methods as ordering
 from hoilib.config import parse_overrides as _overrides  # noqa: E402
 from hoilib.config import resolve, resolve_device  # noqa: E402
 from hoilib.models.diffusion import model as dm  # noqa: E402

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hoilib.chapters import claims
+from hoilib.ordering import claims
 
 UNSEEN = np.array([True, True, False, False])
 

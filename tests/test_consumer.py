@@ -9,7 +9,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from hoilib.chapters import consumer, strength
+from hoilib.ordering import strength
+from hoilib.ordering import twobytwo as consumer
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +70,7 @@ def test_2x2_runs_and_the_no_bridge_cells_are_the_plain_consumer(exp, two_by_two
     for (_, d, _, _), ch in choices.items():
         assert set(ch.grid.t_start) == ({0} if d == "none" else set(strength.T_GRID))
     # the no-bridge cell is the plain prototype consumer on frozen features
-    from hoilib.chapters.methods import evaluate
+    from hoilib.ordering.methods import evaluate
 
     protos = consumer.prototypes(
         run.space.adapted_corpus, run.space.corpus_class, world.num_classes
@@ -87,8 +88,8 @@ def test_object_mask_keeps_the_classes_of_the_pairs_object():
 
 
 def test_validated_head_setting_runs_and_no_bridge_is_the_model(exp):
-    from hoilib.chapters import head_bridge
-    from hoilib.chapters.methods import evaluate, ezhoi_head
+    from hoilib.ordering import head as head_bridge
+    from hoilib.ordering.methods import evaluate, ezhoi_head
 
     cfg, world, data, ctx, run = exp
     df, choices, ap = head_bridge.run_orders(cfg, ctx, run, data)

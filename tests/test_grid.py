@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hoilib.chapters.names import cell_name
+from hoilib.ordering.names import cell_name
 from hoilib.errors import ConfigError
 from hoilib.pipeline.grid import COMPARISONS, read_runs, summarize, table_markdown
 

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import torch
 
-from hoilib.chapters import methods as ordering
+from hoilib.ordering import methods as ordering
 from hoilib.measure import paired
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.ezhoi.ezhoi_stage import evaluate_model

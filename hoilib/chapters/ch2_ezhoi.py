@@ -120,9 +120,13 @@ def run(ch: Chapter) -> EZHOIChapter:
     cfg, d = ch.cfg, ch.data
     names = list(ABLATIONS) if cfg.ezhoi_ablation else ["full"]
     results, histories = run_grid(ch, names, cfg.ezhoi_seeds)
+    pseudo = int((~d.unseen & ~d.trained).sum())
     line = (
         f"split {cfg.split} ({SPLIT_NAMES[cfg.split]}): {int(d.unseen.sum())} unseen of {ch.world.num_classes} "
-        f"classes; {len(d.train)} training images, {len(d.val)} validation images, {len(d.test)} test images"
+        f"classes, and {pseudo} seen classes held out of training as pseudo-unseen validation classes "
+        f"(chapter 5); {len(d.train)} training images, {len(d.val)} validation images that choose the "
+        f"best epoch, {len(d.val_bridge)} more that chapter 5's bridge strengths are chosen on, and "
+        f"{len(d.test)} test images"
     )
     return EZHOIChapter(
         cfg.split, line, results, histories, frozen_baseline(ch.world, ch.backbone, d)

@@ -1,37 +1,36 @@
 """Chapter 5: does the bridge help only when its diffusion model learned the adapted space? The ordering experiment.
 
-The methods live in ``chapters.methods``, the paired tests and the verdict rule in
-``measure.paired``; this module runs them over the seeds and holds the design
-document's hypothetical table, typed once.
+The experiment lives in ``hoilib.ordering`` (consumers, strength choice, claims, tables);
+this module runs it over the seeds, keeps its results in one object and says what they
+mean in computed sentences. The design document's hypothetical table is typed once here.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import claims, interactive, memo, umap_fit
-from hoilib.chapters.methods import (
-    METHODS,
-    Context,
-    bridged,
-    make_context,
-    method_features,
-)
-from hoilib.chapters.names import CORRECT, WRONG
+from hoilib.chapters import interactive, memo, umap_fit
+from hoilib.chapters.ch5_fixed import NONE, FixedTable
 from hoilib.chapters.notebook import Chapter, ChapterResult
-from hoilib.chapters.ordering_tables import compute_tables
-from hoilib.measure.paired import judgements, paired_tests, verdict
-from hoilib.measure.summary import mean_std
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_run
+from hoilib.ordering import claims, dose, twobytwo
+from hoilib.ordering.methods import Context, bridged, make_context, method_features
+from hoilib.ordering.names import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
+from hoilib.ordering.tables import compute_tables
 
 NAME = "05_evaluation"
 NEEDS_SPLIT = True
 PARAMS = (
     "ezhoi_seeds",
+    "strength_by",
+    "pseudo_unseen_share",
+    "bridge_val_fraction",
+    "consumer_steps",
+    "dose_alphas",
     "bridge_t_start",
     "bridge_steps",
     "bridge_recipe",
@@ -45,31 +44,15 @@ PARAMS = (
     "seed",
     "pair_source",
 )
-NONE = "EZ-HOI, no bridge"
-SOFTMAX = "EZ-HOI, softmax at CLIP's temperature"
-# The design document's results table, labelled hypothetical there (HICO-DET-scale numbers nobody measured).
-HYPOTHETICAL = pd.DataFrame(
-    {
-        "Diffusion trained on": ["-", "raw embeddings", "adapted embeddings"],
-        "unseen": [25.3, 24.8, 27.9],
-        "seen": [32.1, 32.5, 33.2],
-        "full": [30.2, 30.1, 31.8],
-    },
-    index=pd.Index(["no bridge", "wrong order", "correct order"], name="setting (hypothetical)"),
-)
 SHORT = {
     "none": NONE,
     "wrong": WRONG,
     "correct": CORRECT,
+    "wrong_matched": WRONG_MATCHED,
+    "correct_matched": CORRECT_MATCHED,
     "frozen": "frozen CLIP, no bridge",
     "raw_everywhere": "frozen CLIP + raw-trained bridge (raw everywhere)",
 }
-# (claim, a, b, expected sign of b - a): what the design document claims, judged on each mAP
-CLAIMS = [
-    ("the correct order beats the wrong order", WRONG, CORRECT, 1),
-    ("the correct order beats no bridge", NONE, CORRECT, 1),
-    ("the wrong order hurts (is below no bridge)", NONE, WRONG, -1),
-]
 
 
 @dataclass
@@ -77,134 +60,171 @@ class OrderingChapter(ChapterResult):
     profile: str
     ctx: Context
     runs: list[SeedRun]
-    guard: str  # what the order guard says when asked to compare a raw-trained bridge with the adapted space
-    per_seed: pd.DataFrame  # one row per (method, seed): mAP (%)
-    ap: dict  # (method, seed) -> per-class AP
-    tests: dict[str, pd.DataFrame]  # claim -> paired tests of b - a
-    sweep: pd.DataFrame  # t* and step sweeps of the first seed
-    gaps: pd.DataFrame  # gap measures per method (first seed)
-    feats: dict  # (method, seed) -> (test features, class text)
-    bridge: dict  # the bridge settings every row used
-    text: pd.DataFrame  # the text-only consumer: one row per (consumer, diffusion, denoiser, seed)
-    text_ap: dict  # (method, seed) -> per-class AP of the text-only cells
-    head: (
-        pd.DataFrame
-    )  # EZ-HOI's head with validation-chosen strength: one row per (diffusion, seed)
-    head_ap: dict
-    geometry: pd.DataFrame  # raw vs adapted text: CKA and kNN overlap
+    t: dict  # ``ordering.tables.compute_tables``'s frames and per-class APs
+    guard: str = ""  # what the order guard says when nobody asked for the mismatch
+    feats: dict = field(
+        default_factory=dict
+    )  # (method, seed) -> (features, text): the joint picture
+    bridge: dict = field(default_factory=dict)  # the fixed-t* rows' bridge settings
 
-    def text_claims(self):
-        return claims.judge_claims(
-            self.text, self.text_ap, claims.TEXT_CLAIMS, self.ctx.data.unseen
+    # ---- the positive control and the answer -----------------------------------------
+    @property
+    def unseen(self) -> np.ndarray:
+        return np.asarray(self.ctx.data.unseen)
+
+    @property
+    def controls(self) -> pd.DataFrame:
+        return self.t["controls"]
+
+    @property
+    def primary(self) -> str | None:
+        return claims.primary(self.controls)
+
+    def judged(self, kind: str, consumer: str = "adapted") -> pd.DataFrame:
+        return claims.judged(self.t["text_ap"], claims.text_pairs(kind, consumer), self.unseen)
+
+    def head_judged(self) -> pd.DataFrame:
+        return claims.judged(self.t["head_ap"], claims.head_pairs(), self.unseen)
+
+    def control_table(self) -> pd.DataFrame:
+        c = self.controls.copy()
+        c["test Unseen gain [95% interval]"] = [
+            f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+            for m, lo, hi in c[["test Unseen gain", "lo", "hi"]].values
+        ]
+        c["validation gain"] = c["validation gain"].map(lambda x: f"{x:+.2f}")
+        c["passes"] = c.passes.map({True: "passes", False: "fails"})
+        cols = ["kind", "consumer", "validation classes", "validation gain"]
+        return c[cols + ["test Unseen gain [95% interval]", "passes"]].set_index(
+            ["kind", "consumer"]
         )
 
-    def head_claims(self):
-        return claims.judge_claims(
-            self.head, self.head_ap, claims.HEAD_CLAIMS, self.ctx.data.unseen
+    def every_consumer(self) -> pd.DataFrame:
+        """Unseen correct-minus-wrong of every adapted-text consumer, the control's result beside it."""
+        rows = []
+        for kind in dict.fromkeys(self.t["text"].kind):
+            j = self.judged(kind)
+            r = j[(j.contrast == "correct - wrong") & (j.column == "unseen")].iloc[0]
+            ok = self.controls[(self.controls.kind == kind) & (self.controls.consumer == "adapted")]
+            rows.append(
+                {
+                    "consumer (adapted text)": kind,
+                    "positive control": "passes" if bool(ok.passes.iloc[0]) else "fails",
+                    "correct - wrong, Unseen": f"{r['mean']:+.2f} [{r.lo:+.2f}, {r.hi:+.2f}]",
+                    "verdict (own family)": r.verdict,
+                }
+            )
+        return pd.DataFrame(rows).set_index("consumer (adapted text)")
+
+    def answer(self) -> str:
+        """The chapter's answer in one computed sentence (the book's first page repeats it)."""
+        kind = self.primary
+        if kind is None:
+            return (
+                "no text-only consumer passed the positive control (its consistent bridge did not "
+                f"beat no bridge by {claims.CONTROL_MARGIN:g} point on validation and on the test "
+                "set), so this world cannot test whether the training order matters."
+            )
+        j = self.judged(kind)
+        r = j[(j.contrast == "correct - wrong") & (j.column == "unseen")].iloc[0]
+        return (
+            f"with the consumer the gap hurts and the bridge helps ({kind} fitted on adapted "
+            f"text, chosen on validation among those that passed the positive control), the "
+            f"correct order minus the wrong order is {r['mean']:+.2f} Unseen mAP points (95% "
+            f"interval {r.lo:+.2f} to {r.hi:+.2f}; the design document predicts "
+            f"{r.margin:+.1f}): {r.verdict.upper()}."
         )
 
-    def headline(self, setting: str) -> str:
-        """The computed sentence on "correct beats wrong" for 'text' or 'head'."""
-        tests, family = (
-            (self.text_claims()[0], claims.TEXT_CLAIMS)
-            if setting == "text"
-            else (self.head_claims()[0], claims.HEAD_CLAIMS)
+    # ---- the strength grid, validation, dose ------------------------------------------
+    def strength_grid(self, kind: str | None = None, setting: str = "text") -> pd.DataFrame:
+        """Correct minus wrong at every (t*, lambda), mean over seeds: validation and test Unseen."""
+        if setting != "text":
+            return twobytwo.correct_minus_wrong(self.t["head_grid"])
+        g = self.t["text_grid"]
+        return twobytwo.correct_minus_wrong(
+            g[(g.kind == (kind or self.primary)) & (g.consumer == "adapted")]
         )
-        return claims.headline(tests, family, _verdicts(tests, family))
 
-    def same_scoring(self) -> pd.DataFrame:
-        """EZ-HOI minus frozen CLIP, both scored by softmax at CLIP's temperature (b - a)."""
-        return claims.same_scoring(
-            self.per_seed, self.ap, "frozen CLIP, no bridge", SOFTMAX, self.ctx.data.unseen
+    def chosen_strengths(self, kind: str | None = None, setting: str = "text") -> pd.DataFrame:
+        """The strength validation chose for the consistent cell, per seed."""
+        if setting == "text":
+            d = self.t["text"]
+            d = d[(d.kind == (kind or self.primary)) & (d.consumer == "adapted")]
+            d = d[(d.diffusion == "adapted") & (d.denoiser == "trained MLP")]
+        else:
+            d = self.t["head"][self.t["head"].diffusion == "adapted"]
+        return d[["seed", "t_start", "lambda"]]
+
+    def transfer(self) -> pd.DataFrame:
+        t = claims.transfer(self.t["text_grid"], self.t["text"])
+        return claims.transfer_summary(t)
+
+    def dose_summary(self) -> pd.DataFrame:
+        return dose.summary(self.t["dose"], self.t["dose_ap"], self.unseen)
+
+    # ---- the design document's fixed-t* table -----------------------------------------
+    @property
+    def fixed(self) -> FixedTable:
+        return FixedTable(
+            self.profile, self.t["per_seed"], self.t["ap"], self.unseen, len(self.runs)
         )
 
     @property
-    def means(self) -> pd.DataFrame:
-        return self.per_seed.groupby("method", sort=False)[["full", "seen", "unseen"]].mean()
+    def per_seed(self) -> pd.DataFrame:
+        return self.t["per_seed"]
 
-    def table(self) -> pd.DataFrame:
-        t = mean_std(self.per_seed, by="method", cols=("full", "seen", "unseen"))
-        t.insert(0, "what it is", [METHODS[m] for m in t.index])
-        return t
-
-    def bars_frame(self) -> pd.DataFrame:
-        return self.per_seed[self.per_seed.method != "frozen CLIP, no bridge"]
-
-    def baseline(self) -> dict:
-        return {c: float(self.means.loc[NONE, c]) for c in ("seen", "unseen")}
-
-    def side_by_side(self) -> pd.DataFrame:
-        hyp = HYPOTHETICAL[["unseen", "seen", "full"]].rename_axis("setting")
-        ours = self.means.loc[[NONE, WRONG, CORRECT], ["unseen", "seen", "full"]].set_axis(
-            hyp.index
-        )
-        side = pd.concat(
-            {
-                "hypothetical (design document, not measured)": hyp,
-                f"measured here ({self.profile}, mean of {len(self.runs)} seeds)": ours.round(2),
-            },
-            axis=1,
-        )
-        side.loc["correct - wrong"] = side.loc["correct order"] - side.loc["wrong order"]
-        side.loc["correct - no bridge"] = side.loc["correct order"] - side.loc["no bridge"]
-        return side
-
-    def verdict(self) -> pd.DataFrame:
-        return verdict([(text, self.tests[text], sign) for text, *_, sign in CLAIMS], adjust=True)
-
-    def sweep_baseline(self) -> dict:
-        row = self.per_seed[
-            (self.per_seed.method == NONE) & (self.per_seed.seed == self.runs[0].seed)
-        ].iloc[0]
-        return {c: float(row[c]) for c in ("unseen", "seen")}
-
+    # ---- what the prose and the metrics file read ----------------------------------------
     def numbers(self) -> dict:
         out = {"sweep_seed": self.runs[0].seed}
         for key, name in SHORT.items():
             for col in ("full", "seen", "unseen"):
-                out[f"{key}_{col}"] = float(self.means.loc[name, col])
+                out[f"{key}_{col}"] = float(self.fixed.means.loc[name, col])
+        out["primary"] = self.primary or "none"
+        out["dose_kind"] = self.t["dose_kind"]
+        out["n_pass"] = int(self.controls[self.controls.consumer == "adapted"].passes.sum())
+        out["n_kinds"] = int((self.controls.consumer == "adapted").sum())
         return out
 
     def metrics(self) -> dict:
-        tests = {
-            f"paired_{k}": self.tests[text].reset_index().to_dict(orient="records")
-            for k, text in zip(
-                ("correct_vs_wrong", "correct_vs_none", "wrong_vs_none"),
-                (c[0] for c in CLAIMS),
-                strict=False,
-            )
-        }
+        t = self.t
+        verdicts = {} if self.primary is None else self.judged(self.primary)
         return {
-            "per_seed": self.per_seed.to_dict(orient="records"),
-            **tests,
-            "verdict": _verdicts(self.tests, CLAIMS),
-            "text_only": self.text.to_dict(orient="records"),
-            "head_validated": self.head.to_dict(orient="records"),
-            "text_only_verdict": _verdicts(self.text_claims()[0], claims.TEXT_CLAIMS),
-            "head_validated_verdict": _verdicts(self.head_claims()[0], claims.HEAD_CLAIMS),
-            "geometry": self.geometry.reset_index().to_dict(orient="records"),
-            "per_class_ap": _ap_lists(self.ap | self.text_ap | self.head_ap),
-            "unseen_classes": np.flatnonzero(self.ctx.data.unseen).tolist(),
-            "sweep": self.sweep.to_dict(orient="records"),
-            "gaps": self.gaps.reset_index()
+            "answer": self.answer(),
+            "primary_consumer": self.primary,
+            "controls": t["controls"].to_dict(orient="records"),
+            "verdict_primary": [] if self.primary is None else verdicts.to_dict(orient="records"),
+            "verdict_head": self.head_judged().to_dict(orient="records"),
+            "verdict_fixed": self.fixed.judged().to_dict(orient="records"),
+            "text_only": t["text"].to_dict(orient="records"),
+            "gap_cost": t["gapcost"].to_dict(orient="records"),
+            "head_validated": t["head"].to_dict(orient="records"),
+            "dose": t["dose"].to_dict(orient="records"),
+            "dose_kind": t["dose_kind"],
+            "dose_ap": [
+                {"alpha": a, "order": o, "seed": int(s), "ap": _plain(v)}
+                for (a, o, s), v in t["dose_ap"].items()
+            ],
+            "per_seed": self.t["per_seed"].to_dict(orient="records"),
+            "geometry": t["geometry"].reset_index().to_dict(orient="records"),
+            "per_class_ap": _ap_lists(t["ap"] | t["text_ap"] | t["head_ap"]),
+            "unseen_classes": np.flatnonzero(self.unseen).tolist(),
+            "pseudo_unseen_classes": np.flatnonzero(np.asarray(self.ctx.data.pseudo)).tolist(),
+            "sweep": t["sweep"].to_dict(orient="records"),
+            "gaps": t["gaps"]
+            .reset_index()
             .rename(columns={"index": "method"})
             .to_dict(orient="records"),
             "bridge": self.bridge,
         }
 
 
-def _verdicts(tests: dict, family) -> dict:
-    """Each claim's Unseen-mAP judgement, Holm-adjusted over the family's table as the chapter shows it."""
-    judged, _, _ = judgements([(t, tests[t], sign) for t, *_, sign in family], adjust=True)
-    return {t: judged[(i, "unseen")] for i, (t, *_) in enumerate(family)}
+def _plain(v) -> list:
+    return [None if x != x else float(x) for x in np.asarray(v)]
 
 
 def _ap_lists(ap: dict) -> list[dict]:
     """Per-class AP (NaN as None) of every (method, seed), for tables over many runs."""
-    return [
-        {"method": m, "seed": int(s), "ap": [None if x != x else float(x) for x in np.asarray(v)]}
-        for (m, s), v in ap.items()
-    ]
+    return [{"method": m, "seed": int(s), "ap": _plain(v)} for (m, s), v in ap.items()]
 
 
 def guard_message(cfg, run: SeedRun) -> str:
@@ -233,37 +253,18 @@ def joint_sets(runs: list[SeedRun], ctx: Context, feats: dict) -> tuple[dict, di
 def run(ch: Chapter) -> OrderingChapter:
     cfg = ch.cfg
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = [
-        seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi_seeds
-    ]  # chapters 2-4's, reused
+    runs = [seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi_seeds]
     t = memo.cached(
         ch,
         "05_tables",
         lambda: compute_tables(cfg, ctx, runs, ch.data, ch.world),
         compute_tables.__module__,
     )
-    df, ap = t["per_seed"], t["ap"]
-    tests = {text: paired_tests(df, ap, a, b, ch.data.unseen) for text, a, b, _ in CLAIMS}
     # the joint picture needs the first seed's bridged features only: two bridge calls
     feats = {(m, runs[0].seed): method_features(cfg, m, runs[0], ctx)[:2] for m in (CORRECT, WRONG)}
-    bridge = {k: getattr(cfg, k) for k in ("bridge_t_start", "bridge_steps", "bridge_recipe")}
+    settings = {k: getattr(cfg, k) for k in ("bridge_t_start", "bridge_steps", "bridge_recipe")}
     return OrderingChapter(
-        cfg.profile,
-        ctx,
-        runs,
-        guard_message(cfg, runs[0]),
-        df,
-        ap,
-        tests,
-        t["sweep"],
-        t["gaps"],
-        feats,
-        bridge,
-        t["text"],
-        t["text_ap"],
-        t["head"],
-        t["head_ap"],
-        t["geometry"],
+        cfg.profile, ctx, runs, t, guard=guard_message(cfg, runs[0]), feats=feats, bridge=settings
     )
 
 

@@ -12,10 +12,10 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from hoilib.chapters.methods import Context, bridged
 from hoilib.config import Params
 from hoilib.measure.zeroshot import class_mask
 from hoilib.models.seedrun import SeedRun
+from hoilib.ordering.methods import Context, bridged
 
 
 class BridgeExplorer:

@@ -22,6 +22,7 @@ NonNeg = Annotated[int, Field(ge=0)]
 TStar = Annotated[int, Field(ge=0, le=DIFFUSION_T - 1)]
 DDIMSteps = Annotated[int, Field(ge=1, le=DIFFUSION_T)]
 Positive = Annotated[float, Field(gt=0)]
+Alpha = Annotated[float, Field(ge=0, le=3)]
 
 
 def _f(default, description: str, **kw):
@@ -124,13 +125,34 @@ class Params(BaseModel):
     ezhoi_batch_images: Count = _f(64, "images per EZ-HOI training batch")
     ezhoi_lr: Positive = _f(1e-3, "EZ-HOI AdamW learning rate")
     ezhoi_val_fraction: float = _f(
-        0.1, "share of training images held out for validation", gt=0, lt=1
+        0.1, "share of training images held out to choose EZ-HOI's best epoch", gt=0, lt=1
+    )
+    bridge_val_fraction: float = _f(
+        0.1,
+        "share of training images held out (apart from EZ-HOI's) to choose chapter 5's bridge "
+        "strengths; each pseudo-unseen class gets positives there first",
+        gt=0,
+        lt=1,
+    )
+    pseudo_unseen_share: float = _f(
+        0.1,
+        "share of the classes (UC), verbs (UV) or objects (UO) of the seen classes held out of "
+        "EZ-HOI's training as pseudo-unseen validation classes, picked as the split picks its "
+        "unseen ones (0 = none)",
+        ge=0,
+        lt=1,
     )
     ezhoi_seeds: list[NonNeg] = _f([0, 1, 2], "seeds of the EZ-HOI runs (mean +- std over them)")
     ezhoi_ablation: bool = _f(
         True, "train the text-module ablations too (each module off, and all off)"
     )
     n_ctx: Count = _f(2, "learnable context tokens per text prompt")
+    prompt_kind: Literal["shared", "class"] = _f(
+        "shared",
+        "text prompts: shared (one learned context for every class) or class (plus a per-class "
+        "context; a held-out class gets the mean of its seen relatives', as EZ-HOI builds "
+        "unseen prompts from related seen ones)",
+    )
     prompt_depth: Count = _f(3, "text layers that get their own deep prompt tokens (MaPLe style)")
     diffusion_steps: Count = _f(
         1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)"
@@ -166,11 +188,25 @@ class Params(BaseModel):
     sweep_steps: list[DDIMSteps] = _f(
         [1, 2, 5, 10, 20], "bridge sweep: DDIM step counts (at the default t*)"
     )
+    strength_by: Literal["pseudo-unseen", "seen"] = _f(
+        "pseudo-unseen",
+        "chapter 5: the validation classes whose mAP chooses the bridge strength (pseudo-unseen "
+        "falls back to seen when the split holds none out)",
+    )
+    consumer_steps: Count = _f(
+        1500,
+        "chapter 5: most training steps of a text-only consumer (the step with the best held-out "
+        "text loss is kept)",
+    )
+    dose_alphas: list[Alpha] = _f(
+        [0.0, 0.25, 0.5, 1.0, 1.5],
+        "chapter 5: text spaces normalize((1 - a) raw + a adapted) of the dose-response",
+    )
     capdec_steps: Count = _f(
         300, "CapDec baseline: steps of the text-only classifier trained on noisy text"
     )
 
-    @field_validator("ezhoi_seeds", "sweep_t_starts", "sweep_steps")
+    @field_validator("ezhoi_seeds", "sweep_t_starts", "sweep_steps", "dose_alphas")
     @classmethod
     def _distinct(cls, v: list[int]) -> list[int]:
         if len(set(v)) != len(v):

@@ -61,3 +61,35 @@ def nested_bootstrap(diffs, n_boot: int = 2000, level: float = 0.95, seed: int =
         "seeds": int(sum(d.shape[0] for d in worlds)),
         "level": level,
     }
+
+
+def pooled_bootstrap(worlds, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+    """Like ``nested_bootstrap`` over several splits: ``worlds[w]`` is a list of (seeds, classes) arrays,
+    one per split of world w. A world's value is the mean over its splits; each draw resamples
+    the worlds, then within each split its seeds and classes."""
+    ws = [_check(w) for w in worlds]
+    if not ws:
+        raise ValueError("worlds: need at least one world")
+    if not 0 < level < 1:
+        raise ValueError(f"level: must lie in (0, 1), got {level!r}")
+    rng = np.random.default_rng(seed)
+    stats = np.empty(n_boot)
+    for b in range(n_boot):
+        vals = []
+        for w in rng.integers(0, len(ws), len(ws)):
+            per_split = []
+            for d in ws[w]:
+                s = rng.integers(0, d.shape[0], d.shape[0])
+                c = rng.integers(0, d.shape[1], d.shape[1])
+                per_split.append(d[np.ix_(s, c)].mean())
+            vals.append(np.mean(per_split))
+        stats[b] = np.mean(vals)
+    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    return {
+        "mean": float(np.mean([np.mean([d.mean() for d in w]) for w in ws])),
+        "lo": float(lo),
+        "hi": float(hi),
+        "worlds": len(ws),
+        "seeds": int(sum(d.shape[0] for w in ws for d in w)),
+        "level": level,
+    }

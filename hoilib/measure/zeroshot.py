@@ -56,11 +56,27 @@ def score_pairs(
         probs = cos
     else:
         probs = torch.softmax((logit_scale * cos).masked_fill(~mask, float("-inf")), dim=-1)
+    return _detections(probs, mask, pairs, cosine=head is None and logit_scale is None)
+
+
+def score_logits(logits: torch.Tensor, pairs: PairSet, classes) -> HOIDetections:
+    """Detections from any classifier's (P, C) logits: a softmax over each pair's valid classes.
+
+    The valid classes are those of the pair's object, as in ``score_pairs``; a pair's
+    prior (detected pairs) multiplies its scores.
+    """
+    mask = class_mask(pairs, classes)
+    probs = torch.softmax(logits.float().masked_fill(~mask, float("-inf")), dim=-1)
+    return _detections(probs, mask, pairs)
+
+
+def _detections(probs, mask, pairs: PairSet, cosine: bool = False) -> HOIDetections:
+    """One detection per pair and valid class, scored by ``probs`` (times the pair's prior when set)."""
     p_idx, c_idx = torch.nonzero(mask, as_tuple=True)
     p_np = p_idx.numpy()
     score = probs[p_idx, c_idx].double().numpy()
     if pairs.prior is not None:
-        if logit_scale is None and head is None:
+        if cosine:
             score = (score + 1.0) / 2.0
         score = score * np.asarray(pairs.prior, dtype=np.float64)[p_np]
     return HOIDetections(

@@ -1,10 +1,19 @@
-"""The synth-grid table: every split, the ordering comparisons, intervals over worlds, seeds and classes.
+"""The synth-grid table: every split and all splits pooled, each contrast judged at the design document's size.
 
-``hoilib grid --root runs/synth-grid`` reads chapter 5's metrics of every run folder
-(one per world seed and split, each with several model seeds), computes each
-comparison's per-class AP differences, and gives the mean and a nested-bootstrap
-interval (``measure.nested``) per split and mAP column. The result, with where it came
-from (commit, machine, folders), is written as JSON; the book's results page shows it.
+``hoilib grid --root runs/synth-grid`` reads chapter 5's metrics of every run folder (one
+per world seed and split, each with several model seeds). For every consumer and
+setting it computes each contrast's per-class AP differences and gives, per split and
+pooled over the splits, the mean, a nested-bootstrap interval (worlds, then seeds, then
+classes; ``measure.nested``) and, because a percentile interval covers poorly with few
+worlds, a Student-t interval over the world means. A verdict (``measure.effects``) reads
+the wider of the two, against the document's predicted size.
+
+The positive control is read first, pooled: a consumer passes when its consistent
+bridge gains at least ``claims.CONTROL_MARGIN`` on validation (mean over runs) and on
+pooled Unseen test mAP (interval above 0). The primary consumer is the passing one with
+the largest validation gain; Holm's correction runs over its three pooled Unseen
+contrasts, the answer's family. The record also says how many worlds would give that
+answer's interval a half-width of ``TARGET_HALF_WIDTH`` points.
 """
 
 from __future__ import annotations
@@ -15,26 +24,38 @@ import numpy as np
 import pandas as pd
 
 from hoilib import artifacts
-from hoilib.chapters.names import CORRECT, WRONG, cell_name, head_name
 from hoilib.errors import ConfigError
-from hoilib.measure.nested import nested_bootstrap
+from hoilib.measure.effects import excludable, t_interval, verdict, worlds_needed
+from hoilib.measure.nested import pooled_bootstrap
+from hoilib.measure.paired import holm
 from hoilib.pipeline.runner import read_provenance
 
-_TEXT, _HEAD, _FIXED = (
-    "text-only consumer",
+TARGET_HALF_WIDTH = 1.5  # points: the pooled Unseen interval the issue asks the grid to reach
+COLUMNS = ("unseen", "seen", "full")
+HEAD, FIXED = (
     "EZ-HOI head, strength chosen on validation",
     "EZ-HOI head, t* fixed (design document)",
 )
-COMPARISONS = [  # (setting, comparison, a, b): the table reports b - a
-    (_TEXT, "correct - wrong order (adapted prototypes)", cell_name("adapted", "raw"), cell_name("adapted", "adapted")),
-    (_TEXT, "correct - no bridge (adapted prototypes)", cell_name("adapted", "none"), cell_name("adapted", "adapted")),
-    (_TEXT, "matched - mismatched (raw prototypes)", cell_name("raw", "adapted"), cell_name("raw", "raw")),
-    (_HEAD, "correct - wrong order", head_name("raw"), head_name("adapted")),
-    (_HEAD, "correct order - no bridge", head_name("none"), head_name("adapted")),
-    (_FIXED, "correct - wrong order", WRONG, CORRECT),
-    (_FIXED, "correct order - no bridge", "EZ-HOI, no bridge", CORRECT),
-]  # fmt: skip
-COLUMNS = ("unseen", "seen", "full")
+
+
+def settings(kinds) -> list[tuple[str, dict]]:
+    """(setting, {contrast: (a, b)}) of every consumer kind, EZ-HOI's head and the fixed-t* rows."""
+    from hoilib.ordering import claims  # the claims' names and sizes, without torch at import
+    from hoilib.ordering.names import CORRECT, WRONG
+
+    out = [(f"text-only: {k}", claims.text_pairs(k)) for k in kinds]
+    out.append((HEAD, claims.head_pairs()))
+    out.append(
+        (
+            FIXED,
+            {
+                "correct - wrong": (WRONG, CORRECT),
+                "correct - no bridge": ("EZ-HOI, no bridge", CORRECT),
+                "wrong - no bridge": ("EZ-HOI, no bridge", WRONG),
+            },
+        )
+    )
+    return out
 
 
 def read_runs(root: Path) -> list[dict]:
@@ -45,26 +66,25 @@ def read_runs(root: Path) -> list[dict]:
         metrics = folder / "metrics" / "05_evaluation.json"
         if not metrics.is_file():
             continue
-        cfg = artifacts.read_json(cfg_path, "run configuration")
-        params = cfg.get("params", cfg)
+        params = (c := artifacts.read_json(cfg_path, "run configuration")).get("params", c)
         m = artifacts.read_json(metrics, "chapter 5 metrics")["metrics"]
-        if "per_class_ap" not in m:
-            raise ConfigError(
-                f"{metrics}: field 'per_class_ap' missing; expected chapter 5 metrics written by this "
-                f"version (rerun the sweep)"
-            )
+        for need in ("per_class_ap", "controls"):
+            if need not in m:
+                raise ConfigError(
+                    f"{metrics}: field {need!r} missing; expected chapter 5 metrics written by this "
+                    f"version (rerun the sweep)"
+                )
+        ap = {
+            (r["method"], r["seed"]): np.array([np.nan if x is None else x for x in r["ap"]], float)
+            for r in m["per_class_ap"]
+        }
         runs.append(
             {
                 "folder": folder.name,
                 "split": params["split"],
                 "world_seed": int(params["world_seed"]),
                 "metrics": m,
-                "ap": {  # (method, seed) -> per-class AP, NaN where a class has no test positive
-                    (r["method"], r["seed"]): np.array(
-                        [np.nan if x is None else x for x in r["ap"]], float
-                    )
-                    for r in m["per_class_ap"]
-                },
+                "ap": ap,
                 "provenance": read_provenance(folder) or {},
             }
         )
@@ -82,37 +102,142 @@ def _diffs(run: dict, a: str, b: str, col: str) -> np.ndarray | None:
     if not seeds:
         return None
     d = np.stack([ap[(b, s)] - ap[(a, s)] for s in seeds]) * 100
-    n = d.shape[1]
-    unseen = np.zeros(n, bool)
+    unseen = np.zeros(d.shape[1], bool)
     unseen[run["metrics"]["unseen_classes"]] = True
-    mask = {"unseen": unseen, "seen": ~unseen, "full": np.ones(n, bool)}[col]
-    keep = mask & ~np.isnan(d).any(axis=0)
+    keep = {"unseen": unseen, "seen": ~unseen, "full": np.ones_like(unseen)}[col] & ~np.isnan(
+        d
+    ).any(axis=0)
     return d[:, keep] if keep.any() else None
 
 
-def grid_table(runs: list[dict], n_boot: int = 2000, seed: int = 0) -> pd.DataFrame:
-    """One row per (split, setting, comparison, column): mean, interval and the runs behind it."""
+def _by_world(runs, split) -> dict[int, list[dict]]:
+    out: dict[int, list[dict]] = {}
+    for r in runs:
+        if split == "pooled" or r["split"] == split:
+            out.setdefault(r["world_seed"], []).append(r)
+    return out
+
+
+def effect(runs: list[dict], split: str, a: str, b: str, col: str, n_boot: int) -> dict | None:
+    """One contrast over the worlds of ``split`` ('pooled': all splits): both intervals and their union."""
+    worlds = []
+    for _, rs in sorted(_by_world(runs, split).items()):
+        ds = [d for r in rs if (d := _diffs(r, a, b, col)) is not None]
+        if ds:
+            worlds.append(ds)
+    if not worlds:
+        return None
+    boot = pooled_bootstrap(worlds, n_boot=n_boot)
+    world_means = [np.mean([d.mean() for d in w]) for w in worlds]
+    t = t_interval(world_means)
+    lo = min(boot["lo"], t["lo"]) if np.isfinite(t["lo"]) else boot["lo"]
+    hi = max(boot["hi"], t["hi"]) if np.isfinite(t["hi"]) else boot["hi"]
+    up = sum(m > 0 for m in world_means)
+    return {
+        "mean": boot["mean"],
+        "boot_lo": boot["lo"],
+        "boot_hi": boot["hi"],
+        "t_lo": t["lo"],
+        "t_hi": t["hi"],
+        "lo": lo,
+        "hi": hi,
+        "p": t["p"],
+        "worlds": boot["worlds"],
+        "seeds": boot["seeds"],
+        "worlds up": int(up),
+        "worlds down": int(sum(m < 0 for m in world_means)),
+        "world_means": [float(x) for x in world_means],
+    }
+
+
+def controls(runs: list[dict], kinds, n_boot: int) -> pd.DataFrame:
+    """The positive control of every adapted-text consumer, pooled over all runs."""
+    from hoilib.ordering import claims
+
     rows = []
-    for split in sorted({r["split"] for r in runs}):
-        here = sorted((r for r in runs if r["split"] == split), key=lambda r: r["world_seed"])
-        for setting, comparison, a, b in COMPARISONS:
-            for col in COLUMNS:
-                diffs = [d for r in here if (d := _diffs(r, a, b, col)) is not None]
-                if not diffs:
-                    continue
-                res = nested_bootstrap(diffs, n_boot=n_boot, seed=seed)
-                rows.append(
-                    {"split": split, "setting": setting, "comparison": comparison, "column": col}
-                    | res
-                )
+    for k in kinds:
+        gains = [
+            c["validation gain"]
+            for r in runs
+            for c in r["metrics"]["controls"]
+            if c["kind"] == k and c["consumer"] == "adapted"
+        ]
+        a, b = claims.text_pairs(k)["correct - no bridge"]
+        e = effect(runs, "pooled", a, b, "unseen", n_boot)
+        val = float(np.mean(gains)) if gains else float("nan")
+        ok = (
+            e is not None
+            and val >= claims.CONTROL_MARGIN
+            and e["mean"] >= claims.CONTROL_MARGIN
+            and e["lo"] > 0
+        )
+        rows.append(
+            {
+                "kind": k,
+                "validation gain": val,
+                "test Unseen gain": e and e["mean"],
+                "lo": e and e["lo"],
+                "hi": e and e["hi"],
+                "passes": bool(ok),
+            }
+        )
     return pd.DataFrame(rows)
+
+
+def grid_table(
+    runs: list[dict], n_boot: int = 2000
+) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """(one row per split or 'pooled', setting, contrast, column; the controls; the primary consumer)."""
+    from hoilib.ordering import claims
+
+    kinds = list(dict.fromkeys(c["kind"] for r in runs for c in r["metrics"]["controls"]))
+    ctrl = controls(runs, kinds, n_boot)
+    ok = ctrl[ctrl.passes]
+    primary = (
+        None if ok.empty else str(ok.sort_values("validation gain", ascending=False).kind.iloc[0])
+    )
+    rows = []
+    for split in ["pooled", *sorted({r["split"] for r in runs})]:
+        for setting, pairs in settings(kinds):
+            for name, (a, b) in pairs.items():
+                for col in COLUMNS:
+                    e = effect(runs, split, a, b, col, n_boot)
+                    if e is not None:
+                        rows.append(
+                            {
+                                "split": split,
+                                "setting": setting,
+                                "contrast": name,
+                                "column": col,
+                                "margin": claims.MARGINS[name][col],
+                            }
+                            | e
+                        )
+    df = pd.DataFrame(rows)
+    df["p_holm"] = df["p"]
+    fam = (df.split == "pooled") & (df.setting == f"text-only: {primary}") & (df.column == "unseen")
+    if fam.any():
+        df.loc[fam, "p_holm"] = holm(df.loc[fam, "p"].fillna(1.0).tolist())
+    df["primary family"] = fam
+    df["verdict"] = [
+        verdict(lo, hi, m, p, *((u, d) if m > 0 else (d, u)))
+        for lo, hi, m, p, u, d in df[
+            ["lo", "hi", "margin", "p_holm", "worlds up", "worlds down"]
+        ].values
+    ]
+    df["rules out beyond"] = [
+        excludable(lo, hi, m) for lo, hi, m in df[["lo", "hi", "margin"]].values
+    ]
+    return df, ctrl, primary
 
 
 def summarize(root: str | Path, out: str | Path, n_boot: int = 2000) -> pd.DataFrame:
     """Read the runs, build the table, write it with its provenance to ``out`` (JSON, atomically)."""
     runs = read_runs(Path(root))
-    table = grid_table(runs, n_boot)
+    table, ctrl, primary = grid_table(runs, n_boot)
     provs = [r["provenance"] for r in runs]
+    answer = table[table["primary family"] & (table.contrast == "correct - wrong")]
+    needed = worlds_needed(answer.world_means.iloc[0], TARGET_HALF_WIDTH) if len(answer) else None
     record = {
         "root": str(root),
         "runs": [{k: r[k] for k in ("folder", "split", "world_seed")} for r in runs],
@@ -120,24 +245,43 @@ def summarize(root: str | Path, out: str | Path, n_boot: int = 2000) -> pd.DataF
         "dirty": any((p.get("git") or {}).get("dirty") for p in provs),
         "machines": sorted({str((p.get("machine") or {}).get("cpu")) for p in provs}),
         "n_boot": n_boot,
+        "primary": primary,
+        "controls": ctrl.to_dict(orient="records"),
+        "worlds_needed": needed,
+        "target_half_width": TARGET_HALF_WIDTH,
         "rows": table.to_dict(orient="records"),
     }
     artifacts.write_json(Path(out), record)
     return table
 
 
+def _cell(r) -> str:
+    return f"{r['mean']:+.2f} [{r['lo']:+.2f}, {r['hi']:+.2f}] {r['verdict']}"
+
+
 def table_markdown(record: dict) -> str:
-    """The grid as MyST: one table per setting, rows (comparison, split), cells 'mean [lo, hi]'."""
+    """The grid as MyST: the control, the answer (pooled), then one table per setting, rows (contrast, split)."""
     df = pd.DataFrame(record["rows"])
-    parts = []
-    for setting, sub in df.groupby("setting", sort=False):
-        sub = sub.assign(
-            cell=[
-                f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]" for m, lo, hi in sub[["mean", "lo", "hi"]].values
+    parts = ["### The positive control (pooled over splits and worlds)", ""]
+    ctrl = pd.DataFrame(record["controls"]).assign(
+        **{
+            "test Unseen gain [interval]": lambda c: [
+                f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+                for m, lo, hi in c[["test Unseen gain", "lo", "hi"]].values
             ]
-        )
+        }
+    )
+    ctrl["validation gain"] = ctrl["validation gain"].map(lambda x: f"{x:+.2f}")
+    parts += [
+        ctrl[["kind", "validation gain", "test Unseen gain [interval]", "passes"]].to_markdown(
+            index=False
+        ),
+        "",
+    ]
+    for setting, sub in df.groupby("setting", sort=False):
+        sub = sub.assign(cell=[_cell(r) for r in sub.to_dict(orient="records")])
         wide = sub.pivot_table(
-            index=["comparison", "split"],
+            index=["contrast", "split"],
             columns="column",
             values="cell",
             aggfunc="first",
@@ -145,5 +289,8 @@ def table_markdown(record: dict) -> str:
         )
         wide = wide[[c for c in COLUMNS if c in wide.columns]].reset_index()
         wide.columns = [c if c not in COLUMNS else f"{c.title()} mAP" for c in wide.columns]
-        parts += [f"### {setting}", "", wide.to_markdown(index=False), ""]
+        title = f"### {setting}" + (
+            " (the primary consumer)" if setting == f"text-only: {record.get('primary')}" else ""
+        )
+        parts += [title, "", wide.to_markdown(index=False), ""]
     return "\n".join(parts)

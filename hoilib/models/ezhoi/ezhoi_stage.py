@@ -15,12 +15,14 @@ import torch
 from hoilib import artifacts, codekey, distributed
 from hoilib.config import Params, resolve_device, stage_root
 from hoilib.data.annotations import PairSet
+from hoilib.data.pseudo import pseudo_unseen
 from hoilib.data.world import World
 from hoilib.measure.metric import evaluate_hoi
 from hoilib.models.backbone import Backbone
 from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
 from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig
 from hoilib.models.ezhoi.pairs import PairTensors, pack_pairs
+from hoilib.models.ezhoi.prompts import related_classes
 from hoilib.models.ezhoi.train import predict, train_ezhoi
 from hoilib.models.features import extract_pair_features
 from hoilib.timing import timed
@@ -31,22 +33,33 @@ SETTINGS = (
     "ezhoi_batch_images",
     "ezhoi_lr",
     "ezhoi_val_fraction",
+    "bridge_val_fraction",
+    "pseudo_unseen_share",
     "n_ctx",
     "prompt_depth",
 )
 
-# name -> (use_prompts, use_adapter, use_descriptors)
+# name -> (use_prompts, use_adapter, use_descriptors, prompt kind; None = the profile's prompt_kind)
 ABLATIONS = {
-    "full": (True, True, True),
-    "no prompts": (False, True, True),
-    "no text adapter": (True, False, True),
-    "no descriptors": (True, True, False),
-    "frozen text": (False, False, False),
+    "full": (True, True, True, None),
+    "class-specific prompts": (True, True, True, "class"),
+    "no prompts": (False, True, True, None),
+    "no text adapter": (True, False, True, None),
+    "no descriptors": (True, True, False, None),
+    "frozen text": (False, False, False, None),
 }
 
 
 @dataclass
 class SplitData:
+    """A split's pairs: EZ-HOI's training images, two disjoint held-out image sets, and the test set.
+
+    ``val`` chooses EZ-HOI's best epoch; ``val_bridge`` (other images) chooses chapter 5's
+    bridge strengths. ``pseudo`` marks seen classes held out of EZ-HOI's training
+    (``data.splits.pseudo_unseen``): their annotations stay in the held-out sets, so a
+    choice made for unseen classes can be validated on classes the model never trained on.
+    """
+
     split: str
     unseen: np.ndarray
     train: PairTensors
@@ -54,6 +67,14 @@ class SplitData:
     test: PairTensors
     test_pairs: PairSet
     test_feats: dict
+    pseudo: np.ndarray | None = None
+    val_bridge: PairTensors | None = None
+
+    @property
+    def trained(self) -> np.ndarray:
+        """The classes EZ-HOI's loss sees: seen and not pseudo-unseen."""
+        pseudo = np.zeros_like(self.unseen) if self.pseudo is None else self.pseudo
+        return ~self.unseen & ~pseudo
 
 
 @torch.no_grad()
@@ -69,8 +90,15 @@ def descriptor_features(backbone: Backbone, world: World, k: int = 3) -> torch.T
 
 
 def build_model(
-    cfg: Params, backbone: Backbone, world: World, flags=(True, True, True), desc=None
+    cfg: Params,
+    backbone: Backbone,
+    world: World,
+    flags=(True, True, True, None),
+    desc=None,
+    trained: np.ndarray | None = None,
 ) -> EZHOI:
+    """The model of one configuration; ``trained`` (C,) marks the classes it trains on, which
+    class-specific prompts need (a held-out class borrows its relatives' context)."""
     for p in backbone.model.parameters():
         p.requires_grad_(False)
     backbone.model.eval()
@@ -82,14 +110,28 @@ def build_model(
         use_descriptors=flags[2],
         n_ctx=cfg.n_ctx,
         prompt_depth=cfg.prompt_depth,
+        prompt_kind=(flags[3] if len(flags) > 3 else None) or cfg.prompt_kind,
     )
     desc = descriptor_features(backbone, world) if desc is None else desc
-    return EZHOI(ecfg, backbone.model, backbone.tokenizer(world.prompts), desc)
+    relate = None
+    if ecfg.prompt_kind == "class":
+        trained = np.ones(world.num_classes, bool) if trained is None else trained
+        relate = related_classes(world.classes, trained)
+    return EZHOI(ecfg, backbone.model, backbone.tokenizer(world.prompts), desc, relate)
 
 
 def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> SplitData:
-    """Seen-class training pairs (unseen annotations removed), a held-out validation set, and the test pairs."""
+    """Seen-class training pairs (unseen annotations removed), two held-out image sets, and the test pairs."""
     unseen = world.unseen(split)
+    pseudo = pseudo_unseen(
+        world.classes,
+        world.n_train,
+        world.rare,
+        unseen,
+        split,
+        world.test.verbs,
+        cfg.pseudo_unseen_share,
+    )
     train_ds = world.train.without_classes(np.flatnonzero(unseen))
     device = resolve_device(cfg.device)
     cache = stage_root(cfg) / "features"
@@ -102,18 +144,55 @@ def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> Spl
         backbone, world.test, te_pairs, cache, device=device, batch_size=cfg.feature_batch
     )
     packed = pack_pairs(train_ds, tr_pairs, tr_feats)
-    rng = np.random.default_rng(cfg.seed + 1000)
-    order = rng.permutation(len(packed))
-    n_val = max(1, int(round(cfg.ezhoi_val_fraction * len(packed))))
+    bridge_idx, val_idx = held_out_images(packed, pseudo, cfg)
+    rest = np.setdiff1d(np.arange(len(packed)), np.concatenate([bridge_idx, val_idx]))
     return SplitData(
         split,
         unseen,
-        packed.subset(np.sort(order[n_val:])),
-        packed.subset(np.sort(order[:n_val])),
+        packed.subset(rest),
+        packed.subset(val_idx),
         pack_pairs(world.test, te_pairs, te_feats),
         te_pairs,
         te_feats,
+        pseudo,
+        packed.subset(bridge_idx),
     )
+
+
+PSEUDO_FLOOR = (
+    5  # positives each pseudo-unseen class gets in the bridge's validation images, if it has them
+)
+
+
+def held_out_images(packed: PairTensors, pseudo: np.ndarray, cfg: Params):
+    """(bridge-validation, epoch-validation) image indices into ``packed``, sorted and disjoint.
+
+    The bridge's images come first: every pseudo-unseen class gets ``PSEUDO_FLOOR``
+    positives (at most half of those it has), then random images fill the share
+    ``bridge_val_fraction``; ``ezhoi_val_fraction`` of the images, drawn from the rest,
+    choose EZ-HOI's epoch. One seeded order serves both, so the draw is fixed per seed.
+    """
+    n = len(packed)
+    order = np.random.default_rng(cfg.seed + 1000).permutation(n)
+    has = (packed.targets > 0).any(dim=1).numpy()  # (images, classes)
+    chosen: set[int] = set()
+    for c in np.flatnonzero(pseudo):
+        want = min(PSEUDO_FLOOR, int(has[:, c].sum()) // 2)
+        got = int(has[sorted(chosen), c].sum())
+        for i in order[has[order, c]]:
+            if got >= want:
+                break
+            if int(i) not in chosen:
+                chosen.add(int(i))
+                got += 1
+    n_bridge = max(1, int(round(cfg.bridge_val_fraction * n)))
+    for i in order:
+        if len(chosen) >= n_bridge:
+            break
+        chosen.add(int(i))
+    left = [int(i) for i in order if int(i) not in chosen]
+    n_val = max(1, int(round(cfg.ezhoi_val_fraction * n)))
+    return np.asarray(sorted(chosen), int), np.sort(np.asarray(left[:n_val], int))
 
 
 def train_or_load(
@@ -122,13 +201,14 @@ def train_or_load(
     """Train one configuration (or load its checkpoint); returns (model, meta with history)."""
     flags = ABLATIONS[name]
     torch.manual_seed(seed)
-    model = build_model(cfg, backbone, world, flags, desc)
+    model = build_model(cfg, backbone, world, flags, desc, data.trained)
     settings = {k: getattr(cfg, k) for k in SETTINGS}
     inputs = {
         "backbone": backbone.fingerprint,
         "world": artifacts.sha256_file(world.train.path),
         "split": data.split,
-        "flags": list(flags),
+        "flags": list(flags[:3]),
+        "prompt_kind": model.cfg.prompt_kind,
         "seed": seed,
         **settings,
         "code": codekey.stage_digest("ezhoi"),
@@ -145,7 +225,7 @@ def train_or_load(
             data.train,
             data.val,
             world.classes,
-            ~data.unseen,
+            data.trained,
             epochs=cfg.ezhoi_epochs,
             batch_images=cfg.ezhoi_batch_images,
             lr=cfg.ezhoi_lr,
@@ -159,6 +239,7 @@ def train_or_load(
         "history": hist,
         "inputs": inputs,
         "unseen": np.flatnonzero(data.unseen).tolist(),
+        "pseudo_unseen": np.flatnonzero(~data.trained & ~data.unseen).tolist(),
     }
     if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
         save_checkpoint(path, model, meta)

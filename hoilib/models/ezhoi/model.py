@@ -33,6 +33,9 @@ class EZHOIConfig:
     prompt_depth: int = 3
     down_size: int = 64
     n_descriptors: int = 3
+    prompt_kind: str = (
+        "shared"  # or "class": a per-class context offset (prompts.PromptedTextEncoder)
+    )
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -45,12 +48,23 @@ class EZHOI(nn.Module):
         clip_model,
         prompt_tokens: torch.Tensor,
         descriptor_feats: torch.Tensor,
+        relate: torch.Tensor | None = None,
     ):
-        """``prompt_tokens``: (C, L) tokenised class prompts; ``descriptor_feats``: (C, K, D) frozen, L2-normalised."""
+        """``prompt_tokens``: (C, L) tokenised class prompts; ``descriptor_feats``: (C, K, D) frozen,
+        L2-normalised; ``relate`` (C, C): the relatives of class-specific prompts
+        (``prompts.related_classes``), used when ``prompt_kind="class"``."""
         super().__init__()
         self.cfg = cfg
+        if cfg.prompt_kind not in ("shared", "class"):
+            raise ValueError(f"prompt_kind must be 'shared' or 'class', got {cfg.prompt_kind!r}")
+        if cfg.prompt_kind == "class" and relate is None:
+            relate = torch.eye(cfg.num_classes)  # every class trained: its own offset
         self.text_encoder = PromptedTextEncoder(
-            clip_model, prompt_tokens, cfg.n_ctx, cfg.prompt_depth
+            clip_model,
+            prompt_tokens,
+            cfg.n_ctx,
+            cfg.prompt_depth,
+            relate=relate if cfg.prompt_kind == "class" else None,
         )
         self.txtmem_adapter = Adapter(cfg.dim, cfg.down_size)
         self.act_descriptor_attn = Adapter(cfg.dim, cfg.down_size, prior_size=cfg.dim)

@@ -6,6 +6,14 @@ mask; layers 1..depth-1 replace the hidden states at those positions with their 
 learnable tokens. All of them are registered parameters. (The released EZ-HOI code
 places per-class tokens after the end-of-text token, where they cannot change the
 pooled feature; see anchors.md.)
+
+Class-specific prompts (``relate`` given): each class adds its own learnable offset to
+the first layer's context tokens. A class the model never trains on (unseen or
+pseudo-unseen) gets no gradient of its own, so its offset is the mean of its trained
+relatives' (``relate``: classes sharing its verb or object), as EZ-HOI builds unseen
+prompts from related seen classes. Rows of a token batch are read as classes in order,
+so a batch of C sentences (one per class) gets the class offsets and any other batch
+only the shared context.
 """
 
 from __future__ import annotations
@@ -64,6 +72,7 @@ class PromptedTextEncoder(nn.Module):
         n_ctx: int = 2,
         depth: int = 3,
         init_std: float = 0.02,
+        relate: torch.Tensor | None = None,
     ):
         super().__init__()
         for attr in (
@@ -94,6 +103,19 @@ class PromptedTextEncoder(nn.Module):
             ]
         )
         self.register_buffer("tokens", tokens.clone(), persistent=False)
+        self.class_ctx = None
+        if relate is not None:  # (C, C) rows: whose offsets each class's prompt uses
+            self.register_buffer("relate", relate.float(), persistent=False)
+            self.class_ctx = nn.Parameter(torch.zeros(len(relate), n_ctx, width))
+
+    def _first_ctx(self, slot: torch.Tensor) -> torch.Tensor:
+        """(N, L, width) context tokens of the first layer: shared, plus each class's offset."""
+        ctx = self.ctx[slot]
+        if self.class_ctx is None or len(slot) != len(self.relate):
+            return ctx
+        offsets = (self.relate @ self.class_ctx.flatten(1)).view_as(self.class_ctx)
+        rows = torch.arange(len(slot), device=slot.device)[:, None].expand_as(slot)
+        return ctx + offsets[rows, slot]
 
     def _frozen(self):
         return self._clip[0]
@@ -114,7 +136,10 @@ class PromptedTextEncoder(nn.Module):
             n = _kept(m, pool)
             src, is_ctx, slot = src[:, :n], is_ctx[:, :n], slot[:, :n]
             x = torch.gather(emb, 1, src[..., None].expand(-1, -1, emb.shape[-1]))
-            x = torch.where(is_ctx[..., None], self.ctx[slot], x) + m.positional_embedding[:n]
+            x = (
+                torch.where(is_ctx[..., None], self._first_ctx(slot), x)
+                + m.positional_embedding[:n]
+            )
             layers_ctx = list(self.deep_ctx)
         attn_mask = None if m.attn_mask is None else m.attn_mask[:n, :n]
         tr = m.transformer
@@ -138,3 +163,25 @@ class PromptedTextEncoder(nn.Module):
             else x @ m.text_projection
         )
         return F.normalize(x.float(), dim=-1)
+
+
+def related_classes(classes, trained) -> torch.Tensor:
+    """(C, C) row weights for class-specific prompts: itself if trained, else its trained relatives.
+
+    A relative shares the class's verb or its object; a class with none takes every trained
+    class; with no trained class at all every row is zero (shared context only).
+    """
+    trained = torch.as_tensor(trained, dtype=torch.bool)
+    n = len(classes)
+    out = torch.zeros(n, n)
+    for c, (v, o) in enumerate(classes):
+        if trained[c]:
+            out[c, c] = 1.0
+            continue
+        rel = torch.tensor(
+            [bool(trained[j]) and (classes[j][0] == v or classes[j][1] == o) for j in range(n)]
+        )
+        rel = rel if rel.any() else trained
+        if rel.any():
+            out[c, rel] = 1.0 / float(rel.sum())
+    return out

@@ -17,16 +17,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hoilib.chapters.names import CORRECT, WRONG
 from hoilib.config import Params
 from hoilib.measure import baselines
 from hoilib.measure.baselines import modality_mean
 from hoilib.measure.metric import HOIMetrics, evaluate_hoi
 from hoilib.measure.zeroshot import annotated_pairs, score_pairs
-from hoilib.models.diffusion.bridge import bridge
+from hoilib.models.diffusion.bridge import bridge, noise_matched_t
 from hoilib.models.diffusion.model import TextDiffusion
 from hoilib.models.ezhoi.ezhoi_stage import SplitData
 from hoilib.models.seedrun import SeedRun
+from hoilib.ordering.names import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
 
 METHODS = {  # name -> what it is; the order of the chapter's table
     "frozen CLIP, no bridge": "frozen union-crop features vs raw class text (chapter 1)",
@@ -35,6 +35,8 @@ METHODS = {  # name -> what it is; the order of the chapter's table
     "EZ-HOI, softmax at CLIP's temperature": "the same, scored like frozen CLIP (softmax, no head)",
     WRONG: "bridge whose diffusion model learned frozen CLIP's text space",
     CORRECT: "bridge whose diffusion model learned the adapted text space",
+    WRONG_MATCHED: "the wrong order from the t* whose noise level matches the reference's",
+    CORRECT_MATCHED: "the correct order from the t* whose noise level matches the reference's",
     "EZ-HOI + mean-centering (C3)": "each modality minus its mean, renormalised",
     "EZ-HOI + CapDec noise": "class prototypes fitted on noise-injected adapted text",
     "EZ-HOI + DeCap projection": "vision projected onto the adapted text corpus",
@@ -122,20 +124,12 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
         return run.vision, sp.adapted, head
     if name == "EZ-HOI, softmax at CLIP's temperature":
         return run.vision, sp.adapted, ctx.frozen_scale
-    if name == WRONG:  # the ablation asks for the mismatch on purpose
-        return (
-            bridged(
-                cfg, run.raw, run.vision, vmean, sp.fingerprint, allow_mismatch=True, seed=run.seed
-            ),
-            sp.adapted,
-            head,
-        )
-    if name == CORRECT:
-        return (
-            bridged(cfg, run.adapted, run.vision, vmean, sp.fingerprint, seed=run.seed),
-            sp.adapted,
-            head,
-        )
+    if name in (WRONG, CORRECT, WRONG_MATCHED, CORRECT_MATCHED):
+        wrong = name in (WRONG, WRONG_MATCHED)  # the ablation asks for the mismatch on purpose
+        t = noise_matched_t(run.vision.shape[1]) if name.endswith("noise-matched t*") else None
+        diff = run.raw if wrong else run.adapted
+        v = bridged(cfg, diff, run.vision, vmean, sp.fingerprint, wrong, t_start=t, seed=run.seed)
+        return v, sp.adapted, head
     if name == "EZ-HOI + mean-centering (C3)":
         return (
             baselines.mean_center(run.vision, vmean),

@@ -1,0 +1,282 @@
+"""Chapter 5's claims, the positive control, and the verdicts at the design document's effect size.
+
+The rules were stated before the current world was run (chapter 5 says which parts were
+fixed after a first look at world 0). Each contrast is b minus a in mAP points:
+
+- **The positive control** comes first. For a consumer, in the consistent cell (consumer
+  and diffusion model on the same text) with the strength chosen on validation, the
+  bridge must beat no bridge by at least ``CONTROL_MARGIN`` points on the validation
+  images (the deciding classes, mean over seeds) *and* on the test set's Unseen mAP (mean
+  over seeds, with its interval above 0). Only consumers that pass read the ordering.
+- **The primary consumer** is the passing consumer of adapted text with the largest
+  validation gain: chosen on validation, before any ordering number is read.
+- **The claims** (``CLAIMS``) with the design document's own sizes (``MARGINS``, from its
+  hypothetical table): correct minus wrong, correct minus no bridge, wrong minus no bridge.
+- **Verdicts** (``measure.effects.verdict``): supported, ruled out at the document's size,
+  or inconclusive. The primary family is the three Unseen contrasts of one consumer;
+  Holm's correction runs over that family only. Seen and Full are secondary.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from hoilib.measure.effects import contrast, excludable, verdict
+from hoilib.measure.paired import holm, paired_tests
+from hoilib.measure.summary import mean_std
+from hoilib.models import textspace
+from hoilib.ordering.names import cell_name, head_name
+
+COLS = ("unseen", "seen", "full")
+CONTROL_MARGIN = 1.0  # points the consistent bridge must gain, on validation and on Unseen test mAP
+# The design document's hypothetical table (no bridge 25.3/32.1/30.2, wrong order 24.8/32.5/30.1,
+# correct order 27.9/33.2/31.8, Unseen/Seen/Full): the differences it predicts, in points.
+MARGINS = {
+    "correct - wrong": {"unseen": 3.1, "seen": 0.7, "full": 1.7},
+    "correct - no bridge": {"unseen": 2.6, "seen": 1.1, "full": 1.6},
+    "wrong - no bridge": {"unseen": -0.5, "seen": 0.4, "full": -0.1},
+}
+CLAIMS = {  # contrast -> the claim in words
+    "correct - wrong": "the correct order beats the wrong order",
+    "correct - no bridge": "the correct order beats no bridge",
+    "wrong - no bridge": "the wrong order hurts (is below no bridge)",
+}
+# Centred geometries "agree" (raw vs adapted differ by little more than rotation, scale and shift)
+# when the corpus's linear CKA and 10-NN overlap both reach these values (fixed before any result).
+SAME_GEOMETRY = {"linear CKA": 0.95, "kNN overlap": 0.9}
+
+
+def text_pairs(kind: str, consumer: str = "adapted", denoiser: str = "trained MLP") -> dict:
+    """contrast -> (a, b) row names for a text-only consumer; for raw text 'correct' is the raw-trained bridge."""
+    other = "raw" if consumer == "adapted" else "adapted"
+    cell = lambda d, den=denoiser: cell_name(consumer, d, den, kind)  # noqa: E731
+    none = cell_name(consumer, "none", kind=kind)
+    return {
+        "correct - wrong": (cell(other), cell(consumer)),
+        "correct - no bridge": (none, cell(consumer)),
+        "wrong - no bridge": (none, cell(other)),
+    }
+
+
+def head_pairs() -> dict:
+    return {
+        "correct - wrong": (head_name("raw"), head_name("adapted")),
+        "correct - no bridge": (head_name("none"), head_name("adapted")),
+        "wrong - no bridge": (head_name("none"), head_name("raw")),
+    }
+
+
+def text_frame(df: pd.DataFrame, ap: dict) -> tuple[pd.DataFrame, dict]:
+    """The text-only rows with a ``method`` column (``names.cell_name``)."""
+    names = [
+        cell_name(c, d, den if d != "none" else "trained MLP", k)
+        for k, c, d, den in df[["kind", "consumer", "diffusion", "denoiser"]].values
+    ]
+    return df.assign(method=names), ap
+
+
+def head_frame(df: pd.DataFrame, ap: dict) -> tuple[pd.DataFrame, dict]:
+    return df.assign(method=df.diffusion.map(head_name)), {
+        (head_name(d), s): v for (d, s), v in ap.items()
+    }
+
+
+def class_diffs(ap: dict, a: str, b: str, mask: np.ndarray) -> np.ndarray:
+    """(seeds, classes) per-class AP differences b - a in points, over ``mask``'s classes with positives."""
+    seeds = sorted({s for m, s in ap if m == b} & {s for m, s in ap if m == a})
+    if not seeds:
+        raise KeyError(f"no seed has both rows {a!r} and {b!r}")
+    d = 100 * np.stack(
+        [np.asarray(ap[(b, s)], float) - np.asarray(ap[(a, s)], float) for s in seeds]
+    )
+    keep = np.asarray(mask, bool) & ~np.isnan(d).any(axis=0)
+    return d[:, keep]
+
+
+def judged(
+    ap: dict, pairs: dict, unseen: np.ndarray, holm_over: str | None = "unseen"
+) -> pd.DataFrame:
+    """Every contrast of ``pairs`` in every column: effect, interval, p, verdict at the document's size.
+
+    Holm's correction runs over the ``holm_over`` column's contrasts (the primary family);
+    the other columns keep their own p (secondary).
+    """
+    masks = {"unseen": unseen, "seen": ~unseen, "full": np.ones_like(unseen)}
+    rows = []
+    for name, (a, b) in pairs.items():
+        for col in COLS:
+            r = contrast(class_diffs(ap, a, b, masks[col]))
+            rows.append({"contrast": name, "column": col, "a": a, "b": b} | r)
+    out = pd.DataFrame(rows)
+    out["p_holm"] = out["p"]
+    if holm_over:
+        fam = out.column == holm_over
+        out.loc[fam, "p_holm"] = holm(out.loc[fam, "p"].tolist())
+    out["margin"] = [MARGINS[c][col] for c, col in zip(out.contrast, out.column, strict=True)]
+    cols = ["lo", "hi", "margin", "p_holm", "seeds up", "seeds down"]
+    out["verdict"] = [
+        verdict(lo, hi, m, p, *((up, down) if m > 0 else (down, up)))
+        for lo, hi, m, p, up, down in out[cols].values
+    ]
+    out["rules out beyond"] = [excludable(lo, hi, m) for lo, hi, m in out[cols[:3]].values]
+    return out
+
+
+def verdict_table(j: pd.DataFrame) -> pd.DataFrame:
+    """The judged contrasts as the reader reads them: one row per claim, one cell per column."""
+    cell = [
+        f"{v.upper()}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (predicted {g:+.1f}; p_Holm {p:.2g})"
+        if col == "unseen"
+        else f"{v}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (predicted {g:+.1f})"
+        for v, m, lo, hi, g, p, col in j[
+            ["verdict", "mean", "lo", "hi", "margin", "p_holm", "column"]
+        ].values
+    ]
+    t = j.assign(cell=cell, claim=j.contrast.map(CLAIMS))
+    wide = t.pivot(index="claim", columns="column", values="cell")
+    wide = wide.loc[[CLAIMS[c] for c in dict.fromkeys(j.contrast)], list(COLS)]
+    wide.columns = [f"{c.title()} mAP" for c in wide.columns]
+    return wide.rename_axis(None)
+
+
+def control(rows: pd.DataFrame, ap: dict, kind: str, consumer: str, unseen: np.ndarray) -> dict:
+    """The positive control of one consumer: validation and test gain of its consistent bridge."""
+    sub = rows[(rows.kind == kind) & (rows.consumer == consumer)]
+    none = sub[sub.diffusion == "none"].set_index("seed")
+    match = sub[(sub.diffusion == consumer) & (sub.denoiser == "trained MLP")].set_index("seed")
+    by = match.chosen_by.iloc[0]
+    col = "val_" + by.replace("-", "_")
+    val_gain = float((match[col] - none.loc[match.index, col]).mean())
+    a, b = text_pairs(kind, consumer)["correct - no bridge"]
+    test = contrast(class_diffs(ap, a, b, unseen))
+    passes = val_gain >= CONTROL_MARGIN and test["mean"] >= CONTROL_MARGIN and test["lo"] > 0
+    return {
+        "kind": kind,
+        "consumer": consumer,
+        "validation classes": by,
+        "validation gain": val_gain,
+        "test Unseen gain": test["mean"],
+        "lo": test["lo"],
+        "hi": test["hi"],
+        "passes": bool(passes),
+    }
+
+
+def controls(rows: pd.DataFrame, ap: dict, unseen: np.ndarray) -> pd.DataFrame:
+    """The control of every consumer kind on each text."""
+    kinds = list(dict.fromkeys(rows.kind))
+    return pd.DataFrame(
+        [control(rows, ap, k, c, unseen) for c in ("adapted", "raw") for k in kinds]
+    )
+
+
+def primary(ctrl: pd.DataFrame) -> str | None:
+    """The passing consumer of adapted text with the largest validation gain (None: nobody passes)."""
+    ok = ctrl[(ctrl.consumer == "adapted") & ctrl.passes]
+    return (
+        None if ok.empty else str(ok.sort_values("validation gain", ascending=False).kind.iloc[0])
+    )
+
+
+def transfer(
+    grid: pd.DataFrame, rows: pd.DataFrame, by: tuple[str, ...] = ("kind", "consumer")
+) -> pd.DataFrame:
+    """How the strength each validation set would choose for the consistent cell does on the test set.
+
+    For every consumer and seed, the strength (t* > 0) with the best validation mAP on the
+    seen and on the pseudo-unseen classes, its validation gain over no bridge and its
+    test Unseen gain; per validation set: how often the two gains agree in sign.
+    """
+    out = []
+    keys = [*by, "seed"]
+    none = rows[rows.diffusion == "none"].set_index(keys)
+    consistent = grid[grid.diffusion == grid.get("consumer", "adapted")]
+    for key, g in consistent.groupby(keys, sort=False):
+        key = key if len(keys) > 1 else key[0]
+        base = none.loc[key]
+        key = key if len(keys) > 1 else (key,)
+        for val in ("val_seen", "val_pseudo_unseen"):
+            if g[val].isna().all():
+                continue
+            best = g.loc[g[val].fillna(-np.inf).idxmax()]
+            out.append(
+                dict(zip(keys, key, strict=True))
+                | {"validation": val.removeprefix("val_").replace("_", "-")}
+                | {"t_start": int(best.t_start), "lambda": float(best["lambda"])}
+                | {"validation gain": float(best[val] - base[val])}
+                | {"test Unseen gain": float(best.unseen - base.unseen)}
+            )
+    return pd.DataFrame(out)
+
+
+def transfer_summary(t: pd.DataFrame) -> pd.DataFrame:
+    """Per validation set: choices, how many raised the validation and the test score, and agreement."""
+    agree = np.sign(t["validation gain"]) == np.sign(t["test Unseen gain"])
+    return (
+        t.assign(agree=agree, val_up=t["validation gain"] > 0, test_up=t["test Unseen gain"] > 0)
+        .groupby("validation")
+        .agg(
+            choices=("agree", "size"),
+            **{
+                "validation gain > 0": ("val_up", "sum"),
+                "test Unseen gain > 0": ("test_up", "sum"),
+                "same sign": ("agree", "sum"),
+                "mean test Unseen gain": ("test Unseen gain", "mean"),
+            },
+        )
+    )
+
+
+def summary(df: pd.DataFrame, by=("kind", "consumer", "diffusion", "denoiser")) -> pd.DataFrame:
+    """Mean ± std over seeds of test mAP, and the chosen strengths, one row per cell."""
+    df = df.assign(
+        cell=[" | ".join(map(str, r)) for r in df[list(by)].values],
+        pick=[f"t*={t}, λ={lam:g}" for t, lam in zip(df.t_start, df["lambda"], strict=True)],
+    )
+    t = mean_std(df, by="cell", cols=("full", "seen", "unseen"))
+    t["strength per seed"] = df.groupby("cell", sort=False).pick.agg("; ".join)
+    return t
+
+
+def grid_2x2(df: pd.DataFrame, kind: str, col: str = "unseen", denoiser: str = "trained MLP"):
+    """One consumer kind's 2 x 2 (plus no bridge): consumer rows, diffusion columns, mean mAP."""
+    sub = df[(df.kind == kind) & df.denoiser.isin([denoiser, "none"])]
+    t = sub.groupby(["consumer", "diffusion"], sort=False)[col].mean().unstack("diffusion")
+    t = t[[c for c in ("none", "raw", "adapted") if c in t.columns]]
+    t.columns = [f"diffusion: {c}" for c in t.columns]
+    t.index = [f"{c} {kind}" for c in t.index]
+    return t
+
+
+def geometry_table(runs) -> pd.DataFrame:
+    """Linear CKA and 10-NN overlap of raw vs adapted text (class text and corpus), mean over seeds."""
+    rows = [
+        {"text": "corpus" if what == "sentence corpus" else what, "seed": r.seed, **g}
+        for r in runs
+        for what, g in textspace.geometry(r.space).items()
+    ]
+    g = pd.DataFrame(rows)
+    out = g.groupby("text", sort=False)[
+        ["linear CKA", "kNN overlap", "kNN overlap by chance", "n"]
+    ].mean()
+    out["n"] = out["n"].astype(int)
+    return out
+
+
+def same_geometry(geo: pd.DataFrame) -> bool:
+    """Whether the corpus's centred geometries agree by the rule fixed in ``SAME_GEOMETRY``."""
+    row = geo.loc["corpus"]
+    return all(float(row[k]) >= v for k, v in SAME_GEOMETRY.items())
+
+
+def same_scoring(per_seed: pd.DataFrame, ap: dict, frozen: str, ezhoi: str, unseen: np.ndarray):
+    """EZ-HOI vs frozen CLIP with one scoring rule: frozen CLIP is seed-free, so its row stands for every seed."""
+    seeds = sorted(per_seed[per_seed.method == ezhoi].seed)
+    f = per_seed[per_seed.method == frozen].iloc[0]
+    rows = pd.concat(
+        [per_seed[per_seed.method == ezhoi]] + [f.to_frame().T.assign(seed=s) for s in seeds]
+    )
+    fap = next(v for (m, _), v in ap.items() if m == frozen)
+    aps = {(ezhoi, s): ap[(ezhoi, s)] for s in seeds} | {(frozen, s): fap for s in seeds}
+    return paired_tests(rows.astype({c: float for c in COLS}), aps, frozen, ezhoi, unseen)

@@ -1,0 +1,201 @@
+"""Text-only consumers: classifiers fitted on a text corpus alone, which chapter 5 feeds bridged image features.
+
+Diffusion Bridge's consumer is a caption decoder trained only on text embeddings; it
+fails on image embeddings because they lie outside what it was trained on, and the
+bridge moves them inside. The claim under test is about such a consumer, so these are
+classifiers over the HOI classes fitted on the corpus's (sentence, class) pairs and
+nothing else, never on an image feature:
+
+- ``prototypes``: normalised class means, scored by cosine at CLIP's temperature;
+- ``linear``: a linear softmax head; ``MLP``: two hidden layers of 256 (GELU);
+  both trained with cross-entropy, with or without CapDec's noise on every batch
+  (``+ noise``), and kept at the step with the lowest held-out text loss;
+- ``Gaussian``: linear discriminant analysis (class means, one shared covariance
+  with its shrinkage chosen by the held-out text loss): the generative linear head.
+
+Every consumer is fitted to do as well as it can *on text*: a fifth of the corpus's
+sentence sets is held out (``held_out_rows``) and chooses the training step or the
+shrinkage. What the gap then costs is measured by the same consumer's accuracy on held-out
+text against image features (``accuracy``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from hoilib.measure.baselines import capdec_noise
+
+KINDS = ("prototypes", "linear", "linear + noise", "MLP", "MLP + noise", "Gaussian")
+HELD_OUT_SHARE = 0.2  # share of the corpus's sentence sets that only judge the fit
+CHECK_EVERY = 100  # training steps between looks at the held-out text loss
+SHRINKAGE = (0.001, 0.01, 0.03, 0.1, 0.3, 1.0)  # Gaussian: candidate covariance shrinkage
+BATCH, LR, HIDDEN = 256, 1e-2, 256
+
+
+def held_out_rows(corpus_class: torch.Tensor, n_classes: int, seed: int = 0) -> torch.Tensor:
+    """(N,) bool: the rows of a fixed fifth of the corpus's sentence sets (set k = rows k*C..k*C+C-1)."""
+    n_sets = len(corpus_class) // n_classes
+    if n_sets * n_classes != len(corpus_class) or n_sets < 2:
+        raise ValueError(
+            f"corpus_class: expected whole sets of {n_classes} sentences (at least 2 sets), "
+            f"got {len(corpus_class)} rows"
+        )
+    gen = torch.Generator().manual_seed(seed)
+    held = torch.randperm(n_sets, generator=gen)[: max(1, round(HELD_OUT_SHARE * n_sets))]
+    return torch.isin(torch.arange(len(corpus_class)) // n_classes, held)
+
+
+@dataclass
+class TextConsumer:
+    """A fitted consumer: ``logits(x)`` (N, C) for any (N, D) vectors, normalised first."""
+
+    kind: str
+    space: str  # the text it was fitted on ("raw", "adapted", or a blend's name)
+    net: nn.Module
+    held_out_loss: float  # cross-entropy on the held-out sentence sets
+    chosen: str  # what the held-out text chose: the step, or the shrinkage
+
+    @torch.no_grad()
+    def logits(self, x: torch.Tensor) -> torch.Tensor:
+        self.net.eval()
+        return self.net(F.normalize(x.float(), dim=-1)).float()
+
+
+class _Prototypes(nn.Module):
+    def __init__(self, protos: torch.Tensor, scale: float):
+        super().__init__()
+        self.register_buffer("protos", protos)
+        self.scale = scale
+
+    def forward(self, x):
+        return self.scale * x @ self.protos.T
+
+
+class _Affine(nn.Module):
+    """x W^T + b with fixed weights (the Gaussian head in closed form)."""
+
+    def __init__(self, w: torch.Tensor, b: torch.Tensor):
+        super().__init__()
+        self.register_buffer("w", w.float())
+        self.register_buffer("b", b.float())
+
+    def forward(self, x):
+        return x @ self.w.T + self.b
+
+
+def class_means(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tensor:
+    """(C, D) mean of each class's rows (every class needs one)."""
+    counts = torch.bincount(y, minlength=n_classes)
+    if bool((counts == 0).any()):
+        missing = torch.nonzero(counts == 0).flatten().tolist()
+        raise ValueError(f"corpus_class: no corpus vector for classes {missing}")
+    sums = torch.zeros(n_classes, z.shape[1], dtype=z.dtype).index_add_(0, y, z)
+    return sums / counts[:, None].to(z.dtype)
+
+
+def _network(kind: str, dim: int, n_classes: int) -> nn.Module:
+    if kind.startswith("linear"):
+        return nn.Linear(dim, n_classes)
+    return nn.Sequential(
+        nn.Linear(dim, HIDDEN),
+        nn.GELU(),
+        nn.Linear(HIDDEN, HIDDEN),
+        nn.GELU(),
+        nn.Linear(HIDDEN, n_classes),
+    )
+
+
+def _trained(kind, z, y, zh, yh, n_classes, steps, seed) -> tuple[nn.Module, float, str]:
+    """Minibatch AdamW on cross-entropy; the weights at the lowest held-out loss (checked every 100 steps)."""
+    torch.manual_seed(seed)
+    gen = torch.Generator().manual_seed(seed)
+    net = _network(kind, z.shape[1], n_classes)
+    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=0.0)
+    noisy = kind.endswith("+ noise")
+    best = (float("inf"), None, 0)
+    for step in range(1, steps + 1):
+        idx = torch.randint(len(z), (min(BATCH, len(z)),), generator=gen)
+        x = capdec_noise(z[idx], generator=gen) if noisy else z[idx]
+        loss = F.cross_entropy(net(x), y[idx])
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        if step % CHECK_EVERY == 0 or step == steps:
+            with torch.no_grad():
+                held = float(F.cross_entropy(net(zh), yh))
+            if held < best[0]:
+                best = (held, {k: v.clone() for k, v in net.state_dict().items()}, step)
+    net.load_state_dict(best[1])
+    return net.eval(), best[0], f"step {best[2]} of {steps}"
+
+
+def _gaussian(z, y, zh, yh, n_classes) -> tuple[nn.Module, float, str]:
+    """LDA: logits x S^-1 mu_c - mu_c S^-1 mu_c / 2, S shrunk toward its mean variance."""
+    zd, mu = z.double(), class_means(z.double(), y, n_classes)
+    r = zd - mu[y]
+    cov = r.T @ r / len(zd)
+    iso = torch.eye(cov.shape[0], dtype=cov.dtype) * cov.trace() / cov.shape[0]
+    best = None
+    for s in SHRINKAGE:
+        w = torch.linalg.solve((1 - s) * cov + s * iso, mu.T).T  # (C, D) = mu S^-1
+        b = -0.5 * (w * mu).sum(-1)
+        head = _Affine(w, b)
+        with torch.no_grad():
+            held = float(F.cross_entropy(head(zh), yh))
+        if best is None or held < best[1]:
+            best = (head, held, f"shrinkage {s:g}")
+    return best
+
+
+def fit_consumer(
+    kind: str,
+    corpus: torch.Tensor,
+    corpus_class: torch.Tensor,
+    n_classes: int,
+    held: torch.Tensor,
+    space: str,
+    scale: float = 100.0,
+    steps: int = 3000,
+    seed: int = 0,
+) -> TextConsumer:
+    """One consumer of ``KINDS`` fitted on the text rows outside ``held`` (held-out rows judge the fit).
+
+    Only text enters: ``corpus`` (N, D) sentence embeddings and their classes; ``scale``
+    is the prototypes' softmax temperature (CLIP's logit scale).
+    """
+    if kind not in KINDS:
+        raise ValueError(f"consumer kind must be one of {KINDS}, got {kind!r}")
+    z_all = F.normalize(corpus.float(), dim=-1)
+    y_all = torch.as_tensor(corpus_class).long()
+    held = torch.as_tensor(held, dtype=torch.bool)
+    z, y, zh, yh = z_all[~held], y_all[~held], z_all[held], y_all[held]
+    if kind == "prototypes":
+        net = _Prototypes(F.normalize(class_means(z.double(), y, n_classes), dim=-1).float(), scale)
+        with torch.no_grad():
+            held_loss = float(F.cross_entropy(net(zh), yh))
+        return TextConsumer(kind, space, net, held_loss, "class means")
+    if kind == "Gaussian":
+        net, held_loss, chosen = _gaussian(z, y, zh, yh, n_classes)
+    else:
+        net, held_loss, chosen = _trained(kind, z, y, zh, yh, n_classes, steps, seed)
+    return TextConsumer(kind, space, net, held_loss, chosen)
+
+
+def accuracy(logits: torch.Tensor, valid: torch.Tensor, correct: torch.Tensor) -> float:
+    """Top-1 accuracy among each row's valid classes; ``correct`` (N, C) bool marks right answers."""
+    pred = logits.masked_fill(~valid, float("-inf")).argmax(-1)
+    return float(correct[torch.arange(len(pred)), pred].float().mean()) if len(pred) else np.nan
+
+
+def text_accuracy(consumer: TextConsumer, rows: torch.Tensor, labels: torch.Tensor, classes):
+    """Accuracy on text rows among the classes that share each row's object (as a pair is scored)."""
+    obj = torch.as_tensor([o for _, o in classes])
+    labels = torch.as_tensor(labels).long()
+    valid = obj[None, :] == obj[labels][:, None]
+    correct = F.one_hot(labels, len(classes)).bool()
+    return accuracy(consumer.logits(rows), valid, correct)

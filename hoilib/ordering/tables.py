@@ -1,0 +1,70 @@
+"""Every table chapter 5 computes, in one call whose result the chapter caches (``chapters.memo``).
+
+The text-only consumers' 2 x 2 with its positive control, EZ-HOI's head at one validated
+strength, the dose-response, the design document's fixed-t* table with its t* sweep and
+gap measures, and the geometry of the two text spaces: frames and per-class APs only,
+so a warm rebuild reads them back.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hoilib.ordering import claims, dose, head, twobytwo
+from hoilib.ordering.methods import gap_table, run_table, sweep
+from hoilib.timing import timed
+
+
+def _merge(parts: list[dict], key: str) -> pd.DataFrame:
+    return pd.concat([p[key] for p in parts], ignore_index=True)
+
+
+def dose_kind(ctrl: pd.DataFrame) -> str:
+    """The consumer the dose-response uses: the primary one, else the adapted one validation favours most."""
+    chosen = claims.primary(ctrl)
+    if chosen is not None:
+        return chosen
+    adapted = ctrl[ctrl.consumer == "adapted"]
+    return str(adapted.sort_values("validation gain", ascending=False).kind.iloc[0])
+
+
+def compute_tables(cfg, ctx, runs, data, world) -> dict:
+    """The chapter's numbers for these seeds: frames and per-class APs keyed (method, seed)."""
+    t_grid = twobytwo.t_grid(ctx.frozen_test.shape[1])
+    cache: dict = {}  # bridged sets shared by the seeds (the raw corpus's closed form)
+    with timed("scoring"):
+        df, ap, feats = run_table(cfg, ctx, runs)
+        sw = sweep(cfg, ctx, runs[0], cfg.sweep_t_starts, cfg.sweep_steps)
+        gaps = gap_table(cfg, ctx, feats, runs[0].seed)
+    with timed("text-only consumers"):
+        text = [twobytwo.run_text(cfg, ctx, r, data, world, cache) for r in runs]
+    with timed("EZ-HOI head, validated"):
+        heads = [head.run_orders(cfg, ctx, r, data, t_grid) for r in runs]
+    text_df, text_ap = claims.text_frame(
+        _merge(text, "rows"), {k: v for t in text for k, v in t["ap"].items()}
+    )
+    head_df, head_ap = claims.head_frame(
+        _merge(heads, "rows"), {k: v for h in heads for k, v in h["ap"].items()}
+    )
+    ctrl = claims.controls(text_df, text_ap, data.unseen)
+    kind = dose_kind(ctrl)
+    with timed("dose-response"):
+        doses = [dose.run_dose(cfg, ctx, r, data, world, kind, t_grid, cache) for r in runs]
+    return {
+        "per_seed": df,
+        "ap": ap,
+        "sweep": sw,
+        "gaps": gaps,
+        "text": text_df,
+        "text_ap": text_ap,
+        "text_grid": _merge(text, "grid"),
+        "gapcost": _merge(text, "gapcost"),
+        "controls": ctrl,
+        "head": head_df,
+        "head_ap": head_ap,
+        "head_grid": _merge(heads, "grid"),
+        "dose": pd.concat([d[0] for d in doses], ignore_index=True),
+        "dose_ap": {k: v for d in doses for k, v in d[1].items()},
+        "dose_kind": kind,
+        "geometry": claims.geometry_table(runs),
+    }

@@ -1,0 +1,238 @@
+"""The claim's own setting for one seed: text-only consumers x the text their bridge's diffusion model learned.
+
+For every consumer kind (``ordering.consumers``) fitted on raw or on adapted text, frozen
+CLIP's union features of the pairs are scored with no bridge, and bridged by a diffusion
+model of the raw and of the adapted corpus (chapter 4's trained MLP). The strength is
+chosen once per consumer, on validation, for the *matched* cell (the diffusion model
+learned the consumer's own text), and applied unchanged to the mismatched one, so
+"correct minus wrong" compares two bridges at one strength. The closed-form optimal
+denoiser of the same corpora, at the same strength, is the control: what a perfectly
+trained model of the corpus would do with this recipe. Every (t*, lambda) is also scored on the
+test set (trained MLP), for the figure of the whole grid; nothing is chosen from it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+import torch
+
+from hoilib.measure.metric import evaluate_hoi
+from hoilib.measure.zeroshot import class_mask, score_logits
+from hoilib.models.diffusion.bridge import bridge, check_order, noise_matched_t
+from hoilib.models.diffusion.closed_form import ClosedFormDenoiser
+from hoilib.ordering import consumers
+from hoilib.ordering.names import cell_name
+from hoilib.ordering.strength import (
+    T_GRID,
+    VALIDATIONS,
+    Validation,
+    applied,
+    choose,
+    flat_pairs,
+    strengths,
+    validation_grid,
+)
+
+SPACES = ("raw", "adapted")  # the text a consumer was fitted on, and a diffusion model learned
+MLP = "trained MLP"
+DENOISERS = (MLP, "closed form")
+COLS = ("full", "seen", "unseen")
+
+
+def t_grid(dim: int) -> tuple[int, ...]:
+    """The start steps a choice may take: ``strength.T_GRID`` and the noise-matched reference t*."""
+    return tuple(sorted(set(T_GRID) | {noise_matched_t(dim)}))
+
+
+@dataclass
+class Bridges:
+    """Bridged feature sets of one seed, each computed once and shared by every consumer."""
+
+    cfg: object
+    run: object
+    vision: dict  # where ("val", "test") -> frozen union features
+    mean: torch.Tensor  # frozen training mean, what the bridge subtracts
+    cache: dict  # shared across seeds: the raw corpus's closed form does not depend on the seed
+
+    def spaces(self) -> dict:
+        sp = self.run.space
+        return {
+            "raw": (sp.raw_corpus, sp.meta["raw_fingerprint"], self.run.raw),
+            "adapted": (sp.adapted_corpus, sp.fingerprint, self.run.adapted),
+        }
+
+    def at(self, diffusion: str, denoiser: str, t: int, where: str, consumer: str):
+        """Features of ``where`` bridged from t by the ``diffusion`` space's ``denoiser``, for a
+        consumer of the ``consumer`` space (the order guard is told the mismatch is asked for
+        exactly when the two spaces differ)."""
+        corpus, fp, trained = self.spaces()[diffusion]
+        if denoiser == "closed form":
+            ck = ("closed form", fp)
+            if ck not in self.cache:
+                self.cache[ck] = ClosedFormDenoiser.from_vectors(corpus, fp, diffusion)
+            diff = self.cache[ck]
+        else:
+            diff = trained
+        target = self.spaces()[consumer][1]
+        check_order(diff, target, allow_mismatch=diffusion != consumer)
+        seedless = denoiser == "closed form" and self.cfg.bridge_recipe == "direct"
+        key = (fp, denoiser, None if seedless else self.run.seed, int(t), where)
+        if key not in self.cache:
+            self.cache[key] = bridge(
+                diff,
+                self.vision[where],
+                self.mean,
+                fp,  # checked above against the consumer's space
+                t_start=int(t),
+                steps=self.cfg.bridge_steps,
+                recipe=self.cfg.bridge_recipe,
+                generator=torch.Generator().manual_seed(self.run.seed),
+                batch_size=max(1, len(self.vision[where])),
+            )
+        return self.cache[key]
+
+
+def image_accuracy(logits: torch.Tensor, pairs, targets: torch.Tensor, classes) -> float:
+    """Top-1 accuracy on annotated pairs among the classes of each pair's object (any label counts)."""
+    lab = targets.any(-1)
+    valid = class_mask(pairs, classes)
+    return consumers.accuracy(logits[lab], valid[lab], targets[lab].bool())
+
+
+class _Seed:
+    """One seed's data, bridges and scorers, shared by every consumer of ``run_text``."""
+
+    def __init__(self, cfg, ctx, run, data, world, cache):
+        self.cfg, self.run, self.data, self.world = cfg, run, data, world
+        self.val_pairs, _, self.val_u = flat_pairs(data.val_bridge)
+        self.val_targets = data.val_bridge.targets[~data.val_bridge.pad]
+        self.V = Validation.of(data.val_bridge, data.unseen, data.pseudo)
+        self.test_gt = world.test.ground_truth()
+        self.test_u = ctx.frozen_test
+        self.scale = ctx.frozen_scale
+        self.B = Bridges(
+            cfg, run, {"val": self.val_u, "test": ctx.frozen_test}, ctx.frozen_train_mean, cache
+        )
+        self.grid = strengths(t_grid(self.val_u.shape[1]))
+        self.held = consumers.held_out_rows(run.space.corpus_class, world.num_classes)
+
+    def bridged(self, diffusion, denoiser, where, consumer):
+        return lambda t: self.B.at(diffusion, denoiser, t, where, consumer)
+
+    def val_scores(self, c, feats) -> dict:
+        return self.V.scores(score_logits(c.logits(feats), self.val_pairs, self.world.classes))
+
+    def test_map(self, c, feats):
+        w = self.world
+        dets = score_logits(c.logits(feats), self.data.test_pairs, w.classes)
+        return evaluate_hoi(dets, self.test_gt, w.num_classes, rare=w.rare, unseen=self.data.unseen)
+
+    def fit(self, kind, space):
+        corpus = self.B.spaces()[space][0]
+        sp = self.run.space
+        n = self.world.num_classes
+        steps = self.cfg.consumer_steps
+        return consumers.fit_consumer(
+            kind, corpus, sp.corpus_class, n, self.held, space, self.scale, steps, self.run.seed
+        )
+
+    def consumer(self, kind, space) -> dict:
+        """Rows, grid rows, gap cost and per-class APs of one consumer."""
+        c, seed = self.fit(kind, space), self.run.seed
+        head = {"kind": kind, "consumer": space, "seed": seed}
+        score = lambda f: self.val_scores(c, f)  # noqa: E731
+        base = score(self.val_u)
+        m = self.test_map(c, self.test_u)
+        ap = {(cell_name(space, "none", kind=kind), seed): m.ap}
+        none = {"diffusion": "none", "denoiser": "none", "t_start": 0, "lambda": 0.0}
+        rows = [head | none | _val(base) | _pct(m)]
+        vg = {
+            d: validation_grid(self.val_u, self.bridged(d, MLP, "val", space), score, self.grid)
+            for d in SPACES
+        }
+        choice = choose(vg[space], base, self.cfg.strength_by)
+        at = {d: _at(vg[d], choice.t_start, choice.lam) for d in SPACES}
+        for den in DENOISERS:  # the closed form at the trained model's strength: the control
+            for d in SPACES:
+                feats = applied(
+                    self.test_u, self.bridged(d, den, "test", space), choice.t_start, choice.lam
+                )
+                m = self.test_map(c, feats)
+                ap[(cell_name(space, d, den, kind), seed)] = m.ap
+                picked = {
+                    "diffusion": d,
+                    "denoiser": den,
+                    "t_start": choice.t_start,
+                    "lambda": choice.lam,
+                    "chosen_by": choice.by,
+                }
+                rows.append(head | picked | _val(at[d]) | _pct(m))
+        grid = []  # the whole grid on the test set, for the figure and the transfer report
+        for d in SPACES:
+            for t, lam in self.grid:
+                feats = applied(self.test_u, self.bridged(d, MLP, "test", space), t, lam)
+                grid.append(
+                    head
+                    | {"diffusion": d, "t_start": t, "lambda": lam}
+                    | _val(_at(vg[d], t, lam))
+                    | _pct(self.test_map(c, feats))
+                )
+        matched = applied(
+            self.val_u, self.bridged(space, MLP, "val", space), choice.t_start, choice.lam
+        )
+        text = self.B.spaces()[space][0][self.held]
+        labels = self.run.space.corpus_class[self.held]
+
+        def acc(f):
+            return image_accuracy(c.logits(f), self.val_pairs, self.val_targets, self.world.classes)
+
+        gap = head | {
+            "held-out text accuracy": consumers.text_accuracy(c, text, labels, self.world.classes),
+            "image accuracy": acc(self.val_u),
+            "bridged image accuracy": acc(matched),
+            "held-out text loss": c.held_out_loss,
+            "fit": c.chosen,
+        }
+        return {"rows": rows, "grid": grid, "gapcost": [gap], "ap": ap}
+
+
+def run_text(cfg, ctx, run, data, world, cache: dict | None = None) -> dict:
+    """Every consumer of one seed with no bridge and both bridges at the matched cell's strength.
+
+    Returns {'rows': one row per (kind, consumer, diffusion, denoiser), 'grid': validation
+    and test mAP of every strength (trained MLP), 'gapcost': what the gap costs each
+    consumer, 'ap': per-class test AP keyed (method, seed)}. No consumer sees an image
+    feature while it is fitted: ``consumers.fit_consumer`` receives the text corpus only.
+    Pass the same ``cache`` to every seed's call: the raw corpus's closed form is shared.
+    """
+    one = _Seed(cfg, ctx, run, data, world, {} if cache is None else cache)
+    parts = [one.consumer(kind, space) for kind in consumers.KINDS for space in SPACES]
+    out = {k: pd.DataFrame([r for p in parts for r in p[k]]) for k in ("rows", "grid", "gapcost")}
+    return out | {"ap": {k: v for p in parts for k, v in p["ap"].items()}}
+
+
+def _at(grid: pd.DataFrame, t: int, lam: float) -> pd.Series:
+    """The row of one strength in a validation grid."""
+    return grid[(grid.t_start == t) & (grid["lambda"] == lam)].iloc[0]
+
+
+def _val(scores) -> dict:
+    return {f"val_{k.replace('-', '_')}": float(scores[k]) for k in VALIDATIONS}
+
+
+def _pct(m) -> dict:
+    return {k: m.as_percent()[k] for k in COLS}
+
+
+def correct_minus_wrong(grid: pd.DataFrame) -> pd.DataFrame:
+    """Adapted-trained minus raw-trained bridge at every (t*, lambda) of a grid, mean over seeds.
+
+    For a consumer of adapted text (or EZ-HOI's head) that is correct minus wrong; columns
+    are the validation mAPs and the test Unseen mAP.
+    """
+    keys, cols = ["seed", "t_start", "lambda"], ["val_pseudo_unseen", "val_seen", "unseen"]
+    c = grid[grid.diffusion == "adapted"].set_index(keys)[cols]
+    w = grid[grid.diffusion == "raw"].set_index(keys)[cols]
+    return (c - w).groupby(["t_start", "lambda"]).mean().reset_index()
