@@ -21,12 +21,12 @@ from pathlib import Path
 
 import torch
 
-from hoilib.ordering import methods as ordering
 from hoilib.config import parse_overrides as _overrides  # noqa: E402
 from hoilib.config import resolve, resolve_device  # noqa: E402
 from hoilib.models.diffusion import model as dm  # noqa: E402
 from hoilib.models.diffusion.bridge import bridge  # noqa: E402
 from hoilib.models.seedrun import seed_run  # noqa: E402
+from hoilib.ordering import methods as ordering
 
 
 def load_or_init(cfg: dict, dim: int) -> tuple[dm.TextDiffusion, str]:

@@ -1,4 +1,4 @@
-"""Chapter 5's claim tables on hand-made rows: the 2 x 2 layout, the geometry rule, one scoring rule."""
+"""Chapter 5's claims on hand-made rows: verdicts at the document's size, the control, transfer, geometry."""
 
 from __future__ import annotations
 
@@ -6,104 +6,149 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hoilib.measure import effects
 from hoilib.ordering import claims
+from hoilib.ordering.names import cell_name
 
-UNSEEN = np.array([True, True, False, False])
+UNSEEN = np.array([True] * 8 + [False] * 4)
+KIND = "MLP"
 
 
-def _text_rows():
+def _rows(gain_correct: float, gain_wrong: float, seeds=(0, 1, 2), noise=0.3):
+    """Text-only rows and per-class APs: adapted MLP with no bridge, the wrong and the correct order."""
+    rng = np.random.default_rng(0)
     rows, ap = [], {}
-    for seed in (0, 1, 2):
-        for c, d, den in [("adapted", "none", "none"), ("adapted", "raw", "trained MLP")] + [
-            ("adapted", "adapted", "trained MLP"),
-            ("raw", "none", "none"),
-            ("raw", "raw", "trained MLP"),
-            ("raw", "adapted", "trained MLP"),
-        ]:
-            up = 0.2 if (c, d) == ("adapted", "adapted") else 0.0
-            a = np.array([0.3, 0.4, 0.5, 0.6]) + up + 0.01 * seed
-            ap[(c, d, den, seed)] = a
-            m = {"unseen": 100 * a[UNSEEN].mean(), "seen": 100 * a[~UNSEEN].mean()}
+    for s in seeds:
+        base = rng.uniform(0.2, 0.6, len(UNSEEN))
+        for d, gain in (("none", 0.0), ("raw", gain_wrong), ("adapted", gain_correct)):
+            a = base + gain / 100 + rng.normal(0, noise / 100, len(UNSEEN))
+            den = "none" if d == "none" else "trained MLP"
+            ap[(cell_name("adapted", d, "trained MLP", KIND), s)] = a
             rows.append(
-                {"consumer": c, "diffusion": d, "denoiser": den, "seed": seed, "t_start": 599}
-                | {"lambda": 0.5, "full": 100 * a.mean()}
-                | m
+                {"kind": KIND, "consumer": "adapted", "diffusion": d, "denoiser": den, "seed": s}
+                | {"t_start": 0 if d == "none" else 599, "lambda": 0.0 if d == "none" else 0.5}
+                | {
+                    "chosen_by": "pseudo-unseen",
+                    "val_seen": 40.0 + gain,
+                    "val_pseudo_unseen": 30.0 + gain,
+                }
+                | {
+                    "unseen": 100 * a[UNSEEN].mean(),
+                    "seen": 100 * a[~UNSEEN].mean(),
+                    "full": 100 * a.mean(),
+                }
             )
     return pd.DataFrame(rows), ap
 
 
-def test_the_2x2_reads_consumer_rows_and_diffusion_columns():
-    df, ap = _text_rows()
-    g = claims.grid_2x2(df)
-    assert list(g.index) == ["consumer: adapted prototypes", "consumer: raw prototypes"]
-    assert list(g.columns) == ["diffusion: none", "diffusion: raw", "diffusion: adapted"]
-    assert g.loc["consumer: adapted prototypes", "diffusion: adapted"] == pytest.approx(56.0)
-    s = claims.summary(df)
+def test_verdict_words_follow_the_interval_and_the_predicted_size():
+    assert effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=3) == "supported"
     assert (
-        s["chosen on validation (per seed)"].iloc[0]
-        == "t*=599, λ=0.5; t*=599, λ=0.5; t*=599, λ=0.5"
+        effects.verdict(0.2, 2.0, 3.1, p=0.01, seeds_with=3) == "supported, smaller than predicted"
     )
+    assert effects.verdict(-1.0, 2.0, 3.1, p=0.5) == "ruled out at the predicted size"
+    assert effects.verdict(-1.0, 4.0, 3.1, p=0.5) == "inconclusive"
+    assert effects.verdict(-5.0, -1.0, 3.1, p=0.01, seeds_with=0) == "contradicted"
+    # a seed against the direction keeps "supported" from being said; a tie counts for neither side
+    assert effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=2, seeds_against=1) == "inconclusive"
+    assert effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=2, seeds_against=0) == "supported"
+    # a predicted loss reads the interval from the other side
+    assert effects.verdict(-0.3, 0.4, -0.5, p=0.9) == "ruled out at the predicted size"
+    assert effects.verdict(-2.0, -0.8, -0.5, p=0.01, seeds_against=0) == "supported"
+    assert effects.excludable(-0.3, 0.4, -0.5) == -0.3 and effects.excludable(1, 2, 3.1) == 2
+    with pytest.raises(ValueError, match="nonzero margin"):
+        effects.verdict(0, 1, 0.0)
 
 
-def test_a_consistent_20_point_gain_is_supported_and_the_headline_says_so():
-    df, ap = _text_rows()
+def test_t_interval_and_worlds_needed():
+    t = effects.t_interval([1.0, 2.0, 3.0])
+    assert t["mean"] == 2.0 and t["lo"] == pytest.approx(2 - 4.302653 / 3**0.5, rel=1e-5)
+    assert np.isnan(effects.t_interval([1.0])["lo"])
+    n = effects.worlds_needed([0.0, 2.0, 4.0, 6.0], 1.5)  # sd 2.58: t(n-1) * 2.58 / sqrt(n) <= 1.5
+    assert n == 14
+    assert effects.worlds_needed([1.0], 1.5) is None
+
+
+def test_a_large_consistent_gain_is_supported_and_a_null_is_ruled_out_at_the_documents_size():
+    df, ap = _rows(gain_correct=8.0, gain_wrong=0.0)
+    j = claims.judged(ap, claims.text_pairs(KIND), UNSEEN)
+    cw = j[(j.contrast == "correct - wrong") & (j.column == "unseen")].iloc[0]
+    assert cw["mean"] == pytest.approx(8.0, abs=0.5) and cw.verdict == "supported"
+    assert j[j.column == "unseen"].p_holm.ge(j[j.column == "unseen"].p).all()  # Holm only raises p
+    assert (j[j.column != "unseen"].p_holm == j[j.column != "unseen"].p).all()  # secondary: own p
+    df0, ap0 = _rows(gain_correct=0.0, gain_wrong=0.0, noise=0.05)
+    j0 = claims.judged(ap0, claims.text_pairs(KIND), UNSEEN)
+    cw0 = j0[(j0.contrast == "correct - wrong") & (j0.column == "unseen")].iloc[0]
+    assert cw0.verdict == "ruled out at the predicted size" and cw0["rules out beyond"] < 3.1
+    table = claims.verdict_table(j0)
+    assert list(table.columns) == ["Unseen mAP", "Seen mAP", "Full mAP"]
+    assert table.iloc[0, 0].startswith("RULED OUT AT THE PREDICTED SIZE")
+
+
+def test_the_control_needs_a_gain_on_validation_and_on_test():
+    df, ap = _rows(gain_correct=5.0, gain_wrong=0.0)
     frame, aps = claims.text_frame(df, ap)
-    tests, table = claims.judge_claims(frame, aps, claims.TEXT_CLAIMS, UNSEEN)
-    first = claims.TEXT_CLAIMS[0][0]
-    assert tests[first].loc["unseen", "mean difference (points)"] == pytest.approx(20.0)
-    # two unseen classes cannot reach Wilcoxon p < 0.05: the rule says "not shown", not "supported"
-    assert table.loc[first, "unseen mAP"].startswith("NOT SHOWN")
-    text = claims.headline(tests, claims.TEXT_CLAIMS, {first: "not shown"})
-    assert (
-        "+20.00 Unseen mAP points" in text
-        and "3 of 3 seeds" in text
-        and "NOT SHOWN by the rule" in text
+    c = claims.control(frame, aps, KIND, "adapted", UNSEEN)
+    assert c["passes"] and c["validation gain"] == pytest.approx(5.0)
+    assert c["validation classes"] == "pseudo-unseen"
+    weak = df.assign(val_pseudo_unseen=30.0)  # validation saw no gain: the control fails
+    assert not claims.control(weak, ap, KIND, "adapted", UNSEEN)["passes"]
+    df2, ap2 = _rows(gain_correct=0.2, gain_wrong=0.0)
+    assert not claims.control(df2, ap2, KIND, "adapted", UNSEEN)["passes"]
+    ctrl = pd.DataFrame([c | {"kind": "MLP"}, c | {"kind": "linear", "validation gain": 9.0}])
+    assert claims.primary(ctrl) == "linear"
+    assert claims.primary(ctrl.assign(passes=False)) is None
+
+
+def test_transfer_reads_each_validations_choice_on_the_test_set():
+    rows = pd.DataFrame(
+        [
+            {"kind": "k", "consumer": "adapted", "seed": 0, "diffusion": "none"}
+            | {"val_seen": 10.0, "val_pseudo_unseen": 5.0, "unseen": 20.0}
+        ]
     )
+    grid = pd.DataFrame(
+        [
+            {"kind": "k", "consumer": "adapted", "seed": 0, "diffusion": "adapted", "t_start": t}
+            | {"lambda": 1.0, "val_seen": vs, "val_pseudo_unseen": vp, "unseen": u}
+            for t, vs, vp, u in ((199, 12.0, 4.0, 18.0), (599, 11.0, 7.0, 23.0))
+        ]
+    )
+    t = claims.transfer(grid, rows)
+    seen = t[t.validation == "seen"].iloc[0]
+    pseudo = t[t.validation == "pseudo-unseen"].iloc[0]
+    assert (seen.t_start, seen["test Unseen gain"]) == (199, -2.0)
+    assert (pseudo.t_start, pseudo["test Unseen gain"]) == (599, 3.0)
+    s = claims.transfer_summary(t)
+    assert s.loc["seen", "same sign"] == 0 and s.loc["pseudo-unseen", "same sign"] == 1
+
+
+def test_the_2x2_reads_consumer_rows_and_diffusion_columns():
+    df, _ = _rows(gain_correct=5.0, gain_wrong=1.0)
+    g = claims.grid_2x2(df, KIND)
+    assert list(g.columns) == ["diffusion: none", "diffusion: raw", "diffusion: adapted"]
+    assert list(g.index) == [f"adapted {KIND}"]
+    s = claims.summary(df)
+    assert s["strength per seed"].iloc[1] == "t*=599, λ=0.5; t*=599, λ=0.5; t*=599, λ=0.5"
 
 
 def test_geometry_rule_uses_the_fixed_thresholds():
-    geo = pd.DataFrame(
-        {"linear CKA": [0.99, 0.96], "kNN overlap": [0.5, 0.91]}, index=["class text", "corpus"]
-    )
+    geo = pd.DataFrame({"linear CKA": [0.99], "kNN overlap": [0.95]}, index=["corpus"])
     assert claims.same_geometry(geo)
-    geo.loc["corpus", "kNN overlap"] = 0.89
-    assert not claims.same_geometry(geo)
+    assert not claims.same_geometry(geo.assign(**{"kNN overlap": [0.5]}))
 
 
 def test_same_scoring_lets_the_seed_free_frozen_row_stand_for_every_seed():
+    unseen = np.array([True, False])
     per_seed = pd.DataFrame(
-        [{"method": "frozen", "seed": 0, "full": 50.0, "seen": 50.0, "unseen": 50.0}]
-        + [
-            {"method": "ez", "seed": s, "full": 60.0, "seen": 60.0, "unseen": 60.0}
-            for s in (0, 1, 2)
+        [
+            {"method": "frozen", "seed": 0, "full": 10.0, "seen": 10.0, "unseen": 10.0},
+            {"method": "ez", "seed": 0, "full": 12.0, "seen": 12.0, "unseen": 12.0},
+            {"method": "ez", "seed": 1, "full": 14.0, "seen": 14.0, "unseen": 14.0},
         ]
     )
-    ap = {("frozen", 0): np.full(4, 0.5)} | {("ez", s): np.full(4, 0.6) for s in (0, 1, 2)}
-    t = claims.same_scoring(per_seed, ap, "frozen", "ez", UNSEEN)
-    assert t.loc["unseen", "seeds"] == 3 and t.loc["unseen", "seeds where b > a"] == 3
-    assert t.loc["full", "mean difference (points)"] == pytest.approx(10.0)
-
-
-def test_choice_summary_counts_kept_and_chosen_bridges():
-    df, _ = _text_rows()
-    df.loc[(df.diffusion == "raw") & (df.consumer == "raw"), "t_start"] = 0
-    text = claims.choice_summary(df)
-    assert "no bridge (t* = 0) in 3 of the 12 bridged cells" in text
-    assert "of the 9 where it chose a bridge, the test Full mAP rose" in text
-    assert "in 3 and did not in 6" in text  # only adapted x adapted is above its no-bridge row
-
-
-def test_control_summary_reads_the_rule():
-    df, _ = _text_rows()
-    extra = []
-    for c in ("adapted", "raw"):
-        for den in ("closed form", "closed form, own object"):
-            row = df[(df.consumer == c) & (df.diffusion == "none")].assign(
-                diffusion=c, denoiser=den
-            )
-            extra.append(row.assign(unseen=row.unseen + (5.0 if c == "raw" else -1.0)))
-    text = claims.control_summary(pd.concat([df, *extra]))
-    assert "with adapted prototypes and the adapted-trained bridge" in text
-    assert "+20.00 points for the trained MLP" in text and "the trained model already helps" in text
-    assert "+0.00 points for the trained MLP, +5.00 for the closed form" in text
-    assert "it is undertrained" in text
+    ap = {("frozen", 0): np.array([0.1, 0.1]), ("ez", 0): np.array([0.12, 0.12])}
+    ap[("ez", 1)] = np.array([0.14, 0.14])
+    t = claims.same_scoring(per_seed, ap, "frozen", "ez", unseen)
+    assert t.loc["unseen", "mean difference (points)"] == pytest.approx(3.0)
+    assert t.loc["unseen", "seeds"] == 2

@@ -1,29 +1,30 @@
-"""The text-only consumer and the bridge strength chosen on validation (issue 11, items 2 and 3)."""
+"""Chapter 5's text-only setting and EZ-HOI's head: one validated strength for both orders (issue 18)."""
 
 from __future__ import annotations
 
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 import torch.nn.functional as F
 
-from hoilib.ordering import strength
-from hoilib.ordering import twobytwo as consumer
+from hoilib.measure.zeroshot import score_logits
+from hoilib.ordering import consumers, head, strength, twobytwo
+from hoilib.ordering.names import cell_name
 
 
 @pytest.fixture(scope="module")
 def exp(tiny_experiment):
-    return tiny_experiment
+    cfg, world, data, ctx, run = tiny_experiment
+    return cfg.model_copy(update={"consumer_steps": 40}), world, data, ctx, run
 
 
-def test_prototypes_are_unit_class_means_and_name_a_missing_class():
-    corpus = torch.tensor([[1.0, 0.0], [0.0, 1.0], [3.0, 0.0]])
-    p = consumer.prototypes(corpus, torch.tensor([0, 0, 1]), 2)
-    assert torch.allclose(p, torch.tensor([[2**-0.5, 2**-0.5], [1.0, 0.0]]), atol=1e-6)
-    with pytest.raises(ValueError, match=r"corpus_class: no corpus vector for classes \[2\]"):
-        consumer.prototypes(corpus, torch.tensor([0, 0, 1]), 3)
+@pytest.fixture(scope="module")
+def text(exp):
+    cfg, world, data, ctx, run = exp
+    return twobytwo.run_text(cfg, ctx, run, data, world)
 
 
 def test_blend_ends_are_the_input_and_the_bridge():
@@ -32,89 +33,130 @@ def test_blend_ends_are_the_input_and_the_bridge():
     assert torch.allclose(strength.blend(v, b, 1.0), b, atol=1e-6)
 
 
-def test_choice_takes_the_best_validation_score_and_ties_go_to_the_weaker_bridge():
-    v = torch.randn(5, 4)
-    target = F.normalize(torch.ones(5, 4), dim=-1)
-    choice = strength.choose_strength(
-        v,
-        lambda t: target,
-        lambda f: float((f * target).sum()),
-        t_grid=(0, 199, 599),
-        lambdas=(0.5, 1.0),
+def test_the_choice_is_a_bridge_with_the_best_validation_score_and_ties_go_to_the_weaker():
+    grid = strength.strengths((0, 199, 599), (0.5, 1.0))
+    assert grid[0] == (199, 0.5) and (0, 0.5) not in grid  # t* = 0 is never a candidate
+    g = pd.DataFrame(
+        [{"t_start": t, "lambda": lam, "seen": 1.0, "pseudo-unseen": 2.0} for t, lam in grid]
     )
-    assert (choice.t_start, choice.lam) == (
-        199,
-        1.0,
-    )  # t=199 and t=599 tie at lambda 1: the weaker wins
-    assert len(choice.grid) == 1 + 2 * 2 and choice.val_map == pytest.approx(
-        choice.grid.val_map.max()
+    g.loc[(g.t_start == 599) & (g["lambda"] == 0.5), "pseudo-unseen"] = 5.0
+    g.loc[(g.t_start == 199) & (g["lambda"] == 1.0), "pseudo-unseen"] = (
+        5.0  # tie: 199 * 1 < 599 * .5
     )
-    flat = strength.choose_strength(v, lambda t: target, lambda f: 1.0, t_grid=(0, 599))
-    assert (flat.t_start, flat.lam) == (0, 0.0)  # nothing helps: no bridge
+    c = strength.choose(g, {"seen": 0.0, "pseudo-unseen": 1.0})
+    assert (c.t_start, c.lam, c.by, c.gain) == (199, 1.0, "pseudo-unseen", 4.0)
+    flat = strength.choose(g.assign(**{"pseudo-unseen": np.nan}), {"seen": 0.5, "pseudo-unseen": 1})
+    assert (
+        flat.by == "seen" and (flat.t_start, flat.lam) == grid[0]
+    )  # no pseudo class: seen decides
+    with pytest.raises(ValueError, match="by must be one of"):
+        strength.choose(g, {}, by="test")
 
 
-@pytest.fixture(scope="module")
-def two_by_two(exp):
+def test_both_orders_get_the_strength_chosen_for_the_consistent_cell(exp, text):
     cfg, world, data, ctx, run = exp
-    return consumer.run_2x2(cfg, ctx, run, data, world)
+    rows = text["rows"]
+    assert len(rows) == len(consumers.KINDS) * 2 * (1 + 2 * len(twobytwo.DENOISERS))
+    bridged = rows[rows.diffusion != "none"]
+    assert (bridged.t_start > 0).all()  # a bridge, never "no bridge" in disguise
+    per_consumer = bridged.groupby(["kind", "consumer"])[["t_start", "lambda"]].nunique()
+    assert (per_consumer == 1).all().all()
+    assert (rows[rows.diffusion == "none"].t_start == 0).all()
+    grid = text["grid"]
+    n = len(strength.strengths(twobytwo.t_grid(ctx.frozen_test.shape[1])))
+    assert len(grid) == len(consumers.KINDS) * 2 * n  # both orders, consumers of adapted text
+    assert set(grid.consumer) == {"adapted"}
+    # the chosen strength has the best validation score of the consistent cell's grid
+    mine = (bridged.kind == "prototypes") & (bridged.consumer == "adapted")
+    r = bridged[mine & (bridged.diffusion == "adapted") & (bridged.denoiser == "trained MLP")].iloc[
+        0
+    ]
+    g = grid[
+        (grid.kind == "prototypes") & (grid.consumer == "adapted") & (grid.diffusion == "adapted")
+    ]
+    col = "val_" + r.chosen_by.replace("-", "_")
+    assert r[col] == pytest.approx(g[col].max())
 
 
-def test_2x2_runs_and_the_no_bridge_cells_are_the_plain_consumer(exp, two_by_two):
-    cfg, world, data, ctx, run = exp
-    df, choices, ap = two_by_two
-    cells = consumer.cells()
-    assert len(df) == len(cells) == 2 * (1 + 2 * len(consumer.DENOISERS))
-    assert list(zip(df.consumer, df.diffusion, df.denoiser, strict=True)) == cells
-    assert (df[df.diffusion == "none"].t_start == 0).all()
-    assert df[["full", "seen"]].notna().all().all()
-    for (_, d, _, _), ch in choices.items():
-        assert set(ch.grid.t_start) == ({0} if d == "none" else set(strength.T_GRID))
-    # the no-bridge cell is the plain prototype consumer on frozen features
+def test_no_bridge_prototypes_score_like_chapter_1(exp, text):
+    """The no-bridge prototype consumer is frozen CLIP scored against class means by CLIP's softmax."""
     from hoilib.ordering.methods import evaluate
 
-    protos = consumer.prototypes(
-        run.space.adapted_corpus, run.space.corpus_class, world.num_classes
+    cfg, world, data, ctx, run = exp
+    sp = run.space
+    held = consumers.held_out_rows(sp.corpus_class, world.num_classes)
+    z = F.normalize(sp.adapted_corpus[~held].double(), dim=-1)
+    protos = F.normalize(
+        consumers.class_means(z, sp.corpus_class[~held].long(), world.num_classes), dim=-1
     )
-    plain = evaluate(ctx, ctx.frozen_test, protos, ctx.frozen_scale)
-    row = df[(df.consumer == "adapted") & (df.diffusion == "none")].iloc[0]
-    assert row.full == pytest.approx(plain.as_percent()["full"])
-    assert np.allclose(ap[("adapted", "none", "none", run.seed)], plain.ap, equal_nan=True)
+    plain = evaluate(ctx, ctx.frozen_test, protos.float(), ctx.frozen_scale)
+    key = (cell_name("adapted", "none", kind="prototypes"), run.seed)
+    assert np.allclose(text["ap"][key], plain.ap, equal_nan=True, atol=1e-6)
 
 
-def test_object_mask_keeps_the_classes_of_the_pairs_object():
-    classes = [(0, 0), (1, 0), (0, 1)]
-    m = consumer.object_mask(np.array([0, 1]), torch.tensor([0, 1, 2, 2]), classes)
-    assert m.tolist() == [[True, True, False, False], [False, False, True, True]]
+def test_no_text_only_consumer_sees_an_image_feature_while_it_trains(exp, monkeypatch):
+    """Every tensor handed to a consumer's fit is a row subset of a text corpus, never an image feature."""
+    cfg, world, data, ctx, run = exp
+    seen_inputs, fitted = [], []
+    real = consumers.fit_consumers
+
+    def spy(specs, texts, corpus_class, *a, **k):
+        # every tensor the fit receives: the texts of each spec, and the labels
+        seen_inputs.extend(texts[space].detach().clone() for _, space in specs)
+        fitted.extend(specs)
+        return real(specs, texts, corpus_class, *a, **k)
+
+    monkeypatch.setattr(consumers, "fit_consumers", spy)
+    twobytwo.run_text(cfg, ctx, run, data, world)
+    images = torch.cat(
+        [ctx.frozen_test, strength.flat_pairs(data.val_bridge)[2], data.train.u[~data.train.pad]]
+    )
+    corpora = (run.space.raw_corpus, run.space.adapted_corpus)
+    assert sorted(fitted) == sorted((k, s) for k in consumers.KINDS for s in ("raw", "adapted"))
+    for x in seen_inputs:
+        assert any(torch.equal(x, c) for c in corpora)
+        d = torch.cdist(F.normalize(x.float(), dim=-1), F.normalize(images.float(), dim=-1))
+        assert float(d.min()) > 1e-4  # no row of any image set
 
 
-def test_validated_head_setting_runs_and_no_bridge_is_the_model(exp):
-    from hoilib.ordering import head as head_bridge
+def test_the_choice_never_reads_test_labels(exp, text, monkeypatch):
+    """Scrambling what the test scorer reads (the test ground truth) leaves every chosen strength as it was."""
+    cfg, world, data, ctx, run = exp
+    real = type(world.test).ground_truth
+    rng = np.random.default_rng(0)
+
+    def scrambled(ds):
+        gt = real(ds)
+        return dataclasses.replace(gt, hoi=rng.permutation(gt.hoi))
+
+    monkeypatch.setattr(type(world.test), "ground_truth", scrambled)
+    after = twobytwo.run_text(cfg, ctx, run, data, world)["rows"]
+    before = text["rows"]
+    cols = ["kind", "consumer", "diffusion", "denoiser", "t_start", "lambda"]
+    pd.testing.assert_frame_equal(before[cols], after[cols])
+    assert not np.allclose(before.unseen, after.unseen, equal_nan=True)  # the test scores did move
+
+
+def test_the_head_setting_bridges_both_orders_at_the_correct_orders_strength(exp):
     from hoilib.ordering.methods import evaluate, ezhoi_head
 
     cfg, world, data, ctx, run = exp
-    df, choices, ap = head_bridge.run_orders(cfg, ctx, run, data)
-    assert list(df.diffusion) == list(head_bridge.ORDERS)
+    out = head.run_orders(cfg, ctx, run, data, twobytwo.t_grid(run.vision.shape[1]))
+    rows = out["rows"]
+    assert list(rows.diffusion) == list(head.ORDERS)
     plain = evaluate(ctx, run.vision, run.space.adapted, ezhoi_head(run)).as_percent()
-    assert df.iloc[0].full == pytest.approx(plain["full"]) and df.iloc[0].t_start == 0
-    assert len(head_bridge.val_vision(run, data)) == int((~data.val.pad).sum())
-
-
-def test_the_choice_never_reads_test_labels(exp):
-    """Scrambling every test label (and the test features' order) leaves every chosen (t*, lambda) as it was."""
-    cfg, world, data, ctx, run = exp
-    _, before, _ = consumer.run_2x2(cfg, ctx, run, data, world)
-    rng = np.random.default_rng(0)
-    scrambled_targets = data.test.targets[
-        ..., torch.as_tensor(rng.permutation(data.test.targets.shape[-1]))
-    ]
-    bad = dataclasses.replace(data, test=dataclasses.replace(data.test, targets=scrambled_targets))
-    bad_ctx = dataclasses.replace(
-        ctx,
-        data=bad,
-        pos_cls=rng.permutation(ctx.pos_cls),
-        frozen_test=ctx.frozen_test[torch.as_tensor(rng.permutation(len(ctx.frozen_test)))],
+    assert rows.iloc[0].full == pytest.approx(plain["full"]) and rows.iloc[0].t_start == 0
+    assert (
+        rows.iloc[1][["t_start", "lambda"]].tolist() == rows.iloc[2][["t_start", "lambda"]].tolist()
     )
-    _, after, _ = consumer.run_2x2(cfg, bad_ctx, run, bad, world)
-    assert {k: (c.t_start, c.lam) for k, c in before.items()} == {
-        k: (c.t_start, c.lam) for k, c in after.items()
-    }
+    assert rows.iloc[1].t_start > 0
+    assert len(head.val_vision(run, data)) == int((~data.val_bridge.pad).sum())
+
+
+def test_validation_scores_split_trained_and_pseudo_unseen_classes(exp):
+    cfg, world, data, ctx, run = exp
+    v = strength.Validation.of(data.val_bridge, data.unseen, data.pseudo)
+    assert not (v.trained & v.pseudo).any() and not (v.trained & data.unseen).any()
+    logits = torch.randn(len(v.pairs), world.num_classes)
+    scores = v.scores(score_logits(logits, v.pairs, world.classes))
+    assert set(scores) == {"seen", "pseudo-unseen"} and np.isfinite(scores["seen"])

@@ -1,4 +1,4 @@
-"""The synth-grid table on hand-made runs: the right differences, per split, nested intervals, clear errors."""
+"""The synth-grid table on hand-made runs: the control first, each split and all pooled, verdicts, errors."""
 
 from __future__ import annotations
 
@@ -8,14 +8,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hoilib.ordering.names import cell_name
 from hoilib.errors import ConfigError
-from hoilib.pipeline.grid import COMPARISONS, read_runs, summarize, table_markdown
+from hoilib.ordering import claims
+from hoilib.pipeline.grid import effect, read_runs, summarize, table_markdown
 
-A, B = cell_name("adapted", "raw"), cell_name("adapted", "adapted")
+KIND = "MLP"
+PAIRS = claims.text_pairs(KIND)
+NONE, WRONG = PAIRS["correct - no bridge"][0], PAIRS["correct - wrong"][0]
+CORRECT = PAIRS["correct - wrong"][1]
 
 
-def _run(root: Path, split: str, world: int, shift: float, unseen=(0, 1)) -> None:
+def _run(root: Path, split: str, world: int, correct: float, wrong: float = 0.0, val=3.0):
     folder = root / f"synth-grid-world_seed{world}-split_{split}"
     (folder / "metrics").mkdir(parents=True)
     (folder / "config.json").write_text(
@@ -23,34 +26,60 @@ def _run(root: Path, split: str, world: int, shift: float, unseen=(0, 1)) -> Non
     )
     aps = []
     for s in (0, 1):
-        base = [0.2, 0.4, 0.6, None]  # class 3 has no test positive
-        aps.append({"method": A, "seed": s, "ap": base})
-        aps.append({"method": B, "seed": s, "ap": [None if x is None else x + shift for x in base]})
-    m = {"per_class_ap": aps, "unseen_classes": list(unseen)}
+        base = [0.2, 0.4, 0.6, 0.3, None]  # the last class has no test positive
+        for name, shift in ((NONE, 0.0), (WRONG, wrong), (CORRECT, correct)):
+            aps.append(
+                {"method": name, "seed": s, "ap": [None if x is None else x + shift for x in base]}
+            )
+    ctrl = [{"kind": KIND, "consumer": "adapted", "validation gain": val}]
+    m = {"per_class_ap": aps, "unseen_classes": [0, 1], "controls": ctrl}
     (folder / "metrics" / "05_evaluation.json").write_text(json.dumps({"metrics": m}))
 
 
-def test_the_table_gives_each_splits_difference_with_an_interval(tmp_path):
-    _run(tmp_path, "uv", 0, 0.1)
-    _run(tmp_path, "uv", 1, 0.3)
-    _run(tmp_path, "rf-uc", 0, -0.05)
+def test_the_table_judges_each_split_and_the_pool_after_the_control(tmp_path):
+    for w, c in enumerate((0.10, 0.12, 0.08)):
+        _run(tmp_path, "uv", w, correct=c)
+        _run(tmp_path, "uo", w, correct=c + 0.02)
     out = tmp_path / "grid.json"
     table = summarize(tmp_path, out, n_boot=200)
-    row = table[(table.split == "uv") & (table.column == "unseen")].iloc[0]
-    assert row.comparison == COMPARISONS[0][1] and row["mean"] == pytest.approx(20.0)
-    assert row.lo == pytest.approx(10.0) and row.hi == pytest.approx(30.0)  # two worlds: 10 or 30
-    assert (row.worlds, row.seeds) == (2, 4)
-    rf = table[(table.split == "rf-uc") & (table.column == "full")].iloc[0]
-    assert rf["mean"] == pytest.approx(-5.0) and rf.lo == pytest.approx(rf.hi)  # constant shift
     rec = json.loads(out.read_text())
-    assert {r["folder"] for r in rec["runs"]} == {
-        "synth-grid-world_seed0-split_uv",
-        "synth-grid-world_seed1-split_uv",
-        "synth-grid-world_seed0-split_rf-uc",
-    }
+    assert rec["primary"] == KIND and rec["controls"][0]["passes"]
+    pooled = table[(table.split == "pooled") & (table.setting == f"text-only: {KIND}")]
+    cw = pooled[(pooled.contrast == "correct - wrong") & (pooled.column == "unseen")].iloc[0]
+    assert cw["mean"] == pytest.approx(11.0) and cw.worlds == 3 and cw["primary family"]
+    assert cw.lo <= min(cw.boot_lo, cw.t_lo) + 1e-12 and cw.hi >= max(cw.boot_hi, cw.t_hi) - 1e-12
+    assert cw.verdict == "supported"  # +11 with an interval far from 0
+    uv = table[(table.split == "uv") & (table.setting == f"text-only: {KIND}")]
+    assert uv[(uv.contrast == "correct - wrong") & (uv.column == "unseen")].iloc[0][
+        "mean"
+    ] == pytest.approx(10.0)
+    assert not uv["primary family"].any()  # per split: secondary, own p
+    wn = pooled[(pooled.contrast == "wrong - no bridge") & (pooled.column == "unseen")].iloc[0]
+    assert wn["mean"] == 0.0 and wn.verdict == "ruled out at the predicted size"
     md = table_markdown(rec)
-    assert "### text-only consumer" in md and "+20.00 [+10.00, +30.00]" in md
-    assert np.isfinite(table["mean"]).all()
+    assert "### The positive control" in md and "(the primary consumer)" in md
+    assert "+11.00 [" in md
+
+
+def test_no_primary_when_the_control_fails_and_worlds_needed_is_recorded(tmp_path):
+    for w, c in enumerate((0.004, -0.003, 0.01, 0.0)):
+        _run(tmp_path, "uv", w, correct=c, val=0.2)
+    out = tmp_path / "g.json"
+    summarize(tmp_path, out, n_boot=100)
+    rec = json.loads(out.read_text())
+    assert (
+        rec["primary"] is None and not rec["controls"][0]["passes"] and rec["worlds_needed"] is None
+    )
+
+
+def test_effect_pools_worlds_by_their_split_means(tmp_path):
+    _run(tmp_path, "uv", 0, correct=0.1)
+    _run(tmp_path, "uo", 0, correct=0.3)
+    _run(tmp_path, "uv", 1, correct=0.2)
+    runs = read_runs(tmp_path)
+    e = effect(runs, "pooled", WRONG, CORRECT, "unseen", 100)
+    assert e["world_means"] == pytest.approx([20.0, 20.0]) and e["worlds"] == 2
+    assert np.isfinite(e["t_lo"]) and e["t_lo"] == pytest.approx(20.0)
 
 
 def test_missing_runs_and_old_metrics_are_named(tmp_path):
@@ -59,8 +88,10 @@ def test_missing_runs_and_old_metrics_are_named(tmp_path):
     folder = tmp_path / "old"
     (folder / "metrics").mkdir(parents=True)
     (folder / "config.json").write_text(json.dumps({"params": {"split": "uv", "world_seed": 0}}))
-    (folder / "metrics" / "05_evaluation.json").write_text(json.dumps({"metrics": {}}))
-    with pytest.raises(ConfigError, match="per_class_ap"):
+    (folder / "metrics" / "05_evaluation.json").write_text(
+        json.dumps({"metrics": {"per_class_ap": []}})
+    )
+    with pytest.raises(ConfigError, match="controls"):
         read_runs(tmp_path)
 
 
@@ -68,7 +99,27 @@ def test_the_results_page_shows_a_committed_grid_record(tmp_path):
     from hoilib.pipeline.results_page import grid_section
 
     assert grid_section(tmp_path / "absent.json") == []
-    _run(tmp_path, "uv", 0, 0.1)
+    for w in (0, 1):
+        _run(tmp_path, "uv", w, correct=0.1)
     summarize(tmp_path, tmp_path / "g.json", n_boot=50)
     text = "\n".join(grid_section(tmp_path / "g.json"))
-    assert "synth-grid sweep" in text and "+10.00 [+10.00, +10.00]" in text
+    assert "synth-grid sweep" in text and "+10.00 [+10.00, +10.00] supported" in text
+
+
+def test_the_worlds_other_than_world_0_are_pooled_on_their_own(tmp_path):
+    from hoilib.pipeline.grid import NEW_WORLDS
+    from hoilib.pipeline.results_page import grid_section
+
+    _run(tmp_path, "uv", 0, correct=0.13)  # world 0: the one seen while the rules took shape
+    for w, c in ((1, 0.10), (2, 0.11)):
+        _run(tmp_path, "uv", w, correct=c)
+    out = tmp_path / "g.json"
+    table = summarize(tmp_path, out, n_boot=50)
+    cw = table[(table.contrast == "correct - wrong") & (table.column == "unseen")]
+    cw = cw[cw.setting == f"text-only: {KIND}"].set_index("split")["mean"]
+    assert cw["pooled"] == pytest.approx(34 / 3) and cw[NEW_WORLDS] == pytest.approx(10.5)
+    assert not table[table.split == NEW_WORLDS]["primary family"].any()
+    assert "Over the worlds other than world 0 alone" in "\n".join(grid_section(out))
+    for w in (1, 2):  # a grid without world 0 has no such pool
+        (tmp_path / f"synth-grid-world_seed{w}-split_uv" / "config.json").rename(tmp_path / f"c{w}")
+    assert NEW_WORLDS not in set(summarize(tmp_path, out, n_boot=50).split)

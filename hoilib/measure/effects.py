@@ -88,6 +88,8 @@ def t_interval(values, level: float = 0.95) -> dict:
             "n": n,
         }
     se = x.std(ddof=1) / math.sqrt(n)
+    if se <= 1e-12 * max(1.0, abs(float(x.mean()))):  # equal values (to rounding): no spread
+        se = 0.0
     half = stats.t.ppf((1 + level) / 2, n - 1) * se
     p = float(stats.ttest_1samp(x, 0.0).pvalue) if se > 0 else (0.0 if x.mean() != 0 else 1.0)
     return {

@@ -1,7 +1,7 @@
-"""Paired comparisons of two methods over seeds and classes, and the verdict rule the book applies to a claim.
+"""Paired comparisons of two methods over seeds and classes, and Holm's correction for a family of them.
 
-A direction counts only when every seed agrees and the class-level Wilcoxon test
-gives p < alpha; anything less is "not shown", whichever way the mean leans.
+The verdict a contrast gets (supported, ruled out at a predicted size, inconclusive) lives
+in ``measure.effects``.
 """
 
 from __future__ import annotations
@@ -73,68 +73,3 @@ def holm(pvalues: dict[str, float] | list[float], alpha: float = 0.05):
     # the i-th smallest (from 0) is multiplied by m - i; the running max keeps the order
     out[order] = np.minimum(1.0, np.maximum.accumulate((m - np.arange(m)) * p[order]))
     return dict(zip(keys, out.tolist(), strict=True)) if keys is not None else out.tolist()
-
-
-def judge(
-    tests, col: str = "unseen", expected: int = 1, alpha: float = 0.05, p: float | None = None
-) -> str:
-    """'supported', 'contradicted' or 'not shown' for a claimed sign of (b - a) in one column of ``paired_tests``.
-
-    A direction counts only when every seed agrees and the class-level Wilcoxon test
-    has p < alpha; anything less is 'not shown', whichever way the mean leans. ``p``
-    replaces the frame's Wilcoxon p (a multiplicity-adjusted one, from ``verdict``).
-    """
-    r = tests.loc[col]
-    diff, n, up = r["mean difference (points)"], int(r["seeds"]), int(r["seeds where b > a"])
-    if p is None:
-        p = r["Wilcoxon p (classes)"]
-    down = n - up if diff != 0 else 0
-    significant = p == p and p < alpha  # NaN-safe
-    if significant and np.sign(diff) == expected and (up if expected > 0 else down) == n:
-        return "supported"
-    if significant and np.sign(diff) == -expected and (down if expected > 0 else up) == n:
-        return "contradicted"
-    return "not shown"
-
-
-def judgements(
-    claims: list[tuple[str, object, int]], cols=("unseen", "seen", "full"), adjust: bool = False
-) -> tuple[dict, dict, int]:
-    """Each (claim index, column)'s judgement and its Holm-adjusted p (with ``adjust``), and the
-    family size: every (claim, column) cell with a test, the family the reader sees at once."""
-    cells = [(i, c) for i in range(len(claims)) for c in cols]
-    raw = [float(claims[i][1].loc[c, "Wilcoxon p (classes)"]) for i, c in cells]
-    adjusted = dict(zip(cells, holm(raw), strict=True)) if adjust else {}
-    judged = {
-        (i, c): judge(claims[i][1], c, claims[i][2], p=adjusted.get((i, c))) for i, c in cells
-    }
-    return judged, adjusted, int(np.sum(~np.isnan(raw)))
-
-
-def verdict(
-    claims: list[tuple[str, object, int]], cols=("unseen", "seen", "full"), adjust: bool = False
-):
-    """A table: one row per claim (text, paired_tests frame, expected sign of b - a), one judgement per mAP column.
-
-    With ``adjust``, every cell is judged with its Holm-adjusted Wilcoxon p over all the
-    (claim, column) cells in the table (``judgements``).
-    """
-    import pandas as pd
-
-    judged, adjusted, family = judgements(claims, cols, adjust)
-    rows = {}
-    for i, (text, tests, _) in enumerate(claims):
-        row = {}
-        for c in cols:
-            r = tests.loc[c]
-            p = f"p = {r['Wilcoxon p (classes)']:.2g}"
-            if adjust:
-                p += f", p_Holm = {adjusted[(i, c)]:.2g} over {family} tests"
-            row[f"{c} mAP"] = (
-                f"{judged[(i, c)].upper()} "
-                f"({r['mean difference (points)']:+.2f} points; "
-                f"{int(r['seeds where b > a'])}/{int(r['seeds'])} seeds, {int(r['classes where b > a'])}/"
-                f"{int(r['classes'])} classes with b > a; {p})"
-            )
-        rows[text] = row
-    return pd.DataFrame(rows).T

@@ -7,9 +7,10 @@ classifiers over the HOI classes fitted on the corpus's (sentence, class) pairs 
 nothing else, never on an image feature:
 
 - ``prototypes``: normalised class means, scored by cosine at CLIP's temperature;
-- ``linear``: a linear softmax head; ``MLP``: two hidden layers of 256 (GELU);
-  both trained with cross-entropy, with or without CapDec's noise on every batch
-  (``+ noise``), and kept at the step with the lowest held-out text loss;
+- ``linear``: a linear softmax head; ``MLP``: one hidden layer of 256 (GELU);
+  both trained with cross-entropy (Adam, no weight decay), with or without CapDec's
+  noise on every batch (``+ noise``), and kept at the step with the lowest held-out text
+  loss;
 - ``Gaussian``: linear discriminant analysis (class means, one shared covariance
   with its shrinkage chosen by the held-out text loss): the generative linear head.
 
@@ -28,13 +29,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hoilib.measure.baselines import capdec_noise
+from hoilib.ordering.ensemble import Member, train_heads
 
 KINDS = ("prototypes", "linear", "linear + noise", "MLP", "MLP + noise", "Gaussian")
 HELD_OUT_SHARE = 0.2  # share of the corpus's sentence sets that only judge the fit
 CHECK_EVERY = 100  # training steps between looks at the held-out text loss
 SHRINKAGE = (0.001, 0.01, 0.03, 0.1, 0.3, 1.0)  # Gaussian: candidate covariance shrinkage
-BATCH, LR, HIDDEN = 256, 1e-2, 256
+BATCH, LR, HIDDEN = 128, 1e-2, 256
 
 
 def held_out_rows(corpus_class: torch.Tensor, n_classes: int, seed: int = 0) -> torch.Tensor:
@@ -98,42 +99,6 @@ def class_means(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tenso
     return sums / counts[:, None].to(z.dtype)
 
 
-def _network(kind: str, dim: int, n_classes: int) -> nn.Module:
-    if kind.startswith("linear"):
-        return nn.Linear(dim, n_classes)
-    return nn.Sequential(
-        nn.Linear(dim, HIDDEN),
-        nn.GELU(),
-        nn.Linear(HIDDEN, HIDDEN),
-        nn.GELU(),
-        nn.Linear(HIDDEN, n_classes),
-    )
-
-
-def _trained(kind, z, y, zh, yh, n_classes, steps, seed) -> tuple[nn.Module, float, str]:
-    """Minibatch AdamW on cross-entropy; the weights at the lowest held-out loss (checked every 100 steps)."""
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    net = _network(kind, z.shape[1], n_classes)
-    opt = torch.optim.AdamW(net.parameters(), lr=LR, weight_decay=0.0)
-    noisy = kind.endswith("+ noise")
-    best = (float("inf"), None, 0)
-    for step in range(1, steps + 1):
-        idx = torch.randint(len(z), (min(BATCH, len(z)),), generator=gen)
-        x = capdec_noise(z[idx], generator=gen) if noisy else z[idx]
-        loss = F.cross_entropy(net(x), y[idx])
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        opt.step()
-        if step % CHECK_EVERY == 0 or step == steps:
-            with torch.no_grad():
-                held = float(F.cross_entropy(net(zh), yh))
-            if held < best[0]:
-                best = (held, {k: v.clone() for k, v in net.state_dict().items()}, step)
-    net.load_state_dict(best[1])
-    return net.eval(), best[0], f"step {best[2]} of {steps}"
-
-
 def _gaussian(z, y, zh, yh, n_classes) -> tuple[nn.Module, float, str]:
     """LDA: logits x S^-1 mu_c - mu_c S^-1 mu_c / 2, S shrunk toward its mean variance."""
     zd, mu = z.double(), class_means(z.double(), y, n_classes)
@@ -152,6 +117,52 @@ def _gaussian(z, y, zh, yh, n_classes) -> tuple[nn.Module, float, str]:
     return best
 
 
+def fit_consumers(
+    specs: list[tuple[str, str]],
+    corpora: dict[str, torch.Tensor],
+    corpus_class: torch.Tensor,
+    n_classes: int,
+    held: torch.Tensor,
+    scale: float = 100.0,
+    steps: int = 3000,
+    seed: int = 0,
+) -> dict[tuple[str, str], TextConsumer]:
+    """Every (kind, space) consumer of ``specs``, fitted on ``corpora[space]``'s rows outside ``held``.
+
+    Only text enters: the corpora (N, D) of sentence embeddings and their classes;
+    ``scale`` is the prototypes' softmax temperature (CLIP's logit scale). The trained
+    heads of one architecture are fitted together (``ordering.ensemble``).
+    """
+    bad = [k for k, _ in specs if k not in KINDS]
+    if bad:
+        raise ValueError(f"consumer kind must be one of {KINDS}, got {bad[0]!r}")
+    held = torch.as_tensor(held, dtype=torch.bool)
+    y_all = torch.as_tensor(corpus_class).long()
+    data = {}
+    for space in {s for _, s in specs}:
+        z = F.normalize(corpora[space].float(), dim=-1)
+        data[space] = (z[~held], y_all[~held], z[held], y_all[held])
+    out = {}
+    for kind, space in specs:
+        z, y, zh, yh = data[space]
+        if kind == "prototypes":
+            net = _Prototypes(
+                F.normalize(class_means(z.double(), y, n_classes), dim=-1).float(), scale
+            )
+            with torch.no_grad():
+                loss = float(F.cross_entropy(net(zh), yh))
+            out[(kind, space)] = TextConsumer(kind, space, net, loss, "class means")
+        elif kind == "Gaussian":
+            out[(kind, space)] = TextConsumer(kind, space, *_gaussian(z, y, zh, yh, n_classes))
+    for arch, hidden in (("linear", ()), ("MLP", (HIDDEN,))):
+        group = [(k, s) for k, s in specs if k.split(" ")[0] == arch]
+        members = [Member(*data[s], noisy=k.endswith("+ noise")) for k, s in group]
+        fits = train_heads(members, n_classes, hidden, steps, BATCH, LR, CHECK_EVERY, seed)
+        for (k, s), (net, loss, chosen) in zip(group, fits, strict=True):
+            out[(k, s)] = TextConsumer(k, s, net, loss, chosen)
+    return {spec: out[spec] for spec in specs}
+
+
 def fit_consumer(
     kind: str,
     corpus: torch.Tensor,
@@ -163,27 +174,11 @@ def fit_consumer(
     steps: int = 3000,
     seed: int = 0,
 ) -> TextConsumer:
-    """One consumer of ``KINDS`` fitted on the text rows outside ``held`` (held-out rows judge the fit).
-
-    Only text enters: ``corpus`` (N, D) sentence embeddings and their classes; ``scale``
-    is the prototypes' softmax temperature (CLIP's logit scale).
-    """
-    if kind not in KINDS:
-        raise ValueError(f"consumer kind must be one of {KINDS}, got {kind!r}")
-    z_all = F.normalize(corpus.float(), dim=-1)
-    y_all = torch.as_tensor(corpus_class).long()
-    held = torch.as_tensor(held, dtype=torch.bool)
-    z, y, zh, yh = z_all[~held], y_all[~held], z_all[held], y_all[held]
-    if kind == "prototypes":
-        net = _Prototypes(F.normalize(class_means(z.double(), y, n_classes), dim=-1).float(), scale)
-        with torch.no_grad():
-            held_loss = float(F.cross_entropy(net(zh), yh))
-        return TextConsumer(kind, space, net, held_loss, "class means")
-    if kind == "Gaussian":
-        net, held_loss, chosen = _gaussian(z, y, zh, yh, n_classes)
-    else:
-        net, held_loss, chosen = _trained(kind, z, y, zh, yh, n_classes, steps, seed)
-    return TextConsumer(kind, space, net, held_loss, chosen)
+    """One consumer of ``KINDS`` fitted on the text rows outside ``held`` (``fit_consumers`` for one)."""
+    specs = [(kind, space)]
+    return fit_consumers(specs, {space: corpus}, corpus_class, n_classes, held, scale, steps, seed)[
+        (kind, space)
+    ]
 
 
 def accuracy(logits: torch.Tensor, valid: torch.Tensor, correct: torch.Tensor) -> float:

@@ -5,7 +5,9 @@ raw + alpha adapted), row by row of the corpus: alpha 0 is raw text, 1 the adapt
 1.5 an adaptation pushed further. A consumer of the primary kind is fitted on t_alpha
 (text only) and fed frozen CLIP features bridged by the closed-form denoiser of t_alpha
 (the correct order: no training, so nothing but the target space changes) or of the raw
-corpus (the wrong order), at the strength chosen on validation for the correct one. A
+corpus (the wrong order), at the one strength validation chose for the main experiment's
+matched cell (the trained diffusion model of adapted text): no strength is chosen per
+alpha, so nothing but the target space moves along the curve. A
 reader with real CLIP and EZ-HOI can measure the linear CKA of their own raw and adapted
 text and read off what this world predicts for it.
 """
@@ -24,14 +26,7 @@ from hoilib.measure.zeroshot import score_logits
 from hoilib.models.diffusion.bridge import bridge, check_order
 from hoilib.models.diffusion.closed_form import ClosedFormDenoiser
 from hoilib.ordering import consumers
-from hoilib.ordering.strength import (
-    Validation,
-    applied,
-    choose,
-    flat_pairs,
-    strengths,
-    validation_grid,
-)
+from hoilib.ordering.strength import blend
 
 
 def blended(raw: torch.Tensor, adapted: torch.Tensor, alpha: float) -> torch.Tensor:
@@ -41,90 +36,78 @@ def blended(raw: torch.Tensor, adapted: torch.Tensor, alpha: float) -> torch.Ten
 
 
 def run_dose(
-    cfg, ctx, run, data, world, kind: str, t_grid, cache: dict
-) -> tuple[pd.DataFrame, dict]:
-    """One row per alpha (this seed): CKA to raw text, the chosen strength, and correct / wrong / no-bridge mAP.
+    cfg, ctx, run, data, world, kind: str, strength: tuple[int, float], cache: dict,
+    fitted: dict | None = None,
+) -> tuple[pd.DataFrame, dict]:  # fmt: skip
+    """One row per alpha (this seed): CKA to raw text and correct / wrong / no-bridge test mAP.
 
-    Per-class test APs are keyed (alpha, order, seed) with order in none / correct / wrong.
+    ``strength`` (t*, lambda) is the one validation chose for this seed's matched cell
+    of the ``kind`` consumer of adapted text (``twobytwo.run_text``): every alpha is
+    bridged at it, so only the target space changes along the curve. Per-class test APs
+    are keyed (alpha, order, seed) with order in none / correct / wrong. ``fitted`` may
+    hold this seed's consumers keyed (kind, 'raw' | 'adapted'): alpha 0 and 1 are those
+    spaces (normalised), so their consumers are reused instead of fitted again.
     """
     sp, n, seed = run.space, world.num_classes, run.seed
-    val_pairs, _, val_u = flat_pairs(data.val_bridge)
-    V = Validation.of(data.val_bridge, data.unseen, data.pseudo)
+    t_start, lam = int(strength[0]), float(strength[1])
     gt = world.test.ground_truth()
     held = consumers.held_out_rows(sp.corpus_class, n)
-    grid = strengths(t_grid)
     raw_fp = sp.meta["raw_fingerprint"]
-    vision = {"val": val_u, "test": ctx.frozen_test}
     if ("closed form", raw_fp) not in cache:
         cache[("closed form", raw_fp)] = ClosedFormDenoiser.from_vectors(
             sp.raw_corpus, raw_fp, "raw"
         )
     wrong = cache[("closed form", raw_fp)]
+    seedless = cfg.bridge_recipe == "direct"  # the direct recipe draws no noise
 
-    def at(diff, where, target, key):
-        """Bridged ``where`` from t; the raw corpus's denoiser is asked for another space on purpose."""
+    def bridged(diff, target: str, name: str) -> torch.Tensor:
+        """Test features bridged at the strength; the raw corpus's denoiser is asked for another space on purpose."""
+        check_order(diff, target, allow_mismatch=diff is wrong)
+        k = ("dose", name if seedless else (name, seed), t_start, "test")
+        if k not in cache:
+            cache[k] = bridge(
+                diff,
+                ctx.frozen_test,
+                ctx.frozen_train_mean,
+                diff.fingerprint,
+                t_start=t_start,
+                steps=cfg.bridge_steps,
+                recipe=cfg.bridge_recipe,
+                generator=torch.Generator().manual_seed(seed),
+                batch_size=max(1, len(ctx.frozen_test)),
+            )
+        return blend(ctx.frozen_test, cache[k], lam)
 
-        def f(t):
-            check_order(diff, target, allow_mismatch=diff is wrong)
-            k = ("dose", key, int(t), where)
-            if k not in cache:
-                cache[k] = bridge(
-                    diff,
-                    vision[where],
-                    ctx.frozen_train_mean,
-                    diff.fingerprint,
-                    t_start=int(t),
-                    steps=cfg.bridge_steps,
-                    recipe=cfg.bridge_recipe,
-                    generator=torch.Generator().manual_seed(seed),
-                    batch_size=max(1, len(vision[where])),
-                )
-            return cache[k]
-
-        return f
-
+    texts = {f"alpha {a:g}": blended(sp.raw_corpus, sp.adapted_corpus, a) for a in cfg.dose_alphas}
+    same = {"alpha 0": "raw", "alpha 1": "adapted"}  # blends that are a fitted consumer's own text
+    reuse = {
+        name: fitted[(kind, same[name])]
+        for name in texts
+        if fitted is not None and (kind, same.get(name)) in fitted
+    }
+    new = consumers.fit_consumers(
+        [(kind, name) for name in texts if name not in reuse], texts, sp.corpus_class, n, held,
+        ctx.frozen_scale, cfg.consumer_steps, seed,
+    )  # fmt: skip
+    fitted = {(kind, name): c for name, c in reuse.items()} | new
     rows, ap = [], {}
     for alpha in cfg.dose_alphas:
-        text = blended(sp.raw_corpus, sp.adapted_corpus, alpha)
+        name = f"alpha {alpha:g}"
         fp = f"{sp.fingerprint}-alpha{alpha:g}"
-        correct = ClosedFormDenoiser.from_vectors(text, fp, f"alpha {alpha:g}")
-        c = consumers.fit_consumer(
-            kind,
-            text,
-            sp.corpus_class,
-            n,
-            held,
-            f"alpha {alpha:g}",
-            ctx.frozen_scale,
-            cfg.consumer_steps,
-            seed,
-        )
-        score = lambda f, c=c: V.scores(score_logits(c.logits(f), val_pairs, world.classes))  # noqa: E731
-        key = (
-            (fp, seed) if cfg.bridge_recipe != "direct" else fp
-        )  # the direct recipe draws no noise
-        choice = choose(
-            validation_grid(val_u, at(correct, "val", fp, key), score, grid),
-            score(val_u),
-            cfg.strength_by,
-        )
+        # at alpha 0 the target is raw text: both orders are the raw corpus's one denoiser
+        correct = wrong if alpha == 0 else ClosedFormDenoiser.from_vectors(texts[name], fp, name)
+        c = fitted[(kind, name)]
         row = {
             "alpha": alpha,
             "seed": seed,
-            "linear CKA": linear_cka(sp.raw_corpus, text),
-            "t_start": choice.t_start,
-            "lambda": choice.lam,
+            "linear CKA": linear_cka(sp.raw_corpus, texts[name]),
+            "t_start": t_start,
+            "lambda": lam,
         }
-        wrong_at = at(
-            wrong, "test", fp, (raw_fp, seed) if cfg.bridge_recipe != "direct" else raw_fp
-        )
         for order, feats in (
             ("none", F.normalize(ctx.frozen_test.float(), dim=-1)),
-            (
-                "correct",
-                applied(ctx.frozen_test, at(correct, "test", fp, key), choice.t_start, choice.lam),
-            ),
-            ("wrong", applied(ctx.frozen_test, wrong_at, choice.t_start, choice.lam)),
+            ("correct", bridged(correct, fp, raw_fp if alpha == 0 else fp)),
+            ("wrong", bridged(wrong, fp, raw_fp)),
         ):
             m = evaluate_hoi(
                 score_logits(c.logits(feats), data.test_pairs, world.classes),

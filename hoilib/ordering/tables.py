@@ -28,6 +28,17 @@ def dose_kind(ctrl: pd.DataFrame) -> str:
     return str(adapted.sort_values("validation gain", ascending=False).kind.iloc[0])
 
 
+def matched_strength(rows: pd.DataFrame, kind: str) -> tuple[int, float]:
+    """The (t*, lambda) validation chose for one seed's ``kind`` consumer of adapted text (its matched cell)."""
+    r = rows[
+        (rows.kind == kind)
+        & (rows.consumer == "adapted")
+        & (rows.diffusion == "adapted")
+        & (rows.denoiser == twobytwo.MLP)
+    ].iloc[0]
+    return int(r.t_start), float(r["lambda"])
+
+
 def compute_tables(cfg, ctx, runs, data, world) -> dict:
     """The chapter's numbers for these seeds: frames and per-class APs keyed (method, seed)."""
     t_grid = twobytwo.t_grid(ctx.frozen_test.shape[1])
@@ -49,7 +60,11 @@ def compute_tables(cfg, ctx, runs, data, world) -> dict:
     ctrl = claims.controls(text_df, text_ap, data.unseen)
     kind = dose_kind(ctrl)
     with timed("dose-response"):
-        doses = [dose.run_dose(cfg, ctx, r, data, world, kind, t_grid, cache) for r in runs]
+        doses = [
+            dose.run_dose(cfg, ctx, r, data, world, kind, matched_strength(t["rows"], kind), cache,
+                          t["consumers"])
+            for r, t in zip(runs, text, strict=True)
+        ]  # fmt: skip
     return {
         "per_seed": df,
         "ap": ap,

@@ -7,8 +7,9 @@ chosen once per consumer, on validation, for the *matched* cell (the diffusion m
 learned the consumer's own text), and applied unchanged to the mismatched one, so
 "correct minus wrong" compares two bridges at one strength. The closed-form optimal
 denoiser of the same corpora, at the same strength, is the control: what a perfectly
-trained model of the corpus would do with this recipe. Every (t*, lambda) is also scored on the
-test set (trained MLP), for the figure of the whole grid; nothing is chosen from it.
+trained model of the corpus would do with this recipe. For the consumers of adapted text, every
+(t*, lambda) of both orders is also scored on the test set (trained MLP), for the figure of the
+whole grid and the transfer table; nothing is chosen from it.
 """
 
 from __future__ import annotations
@@ -129,18 +130,17 @@ class _Seed:
         dets = score_logits(c.logits(feats), self.data.test_pairs, w.classes)
         return evaluate_hoi(dets, self.test_gt, w.num_classes, rare=w.rare, unseen=self.data.unseen)
 
-    def fit(self, kind, space):
-        corpus = self.B.spaces()[space][0]
-        sp = self.run.space
-        n = self.world.num_classes
-        steps = self.cfg.consumer_steps
-        return consumers.fit_consumer(
-            kind, corpus, sp.corpus_class, n, self.held, space, self.scale, steps, self.run.seed
-        )
+    def fit_all(self) -> dict:
+        """Every (kind, space) consumer of this seed, fitted on text only (``consumers.fit_consumers``)."""
+        specs = [(k, s) for k in consumers.KINDS for s in SPACES]
+        corpora = {s: self.B.spaces()[s][0] for s in SPACES}
+        cls, n = self.run.space.corpus_class, self.world.num_classes
+        steps, seed = self.cfg.consumer_steps, self.run.seed
+        return consumers.fit_consumers(specs, corpora, cls, n, self.held, self.scale, steps, seed)
 
-    def consumer(self, kind, space) -> dict:
-        """Rows, grid rows, gap cost and per-class APs of one consumer."""
-        c, seed = self.fit(kind, space), self.run.seed
+    def consumer(self, c) -> dict:
+        """Rows, grid rows, gap cost and per-class APs of one fitted consumer."""
+        kind, space, seed = c.kind, c.space, self.run.seed
         head = {"kind": kind, "consumer": space, "seed": seed}
         score = lambda f: self.val_scores(c, f)  # noqa: E731
         base = score(self.val_u)
@@ -169,8 +169,8 @@ class _Seed:
                     "chosen_by": choice.by,
                 }
                 rows.append(head | picked | _val(at[d]) | _pct(m))
-        grid = []  # the whole grid on the test set, for the figure and the transfer report
-        for d in SPACES:
+        grid = []  # the whole grid on the test set, both orders, for the consumers of adapted text
+        for d in SPACES if space == "adapted" else ():  # (the figure and the transfer read it)
             for t, lam in self.grid:
                 feats = applied(self.test_u, self.bridged(d, MLP, "test", space), t, lam)
                 grid.append(
@@ -203,14 +203,16 @@ def run_text(cfg, ctx, run, data, world, cache: dict | None = None) -> dict:
 
     Returns {'rows': one row per (kind, consumer, diffusion, denoiser), 'grid': validation
     and test mAP of every strength (trained MLP), 'gapcost': what the gap costs each
-    consumer, 'ap': per-class test AP keyed (method, seed)}. No consumer sees an image
-    feature while it is fitted: ``consumers.fit_consumer`` receives the text corpus only.
+    consumer, 'ap': per-class test AP keyed (method, seed), 'consumers': the fitted consumers
+    keyed (kind, space), for the dose-response}. No consumer sees an image
+    feature while it is fitted: ``consumers.fit_consumers`` receives the text corpora only.
     Pass the same ``cache`` to every seed's call: the raw corpus's closed form is shared.
     """
     one = _Seed(cfg, ctx, run, data, world, {} if cache is None else cache)
-    parts = [one.consumer(kind, space) for kind in consumers.KINDS for space in SPACES]
+    fitted = one.fit_all()
+    parts = [one.consumer(c) for c in fitted.values()]
     out = {k: pd.DataFrame([r for p in parts for r in p[k]]) for k in ("rows", "grid", "gapcost")}
-    return out | {"ap": {k: v for p in parts for k, v in p["ap"].items()}}
+    return out | {"ap": {k: v for p in parts for k, v in p["ap"].items()}, "consumers": fitted}
 
 
 def _at(grid: pd.DataFrame, t: int, lam: float) -> pd.Series:

@@ -79,6 +79,9 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO / name, src / name)
     write_results_page(src / "book", runs_root)
+    from hoilib.pipeline.results_page import write_answer
+
+    write_answer(src / "book" / "intro.md", run_dir)
     chapters = src / "book" / "chapters"
     chapters.mkdir(parents=True, exist_ok=True)
     missing, errors = [], []

@@ -13,7 +13,8 @@ bridge gains at least ``claims.CONTROL_MARGIN`` on validation (mean over runs) a
 pooled Unseen test mAP (interval above 0). The primary consumer is the passing one with
 the largest validation gain; Holm's correction runs over its three pooled Unseen
 contrasts, the answer's family. The record also says how many worlds would give that
-answer's interval a half-width of ``TARGET_HALF_WIDTH`` points.
+answer's interval a half-width of ``TARGET_HALF_WIDTH`` points. The pool of the worlds other
+than world 0 (``NEW_WORLDS``), which nobody saw while the rules took shape, stands beside it.
 """
 
 from __future__ import annotations
@@ -30,12 +31,12 @@ from hoilib.measure.nested import pooled_bootstrap
 from hoilib.measure.paired import holm
 from hoilib.pipeline.runner import read_provenance
 
+FIRST_LOOK = 0  # the world seed the developer saw while chapter 5's rules took shape
+NEW_WORLDS = "pooled, worlds other than 0"  # the pool the rules could not have been fitted to
 TARGET_HALF_WIDTH = 1.5  # points: the pooled Unseen interval the issue asks the grid to reach
 COLUMNS = ("unseen", "seen", "full")
-HEAD, FIXED = (
-    "EZ-HOI head, strength chosen on validation",
-    "EZ-HOI head, t* fixed (design document)",
-)
+HEAD = "EZ-HOI head, strength chosen on validation"
+FIXED = "EZ-HOI head, t* fixed (design document)"
 
 
 def settings(kinds) -> list[tuple[str, dict]]:
@@ -45,17 +46,9 @@ def settings(kinds) -> list[tuple[str, dict]]:
 
     out = [(f"text-only: {k}", claims.text_pairs(k)) for k in kinds]
     out.append((HEAD, claims.head_pairs()))
-    out.append(
-        (
-            FIXED,
-            {
-                "correct - wrong": (WRONG, CORRECT),
-                "correct - no bridge": ("EZ-HOI, no bridge", CORRECT),
-                "wrong - no bridge": ("EZ-HOI, no bridge", WRONG),
-            },
-        )
-    )
-    return out
+    none = "EZ-HOI, no bridge"
+    fixed = {"correct - no bridge": (none, CORRECT), "wrong - no bridge": (none, WRONG)}
+    return [*out, (FIXED, {"correct - wrong": (WRONG, CORRECT), **fixed})]
 
 
 def read_runs(root: Path) -> list[dict]:
@@ -113,9 +106,17 @@ def _diffs(run: dict, a: str, b: str, col: str) -> np.ndarray | None:
 def _by_world(runs, split) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {}
     for r in runs:
-        if split == "pooled" or r["split"] == split:
+        new = split == NEW_WORLDS and r["world_seed"] != FIRST_LOOK
+        if split == "pooled" or r["split"] == split or new:
             out.setdefault(r["world_seed"], []).append(r)
     return out
+
+
+def splits(runs) -> list[str]:
+    """'pooled', then the pool of the worlds nobody looked at first (when the grid has both), then each split."""
+    worlds = {r["world_seed"] for r in runs}
+    fresh = [NEW_WORLDS] if FIRST_LOOK in worlds and len(worlds) > 1 else []
+    return ["pooled", *fresh, *sorted({r["split"] for r in runs})]
 
 
 def effect(runs: list[dict], split: str, a: str, b: str, col: str, n_boot: int) -> dict | None:
@@ -197,7 +198,7 @@ def grid_table(
         None if ok.empty else str(ok.sort_values("validation gain", ascending=False).kind.iloc[0])
     )
     rows = []
-    for split in ["pooled", *sorted({r["split"] for r in runs})]:
+    for split in splits(runs):
         for setting, pairs in settings(kinds):
             for name, (a, b) in pairs.items():
                 for col in COLUMNS:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from hoilib import artifacts
 from hoilib.config import REPO
 from hoilib.pipeline.results import INFO_COLUMNS, _rel, collect
 
@@ -109,24 +110,94 @@ def grid_section(path: Path) -> list[str]:
     if not Path(path).is_file():
         return []
     rec = json.loads(Path(path).read_text())
+    if "controls" not in rec:  # written before the positive control existed
+        return [
+            "## The synth-grid sweep",
+            "",
+            f"`{GRID_RECORD}` was written by an older `hoilib grid` (it has no positive control); "
+            "rerun the sweep and `hoilib grid` to show it here.",
+            "",
+        ]
     splits = sorted({r["split"] for r in rec["runs"]})
     worlds = sorted({r["world_seed"] for r in rec["runs"]})
+    rows = rec["rows"]
     return [
-        "## The synth-grid sweep: the ordering comparisons on every split",
+        "## The synth-grid sweep: the ordering claim on every split and pooled",
         "",
         f"{len(rec['runs'])} runs of the `synth-grid` profile (the default book's settings): splits "
         f"{', '.join(splits)} x world seeds {', '.join(map(str, worlds))} (each a new world and a new "
-        "backbone run), each with the profile's EZ-HOI and diffusion seeds. Each cell is the mean "
-        "difference b - a in mAP points and its 95% interval from a nested bootstrap "
-        f"({rec['n_boot']} draws: world seeds, then model seeds within a world, then classes). An "
-        "interval that excludes 0 shows a direction across worlds and seeds. Commit "
+        "backbone run), each with the profile's EZ-HOI and diffusion seeds. Chapter 5 states the "
+        "rules; here they are read over the worlds.",
+        "",
+        _grid_answer(rec),
+        "",
+        f"Each cell is the mean difference b - a in mAP points, its 95% interval and its verdict. The "
+        "interval is the wider of two: a nested bootstrap over world seeds, then model seeds, then "
+        f"classes ({rec['n_boot']} draws), and a Student-t interval over the world means (with few "
+        "worlds a percentile bootstrap covers poorly). A verdict reads the interval against the "
+        "design document's predicted size (chapter 5): *supported* needs the interval on the "
+        "predicted side of 0, p < 0.05 and no world the other way; *ruled out at the predicted size* "
+        "means the interval ends short of the predicted size; anything else is *inconclusive*. Only "
+        "the primary consumer's three pooled Unseen contrasts form the answer's family (Holm over "
+        f"those three); the other {len(rows) - 3} cells are secondary and each is read on its own, "
+        "so among so many a few will cross 0 by chance. Commit "
         f"{', '.join(_code(c[:10]) for c in rec['commits'])}{' (dirty)' if rec['dirty'] else ''}, "
         f"machine {_cell('; '.join(rec['machines']))}; made by `hoilib sweep --profiles synth-grid "
-        "--vary world_seed=0,1,2 --vary split=rf-uc,nf-uc,uo,uv --only 05` and `hoilib grid`.",
+        f"--vary world_seed={','.join(map(str, worlds))} --vary split={','.join(splits)} --only 05` "
+        "and `hoilib grid`.",
         "",
         table_markdown(rec),
         "",
     ]
+
+
+def _grid_answer(rec: dict) -> str:
+    """The grid's answer in words: the control, the pooled verdict, and how many worlds would narrow it."""
+    from hoilib.pipeline.grid import NEW_WORLDS
+
+    if rec.get("primary") is None:
+        return (
+            "**No consumer passed the positive control pooled over the grid, so the grid cannot "
+            "say whether the training order matters.**"
+        )
+    row = next(
+        r
+        for r in rec["rows"]
+        if r["primary family"] and r["contrast"] == "correct - wrong" and r["split"] == "pooled"
+    )
+    half = (row["hi"] - row["lo"]) / 2
+    need = rec.get("worlds_needed")
+    more = (
+        f"its half-width is {half:.2f} points; at the spread seen over these worlds a t interval "
+        f"reaches {rec['target_half_width']:g} points with {need} worlds"
+        if need
+        else f"its half-width is {half:.2f} points"
+    )
+    fresh = next(
+        (
+            r
+            for r in rec["rows"]
+            if r["setting"] == row["setting"]
+            and r["contrast"] == "correct - wrong"
+            and r["column"] == "unseen"
+            and r["split"] == NEW_WORLDS
+        ),
+        None,
+    )
+    check = (
+        ""
+        if fresh is None
+        else f" Over the worlds other than world 0 alone (the ones nobody saw while the rules took "
+        f"shape) it is {fresh['mean']:+.2f} [{fresh['lo']:+.2f}, {fresh['hi']:+.2f}]: "
+        f"{fresh['verdict']}."
+    )
+    return (
+        f"**The answer, pooled over splits and worlds ({row['worlds']} worlds):** with the primary "
+        f"consumer ({rec['primary']} fitted on adapted text), correct minus wrong order is "
+        f"{row['mean']:+.2f} Unseen mAP points [{row['lo']:+.2f}, {row['hi']:+.2f}] against the "
+        f"design document's +{row['margin']:.1f}: **{row['verdict']}**. The data leave open effects "
+        f"up to {row['rules out beyond']:+.2f} points; {more}.{check}"
+    )
 
 
 def results_text(runs_root: str | Path = REPO / "runs") -> str:
@@ -155,3 +226,49 @@ def results_text(runs_root: str | Path = REPO / "runs") -> str:
     if notes:
         text += "\nskipped files:\n" + "\n".join(f"  {n['file']}: {n['problem']}" for n in notes)
     return text
+
+
+ANSWER_MARK = "<!-- the answer: written by hoilib book -->"
+
+
+def answer_markdown(run_dir: Path) -> str:
+    """What the book finds: this build's chapter 5 answer and the synth-grid's, from their records."""
+    m = _json(run_dir / "metrics" / "05_evaluation.json") or {}
+    answer = (m.get("metrics") or {}).get("answer")
+    parts = ["## What the book finds", ""]
+    parts.append(
+        f"**In this build** (one world and split, {len(set(_seeds(m)))} model seeds; "
+        f"{{doc}}`chapter 5 <chapters/05_evaluation>`): {answer}"
+        if answer
+        else "This build has no chapter 5 result yet."
+    )
+    grid = _json(REPO / GRID_RECORD)
+    if grid and grid.get("rows") and "controls" in grid:
+        parts += ["", _grid_answer(grid) + " (the {doc}`results page <results>` has every split.)"]
+    return "\n".join(parts)
+
+
+def _seeds(m: dict) -> list:
+    return [
+        r.get("seed")
+        for r in (m.get("metrics") or {}).get("per_seed", [])
+        if r.get("seed") is not None
+    ]
+
+
+def write_answer(intro: Path, run_dir: Path) -> Path:
+    """Put the answer where the intro marks it (the committed intro holds only the mark)."""
+    text = intro.read_text()
+    return artifacts.write_bytes(
+        intro, text.replace(ANSWER_MARK, answer_markdown(run_dir)).encode("utf-8")
+    )
+
+
+def _json(path: Path) -> dict | None:
+    """A JSON record, or None when it is missing or unreadable (the page says so instead)."""
+    import json
+
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
