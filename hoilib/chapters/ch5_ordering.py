@@ -120,10 +120,15 @@ class OrderingChapter(ChapterResult):
         """The chapter's answer in one computed sentence (the book's first page repeats it)."""
         kind = self.primary
         if kind is None:
+            c = self.t["controls"]
+            best = c[c.consumer == "adapted"].sort_values("validation gain").iloc[-1]
             return (
                 "no text-only consumer passed the positive control (its consistent bridge did not "
                 f"beat no bridge by {claims.CONTROL_MARGIN:g} point on validation and on the test "
-                "set), so this world cannot test whether the training order matters."
+                f"set; the best on validation, {best.kind} fitted on adapted text, gained "
+                f"{best['validation gain']:+.2f} points there and {best['test Unseen gain']:+.2f} "
+                f"Unseen points on the test set, interval {best.lo:+.2f} to {best.hi:+.2f}), so "
+                "this world cannot test whether the training order matters."
             )
         j = self.judged(kind)
         r = j[(j.contrast == "correct - wrong") & (j.column == "unseen")].iloc[0]
