@@ -70,6 +70,11 @@ def test_no_primary_when_the_control_fails_and_worlds_needed_is_recorded(tmp_pat
     assert (
         rec["primary"] is None and not rec["controls"][0]["passes"] and rec["worlds_needed"] is None
     )
+    need = rec["worlds_needed_by_setting"][f"text-only: {KIND}"]
+    assert need is not None and need >= 2  # what a passing consumer of this spread would need
+    from hoilib.pipeline.results_page import grid_section
+
+    assert f"{KIND} {need}." in "\n".join(grid_section(out))
 
 
 def test_effect_pools_worlds_by_their_split_means(tmp_path):

@@ -44,8 +44,7 @@ def settings(kinds) -> list[tuple[str, dict]]:
     from hoilib.ordering import claims  # the claims' names and sizes, without torch at import
     from hoilib.ordering.names import CORRECT, WRONG
 
-    out = [(f"text-only: {k}", claims.text_pairs(k)) for k in kinds]
-    out.append((HEAD, claims.head_pairs()))
+    out = [(f"text-only: {k}", claims.text_pairs(k)) for k in kinds] + [(HEAD, claims.head_pairs())]
     none = "EZ-HOI, no bridge"
     fixed = {"correct - no bridge": (none, CORRECT), "wrong - no bridge": (none, WRONG)}
     return [*out, (FIXED, {"correct - wrong": (WRONG, CORRECT), **fixed})]
@@ -239,6 +238,9 @@ def summarize(root: str | Path, out: str | Path, n_boot: int = 2000) -> pd.DataF
     provs = [r["provenance"] for r in runs]
     answer = table[table["primary family"] & (table.contrast == "correct - wrong")]
     needed = worlds_needed(answer.world_means.iloc[0], TARGET_HALF_WIDTH) if len(answer) else None
+    cw = table[(table.split == "pooled") & (table.contrast == "correct - wrong")]
+    cw = cw[cw.column == "unseen"].set_index("setting").world_means  # each setting's answer
+    by = {s: worlds_needed(w, TARGET_HALF_WIDTH) for s, w in cw.items()}
     record = {
         "root": str(root),
         "runs": [{k: r[k] for k in ("folder", "split", "world_seed")} for r in runs],
@@ -249,6 +251,7 @@ def summarize(root: str | Path, out: str | Path, n_boot: int = 2000) -> pd.DataF
         "primary": primary,
         "controls": ctrl.to_dict(orient="records"),
         "worlds_needed": needed,
+        "worlds_needed_by_setting": by,
         "target_half_width": TARGET_HALF_WIDTH,
         "rows": table.to_dict(orient="records"),
     }

@@ -156,9 +156,22 @@ def _grid_answer(rec: dict) -> str:
     from hoilib.pipeline.grid import NEW_WORLDS
 
     if rec.get("primary") is None:
+        need = {
+            k.removeprefix("text-only: "): v
+            for k, v in (rec.get("worlds_needed_by_setting") or {}).items()
+            if k.startswith("text-only: ")
+        }
+        spread = "; ".join(f"{k} {'more than 1000' if v is None else v}" for k, v in need.items())
         return (
             "**No consumer passed the positive control pooled over the grid, so the grid cannot "
             "say whether the training order matters.**"
+            + (
+                f" Were one to pass, the worlds a t interval would need for its pooled Unseen "
+                f"correct-minus-wrong interval to reach ±{rec['target_half_width']:g} points, at "
+                f"the spread seen over these worlds: {spread}."
+                if need
+                else ""
+            )
         )
     row = next(
         r
