@@ -5,6 +5,7 @@ hoilib sweep --profiles synth smoke --seeds 0 1 2 [--set k=v] [--root runs/sweep
 hoilib sweep --profiles synth-grid --vary world_seed=0,1,2 --vary split=rf-uc,nf-uc,uo,uv --only 05
 hoilib results [--root runs]
 hoilib grid [--root runs/synth-grid] [--out results/synth-grid.json]
+hoilib control-search [--profile synth] [--out results/control-search.json]
 hoilib book --profile synth [--out DIR]
 hoilib profiles
 """
@@ -111,6 +112,13 @@ def main(argv=None) -> int:
     gr.add_argument("--root", default="runs/synth-grid", help="folder of the sweep's runs")
     gr.add_argument("--out", default="results/synth-grid.json", help="JSON written (repo-relative)")
     gr.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (default 2000)")
+    cs = sub.add_parser(
+        "control-search",
+        help="chapter 5's positive control under each candidate recipe (never the order contrast)",
+    )
+    cs.add_argument("--profile", default="synth")
+    cs.add_argument("--set", action="append", metavar="NAME=VALUE", help="override (repeatable)")
+    cs.add_argument("--out", default="results/control-search.json", help="JSON (repo-relative)")
     sub.add_parser("profiles", help="list profiles and parameters")
     args = ap.parse_args(argv)
     try:
@@ -141,6 +149,13 @@ def main(argv=None) -> int:
             summarize(REPO / args.root, out, args.n_boot)
             print(table_markdown(json.loads(out.read_text())))
             print(f"[hoilib] written to {out}")
+        elif args.cmd == "control-search":
+            from hoilib.config import REPO
+            from hoilib.pipeline.control_search import search, table
+
+            rec = search(args.profile, parse_overrides(args.set), REPO / args.out)
+            print(table(rec).to_string(index=False))
+            print(f"[hoilib] written to {REPO / args.out}")
         elif args.cmd == "results":
             from pathlib import Path
 

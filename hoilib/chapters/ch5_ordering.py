@@ -30,6 +30,8 @@ PARAMS = (
     "pseudo_unseen_share",
     "bridge_val_fraction",
     "consumer_steps",
+    "consumer_hidden",
+    "consumer_batch",
     "dose_alphas",
     "bridge_t_start",
     "bridge_steps",

@@ -198,6 +198,10 @@ class Params(BaseModel):
         "chapter 5: most training steps of a text-only consumer (the step with the best held-out "
         "text loss is kept)",
     )
+    consumer_hidden: list[Count] = _f(
+        [256], "chapter 5: hidden layer widths of the MLP consumer (GELU between layers)"
+    )
+    consumer_batch: Count = _f(128, "chapter 5: batch size of the trained text-only consumers")
     dose_alphas: list[Alpha] = _f(
         [0.0, 0.25, 0.5, 1.0, 1.5],
         "chapter 5: text spaces normalize((1 - a) raw + a adapted) of the dose-response",

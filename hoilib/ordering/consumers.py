@@ -126,12 +126,15 @@ def fit_consumers(
     scale: float = 100.0,
     steps: int = 3000,
     seed: int = 0,
+    hidden: tuple[int, ...] = (HIDDEN,),
+    batch: int = BATCH,
 ) -> dict[tuple[str, str], TextConsumer]:
     """Every (kind, space) consumer of ``specs``, fitted on ``corpora[space]``'s rows outside ``held``.
 
     Only text enters: the corpora (N, D) of sentence embeddings and their classes;
-    ``scale`` is the prototypes' softmax temperature (CLIP's logit scale). The trained
-    heads of one architecture are fitted together (``ordering.ensemble``).
+    ``scale`` is the prototypes' softmax temperature (CLIP's logit scale); ``hidden`` the
+    MLP's hidden widths and ``batch`` the trained heads' batch size. The trained heads of
+    one architecture are fitted together (``ordering.ensemble``).
     """
     bad = [k for k, _ in specs if k not in KINDS]
     if bad:
@@ -154,10 +157,10 @@ def fit_consumers(
             out[(kind, space)] = TextConsumer(kind, space, net, loss, "class means")
         elif kind == "Gaussian":
             out[(kind, space)] = TextConsumer(kind, space, *_gaussian(z, y, zh, yh, n_classes))
-    for arch, hidden in (("linear", ()), ("MLP", (HIDDEN,))):
+    for arch, widths in (("linear", ()), ("MLP", tuple(hidden))):
         group = [(k, s) for k, s in specs if k.split(" ")[0] == arch]
         members = [Member(*data[s], noisy=k.endswith("+ noise")) for k, s in group]
-        fits = train_heads(members, n_classes, hidden, steps, BATCH, LR, CHECK_EVERY, seed)
+        fits = train_heads(members, n_classes, widths, steps, batch, LR, CHECK_EVERY, seed)
         for (k, s), (net, loss, chosen) in zip(group, fits, strict=True):
             out[(k, s)] = TextConsumer(k, s, net, loss, chosen)
     return {spec: out[spec] for spec in specs}

@@ -87,7 +87,7 @@ def run_dose(
     }
     new = consumers.fit_consumers(
         [(kind, name) for name in texts if name not in reuse], texts, sp.corpus_class, n, held,
-        ctx.frozen_scale, cfg.consumer_steps, seed,
+        ctx.frozen_scale, cfg.consumer_steps, seed, tuple(cfg.consumer_hidden), cfg.consumer_batch,
     )  # fmt: skip
     fitted = {(kind, name): c for name, c in reuse.items()} | new
     rows, ap = [], {}

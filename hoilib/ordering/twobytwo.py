@@ -136,7 +136,10 @@ class _Seed:
         corpora = {s: self.B.spaces()[s][0] for s in SPACES}
         cls, n = self.run.space.corpus_class, self.world.num_classes
         steps, seed = self.cfg.consumer_steps, self.run.seed
-        return consumers.fit_consumers(specs, corpora, cls, n, self.held, self.scale, steps, seed)
+        arch = {"hidden": tuple(self.cfg.consumer_hidden), "batch": self.cfg.consumer_batch}
+        return consumers.fit_consumers(
+            specs, corpora, cls, n, self.held, self.scale, steps, seed, **arch
+        )
 
     def consumer(self, c) -> dict:
         """Rows, grid rows, gap cost and per-class APs of one fitted consumer."""

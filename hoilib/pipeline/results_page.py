@@ -90,6 +90,9 @@ def results_markdown(runs_root: str | Path = REPO / "runs", grid_record: Path | 
             "",
         ]
     parts += grid_section(REPO / GRID_RECORD if grid_record is None else grid_record)
+    from hoilib.pipeline.control_search import RECORD, section
+
+    parts += section(REPO / RECORD)
     if notes:
         parts += [
             "## Files skipped",

@@ -1,0 +1,131 @@
+"""The search for a recipe under which chapter 5's positive control passes, judged by the control alone.
+
+When no text-only consumer passes the control (the consistent bridge beats no bridge on
+validation and on the test set, ``ordering.claims``), the book cannot test the ordering
+claim in its world. Issue 18 asks for a search over recipes that might let the bridge
+help, with one criterion: the control. So this module runs only the consistent cells of
+chapter 5 (``twobytwo.run_text``: each consumer with no bridge and with the bridge of its
+own text, at the strength validation chose) for each candidate, a set of profile
+overrides, and records every consumer's control. It never reads, ranks or records a
+correct-minus-wrong number, so the order contrast cannot steer the search; the chapter runs
+it once, on the recipe the search finds.
+
+``hoilib control-search --profile synth`` writes ``results/control-search.json``; the
+results page shows it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from hoilib import artifacts
+from hoilib.config import resolve
+from hoilib.data.build import prepare_world
+from hoilib.models.backbone_stage import prepare_backbone
+from hoilib.models.ezhoi.ezhoi_stage import split_data
+from hoilib.models.seedrun import seed_run
+from hoilib.ordering import claims, twobytwo
+from hoilib.ordering.methods import make_context
+
+RECORD = "results/control-search.json"
+CANDIDATES = {  # name -> profile overrides; the first is the book's own recipe
+    "the book's recipe": {},
+    "MLP of two hidden layers of 256, batches of 256": {
+        "consumer_hidden": [256, 256],
+        "consumer_batch": 256,
+    },
+    "SNR-weighted diffusion loss (Diffusion Bridge's code)": {"diffusion_loss": "snr_x0"},
+    "SDEdit bridge (noised to t* first)": {"bridge_recipe": "sdedit"},
+}
+
+
+def control_of(cfg) -> pd.DataFrame:
+    """Every consumer's positive control under ``cfg`` (all its EZ-HOI seeds): ``claims.controls``."""
+    world = prepare_world(cfg)
+    backbone = prepare_backbone(cfg, world)
+    data = split_data(cfg, world, backbone, cfg.split)
+    ctx = make_context(world, backbone, data)
+    runs = [seed_run(cfg, backbone, world, data, int(s)) for s in cfg.ezhoi_seeds]
+    cache: dict = {}
+    text = [twobytwo.run_text(cfg, ctx, r, data, world, cache) for r in runs]
+    rows = pd.concat([t["rows"] for t in text], ignore_index=True)
+    df, ap = claims.text_frame(rows, {k: v for t in text for k, v in t["ap"].items()})
+    return claims.controls(df, ap, data.unseen)
+
+
+def search(
+    profile: str, params: dict | None, out: str | Path, candidates: dict | None = None
+) -> dict:
+    """Run every candidate's control, write the record to ``out`` (JSON, atomically) and return it."""
+    rows = []
+    for name, overrides in (candidates or CANDIDATES).items():
+        cfg = resolve(profile, {**(params or {}), **overrides})
+        t0 = time.time()
+        print(f"[control-search] {name}: {overrides or 'no override'}", flush=True)
+        ctrl = control_of(cfg)
+        seconds = round(time.time() - t0, 1)
+        for r in ctrl.to_dict(orient="records"):
+            rows.append({"candidate": name, "overrides": overrides, "seconds": seconds, **r})
+    passed = sorted({r["candidate"] for r in rows if r["passes"] and r["consumer"] == "adapted"})
+    record = {
+        "profile": profile,
+        "params": params or {},
+        "world_seed": cfg.world_seed,
+        "split": cfg.split,
+        "criterion": (
+            f"a consumer of adapted text whose consistent bridge gains at least "
+            f"{claims.CONTROL_MARGIN:g} point on validation and on test Unseen mAP (mean over "
+            "seeds), its 95% interval above 0"
+        ),
+        "passed": passed,
+        "rows": rows,
+    }
+    artifacts.write_json(Path(out), record)
+    return record
+
+
+def table(record: dict) -> pd.DataFrame:
+    """One row per candidate and consumer of adapted text: validation gain, test gain and interval, verdict."""
+    df = pd.DataFrame(record["rows"])
+    df = df[df.consumer == "adapted"]
+    return pd.DataFrame(
+        {
+            "candidate": df.candidate,
+            "consumer": df.kind,
+            "validation gain": df["validation gain"].map(lambda x: f"{x:+.2f}"),
+            "test Unseen gain [interval]": [
+                f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]"
+                for m, lo, hi in df[["test Unseen gain", "lo", "hi"]].values
+            ],
+            "control": df.passes.map({True: "passes", False: "fails"}),
+        }
+    )
+
+
+def section(path: Path) -> list[str]:
+    """The results page's section: the search's table from its committed record; nothing if absent."""
+    try:
+        rec = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    if not rec.get("rows"):
+        return []
+    passed = rec["passed"]
+    return [
+        "## The search for a recipe under which the positive control passes",
+        "",
+        f"Chapter 5's consistent cells (each consumer with no bridge, and with the bridge of its own "
+        f"text at the strength validation chose) under each candidate recipe, on profile "
+        f"`{rec['profile']}` (world seed {rec['world_seed']}, split {rec['split']}). The criterion, "
+        f"and the only one: {rec['criterion']}. No correct-minus-wrong number is computed here, so "
+        "the order contrast could not steer the search. "
+        + (f"**Passed: {', '.join(passed)}.**" if passed else "**No candidate passed.**")
+        + " Made by `hoilib control-search`.",
+        "",
+        table(rec).to_markdown(index=False),
+        "",
+    ]

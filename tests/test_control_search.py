@@ -1,0 +1,37 @@
+"""The control search: each candidate's overrides reach the fit, only the control is recorded."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import TINY_PARAMS
+
+from hoilib.ordering import consumers
+from hoilib.pipeline.control_search import CANDIDATES, section, search
+
+MLP2 = "MLP of two hidden layers of 256, batches of 256"
+
+
+def test_each_candidate_gets_its_control_and_nothing_about_the_order(tiny_cfg, tmp_path):
+    params = {k: getattr(tiny_cfg, k) for k in ("run_dir", "data_root", *TINY_PARAMS)}
+    candidates = {k: CANDIDATES[k] for k in ("the book's recipe", MLP2)}
+    out = tmp_path / "search.json"
+    rec = search("smoke", params | {"ezhoi_seeds": [0]}, out, candidates)
+    assert json.loads(out.read_text()) == rec
+    rows = rec["rows"]
+    assert len(rows) == len(candidates) * len(consumers.KINDS) * 2
+    assert not any("wrong" in k for r in rows for k in r)  # the order contrast is never computed
+    by = {(r["candidate"], r["kind"], r["consumer"]): r for r in rows}
+    book, mlp2 = "the book's recipe", MLP2
+    for kind in ("prototypes", "Gaussian"):  # no MLP in them: the same control under both
+        assert by[(book, kind, "adapted")]["test Unseen gain"] == by[(mlp2, kind, "adapted")][
+            "test Unseen gain"
+        ]
+    a, b = by[(book, "MLP", "adapted")], by[(mlp2, "MLP", "adapted")]
+    assert (a["validation gain"], a["test Unseen gain"]) != (
+        b["validation gain"],
+        b["test Unseen gain"],
+    )  # the override reached the MLP
+    text = "\n".join(section(out))
+    assert "positive control passes" in text and MLP2 in text and "world seed" in text
+    assert section(tmp_path / "absent.json") == []
