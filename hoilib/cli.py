@@ -150,7 +150,16 @@ def main(argv=None) -> int:
             print(table_markdown(json.loads(out.read_text())))
             print(f"[hoilib] written to {out}")
         elif args.cmd == "control-search":
+            import os
+            import subprocess
+
             from hoilib.config import REPO
+            from hoilib.machine import kernel_env
+
+            env = kernel_env(resolve(args.profile, parse_overrides(args.set)).cpu_kernels)
+            if env:  # torch picks its CPU kernels at import: search in a child with the chapters'
+                line = [sys.executable, "-m", "hoilib", *(sys.argv[1:] if argv is None else argv)]
+                return subprocess.run(line, env={**os.environ, **env}).returncode
             from hoilib.pipeline.control_search import search, table
 
             rec = search(args.profile, parse_overrides(args.set), REPO / args.out)

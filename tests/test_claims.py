@@ -67,6 +67,8 @@ def test_t_interval_and_worlds_needed():
     n = effects.worlds_needed([0.0, 2.0, 4.0, 6.0], 1.5)  # sd 2.58: t(n-1) * 2.58 / sqrt(n) <= 1.5
     assert n == 14
     assert effects.worlds_needed([1.0], 1.5) is None
+    # close world means but a wide interval (classes vary): the interval's own width decides
+    assert effects.worlds_needed([5.4, 5.5, 5.4], 1.5, current=3.93) == 21
 
 
 def test_a_large_consistent_gain_is_supported_and_a_null_is_ruled_out_at_the_documents_size():

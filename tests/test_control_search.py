@@ -7,7 +7,7 @@ import json
 from conftest import TINY_PARAMS
 
 from hoilib.ordering import consumers
-from hoilib.pipeline.control_search import CANDIDATES, section, search
+from hoilib.pipeline.control_search import CANDIDATES, search, section
 
 MLP2 = "MLP of two hidden layers of 256, batches of 256"
 
@@ -24,9 +24,10 @@ def test_each_candidate_gets_its_control_and_nothing_about_the_order(tiny_cfg, t
     by = {(r["candidate"], r["kind"], r["consumer"]): r for r in rows}
     book, mlp2 = "the book's recipe", MLP2
     for kind in ("prototypes", "Gaussian"):  # no MLP in them: the same control under both
-        assert by[(book, kind, "adapted")]["test Unseen gain"] == by[(mlp2, kind, "adapted")][
-            "test Unseen gain"
-        ]
+        assert (
+            by[(book, kind, "adapted")]["test Unseen gain"]
+            == by[(mlp2, kind, "adapted")]["test Unseen gain"]
+        )
     a, b = by[(book, "MLP", "adapted")], by[(mlp2, "MLP", "adapted")]
     assert (a["validation gain"], a["test Unseen gain"]) != (
         b["validation gain"],

@@ -101,15 +101,23 @@ def t_interval(values, level: float = 0.95) -> dict:
     }
 
 
-def worlds_needed(values, half_width: float, level: float = 0.95, most: int = 1000) -> int | None:
-    """How many world means a t interval needs to reach ``half_width``, at the spread seen in ``values``."""
+def worlds_needed(
+    values, half_width: float, level: float = 0.95, most: int = 1000, current: float | None = None
+) -> int | None:
+    """How many worlds an interval needs to reach ``half_width``.
+
+    At the spread of the world means ``values``, a t interval's need; with ``current``, the
+    half-width the reported interval has now (it may be wider, e.g. a bootstrap over classes
+    too), also that half-width shrunk as 1/sqrt(worlds): the larger of the two.
+    """
     x = np.asarray(values, float)
     if len(x) < 2:
         return None
+    scaled = 0 if current is None else math.ceil(len(x) * (current / half_width) ** 2)
     sd = x.std(ddof=1)
     for n in range(2, most + 1):
         if stats.t.ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n) <= half_width:
-            return n
+            return max(n, scaled) if max(n, scaled) <= most else None
     return None
 
 

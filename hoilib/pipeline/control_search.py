@@ -30,8 +30,10 @@ from hoilib.models.ezhoi.ezhoi_stage import split_data
 from hoilib.models.seedrun import seed_run
 from hoilib.ordering import claims, twobytwo
 from hoilib.ordering.methods import make_context
+from hoilib.seed import seed_everything
 
 RECORD = "results/control-search.json"
+PATHS = ("run_dir", "stage_dir", "data_root")  # machine paths: kept out of the committed record
 CANDIDATES = {  # name -> profile overrides; the first is the book's own recipe
     "the book's recipe": {},
     "MLP of two hidden layers of 256, batches of 256": {
@@ -44,7 +46,12 @@ CANDIDATES = {  # name -> profile overrides; the first is the book's own recipe
 
 
 def control_of(cfg) -> pd.DataFrame:
-    """Every consumer's positive control under ``cfg`` (all its EZ-HOI seeds): ``claims.controls``."""
+    """Every consumer's positive control under ``cfg`` (all its EZ-HOI seeds): ``claims.controls``.
+
+    Seeded as a chapter is (``chapters.notebook.open_chapter``); ``hoilib control-search``
+    also runs it under the chapters' CPU kernels, so the book's recipe gives the book's numbers.
+    """
+    seed_everything(cfg.seed)
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg, world)
     data = split_data(cfg, world, backbone, cfg.split)
@@ -73,7 +80,7 @@ def search(
     passed = sorted({r["candidate"] for r in rows if r["passes"] and r["consumer"] == "adapted"})
     record = {
         "profile": profile,
-        "params": params or {},
+        "params": {k: v for k, v in (params or {}).items() if k not in PATHS},
         "world_seed": cfg.world_seed,
         "split": cfg.split,
         "criterion": (

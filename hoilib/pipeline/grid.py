@@ -1,16 +1,14 @@
 """The synth-grid table: every split and all splits pooled, each contrast judged at the design document's size.
 
-``hoilib grid --root runs/synth-grid`` reads chapter 5's metrics of every run folder (one
-per world seed and split, each with several model seeds). For every consumer and
-setting it computes each contrast's per-class AP differences and gives, per split and
-pooled over the splits, the mean, a nested-bootstrap interval (worlds, then seeds, then
-classes; ``measure.nested``) and, because a percentile interval covers poorly with few
-worlds, a Student-t interval over the world means. A verdict (``measure.effects``) reads
-the wider of the two, against the document's predicted size.
+``hoilib grid --root runs/synth-grid`` reads chapter 5's metrics of every run folder (a
+world seed and split, several model seeds). Each contrast of every consumer and setting,
+per split and pooled, gets its mean, a nested-bootstrap interval (worlds, seeds, classes)
+and a Student-t interval over the world means (a percentile interval covers poorly with
+few worlds); a verdict (``measure.effects``) reads the wider against the predicted size.
 
-The positive control is read first, pooled: a consumer passes when its consistent
-bridge gains at least ``claims.CONTROL_MARGIN`` on validation (mean over runs) and on
-pooled Unseen test mAP (interval above 0). The primary consumer is the passing one with
+The positive control is read first, pooled: a consumer passes when its consistent bridge
+gains ``claims.CONTROL_MARGIN`` on validation and on pooled Unseen test mAP (interval above 0),
+and the primary consumer is the passing one with
 the largest validation gain; Holm's correction runs over its three pooled Unseen
 contrasts, the answer's family. The record also says how many worlds would give that
 answer's interval a half-width of ``TARGET_HALF_WIDTH`` points. The pool of the worlds other
@@ -105,8 +103,9 @@ def _diffs(run: dict, a: str, b: str, col: str) -> np.ndarray | None:
 def _by_world(runs, split) -> dict[int, list[dict]]:
     out: dict[int, list[dict]] = {}
     for r in runs:
-        new = split == NEW_WORLDS and r["world_seed"] != FIRST_LOOK
-        if split == "pooled" or r["split"] == split or new:
+        if split in ("pooled", r["split"]) or (
+            split == NEW_WORLDS and r["world_seed"] != FIRST_LOOK
+        ):
             out.setdefault(r["world_seed"], []).append(r)
     return out
 
@@ -236,13 +235,15 @@ def summarize(root: str | Path, out: str | Path, n_boot: int = 2000) -> pd.DataF
     runs = read_runs(Path(root))
     table, ctrl, primary = grid_table(runs, n_boot)
     provs = [r["provenance"] for r in runs]
-    answer = table[table["primary family"] & (table.contrast == "correct - wrong")]
-    needed = worlds_needed(answer.world_means.iloc[0], TARGET_HALF_WIDTH) if len(answer) else None
     cw = table[(table.split == "pooled") & (table.contrast == "correct - wrong")]
-    cw = cw[cw.column == "unseen"].set_index("setting").world_means  # each setting's answer
-    by = {s: worlds_needed(w, TARGET_HALF_WIDTH) for s, w in cw.items()}
+    cw = cw[cw.column == "unseen"].set_index("setting")  # each setting's answer: worlds it needs
+    cw = cw.assign(now=(cw.hi - cw.lo) / 2)  # its half-width now, shrunk as 1/sqrt(worlds)
+    by = {
+        s: worlds_needed(r.world_means, TARGET_HALF_WIDTH, current=r.now) for s, r in cw.iterrows()
+    }
+    needed = by.get(f"text-only: {primary}") if primary else None
     record = {
-        "root": str(root),
+        "root": Path(root).name,  # the sweep's folder, without the machine's path
         "runs": [{k: r[k] for k in ("folder", "split", "world_seed")} for r in runs],
         "commits": sorted({str((p.get("git") or {}).get("commit")) for p in provs}),
         "dirty": any((p.get("git") or {}).get("dirty") for p in provs),
