@@ -8,9 +8,8 @@ few worlds); a verdict (``measure.effects``) reads the wider against the predict
 
 The positive control is read first, pooled: a consumer passes when its consistent bridge
 gains ``claims.CONTROL_MARGIN`` on validation and on pooled Unseen test mAP (interval above 0),
-and the primary consumer is the passing one with
-the largest validation gain; Holm's correction runs over its three pooled Unseen
-contrasts, the answer's family. The record also says how many worlds would give that
+and the primary consumer is the passing one with the largest validation gain; Holm's
+correction runs over its three pooled Unseen contrasts. The record says how many worlds give that
 answer's interval a half-width of ``TARGET_HALF_WIDTH`` points. The pool of the worlds other
 than world 0 (``NEW_WORLDS``), which nobody saw while the rules took shape, stands beside it.
 """
