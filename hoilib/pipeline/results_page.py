@@ -169,9 +169,9 @@ def _grid_answer(rec: dict) -> str:
             "**No consumer passed the positive control pooled over the grid, so the grid cannot "
             "say whether the training order matters.**"
             + (
-                f" Were one to pass, the worlds a t interval would need for its pooled Unseen "
-                f"correct-minus-wrong interval to reach ±{rec['target_half_width']:g} points, at "
-                f"the spread seen over these worlds: {spread}."
+                f" Were one to pass, the worlds its pooled Unseen correct-minus-wrong interval "
+                f"would need to narrow to ±{rec['target_half_width']:g} points (as 1/sqrt(worlds), "
+                f"or at the spread of the world means if that asks more): {spread}."
                 if need
                 else ""
             )
@@ -184,8 +184,8 @@ def _grid_answer(rec: dict) -> str:
     half = (row["hi"] - row["lo"]) / 2
     need = rec.get("worlds_needed")
     more = (
-        f"its half-width is {half:.2f} points; at the spread seen over these worlds a t interval "
-        f"reaches {rec['target_half_width']:g} points with {need} worlds"
+        f"its half-width is {half:.2f} points; narrowing as 1/sqrt(worlds), it would reach "
+        f"{rec['target_half_width']:g} points with about {need} worlds"
         if need
         else f"its half-width is {half:.2f} points"
     )
