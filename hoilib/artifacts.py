@@ -81,6 +81,14 @@ def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:
         raise ArtifactError(f"{what} {path} is not valid JSON: {e}") from e
 
 
+def read_json_or_none(path: str | os.PathLike) -> Any:
+    """A JSON record, or None when it is missing or unreadable: for pages that say so instead of failing."""
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
 def save_tensors(
     path: str | os.PathLike, tensors: dict[str, torch.Tensor], meta: dict | None = None
 ) -> Path:

@@ -16,7 +16,6 @@ results page shows it.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
@@ -115,11 +114,8 @@ def table(record: dict) -> pd.DataFrame:
 
 def section(path: Path) -> list[str]:
     """The results page's section: the search's table from its committed record; nothing if absent."""
-    try:
-        rec = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    if not rec.get("rows"):
+    rec = artifacts.read_json_or_none(path)
+    if not rec or not rec.get("rows"):
         return []
     passed = rec["passed"]
     return [

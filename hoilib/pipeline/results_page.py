@@ -12,6 +12,8 @@ from hoilib import artifacts
 from hoilib.config import REPO
 from hoilib.pipeline.results import INFO_COLUMNS, _rel, collect
 
+_json = artifacts.read_json_or_none
+
 GRID_RECORD = "results/synth-grid.json"  # written by `hoilib grid`, committed with the code
 
 
@@ -53,9 +55,14 @@ def _where(root: Path) -> str:
     return _code(_rel(root, REPO) if Path(root).resolve() != REPO.resolve() else str(root))
 
 
-def results_markdown(runs_root: str | Path = REPO / "runs", grid_record: Path | None = None) -> str:
+def results_markdown(
+    runs_root: str | Path = REPO / "runs",
+    grid_record: Path | None = None,
+    search_record: Path | None = None,
+) -> str:
     """The book's results page (MyST): the table of every run, or a plain 'no runs yet' and how to make one,
-    then the committed synth-grid table (``grid_record``, default ``results/synth-grid.json``) if present."""
+    then the committed synth-grid table (``grid_record``, default ``results/synth-grid.json``) and the
+    control search (``search_record``, default ``results/control-search.json``) where present."""
     root = Path(runs_root)
     df = collect(root)
     notes = df.attrs.get("skipped", [])
@@ -92,7 +99,7 @@ def results_markdown(runs_root: str | Path = REPO / "runs", grid_record: Path | 
     parts += grid_section(REPO / GRID_RECORD if grid_record is None else grid_record)
     from hoilib.pipeline.control_search import RECORD, section
 
-    parts += section(REPO / RECORD)
+    parts += section(REPO / RECORD if search_record is None else search_record)
     if notes:
         parts += [
             "## Files skipped",
@@ -106,13 +113,11 @@ def results_markdown(runs_root: str | Path = REPO / "runs", grid_record: Path | 
 
 def grid_section(path: Path) -> list[str]:
     """The synth-grid table from its committed record, with where it came from; nothing if absent."""
-    import json
-
     from hoilib.pipeline.grid import table_markdown
 
-    if not Path(path).is_file():
+    rec = _json(path)
+    if rec is None:
         return []
-    rec = json.loads(Path(path).read_text())
     if "controls" not in rec:  # written before the positive control existed
         return [
             "## The synth-grid sweep",
@@ -278,13 +283,3 @@ def write_answer(intro: Path, run_dir: Path) -> Path:
     return artifacts.write_bytes(
         intro, text.replace(ANSWER_MARK, answer_markdown(run_dir)).encode("utf-8")
     )
-
-
-def _json(path: Path) -> dict | None:
-    """A JSON record, or None when it is missing or unreadable (the page says so instead)."""
-    import json
-
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
