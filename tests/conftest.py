@@ -71,6 +71,37 @@ def tiny_experiment(tiny_backbone, tiny_cfg):
     )
 
 
+def _trained_states(cfg, bb, world, trains, val, trained, epochs: int) -> list[dict]:
+    """EZ-HOI's weights after training from the same seed on each of ``trains``, with the same validation
+    set and trained classes: tests compare them to show what training does not read."""
+    from hoilib.models.ezhoi.ezhoi_stage import build_model
+    from hoilib.models.ezhoi.train import train_ezhoi
+
+    states = []
+    for train in trains:
+        torch.manual_seed(0)
+        model = build_model(cfg, bb, world)
+        train_ezhoi(
+            model,
+            train,
+            val,
+            world.classes,
+            trained,
+            epochs=epochs,
+            batch_images=8,
+            seed=0,
+            show_progress=False,
+        )
+        states.append(model.state_dict())
+    return states
+
+
+@pytest.fixture
+def trained_states():
+    """``_trained_states``, for tests that check training ignores something."""
+    return _trained_states
+
+
 @pytest.fixture(autouse=True)
 def _restore_deterministic_mode():
     """seed_everything turns on torch's deterministic algorithms for the whole process; a test that calls it

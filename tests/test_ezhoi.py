@@ -13,7 +13,7 @@ from hoilib.models.ezhoi.adapter import Adapter
 from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
 from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, build_model, split_data
 from hoilib.models.ezhoi.pairs import pack_pairs
-from hoilib.models.ezhoi.train import class_objects, loss_mask, train_ezhoi
+from hoilib.models.ezhoi.train import class_objects, loss_mask
 from hoilib.models.features import extract_pair_features
 
 
@@ -102,7 +102,7 @@ def _unseen_split(world):
     )
 
 
-def test_unseen_labels_never_reach_the_loss(ez):
+def test_unseen_labels_never_reach_the_loss(ez, trained_states):
     """Training with the unseen annotations left in gives bit-identical weights: they never reach the loss."""
     world, bb, cfg = ez
     split = _unseen_split(world)
@@ -120,22 +120,7 @@ def test_unseen_labels_never_reach_the_loss(ez):
     leaky = pack_pairs(world.train, pairs, feats)  # unseen annotations still in the targets
     assert leaky.targets[..., torch.as_tensor(unseen)].sum() > 0
     clean = pack_pairs(world.train.without_classes(np.flatnonzero(unseen)), pairs, feats)
-    states = []
-    for train in (clean, leaky):
-        torch.manual_seed(0)
-        model = build_model(cfg, bb, world)
-        train_ezhoi(
-            model,
-            train,
-            data.val,
-            world.classes,
-            ~unseen,
-            epochs=2,
-            batch_images=8,
-            seed=0,
-            show_progress=False,
-        )
-        states.append(model.state_dict())
+    states = trained_states(cfg, bb, world, (clean, leaky), data.val, ~unseen, epochs=2)
     for k in states[0]:
         assert torch.equal(states[0][k], states[1][k]), k
 

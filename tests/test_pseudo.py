@@ -55,13 +55,11 @@ def test_split_data_holds_out_two_disjoint_image_sets_and_pseudo_positives(tiny_
         assert s.targets[..., np.flatnonzero(data.unseen)].sum() == 0
 
 
-def test_pseudo_unseen_labels_never_reach_the_loss(tiny_experiment):
+def test_pseudo_unseen_labels_never_reach_the_loss(tiny_experiment, trained_states):
     """Scrambling the pseudo-unseen targets of the training set changes no trained weight."""
     import torch
 
     from hoilib.models.backbone_stage import prepare_backbone
-    from hoilib.models.ezhoi.ezhoi_stage import build_model
-    from hoilib.models.ezhoi.train import train_ezhoi
 
     cfg, world, data, ctx, run = tiny_experiment
     pseudo = torch.as_tensor(np.flatnonzero(data.pseudo))
@@ -70,21 +68,6 @@ def test_pseudo_unseen_labels_never_reach_the_loss(tiny_experiment):
     noisy.targets[..., pseudo] = 1.0 - noisy.targets[..., pseudo]
     assert len(pseudo) and not torch.equal(noisy.targets, data.train.targets)
     bb = prepare_backbone(cfg, world)
-    out = []
-    for train in (data.train, noisy):
-        torch.manual_seed(0)
-        model = build_model(cfg, bb, world)
-        train_ezhoi(
-            model,
-            train,
-            data.val,
-            world.classes,
-            data.trained,
-            epochs=1,
-            batch_images=8,
-            seed=0,
-            show_progress=False,
-        )
-        out.append(model.state_dict())
+    out = trained_states(cfg, bb, world, (data.train, noisy), data.val, data.trained, epochs=1)
     for k in out[0]:
         assert torch.equal(out[0][k], out[1][k]), k

@@ -155,9 +155,7 @@ class OrderingChapter(ChapterResult):
     def chosen_strengths(self, kind: str | None = None, setting: str = "text") -> pd.DataFrame:
         """The strength validation chose for the consistent cell, per seed."""
         if setting == "text":
-            d = self.t["text"]
-            d = d[(d.kind == (kind or self.primary)) & (d.consumer == "adapted")]
-            d = d[(d.diffusion == "adapted") & (d.denoiser == "trained MLP")]
+            d = twobytwo.consistent_cell(self.t["text"], kind or self.primary)
         else:
             d = self.t["head"][self.t["head"].diffusion == "adapted"]
         return d[["seed", "t_start", "lambda"]]

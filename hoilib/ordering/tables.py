@@ -19,6 +19,16 @@ def _merge(parts: list[dict], key: str) -> pd.DataFrame:
     return pd.concat([p[key] for p in parts], ignore_index=True)
 
 
+def _frame(parts: list[dict], frame) -> tuple[pd.DataFrame, dict]:
+    """``frame`` (``claims.text_frame`` or ``claims.head_frame``) over every seed's rows and APs."""
+    return frame(_merge(parts, "rows"), {k: v for p in parts for k, v in p["ap"].items()})
+
+
+def text_frame(text: list[dict]) -> tuple[pd.DataFrame, dict]:
+    """The text-only consumers' frame and APs over the seeds' ``twobytwo.run_text`` results."""
+    return _frame(text, claims.text_frame)
+
+
 def dose_kind(ctrl: pd.DataFrame) -> str:
     """The consumer the dose-response uses: the primary one, else the adapted one validation favours most."""
     chosen = claims.primary(ctrl)
@@ -30,12 +40,7 @@ def dose_kind(ctrl: pd.DataFrame) -> str:
 
 def matched_strength(rows: pd.DataFrame, kind: str) -> tuple[int, float]:
     """The (t*, lambda) validation chose for one seed's ``kind`` consumer of adapted text (its matched cell)."""
-    r = rows[
-        (rows.kind == kind)
-        & (rows.consumer == "adapted")
-        & (rows.diffusion == "adapted")
-        & (rows.denoiser == twobytwo.MLP)
-    ].iloc[0]
+    r = twobytwo.consistent_cell(rows, kind).iloc[0]
     return int(r.t_start), float(r["lambda"])
 
 
@@ -51,12 +56,8 @@ def compute_tables(cfg, ctx, runs, data, world) -> dict:
         text = [twobytwo.run_text(cfg, ctx, r, data, world, cache) for r in runs]
     with timed("EZ-HOI head, validated"):
         heads = [head.run_orders(cfg, ctx, r, data, t_grid) for r in runs]
-    text_df, text_ap = claims.text_frame(
-        _merge(text, "rows"), {k: v for t in text for k, v in t["ap"].items()}
-    )
-    head_df, head_ap = claims.head_frame(
-        _merge(heads, "rows"), {k: v for h in heads for k, v in h["ap"].items()}
-    )
+    text_df, text_ap = text_frame(text)
+    head_df, head_ap = _frame(heads, claims.head_frame)
     ctrl = claims.controls(text_df, text_ap, data.unseen)
     kind = dose_kind(ctrl)
     with timed("dose-response"):

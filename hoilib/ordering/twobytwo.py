@@ -42,6 +42,17 @@ DENOISERS = (MLP, "closed form")
 COLS = ("full", "seen", "unseen")
 
 
+def consistent_cell(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
+    """The rows of the matched (consistent) cell: ``kind`` fitted on adapted text, bridged by the diffusion
+    model trained on adapted text; its strength is the one both orders share."""
+    return rows[
+        (rows.kind == kind)
+        & (rows.consumer == "adapted")
+        & (rows.diffusion == "adapted")
+        & (rows.denoiser == MLP)
+    ]
+
+
 def t_grid(dim: int) -> tuple[int, ...]:
     """The start steps a choice may take: ``strength.T_GRID`` and the noise-matched reference t*."""
     return tuple(sorted(set(T_GRID) | {noise_matched_t(dim)}))

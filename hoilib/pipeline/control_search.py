@@ -22,14 +22,12 @@ from pathlib import Path
 import pandas as pd
 
 from hoilib import artifacts
-from hoilib.config import resolve
-from hoilib.data.build import prepare_world
-from hoilib.models.backbone_stage import prepare_backbone
-from hoilib.models.ezhoi.ezhoi_stage import split_data
+from hoilib.chapters import ch5_ordering
+from hoilib.chapters.notebook import open_chapter
+from hoilib.config import Params
 from hoilib.models.seedrun import seed_run
-from hoilib.ordering import claims, twobytwo
+from hoilib.ordering import claims, tables, twobytwo
 from hoilib.ordering.methods import make_context
-from hoilib.seed import seed_everything
 
 RECORD = "results/control-search.json"
 PATHS = ("run_dir", "stage_dir", "data_root")  # machine paths: kept out of the committed record
@@ -44,23 +42,18 @@ CANDIDATES = {  # name -> profile overrides; the first is the book's own recipe
 }
 
 
-def control_of(cfg) -> pd.DataFrame:
-    """Every consumer's positive control under ``cfg`` (all its EZ-HOI seeds): ``claims.controls``.
+def control_of(profile: str, params: dict) -> tuple[pd.DataFrame, Params]:
+    """Every consumer's positive control (``claims.controls``, all EZ-HOI seeds) and the resolved config.
 
-    Seeded as a chapter is (``chapters.notebook.open_chapter``); ``hoilib control-search``
-    also runs it under the chapters' CPU kernels, so the book's recipe gives the book's numbers.
+    Loaded and seeded as chapter 5 is (``open_chapter``); ``hoilib control-search`` also runs it
+    under the chapters' CPU kernels, so the book's recipe gives the book's numbers.
     """
-    seed_everything(cfg.seed)
-    world = prepare_world(cfg)
-    backbone = prepare_backbone(cfg, world)
-    data = split_data(cfg, world, backbone, cfg.split)
-    ctx = make_context(world, backbone, data)
-    runs = [seed_run(cfg, backbone, world, data, int(s)) for s in cfg.ezhoi_seeds]
+    ch = open_chapter(profile, params, ch5_ordering, show=False)
+    ctx = make_context(ch.world, ch.backbone, ch.data)
+    runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi_seeds]
     cache: dict = {}
-    text = [twobytwo.run_text(cfg, ctx, r, data, world, cache) for r in runs]
-    rows = pd.concat([t["rows"] for t in text], ignore_index=True)
-    df, ap = claims.text_frame(rows, {k: v for t in text for k, v in t["ap"].items()})
-    return claims.controls(df, ap, data.unseen)
+    text = [twobytwo.run_text(ch.cfg, ctx, r, ch.data, ch.world, cache) for r in runs]
+    return claims.controls(*tables.text_frame(text), ch.data.unseen), ch.cfg
 
 
 def search(
@@ -69,10 +62,9 @@ def search(
     """Run every candidate's control, write the record to ``out`` (JSON, atomically) and return it."""
     rows = []
     for name, overrides in (candidates or CANDIDATES).items():
-        cfg = resolve(profile, {**(params or {}), **overrides})
         t0 = time.time()
         print(f"[control-search] {name}: {overrides or 'no override'}", flush=True)
-        ctrl = control_of(cfg)
+        ctrl, cfg = control_of(profile, {**(params or {}), **overrides})
         seconds = round(time.time() - t0, 1)
         for r in ctrl.to_dict(orient="records"):
             rows.append({"candidate": name, "overrides": overrides, "seconds": seconds, **r})
