@@ -36,27 +36,48 @@ def point(diffs) -> float:
     return float(np.mean([d.mean() for d in _check(diffs)]))
 
 
+def _counts(rng: np.random.Generator, n_boot: int, n: int) -> np.ndarray:
+    """How often each of ``n`` units is drawn in each of ``n_boot`` resamples of size ``n`` (n_boot, n)."""
+    idx = rng.integers(0, n, (n_boot, n))
+    flat = (np.arange(n_boot)[:, None] * n + idx).ravel()
+    return np.bincount(flat, minlength=n_boot * n).reshape(n_boot, n).astype(float)
+
+
+def _resampled_means(rng: np.random.Generator, d: np.ndarray, n_boot: int) -> np.ndarray:
+    """The mean of ``d`` (seeds, classes) under ``n_boot`` draws of its seeds and, shared by them, its
+    classes: the mean of ``d[s][:, c]`` is ``count_s @ d @ count_c / (S * C)``, so no loop is needed."""
+    s, c = _counts(rng, n_boot, d.shape[0]), _counts(rng, n_boot, d.shape[1])
+    return ((s @ d) * c).sum(axis=1) / d.size
+
+
+def _interval(rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: int, level: float):
+    """Percentile interval of the mean over resampled worlds of the mean over each one's parts.
+
+    Every slot of a world draw gets fresh seed and class draws for every world, and keeps the
+    one its draw picked, so a world drawn twice is resampled twice, as in a loop over draws.
+    """
+    n = len(worlds)
+    picks = rng.integers(0, n, (n_boot, n))
+    total = np.zeros(n_boot)
+    for slot in range(n):
+        per_world = np.stack(
+            [np.mean([_resampled_means(rng, d, n_boot) for d in w], axis=0) for w in worlds]
+        )  # (worlds, n_boot)
+        total += per_world[picks[:, slot], np.arange(n_boot)]
+    lo, hi = np.quantile(total / n, [(1 - level) / 2, (1 + level) / 2])
+    return float(lo), float(hi)
+
+
 def nested_bootstrap(diffs, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
     """Mean and percentile interval of the per-class difference; ``diffs[w]`` is (seeds, classes) of world w."""
     worlds = _check(diffs)
     if not 0 < level < 1:
         raise ValueError(f"level: must lie in (0, 1), got {level!r}")
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_boot)
-    for b in range(n_boot):
-        picks = rng.integers(0, len(worlds), len(worlds))
-        vals = []
-        for w in picks:
-            d = worlds[w]
-            s = rng.integers(0, d.shape[0], d.shape[0])
-            c = rng.integers(0, d.shape[1], d.shape[1])
-            vals.append(d[np.ix_(s, c)].mean())
-        stats[b] = np.mean(vals)
-    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    lo, hi = _interval(np.random.default_rng(seed), [[d] for d in worlds], n_boot, level)
     return {
         "mean": point(worlds),
-        "lo": float(lo),
-        "hi": float(hi),
+        "lo": lo,
+        "hi": hi,
         "worlds": len(worlds),
         "seeds": int(sum(d.shape[0] for d in worlds)),
         "level": level,
@@ -72,23 +93,11 @@ def pooled_bootstrap(worlds, n_boot: int = 2000, level: float = 0.95, seed: int 
         raise ValueError("worlds: need at least one world")
     if not 0 < level < 1:
         raise ValueError(f"level: must lie in (0, 1), got {level!r}")
-    rng = np.random.default_rng(seed)
-    stats = np.empty(n_boot)
-    for b in range(n_boot):
-        vals = []
-        for w in rng.integers(0, len(ws), len(ws)):
-            per_split = []
-            for d in ws[w]:
-                s = rng.integers(0, d.shape[0], d.shape[0])
-                c = rng.integers(0, d.shape[1], d.shape[1])
-                per_split.append(d[np.ix_(s, c)].mean())
-            vals.append(np.mean(per_split))
-        stats[b] = np.mean(vals)
-    lo, hi = np.quantile(stats, [(1 - level) / 2, (1 + level) / 2])
+    lo, hi = _interval(np.random.default_rng(seed), ws, n_boot, level)
     return {
         "mean": float(np.mean([np.mean([d.mean() for d in w]) for w in ws])),
-        "lo": float(lo),
-        "hi": float(hi),
+        "lo": lo,
+        "hi": hi,
         "worlds": len(ws),
         "seeds": int(sum(d.shape[0] for w in ws for d in w)),
         "level": level,
