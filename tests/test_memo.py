@@ -38,6 +38,55 @@ def test_round_trip_is_exact():
     assert back["rows"] == v["rows"] and isinstance(back["rows"][0]["t"], int)
 
 
+def _same(a, b) -> bool:
+    """Equal values of equal types, all the way down (NaN equal to NaN)."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, pd.DataFrame):
+        pd.testing.assert_frame_equal(a, b)
+        return True
+    if isinstance(a, np.ndarray):
+        return (
+            a.dtype == b.dtype
+            and a.shape == b.shape
+            and np.array_equal(a, b, equal_nan=a.dtype.kind == "f")
+        )
+    if isinstance(a, dict):
+        return list(a) == list(b) and all(_same(a[k], b[k]) for k in a)
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(_same(x, y) for x, y in zip(a, b, strict=True))
+    if isinstance(a, float) and np.isnan(a):
+        return np.isnan(b)
+    return a == b
+
+
+def test_every_type_the_chapters_store_comes_back_with_its_type():
+    """The lossy cases issue 19 found (list[int] -> float array, int keys -> strings, list[str]
+    raised) and the rest of what a chapter stores."""
+    v = {
+        "ints": [3, 1, 2],
+        "strs": ["rf-uc", "uv"],
+        "floats": [0.1 + 0.2, float("nan"), float("inf")],
+        "mixed": (1, "a", None, True),
+        "by_int": {0: 1.5, 7: [1, 2]},
+        "by_tuple": {("a", 0): np.array([0.5, np.nan]), ("b", 1): np.array([1.0, 2.0])},
+        "by_float": {0.25: "quarter"},
+        "int_array": np.arange(6, dtype=np.int64).reshape(2, 3),
+        "bool_array": np.array([True, False]),
+        "f32_array": np.array([1 / 3], dtype=np.float32),
+        "str_array": np.array(["x", "yy"]),
+        "scalar": np.float64(2.5),
+        "records": [{"t": 100, "kind": "MLP", "ok": False}],
+        "nested": {"inner": {"k": [{"a": (1, 2)}]}},
+        "empty": [],
+        "none": None,
+    }
+    back = memo._decode(json.loads(artifacts.dumps_json(memo._encode(v))))
+    expected = {**v, "scalar": 2.5}  # a numpy scalar comes back as the Python number it equals
+    for k in v:
+        assert _same(back[k], expected[k]), k
+
+
 def test_reused_under_the_same_key_recomputed_when_params_or_world_change(tmp_path):
     calls = []
 

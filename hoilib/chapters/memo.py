@@ -21,7 +21,7 @@ import pandas as pd
 
 from hoilib import artifacts, codekey
 
-VERSION = 1
+VERSION = 2  # 2: exact round trips of lists, tuples, non-string keys and array dtypes
 PATHS = ("run_dir", "stage_dir")  # where the run lives does not change its numbers
 
 
@@ -60,44 +60,61 @@ def _plain(x):
 
 
 def _encode(v):
-    if isinstance(v, pd.DataFrame):  # exact floats (repr), unlike to_json's 15 digits
+    """A JSON-able form of ``v`` that ``_decode`` turns back into an equal value of the same types.
+
+    Frames keep exact floats (repr, unlike ``to_json``'s 15 digits); arrays keep their dtype and
+    shape; lists stay lists and tuples tuples; dict keys that are not strings (numbers, tuples)
+    keep their type, and every dict its order; floats that JSON cannot hold (NaN, inf) are spelled out.
+    """
+    if isinstance(v, pd.DataFrame):
         d = v.to_dict(orient="split")
         return {
             "__frame__": {k: _plain(d[k]) for k in ("index", "columns", "data")},
             "name": v.index.name,
         }
-    if isinstance(v, dict) and any(isinstance(k, tuple) for k in v):
-        return {"__tuple_dict__": [[list(k), _encode(x)] for k, x in v.items()]}
     if isinstance(v, dict):
-        return {str(k): _encode(x) for k, x in v.items()}
-    if isinstance(v, (list, tuple)) and v and all(isinstance(x, dict) for x in v):  # records
-        return {"__records__": [_encode(x) for x in v]}
-    if isinstance(v, (np.ndarray, list, tuple)):
-        return {
-            "__array__": [
-                None if isinstance(x, float) and math.isnan(x) else x
-                for x in np.asarray(v, dtype=float).tolist()
-            ]
-        }
-    if isinstance(v, (np.floating, np.integer)):
-        return v.item()
+        if all(isinstance(k, str) and not k.startswith("__") for k in v):
+            out = {k: _encode(x) for k, x in v.items()}
+            return out if list(v) == sorted(v) else {**out, "__order__": list(v)}  # JSON sorts keys
+        return {"__items__": [[_encode(k), _encode(x)] for k, x in v.items()]}
+    if isinstance(v, tuple):
+        return {"__tuple__": [_encode(x) for x in v]}
+    if isinstance(v, list):
+        return [_encode(x) for x in v]
+    if isinstance(v, np.ndarray):
+        flat = [_encode(x) for x in v.ravel().tolist()]
+        return {"__array__": flat, "dtype": v.dtype.str, "shape": list(v.shape)}
+    if isinstance(v, (np.floating, np.integer, np.bool_)):
+        v = v.item()
+    if isinstance(v, float) and not math.isfinite(v):
+        return {"__float__": repr(v)}
     return v
 
 
 def _decode(v):
-    if isinstance(v, dict) and "__frame__" in v:
+    if isinstance(v, list):
+        return [_decode(x) for x in v]
+    if not isinstance(v, dict):
+        return v
+    if "__frame__" in v:
         f = v["__frame__"]
         df = pd.DataFrame(f["data"], index=f["index"], columns=f["columns"]).infer_objects()
         return df.rename_axis(v.get("name"))
-    if isinstance(v, dict) and "__tuple_dict__" in v:
-        return {tuple(k): _decode(x) for k, x in v["__tuple_dict__"]}
-    if isinstance(v, dict) and "__records__" in v:
-        return [_decode(x) for x in v["__records__"]]
-    if isinstance(v, dict) and "__array__" in v:
-        return np.array([np.nan if x is None else x for x in v["__array__"]], dtype=float)
-    if isinstance(v, dict):
-        return {k: _decode(x) for k, x in v.items()}
-    return v
+    if "__items__" in v:
+        return {_key(_decode(k)): _decode(x) for k, x in v["__items__"]}
+    if "__tuple__" in v:
+        return tuple(_decode(x) for x in v["__tuple__"])
+    if "__float__" in v:
+        return float(v["__float__"])
+    if "__array__" in v:
+        return np.array([_decode(x) for x in v["__array__"]], dtype=v["dtype"]).reshape(v["shape"])
+    order = v.get("__order__", sorted(v))
+    return {k: _decode(v[k]) for k in order}
+
+
+def _key(k):
+    """A decoded dict key: hashable (a tuple's items too)."""
+    return tuple(_key(x) for x in k) if isinstance(k, (tuple, list)) else k
 
 
 def stored(path: Path, compute: Callable[[], object]):
