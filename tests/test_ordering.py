@@ -98,7 +98,11 @@ def test_explorer_state_and_figure(exp):
             if option.startswith(ex.names[c]) and option.removesuffix(" (unseen)") == ex.names[c]
         }
         assert set(pair.options) == want
+    import matplotlib.pyplot as plt
+
+    open_figures = len(plt.get_fignums())
     t.value = 0  # redraws through the observer without raising
+    assert len(plt.get_fignums()) == open_figures  # and closes what it drew
 
 
 def _frame(a_vals, b_vals):

@@ -101,7 +101,8 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
         run = root / name
         seed = int(name[-1])
         prov = json.loads((run / "provenance.json").read_text())
-        assert "commit" in prov["git"] and "dirty" in prov["git"]
+        assert re.fullmatch(r"[0-9a-f]{40}", prov["git"]["commit"])  # the checkout's commit
+        assert isinstance(prov["git"]["dirty"], bool)
         import torch
 
         from hoilib import codekey

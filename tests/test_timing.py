@@ -40,8 +40,8 @@ def test_nothing_without_the_log_variable(tmp_path, monkeypatch):
     monkeypatch.delenv(LOG_ENV, raising=False)
     monkeypatch.chdir(tmp_path)
     with timed("pretraining"):
-        value = 1
-    assert value == 1
+        pass
+    assert not any(tmp_path.iterdir())  # no log written anywhere it could land
     assert list(tmp_path.iterdir()) == []
 
 

@@ -111,9 +111,8 @@ class BridgeExplorer:
                 fig, ax = plt.subplots(figsize=(6, 2.4))
                 _bars(ax, s, f"pair {pair.value}, t* = {t.value}")
                 plt.show()
-                plt.close(
-                    fig
-                )  # shown; kept open, every slider move would leave one more figure behind
+                # shown; kept open, every slider move would leave one more figure behind
+                plt.close(fig)
                 print(
                     f"cos(bridged, input) = {s['cos_to_input']:.3f}; true class rank {s['true_rank']}, "
                     f"cos to its text {s['cos_to_true_text']:.3f}"
