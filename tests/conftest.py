@@ -71,6 +71,17 @@ def tiny_experiment(tiny_backbone, tiny_cfg):
     )
 
 
+def pil_batch(bb, images) -> torch.Tensor:
+    """PIL crops (already at the backbone's image size) as its normalised float batch: the plain
+    path the tests compare the feature extraction against."""
+    import numpy as np
+
+    from hoilib.models.backbone import normalize_uint8
+
+    arr = np.stack([np.asarray(im.convert("RGB"), dtype=np.uint8) for im in images])
+    return normalize_uint8(torch.from_numpy(arr).permute(0, 3, 1, 2), bb.mean, bb.std)
+
+
 def _trained_states(cfg, bb, world, trains, val, trained, epochs: int) -> list[dict]:
     """EZ-HOI's weights after training from the same seed on each of ``trains``, with the same validation
     set and trained classes: tests compare them to show what training does not read."""

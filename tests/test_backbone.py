@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+from conftest import pil_batch
 
 from hoilib import artifacts
 from hoilib.errors import ArtifactError, ConfigError
@@ -45,7 +46,7 @@ def test_open_clip_vit_b16_random_init_same_code_path():
     assert t.shape == (1, 512)
     from PIL import Image
 
-    x = bb.to_tensor([Image.new("RGB", (224, 224), (120, 30, 30))])
+    x = pil_batch(bb, [Image.new("RGB", (224, 224), (120, 30, 30))])
     with torch.no_grad():
         assert bb.model.encode_image(x).shape == (1, 512)
 

@@ -282,7 +282,6 @@ def test_pairset_subset_carries_prior(tmp_path, det_file):
         pairs.image, pairs.boxes_h, pairs.boxes_o, pairs.object
     )  # old constructor call: no prior
     assert plain.prior is None and plain.subset([0, 1]).prior is None
-    assert np.array_equal(plain.prior_or_ones(), np.ones(len(pairs)))
 
 
 def _old_score_pairs(img, txt, pairs, classes, logit_scale=100.0):

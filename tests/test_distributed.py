@@ -24,6 +24,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import pil_batch
 from PIL import Image
 
 from hoilib import artifacts, codekey, distributed
@@ -144,7 +145,7 @@ def _old_extract(bb, ds, pairs, kinds=("human", "object", "union"), batch_size=2
 
     def flush():
         if buf:
-            f = F.normalize(bb.model.encode_image(bb.to_tensor(buf)).float(), dim=-1)
+            f = F.normalize(bb.model.encode_image(pil_batch(bb, buf)).float(), dim=-1)
             for kind, row in zip(order, f, strict=False):
                 out[kind].append(row)
             buf.clear()

@@ -71,7 +71,7 @@ def test_sweep_at_t_zero_equals_no_bridge(exp):
 
 def test_explorer_state_and_figure(exp):
     cfg, world, data, ctx, run = exp
-    from hoilib.chapters.explorer import BridgeExplorer, static_figure
+    from hoilib.chapters.explorer import BridgeExplorer
 
     ex = BridgeExplorer(cfg, run, ctx)
     pairs = ex.example_pairs(2)
@@ -80,8 +80,6 @@ def test_explorer_state_and_figure(exp):
     assert s0["cos_to_input"] == pytest.approx(1.0, abs=1e-5)  # t* = 0: the feature does not move
     assert 1 <= len(s0["top"]) <= 5 and s0["top"]["score"].is_monotonic_decreasing
     assert ex.state(pairs[0], 599)["cos_to_input"] < 0.999
-    fig = static_figure(ex, pairs, t_values=(0, 599))
-    assert len(fig.axes) == 2 * len(pairs)
     w = ex.widget()
     (cls, pair), t = w.children[0].children, w.children[1]
     names = {ex.names[c] for c in ctx.pos_cls.tolist()}

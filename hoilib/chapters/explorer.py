@@ -1,8 +1,7 @@
 """Watch one test pair cross the gap: bridge its visual feature from t* and see its top classes change.
 
 ``BridgeExplorer`` does the computing (testable, no widgets needed); ``widget()``
-wraps it in ipywidgets for a live notebook, and ``static_figure`` draws the same
-thing for a few pairs and start steps, for readers of the HTML book.
+wraps it in ipywidgets for a live notebook.
 """
 
 from __future__ import annotations
@@ -135,23 +134,3 @@ def _bars(ax, state: dict, title: str) -> None:
     ax.set_yticks(np.arange(len(top))[::-1], top["class"], fontsize=8)
     ax.set_xlim(0, 1)
     ax.set_title(title, fontsize=9)
-
-
-def static_figure(explorer: BridgeExplorer, pairs: list[int], t_values=(0, 299, 599, 899)):
-    """Top-5 classes of a few pairs (rows) at a few start steps (columns); the true class in green."""
-    import matplotlib.pyplot as plt
-
-    fig, axes = plt.subplots(
-        len(pairs), len(t_values), figsize=(3.2 * len(t_values), 1.9 * len(pairs)), squeeze=False
-    )
-    for i, p in enumerate(pairs):
-        for j, t in enumerate(t_values):
-            s = explorer.state(p, t)
-            _bars(
-                axes[i, j],
-                s,
-                f"{s['true_class']}: t* = {t}" if j == 0 else f"t* = {t}, rank {s['true_rank']}",
-            )
-            axes[i, j].set_xlabel(f"cos to input {s['cos_to_input']:.2f}", fontsize=8)
-    fig.tight_layout()
-    return fig

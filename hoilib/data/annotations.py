@@ -233,14 +233,6 @@ class PairSet:
     def __len__(self) -> int:
         return len(self.image)
 
-    def prior_or_ones(self) -> np.ndarray:
-        """(P,) float64: the prior, or ones when there is none."""
-        return (
-            np.ones(len(self), dtype=np.float64)
-            if self.prior is None
-            else np.asarray(self.prior, dtype=np.float64)
-        )
-
     def subset(self, idx) -> PairSet:
         """The pairs ``idx`` (indices or a boolean mask), prior included."""
         idx = np.asarray(idx)

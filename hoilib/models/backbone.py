@@ -138,11 +138,6 @@ class Backbone:
     fingerprint: str
     history: dict | None = None
 
-    def to_tensor(self, images: Sequence[Image.Image]) -> torch.Tensor:
-        """PIL crops (already at image_size) -> normalised float batch."""
-        arr = np.stack([np.asarray(im.convert("RGB"), dtype=np.uint8) for im in images])
-        return normalize_uint8(torch.from_numpy(arr).permute(0, 3, 1, 2), self.mean, self.std)
-
     @torch.no_grad()
     def encode_text(
         self, texts: Sequence[str], device: str = "cpu", batch_size: int = 256
