@@ -1,4 +1,4 @@
-"""Atomic, pickle-free artifacts: JSON metadata, safetensors tensors, fingerprints.
+"""Atomic, pickle-free artifacts: JSON metadata, safetensors tensors, fingerprints, the run log.
 
 Every file a run writes goes through here, so an interrupted run never leaves a
 half-written artifact behind (write to a temp file in the same folder, then
@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from hoilib.errors import ArtifactError
 
-if TYPE_CHECKING:  # torch is imported where tensors are saved or read: `hoilib book` never needs it
+# torch is imported where tensors are saved or read: `hoilib book` never needs it
+if TYPE_CHECKING:
     import torch
 
 
@@ -135,9 +136,8 @@ def load_tensors(
     return tensors, meta
 
 
-RUN_LOG_ENV = (
-    "HOIBOOK_RUN_LOG"  # set by the runner: the run's run.log, which the chapters' stages append to
-)
+# set by the runner: the run's run.log, which the chapters' cache entries append to
+RUN_LOG_ENV = "HOIBOOK_RUN_LOG"
 
 
 def append_log(path: str | os.PathLike, msg: str) -> None:
@@ -181,54 +181,3 @@ def tensor_digest(tensors: dict[str, torch.Tensor]) -> str:
 def fingerprint(obj: Any) -> str:
     """Short stable hash of JSON-serialisable data (configs, file hashes)."""
     return hashlib.sha256(dumps_json(obj).encode("utf-8")).hexdigest()[:16]
-
-
-class Stage:
-    """A resumable step of a run: done when its marker records the same input fingerprint.
-
-    The marker is written last, after every output of the stage is in place, so a
-    run killed half-way redoes the stage instead of trusting partial output.
-    """
-
-    def __init__(self, folder: str | os.PathLike, name: str, inputs: Any):
-        self.folder = Path(folder)
-        self.name = name
-        self.inputs = inputs
-        self.key = fingerprint(inputs)
-        self.marker = self.folder / f".{name}.done.json"
-
-    def done(self) -> bool:
-        """True when the marker holds this key; the run log says which, and for a rerun which inputs changed."""
-        try:
-            old = json.loads(self.marker.read_text()) if self.marker.is_file() else None
-        except (json.JSONDecodeError, OSError):
-            old = {}
-        if old is not None and old.get("key") == self.key:
-            stage_log(f"[stage] {self.name}: reused ({self.folder})")
-            return True
-        if old is None:
-            why = "not computed yet"
-        else:
-            before, now = (
-                old.get("inputs") or {},
-                self.inputs if isinstance(self.inputs, dict) else {},
-            )
-            changed = sorted(k for k in set(before) | set(now) if before.get(k) != now.get(k))
-            why = (
-                f"inputs changed: {', '.join(changed)}"
-                if changed
-                else "marker unreadable or from an older version"
-            )
-        stage_log(f"[stage] {self.name}: computing ({why})")
-        return False
-
-    def mark_done(self, info: dict | None = None) -> None:
-        """Record the key and the inputs it hashes (code digests included), so a rerun can be explained."""
-        write_json(
-            self.marker,
-            {"stage": self.name, "key": self.key, "inputs": self.inputs, **(info or {})},
-        )
-        stage_log(f"[stage] {self.name}: done")
-
-    def info(self) -> dict:
-        return json.loads(self.marker.read_text()) if self.marker.is_file() else {}

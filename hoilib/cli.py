@@ -7,6 +7,7 @@ hoilib results [--root runs]
 hoilib grid [--root runs/synth-grid] [--out results/synth-grid.json]
 hoilib control-search [--profile synth] [--out results/control-search.json]
 hoilib book --profile synth [--out DIR]
+hoilib cache list|prune [--profile synth] [--set k=v] [--dry-run]
 hoilib profiles
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -29,33 +31,40 @@ from hoilib.config import (
 from hoilib.errors import HoiBookError
 
 
-def main(argv=None) -> int:
+def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
         prog="hoilib", description="hoi-book: run the chapters and build the HTML book"
     )
     sub = ap.add_subparsers(dest="cmd", required=True)
-    r = sub.add_parser("run", help="execute the notebooks in order with papermill")
-    r.add_argument(
-        "--profile", default="synth", help="profile name or path to a .yml (default: synth)"
-    )
-    r.add_argument(
-        "--set", action="append", metavar="NAME=VALUE", help="override one parameter (repeatable)"
-    )
+
+    def add(name: str, func, overrides: bool = False, **kw) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, **kw)
+        p.set_defaults(func=func)
+        if overrides:
+            p.add_argument(
+                "--profile", default="synth", help="profile name or .yml (default: synth)"
+            )
+            p.add_argument(
+                "--set",
+                action="append",
+                metavar="NAME=VALUE",
+                help="override one parameter (repeatable)",
+            )
+        return p
+
+    r = add("run", _run, True, help="execute the notebooks in order with papermill")
     r.add_argument(
         "--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so"
     )
-    b = sub.add_parser("book", help="build the HTML book from a run's executed notebooks")
-    b.add_argument("--profile", default="synth")
-    b.add_argument(
-        "--set", action="append", metavar="NAME=VALUE", help="same overrides as the run (run_dir)"
-    )
+    b = add("book", _book, True, help="build the HTML book from a run's executed notebooks")
     b.add_argument(
         "--out",
         default=None,
         help="output folder (HTML lands in OUT/_build/html; default: repo root)",
     )
-    sw = sub.add_parser(
+    sw = add(
         "sweep",
+        _sweep,
         help="run profiles x seeds, each in <root>/<profile>-seed<s>; resumable",
         description="Run every profile with every seed (seed=s, ezhoi_seeds=[s]). Runs already "
         "complete are skipped; a failed run is recorded and the sweep goes on; the exit "
@@ -97,14 +106,15 @@ def main(argv=None) -> int:
         action="store_true",
         help="run again the runs that failed in an earlier sweep",
     )
-    rs = sub.add_parser("results", help="print the table of every run under a folder")
+    rs = add("results", _results, help="print the table of every run under a folder")
     rs.add_argument(
         "--root",
         default="runs",
         help="folder searched for runs, relative to the repo (default: runs)",
     )
-    gr = sub.add_parser(
+    gr = add(
         "grid",
+        _grid,
         help="the synth-grid table: every split, intervals over worlds, seeds and classes",
         description="Read chapter 5's metrics of every run under ROOT (a sweep with --vary), "
         "write the ordering comparisons with nested-bootstrap intervals to OUT (JSON) and print them.",
@@ -112,84 +122,144 @@ def main(argv=None) -> int:
     gr.add_argument("--root", default="runs/synth-grid", help="folder of the sweep's runs")
     gr.add_argument("--out", default="results/synth-grid.json", help="JSON written (repo-relative)")
     gr.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (default 2000)")
-    cs = sub.add_parser(
+    cs = add(
         "control-search",
+        _control_search,
+        True,
         help="chapter 5's positive control under each candidate recipe (never the order contrast)",
     )
-    cs.add_argument("--profile", default="synth")
-    cs.add_argument("--set", action="append", metavar="NAME=VALUE", help="override (repeatable)")
     cs.add_argument("--out", default="results/control-search.json", help="JSON (repo-relative)")
-    sub.add_parser("profiles", help="list profiles and parameters")
-    args = ap.parse_args(argv)
+    ca = add(
+        "cache",
+        _cache,
+        True,
+        help="list a run's cached entries, or prune the superseded ones",
+        description="Every cached thing (world, backbone, features, EZ-HOI, text spaces, diffusion, "
+        "chapter results, UMAP) is an entry with a marker. Per folder and name, the entry used "
+        "last is current; prune removes the others and keyed files no marker owns.",
+    )
+    ca.add_argument("action", choices=("list", "prune"))
+    ca.add_argument(
+        "--dry-run", action="store_true", help="prune: say what would go, remove nothing"
+    )
+    add("profiles", _profiles, help="list profiles and parameters")
+    return ap
+
+
+def main(argv=None) -> int:
+    args = _parser().parse_args(argv)
     try:
-        if args.cmd == "run":
-            from hoilib.pipeline.runner import run_profile
-
-            t0 = time.time()
-            run_profile(args.profile, parse_overrides(args.set), args.only)
-            print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
-        elif args.cmd == "sweep":
-            from hoilib.pipeline.sweep import run_sweep
-
-            report = run_sweep(
-                args.profiles,
-                args.seeds,
-                parse_overrides(args.set),
-                args.root,
-                args.only,
-                retry_failed=args.retry_failed,
-                vary=parse_vary(args.vary),
-            )
-            return 1 if report.failures else 0
-        elif args.cmd == "grid":
-            from hoilib.config import REPO
-            from hoilib.pipeline.grid import summarize, table_markdown
-
-            out = REPO / args.out
-            summarize(REPO / args.root, out, args.n_boot)
-            print(table_markdown(json.loads(out.read_text())))
-            print(f"[hoilib] written to {out}")
-        elif args.cmd == "control-search":
-            import os
-            import subprocess
-
-            from hoilib.config import REPO
-            from hoilib.machine import kernel_env
-
-            env = kernel_env(resolve(args.profile, parse_overrides(args.set)).cpu_kernels)
-            if env:  # torch picks its CPU kernels at import: search in a child with the chapters'
-                line = [sys.executable, "-m", "hoilib", *(sys.argv[1:] if argv is None else argv)]
-                return subprocess.run(line, env={**os.environ, **env}).returncode
-            from hoilib.pipeline.control_search import search, table
-
-            rec = search(args.profile, parse_overrides(args.set), REPO / args.out)
-            print(table(rec).to_string(index=False))
-            print(f"[hoilib] written to {REPO / args.out}")
-        elif args.cmd == "results":
-            from pathlib import Path
-
-            from hoilib.config import REPO
-            from hoilib.pipeline.results_page import results_text
-
-            root = Path(args.root)
-            print(results_text(root if root.is_absolute() else REPO / root))
-        elif args.cmd == "book":
-            from hoilib.pipeline.book import build_book
-
-            cfg = resolve(args.profile, parse_overrides(args.set))
-            t0 = time.time()
-            html = build_book(cfg.run_dir, args.out)
-            print(f"[hoilib] book built in {time.time() - t0:.0f} s: {html / 'index.html'}")
-        else:
-            print("profiles:", ", ".join(list_profiles()))
-            for k, f in FIELDS.items():
-                d = f.get_default(call_default_factory=True)
-                print(
-                    f"  {k:20s} {type_name(k):11s} default {d!r:24s} {range_text(k):18s} {f.description}"
-                )
+        return args.func(args, argv) or 0
     except HoiBookError as e:
         print(f"hoilib: error: {e}", file=sys.stderr)
         return 1
+
+
+def _cfg(args):
+    return resolve(args.profile, parse_overrides(args.set))
+
+
+def _run(args, argv) -> int:
+    from hoilib.pipeline.runner import run_profile
+
+    t0 = time.time()
+    run_profile(args.profile, parse_overrides(args.set), args.only)
+    print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
+    return 0
+
+
+def _sweep(args, argv) -> int:
+    from hoilib.pipeline.sweep import run_sweep
+
+    report = run_sweep(
+        args.profiles,
+        args.seeds,
+        parse_overrides(args.set),
+        args.root,
+        args.only,
+        retry_failed=args.retry_failed,
+        vary=parse_vary(args.vary),
+    )
+    return 1 if report.failures else 0
+
+
+def _grid(args, argv) -> int:
+    from hoilib.config import REPO
+    from hoilib.pipeline.grid import summarize, table_markdown
+
+    out = REPO / args.out
+    summarize(REPO / args.root, out, args.n_boot)
+    print(table_markdown(json.loads(out.read_text())))
+    print(f"[hoilib] written to {out}")
+    return 0
+
+
+def _control_search(args, argv) -> int:
+    import os
+    import subprocess
+
+    from hoilib.config import REPO
+    from hoilib.machine import kernel_env
+
+    env = kernel_env(_cfg(args).cpu_kernels)
+    if env:  # torch picks its CPU kernels at import: search in a child with the chapters'
+        line = [sys.executable, "-m", "hoilib", *(sys.argv[1:] if argv is None else argv)]
+        return subprocess.run(line, env={**os.environ, **env}).returncode
+    from hoilib.pipeline.control_search import search, table
+
+    rec = search(args.profile, parse_overrides(args.set), REPO / args.out)
+    print(table(rec).to_string(index=False))
+    print(f"[hoilib] written to {REPO / args.out}")
+    return 0
+
+
+def _results(args, argv) -> int:
+    from pathlib import Path
+
+    from hoilib.config import REPO
+    from hoilib.pipeline.results_page import results_text
+
+    root = Path(args.root)
+    print(results_text(root if root.is_absolute() else REPO / root))
+    return 0
+
+
+def _book(args, argv) -> int:
+    from hoilib.pipeline.book import build_book
+
+    cfg = _cfg(args)
+    t0 = time.time()
+    html = build_book(cfg.run_dir, args.out)
+    print(f"[hoilib] book built in {time.time() - t0:.0f} s: {html / 'index.html'}")
+    return 0
+
+
+def _cache(args, argv) -> int:
+    from pathlib import Path
+
+    from hoilib import cache
+    from hoilib.config import stage_root
+
+    cfg = _cfg(args)
+    roots = sorted({Path(cfg.run_dir).resolve(), stage_root(cfg).resolve()})
+    base = Path(os.path.commonpath(roots))
+    print(f"[hoilib] cache under {base}")
+    if args.action == "list":
+        print(cache.table(cache.survey(roots), base) or "(nothing cached)")
+        return 0
+    gone = cache.prune(roots, dry_run=args.dry_run)
+    if gone:
+        print(cache.table(gone, base))
+    verb = "would remove" if args.dry_run else "removed"
+    print(f"[hoilib] {verb} {len(gone)} entries, {sum(e.size for e in gone) / 1e6:.1f} MB")
+    return 0
+
+
+def _profiles(args, argv) -> int:
+    print("profiles:", ", ".join(list_profiles()))
+    for k, f in FIELDS.items():
+        d = f.get_default(call_default_factory=True)
+        print(f"  {k:20s} {type_name(k):11s} default {d!r:24s} {range_text(k):18s} {f.description}")
     return 0
 
 

@@ -15,28 +15,30 @@ from __future__ import annotations
 
 import ast
 import hashlib
+from collections.abc import Sequence
 from functools import lru_cache
 from pathlib import Path
 
-PACKAGE = (
-    Path(__file__).resolve().parent
-)  # the package whose code is hashed (tests point it at a copy)
+# the package whose code is hashed (tests point it at a copy)
+PACKAGE = Path(__file__).resolve().parent
 
-KEY_ONLY = {"hoilib.codekey", "hoilib.timing"}  # modules that compute keys or time, not results
+# modules that compute keys, time or decide what is reused, never a result: editing them reruns nothing
+KEY_ONLY = {"hoilib.codekey", "hoilib.timing", "hoilib.cache"}
 
 # stage -> the modules whose code produces it (their import closure is taken).
 STAGES: dict[str, tuple[str, ...]] = {
-    "world": ("hoilib.data.synth.world",),  # HOI-Synth generation and rendering
-    "backbone": (
-        "hoilib.models.backbone",
-    ),  # small-CLIP pretraining (the driver's choices are hashed as inputs)
-    "features": ("hoilib.models.features",),  # crops and the frozen image tower
-    "ezhoi": (
-        "hoilib.models.ezhoi.ezhoi_stage",
-    ),  # EZ-HOI model, training, checkpoint, the data it is fed
-    "diffusion": (
-        "hoilib.models.diffusion.diffusion_stage",
-    ),  # text spaces, the denoiser and its training
+    # HOI-Synth generation and rendering
+    "world": ("hoilib.data.synth.world",),
+    # small-CLIP pretraining (the driver's choices are hashed as inputs)
+    "backbone": ("hoilib.models.backbone",),
+    # crops and the frozen image tower
+    "features": ("hoilib.models.features",),
+    # EZ-HOI model, training, checkpoint, the data it is fed
+    "ezhoi": ("hoilib.models.ezhoi.ezhoi_stage",),
+    # raw and adapted text spaces with their corpora, encoded from an EZ-HOI checkpoint
+    "textspace": ("hoilib.models.textspace",),
+    # the denoiser and its training
+    "diffusion": ("hoilib.models.diffusion.diffusion_stage",),
 }
 
 
@@ -63,9 +65,8 @@ def _imports(tree: ast.AST, name: str, is_package: bool) -> set[str]:
     return {m for m in out if m == "hoilib" or m.startswith("hoilib.")}
 
 
-@lru_cache(
-    maxsize=8
-)  # the code of a running process does not change; tests that edit a copy clear it
+# the code of a running process does not change; tests that edit a copy clear it
+@lru_cache(maxsize=8)
 def _graph(root: Path) -> tuple[dict[str, set[str]], dict[str, bytes]]:
     """(module -> hoilib modules it imports, module -> source bytes) for the package at ``root``."""
     sources, deps = {}, {}
@@ -107,6 +108,13 @@ def digest_of(modules, root: Path | None = None) -> str:
     for m in sorted(modules):
         h.update(m.encode() + b"\0" + sources[m] + b"\0")
     return h.hexdigest()[:16]
+
+
+def code_digest(code: str | Sequence[str], root: Path | None = None) -> str:
+    """The digest of a cached thing's code: a stage in ``STAGES``, or the closure of the modules named."""
+    if isinstance(code, str):
+        return stage_digest(code, root)
+    return digest_of(closure(code, root), root)
 
 
 def stage_code(stage: str, root: Path | None = None) -> dict:

@@ -32,14 +32,6 @@ def test_tensors_roundtrip_and_truncation(tmp_path):
         artifacts.load_tensors(tmp_path / "missing.safetensors")
 
 
-def test_stage_resumes_only_when_inputs_match(tmp_path):
-    s = artifacts.Stage(tmp_path, "world", {"seed": 1})
-    assert not s.done()
-    s.mark_done()
-    assert artifacts.Stage(tmp_path, "world", {"seed": 1}).done()
-    assert not artifacts.Stage(tmp_path, "world", {"seed": 2}).done()
-
-
 def test_interrupted_world_generation_resumes(tmp_path, monkeypatch):
     """A world killed half-way has no done-marker; the next run regenerates it completely."""
     from hoilib.data.synth import world as W
@@ -94,13 +86,3 @@ def test_images_that_cannot_be_read_name_their_file(tmp_path):
         open_rgb(tmp_path / "text.jpg")
     with pytest.raises(DataError, match=r"image file not found: .*nope\.jpg"):
         open_rgb(tmp_path / "nope.jpg")
-
-
-def test_stage_marker_records_its_inputs(tmp_path):
-    s = artifacts.Stage(tmp_path, "thing", {"a": 1, "code": "abc"})
-    assert not s.done()
-    s.mark_done({"file": "x"})
-    assert s.done() and s.info()["inputs"] == {"a": 1, "code": "abc"} and s.info()["file"] == "x"
-    assert not artifacts.Stage(
-        tmp_path, "thing", {"a": 1, "code": "abd"}
-    ).done()  # other code, not done

@@ -89,7 +89,10 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(
     backbone_file = tmp_path / "run" / "backbone" / "synth-clip.safetensors"
     split = "rf-uc"
     data = split_data(cfg, world, bb, split)
-    features = {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").iterdir()}
+    # the feature files (their markers are touched on reuse: prune keeps what was used last)
+    features = {
+        p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").glob("*.safetensors")
+    }
     model, meta = train_or_load(cfg, bb, world, data, "full", 0)
     ckpt = tmp_path / "run" / "ezhoi" / f"{split}-full-seed0.safetensors"
     space1 = textspace.extract(model, world, bb.tokenizer, ckpt)
@@ -109,7 +112,9 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(
         backbone_file.stat().st_mtime_ns == stamp[backbone_file]
         and bb2.fingerprint == bb.fingerprint
     )
-    assert {p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").iterdir()} == features
+    assert {
+        p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").glob("*.safetensors")
+    } == features
     assert ckpt.stat().st_mtime_ns != stamp[ckpt]  # retrained
     assert meta2["inputs"]["code"] == codekey.stage_digest("ezhoi") != meta["inputs"]["code"]
     marker = artifacts.read_json(ckpt.parent / f".{ckpt.stem}.done.json")

@@ -32,7 +32,7 @@ from hoilib.config import Params
 from hoilib.data.annotations import PairSet
 from hoilib.data.crops import pair_crop
 from hoilib.errors import DataError
-from hoilib.models.features import cache_key, extract_pair_features
+from hoilib.models.features import extract_pair_features, feature_entry
 
 ROOT = Path(__file__).resolve().parent.parent
 DDP_IMAGES, DDP_BATCH = (
@@ -239,25 +239,25 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
     kinds = ("human", "object", "union")
     with one_thread():
         ref = _old_extract(bb, world.test, pairs, batch_size=20)
-    old_key = artifacts.fingerprint(
-        {
-            "backbone": bb.fingerprint,
-            "annotations": artifacts.sha256_file(world.test.path),
-            "pairs": artifacts.fingerprint(
-                [
-                    pairs.image.tolist(),
-                    np.round(pairs.boxes_h, 2).tolist(),
-                    np.round(pairs.boxes_o, 2).tolist(),
-                ]
-            ),
-            "kinds": list(kinds),
-            "size": bb.image_size,
-            "crop": 1,
-            "code": codekey.stage_digest("features"),
-        }
-    )
-    assert cache_key(bb, world.test, pairs, kinds) == old_key
-    assert cache_key(bb, world.test, pairs, kinds, precision="bf16") != old_key
+    folder = tmp_path / "w0"
+    entry = feature_entry(bb, world.test, pairs, kinds, folder)
+    assert entry.inputs == {
+        "backbone": bb.fingerprint,
+        "annotations": artifacts.sha256_file(world.test.path),
+        "pairs": artifacts.fingerprint(
+            [
+                pairs.image.tolist(),
+                np.round(pairs.boxes_h, 2).tolist(),
+                np.round(pairs.boxes_o, 2).tolist(),
+            ]
+        ),
+        "kinds": list(kinds),
+        "size": bb.image_size,
+        "crop": 1,
+        "code": codekey.stage_digest("features"),
+    }
+    bf16 = feature_entry(bb, world.test, pairs, kinds, folder, precision="bf16")
+    assert bf16.key != entry.key
     for workers in (0, 2):
         with one_thread():
             f = extract_pair_features(
@@ -269,7 +269,7 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
                 num_workers=workers,
                 show_progress=False,
             )
-        assert (tmp_path / f"w{workers}" / f"features-{old_key}.safetensors").is_file()
+        assert (tmp_path / f"w{workers}" / entry.path(".safetensors").name).is_file()
         for k in kinds:
             assert f[k].dtype == torch.float32 and f[k].shape == (40, bb.embed_dim)
             assert torch.equal(f[k], ref[k]), (workers, k)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from hoilib import artifacts
+from hoilib import artifacts, exactjson
 from hoilib.chapters import memo
 from hoilib.config import resolve
 
@@ -31,7 +31,7 @@ def _value():
 
 def test_round_trip_is_exact():
     v = _value()
-    back = memo._decode(json.loads(artifacts.dumps_json(memo._encode(v))))
+    back = exactjson.decode(json.loads(artifacts.dumps_json(exactjson.encode(v))))
     pd.testing.assert_frame_equal(back["df"], v["df"])
     assert np.array_equal(back["ap"][("a", 0)], v["ap"][("a", 0)], equal_nan=True)
     assert back["n"] == 3
@@ -81,7 +81,7 @@ def test_every_type_the_chapters_store_comes_back_with_its_type():
         "empty": [],
         "none": None,
     }
-    back = memo._decode(json.loads(artifacts.dumps_json(memo._encode(v))))
+    back = exactjson.decode(json.loads(artifacts.dumps_json(exactjson.encode(v))))
     expected = {**v, "scalar": 2.5}  # a numpy scalar comes back as the Python number it equals
     for k in v:
         assert _same(back[k], expected[k]), k
@@ -104,7 +104,10 @@ def test_reused_under_the_same_key_recomputed_when_params_or_world_change(tmp_pa
     assert len(calls) == 3
     # paths do not change the numbers, so a moved run folder keeps its key
     moved = _ch(tmp_path, stage_dir=str(tmp_path / "s"))  # (also writes the world back)
-    assert memo.key(ch, "t", "hoilib.chapters.memo") == memo.key(moved, "t", "hoilib.chapters.memo")
+    assert (
+        memo.entry(ch, "t", "hoilib.chapters.memo").key
+        == memo.entry(moved, "t", "hoilib.chapters.memo").key
+    )
 
 
 def test_a_damaged_copy_is_recomputed(tmp_path):

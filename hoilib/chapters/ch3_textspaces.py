@@ -111,7 +111,7 @@ def run(ch: Chapter) -> TextSpaceChapter:
     }
     measures = memo.cached(  # the gap tests and the geometry: what a warm rebuild need not redo
         ch,
-        f"ch3-measures-{space.fingerprint}",
+        "ch3-measures",
         lambda: {
             "gaps": {
                 k: gap.gap_summary(
@@ -122,6 +122,7 @@ def run(ch: Chapter) -> TextSpaceChapter:
             "geometry": textspace.geometry(space),
         },
         __name__,
+        space=space.fingerprint,
     )
     cc = space.corpus_class.numpy()
     sets = {

@@ -131,7 +131,7 @@ def run(ch: Chapter) -> DiffusionChapter:
         return {"quality": q, "nn_cos": nn, "denoising": denoising(ch.cfg, first)}
 
     # Sampling both models of the first seed is what a warm rebuild would otherwise redo.
-    m = memo.cached(ch, f"ch4-measures-{first.space.fingerprint}", measures, __name__)
+    m = memo.cached(ch, "ch4-measures", measures, __name__, space=first.space.fingerprint)
     return DiffusionChapter(runs, m["quality"], m["nn_cos"], m["denoising"])
 
 

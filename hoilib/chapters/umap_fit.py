@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hoilib import codekey
+from hoilib import artifacts, cache, exactjson
 from hoilib.chapters import memo
 from hoilib.timing import timed
 
@@ -39,8 +39,7 @@ def umap_embedding(
 
     if cache_dir is None:
         return fit()
-    key = _umap_key(sets, n_per_set, seed, return_rows, n_epochs)
-    return memo.stored(Path(cache_dir) / f"umap-{key}.json", fit)
+    return _umap_entry(sets, n_per_set, seed, return_rows, n_epochs, cache_dir).value(fit)
 
 
 def run_settings(cfg, **over) -> dict:
@@ -53,22 +52,21 @@ def run_settings(cfg, **over) -> dict:
     } | over
 
 
-def _umap_key(sets, n_per_set, seed, return_rows, n_epochs) -> str:
+def _umap_entry(sets, n_per_set, seed, return_rows, n_epochs, folder) -> cache.Entry:
+    """One fit's entry, named by its sets (a chapter's UMAPs stay side by side) and keyed by their data."""
     from importlib.metadata import version
 
     h = hashlib.sha256()
     for name, x in sets.items():
         h.update(name.encode() + b"\0" + np.ascontiguousarray(x, dtype=np.float32).tobytes())
-    meta = [
-        n_per_set,
-        seed,
-        return_rows,
-        n_epochs,
-        version("umap-learn"),
-        codekey.digest_of([__name__, "hoilib.chapters.memo"]),
-    ]
-    h.update(repr(meta).encode())
-    return h.hexdigest()[:16]
+    inputs = {
+        "sets": list(sets),
+        "data": h.hexdigest()[:16],
+        "settings": {"n_per_set": n_per_set, "seed": seed, "rows": return_rows, "epochs": n_epochs},
+        "umap-learn": version("umap-learn"),
+    }
+    name = "umap-" + artifacts.fingerprint(list(sets))[:8]
+    return cache.Entry(folder, name, inputs, code=(__name__, exactjson.__name__), keyed=True)
 
 
 def _cached_kernels(packages=("umap", "pynndescent")) -> int:

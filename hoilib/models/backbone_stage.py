@@ -6,7 +6,7 @@ loads the result instead of recomputing it.
 
 from __future__ import annotations
 
-from hoilib import artifacts, codekey
+from hoilib import artifacts, cache
 from hoilib.config import Params, resolve_device, stage_root
 from hoilib.data.world import World
 from hoilib.models.backbone import (
@@ -42,11 +42,10 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
         "batch": cfg.pretrain_batch,
         "lr": cfg.pretrain_lr,
         "seed": backbone_seed(cfg),
-        "code": codekey.stage_digest("backbone"),
         "cpu_kernels": cfg.cpu_kernels,
     }
-    stage = artifacts.Stage(folder, "backbone", inputs)
-    if not (stage.done() and path.is_file()):
+    stage = cache.Entry(folder, "backbone", inputs, code="backbone")
+    if not stage.done([path]):
         with timed("pretraining"):
             pretrain_synth_clip(
                 world.root,
@@ -58,7 +57,7 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
                 cfg.pretrain_lr,
                 backbone_seed(cfg),
             )
-        stage.mark_done({"file": path.name})
+        stage.mark_done([path])
     return load_synth_clip(path)
 
 

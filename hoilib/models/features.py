@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset
 
-from hoilib import artifacts, codekey, distributed
+from hoilib import artifacts, cache, distributed
 from hoilib.data.annotations import HOIDataset, PairSet
 from hoilib.data.crops import pair_crop
 from hoilib.data.images import open_rgb
@@ -35,14 +35,18 @@ from hoilib.timing import timed
 CROP_VERSION = 1
 
 
-def cache_key(
+def feature_entry(
     backbone: Backbone,
     ds: HOIDataset,
     pairs: PairSet,
     kinds: Sequence[str],
+    folder: str | Path,
     precision: str | None = None,
-) -> str:
-    """``precision`` (e.g. 'bf16') enters the key only when set, so float32 caches keep their old names."""
+) -> cache.Entry:
+    """The cache entry of one feature set, keyed by everything the features depend on.
+
+    ``precision`` (e.g. 'bf16') enters the key only when set, so float32 features keep their key.
+    """
     inputs = {
         "backbone": backbone.fingerprint,
         "annotations": artifacts.sha256_file(ds.path),
@@ -56,11 +60,11 @@ def cache_key(
         "kinds": list(kinds),
         "size": backbone.image_size,
         "crop": CROP_VERSION,
-        "code": codekey.stage_digest("features"),
     }
     if precision:
         inputs["precision"] = precision
-    return artifacts.fingerprint(inputs)
+    name = f"features-{Path(ds.path).stem}"
+    return cache.Entry(folder, name, inputs, code="features", keyed=True)
 
 
 class PairCrops(Dataset):
@@ -253,15 +257,13 @@ def extract_pair_features(
     dev = torch.device(device)
     autocast = dev.type == "cuda" if autocast is None else bool(autocast)
     num_workers = default_workers(device) if num_workers is None else int(num_workers)
-    key = cache_key(backbone, ds, pairs, kinds, precision="bf16" if autocast else None)
-    path = Path(cache_dir) / f"features-{key}.safetensors"
-    if distributed.all_true(path.is_file()):
-        artifacts.stage_log(f"[stage] {path.stem} ({len(pairs)} pairs of {ds.path.name}): reused")
+    entry = feature_entry(
+        backbone, ds, pairs, kinds, cache_dir, precision="bf16" if autocast else None
+    )
+    path = entry.path(".safetensors")
+    if distributed.all_true(entry.done([path])):
         tensors, _ = artifacts.load_tensors(path, "feature cache")
         return tensors
-    artifacts.stage_log(
-        f"[stage] {path.stem} ({len(pairs)} pairs of {ds.path.name}): computing (no cache with this key)"
-    )
     if (
         distributed.active()
     ):  # every rank checks every image, so all of them stop together instead of hanging
@@ -290,5 +292,6 @@ def extract_pair_features(
         artifacts.save_tensors(
             path, tensors, {"backbone": backbone.name, "n_pairs": len(pairs), "kinds": list(kinds)}
         )
+        entry.mark_done([path])
     distributed.barrier()
     return tensors

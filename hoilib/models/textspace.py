@@ -18,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from hoilib import artifacts
+from hoilib import artifacts, cache
 from hoilib.data.world import World
 from hoilib.models.ezhoi.model import EZHOI
 
@@ -94,29 +94,19 @@ def extract_cached(model: EZHOI, world: World, tokenizer, checkpoint, folder) ->
     moves with the frozen text tower), so three chapters stop re-encoding 3,657 sentences
     per seed on a warm rebuild.
     """
-    from hoilib import codekey
-
     with torch.no_grad():
         probe = {"raw": model.raw_text(), "adapted": model.text_features()}
     texts = [world.prompts, world.descriptors, world.phrasings]
-    key = artifacts.fingerprint(
-        {
-            "checkpoint": artifacts.sha256_file(checkpoint),
-            "texts": artifacts.fingerprint(texts),
-            "vocab": artifacts.fingerprint(list(getattr(tokenizer, "words", []) or [])),
-            "code": codekey.digest_of(codekey.closure([__name__])),
-            "probe": artifacts.tensor_digest({k: v.float() for k, v in probe.items()}),
-        }
+    inputs = {
+        "checkpoint": artifacts.sha256_file(checkpoint),
+        "texts": artifacts.fingerprint(texts),
+        "vocab": artifacts.fingerprint(list(getattr(tokenizer, "words", []) or [])),
+        "probe": artifacts.tensor_digest({k: v.float() for k, v in probe.items()}),
+    }
+    entry = cache.Entry(folder, Path(checkpoint).stem, inputs, code="textspace", keyed=True)
+    return entry.fetch(
+        lambda: extract(model, world, tokenizer, checkpoint), save, load, ".safetensors"
     )
-    path = Path(folder) / f"{Path(checkpoint).stem}-{key}.safetensors"
-    if path.is_file():
-        try:
-            return load(path)
-        except Exception:  # noqa: BLE001 - a damaged copy is re-extracted, never trusted
-            pass
-    space = extract(model, world, tokenizer, checkpoint)
-    save(space, path)
-    return space
 
 
 def _tokens(tokenizer, sentences: list[str], room: int) -> torch.Tensor:

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hoilib import artifacts, codekey
+from hoilib import artifacts, cache
 from hoilib.data.crops import pair_crop
 from hoilib.data.splits import make_splits
 from hoilib.data.synth import render
@@ -338,11 +338,9 @@ def _write_pretrain(root: Path, classes, spec: WorldSpec, rng: random.Random, lo
     return records
 
 
-def world_stage(root: str | Path, spec: WorldSpec) -> artifacts.Stage:
-    """The world as a resumable stage: keyed by its spec and by the code that draws it."""
-    return artifacts.Stage(
-        Path(root), "world", {**spec.key(), "code": codekey.stage_digest("world")}
-    )
+def world_stage(root: str | Path, spec: WorldSpec) -> cache.Entry:
+    """The world as a cached entry: keyed by its spec and by the code that draws it."""
+    return cache.Entry(Path(root), "world", spec.key(), code="world")
 
 
 def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
@@ -353,7 +351,7 @@ def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
         return root
     with timed("world generation"):
         n_classes = _write_world(root, spec)
-    stage.mark_done({"classes": n_classes})
+    stage.mark_done(None, {"classes": n_classes})
     return root
 
 

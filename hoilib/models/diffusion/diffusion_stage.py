@@ -7,7 +7,7 @@ space's fingerprint, and the checkpoint records it for the bridge's order guard.
 
 from __future__ import annotations
 
-from hoilib import artifacts, codekey
+from hoilib import cache
 from hoilib.config import Params, resolve_device, stage_root
 from hoilib.models.diffusion import model as dm
 from hoilib.models.textspace import TextSpace
@@ -40,25 +40,28 @@ def train_or_load(
     """The diffusion model of one space and seed: loaded when its inputs are unchanged, trained otherwise."""
     vectors, fp = space_vectors(space, which)
     settings = {k: getattr(cfg, k) for k in SETTINGS}
-    folder = stage_root(cfg) / "diffusion"
-    name = f"{which}-{fp[:12]}-seed{seed}"
-    path = folder / f"{name}.safetensors"
-    stage = artifacts.Stage(
-        folder,
-        name,
-        {
-            "fingerprint": fp,
-            "seed": seed,
-            **settings,
-            "model": dm.KIND,
-            "code": codekey.stage_digest("diffusion"),
-            "cpu_kernels": cfg.cpu_kernels,
-        },
+    inputs = {
+        "fingerprint": fp,
+        "seed": seed,
+        **settings,
+        "model": dm.KIND,
+        "cpu_kernels": cfg.cpu_kernels,
+    }
+    # keyed: a model per text space lives beside the others; prune keeps the last used per space and seed
+    entry = cache.Entry(
+        stage_root(cfg) / "diffusion", f"{which}-seed{seed}", inputs, code="diffusion", keyed=True
     )
-    if stage.done() and path.is_file():
-        return dm.load(path)
+    return entry.fetch(
+        lambda: _train(cfg, vectors, fp, which, seed, show_progress),
+        dm.save,
+        dm.load,
+        ".safetensors",
+    )
+
+
+def _train(cfg: Params, vectors, fp: str, which: str, seed: int, show_progress: bool):
     with timed("diffusion training"):
-        diff = dm.train_text_diffusion(
+        return dm.train_text_diffusion(
             vectors,
             fp,
             which,
@@ -74,6 +77,3 @@ def train_or_load(
             device=resolve_device(cfg.device),
             loss=cfg.diffusion_loss,
         )
-    dm.save(diff, path)
-    stage.mark_done({"file": path.name})
-    return diff

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from hoilib import artifacts, codekey, distributed
+from hoilib import artifacts, cache, distributed
 from hoilib.config import Params, resolve_device, stage_root
 from hoilib.data.annotations import PairSet
 from hoilib.data.pseudo import pseudo_unseen
@@ -211,12 +211,12 @@ def train_or_load(
         "prompt_kind": model.cfg.prompt_kind,
         "seed": seed,
         **settings,
-        "code": codekey.stage_digest("ezhoi"),
         "cpu_kernels": cfg.cpu_kernels,
     }
     path = checkpoint_path(cfg, data.split, name, seed)
-    stage = artifacts.Stage(path.parent, path.stem, inputs)
-    if stage.done() and path.is_file():
+    stage = cache.Entry(path.parent, path.stem, inputs, code="ezhoi")
+    inputs = stage.inputs  # with the code digest, as the checkpoint records them
+    if stage.done([path]):
         meta = load_checkpoint(path, model)
         return model, meta
     with timed("EZ-HOI training"):
@@ -243,7 +243,7 @@ def train_or_load(
     }
     if distributed.is_main():  # under torchrun every rank holds the same weights; one writes them
         save_checkpoint(path, model, meta)
-        stage.mark_done({"file": path.name})
+        stage.mark_done([path])
     distributed.barrier()
     return model, {**meta, "config": model.cfg.to_dict()}
 

@@ -1,0 +1,125 @@
+"""The one cache: reuse only under the same key, say why a rerun happens, keep old entries until pruned."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from hoilib import artifacts, cache, codekey
+
+
+@pytest.fixture
+def run_log(tmp_path, monkeypatch):
+    log = tmp_path / "run.log"
+    monkeypatch.setenv(artifacts.RUN_LOG_ENV, str(log))
+    return lambda: log.read_text() if log.is_file() else ""
+
+
+def test_a_fixed_entry_resumes_only_when_inputs_match(tmp_path):
+    s = cache.Entry(tmp_path, "world", {"seed": 1})
+    assert not s.done()
+    s.mark_done(None)
+    assert cache.Entry(tmp_path, "world", {"seed": 1}).done()
+    assert not cache.Entry(tmp_path, "world", {"seed": 2}).done()
+
+
+def test_an_entry_needs_its_files_and_records_inputs_and_code(tmp_path):
+    f = tmp_path / "x.bin"
+    s = cache.Entry(tmp_path, "thing", {"a": 1}, code="ezhoi")
+    assert s.inputs == {"a": 1, "code": codekey.stage_digest("ezhoi")}
+    f.write_bytes(b"1")
+    s.mark_done([f], {"note": "n"})
+    assert s.done([f]) and s.info()["inputs"] == s.inputs and s.info()["files"] == ["x.bin"]
+    assert s.info()["note"] == "n"
+    f.unlink()
+    assert not s.done([f])  # a marker without its file is not done
+    other_code = cache.Entry(tmp_path, "thing", {"a": 1}, code=("hoilib.data.crops",))
+    assert other_code.inputs["code"] != s.inputs["code"]
+
+
+def test_the_log_says_reused_or_which_inputs_changed(tmp_path, run_log):
+    cfg = {"seed": 0, "epochs": 3}
+    e = cache.Entry(tmp_path, "t", {"params": cfg, "world": "w"}, keyed=True)
+    assert e.value(lambda: [1, 2]) == [1, 2]
+    assert "[stage] t: computing (not computed yet)" in run_log()
+    assert e.value(lambda: pytest.fail("recomputed")) == [1, 2]
+    assert "[stage] t: reused" in run_log()
+    moved = cache.Entry(tmp_path, "t", {"params": {**cfg, "seed": 4}, "world": "v"}, keyed=True)
+    assert moved.value(lambda: [3]) == [3]
+    assert "[stage] t: computing (inputs changed: params.seed, world)" in run_log()
+    # both versions are kept side by side until pruned
+    assert len(list(tmp_path.glob("t-*.json"))) == 2
+
+
+def test_a_damaged_copy_is_recomputed_never_trusted(tmp_path, run_log):
+    e = cache.Entry(tmp_path, "t", {"a": 1}, keyed=True)
+    e.value(lambda: {"n": 3})
+    e.path(".json").write_text("{not json")
+    assert e.value(lambda: {"n": 4}) == {"n": 4}
+    assert "stored copy unreadable" in run_log()
+    assert json.loads(e.path(".json").read_text()) == {"n": 4}
+
+
+def _entry(folder, name, a, when):
+    e = cache.Entry(folder, name, {"a": a}, keyed=True)
+    e.value(lambda: np.arange(a))
+    os.utime(e.marker, (when, when))
+    return e
+
+
+def test_prune_keeps_the_last_used_entry_of_each_name_and_removes_the_rest(tmp_path):
+    old = _entry(tmp_path / "cache", "t", 1, 1_000)
+    new = _entry(tmp_path / "cache", "t", 2, 2_000)
+    other = _entry(tmp_path / "cache", "u", 1, 500)  # another name: current however old
+    legacy = tmp_path / "cache" / "t-0123456789abcdef.json"  # a keyed file no marker owns
+    legacy.write_text("{}")
+    fixed = cache.Entry(tmp_path / "ezhoi", "ck", {"a": 1})
+    (tmp_path / "ezhoi" / "ck.safetensors").parent.mkdir()
+    (tmp_path / "ezhoi" / "ck.safetensors").write_bytes(b"w")
+    fixed.mark_done([tmp_path / "ezhoi" / "ck.safetensors"])
+    status = {(e.name, e.status) for e in cache.survey([tmp_path])}
+    assert status == {
+        ("t", "current"),
+        ("t", "superseded"),
+        ("u", "current"),
+        ("ck", "current"),
+        (legacy.name, "orphan"),
+    }
+    assert (
+        cache.prune([tmp_path], dry_run=True) and old.marker.is_file()
+    )  # a dry run removes nothing
+    gone = cache.prune([tmp_path])
+    assert {e.name for e in gone} == {"t", legacy.name}
+    assert not old.marker.exists() and not old.path(".json").exists() and not legacy.exists()
+    for e in (new, other):
+        assert e.marker.is_file() and e.path(".json").is_file()
+    assert (tmp_path / "ezhoi" / "ck.safetensors").is_file()
+    assert new.done([new.path(".json")])  # what is left still resumes
+    assert cache.prune([tmp_path]) == []
+
+
+def test_reuse_makes_an_entry_the_current_one(tmp_path):
+    """Prune keeps what was used last, not what was computed last."""
+    first = _entry(tmp_path, "t", 1, 1_000)
+    _entry(tmp_path, "t", 2, 2_000)
+    first.value(lambda: pytest.fail("recomputed"))  # reused now: its marker is touched
+    current = [e for e in cache.survey([tmp_path]) if e.status == "current"]
+    assert [e.marker for e in current] == [first.marker]
+
+
+def test_cache_command_lists_and_prunes_a_run(tmp_path):
+    run = tmp_path / "run"
+    _entry(run / "cache", "t", 1, 1_000)
+    _entry(run / "cache", "t", 2, 2_000)
+    cmd = [sys.executable, "-m", "hoilib", "cache"]
+    where = ["--profile", "smoke", "--set", f"run_dir={run}"]
+    out = subprocess.run([*cmd, "list", *where], capture_output=True, text=True, check=True).stdout
+    assert "superseded" in out and "current" in out
+    out = subprocess.run([*cmd, "prune", *where], capture_output=True, text=True, check=True).stdout
+    assert "removed 1 entries" in out
+    assert len(list((run / "cache").glob("t-*.json"))) == 1
