@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/book_time.py [--profile synth] [--out book_time.json] [--keep DIR]
 
 In a fresh run folder (a temporary one, or DIR with ``--keep``, which is then left in place) it runs
-``hoilib run --profile P --set run_dir=<folder>`` with nothing cached (cold), the same command again
+``hoilib run --profile P --set run.run_dir=<folder>`` with nothing cached (cold), the same command again
 (warm: every stage reused), then ``hoilib book`` into ``<folder>/book``, each as a subprocess. For cold
 and warm it reads the runner's ``timings.json`` (wall seconds per chapter, kernel start included)
 and the stage log the chapters append to (``HOI_STAGE_LOG``, one file per phase; see
@@ -198,7 +198,7 @@ def main(argv=None) -> int:
     else:
         run_dir = Path(tempfile.mkdtemp(prefix="book-time-"))
     base = [sys.executable, "-m", "hoilib"]
-    where = ["--profile", args.profile, "--set", f"run_dir={run_dir}"]
+    where = ["--profile", args.profile, "--set", f"run.run_dir={run_dir}"]
     env = {k: v for k, v in os.environ.items() if k != "HOI_CHAPTER"}
     result = {
         "profile": args.profile,

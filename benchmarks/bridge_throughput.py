@@ -1,6 +1,6 @@
 """Benchmark: diffusion-bridge throughput (vectors/s) and its share of chapter 5's inference time.
 
-    python benchmarks/bridge_throughput.py --profile synth [--set device=cpu] [--out results.json]
+    python benchmarks/bridge_throughput.py --profile synth [--set run.device=cpu] [--out results.json]
 
 Part 1 bridges random vectors with the profile's first adapted-space diffusion
 checkpoint (or, when the run has none yet, an untrained denoiser of the same size)
@@ -30,12 +30,12 @@ from hoilib.ordering import methods as ordering
 
 
 def load_or_init(cfg: dict, dim: int) -> tuple[dm.TextDiffusion, str]:
-    found = sorted((Path(cfg.run_dir) / "diffusion").glob("adapted-*-seed*.safetensors"))
+    found = sorted((Path(cfg.run.run_dir) / "diffusion").glob("adapted-*-seed*.safetensors"))
     if found:
         return dm.load(found[0]), f"trained checkpoint {found[0].name}"
     torch.manual_seed(0)
     den = dm.VectorDenoiser(
-        dm.DenoiserConfig(dim=dim, hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks)
+        dm.DenoiserConfig(dim=dim, hidden=cfg.diffusion.hidden, blocks=cfg.diffusion.blocks)
     )
     return dm.TextDiffusion(
         den.eval(), torch.zeros(dim), 1.0, "untrained", "adapted", {}
@@ -83,9 +83,9 @@ def chapter5_share(cfg: dict) -> dict:
 
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg, world)
-    data = split_data(cfg, world, backbone, cfg.split)
+    data = split_data(cfg, world, backbone, cfg.world.split)
     ctx = ordering.make_context(world, backbone, data)
-    run = seed_run(cfg, backbone, world, data, int(cfg.ezhoi_seeds[0]), show_progress=False)
+    run = seed_run(cfg, backbone, world, data, int(cfg.ezhoi.seeds[0]), show_progress=False)
     spent = {"bridge": 0.0, "calls": 0, "vectors": 0}
     real_bridge = ordering.bridge
 
@@ -128,30 +128,30 @@ def main(argv=None) -> int:
     ap.add_argument("--out", default=None, help="also write the results as JSON here")
     args = ap.parse_args(argv)
     cfg = resolve(args.profile, _overrides(args.set))
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.run.device)
     diff, what = load_or_init(cfg, args.dim)
     res = {
-        "profile": cfg.profile,
+        "profile": cfg.run.profile,
         "device": device,
         "torch_threads": torch.get_num_threads(),
         "cpu": platform.processor() or platform.machine(),
         "model": what,
         "gpu": torch.cuda.get_device_name(0) if device.startswith("cuda") else None,
-        "t_start": cfg.bridge_t_start,
-        "throughput": throughput(diff, device, args.vectors, cfg.bridge_t_start, args.steps),
+        "t_start": cfg.bridge.t_start,
+        "throughput": throughput(diff, device, args.vectors, cfg.bridge.t_start, args.steps),
     }
-    print(f"bridge throughput on {device} ({what}), t* = {cfg.bridge_t_start}:")
+    print(f"bridge throughput on {device} ({what}), t* = {cfg.bridge.t_start}:")
     for r in res["throughput"]:
         print(
             f"  {r['steps']:3d} DDIM steps: {r['vectors_per_s']:>10.1f} vectors/s ({r['vectors']} "
             f"in {r['median_s']} s, median of 3)"
         )
     if not args.skip_chapter5:
-        ezhoi_dir = Path(cfg.run_dir) / "ezhoi"
+        ezhoi_dir = Path(cfg.run.run_dir) / "ezhoi"
         if not ezhoi_dir.is_dir():
             print(
-                f"chapter 5 share: skipped, no run in {cfg.run_dir} (run `python -m hoilib run "
-                f"--profile {cfg.profile}` first)"
+                f"chapter 5 share: skipped, no run in {cfg.run.run_dir} (run `python -m hoilib run "
+                f"--profile {cfg.run.profile}` first)"
             )
         else:
             res["chapter5"] = c5 = chapter5_share(cfg)

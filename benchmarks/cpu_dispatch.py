@@ -77,7 +77,7 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
         profile,
         {"run_dir": run_dir, "data_root": world_dir, **dict(parse_override(s) for s in sets)},
     )
-    seed_everything(cfg.seed)
+    seed_everything(cfg.run.seed)
     world = prepare_world(cfg)
     t0 = time.perf_counter()
     backbone = prepare_backbone(cfg, world)
@@ -94,7 +94,7 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
         world.classes,
         world.test.ground_truth(),
         rare=world.rare,
-        unseen=world.unseen(cfg.split),
+        unseen=world.unseen(cfg.world.split),
         logit_scale=scale,
     ).as_percent()
     weights = artifacts.tensor_digest(

@@ -35,7 +35,7 @@ def _run(profile: str, run_dir: Path, kill_after: float | None = None) -> tuple[
         "--profile",
         profile,
         "--set",
-        f"run_dir={run_dir}",
+        f"run.run_dir={run_dir}",
     ]
     t0 = time.time()
     proc = subprocess.Popen(

@@ -1,8 +1,8 @@
 """Command line: run a profile through papermill, build the book, list profiles.
 
-hoilib run --profile synth [--set seed=3 --set split=uv] [--only 01]
+hoilib run --profile synth [--set run.seed=3 --set world.split=uv] [--only 01]
 hoilib sweep --profiles synth smoke --seeds 0 1 2 [--set k=v] [--root runs/sweep] [--only 01] [--retry-failed]
-hoilib sweep --profiles synth-grid --vary world_seed=0,1,2 --vary split=rf-uc,nf-uc,uo,uv --only 05
+hoilib sweep --profiles synth-grid --vary world.seed=0,1,2 --vary world.split=rf-uc,nf-uc,uo,uv --only 05
 hoilib results [--root runs]
 hoilib grid [--root runs/synth-grid] [--out results/synth-grid.json]
 hoilib control-search [--profile synth] [--out results/control-search.json]
@@ -66,7 +66,7 @@ def _parser() -> argparse.ArgumentParser:
         "sweep",
         _sweep,
         help="run profiles x seeds, each in <root>/<profile>-seed<s>; resumable",
-        description="Run every profile with every seed (seed=s, ezhoi_seeds=[s]). Runs already "
+        description="Run every profile with every seed (run.seed=s, ezhoi.seeds=[s]). Runs already "
         "complete are skipped; a failed run is recorded and the sweep goes on; the exit "
         "status is 1 if any run failed.",
     )
@@ -82,13 +82,13 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         type=int,
         metavar="SEED",
-        help="seeds, e.g. 0 1 2 (each run gets seed=s, ezhoi_seeds=[s])",
+        help="seeds, e.g. 0 1 2 (each run gets run.seed=s, ezhoi.seeds=[s])",
     )
     sw.add_argument(
         "--vary",
         action="append",
         metavar="NAME=V1,V2",
-        help="one folder per combination of the values (repeatable), e.g. split=rf-uc,uv",
+        help="one folder per combination of the values (repeatable), e.g. world.split=rf-uc,uv",
     )
     sw.add_argument(
         "--set", action="append", metavar="NAME=VALUE", help="override one parameter for every run"
@@ -201,7 +201,7 @@ def _control_search(args, argv) -> int:
     from hoilib.config import REPO
     from hoilib.machine import kernel_env
 
-    env = kernel_env(_cfg(args).cpu_kernels)
+    env = kernel_env(_cfg(args).run.cpu_kernels)
     if env:  # torch picks its CPU kernels at import: search in a child with the chapters'
         line = [sys.executable, "-m", "hoilib", *(sys.argv[1:] if argv is None else argv)]
         return subprocess.run(line, env={**os.environ, **env}).returncode
@@ -229,7 +229,7 @@ def _book(args, argv) -> int:
 
     cfg = _cfg(args)
     t0 = time.time()
-    html = build_book(cfg.run_dir, args.out)
+    html = build_book(cfg.run.run_dir, args.out)
     print(f"[hoilib] book built in {time.time() - t0:.0f} s: {html / 'index.html'}")
     return 0
 
@@ -241,7 +241,7 @@ def _cache(args, argv) -> int:
     from hoilib.config import stage_root
 
     cfg = _cfg(args)
-    roots = sorted({Path(cfg.run_dir).resolve(), stage_root(cfg).resolve()})
+    roots = sorted({Path(cfg.run.run_dir).resolve(), stage_root(cfg).resolve()})
     base = Path(os.path.commonpath(roots))
     print(f"[hoilib] cache under {base}")
     if args.action == "list":

@@ -10,13 +10,13 @@ from hoilib.data.synth.world import WorldSpec, generate_world
 TINY = WorldSpec(seed=3, n_train_images=40, n_test_images=20, n_pretrain_images=30, image_size=128)
 # the tiny world's spec and the smallest pretraining, as profile parameters (the fixtures and test_prepare use them)
 TINY_PARAMS = {
-    "world_seed": TINY.seed,
-    "n_train_images": TINY.n_train_images,
-    "n_test_images": TINY.n_test_images,
-    "n_pretrain_images": TINY.n_pretrain_images,
-    "image_size": TINY.image_size,
-    "pretrain_steps": 2,
-    "pretrain_batch": 16,
+    "world.seed": TINY.seed,
+    "world.n_train_images": TINY.n_train_images,
+    "world.n_test_images": TINY.n_test_images,
+    "world.n_pretrain_images": TINY.n_pretrain_images,
+    "world.image_size": TINY.image_size,
+    "backbone.steps": 2,
+    "backbone.batch": 16,
 }
 
 
@@ -35,8 +35,8 @@ def tiny_cfg(tmp_path_factory, tiny_world):
     return resolve(
         "smoke",
         {
-            "run_dir": str(run_dir),
-            "data_root": str(tiny_world),
+            "run.run_dir": str(run_dir),
+            "world.data_root": str(tiny_world),
             **TINY_PARAMS,
         },
     )
@@ -60,8 +60,8 @@ def tiny_experiment(tiny_backbone, tiny_cfg):
     from hoilib.ordering.methods import make_context
 
     world, bb = tiny_backbone
-    cfg = tiny_cfg.model_copy(update={"ezhoi_epochs": 1, "diffusion_steps": 30})
-    data = split_data(cfg, world, bb, cfg.split)
+    cfg = tiny_cfg.updated({"ezhoi.epochs": 1, "diffusion.steps": 30})
+    data = split_data(cfg, world, bb, cfg.world.split)
     return (
         cfg,
         world,

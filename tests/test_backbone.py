@@ -22,7 +22,7 @@ def test_word_tokenizer_ends_with_the_largest_id():
 
 def test_synth_backbone_checkpoint_roundtrip(tiny_backbone, tiny_cfg):
     world, bb = tiny_backbone
-    path = f"{tiny_cfg.run_dir}/backbone/synth-clip.safetensors"
+    path = f"{tiny_cfg.run.run_dir}/backbone/synth-clip.safetensors"
     again = load_synth_clip(path)
     t1 = bb.encode_text(world.prompts[:5])
     t2 = again.encode_text(world.prompts[:5])

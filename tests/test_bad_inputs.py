@@ -68,33 +68,45 @@ def _assert_one_line_error(rc: int, out: str, err: str, *expected: str) -> str:
 # (case, extra arguments, texts the one line must hold): values rejected by the profile checks
 VALUE_CASES = [
     ("unknown parameter", ["--set", "bogus=1"], ["unknown parameter 'bogus'"]),
-    ("wrong type", ["--set", "seed=x"], ["parameter 'seed' must be int", "'x'"]),
-    ("bad split", ["--set", "split=zz"], ["parameter 'split' = 'zz'", "uv, rf-uc, nf-uc, uo"]),
+    ("wrong type", ["--set", "run.seed=x"], ["parameter 'run.seed' must be int", "'x'"]),
+    (
+        "bad split",
+        ["--set", "world.split=zz"],
+        ["parameter 'world.split' = 'zz'", "uv, rf-uc, nf-uc, uo"],
+    ),
     (
         "negative image count",
-        ["--set", "n_train_images=-5"],
-        ["parameter 'n_train_images' = -5", "integer >= 1"],
+        ["--set", "world.n_train_images=-5"],
+        ["parameter 'world.n_train_images' = -5", "integer >= 1"],
     ),
-    ("zero steps", ["--set", "diffusion_steps=0"], ["'diffusion_steps' = 0", ">= 1"]),
+    ("zero steps", ["--set", "diffusion.steps=0"], ["'diffusion.steps' = 0", ">= 1"]),
     (
         "fraction out of range",
-        ["--set", "ezhoi_val_fraction=1.5"],
-        ["'ezhoi_val_fraction' = 1.5", "(0, 1)"],
+        ["--set", "ezhoi.val_fraction=1.5"],
+        ["'ezhoi.val_fraction' = 1.5", "(0, 1)"],
     ),
-    ("t* out of range", ["--set", "bridge_t_start=1000"], ["'bridge_t_start' = 1000", "[0, 999]"]),
+    ("t* out of range", ["--set", "bridge.t_start=1000"], ["'bridge.t_start' = 1000", "[0, 999]"]),
     (
         "sweep element out of range",
-        ["--set", "sweep_t_starts=[0, 1200]"],
-        ["sweep_t_starts", "element 1 is 1200"],
+        ["--set", "bridge.sweep_t_starts=[0, 1200]"],
+        ["bridge.sweep_t_starts", "element 1 is 1200"],
     ),
-    ("repeated seed", ["--set", "ezhoi_seeds=[0, 0]"], ["'ezhoi_seeds'", "distinct"]),
-    ("patch that does not tile", ["--set", "patch_size=12"], ["'patch_size' = 12", "divisor"]),
-    ("unknown device name", ["--set", "device=gpu"], ["'device' = 'gpu'", "auto, cpu"]),
-    ("empty list", ["--set", "gap_shift_deltas=[]"], ["'gap_shift_deltas'", "non-empty"]),
+    ("repeated seed", ["--set", "ezhoi.seeds=[0, 0]"], ["'ezhoi.seeds'", "distinct"]),
+    (
+        "patch that does not tile",
+        ["--set", "backbone.patch_size=12"],
+        ["'backbone.patch_size' = 12", "divisor"],
+    ),
+    ("unknown device name", ["--set", "run.device=gpu"], ["'run.device' = 'gpu'", "auto, cpu"]),
+    (
+        "empty list",
+        ["--set", "evaluation.gap_shift_deltas=[]"],
+        ["'evaluation.gap_shift_deltas'", "non-empty"],
+    ),
     (
         "unknown backbone",
-        ["--set", "backbone=ViT-Q-99"],
-        ["parameter 'backbone' = 'ViT-Q-99'", "open_clip model name"],
+        ["--set", "backbone.name=ViT-Q-99"],
+        ["parameter 'backbone.name' = 'ViT-Q-99'", "open_clip model name"],
     ),
 ]
 
@@ -102,7 +114,7 @@ VALUE_CASES = [
 @pytest.mark.parametrize("case,args,expected", VALUE_CASES, ids=[c[0] for c in VALUE_CASES])
 def test_bad_values_stop_before_anything_runs(capfd, tmp_path, case, args, expected):
     run_dir = tmp_path / "run"
-    rc, out, err = _run(capfd, "--profile", "smoke", "--set", f"run_dir={run_dir}", *args)
+    rc, out, err = _run(capfd, "--profile", "smoke", "--set", f"run.run_dir={run_dir}", *args)
     _assert_one_line_error(rc, out, err, *expected)
     assert not run_dir.exists()  # nothing half-written
 
@@ -118,8 +130,8 @@ def test_unknown_profile_and_missing_profile_file(capfd, tmp_path):
 
 def test_run_dir_that_cannot_be_created(capfd):
     _assert_one_line_error(
-        *_run(capfd, "--profile", "smoke", "--set", "run_dir=/proc/hoibook"),
-        "parameter 'run_dir' = '/proc/hoibook'",
+        *_run(capfd, "--profile", "smoke", "--set", "run.run_dir=/proc/hoibook"),
+        "parameter 'run.run_dir' = '/proc/hoibook'",
         "writable folder",
     )
 
@@ -137,11 +149,11 @@ def test_device_this_machine_lacks(capfd, tmp_path):
             "--profile",
             "smoke",
             "--set",
-            f"device={dev}",
+            f"run.device={dev}",
             "--set",
-            f"run_dir={tmp_path / 'r'}",
+            f"run.run_dir={tmp_path / 'r'}",
         ),
-        f"parameter 'device' = '{dev}'",
+        f"parameter 'run.device' = '{dev}'",
     )
 
 
@@ -191,9 +203,9 @@ def test_broken_hico_copy_is_named_before_any_chapter(
         "--profile",
         "hico-fixture",
         "--set",
-        f"data_root={root}",
+        f"world.data_root={root}",
         "--set",
-        f"run_dir={run_dir}",
+        f"run.run_dir={run_dir}",
     )
     _assert_one_line_error(rc, out, err, *expected)
     assert not run_dir.exists()
@@ -204,26 +216,26 @@ def test_missing_weights_and_detections_files(capfd, fixture_root, tmp_path):
         "--profile",
         "hico-fixture",
         "--set",
-        f"data_root={fixture_root}",
+        f"world.data_root={fixture_root}",
         "--set",
-        f"run_dir={tmp_path / 'r'}",
+        f"run.run_dir={tmp_path / 'r'}",
     ]
     _assert_one_line_error(
-        *_run(capfd, *base, "--set", f"pretrained={tmp_path / 'weights.pt'}"),
-        "parameter 'pretrained'",
+        *_run(capfd, *base, "--set", f"backbone.pretrained={tmp_path / 'weights.pt'}"),
+        "parameter 'backbone.pretrained'",
         "weights.pt",
         "no such weights file",
     )
     _assert_one_line_error(
-        *_run(capfd, *base, "--set", f"pair_source={tmp_path / 'dets.json'}"),
-        "parameter 'pair_source'",
+        *_run(capfd, *base, "--set", f"world.pair_source={tmp_path / 'dets.json'}"),
+        "parameter 'world.pair_source'",
         "dets.json",
         "no such detections file",
     )
     bad = tmp_path / "bad-dets.json"
     bad.write_text(json.dumps({"format": "something-else", "images": []}))
     _assert_one_line_error(
-        *_run(capfd, *base, "--set", f"pair_source={bad}"), "bad-dets.json", "field 'format'"
+        *_run(capfd, *base, "--set", f"world.pair_source={bad}"), "bad-dets.json", "field 'format'"
     )
     assert not (tmp_path / "r").exists()
 
@@ -249,9 +261,9 @@ def test_truncated_image_names_the_file_from_inside_a_chapter(fixture_root, tmp_
             "--only",
             "00",
             "--set",
-            f"data_root={root}",
+            f"world.data_root={root}",
             "--set",
-            f"run_dir={tmp_path / 'run'}",
+            f"run.run_dir={tmp_path / 'run'}",
         ],
         cwd=ROOT,
         env=env,

@@ -36,7 +36,7 @@ def test_source_notebooks_are_clean_and_parameterised():
 @pytest.fixture(scope="module")
 def smoke_run(tmp_path_factory):
     run_dir = tmp_path_factory.mktemp("smoke-run")
-    timings = run_profile("smoke", {"run_dir": str(run_dir)}, log=lambda *a: None)
+    timings = run_profile("smoke", {"run.run_dir": str(run_dir)}, log=lambda *a: None)
     out = tmp_path_factory.mktemp("book")
     html = build_book(run_dir, out)
     return run_dir, html, timings
@@ -48,7 +48,7 @@ def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
     for p in chapter_paths():
         nb = json.loads((run_dir / "notebooks" / p.name).read_text())
         params = nb["metadata"]["papermill"]["parameters"]
-        assert params["profile"] == "smoke" and params["params"]["run_dir"] == str(run_dir)
+        assert params["profile"] == "smoke" and params["params"]["run"]["run_dir"] == str(run_dir)
     metrics = json.loads((run_dir / "metrics" / "01_modality_gap.json").read_text())["metrics"]
     # the number chapter 1 published is the one the library computes from the run's cached stages
     from hoilib.config import resolve
@@ -58,7 +58,7 @@ def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
     from hoilib.models.backbone import load_synth_clip
     from hoilib.models.backbone_stage import test_features
 
-    cfg = resolve("smoke", {"run_dir": str(run_dir)})
+    cfg = resolve("smoke", {"run.run_dir": str(run_dir)})
     world = prepare_world(cfg)
     bb = load_synth_clip(run_dir / "backbone" / "synth-clip.safetensors")
     pairs, feats = test_features(cfg, world, bb)
@@ -132,7 +132,9 @@ def test_failing_notebook_is_named_with_cell_and_error(tmp_path):
         match=r"notebook 07_broken.ipynb failed in cell \d+: ValueError: broken on purpose "
         r"\(executed copy: .*07_broken",
     ):
-        run_profile("smoke", {"run_dir": str(tmp_path / "run")}, log=lambda *a: None, notebooks=src)
+        run_profile(
+            "smoke", {"run.run_dir": str(tmp_path / "run")}, log=lambda *a: None, notebooks=src
+        )
     assert (tmp_path / "run" / "notebooks" / "07_broken.failed.ipynb").is_file()
     assert not (tmp_path / "run" / "notebooks" / "07_broken.ipynb").exists()
 

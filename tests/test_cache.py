@@ -117,7 +117,7 @@ def test_cache_command_lists_and_prunes_a_run(tmp_path):
     _entry(run / "cache", "t", 1, 1_000)
     _entry(run / "cache", "t", 2, 2_000)
     cmd = [sys.executable, "-m", "hoilib", "cache"]
-    where = ["--profile", "smoke", "--set", f"run_dir={run}"]
+    where = ["--profile", "smoke", "--set", f"run.run_dir={run}"]
     out = subprocess.run([*cmd, "list", *where], capture_output=True, text=True, check=True).stdout
     assert "superseded" in out and "current" in out
     out = subprocess.run([*cmd, "prune", *where], capture_output=True, text=True, check=True).stdout

@@ -38,10 +38,10 @@ def test_the_parameter_table_is_closed_and_lists_the_chapters_parameters_first()
     from hoilib.chapters.notebook import parameter_table_html
     from hoilib.config import resolve
 
-    html = parameter_table_html(resolve("smoke"), ("umap_points", "seed"))
+    html = parameter_table_html(resolve("smoke"), ("evaluation.umap_points", "run.seed"))
     soup = BeautifulSoup(html, "html.parser")
     details = soup.find("details")
     assert details is not None and not details.has_attr("open"), "the table starts closed"
     names = [th.get_text() for th in details.select("tbody th")]
-    assert names[:2] == ["umap_points", "seed"] and len(names) == len(FIELDS)
+    assert names[:2] == ["evaluation.umap_points", "run.seed"] and len(names) == len(FIELDS)
     assert "2 used by this chapter" in details.find("summary").get_text()

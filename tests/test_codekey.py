@@ -81,8 +81,8 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(
     space, so the diffusion model), while the backbone and the feature cache are loaded as they were."""
     from hoilib.data.build import prepare_world
 
-    cfg = tiny_cfg.model_copy(
-        update={"run_dir": str(tmp_path / "run"), "ezhoi_epochs": 1, "diffusion_steps": 5}
+    cfg = tiny_cfg.updated(
+        {"run.run_dir": str(tmp_path / "run"), "ezhoi.epochs": 1, "diffusion.steps": 5}
     )
     world = prepare_world(cfg)
     bb = prepare_backbone(cfg, world)

@@ -21,7 +21,8 @@ def test_profiles_exist_and_resolve():
     assert {"smoke", "synth"} <= set(list_profiles())
     for p in list_profiles():
         cfg = resolve(p)
-        assert isinstance(cfg, Params) and set(cfg.model_dump()) == set(FIELDS)
+        dumped = {f"{sec}.{k}" for sec, fields in cfg.model_dump().items() for k in fields}
+        assert isinstance(cfg, Params) and dumped == set(FIELDS)
 
 
 def test_unknown_profile():
@@ -36,24 +37,58 @@ def test_unknown_parameter_in_override():
 
 def test_unknown_parameter_in_yaml(tmp_path):
     p = tmp_path / "mine.yml"
-    p.write_text("seed: 1\nlearning_rat: 0.1\n")
-    with pytest.raises(ConfigError, match=r"mine.yml: unknown parameter\(s\) \['learning_rat'\]"):
+    p.write_text("run:\n  seed: 1\nezhoi:\n  learning_rat: 0.1\n")
+    with pytest.raises(ConfigError, match=r"mine.yml: unknown parameter 'ezhoi.learning_rat'"):
         load_profile(str(p))
 
 
 def test_wrong_type():
-    with pytest.raises(ConfigError, match=r"parameter 'seed' must be int, got str 'x'"):
-        resolve("smoke", {"seed": "x"})
-    with pytest.raises(ConfigError, match=r"parameter 'split' = 'zz', expected one of"):
-        resolve("smoke", {"split": "zz"})
+    with pytest.raises(ConfigError, match=r"parameter 'run.seed' must be int, got str 'x'"):
+        resolve("smoke", {"run.seed": "x"})
+    with pytest.raises(ConfigError, match=r"parameter 'world.split' = 'zz', expected one of"):
+        resolve("smoke", {"world.split": "zz"})
+    with pytest.raises(ConfigError, match=r"element 1 is 0"):
+        resolve("smoke", {"bridge.sweep_steps": [1, 0]})
 
 
 def test_override_values_parse_as_yaml():
-    assert parse_override("seed=3") == ("seed", 3)
-    assert parse_override("gap_shift_deltas=[0, 0.5]") == ("gap_shift_deltas", [0, 0.5])
-    assert parse_override("pretrained=null") == ("pretrained", None)
-    assert parse_override("split=uv") == ("split", "uv")
-    assert resolve("smoke", dict([parse_override("pretrain_lr=1")])).pretrain_lr == 1.0
+    assert parse_override("run.seed=3") == ("run.seed", 3)
+    assert parse_override("evaluation.gap_shift_deltas=[0, 0.5]") == (
+        "evaluation.gap_shift_deltas",
+        [0, 0.5],
+    )
+    assert parse_override("backbone.pretrained=null") == ("backbone.pretrained", None)
+    assert parse_override("world.split=uv") == ("world.split", "uv")
+    assert resolve("smoke", dict([parse_override("backbone.lr=1")])).backbone.lr == 1.0
+
+
+def test_old_flat_names_still_work_for_one_release_with_a_warning(capsys, tmp_path):
+    """--set ezhoi_epochs=4, a flat profile and a flat override dict give what the dotted names give."""
+    assert parse_override("ezhoi_epochs=4") == ("ezhoi.epochs", 4)
+    assert "'ezhoi_epochs' is deprecated, use 'ezhoi.epochs'" in capsys.readouterr().err
+    old = resolve("smoke", {"world_seed": 2, "bridge_t_start": 299, "backbone": "synth-vit-tiny"})
+    new = resolve("smoke", {"world.seed": 2, "bridge.t_start": 299})
+    assert old == new and old.world.seed == 2 and old.bridge.t_start == 299
+    flat = tmp_path / "flat.yml"
+    flat.write_text("seed: 1\nezhoi_epochs: 3\nsplit: uv\n")
+    cfg = resolve(str(flat))
+    assert (cfg.run.seed, cfg.ezhoi.epochs, cfg.world.split) == (1, 3, "uv")
+    assert main(["run", "--profile", "smoke", "--set", "ezhoi_bogus=1"]) == 1
+    assert "unknown parameter 'ezhoi_bogus'" in capsys.readouterr().err
+
+
+def test_a_stage_keys_on_its_own_section():
+    """EZ-HOI's and diffusion's keys are their sections, minus what only picks which runs are made."""
+    cfg = resolve("smoke")
+    assert "seeds" not in cfg.ezhoi.key() and "ablation" not in cfg.ezhoi.key()
+    assert cfg.ezhoi.key()["epochs"] == cfg.ezhoi.epochs
+    assert cfg.updated({"ezhoi.seeds": [5]}).ezhoi.key() == cfg.ezhoi.key()
+    assert cfg.updated({"ezhoi.lr": 0.5}).ezhoi.key() != cfg.ezhoi.key()
+    assert set(cfg.diffusion.key()) == set(type(cfg.diffusion).model_fields) - {"samples"}
+    with pytest.raises(ValueError, match=r"ezhoi.epochs"):
+        cfg.updated({"ezhoi.epochs": 0})
+    with pytest.raises(ValueError, match=r"unknown parameter 'ezhoi_epochs'"):
+        cfg.updated({"ezhoi_epochs": 1})
 
 
 def test_cli_reports_config_errors(capsys):
@@ -73,9 +108,8 @@ def test_every_numeric_parameter_has_a_range_and_the_constants_match_the_code():
         k for k in FIELDS if type_name(k).replace("list[", "").rstrip("]") in ("int", "float")
     }
     unbounded = {k for k in numeric if not bounds(k)}
-    assert unbounded == {"gap_shift_deltas"}, (
-        unbounded
-    )  # shifts may be any number (negative widens the gap)
+    # shifts may be any number (negative widens the gap)
+    assert unbounded == {"evaluation.gap_shift_deltas"}, unbounded
     assert DIFFUSION_T == TRAIN_STEPS and SYNTH_CROP == SynthCLIPSpec().image_size
     for p in list_profiles():  # every shipped profile passes its own checks (resolve runs them)
         resolve(p)
@@ -84,22 +118,23 @@ def test_every_numeric_parameter_has_a_range_and_the_constants_match_the_code():
 @pytest.mark.parametrize(
     "name,good,bad",
     [
-        ("n_test_images", 1, 0),
-        ("seed", 0, -1),
-        ("ezhoi_val_fraction", 0.5, 1.0),
-        ("diffusion_ema", 0.0, 1.0),
-        ("bridge_t_start", 999, -1),
-        ("bridge_steps", 1000, 1001),
-        ("image_size", 64, 63),
-        ("patch_size", 32, 24),
-        ("pretrain_lr", 1e-9, 0.0),
-        ("umap_points", 3, 2),
-        ("sweep_steps", [1, 2], [1, 0]),
-        ("ezhoi_seeds", [3], []),
+        ("world.n_test_images", 1, 0),
+        ("run.seed", 0, -1),
+        ("ezhoi.val_fraction", 0.5, 1.0),
+        ("diffusion.ema", 0.0, 1.0),
+        ("bridge.t_start", 999, -1),
+        ("bridge.steps", 1000, 1001),
+        ("world.image_size", 64, 63),
+        ("backbone.patch_size", 32, 24),
+        ("backbone.lr", 1e-9, 0.0),
+        ("evaluation.umap_points", 3, 2),
+        ("bridge.sweep_steps", [1, 2], [1, 0]),
+        ("ezhoi.seeds", [3], []),
     ],
 )
 def test_ranges_accept_their_bounds_and_refuse_beyond(name, good, bad):
-    assert getattr(resolve("smoke", {name: good}), name) == good
+    section, field = name.split(".")
+    assert getattr(getattr(resolve("smoke", {name: good}), section), field) == good
     with pytest.raises(ConfigError, match=rf"parameter '{name}' = .*expected"):
         resolve("smoke", {name: bad})
 
@@ -108,23 +143,26 @@ def test_profiles_listing_shows_ranges(capsys):
     assert main(["profiles"]) == 0
     out = capsys.readouterr().out
     assert (
-        "n_train_images" in out and ">= 1" in out and "bridge_t_start" in out and "[0, 999]" in out
+        "world.n_train_images" in out
+        and ">= 1" in out
+        and "bridge.t_start" in out
+        and "[0, 999]" in out
     )
 
 
 def test_hico_det_is_one_profile_and_the_split_names_set_its_split():
     base = load_profile("hico-det")
     for s in ("uv", "rf-uc", "nf-uc", "uo"):
-        assert load_profile(f"hico-{s}") == base | {"split": s}
-        assert resolve(f"hico-{s}").profile == f"hico-{s}"
+        assert load_profile(f"hico-{s}") == {**base, "world": {**base["world"], "split": s}}
+        assert resolve(f"hico-{s}").run.profile == f"hico-{s}"
 
 
 def test_params_refuse_assignment_out_of_range():
     cfg = resolve("smoke")
     with pytest.raises(ValueError):
-        cfg.seed = -1
+        cfg.run.seed = -1
     with pytest.raises(ValueError):
-        cfg.seed = "3"  # strict: no string-to-int coercion
+        cfg.run.seed = "3"  # strict: no string-to-int coercion
 
 
 def test_synth_grid_is_the_default_book_value_for_value():

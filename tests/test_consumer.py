@@ -18,7 +18,7 @@ from hoilib.ordering.names import cell_name
 @pytest.fixture(scope="module")
 def exp(tiny_experiment):
     cfg, world, data, ctx, run = tiny_experiment
-    return cfg.model_copy(update={"consumer_steps": 40}), world, data, ctx, run
+    return cfg.updated({"evaluation.consumer_steps": 40}), world, data, ctx, run
 
 
 @pytest.fixture(scope="module")

@@ -6,6 +6,7 @@ import json
 
 from conftest import TINY_PARAMS
 
+from hoilib.config import flat_view
 from hoilib.ordering import consumers
 from hoilib.pipeline.control_search import CANDIDATES, search, section
 
@@ -13,10 +14,11 @@ MLP2 = "MLP of two hidden layers of 256, batches of 256"
 
 
 def test_each_candidate_gets_its_control_and_nothing_about_the_order(tiny_cfg, tmp_path):
-    params = {k: getattr(tiny_cfg, k) for k in ("run_dir", "data_root", *TINY_PARAMS)}
+    flat = flat_view(tiny_cfg.model_dump())
+    params = {k: flat[k] for k in ("run.run_dir", "world.data_root", *TINY_PARAMS)}
     candidates = {k: CANDIDATES[k] for k in ("the book's recipe", MLP2)}
     out = tmp_path / "search.json"
-    rec = search("smoke", params | {"ezhoi_seeds": [0]}, out, candidates)
+    rec = search("smoke", params | {"ezhoi.seeds": [0]}, out, candidates)
     assert json.loads(out.read_text()) == rec
     rows = rec["rows"]
     assert len(rows) == len(candidates) * len(consumers.KINDS) * 2

@@ -85,7 +85,7 @@ def test_generated_world_carries_phrasings_and_an_old_one_still_loads(
     for cls in meta["classes"]:
         del cls["phrasings"]
     (old / "world.json").write_text(json.dumps(meta))
-    loaded = prepare_world(tiny_cfg.model_copy(update={"data_root": str(old)}))
+    loaded = prepare_world(tiny_cfg.updated({"world.data_root": str(old)}))
     assert loaded.phrasings == [[] for _ in CLASSES]
     assert len(corpus_sets(loaded)) == 8
 

@@ -170,10 +170,10 @@ def test_the_profile_parameter_defaults_to_x0_and_is_checked():
 
     from hoilib.config import Params
 
-    assert Params().diffusion_loss == "x0"
-    assert Params(diffusion_loss="snr_x0").diffusion_loss == "snr_x0"
+    assert Params().diffusion.loss == "x0"
+    assert Params(diffusion={"loss": "snr_x0"}).diffusion.loss == "snr_x0"
     with pytest.raises(ValidationError):
-        Params(diffusion_loss="eps")
+        Params(diffusion={"loss": "eps"})
 
 
 def test_changing_the_loss_retrains_the_stage(tmp_path, monkeypatch):
@@ -189,13 +189,13 @@ def test_changing_the_loss_retrains_the_stage(tmp_path, monkeypatch):
 
     monkeypatch.setattr(dm, "train_text_diffusion", recording)
     space = SimpleNamespace(adapted_corpus=corpus(), fingerprint="f" * 16, meta={})
-    tiny = {"run_dir": str(tmp_path), "diffusion_steps": 2, "diffusion_hidden": 8}
-    tiny |= {"diffusion_blocks": 1, "device": "cpu"}
-    assert "diffusion_loss" in ds.SETTINGS
+    tiny = {"run.run_dir": str(tmp_path), "diffusion.steps": 2, "diffusion.hidden": 8}
+    tiny |= {"diffusion.blocks": 1, "run.device": "cpu"}
+    assert "loss" in resolve("smoke", tiny).diffusion.key()
     first = ds.train_or_load(resolve("smoke", tiny), space, "adapted", 0, show_progress=False)
     reused = ds.train_or_load(resolve("smoke", tiny), space, "adapted", 0, show_progress=False)
     snr = ds.train_or_load(
-        resolve("smoke", {**tiny, "diffusion_loss": "snr_x0"}), space, "adapted", 0, False
+        resolve("smoke", {**tiny, "diffusion.loss": "snr_x0"}), space, "adapted", 0, False
     )
     assert calls == ["x0", "snr_x0"]
     assert (first.loss, reused.loss, snr.loss) == ("x0", "x0", "snr_x0")

@@ -97,13 +97,17 @@ def child(argv=None) -> int:
     bb = load_synth_clip(spec["backbone_path"])
     t0 = time.time()
     feats = extract_pair_features(
-        bb, world.train, world.train_pairs(), Path(cfg.run_dir) / "features", show_progress=False
+        bb,
+        world.train,
+        world.train_pairs(),
+        Path(cfg.run.run_dir) / "features",
+        show_progress=False,
     )
     artifacts.save_tensors(
         out / f"features-rank{rank}.safetensors", feats, {"seconds": time.time() - t0}
     )
     data = split_data(
-        cfg, world, bb, cfg.split
+        cfg, world, bb, cfg.world.split
     )  # train features from the cache rank 0 wrote, test ones extracted
     for name in ABLATION_RUNS:
         state, hist = _train_one(cfg, bb, world, data, name)
@@ -195,8 +199,8 @@ def ddp_run(tiny_backbone, tiny_cfg, tmp_path_factory):
         ),
         "rf-uc",
     )
-    cfg = tiny_cfg.model_copy(update={"run_dir": str(out / "run"), "split": split})
-    backbone_path = f"{tiny_cfg.run_dir}/backbone/synth-clip.safetensors"
+    cfg = tiny_cfg.updated({"run.run_dir": str(out / "run"), "world.split": split})
+    backbone_path = f"{tiny_cfg.run.run_dir}/backbone/synth-clip.safetensors"
     (out / "cfg.json").write_text(
         json.dumps({"params": cfg.model_dump(), "backbone_path": backbone_path})
     )
@@ -308,7 +312,7 @@ def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_p
         single = extract_pair_features(
             bb, world.train, world.train_pairs(), tmp_path, num_workers=0, show_progress=False
         )
-    cached = list((Path(cfg.run_dir) / "features").glob("features-*.safetensors"))
+    cached = list((Path(cfg.run.run_dir) / "features").glob("features-*.safetensors"))
     assert {p.name for p in cached} >= {
         p.name for p in tmp_path.glob("features-*.safetensors")
     }  # same key, written once
@@ -332,7 +336,7 @@ def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backb
     out, cfg = ddp_run
     _, bb = tiny_backbone
     world = prepare_world(cfg)
-    data = split_data(cfg, world, bb, cfg.split)  # the features the two ranks cached
+    data = split_data(cfg, world, bb, cfg.world.split)  # the features the two ranks cached
     assert len(data.train) >= DDP_IMAGES
     ranks = [
         artifacts.load_tensors(out / f"train-{name.replace(' ', '_')}-rank{r}.safetensors")

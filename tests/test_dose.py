@@ -19,7 +19,7 @@ def test_blended_spaces_run_from_raw_through_adapted():
 
 def test_at_alpha_zero_both_orders_are_one_bridge(tiny_experiment):
     cfg, world, data, ctx, run = tiny_experiment
-    cfg = cfg.model_copy(update={"dose_alphas": [0.0, 1.0]})
+    cfg = cfg.updated({"evaluation.dose_alphas": [0.0, 1.0]})
     rows, ap = dose.run_dose(
         cfg, ctx, run, data, world, "Gaussian", twobytwo.t_grid(ctx.frozen_test.shape[1]), {}
     )

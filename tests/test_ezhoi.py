@@ -115,7 +115,7 @@ def test_unseen_labels_never_reach_the_loss(ez, trained_states):
 
     pairs = world.train_pairs()
     feats = extract_pair_features(
-        bb, world.train, pairs, f"{cfg.run_dir}/features", show_progress=False
+        bb, world.train, pairs, f"{cfg.run.run_dir}/features", show_progress=False
     )
     leaky = pack_pairs(world.train, pairs, feats)  # unseen annotations still in the targets
     assert leaky.targets[..., torch.as_tensor(unseen)].sum() > 0
@@ -135,7 +135,7 @@ def test_checkpoint_roundtrip_and_refusals(ez, tmp_path):
     fresh = build_model(cfg, bb, world)
     meta = load_checkpoint(path, fresh)
     assert meta["split"] == "rf-uc" and torch.equal(fresh.text_features(), model.text_features())
-    other = build_model(cfg.model_copy(update={"n_ctx": 3}), bb, world)
+    other = build_model(cfg.updated({"ezhoi.n_ctx": 3}), bb, world)
     with pytest.raises(
         ArtifactError, match=r"another configuration \(n_ctx: checkpoint 2, model 3\)"
     ):

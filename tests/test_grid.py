@@ -22,7 +22,7 @@ def _run(root: Path, split: str, world: int, correct: float, wrong: float = 0.0,
     folder = root / f"synth-grid-world_seed{world}-split_{split}"
     (folder / "metrics").mkdir(parents=True)
     (folder / "config.json").write_text(
-        json.dumps({"params": {"split": split, "world_seed": world}})
+        json.dumps({"params": {"split": split, "world.seed": world}})
     )
     aps = []
     for s in (0, 1):
@@ -92,7 +92,7 @@ def test_missing_runs_and_old_metrics_are_named(tmp_path):
         read_runs(tmp_path)
     folder = tmp_path / "old"
     (folder / "metrics").mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps({"params": {"split": "uv", "world_seed": 0}}))
+    (folder / "config.json").write_text(json.dumps({"params": {"split": "uv", "world.seed": 0}}))
     (folder / "metrics" / "05_evaluation.json").write_text(
         json.dumps({"metrics": {"per_class_ap": []}})
     )

@@ -20,7 +20,9 @@ def fixture_root(tmp_path_factory):
 
 
 def _cfg(root, tmp_path, **kw):
-    return resolve("hico-fixture", {"data_root": str(root), "run_dir": str(tmp_path / "run"), **kw})
+    return resolve(
+        "hico-fixture", {"world.data_root": str(root), "run.run_dir": str(tmp_path / "run"), **kw}
+    )
 
 
 def test_fixture_world_has_the_official_lists(fixture_root, tmp_path):
@@ -46,8 +48,10 @@ def test_fixture_world_has_the_official_lists(fixture_root, tmp_path):
 
 
 def test_clear_errors_for_a_missing_or_wrong_copy(fixture_root, tmp_path):
-    with pytest.raises(ConfigError, match="'data_root' is empty.*hicodet"):
-        prepare_world(resolve("hico-uv", {"data_root": "", "run_dir": str(tmp_path / "r")}))
+    with pytest.raises(ConfigError, match="'world.data_root' is empty.*hicodet"):
+        prepare_world(
+            resolve("hico-uv", {"world.data_root": "", "run.run_dir": str(tmp_path / "r")})
+        )
     with pytest.raises(
         DataError,
         match=r"annotation file not found: .*instances_train2015.json.*fredzzhang/hicodet",
@@ -79,28 +83,28 @@ def test_clear_errors_for_a_missing_or_wrong_copy(fixture_root, tmp_path):
 def test_hico_profiles_are_paper_scale_and_overridable():
     for s in lists.SPLITS:
         cfg = resolve(f"hico-{s}")
-        assert (cfg.dataset, cfg.split, cfg.backbone, cfg.pretrained) == (
+        assert (cfg.world.dataset, cfg.world.split, cfg.backbone.name, cfg.backbone.pretrained) == (
             "hico-det",
             s,
             "ViT-B-16",
             "openai",
         )
         assert (
-            cfg.ezhoi_epochs == 12
-            and cfg.prompt_depth == 9
-            and cfg.data_root.endswith("data/hicodet")
+            cfg.ezhoi.epochs == 12
+            and cfg.ezhoi.prompt_depth == 9
+            and cfg.world.data_root.endswith("data/hicodet")
         )
-    assert resolve("hico-uv", {"backbone": "ViT-L-14"}).backbone == "ViT-L-14"
+    assert resolve("hico-uv", {"backbone.name": "ViT-L-14"}).backbone.name == "ViT-L-14"
 
 
 def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
-    """The CI check of issue 5: `hoilib run --profile hico-fixture --set data_root=<fixture>` passes on the CPU."""
+    """The CI check of issue 5: `hoilib run --profile hico-fixture --set world.data_root=<dir>` passes on the CPU."""
     from hoilib.pipeline.runner import chapter_paths, notebook_errors, run_profile
 
     run_dir = tmp_path / "run"
     timings = run_profile(
         "hico-fixture",
-        {"data_root": str(fixture_root), "run_dir": str(run_dir)},
+        {"world.data_root": str(fixture_root), "run.run_dir": str(run_dir)},
         log=lambda *_: None,
     )
     assert set(timings) == {p.name for p in chapter_paths()}
@@ -111,4 +115,4 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
         "EZ-HOI, no bridge"
     }
     cfg = json.loads((run_dir / "config.json").read_text())
-    assert cfg["backbone"] == "HOI-Tiny-ViT" and cfg["dataset"] == "hico-det"
+    assert cfg["backbone"]["name"] == "HOI-Tiny-ViT" and cfg["world"]["dataset"] == "hico-det"

@@ -130,7 +130,7 @@ class _FakeExplorer:
     """What tstar_slider needs of BridgeExplorer: state(pair, t, k) -> top-k table, true class."""
 
     def __init__(self):
-        self.cfg = SimpleNamespace(bridge_t_start=599)
+        self.cfg = SimpleNamespace(bridge=SimpleNamespace(t_start=599))
         self.true_class = {10: 1, 20: 2}
         self.ctx = SimpleNamespace(data=SimpleNamespace(unseen=UNSEEN))
         self.calls = []

@@ -16,7 +16,7 @@ from hoilib.config import resolve
 def _ch(tmp_path, **over):
     (tmp_path / "world").mkdir(exist_ok=True)
     (tmp_path / "world" / "instances_test2015.json").write_text(over.pop("test", "{}"))
-    cfg = resolve("smoke", {"run_dir": str(tmp_path / "run"), **over})
+    cfg = resolve("smoke", {"run.run_dir": str(tmp_path / "run"), **over})
     return SimpleNamespace(cfg=cfg, world=SimpleNamespace(root=tmp_path / "world"))
 
 

@@ -66,7 +66,7 @@ def test_sweep_at_t_zero_equals_no_bridge(exp):
     ).as_percent()
     at0 = sw[(sw.t_start == 0)]
     assert len(at0) == 2 and np.allclose(at0.full, none["full"])  # both orders
-    assert set(sw.steps) == {1, cfg.bridge_steps}
+    assert set(sw.steps) == {1, cfg.bridge.steps}
 
 
 def test_explorer_state_and_figure(exp):
@@ -86,7 +86,7 @@ def test_explorer_state_and_figure(exp):
     assert {
         o.removesuffix(" (unseen)") for o in cls.options
     } == names  # every annotated class, once
-    assert (t.min, t.max, t.value) == (0, 999, cfg.bridge_t_start)
+    assert (t.min, t.max, t.value) == (0, 999, cfg.bridge.t_start)
     assert set(pair.options) <= set(ctx.pos.tolist())
     for option in cls.options:  # choosing a class offers exactly its annotated pairs
         cls.value = option

@@ -24,12 +24,12 @@ def _profile(tmp_path: Path) -> Path:
     p.write_text(
         yaml.safe_dump(
             {
-                "dataset": "hoi-synth",
+                "world.dataset": "hoi-synth",
                 **TINY_PARAMS,
-                "ezhoi_epochs": 1,
-                "ezhoi_seeds": [0],
-                "ezhoi_ablation": False,
-                "ezhoi_batch_images": 8,
+                "ezhoi.epochs": 1,
+                "ezhoi.seeds": [0],
+                "ezhoi.ablation": False,
+                "ezhoi.batch_images": 8,
             }
         )
     )
@@ -54,9 +54,9 @@ def _torchrun(tmp_path: Path, world: Path, run_dir: Path, timeout: int = 240):
         "--profile",
         str(_profile(tmp_path)),
         "--set",
-        f"data_root={world}",
+        f"world.data_root={world}",
         "--set",
-        f"run_dir={run_dir}",
+        f"run.run_dir={run_dir}",
     ]
     t0 = time.time()
     r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
@@ -73,7 +73,7 @@ def test_two_processes_fill_the_stages_a_single_process_then_loads(
     assert "[prepare] 2 process(es)" in r.stdout and "EZ-HOI 'full' seed 0 ready" in r.stdout
     ckpt = run_dir / "ezhoi" / "rf-uc-full-seed0.safetensors"
     marker = artifacts.read_json(run_dir / "ezhoi" / ".rf-uc-full-seed0.done.json")
-    assert ckpt.is_file() and marker["file"] == ckpt.name
+    assert ckpt.is_file() and marker["files"] == [ckpt.name]
     stamps = {p: p.stat().st_mtime_ns for p in run_dir.rglob("*.safetensors")}
     from hoilib.machine import kernel_env
     from hoilib.pipeline.prepare import main
@@ -82,16 +82,16 @@ def test_two_processes_fill_the_stages_a_single_process_then_loads(
         "--profile",
         str(_profile(tmp_path)),
         "--set",
-        f"data_root={tiny_world}",
+        f"world.data_root={tiny_world}",
         "--set",
-        f"run_dir={run_dir}",
+        f"run.run_dir={run_dir}",
     ]
     if kernel_env(
         "avx2"
     ):  # this process started without the profile's kernels: prepare says so, does nothing
         assert main(args) == 1
         assert (
-            "parameter 'cpu_kernels' = 'avx2' on the CPU: start torchrun with ATEN_CPU_CAPABILITY=avx2"
+            "parameter 'run.cpu_kernels' = 'avx2' on the CPU: start torchrun with ATEN_CPU_CAPABILITY=avx2"
             in capsys.readouterr().err
         )
         for k, v in kernel_env("avx2").items():

@@ -33,18 +33,18 @@ METHODS = [
 
 FIRST = """\
 import json, pathlib
-run = pathlib.Path(params["run_dir"])
+run = pathlib.Path(params["run"]["run_dir"])
 (run / "metrics").mkdir(parents=True, exist_ok=True)
 (run / "metrics" / "00_first.json").write_text(json.dumps(
-    {"chapter": "00_first", "profile": profile, "seed": params["seed"], "hoilib": "test", "metrics": {"ok": 1}}))
+    {"chapter": "00_first", "profile": profile, "seed": params["run"]["seed"], "hoilib": "test", "metrics": {"ok": 1}}))
 """
 
 EVAL = f"""\
 import json, os, pathlib
-run = pathlib.Path(params["run_dir"])
+run = pathlib.Path(params["run"]["run_dir"])
 if os.environ.get({BREAK!r}) == run.name:
     raise RuntimeError("broken on purpose")
-s = params["seed"]
+s = params["run"]["seed"]
 rows = []
 for k, m in enumerate({METHODS!r}):
     for j in (0, 2):  # two rows per method: the table must show their mean; seen is null in one
@@ -125,7 +125,7 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
             and prov["profile"] == name.split("-")[0]
         )
         assert (
-            prov["overrides"]["ezhoi_seeds"] == [seed]
+            prov["overrides"]["ezhoi.seeds"] == [seed]
             and prov["started_utc"] <= prov["finished_utc"]
         )
         assert {k: v["status"] for k, v in prov["notebooks"].items()} == {
@@ -134,9 +134,9 @@ def test_each_profile_and_seed_gets_its_own_folder_with_provenance_and_log(sweep
         }
         cfg = json.loads((run / "config.json").read_text())
         assert (
-            cfg["seed"] == seed
-            and cfg["ezhoi_seeds"] == [seed]
-            and Path(cfg["run_dir"]) == run.resolve()
+            cfg["run"]["seed"] == seed
+            and cfg["ezhoi"]["seeds"] == [seed]
+            and Path(cfg["run"]["run_dir"]) == run.resolve()
         )
         log = (run / "run.log").read_text()
         assert "running 00_first.ipynb" in log and "05_evaluation.ipynb done" in log
@@ -299,9 +299,9 @@ def test_sweep_refuses_to_be_told_its_own_parameters(tmp_path):
 def test_changed_parameters_make_a_complete_run_incomplete(sweep):
     run = sweep["root"] / "smoke-seed0"
     chapters = chapter_paths(None, sweep["nbs"])
-    ov = {"seed": 0, "ezhoi_seeds": [0], "run_dir": str(run)}
+    ov = {"run.seed": 0, "ezhoi.seeds": [0], "run.run_dir": str(run)}
     assert run_state(run, resolve("smoke", ov), chapters)[0] == "complete"
-    state, why, _ = run_state(run, resolve("smoke", {**ov, "umap_points": 7}), chapters)
+    state, why, _ = run_state(run, resolve("smoke", {**ov, "evaluation.umap_points": 7}), chapters)
     assert state == "incomplete" and "parameters changed" in why
 
 
@@ -357,20 +357,20 @@ def test_vary_plans_one_folder_per_combination_and_shares_stages_across_splits(t
     from hoilib.config import parse_vary
     from hoilib.pipeline.sweep import plan_runs
 
-    vary = parse_vary(["world_seed=0,1", "split=rf-uc,uv"])
-    assert vary == {"world_seed": [0, 1], "split": ["rf-uc", "uv"]}
+    vary = parse_vary(["world.seed=0,1", "world.split=rf-uc,uv"])
+    assert vary == {"world.seed": [0, 1], "world.split": ["rf-uc", "uv"]}
     plan = plan_runs(["smoke"], None, {}, tmp_path, vary)
-    dirs = [Path(cfg.run_dir).name for *_, cfg in plan]
+    dirs = [Path(cfg.run.run_dir).name for *_, cfg in plan]
     assert dirs == [
         "smoke-world_seed0-split_rf-uc",
         "smoke-world_seed0-split_uv",
         "smoke-world_seed1-split_rf-uc",
         "smoke-world_seed1-split_uv",
     ]
-    stages = [Path(cfg.stage_dir).name for *_, cfg in plan]
+    stages = [Path(cfg.run.stage_dir).name for *_, cfg in plan]
     assert stages == ["smoke-world_seed0"] * 2 + ["smoke-world_seed1"] * 2
-    assert [cfg.split for *_, cfg in plan] == ["rf-uc", "uv", "rf-uc", "uv"]
-    assert all(cfg.ezhoi_seeds == resolve("smoke").ezhoi_seeds for *_, cfg in plan)
+    assert [cfg.world.split for *_, cfg in plan] == ["rf-uc", "uv", "rf-uc", "uv"]
+    assert all(cfg.ezhoi.seeds == resolve("smoke").ezhoi.seeds for *_, cfg in plan)
 
 
 def test_vary_errors_name_the_problem(tmp_path):
@@ -379,7 +379,7 @@ def test_vary_errors_name_the_problem(tmp_path):
     with pytest.raises(ConfigError, match="name=v1,v2"):
         parse_vary(["split"])
     with pytest.raises(ConfigError, match="twice"):
-        parse_vary(["split=uv", "split=uo"])
+        parse_vary(["world.split=uv", "world.split=uo"])
     with pytest.raises(ConfigError, match="unknown parameter"):
         parse_vary(["no_such=1,2"])
     with pytest.raises(ConfigError, match="split"):
@@ -392,7 +392,9 @@ def test_vary_errors_name_the_problem(tmp_path):
 def test_stage_dir_moves_the_stages_and_not_the_run(tmp_path):
     from hoilib.config import stage_root
 
-    cfg = resolve("smoke", {"run_dir": str(tmp_path / "run")})
+    cfg = resolve("smoke", {"run.run_dir": str(tmp_path / "run")})
     assert stage_root(cfg) == tmp_path / "run"
-    cfg = resolve("smoke", {"run_dir": str(tmp_path / "run"), "stage_dir": str(tmp_path / "s")})
-    assert stage_root(cfg) == tmp_path / "s" and cfg.run_dir == str(tmp_path / "run")
+    cfg = resolve(
+        "smoke", {"run.run_dir": str(tmp_path / "run"), "run.stage_dir": str(tmp_path / "s")}
+    )
+    assert stage_root(cfg) == tmp_path / "s" and cfg.run.run_dir == str(tmp_path / "run")

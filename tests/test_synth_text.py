@@ -69,4 +69,4 @@ def test_the_profile_parameter_reaches_the_world_spec():
     from hoilib.config import resolve
     from hoilib.data.build import world_spec
 
-    assert world_spec(resolve("smoke", {"caption_verb_share": 0.3})).caption_verb_share == 0.3
+    assert world_spec(resolve("smoke", {"world.caption_verb_share": 0.3})).caption_verb_share == 0.3

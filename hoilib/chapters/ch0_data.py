@@ -11,22 +11,22 @@ from hoilib.chapters.notebook import Chapter, ChapterResult
 NAME = "00_hoi_synth"
 NEEDS_SPLIT = False
 PARAMS = (
-    "dataset",
-    "data_root",
-    "world_seed",
-    "n_train_images",
-    "n_test_images",
-    "n_pretrain_images",
-    "caption_verb_share",
-    "image_size",
-    "split",
-    "backbone",
-    "pretrained",
-    "pretrain_steps",
-    "pretrain_batch",
-    "pretrain_lr",
-    "patch_size",
-    "seed",
+    "world.dataset",
+    "world.data_root",
+    "world.seed",
+    "world.n_train_images",
+    "world.n_test_images",
+    "world.n_pretrain_images",
+    "world.caption_verb_share",
+    "world.image_size",
+    "world.split",
+    "backbone.name",
+    "backbone.pretrained",
+    "backbone.steps",
+    "backbone.batch",
+    "backbone.lr",
+    "backbone.patch_size",
+    "run.seed",
 )
 
 

@@ -25,16 +25,16 @@ from hoilib.models.backbone_stage import test_features
 NAME = "01_modality_gap"
 NEEDS_SPLIT = False
 PARAMS = (
-    "split",
-    "seed",
-    "gap_permutations",
-    "gap_shift_deltas",
-    "shuffle_repeats",
-    "umap_points",
-    "umap_epochs",
-    "feature_batch",
-    "pair_source",
-    "device",
+    "world.split",
+    "run.seed",
+    "evaluation.gap_permutations",
+    "evaluation.gap_shift_deltas",
+    "evaluation.shuffle_repeats",
+    "evaluation.umap_points",
+    "evaluation.umap_epochs",
+    "backbone.feature_batch",
+    "world.pair_source",
+    "run.device",
 )
 
 
@@ -86,14 +86,16 @@ def run(ch: Chapter) -> GapChapter:
     text = backbone.encode_text(world.prompts)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     img_pos, txt_pos = feats["union"][pos], text[pos_cls]
-    summary = gap.gap_summary(img_pos, txt_pos, seed=cfg.seed, n_permutations=cfg.gap_permutations)
-    cosines = gap.cosine_distributions(feats["union"], text, seed=cfg.seed)
+    summary = gap.gap_summary(
+        img_pos, txt_pos, seed=cfg.run.seed, n_permutations=cfg.evaluation.gap_permutations
+    )
+    cosines = gap.cosine_distributions(feats["union"], text, seed=cfg.run.seed)
     umap = umap_fit.umap_embedding(
         {"image": feats["union"].numpy(), "text": txt_pos.numpy()},
         **umap_fit.run_settings(cfg),
     )
     args = dict(pairs=pairs, classes=world.classes, gt=world.test.ground_truth())
-    masks = dict(rare=world.rare, unseen=world.unseen(cfg.split))
+    masks = dict(rare=world.rare, unseen=world.unseen(cfg.world.split))
     scale = float(backbone.model.logit_scale.exp().detach())
     rows = {
         f"{k} crops": zero_shot_map(feats[k], text, **args, **masks, logit_scale=scale).as_percent()
@@ -104,14 +106,19 @@ def run(ch: Chapter) -> GapChapter:
             feats["union"],
             text,
             **args,
-            repeats=cfg.shuffle_repeats,
-            seed=cfg.seed,
+            repeats=cfg.evaluation.shuffle_repeats,
+            seed=cfg.run.seed,
             logit_scale=scale,
         )
     )
     rows["union crops, shuffled labels (mean)"] = {"full": float(100 * ctrl.mean())}
     shift = gap_shift_curve(
-        feats["union"], text, **args, deltas=cfg.gap_shift_deltas, **masks, logit_scale=scale
+        feats["union"],
+        text,
+        **args,
+        deltas=cfg.evaluation.gap_shift_deltas,
+        **masks,
+        logit_scale=scale,
     )
     return GapChapter(
         pairs,

@@ -8,6 +8,7 @@ import pandas as pd
 
 from hoilib.chapters import memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
+from hoilib.config import section_names
 from hoilib.data.splits import SPLIT_NAMES
 from hoilib.data.world import World
 from hoilib.measure.summary import fmt, mean_std
@@ -15,7 +16,6 @@ from hoilib.measure.zeroshot import zero_shot_map
 from hoilib.models.backbone import Backbone
 from hoilib.models.ezhoi.ezhoi_stage import (
     ABLATIONS,
-    SETTINGS,
     SplitData,
     descriptor_features,
     evaluate_model,
@@ -24,7 +24,7 @@ from hoilib.models.ezhoi.ezhoi_stage import (
 
 NAME = "02_ezhoi_training"
 NEEDS_SPLIT = True
-PARAMS = ("split", "ezhoi_seeds", "ezhoi_ablation", *SETTINGS, "seed", "device")
+PARAMS = ("world.split", *section_names("ezhoi"), "run.seed", "run.device")
 COLS = ("full", "seen", "unseen", "rare", "non_rare")
 
 
@@ -118,16 +118,17 @@ def run_grid(ch: Chapter, names, seeds):
 
 def run(ch: Chapter) -> EZHOIChapter:
     cfg, d = ch.cfg, ch.data
-    names = list(ABLATIONS) if cfg.ezhoi_ablation else ["full"]
-    results, histories = run_grid(ch, names, cfg.ezhoi_seeds)
+    names = list(ABLATIONS) if cfg.ezhoi.ablation else ["full"]
+    results, histories = run_grid(ch, names, cfg.ezhoi.seeds)
     pseudo = int((~d.unseen & ~d.trained).sum())
+    split = cfg.world.split
     line = (
-        f"split {cfg.split} ({SPLIT_NAMES[cfg.split]}): {int(d.unseen.sum())} unseen of {ch.world.num_classes} "
+        f"split {split} ({SPLIT_NAMES[split]}): {int(d.unseen.sum())} unseen of {ch.world.num_classes} "
         f"classes, and {pseudo} seen classes held out of training as pseudo-unseen validation classes "
         f"(chapter 5); {len(d.train)} training images, {len(d.val)} validation images that choose the "
         f"best epoch, {len(d.val_bridge)} more that chapter 5's bridge strengths are chosen on, and "
         f"{len(d.test)} test images"
     )
     return EZHOIChapter(
-        cfg.split, line, results, histories, frozen_baseline(ch.world, ch.backbone, d)
+        cfg.world.split, line, results, histories, frozen_baseline(ch.world, ch.backbone, d)
     )

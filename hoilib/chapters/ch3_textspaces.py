@@ -17,7 +17,14 @@ from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_feature
 
 NAME = "03_adapted_embeddings"
 NEEDS_SPLIT = True
-PARAMS = ("split", "ezhoi_seeds", "seed", "gap_permutations", "umap_points", "umap_epochs")
+PARAMS = (
+    "world.split",
+    "ezhoi.seeds",
+    "run.seed",
+    "evaluation.gap_permutations",
+    "evaluation.umap_points",
+    "evaluation.umap_epochs",
+)
 GAP_KEYS = [
     "centroid_gap_norm",
     "two_sample_accuracy",
@@ -96,9 +103,9 @@ class TextSpaceChapter(ChapterResult):
 
 def run(ch: Chapter) -> TextSpaceChapter:
     cfg, world, data = ch.cfg, ch.world, ch.data
-    seed = int(cfg.ezhoi_seeds[0])
+    seed = int(cfg.ezhoi.seeds[0])
     model, _ = train_or_load(cfg, ch.backbone, world, data, "full", seed)  # chapter 2's checkpoint
-    ckpt = checkpoint_path(cfg, cfg.split, "full", seed)
+    ckpt = checkpoint_path(cfg, cfg.world.split, "full", seed)
     space = textspace.extract_cached(
         model, world, ch.backbone.tokenizer, ckpt, stage_root(cfg) / "textspace"
     )
@@ -115,7 +122,7 @@ def run(ch: Chapter) -> TextSpaceChapter:
         lambda: {
             "gaps": {
                 k: gap.gap_summary(
-                    v, t[pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations
+                    v, t[pos_cls], seed=cfg.run.seed, n_permutations=cfg.evaluation.gap_permutations
                 )
                 for k, (v, t) in pairs.items()
             },

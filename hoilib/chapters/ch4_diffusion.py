@@ -10,13 +10,14 @@ import pandas as pd
 
 from hoilib.chapters import memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
-from hoilib.models.diffusion.diffusion_stage import SETTINGS, space_vectors
+from hoilib.config import section_names
+from hoilib.models.diffusion.diffusion_stage import space_vectors
 from hoilib.models.diffusion.quality import denoising_accuracy, sample_stats
 from hoilib.models.seedrun import SeedRun, seed_run
 
 NAME = "04_diffusion_training"
 NEEDS_SPLIT = True
-PARAMS = ("ezhoi_seeds", *SETTINGS, "diffusion_samples", "seed", "split")
+PARAMS = ("ezhoi.seeds", *section_names("diffusion"), "run.seed", "world.split")
 DENOISE_T = (0, 200, 400, 600, 800, 999)
 
 
@@ -89,16 +90,16 @@ def quality(cfg, run: SeedRun) -> tuple[pd.DataFrame, dict]:
             space_vectors(sp, d.space)[0],
             sp.corpus_class,
             text,
-            n=cfg.diffusion_samples,
-            seed=cfg.seed,
+            n=cfg.diffusion.samples,
+            seed=cfg.run.seed,
         )
         cross = sample_stats(
             d,
             space_vectors(sp, other)[0],
             sp.corpus_class,
             text,
-            n=cfg.diffusion_samples,
-            seed=cfg.seed,
+            n=cfg.diffusion.samples,
+            seed=cfg.run.seed,
         )
         nn[d.space] = own["nn_cos"].numpy()
         stats[f"trained on {d.space}"] = {
@@ -117,13 +118,13 @@ def denoising(cfg, run: SeedRun) -> dict:
         vecs, fp = space_vectors(run.space, d.space)
         text = run.space.adapted if d.space == "adapted" else run.space.raw
         out[d.space] = denoising_accuracy(
-            d, vecs, run.space.corpus_class, text, fp, DENOISE_T, seed=cfg.seed
+            d, vecs, run.space.corpus_class, text, fp, DENOISE_T, seed=cfg.run.seed
         )
     return out
 
 
 def run(ch: Chapter) -> DiffusionChapter:
-    runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi_seeds]
+    runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi.seeds]
     first = runs[0]
 
     def measures() -> dict:

@@ -15,6 +15,7 @@ import pandas as pd
 from hoilib.chapters import interactive, memo, umap_fit
 from hoilib.chapters.ch5_fixed import NONE, FixedTable
 from hoilib.chapters.notebook import Chapter, ChapterResult
+from hoilib.config import section_names
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_run
 from hoilib.ordering import claims, dose, twobytwo
@@ -25,26 +26,21 @@ from hoilib.ordering.tables import compute_tables
 NAME = "05_evaluation"
 NEEDS_SPLIT = True
 PARAMS = (
-    "ezhoi_seeds",
-    "strength_by",
-    "pseudo_unseen_share",
-    "bridge_val_fraction",
-    "consumer_steps",
-    "consumer_hidden",
-    "consumer_batch",
-    "dose_alphas",
-    "bridge_t_start",
-    "bridge_steps",
-    "bridge_recipe",
-    "sweep_t_starts",
-    "sweep_steps",
-    "capdec_steps",
-    "gap_permutations",
-    "umap_points",
-    "umap_epochs",
-    "split",
-    "seed",
-    "pair_source",
+    "ezhoi.seeds",
+    "ezhoi.pseudo_unseen_share",
+    "ezhoi.bridge_val_fraction",
+    "evaluation.consumer_steps",
+    "evaluation.consumer_hidden",
+    "evaluation.consumer_batch",
+    "evaluation.dose_alphas",
+    *section_names("bridge"),
+    "evaluation.capdec_steps",
+    "evaluation.gap_permutations",
+    "evaluation.umap_points",
+    "evaluation.umap_epochs",
+    "world.split",
+    "run.seed",
+    "world.pair_source",
 )
 SHORT = {
     "none": NONE,
@@ -258,7 +254,7 @@ def joint_sets(runs: list[SeedRun], ctx: Context, feats: dict) -> tuple[dict, di
 def run(ch: Chapter) -> OrderingChapter:
     cfg = ch.cfg
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = [seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi_seeds]
+    runs = [seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi.seeds]
     t = memo.cached(
         ch,
         "05_tables",
@@ -267,10 +263,10 @@ def run(ch: Chapter) -> OrderingChapter:
     )
     # the joint picture needs the first seed's bridged features only: two bridge calls
     feats = {(m, runs[0].seed): method_features(cfg, m, runs[0], ctx)[:2] for m in (CORRECT, WRONG)}
-    settings = {k: getattr(cfg, k) for k in ("bridge_t_start", "bridge_steps", "bridge_recipe")}
-    return OrderingChapter(
-        cfg.profile, ctx, runs, t, guard=guard_message(cfg, runs[0]), feats=feats, bridge=settings
-    )
+    b = cfg.bridge  # the metrics keep the names they were published under
+    settings = {"bridge_t_start": b.t_start, "bridge_steps": b.steps, "bridge_recipe": b.recipe}
+    guard = guard_message(cfg, runs[0])
+    return OrderingChapter(cfg.run.profile, ctx, runs, t, guard=guard, feats=feats, bridge=settings)
 
 
 def joint_figure(ch: Chapter, res: OrderingChapter):
@@ -281,7 +277,9 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
         labels,
         ch.world.class_names(),
         np.asarray(ch.data.unseen),
-        **umap_fit.run_settings(ch.cfg, n_per_set=ch.cfg.umap_points // 2),  # five sets: half each
+        **umap_fit.run_settings(
+            ch.cfg, n_per_set=ch.cfg.evaluation.umap_points // 2
+        ),  # five sets: half each
         title="text spaces, vision and bridged vision (one UMAP fit)",
     )
 

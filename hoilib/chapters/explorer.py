@@ -94,7 +94,7 @@ class BridgeExplorer:
         cls = W.Dropdown(options=sorted(by_class), description="HOI class")
         pair = W.Dropdown(options=by_class[cls.value], description="test pair")
         t = W.IntSlider(
-            value=self.cfg.bridge_t_start,
+            value=self.cfg.bridge.t_start,
             min=0,
             max=999,
             step=25,

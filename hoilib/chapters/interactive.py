@@ -187,7 +187,8 @@ def tstar_slider(explorer, pairs: list[int], t_values, k: int = 5, title: str = 
         raise ValueError("tstar_slider needs at least one pair and one t* value")
     states = {(t, p): explorer.state(p, t, k=k) for t in t_values for p in pairs}
     unseen = _unseen_of(explorer, pairs)
-    default_t = getattr(getattr(explorer, "cfg", None), "bridge_t_start", None)
+    cfg = getattr(explorer, "cfg", None)
+    default_t = cfg.bridge.t_start if cfg is not None else None
     active = t_values.index(default_t) if default_t in t_values else 0
     ranks = list(range(k))[::-1]  # rank 1 at the top of each panel
 

@@ -17,7 +17,8 @@ from pathlib import Path
 from hoilib import artifacts, cache, exactjson
 
 VERSION = 2  # 2: exact round trips of lists, tuples, non-string keys and array dtypes
-PATHS = ("run_dir", "stage_dir")  # where the run lives does not change its numbers
+# where the run lives does not change its numbers
+PATHS = {"run": {"run_dir", "stage_dir"}}
 
 
 def world_digest(world) -> str:
@@ -34,7 +35,7 @@ def entry(ch, name: str, code: str | Sequence[str], **inputs) -> cache.Entry:
     """The cache entry of one result: the run's parameters, the world's files, ``inputs``, and the
     code under ``code`` (a module or modules, their imports included, and the storage format)."""
     code = (code,) if isinstance(code, str) else tuple(code)
-    params = ch.cfg.model_dump(mode="json", exclude=set(PATHS))
+    params = ch.cfg.model_dump(mode="json", exclude=PATHS)
     return cache.Entry(
         folder(ch.cfg),
         name,
@@ -46,7 +47,7 @@ def entry(ch, name: str, code: str | Sequence[str], **inputs) -> cache.Entry:
 
 def folder(cfg) -> Path:
     """Where a run's cached chapter results (and UMAPs) live: ``<run_dir>/cache``."""
-    return Path(cfg.run_dir) / "cache"
+    return Path(cfg.run.run_dir) / "cache"
 
 
 def cached(ch, name: str, compute: Callable[[], dict], code: str | Sequence[str], **inputs) -> dict:

@@ -50,9 +50,9 @@ class Chapter:
     @property
     def boxes(self) -> str:
         """Which boxes the test pairs come from, in words: every mAP table says it."""
-        if self.cfg.pair_source == "gt":
+        if self.cfg.world.pair_source == "gt":
             return "oracle boxes (the annotated human and object boxes; no detector)"
-        return f"detected boxes from {Path(self.cfg.pair_source).name}"
+        return f"detected boxes from {Path(self.cfg.world.pair_source).name}"
 
     def caption(self, df, what: str):
         """``df`` with a caption naming what it holds and the boxes it was measured on."""
@@ -76,8 +76,8 @@ def parameter_table_html(cfg: Params, used: tuple[str, ...]) -> str:
     """The parameter table inside a closed <details>, so the chapter's first idea comes first."""
     df = table(cfg, used)
     return (
-        f"<details><summary><b>Parameters</b> of profile <code>{html.escape(cfg.profile)}</code> "
-        f"({len(used)} used by this chapter, listed first; run folder <code>{html.escape(cfg.run_dir)}</code>)"
+        f"<details><summary><b>Parameters</b> of profile <code>{html.escape(cfg.run.profile)}</code> "
+        f"({len(used)} used by this chapter, listed first; run folder <code>{html.escape(cfg.run.run_dir)}</code>)"
         f"</summary>{df.to_html(escape=True)}</details>"
     )
 
@@ -87,7 +87,7 @@ def open_chapter(
 ) -> Chapter:
     """Resolve and show the parameters, seed, and load what ``chapter`` (a ``hoilib.chapters.chN_*`` module) needs."""
     cfg = resolve(profile, params)
-    seed_everything(cfg.seed)
+    seed_everything(cfg.run.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if show:
         import pandas as pd
@@ -97,19 +97,19 @@ def open_chapter(
         display(HTML(parameter_table_html(cfg, chapter.PARAMS)))
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg, world)
-    data = split_data(cfg, world, backbone, cfg.split) if chapter.NEEDS_SPLIT else None
+    data = split_data(cfg, world, backbone, cfg.world.split) if chapter.NEEDS_SPLIT else None
     return Chapter(chapter.NAME, cfg, world, backbone, data)
 
 
 def save_metrics(cfg: Params, chapter: str, data: dict) -> Path:
     """Write a chapter's key numbers to <run_dir>/metrics/<chapter>.json (what batch tables read)."""
-    path = Path(cfg.run_dir) / "metrics" / f"{chapter}.json"
+    path = Path(cfg.run.run_dir) / "metrics" / f"{chapter}.json"
     artifacts.write_json(
         path,
         {
             "chapter": chapter,
-            "profile": cfg.profile,
-            "seed": cfg.seed,
+            "profile": cfg.run.profile,
+            "seed": cfg.run.seed,
             "hoilib": __version__,
             "metrics": data,
         },

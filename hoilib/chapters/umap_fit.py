@@ -45,10 +45,10 @@ def umap_embedding(
 def run_settings(cfg, **over) -> dict:
     """A run's UMAP settings (points per set, seed, epochs) and cache folder, for ``umap_embedding``."""
     return {
-        "n_per_set": cfg.umap_points,
-        "seed": cfg.seed,
+        "n_per_set": cfg.evaluation.umap_points,
+        "seed": cfg.run.seed,
         "cache_dir": memo.folder(cfg),
-        "n_epochs": cfg.umap_epochs,
+        "n_epochs": cfg.evaluation.umap_epochs,
     } | over
 
 

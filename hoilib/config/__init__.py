@@ -2,10 +2,14 @@
 
 from hoilib.config.profiles import (
     ALIASES,
+    OLD_NAMES,
     PROFILE_DIR,
     REPO,
+    canonical,
+    flat_view,
     list_profiles,
     load_profile,
+    nest,
     parse_override,
     parse_overrides,
     parse_vary,
@@ -14,10 +18,25 @@ from hoilib.config.profiles import (
     stage_root,
     table,
 )
-from hoilib.config.schema import DIFFUSION_T, FIELDS, SYNTH_CROP, Params, range_text, type_name
+from hoilib.config.schema import (
+    DIFFUSION_T,
+    FIELDS,
+    SECTIONS,
+    SYNTH_CROP,
+    Params,
+    range_text,
+    section_names,
+    type_name,
+)
 
 __all__ = [
     "ALIASES",
+    "OLD_NAMES",
+    "SECTIONS",
+    "canonical",
+    "flat_view",
+    "nest",
+    "section_names",
     "DIFFUSION_T",
     "FIELDS",
     "PROFILE_DIR",

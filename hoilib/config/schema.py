@@ -1,14 +1,20 @@
-"""The parameters of a run as one typed pydantic model: type, default, range, allowed values, meaning.
+"""The parameters of a run as typed pydantic sections: type, default, range, allowed values, meaning.
 
-Every parameter a notebook or stage reads is a field here, so an unknown name, a
-wrong type or a value out of range fails before any work starts, and code reads
-``cfg.seed`` instead of looking strings up in a dict. ``strict`` mode keeps YAML
-honest: ``seed: "3"`` or ``seed: true`` is refused, an integer is accepted for a float.
+Every parameter a notebook or stage reads is a field of one section (run, world, backbone,
+ezhoi, diffusion, bridge, evaluation), so an unknown name, a wrong type or a value out of
+range fails before any work starts, code reads ``cfg.ezhoi.epochs`` instead of looking
+strings up in a dict, and a stage keys on its own section (``Section.key()``: every field but
+those declared ``key=False``, which choose which runs are made rather than how one trains),
+as open_clip's ``CLIPVisionCfg``/``CLIPTextCfg`` group a tower's settings. ``strict`` mode
+keeps YAML honest: ``seed: "3"`` or ``seed: true`` is refused, an integer is accepted for a
+float. Parameters are named ``section.field`` (``ezhoi.epochs``); the flat names of earlier
+releases (``ezhoi_epochs``) are read by ``hoilib.config.profiles`` with a warning. The module is
+longer than 300 lines because every parameter's type, range and meaning is declared here, in one place.
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -25,8 +31,10 @@ Positive = Annotated[float, Field(gt=0)]
 Alpha = Annotated[float, Field(ge=0, le=3)]
 
 
-def _f(default, description: str, **kw):
-    """A field whose list default is copied per instance."""
+def _f(default, description: str, key: bool = True, **kw):
+    """A field whose list default is copied per instance; ``key=False`` leaves it out of its section's key."""
+    if not key:
+        kw["json_schema_extra"] = {"key": False}
     if isinstance(default, list):
         return Field(
             default_factory=lambda: list(default), description=description, min_length=1, **kw
@@ -34,12 +42,26 @@ def _f(default, description: str, **kw):
     return Field(default, description=description, **kw)
 
 
-class Params(BaseModel):
-    """One resolved parameter set (defaults <- profile YAML <- overrides)."""
+STRICT = ConfigDict(extra="forbid", strict=True, validate_assignment=True, validate_default=True)
 
-    model_config = ConfigDict(
-        extra="forbid", strict=True, validate_assignment=True, validate_default=True
-    )
+
+class Section(BaseModel):
+    """One group of parameters; ``key()`` is what a stage built from it is keyed on."""
+
+    model_config = STRICT
+
+    def key(self) -> dict[str, Any]:
+        """Every field's value (JSON form) except those declared ``key=False``."""
+        keep = {
+            k
+            for k, f in type(self).model_fields.items()
+            if (f.json_schema_extra or {}).get("key", True)
+        }
+        return self.model_dump(mode="json", include=keep)
+
+
+class RunCfg(Section):
+    """Where the run lives, its seed and the machine's kernels."""
 
     profile: str = _f("smoke", "profile name this set came from")
     run_dir: str = _f("", "folder of the run's artifacts; '' = runs/<profile>")
@@ -60,6 +82,11 @@ class Params(BaseModel):
         "so numbers agree across machines with one thread count; native = the widest this CPU has "
         "(AVX-512 moves them; see Reproducing)",
     )
+
+
+class WorldCfg(Section):
+    """The dataset: HOI-Synth's generated world or the user's HICO-DET copy, and the zero-shot split."""
+
     dataset: Literal["hoi-synth", "hico-det"] = _f(
         "hoi-synth", "hoi-synth (generated here) or hico-det (the user's copy)"
     )
@@ -75,7 +102,7 @@ class Params(BaseModel):
         "test pairs: gt (annotated/oracle boxes) or a detections JSON file "
         "(see hoilib/data/detections.py)",
     )
-    world_seed: NonNeg = _f(
+    seed: NonNeg = _f(
         0, "hoi-synth: seed of the generated world and (with seed) of the backbone pretraining"
     )
     n_train_images: Count = _f(1200, "hoi-synth: training images")
@@ -91,40 +118,55 @@ class Params(BaseModel):
     image_size: int = _f(
         160, "hoi-synth: image side in pixels (scenes are cut into 64-px crops)", ge=SYNTH_CROP
     )
-    backbone: str = _f(
+
+
+class BackboneCfg(Section):
+    """The CLIP backbone: pretrained here (synth-vit-tiny) or loaded by name, and its feature extraction."""
+
+    name: str = _f(
         "synth-vit-tiny",
         "synth-vit-tiny (pretrained here) or an open_clip model name, e.g. ViT-B-16",
     )
     pretrained: str | None = _f(
         None, "open_clip pretrained tag (e.g. openai) or a local weights file; null = random init"
     )
-    pretrain_steps: Count = _f(200, "synth-vit-tiny: contrastive pretraining steps")
-    pretrain_batch: int = _f(
+    steps: Count = _f(200, "synth-vit-tiny: contrastive pretraining steps")
+    batch: int = _f(
         256, "synth-vit-tiny: pretraining batch size (a contrastive batch needs a negative)", ge=2
     )
-    pretrain_lr: Positive = _f(1e-3, "synth-vit-tiny: pretraining learning rate")
+    lr: Positive = _f(1e-3, "synth-vit-tiny: pretraining learning rate")
     patch_size: int = _f(
         16, "synth-vit-tiny: ViT patch size, a divisor of the 64-px crop", ge=1, le=SYNTH_CROP
     )
     feature_batch: Count = _f(256, "crops per batch in feature extraction")
-    gap_permutations: Count = _f(200, "permutations of the MMD test")
-    gap_shift_deltas: list[float] = _f(
-        [-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
-        "shifts along the gap direction (Liang et al.)",
+
+    @field_validator("patch_size")
+    @classmethod
+    def _divides_crop(cls, v: int) -> int:
+        if SYNTH_CROP % v:
+            raise ValueError(
+                f"expected a divisor of the {SYNTH_CROP}-px crop (1, 2, 4, 8, 16, 32 or 64)"
+            )
+        return v
+
+
+class EZHOICfg(Section):
+    """EZ-HOI's text adaptation: how one model trains (its checkpoint's key) and which runs are made."""
+
+    seeds: list[NonNeg] = _f(
+        [0, 1, 2],
+        "seeds of the EZ-HOI runs (mean +- std over them)",
+        key=False,  # which runs are made, not how one trains
     )
-    shuffle_repeats: Count = _f(5, "label permutations of the shuffled-label control")
-    umap_points: int = _f(
-        600, "points per modality in UMAP plots (UMAP needs a neighbour for each point)", ge=3
+    ablation: bool = _f(
+        True,
+        "train the text-module ablations too (each module off, and all off)",
+        key=False,  # which runs are made, not how one trains
     )
-    umap_epochs: Count = _f(
-        500,
-        "UMAP optimisation epochs (500 is umap-learn's own choice below 10,000 points; 200, its "
-        "choice above, cut the cold synth book's UMAP time only from 43 to 40 s)",
-    )
-    ezhoi_epochs: Count = _f(10, "EZ-HOI training epochs (the best validation epoch is kept)")
-    ezhoi_batch_images: Count = _f(64, "images per EZ-HOI training batch")
-    ezhoi_lr: Positive = _f(1e-3, "EZ-HOI AdamW learning rate")
-    ezhoi_val_fraction: float = _f(
+    epochs: Count = _f(10, "EZ-HOI training epochs (the best validation epoch is kept)")
+    batch_images: Count = _f(64, "images per EZ-HOI training batch")
+    lr: Positive = _f(1e-3, "EZ-HOI AdamW learning rate")
+    val_fraction: float = _f(
         0.1, "share of training images held out to choose EZ-HOI's best epoch", gt=0, lt=1
     )
     bridge_val_fraction: float = _f(
@@ -142,45 +184,53 @@ class Params(BaseModel):
         ge=0,
         lt=1,
     )
-    ezhoi_seeds: list[NonNeg] = _f([0, 1, 2], "seeds of the EZ-HOI runs (mean +- std over them)")
-    ezhoi_ablation: bool = _f(
-        True, "train the text-module ablations too (each module off, and all off)"
-    )
     n_ctx: Count = _f(2, "learnable context tokens per text prompt")
     prompt_kind: Literal["shared", "class"] = _f(
         "shared",
         "text prompts: shared (one learned context for every class) or class (plus a per-class "
         "context; a held-out class gets the mean of its seen relatives', as EZ-HOI builds "
         "unseen prompts from related seen ones)",
+        key=False,  # keyed as the model's own prompt kind (an ablation may override it)
     )
     prompt_depth: Count = _f(3, "text layers that get their own deep prompt tokens (MaPLe style)")
-    diffusion_steps: Count = _f(
-        1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)"
-    )
-    diffusion_batch: Count = _f(64, "text diffusion: batch size")
-    diffusion_lr: Positive = _f(
-        2e-3, "text diffusion: AdamW learning rate (paper 8e-5 over 3M steps)"
-    )
-    diffusion_ema: float = _f(
+
+    @field_validator("seeds")
+    @classmethod
+    def _distinct(cls, v: list) -> list:
+        return distinct(v)
+
+
+class DiffusionCfg(Section):
+    """The text diffusion model: how it trains (its checkpoint's key) and how it is judged."""
+
+    steps: Count = _f(1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)")
+    batch: Count = _f(64, "text diffusion: batch size")
+    lr: Positive = _f(2e-3, "text diffusion: AdamW learning rate (paper 8e-5 over 3M steps)")
+    ema: float = _f(
         0.995, "text diffusion: EMA decay of the saved weights (0 = the raw weights)", ge=0, lt=1
     )
-    diffusion_hidden: Count = _f(128, "text diffusion: width of the residual MLP denoiser")
-    diffusion_blocks: Count = _f(2, "text diffusion: residual blocks of the denoiser")
-    diffusion_loss: Literal["x0", "snr_x0", "min_snr_x0"] = _f(
+    hidden: Count = _f(128, "text diffusion: width of the residual MLP denoiser")
+    blocks: Count = _f(2, "text diffusion: residual blocks of the denoiser")
+    loss: Literal["x0", "snr_x0", "min_snr_x0"] = _f(
         "x0",
         "text diffusion: loss of the x0-predicting denoiser, the batch mean of w(t) * MSE(x0_hat, x0): "
         "x0 = plain MSE (w = 1); snr_x0 = w = SNR(t) = abar/(1 - abar), unclipped, as Diffusion "
         "Bridge's released code (Lee et al., CVPR 2025); min_snr_x0 = w = min(SNR(t), 5), the "
         "min-SNR-gamma weighting of Hang et al. (ICCV 2023)",
     )
-    diffusion_samples: Count = _f(
-        500, "text diffusion: unconditional samples drawn to judge the model"
+    samples: Count = _f(
+        500,
+        "text diffusion: unconditional samples drawn to judge the model",
+        key=False,  # how many samples judge the model, not how it trains
     )
-    bridge_t_start: TStar = _f(
-        599, "bridge: DDIM start step t* (0 = no bridge, 999 = from pure noise)"
-    )
-    bridge_steps: DDIMSteps = _f(5, "bridge: DDIM steps from t* down")
-    bridge_recipe: Literal["direct", "sdedit"] = _f(
+
+
+class BridgeCfg(Section):
+    """The diffusion bridge of vision features: start step, steps, sweeps, how its strength is chosen."""
+
+    t_start: TStar = _f(599, "bridge: DDIM start step t* (0 = no bridge, 999 = from pure noise)")
+    steps: DDIMSteps = _f(5, "bridge: DDIM steps from t* down")
+    recipe: Literal["direct", "sdedit"] = _f(
         "direct",
         "bridge: direct (feed the centred vision feature as x_t) or sdedit (noise it to t* first)",
     )
@@ -192,6 +242,30 @@ class Params(BaseModel):
         "pseudo-unseen",
         "chapter 5: the validation classes whose mAP chooses the bridge strength (pseudo-unseen "
         "falls back to seen when the split holds none out)",
+    )
+
+    @field_validator("sweep_t_starts", "sweep_steps")
+    @classmethod
+    def _distinct(cls, v: list) -> list:
+        return distinct(v)
+
+
+class EvaluationCfg(Section):
+    """The measures and consumers of chapters 1, 3 and 5: tests, plots, text-only classifiers."""
+
+    gap_permutations: Count = _f(200, "permutations of the MMD test")
+    gap_shift_deltas: list[float] = _f(
+        [-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
+        "shifts along the gap direction (Liang et al.)",
+    )
+    shuffle_repeats: Count = _f(5, "label permutations of the shuffled-label control")
+    umap_points: int = _f(
+        600, "points per modality in UMAP plots (UMAP needs a neighbour for each point)", ge=3
+    )
+    umap_epochs: Count = _f(
+        500,
+        "UMAP optimisation epochs (500 is umap-learn's own choice below 10,000 points; 200, its "
+        "choice above, cut the cold synth book's UMAP time only from 43 to 40 s)",
     )
     consumer_steps: Count = _f(
         1500,
@@ -210,24 +284,56 @@ class Params(BaseModel):
         300, "CapDec baseline: steps of the text-only classifier trained on noisy text"
     )
 
-    @field_validator("ezhoi_seeds", "sweep_t_starts", "sweep_steps", "dose_alphas")
+    @field_validator("dose_alphas")
     @classmethod
-    def _distinct(cls, v: list[int]) -> list[int]:
-        if len(set(v)) != len(v):
-            raise ValueError("expected distinct values (a repeat would be counted twice)")
-        return v
-
-    @field_validator("patch_size")
-    @classmethod
-    def _divides_crop(cls, v: int) -> int:
-        if SYNTH_CROP % v:
-            raise ValueError(
-                f"expected a divisor of the {SYNTH_CROP}-px crop (1, 2, 4, 8, 16, 32 or 64)"
-            )
-        return v
+    def _distinct(cls, v: list) -> list:
+        return distinct(v)
 
 
-FIELDS = Params.model_fields
+class Params(BaseModel):
+    """One resolved parameter set (defaults <- profile YAML <- overrides), in sections."""
+
+    model_config = STRICT
+
+    run: RunCfg = Field(default_factory=RunCfg, description=RunCfg.__doc__)
+    world: WorldCfg = Field(default_factory=WorldCfg, description=WorldCfg.__doc__)
+    backbone: BackboneCfg = Field(default_factory=BackboneCfg, description=BackboneCfg.__doc__)
+    ezhoi: EZHOICfg = Field(default_factory=EZHOICfg, description=EZHOICfg.__doc__)
+    diffusion: DiffusionCfg = Field(default_factory=DiffusionCfg, description=DiffusionCfg.__doc__)
+    bridge: BridgeCfg = Field(default_factory=BridgeCfg, description=BridgeCfg.__doc__)
+    evaluation: EvaluationCfg = Field(
+        default_factory=EvaluationCfg, description=EvaluationCfg.__doc__
+    )
+
+    def updated(self, values: dict[str, Any]) -> Params:
+        """A validated copy with ``{"section.field": value}`` replaced (``resolve`` reads old names too)."""
+        data = self.model_dump()
+        for name, value in values.items():
+            if name not in FIELDS:
+                raise ValueError(f"unknown parameter {name!r}; known parameters: {sorted(FIELDS)}")
+            section, field = name.split(".")
+            data[section][field] = value
+        return Params.model_validate(data)
+
+
+def distinct(v: list) -> list:
+    if len(set(v)) != len(v):
+        raise ValueError("expected distinct values (a repeat would be counted twice)")
+    return v
+
+
+SECTIONS: dict[str, type[Section]] = {name: f.annotation for name, f in Params.model_fields.items()}
+
+
+def section_names(section: str) -> tuple[str, ...]:
+    """The dotted names of one section's parameters, in schema order."""
+    return tuple(f"{section}.{k}" for k in SECTIONS[section].model_fields)
+
+
+# every parameter by its dotted name, "ezhoi.epochs" -> its field
+FIELDS = {
+    f"{sec}.{name}": f for sec, cls in SECTIONS.items() for name, f in cls.model_fields.items()
+}
 
 
 def type_name(name: str) -> str:

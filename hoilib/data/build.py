@@ -19,23 +19,23 @@ from hoilib.errors import ConfigError
 
 def world_spec(cfg: Params) -> WorldSpec:
     return WorldSpec(
-        seed=cfg.world_seed,
-        n_train_images=cfg.n_train_images,
-        n_test_images=cfg.n_test_images,
-        n_pretrain_images=cfg.n_pretrain_images,
-        image_size=cfg.image_size,
-        caption_verb_share=cfg.caption_verb_share,
+        seed=cfg.world.seed,
+        n_train_images=cfg.world.n_train_images,
+        n_test_images=cfg.world.n_test_images,
+        n_pretrain_images=cfg.world.n_pretrain_images,
+        image_size=cfg.world.image_size,
+        caption_verb_share=cfg.world.caption_verb_share,
     )
 
 
 def prepare_world(cfg: Params) -> World:
     """Generate (or reuse) HOI-Synth, or point at a HICO-DET copy, and load both splits."""
-    if cfg.dataset == "hico-det":
+    if cfg.world.dataset == "hico-det":
         from hoilib.data.hico.world import load_hico_world
 
         world = load_hico_world(cfg)
     else:
-        root = Path(cfg.data_root or stage_root(cfg) / "world")
+        root = Path(cfg.world.data_root or stage_root(cfg) / "world")
         generate_world(root, world_spec(cfg))
         meta = artifacts.read_json(root / "world.json", "HOI-Synth world description")
         train = load_annotations(root / "instances_train2015.json")
@@ -47,11 +47,11 @@ def prepare_world(cfg: Params) -> World:
         world = World(
             root, train, test, prompts, descriptors, meta["splits"], meta, phrasings=phrasings
         )
-    if cfg.pair_source != "gt":
-        src = Path(cfg.pair_source).expanduser()
+    if cfg.world.pair_source != "gt":
+        src = Path(cfg.world.pair_source).expanduser()
         if not src.is_file():
             raise ConfigError(
-                f"parameter 'pair_source' = {cfg.pair_source!r}: no such detections file (or use 'gt')"
+                f"parameter 'world.pair_source' = {cfg.world.pair_source!r}: no such detections file (or use 'gt')"
             )
         world.pair_source = str(src)
     return world

@@ -302,7 +302,7 @@ def check_model_name(name: str) -> None:
     """An open_clip model name, or a one-line ConfigError naming the parameter (checked before a run too)."""
     if name not in open_clip.list_models():
         raise ConfigError(
-            f"parameter 'backbone' = {name!r} is not an open_clip model name nor {SYNTH_BACKBONE!r}; "
+            f"parameter 'backbone.name' = {name!r} is not an open_clip model name nor {SYNTH_BACKBONE!r}; "
             f"e.g. ViT-B-16, ViT-L-14 (see open_clip.list_models())"
         )
 

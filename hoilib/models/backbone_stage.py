@@ -23,14 +23,14 @@ from hoilib.timing import timed
 
 def backbone_seed(cfg: Params) -> int:
     """The pretraining seed: a new world seed is a new world *and* a new backbone run (0, 0 -> 0)."""
-    return cfg.seed + 1000 * cfg.world_seed
+    return cfg.run.seed + 1000 * cfg.world.seed
 
 
 def prepare_backbone(cfg: Params, world: World) -> Backbone:
     """The synth backbone is pretrained once per (world, settings); open_clip models load by name."""
-    if cfg.backbone != SYNTH_BACKBONE:
-        return load_open_clip(cfg.backbone, cfg.pretrained, device="cpu")
-    spec = SynthCLIPSpec(patch_size=cfg.patch_size)
+    if cfg.backbone.name != SYNTH_BACKBONE:
+        return load_open_clip(cfg.backbone.name, cfg.backbone.pretrained, device="cpu")
+    spec = SynthCLIPSpec(patch_size=cfg.backbone.patch_size)
     extra = list(world.prompts) + [d for ds in world.descriptors for d in ds]
     folder = stage_root(cfg) / "backbone"
     path = folder / "synth-clip.safetensors"
@@ -38,11 +38,11 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
         "world": artifacts.sha256_file(world.root / "captions.json"),
         "extra": artifacts.fingerprint(extra),
         "spec": spec.__dict__,
-        "steps": cfg.pretrain_steps,
-        "batch": cfg.pretrain_batch,
-        "lr": cfg.pretrain_lr,
+        "steps": cfg.backbone.steps,
+        "batch": cfg.backbone.batch,
+        "lr": cfg.backbone.lr,
         "seed": backbone_seed(cfg),
-        "cpu_kernels": cfg.cpu_kernels,
+        "cpu_kernels": cfg.run.cpu_kernels,
     }
     stage = cache.Entry(folder, "backbone", inputs, code="backbone")
     if not stage.done([path]):
@@ -52,9 +52,9 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
                 path,
                 spec,
                 extra,
-                cfg.pretrain_steps,
-                cfg.pretrain_batch,
-                cfg.pretrain_lr,
+                cfg.backbone.steps,
+                cfg.backbone.batch,
+                cfg.backbone.lr,
                 backbone_seed(cfg),
             )
         stage.mark_done([path])
@@ -72,7 +72,7 @@ def test_features(
         pairs,
         stage_root(cfg) / "features",
         kinds=kinds,
-        device=resolve_device(cfg.device),
-        batch_size=cfg.feature_batch,
+        device=resolve_device(cfg.run.device),
+        batch_size=cfg.backbone.feature_batch,
     )
     return pairs, feats

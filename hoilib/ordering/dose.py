@@ -58,7 +58,7 @@ def run_dose(
             sp.raw_corpus, raw_fp, "raw"
         )
     wrong = cache[("closed form", raw_fp)]
-    seedless = cfg.bridge_recipe == "direct"  # the direct recipe draws no noise
+    seedless = cfg.bridge.recipe == "direct"  # the direct recipe draws no noise
 
     def bridged(diff, target: str, name: str) -> torch.Tensor:
         """Test features bridged at the strength; the raw corpus's denoiser is asked for another space on purpose."""
@@ -71,27 +71,31 @@ def run_dose(
                 ctx.frozen_train_mean,
                 diff.fingerprint,
                 t_start=t_start,
-                steps=cfg.bridge_steps,
-                recipe=cfg.bridge_recipe,
+                steps=cfg.bridge.steps,
+                recipe=cfg.bridge.recipe,
                 generator=torch.Generator().manual_seed(seed),
                 batch_size=max(1, len(ctx.frozen_test)),
             )
         return blend(ctx.frozen_test, cache[k], lam)
 
-    texts = {f"alpha {a:g}": blended(sp.raw_corpus, sp.adapted_corpus, a) for a in cfg.dose_alphas}
+    texts = {
+        f"alpha {a:g}": blended(sp.raw_corpus, sp.adapted_corpus, a)
+        for a in cfg.evaluation.dose_alphas
+    }
     same = {"alpha 0": "raw", "alpha 1": "adapted"}  # blends that are a fitted consumer's own text
     reuse = {
         name: fitted[(kind, same[name])]
         for name in texts
         if fitted is not None and (kind, same.get(name)) in fitted
     }
+    ev = cfg.evaluation
     new = consumers.fit_consumers(
         [(kind, name) for name in texts if name not in reuse], texts, sp.corpus_class, n, held,
-        ctx.frozen_scale, cfg.consumer_steps, seed, tuple(cfg.consumer_hidden), cfg.consumer_batch,
+        ctx.frozen_scale, ev.consumer_steps, seed, tuple(ev.consumer_hidden), ev.consumer_batch,
     )  # fmt: skip
     fitted = {(kind, name): c for name, c in reuse.items()} | new
     rows, ap = [], {}
-    for alpha in cfg.dose_alphas:
+    for alpha in cfg.evaluation.dose_alphas:
         name = f"alpha {alpha:g}"
         fp = f"{sp.fingerprint}-alpha{alpha:g}"
         # at alpha 0 the target is raw text: both orders are the raw corpus's one denoiser

@@ -49,7 +49,7 @@ def run_orders(cfg, ctx, run, data, t_grid) -> dict:
 
     base = score(v_val)
     vg = {d: validation_grid(v_val, at(d, v_val), score, grid) for d in diffs}
-    choice = choose(vg["adapted"], base, cfg.strength_by)
+    choice = choose(vg["adapted"], base, cfg.bridge.strength_by)
     rows, grids, ap = [], [], {}
     m = evaluate(ctx, run.vision, sp.adapted, head)
     ap[("none", run.seed)] = m.ap

@@ -90,9 +90,9 @@ def bridged(
         vision,
         vision_mean,
         fingerprint,
-        t_start=cfg.bridge_t_start if t_start is None else t_start,
-        steps=cfg.bridge_steps if steps is None else steps,
-        recipe=recipe or cfg.bridge_recipe,
+        t_start=cfg.bridge.t_start if t_start is None else t_start,
+        steps=cfg.bridge.steps if steps is None else steps,
+        recipe=recipe or cfg.bridge.recipe,
         allow_mismatch=allow_mismatch,
         generator=torch.Generator().manual_seed(seed),
     )
@@ -138,7 +138,11 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
         )
     if name == "EZ-HOI + CapDec noise":
         proto = baselines.capdec_prototypes(
-            sp.adapted_corpus, sp.corpus_class, sp.adapted, steps=cfg.capdec_steps, seed=run.seed
+            sp.adapted_corpus,
+            sp.corpus_class,
+            sp.adapted,
+            steps=cfg.evaluation.capdec_steps,
+            seed=run.seed,
         )
         return run.vision, proto, head
     if name == "EZ-HOI + DeCap projection":
@@ -180,8 +184,8 @@ def sweep(
 
     sp, vmean = run.space, run.vision_mean
     rows = []
-    grid = [(t, cfg.bridge_steps, r) for r in recipes for t in t_starts]
-    grid += [(cfg.bridge_t_start, s, "direct") for s in steps_list if s != cfg.bridge_steps]
+    grid = [(t, cfg.bridge.steps, r) for r in recipes for t in t_starts]
+    grid += [(cfg.bridge.t_start, s, "direct") for s in steps_list if s != cfg.bridge.steps]
     for order, diff in (("correct", run.adapted), ("wrong", run.raw)):
         for t, s, recipe in grid:
             v = bridged(
@@ -222,7 +226,10 @@ def gap_table(cfg: Params, ctx: Context, feats: dict, seed: int, methods=tuple(M
         key = (name, seed) if (name, seed) in feats else next(k for k in feats if k[0] == name)
         v, t = feats[key]
         g = gap_summary(
-            v[ctx.pos], t[ctx.pos_cls], seed=cfg.seed, n_permutations=cfg.gap_permutations
+            v[ctx.pos],
+            t[ctx.pos_cls],
+            seed=cfg.run.seed,
+            n_permutations=cfg.evaluation.gap_permutations,
         )
         cols[name] = {
             k: g[k]

@@ -50,7 +50,7 @@ def compute_tables(cfg, ctx, runs, data, world) -> dict:
     cache: dict = {}  # bridged sets shared by the seeds (the raw corpus's closed form)
     with timed("scoring"):
         df, ap, feats = run_table(cfg, ctx, runs)
-        sw = sweep(cfg, ctx, runs[0], cfg.sweep_t_starts, cfg.sweep_steps)
+        sw = sweep(cfg, ctx, runs[0], cfg.bridge.sweep_t_starts, cfg.bridge.sweep_steps)
         gaps = gap_table(cfg, ctx, feats, runs[0].seed)
     with timed("text-only consumers"):
         text = [twobytwo.run_text(cfg, ctx, r, data, world, cache) for r in runs]

@@ -89,7 +89,7 @@ class Bridges:
             diff = trained
         target = self.spaces()[consumer][1]
         check_order(diff, target, allow_mismatch=diffusion != consumer)
-        seedless = denoiser == "closed form" and self.cfg.bridge_recipe == "direct"
+        seedless = denoiser == "closed form" and self.cfg.bridge.recipe == "direct"
         key = (fp, denoiser, None if seedless else self.run.seed, int(t), where)
         if key not in self.cache:
             self.cache[key] = bridge(
@@ -98,8 +98,8 @@ class Bridges:
                 self.mean,
                 fp,  # checked above against the consumer's space
                 t_start=int(t),
-                steps=self.cfg.bridge_steps,
-                recipe=self.cfg.bridge_recipe,
+                steps=self.cfg.bridge.steps,
+                recipe=self.cfg.bridge.recipe,
                 generator=torch.Generator().manual_seed(self.run.seed),
                 batch_size=max(1, len(self.vision[where])),
             )
@@ -146,8 +146,11 @@ class _Seed:
         specs = [(k, s) for k in consumers.KINDS for s in SPACES]
         corpora = {s: self.B.spaces()[s][0] for s in SPACES}
         cls, n = self.run.space.corpus_class, self.world.num_classes
-        steps, seed = self.cfg.consumer_steps, self.run.seed
-        arch = {"hidden": tuple(self.cfg.consumer_hidden), "batch": self.cfg.consumer_batch}
+        steps, seed = self.cfg.evaluation.consumer_steps, self.run.seed
+        arch = {
+            "hidden": tuple(self.cfg.evaluation.consumer_hidden),
+            "batch": self.cfg.evaluation.consumer_batch,
+        }
         return consumers.fit_consumers(
             specs, corpora, cls, n, self.held, self.scale, steps, seed, **arch
         )
@@ -166,7 +169,7 @@ class _Seed:
             d: validation_grid(self.val_u, self.bridged(d, MLP, "val", space), score, self.grid)
             for d in SPACES
         }
-        choice = choose(vg[space], base, self.cfg.strength_by)
+        choice = choose(vg[space], base, self.cfg.bridge.strength_by)
         at = {d: _at(vg[d], choice.t_start, choice.lam) for d in SPACES}
         for den in DENOISERS:  # the closed form at the trained model's strength: the control
             for d in SPACES:

@@ -162,7 +162,9 @@ def _facts(run_dir: Path, prov: dict) -> list[str]:
     facts = {
         "run folder": f"`{_cell(run_dir.name)}`",
         "profile": _cell(prov.get("profile")),
-        "overrides": _cell(", ".join(f"{k}={v}" for k, v in overrides if k != "run_dir")),
+        "overrides": _cell(
+            ", ".join(f"{k}={v}" for k, v in overrides if k not in ("run_dir", "run.run_dir"))
+        ),
         "seed / EZ-HOI seeds": f"{_cell(prov.get('seed'))} / {_cell(prov.get('ezhoi_seeds'))}",
         "commit": f"`{commit[:10]}`{dirty}" if isinstance(commit, str) else "unknown",
         "hoilib": _cell(prov.get("hoilib")),

@@ -30,15 +30,16 @@ from hoilib.ordering import claims, tables, twobytwo
 from hoilib.ordering.methods import make_context
 
 RECORD = "results/control-search.json"
-PATHS = ("run_dir", "stage_dir", "data_root")  # machine paths: kept out of the committed record
+# machine paths: kept out of the committed record
+PATHS = ("run.run_dir", "run.stage_dir", "world.data_root")
 CANDIDATES = {  # name -> profile overrides; the first is the book's own recipe
     "the book's recipe": {},
     "MLP of two hidden layers of 256, batches of 256": {
-        "consumer_hidden": [256, 256],
-        "consumer_batch": 256,
+        "evaluation.consumer_hidden": [256, 256],
+        "evaluation.consumer_batch": 256,
     },
-    "SNR-weighted diffusion loss (Diffusion Bridge's code)": {"diffusion_loss": "snr_x0"},
-    "SDEdit bridge (noised to t* first)": {"bridge_recipe": "sdedit"},
+    "SNR-weighted diffusion loss (Diffusion Bridge's code)": {"diffusion.loss": "snr_x0"},
+    "SDEdit bridge (noised to t* first)": {"bridge.recipe": "sdedit"},
 }
 
 
@@ -50,7 +51,7 @@ def control_of(profile: str, params: dict) -> tuple[pd.DataFrame, Params]:
     """
     ch = open_chapter(profile, params, ch5_ordering, show=False)
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi_seeds]
+    runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi.seeds]
     cache: dict = {}
     text = [twobytwo.run_text(ch.cfg, ctx, r, ch.data, ch.world, cache) for r in runs]
     return claims.controls(*tables.text_frame(text), ch.data.unseen), ch.cfg
@@ -72,8 +73,8 @@ def search(
     record = {
         "profile": profile,
         "params": {k: v for k, v in (params or {}).items() if k not in PATHS},
-        "world_seed": cfg.world_seed,
-        "split": cfg.split,
+        "world_seed": cfg.world.seed,
+        "split": cfg.world.split,
         "criterion": (
             f"a consumer of adapted text whose consistent bridge gains at least "
             f"{claims.CONTROL_MARGIN:g} point on validation and on test Unseen mAP (mean over "

@@ -10,8 +10,8 @@ The positive control is read first, pooled: a consumer passes when its consisten
 gains ``claims.CONTROL_MARGIN`` on validation and on pooled Unseen test mAP (interval above 0),
 and the primary consumer is the passing one with the largest validation gain; Holm's
 correction runs over its three pooled Unseen contrasts. The record says how many worlds give that
-answer's interval a half-width of ``TARGET_HALF_WIDTH`` points. The pool of the worlds other
-than world 0 (``NEW_WORLDS``), which nobody saw while the rules took shape, stands beside it.
+answer's interval a half-width of ``TARGET_HALF_WIDTH`` points. The pool of the worlds other than
+world 0 (``NEW_WORLDS``), which nobody saw while the rules took shape, stands beside it.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from hoilib import artifacts
+from hoilib.config import flat_view
 from hoilib.errors import ConfigError
 from hoilib.measure.effects import excludable, t_interval, verdict, worlds_needed
 from hoilib.measure.nested import pooled_bootstrap
@@ -55,7 +56,8 @@ def read_runs(root: Path) -> list[dict]:
         metrics = folder / "metrics" / "05_evaluation.json"
         if not metrics.is_file():
             continue
-        params = (c := artifacts.read_json(cfg_path, "run configuration")).get("params", c)
+        saved = artifacts.read_json(cfg_path, "run configuration")
+        params = flat_view(saved.get("params", saved))
         m = artifacts.read_json(metrics, "chapter 5 metrics")["metrics"]
         for need in ("per_class_ap", "controls"):
             if need not in m:
@@ -70,17 +72,15 @@ def read_runs(root: Path) -> list[dict]:
         runs.append(
             {
                 "folder": folder.name,
-                "split": params["split"],
-                "world_seed": int(params["world_seed"]),
+                "split": params["world.split"],
+                "world_seed": int(params["world.seed"]),
                 "metrics": m,
                 "ap": ap,
                 "provenance": read_provenance(folder) or {},
             }
         )
     if not runs:
-        raise ConfigError(
-            f"{root}: no run folder with metrics/05_evaluation.json; run the sweep first"
-        )
+        raise ConfigError(f"{root}: no run folder with metrics/05_evaluation.json; run the sweep")
     return runs
 
 
@@ -93,9 +93,8 @@ def _diffs(run: dict, a: str, b: str, col: str) -> np.ndarray | None:
     d = np.stack([ap[(b, s)] - ap[(a, s)] for s in seeds]) * 100
     unseen = np.zeros(d.shape[1], bool)
     unseen[run["metrics"]["unseen_classes"]] = True
-    keep = {"unseen": unseen, "seen": ~unseen, "full": np.ones_like(unseen)}[col] & ~np.isnan(
-        d
-    ).any(axis=0)
+    cols = {"unseen": unseen, "seen": ~unseen, "full": np.ones_like(unseen)}
+    keep = cols[col] & ~np.isnan(d).any(axis=0)
     return d[:, keep] if keep.any() else None
 
 

@@ -29,7 +29,7 @@ def check_run_dir(run_dir: str) -> None:
             pass
     except OSError as e:
         raise ConfigError(
-            f"parameter 'run_dir' = {run_dir!r}: cannot create or write this folder "
+            f"parameter 'run.run_dir' = {run_dir!r}: cannot create or write this folder "
             f"({e.strerror or e}); expected a writable folder"
         ) from None
 
@@ -44,12 +44,12 @@ def check_device(name: str) -> None:
         index = int(dev.split(":")[1]) if ":" in dev else 0
         if not torch.cuda.is_available() or index >= torch.cuda.device_count():
             raise ConfigError(
-                f"parameter 'device' = {name!r}, but torch sees {torch.cuda.device_count()} CUDA "
+                f"parameter 'run.device' = {name!r}, but torch sees {torch.cuda.device_count()} CUDA "
                 "device(s); expected auto or cpu on this machine"
             )
     if dev == "mps" and not (hasattr(torch.backends, "mps") and torch.backends.mps.is_available()):
         raise ConfigError(
-            f"parameter 'device' = {name!r}, but this torch has no MPS device; expected auto or cpu"
+            f"parameter 'run.device' = {name!r}, but this torch has no MPS device; expected auto or cpu"
         )
 
 
@@ -57,31 +57,31 @@ def check_backbone(cfg: Params) -> None:
     """An open_clip name that exists, and a weights file that exists where a path is given."""
     from hoilib.models.backbone import SYNTH_BACKBONE, check_model_name
 
-    if cfg.backbone == SYNTH_BACKBONE:
+    if cfg.backbone.name == SYNTH_BACKBONE:
         return
-    check_model_name(cfg.backbone)
-    pre = cfg.pretrained
+    check_model_name(cfg.backbone.name)
+    pre = cfg.backbone.pretrained
     if (
         pre
         and (os.sep in pre or pre.endswith(WEIGHT_SUFFIXES))
         and not Path(pre).expanduser().is_file()
     ):
         raise ConfigError(
-            f"parameter 'pretrained' = {pre!r}: no such weights file; expected a file or an "
+            f"parameter 'backbone.pretrained' = {pre!r}: no such weights file; expected a file or an "
             "open_clip tag such as openai"
         )
 
 
 def check_inputs(cfg: Params) -> None:
     """Everything a run reads, checked without writing (the run folder last, as it is created)."""
-    check_device(cfg.device)
+    check_device(cfg.run.device)
     check_backbone(cfg)
-    if cfg.pair_source != "gt" and not Path(cfg.pair_source).expanduser().is_file():
+    if cfg.world.pair_source != "gt" and not Path(cfg.world.pair_source).expanduser().is_file():
         raise ConfigError(
-            f"parameter 'pair_source' = {cfg.pair_source!r}: no such detections file; "
+            f"parameter 'world.pair_source' = {cfg.world.pair_source!r}: no such detections file; "
             "expected gt or a JSON file in the format of hoilib/data/detections.py"
         )
-    if cfg.dataset == "hico-det":
+    if cfg.world.dataset == "hico-det":
         from hoilib.data.build import prepare_world
 
         world = prepare_world(
@@ -91,4 +91,4 @@ def check_inputs(cfg: Params) -> None:
             from hoilib.data.detections import read_detections
 
             read_detections(world.pair_source, world.test)
-    check_run_dir(cfg.run_dir)
+    check_run_dir(cfg.run.run_dir)

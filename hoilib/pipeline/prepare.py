@@ -1,7 +1,7 @@
 """The heavy stages of a profile, data-parallel under torchrun, ahead of the notebooks.
 
-    torchrun --nproc_per_node 4 -m hoilib.pipeline.prepare --profile hico-uv --set data_root=/data/hicodet
-    python -m hoilib run --profile hico-uv --set data_root=/data/hicodet   # reuses everything prepare cached
+    torchrun --nproc_per_node 4 -m hoilib.pipeline.prepare --profile hico-uv --set world.data_root=/data/hicodet
+    python -m hoilib run --profile hico-uv --set world.data_root=/data/hicodet   # reuses everything prepare cached
 
 Feature extraction is sharded over the ranks and EZ-HOI trains with DDP; both
 write the same resumable stages (feature cache, checkpoints) the notebooks read,
@@ -42,12 +42,12 @@ def _check_kernels(cfg: Params) -> None:
     from hoilib.errors import ConfigError
     from hoilib.machine import kernel_env
 
-    missing = kernel_env(cfg.cpu_kernels)
-    if missing and resolve_device(cfg.device) == "cpu":
+    missing = kernel_env(cfg.run.cpu_kernels)
+    if missing and resolve_device(cfg.run.device) == "cpu":
         exports = " ".join(f"{k}={v}" for k, v in missing.items())
         raise ConfigError(
-            f"parameter 'cpu_kernels' = {cfg.cpu_kernels!r} on the CPU: start torchrun with "
-            f"{exports} in the environment (torch reads them when it starts), or --set cpu_kernels=native"
+            f"parameter 'run.cpu_kernels' = {cfg.run.cpu_kernels!r} on the CPU: start torchrun with "
+            f"{exports} in the environment (torch reads them when it starts), or --set run.cpu_kernels=native"
         )
 
 
@@ -83,7 +83,7 @@ def main(argv=None) -> int:
             cfg = resolve(args.profile, _overrides(args.set))
             check_inputs(cfg)
             _check_kernels(cfg)
-        seed_everything(cfg.seed)
+        seed_everything(cfg.run.seed)
         t0 = time.time()
         world = _rank0_first("the world", lambda: prepare_world(cfg))
         backbone = _rank0_first("the backbone", lambda: prepare_backbone(cfg, world))
@@ -91,13 +91,13 @@ def main(argv=None) -> int:
             f"[prepare] {world_size} process(es); world and backbone ready in {time.time() - t0:.0f} s"
         )
         with distributed.together("feature extraction"):
-            data = split_data(cfg, world, backbone, cfg.split)
+            data = split_data(cfg, world, backbone, cfg.world.split)
         say(
             f"[prepare] features of {len(data.test_pairs)} test pairs cached in {time.time() - t0:.0f} s"
         )
-        names = list(ABLATIONS) if cfg.ezhoi_ablation else ["full"]
+        names = list(ABLATIONS) if cfg.ezhoi.ablation else ["full"]
         for name in names:
-            for seed in cfg.ezhoi_seeds:
+            for seed in cfg.ezhoi.seeds:
                 with distributed.together(f"EZ-HOI {name!r} seed {seed}"):
                     train_or_load(cfg, backbone, world, data, name, int(seed))
                 say(f"[prepare] EZ-HOI {name!r} seed {seed} ready ({time.time() - t0:.0f} s)")

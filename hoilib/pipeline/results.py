@@ -16,7 +16,8 @@ import os
 from datetime import UTC, datetime
 from pathlib import Path
 
-from hoilib.config import REPO
+from hoilib.config import REPO, flat_view
+from hoilib.errors import ConfigError
 
 # Chapter-5 methods the table reports, by the short label of its columns.
 METHODS = {
@@ -178,6 +179,14 @@ def _date(prov: dict | None, run_dir: Path, metrics_files: list[Path]) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
 
 
+def _flat(cfg) -> dict:
+    """A saved configuration as {section.field: value}; one this version cannot read gives {}."""
+    try:
+        return flat_view(cfg) if isinstance(cfg, dict) else {}
+    except ConfigError:
+        return {}
+
+
 def _int_or_none(v) -> int | None:
     return v if isinstance(v, int) and not isinstance(v, bool) else None
 
@@ -198,17 +207,18 @@ def _run_row(run_dir: Path, root: Path, notes: list[dict]) -> dict:
         first = first or data
     git = (prov or {}).get("git") if isinstance((prov or {}).get("git"), dict) else {}
     commit = git.get("commit")
-    ez = cfg.get("ezhoi_seeds", (prov or {}).get("ezhoi_seeds"))
+    cfg = _flat(cfg)
+    ez = cfg.get("ezhoi.seeds", (prov or {}).get("ezhoi_seeds"))
     row = {
         "run": _rel(run_dir, root),
-        "profile": cfg.get("profile")
+        "profile": cfg.get("run.profile")
         or (prov or {}).get("profile")
         or first.get("profile")
         or run_dir.name,
-        "dataset": cfg.get("dataset"),
-        "split": cfg.get("split"),
-        "backbone": cfg.get("backbone"),
-        "seed": _int_or_none(cfg.get("seed", (prov or {}).get("seed", first.get("seed")))),
+        "dataset": cfg.get("world.dataset"),
+        "split": cfg.get("world.split"),
+        "backbone": cfg.get("backbone.name"),
+        "seed": _int_or_none(cfg.get("run.seed", (prov or {}).get("seed", first.get("seed")))),
         "EZ-HOI seeds": ",".join(map(str, ez)) if isinstance(ez, list) else None,
         "commit": commit[:10] if isinstance(commit, str) else None,
         "dirty": git.get("dirty"),

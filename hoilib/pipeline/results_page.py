@@ -151,7 +151,7 @@ def grid_section(path: Path) -> list[str]:
         "so among so many a few will cross 0 by chance. Commit "
         f"{', '.join(_code(c[:10]) for c in rec['commits'])}{' (dirty)' if rec['dirty'] else ''}, "
         f"machine {_cell('; '.join(rec['machines']))}; made by `hoilib sweep --profiles synth-grid "
-        f"--vary world_seed={','.join(map(str, worlds))} --vary split={','.join(splits)} --only 05` "
+        f"--vary world.seed={','.join(map(str, worlds))} --vary world.split={','.join(splits)} --only 05` "
         "and `hoilib grid`.",
         "",
         table_markdown(rec),

@@ -80,7 +80,7 @@ def git_state(repo: Path = REPO) -> dict:
 
 def config_fingerprint(cfg) -> str:
     """Hash of the resolved parameters minus run_dir, so a moved run folder still matches itself."""
-    return artifacts.fingerprint(cfg.model_dump(exclude={"run_dir"}))
+    return artifacts.fingerprint(cfg.model_dump(exclude={"run": {"run_dir"}}))
 
 
 class RunLog:
@@ -169,8 +169,8 @@ def run_profile(
     cfg = resolve(profile, overrides)
     chapters = chapter_paths(only, notebooks)
     check_inputs(cfg)  # every file, folder and device the run needs, before anything is written
-    run_dir = Path(cfg.run_dir).resolve()
-    cfg.run_dir = str(run_dir)
+    run_dir = Path(cfg.run.run_dir).resolve()
+    cfg.run.run_dir = str(run_dir)
     out_dir = run_dir / "notebooks"
     out_dir.mkdir(parents=True, exist_ok=True)
     artifacts.write_json(run_dir / "config.json", cfg.model_dump())
@@ -179,15 +179,15 @@ def run_profile(
     previous = read_provenance(run_dir) or {}
     kept = previous.get("notebooks") if previous.get("config_fingerprint") == fp else None
     prov = {
-        "profile": cfg.profile,
+        "profile": cfg.run.profile,
         "overrides": dict(overrides or {}),
-        "seed": cfg.seed,
-        "ezhoi_seeds": cfg.ezhoi_seeds,
+        "seed": cfg.run.seed,
+        "ezhoi_seeds": cfg.ezhoi.seeds,
         "hoilib": __version__,
         "python": sys.version.split()[0],
         "git": git_state(),
         "code": codekey.all_digests(),
-        "machine": machine_info(kernel_env(cfg.cpu_kernels)),
+        "machine": machine_info(kernel_env(cfg.run.cpu_kernels)),
         "config_fingerprint": fp,
         "only": list(only) if only else None,
         "notebooks_folder": str(Path(notebooks).resolve()),
@@ -209,20 +209,20 @@ def run_profile(
 
     commit = prov["git"]["commit"]
     rlog(
-        f"[hoilib] run of profile {cfg.profile} in {run_dir} (hoilib {__version__}, commit "
+        f"[hoilib] run of profile {cfg.run.profile} in {run_dir} (hoilib {__version__}, commit "
         f"{commit[:10] if commit else 'unknown'}{' dirty' if prov['git']['dirty'] else ''}); "
         f"chapters: {', '.join(nb.name for nb in chapters)}"
     )
-    params = {"profile": cfg.profile, "params": cfg.model_dump()}
+    params = {"profile": cfg.run.profile, "params": cfg.model_dump()}
     timings = {}
-    with kernel_environment(run_dir, cfg.cpu_kernels):
+    with kernel_environment(run_dir, cfg.run.cpu_kernels):
         for nb in chapters:
             final = out_dir / nb.name
             tmp = out_dir / f".{nb.stem}.running.ipynb"
             failed = out_dir / f"{nb.stem}.failed.ipynb"
             failed.unlink(missing_ok=True)
             os.environ[CHAPTER_ENV] = nb.stem  # the stage timers' chapter (hoilib.timing)
-            rlog(f"[hoilib] running {nb.name} (profile {cfg.profile}) ...")
+            rlog(f"[hoilib] running {nb.name} (profile {cfg.run.profile}) ...")
             prov["notebooks"][nb.name] = {"status": "running", "started_utc": utc_now()}
             artifacts.write_json(prov_path, prov)
             t0 = time.time()

@@ -1,7 +1,7 @@
 """Batch runs: profiles x seeds (or a grid of parameters) through the chapters, each in its own folder, resumable.
 
     hoilib sweep --profiles synth hico-uv --seeds 0 1 2 [--set k=v] [--root runs/sweep]
-    hoilib sweep --profiles synth-grid --vary world_seed=0,1,2 --vary split=rf-uc,uv --only 05
+    hoilib sweep --profiles synth-grid --vary world.seed=0,1,2 --vary world.split=rf-uc,uv --only 05
 
 Run ``<root>/<profile>-seed<s>`` gets ``seed=s`` and ``ezhoi_seeds=[s]``, so each
 folder is one independent replicate and the results table can average over folders.
@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from hoilib.config import REPO, Params, resolve
+from hoilib.config import OLD_NAMES, REPO, Params, canonical, resolve
 from hoilib.errors import ConfigError
 from hoilib.pipeline.runner import (
     NOTEBOOKS,
@@ -34,10 +34,12 @@ from hoilib.pipeline.runner import (
     run_profile,
 )
 
+# folder names keep the flat names of earlier releases, so an existing sweep resumes
+FOLDER_NAMES = {new: old for old, new in OLD_NAMES.items()}
 # Set per run by the sweep; a --set of one of these would silently be overwritten.
-SWEEP_OWNED = ("seed", "ezhoi_seeds", "run_dir", "stage_dir")
+SWEEP_OWNED = ("run.seed", "ezhoi.seeds", "run.run_dir", "run.stage_dir")
 # Parameters that only choose which classes are unseen: the stages before EZ-HOI do not read them.
-SPLIT_ONLY = ("split",)
+SPLIT_ONLY = ("world.split",)
 
 
 @dataclass
@@ -96,6 +98,7 @@ def run_folder_name(profile: str, seed: int | None, varied: dict | None = None) 
     """<profile>[-<name><value>...][-seed<s>]; a profile given as a .yml path is named by its file stem."""
     name = Path(profile).stem if profile.endswith((".yml", ".yaml")) else profile
     for k, v in (varied or {}).items():
+        k = FOLDER_NAMES.get(k, k.replace(".", "_"))
         name += f"-{k}{v}" if isinstance(v, int) else f"-{k}_{v}"
     return name if seed is None else f"{name}-seed{seed}"
 
@@ -117,12 +120,14 @@ def plan_runs(profiles, seeds, overrides: dict, root: Path, vary: dict | None = 
         for varied in grid(vary):
             for seed in seeds or [None]:
                 ov = {**overrides, **varied}
-                ov["run_dir"] = str(root / run_folder_name(profile, seed, varied))
+                ov["run.run_dir"] = str(root / run_folder_name(profile, seed, varied))
                 if seed is not None:
-                    ov |= {"seed": int(seed), "ezhoi_seeds": [int(seed)]}
+                    ov |= {"run.seed": int(seed), "ezhoi.seeds": [int(seed)]}
                 shared = {k: v for k, v in varied.items() if k not in SPLIT_ONLY}
                 if vary:
-                    ov["stage_dir"] = str(root / "stages" / run_folder_name(profile, seed, shared))
+                    ov["run.stage_dir"] = str(
+                        root / "stages" / run_folder_name(profile, seed, shared)
+                    )
                 plan.append((profile, seed, varied, ov, resolve(profile, ov)))
     return plan
 
@@ -179,11 +184,12 @@ def run_sweep(
     Every configuration is resolved before anything runs, so a typo in a profile or a
     --set fails in seconds, not after the first run's hours.
     """
-    overrides = dict(overrides or {})
+    overrides = {canonical(k, "--set"): v for k, v in (overrides or {}).items()}
+    vary = {canonical(k, "--vary"): v for k, v in (vary or {}).items()} or None
     clash = [k for k in SWEEP_OWNED if k in overrides]
     if clash:
         raise ConfigError(
-            f"--set {', '.join(clash)}: the sweep sets seed, ezhoi_seeds, run_dir and stage_dir "
+            f"--set {', '.join(clash)}: the sweep sets {', '.join(SWEEP_OWNED)} "
             f"for each run (use --seeds, --vary and --root instead)"
         )
     both = sorted(set(overrides) & set(vary or {}))
@@ -197,7 +203,7 @@ def run_sweep(
     root = _root_path(root)
     chapters = chapter_paths(only, notebooks)
     plan = plan_runs(profiles, seeds, overrides, root, vary)
-    names = [str(cfg.run_dir) for *_, cfg in plan]
+    names = [str(cfg.run.run_dir) for *_, cfg in plan]
     if len(set(names)) != len(names):
         raise ConfigError(
             f"two runs of the sweep share a folder (repeated profile, seed or value?): {sorted(names)}"
@@ -213,7 +219,7 @@ def run_sweep(
         f"chapters: {', '.join(nb.name for nb in chapters)}"
     )
     for i, (profile, seed, _, ov, cfg) in enumerate(plan, 1):
-        run_dir = Path(cfg.run_dir)
+        run_dir = Path(cfg.run.run_dir)
         run = SweepRun(profile, seed, run_dir)
         report.runs.append(run)
         tag = f"[sweep {i}/{len(plan)}] {run_dir.name}"

@@ -19,7 +19,7 @@ from hoilib.errors import ConfigError, DataError
 GET_DATA = (
     "HICO-DET: download hico_20160224_det.tar.gz (images) from the dataset's page (Chao et al., "
     "http://www-personal.umich.edu/~ywchao/hico/) and the instances_{train,test}2015.json annotation files "
-    "from https://github.com/fredzzhang/hicodet; put both in one folder and pass it as data_root"
+    "from https://github.com/fredzzhang/hicodet; put both in one folder and pass it as world.data_root"
 )
 LAYOUTS = ("hico_20160224_det/images", "images")
 
@@ -88,14 +88,14 @@ def load_hico_world(cfg: Params):
     """
     from hoilib.data.world import World
 
-    if not cfg.data_root:
+    if not cfg.world.data_root:
         raise ConfigError(
-            f"profile {cfg.profile!r}: parameter 'data_root' is empty; set it to your HICO-DET folder, "
-            f"e.g. --set data_root=/data/hicodet. {GET_DATA}."
+            f"profile {cfg.run.profile!r}: parameter 'world.data_root' is empty; set it to your HICO-DET folder, "
+            f"e.g. --set world.data_root=/data/hicodet. {GET_DATA}."
         )
-    root = Path(cfg.data_root).expanduser()
+    root = Path(cfg.world.data_root).expanduser()
     if not root.is_dir():
-        raise DataError(f"parameter 'data_root' = {str(root)!r} is not a folder. {GET_DATA}.")
+        raise DataError(f"parameter 'world.data_root' = {str(root)!r} is not a folder. {GET_DATA}.")
     where = {
         split: locate(root, split) for split in ("train", "test")
     }  # every missing piece before any reading

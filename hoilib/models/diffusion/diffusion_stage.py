@@ -14,15 +14,6 @@ from hoilib.models.textspace import TextSpace
 from hoilib.timing import timed
 
 SPACES = ("adapted", "raw")
-SETTINGS = (
-    "diffusion_steps",
-    "diffusion_batch",
-    "diffusion_lr",
-    "diffusion_ema",
-    "diffusion_hidden",
-    "diffusion_blocks",
-    "diffusion_loss",
-)
 
 
 def space_vectors(space: TextSpace, which: str):
@@ -39,13 +30,12 @@ def train_or_load(
 ) -> dm.TextDiffusion:
     """The diffusion model of one space and seed: loaded when its inputs are unchanged, trained otherwise."""
     vectors, fp = space_vectors(space, which)
-    settings = {k: getattr(cfg, k) for k in SETTINGS}
     inputs = {
         "fingerprint": fp,
         "seed": seed,
-        **settings,
+        "settings": cfg.diffusion.key(),
         "model": dm.KIND,
-        "cpu_kernels": cfg.cpu_kernels,
+        "cpu_kernels": cfg.run.cpu_kernels,
     }
     # keyed: a model per text space lives beside the others; prune keeps the last used per space and seed
     entry = cache.Entry(
@@ -65,15 +55,15 @@ def _train(cfg: Params, vectors, fp: str, which: str, seed: int, show_progress: 
             vectors,
             fp,
             which,
-            steps=cfg.diffusion_steps,
-            batch_size=cfg.diffusion_batch,
-            lr=cfg.diffusion_lr,
-            ema_decay=cfg.diffusion_ema,
+            steps=cfg.diffusion.steps,
+            batch_size=cfg.diffusion.batch,
+            lr=cfg.diffusion.lr,
+            ema_decay=cfg.diffusion.ema,
             seed=seed,
             cfg=dm.DenoiserConfig(
-                dim=vectors.shape[1], hidden=cfg.diffusion_hidden, blocks=cfg.diffusion_blocks
+                dim=vectors.shape[1], hidden=cfg.diffusion.hidden, blocks=cfg.diffusion.blocks
             ),
             show_progress=show_progress,
-            device=resolve_device(cfg.device),
-            loss=cfg.diffusion_loss,
+            device=resolve_device(cfg.run.device),
+            loss=cfg.diffusion.loss,
         )

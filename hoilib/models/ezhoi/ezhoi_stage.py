@@ -27,18 +27,6 @@ from hoilib.models.ezhoi.train import predict, train_ezhoi
 from hoilib.models.features import extract_pair_features
 from hoilib.timing import timed
 
-# the parameters an EZ-HOI checkpoint is keyed on (besides the split, seed, configuration and code)
-SETTINGS = (
-    "ezhoi_epochs",
-    "ezhoi_batch_images",
-    "ezhoi_lr",
-    "ezhoi_val_fraction",
-    "bridge_val_fraction",
-    "pseudo_unseen_share",
-    "n_ctx",
-    "prompt_depth",
-)
-
 # name -> (use_prompts, use_adapter, use_descriptors, prompt kind; None = the profile's prompt_kind)
 ABLATIONS = {
     "full": (True, True, True, None),
@@ -108,9 +96,9 @@ def build_model(
         use_prompts=flags[0],
         use_adapter=flags[1],
         use_descriptors=flags[2],
-        n_ctx=cfg.n_ctx,
-        prompt_depth=cfg.prompt_depth,
-        prompt_kind=(flags[3] if len(flags) > 3 else None) or cfg.prompt_kind,
+        n_ctx=cfg.ezhoi.n_ctx,
+        prompt_depth=cfg.ezhoi.prompt_depth,
+        prompt_kind=(flags[3] if len(flags) > 3 else None) or cfg.ezhoi.prompt_kind,
     )
     desc = descriptor_features(backbone, world) if desc is None else desc
     relate = None
@@ -130,18 +118,18 @@ def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> Spl
         unseen,
         split,
         world.test.verbs,
-        cfg.pseudo_unseen_share,
+        cfg.ezhoi.pseudo_unseen_share,
     )
     train_ds = world.train.without_classes(np.flatnonzero(unseen))
-    device = resolve_device(cfg.device)
+    device = resolve_device(cfg.run.device)
     cache = stage_root(cfg) / "features"
     tr_pairs = world.train_pairs()
     tr_feats = extract_pair_features(
-        backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.feature_batch
+        backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.backbone.feature_batch
     )
     te_pairs = world.test_pairs()
     te_feats = extract_pair_features(
-        backbone, world.test, te_pairs, cache, device=device, batch_size=cfg.feature_batch
+        backbone, world.test, te_pairs, cache, device=device, batch_size=cfg.backbone.feature_batch
     )
     packed = pack_pairs(train_ds, tr_pairs, tr_feats)
     bridge_idx, val_idx = held_out_images(packed, pseudo, cfg)
@@ -173,7 +161,7 @@ def held_out_images(packed: PairTensors, pseudo: np.ndarray, cfg: Params):
     choose EZ-HOI's epoch. One seeded order serves both, so the draw is fixed per seed.
     """
     n = len(packed)
-    order = np.random.default_rng(cfg.seed + 1000).permutation(n)
+    order = np.random.default_rng(cfg.run.seed + 1000).permutation(n)
     has = (packed.targets > 0).any(dim=1).numpy()  # (images, classes)
     chosen: set[int] = set()
     for c in np.flatnonzero(pseudo):
@@ -185,13 +173,13 @@ def held_out_images(packed: PairTensors, pseudo: np.ndarray, cfg: Params):
             if int(i) not in chosen:
                 chosen.add(int(i))
                 got += 1
-    n_bridge = max(1, int(round(cfg.bridge_val_fraction * n)))
+    n_bridge = max(1, int(round(cfg.ezhoi.bridge_val_fraction * n)))
     for i in order:
         if len(chosen) >= n_bridge:
             break
         chosen.add(int(i))
     left = [int(i) for i in order if int(i) not in chosen]
-    n_val = max(1, int(round(cfg.ezhoi_val_fraction * n)))
+    n_val = max(1, int(round(cfg.ezhoi.val_fraction * n)))
     return np.asarray(sorted(chosen), int), np.sort(np.asarray(left[:n_val], int))
 
 
@@ -202,7 +190,6 @@ def train_or_load(
     flags = ABLATIONS[name]
     torch.manual_seed(seed)
     model = build_model(cfg, backbone, world, flags, desc, data.trained)
-    settings = {k: getattr(cfg, k) for k in SETTINGS}
     inputs = {
         "backbone": backbone.fingerprint,
         "world": artifacts.sha256_file(world.train.path),
@@ -210,8 +197,8 @@ def train_or_load(
         "flags": list(flags[:3]),
         "prompt_kind": model.cfg.prompt_kind,
         "seed": seed,
-        **settings,
-        "cpu_kernels": cfg.cpu_kernels,
+        "settings": cfg.ezhoi.key(),
+        "cpu_kernels": cfg.run.cpu_kernels,
     }
     path = checkpoint_path(cfg, data.split, name, seed)
     stage = cache.Entry(path.parent, path.stem, inputs, code="ezhoi")
@@ -226,11 +213,11 @@ def train_or_load(
             data.val,
             world.classes,
             data.trained,
-            epochs=cfg.ezhoi_epochs,
-            batch_images=cfg.ezhoi_batch_images,
-            lr=cfg.ezhoi_lr,
+            epochs=cfg.ezhoi.epochs,
+            batch_images=cfg.ezhoi.batch_images,
+            lr=cfg.ezhoi.lr,
             seed=seed,
-            device=resolve_device(cfg.device),
+            device=resolve_device(cfg.run.device),
         )
     meta = {
         "split": data.split,
