@@ -24,7 +24,7 @@ def exp(tiny_experiment):
 @pytest.fixture(scope="module")
 def text(exp):
     cfg, world, data, ctx, run = exp
-    return twobytwo.run_text(cfg, ctx, run, data, world)
+    return twobytwo.run_text(cfg, ctx, run)
 
 
 def test_blend_ends_are_the_input_and_the_bridge():
@@ -107,7 +107,7 @@ def test_no_text_only_consumer_sees_an_image_feature_while_it_trains(exp, monkey
         return real(specs, texts, corpus_class, *a, **k)
 
     monkeypatch.setattr(consumers, "fit_consumers", spy)
-    twobytwo.run_text(cfg, ctx, run, data, world)
+    twobytwo.run_text(cfg, ctx, run)
     images = torch.cat(
         [ctx.frozen_test, strength.flat_pairs(data.val_bridge)[2], data.train.u[~data.train.pad]]
     )
@@ -130,7 +130,7 @@ def test_the_choice_never_reads_test_labels(exp, text, monkeypatch):
         return dataclasses.replace(gt, hoi=rng.permutation(gt.hoi))
 
     monkeypatch.setattr(type(world.test), "ground_truth", scrambled)
-    after = twobytwo.run_text(cfg, ctx, run, data, world)["rows"]
+    after = twobytwo.run_text(cfg, ctx, run)["rows"]
     before = text["rows"]
     cols = ["kind", "consumer", "diffusion", "denoiser", "t_start", "lambda"]
     pd.testing.assert_frame_equal(before[cols], after[cols])
@@ -141,7 +141,7 @@ def test_the_head_setting_bridges_both_orders_at_the_correct_orders_strength(exp
     from hoilib.ordering.methods import evaluate, ezhoi_head
 
     cfg, world, data, ctx, run = exp
-    out = head.run_orders(cfg, ctx, run, data, twobytwo.t_grid(run.vision.shape[1]))
+    out = head.run_orders(cfg, ctx, run, twobytwo.t_grid(run.vision.shape[1]))
     rows = out["rows"]
     assert list(rows.diffusion) == list(head.ORDERS)
     plain = evaluate(ctx, run.vision, run.space.adapted, ezhoi_head(run)).as_percent()

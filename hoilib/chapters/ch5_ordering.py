@@ -60,9 +60,8 @@ class OrderingChapter(ChapterResult):
     runs: list[SeedRun]
     t: dict  # ``ordering.tables.compute_tables``'s frames and per-class APs
     guard: str = ""  # what the order guard says when nobody asked for the mismatch
-    feats: dict = field(
-        default_factory=dict
-    )  # (method, seed) -> (features, text): the joint picture
+    # (method, seed) -> (features, text): the joint picture
+    feats: dict = field(default_factory=dict)
     bridge: dict = field(default_factory=dict)  # the fixed-t* rows' bridge settings
 
     # ---- the positive control and the answer -----------------------------------------
@@ -258,7 +257,7 @@ def run(ch: Chapter) -> OrderingChapter:
     t = memo.cached(
         ch,
         "05_tables",
-        lambda: compute_tables(cfg, ctx, runs, ch.data, ch.world),
+        lambda: compute_tables(cfg, ctx, runs),
         compute_tables.__module__,
     )
     # the joint picture needs the first seed's bridged features only: two bridge calls

@@ -7,6 +7,7 @@ which world they are in.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from hoilib import artifacts
@@ -45,13 +46,26 @@ def prepare_world(cfg: Params) -> World:
         # a world.json written before phrasings existed has none: the corpus is then the old one
         phrasings = [c.get("phrasings", []) for c in meta["classes"]]
         world = World(
-            root, train, test, prompts, descriptors, meta["splits"], meta, phrasings=phrasings
+            root=root,
+            train=train,
+            test=test,
+            prompts=prompts,
+            descriptors=descriptors,
+            splits=meta["splits"],
+            meta=meta,
+            phrasings=phrasings,
         )
-    if cfg.world.pair_source != "gt":
-        src = Path(cfg.world.pair_source).expanduser()
-        if not src.is_file():
-            raise ConfigError(
-                f"parameter 'world.pair_source' = {cfg.world.pair_source!r}: no such detections file (or use 'gt')"
-            )
-        world.pair_source = str(src)
-    return world
+    return replace(world, pair_source=pair_source(cfg))
+
+
+def pair_source(cfg: Params) -> str:
+    """'gt', or the detections file the test pairs come from (made absolute; it must exist)."""
+    if cfg.world.pair_source == "gt":
+        return "gt"
+    src = Path(cfg.world.pair_source).expanduser()
+    if not src.is_file():
+        raise ConfigError(
+            f"parameter 'world.pair_source' = {cfg.world.pair_source!r}: no such detections file "
+            "(or use 'gt')"
+        )
+    return str(src)

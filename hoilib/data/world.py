@@ -27,9 +27,8 @@ class World:
     descriptors: list[list[str]]
     splits: dict[str, list[int]]
     meta: dict
-    pair_source: str = (
-        "gt"  # test pairs: 'gt' (annotated boxes, or HOI-Synth's oracle boxes) or a detections file
-    )
+    # test pairs: 'gt' (annotated boxes, or HOI-Synth's oracle boxes) or a detections file
+    pair_source: str = "gt"
     # per class: the pretraining captions' verb-naming phrasings (HOI-Synth); empty if none
     phrasings: list[list[str]] = field(default_factory=list)
 

@@ -75,13 +75,13 @@ def seed_run(
         for w in diffusion_stage.SPACES
     }
     return SeedRun(
-        seed,
-        model,
-        space,
-        pair_visual_features(model, data),
-        allv,
-        pos,
-        pos_cls,
-        diffs["adapted"],
-        diffs["raw"],
+        seed=seed,
+        model=model,
+        space=space,
+        vision=pair_visual_features(model, data),
+        train_vision=allv,
+        train_pos=pos,
+        train_pos_cls=pos_cls,
+        adapted=diffs["adapted"],
+        raw=diffs["raw"],
     )

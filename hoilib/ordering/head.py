@@ -29,13 +29,13 @@ def val_vision(run, data) -> torch.Tensor:
     return run.model.visual_features(val.h, val.o, val.u, val.pad)[~val.pad]
 
 
-def run_orders(cfg, ctx, run, data, t_grid) -> dict:
+def run_orders(cfg, ctx, run, t_grid) -> dict:
     """No bridge, and the raw- and adapted-trained bridges at the adapted one's validated strength.
 
     Returns {'rows': (diffusion, seed, t_start, lambda, validation and test mAPs), 'grid':
     every strength on validation and test, 'ap': per-class test AP keyed (diffusion, seed)}.
     """
-    sp, head = run.space, ezhoi_head(run)
+    sp, head, data = run.space, ezhoi_head(run), ctx.data
     v_val = val_vision(run, data)
     V = Validation.of(data.val_bridge, data.unseen, data.pseudo)
     score = lambda f: V.scores(score_pairs(f, sp.adapted, V.pairs, ctx.world.classes, head=head))  # noqa: E731
@@ -44,7 +44,14 @@ def run_orders(cfg, ctx, run, data, t_grid) -> dict:
 
     def at(d, v):
         return lambda t: bridged(
-            cfg, diffs[d], v, run.vision_mean, sp.fingerprint, d == "raw", int(t), seed=run.seed
+            cfg,
+            diffs[d],
+            v,
+            run.vision_mean,
+            sp.fingerprint,
+            allow_mismatch=d == "raw",
+            t_start=int(t),
+            seed=run.seed,
         )
 
     base = score(v_val)

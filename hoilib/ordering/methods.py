@@ -62,13 +62,13 @@ def make_context(world, backbone, data: SplitData) -> Context:
     tr = data.train
     pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
     return Context(
-        world,
-        data,
-        data.test_feats["union"],
-        modality_mean(tr.u[~tr.pad]),
-        float(backbone.model.logit_scale.exp().detach()),
-        pos,
-        pos_cls,
+        world=world,
+        data=data,
+        frozen_test=data.test_feats["union"],
+        frozen_train_mean=modality_mean(tr.u[~tr.pad]),
+        frozen_scale=float(backbone.model.logit_scale.exp().detach()),
+        pos=pos,
+        pos_cls=pos_cls,
     )
 
 
@@ -78,6 +78,7 @@ def bridged(
     vision: torch.Tensor,
     vision_mean: torch.Tensor,
     fingerprint: str,
+    *,
     allow_mismatch: bool = False,
     t_start: int | None = None,
     steps: int | None = None,
@@ -128,7 +129,16 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
         wrong = name in (WRONG, WRONG_MATCHED)  # the ablation asks for the mismatch on purpose
         t = noise_matched_t(run.vision.shape[1]) if name.endswith("noise-matched t*") else None
         diff = run.raw if wrong else run.adapted
-        v = bridged(cfg, diff, run.vision, vmean, sp.fingerprint, wrong, t_start=t, seed=run.seed)
+        v = bridged(
+            cfg,
+            diff,
+            run.vision,
+            vmean,
+            sp.fingerprint,
+            allow_mismatch=wrong,
+            t_start=t,
+            seed=run.seed,
+        )
         return v, sp.adapted, head
     if name == "EZ-HOI + mean-centering (C3)":
         return (

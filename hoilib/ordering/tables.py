@@ -44,8 +44,9 @@ def matched_strength(rows: pd.DataFrame, kind: str) -> tuple[int, float]:
     return int(r.t_start), float(r["lambda"])
 
 
-def compute_tables(cfg, ctx, runs, data, world) -> dict:
+def compute_tables(cfg, ctx, runs) -> dict:
     """The chapter's numbers for these seeds: frames and per-class APs keyed (method, seed)."""
+    data, world = ctx.data, ctx.world
     t_grid = twobytwo.t_grid(ctx.frozen_test.shape[1])
     cache: dict = {}  # bridged sets shared by the seeds (the raw corpus's closed form)
     with timed("scoring"):
@@ -53,9 +54,9 @@ def compute_tables(cfg, ctx, runs, data, world) -> dict:
         sw = sweep(cfg, ctx, runs[0], cfg.bridge.sweep_t_starts, cfg.bridge.sweep_steps)
         gaps = gap_table(cfg, ctx, feats, runs[0].seed)
     with timed("text-only consumers"):
-        text = [twobytwo.run_text(cfg, ctx, r, data, world, cache) for r in runs]
+        text = [twobytwo.run_text(cfg, ctx, r, cache) for r in runs]
     with timed("EZ-HOI head, validated"):
-        heads = [head.run_orders(cfg, ctx, r, data, t_grid) for r in runs]
+        heads = [head.run_orders(cfg, ctx, r, t_grid) for r in runs]
     text_df, text_ap = text_frame(text)
     head_df, head_ap = _frame(heads, claims.head_frame)
     ctrl = claims.controls(text_df, text_ap, data.unseen)

@@ -116,7 +116,8 @@ def image_accuracy(logits: torch.Tensor, pairs, targets: torch.Tensor, classes) 
 class _Seed:
     """One seed's data, bridges and scorers, shared by every consumer of ``run_text``."""
 
-    def __init__(self, cfg, ctx, run, data, world, cache):
+    def __init__(self, cfg, ctx, run, cache):
+        data, world = ctx.data, ctx.world
         self.cfg, self.run, self.data, self.world = cfg, run, data, world
         self.val_pairs, _, self.val_u = flat_pairs(data.val_bridge)
         self.val_targets = data.val_bridge.targets[~data.val_bridge.pad]
@@ -215,7 +216,7 @@ class _Seed:
         return {"rows": rows, "grid": grid, "gapcost": [gap], "ap": ap}
 
 
-def run_text(cfg, ctx, run, data, world, cache: dict | None = None) -> dict:
+def run_text(cfg, ctx, run, cache: dict | None = None) -> dict:
     """Every consumer of one seed with no bridge and both bridges at the matched cell's strength.
 
     Returns {'rows': one row per (kind, consumer, diffusion, denoiser), 'grid': validation
@@ -225,7 +226,7 @@ def run_text(cfg, ctx, run, data, world, cache: dict | None = None) -> dict:
     feature while it is fitted: ``consumers.fit_consumers`` receives the text corpora only.
     Pass the same ``cache`` to every seed's call: the raw corpus's closed form is shared.
     """
-    one = _Seed(cfg, ctx, run, data, world, {} if cache is None else cache)
+    one = _Seed(cfg, ctx, run, {} if cache is None else cache)
     fitted = one.fit_all()
     parts = [one.consumer(c) for c in fitted.values()]
     out = {k: pd.DataFrame([r for p in parts for r in p[k]]) for k in ("rows", "grid", "gapcost")}

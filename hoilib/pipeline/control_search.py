@@ -53,7 +53,7 @@ def control_of(profile: str, params: dict) -> tuple[pd.DataFrame, Params]:
     ctx = make_context(ch.world, ch.backbone, ch.data)
     runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi.seeds]
     cache: dict = {}
-    text = [twobytwo.run_text(ch.cfg, ctx, r, ch.data, ch.world, cache) for r in runs]
+    text = [twobytwo.run_text(ch.cfg, ctx, r, cache) for r in runs]
     return claims.controls(*tables.text_frame(text), ch.data.unseen), ch.cfg
 
 

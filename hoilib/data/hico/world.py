@@ -113,4 +113,12 @@ def load_hico_world(cfg: Params):
         "rare": lists.rare(),
         "provenance": lists.provenance(),
     }
-    return World(root, sets["train"], sets["test"], prompts, desc, splits, meta)
+    return World(
+        root=root,
+        train=sets["train"],
+        test=sets["test"],
+        prompts=prompts,
+        descriptors=desc,
+        splits=splits,
+        meta=meta,
+    )
