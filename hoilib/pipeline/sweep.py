@@ -23,14 +23,13 @@ from pathlib import Path
 
 from hoilib.config import OLD_NAMES, REPO, Params, canonical, resolve
 from hoilib.errors import ConfigError
+from hoilib.pipeline.provenance import config_fingerprint, read_provenance
 from hoilib.pipeline.runner import (
     NOTEBOOKS,
     NotebookFailed,
     RunLog,
     chapter_paths,
-    config_fingerprint,
     notebook_errors,
-    read_provenance,
     run_profile,
 )
 
