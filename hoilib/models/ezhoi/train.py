@@ -136,6 +136,7 @@ def train_ezhoi(
     val: PairTensors,
     classes,
     seen: np.ndarray,
+    *,
     epochs: int = 30,
     batch_images: int = 64,
     lr: float = 1e-3,
@@ -155,11 +156,7 @@ def train_ezhoi(
     gen = torch.Generator().manual_seed(seed)
     rank, world = distributed.world()
     home = model_device(model)
-    if device is None and world > 1 and torch.distributed.get_backend() == "nccl":
-        device = torch.device("cuda", torch.cuda.current_device())
-    dev = torch.device(device) if device is not None else home
-    if dev.type == "cuda" and dev.index is None:
-        dev = torch.device("cuda", torch.cuda.current_device())
+    dev = training_device(home, device, world)
     if dev != home:
         move_model(model, dev)
     cls_obj = class_objects(classes)
@@ -179,49 +176,16 @@ def train_ezhoi(
         )
     opt = torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
     sched = torch.optim.lr_scheduler.StepLR(opt, step_size=max(1, (2 * epochs) // 3), gamma=0.1)
-    val_gt = gt_of(val)
-    unseen_np = ~np.asarray(seen, dtype=bool)
     hist = {"step_loss": [], "epoch": [], "train_loss": [], "val_map_seen": []}
     best, best_map, t0 = None, -1.0, time.time()
     # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
-    for epoch in tqdm(
-        range(epochs),
-        desc="training EZ-HOI",
-        leave=False,
-        **({} if show_progress and rank == 0 else {"disable": True}),
-    ):
-        net.train()
+    bar = {} if show_progress and rank == 0 else {"disable": True}
+    for epoch in tqdm(range(epochs), desc="training EZ-HOI", leave=False, **bar):
         order = torch.randperm(len(train), generator=gen).numpy()
-        losses = []
-        for s in range(0, len(order), batch_images):
-            idx = order[s : s + batch_images]
-            if world == 1:
-                b = train.subset(idx)
-                h, o, u, pad, targets, mask = _on(
-                    dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen_t)
-                )
-                loss = focal_loss(net(h, o, u, pad), targets, mask)
-            else:
-                loss = _shard_loss(net, train, idx, cls_obj, seen_t, dev, rank, world)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, grad_clip)
-            opt.step()
-            losses.append(float(loss.detach()))
+        losses = one_epoch(net, train, order, batch_images, cls_obj, seen_t, dev, opt, grad_clip)
         sched.step()
-        if world > 1:  # the whole batch's loss: the ranks' scaled shares sum to world x the loss
-            losses = (
-                distributed.all_reduce_sum(torch.tensor(losses, dtype=torch.float64)) / world
-            ).tolist()
+        val_map = validation_map(model, val, classes, seen)
         hist["step_loss"] += losses
-        val_map = evaluate_hoi(
-            predict(model, val, classes), val_gt, len(classes), unseen=unseen_np
-        ).seen
-        if (
-            world > 1
-        ):  # rank 0's number decides for everyone, so the kept epoch is the same on all ranks
-            v = distributed.broadcast_float(float("nan") if val_map is None else float(val_map))
-            val_map = None if np.isnan(v) else v
         hist["epoch"].append(epoch + 1)
         hist["train_loss"].append(float(np.mean(losses)))
         hist["val_map_seen"].append(float(val_map) if val_map is not None else float("nan"))
@@ -235,6 +199,56 @@ def train_ezhoi(
     hist["best_epoch"] = int(np.nanargmax(hist["val_map_seen"]) + 1) if hist["val_map_seen"] else 0
     hist["seconds"] = round(time.time() - t0, 1)
     return hist
+
+
+def training_device(home: torch.device, device, world: int) -> torch.device:
+    """Where to train: ``device``, else this rank's GPU under torchrun with nccl, else where the model is."""
+    if device is None and world > 1 and torch.distributed.get_backend() == "nccl":
+        device = torch.device("cuda", torch.cuda.current_device())
+    dev = torch.device(device) if device is not None else home
+    if dev.type == "cuda" and dev.index is None:
+        dev = torch.device("cuda", torch.cuda.current_device())
+    return dev
+
+
+def one_epoch(net, train, order, batch_images, cls_obj, seen_t, dev, opt, grad_clip) -> list[float]:
+    """One pass over ``train`` in ``order``; each step's loss (under torchrun, the whole batch's)."""
+    rank, world = distributed.world()
+    params = [p for p in net.parameters() if p.requires_grad]
+    net.train()
+    losses = []
+    for s in range(0, len(order), batch_images):
+        idx = order[s : s + batch_images]
+        if world == 1:
+            b = train.subset(idx)
+            h, o, u, pad, targets, mask = _on(
+                dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen_t)
+            )
+            loss = focal_loss(net(h, o, u, pad), targets, mask)
+        else:
+            loss = _shard_loss(net, train, idx, cls_obj, seen_t, dev, rank, world)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, grad_clip)
+        opt.step()
+        losses.append(float(loss.detach()))
+    if world > 1:  # the whole batch's loss: the ranks' scaled shares sum to world x the loss
+        losses = (
+            distributed.all_reduce_sum(torch.tensor(losses, dtype=torch.float64)) / world
+        ).tolist()
+    return losses
+
+
+def validation_map(model, val, classes, seen) -> float | None:
+    """Seen-class mAP on ``val``; under torchrun rank 0's number decides for every rank."""
+    unseen = ~np.asarray(seen, dtype=bool)
+    val_map = evaluate_hoi(
+        predict(model, val, classes), gt_of(val), len(classes), unseen=unseen
+    ).seen
+    if distributed.world()[1] > 1:
+        v = distributed.broadcast_float(float("nan") if val_map is None else float(val_map))
+        val_map = None if np.isnan(v) else v
+    return val_map
 
 
 def _shard_loss(
