@@ -6,7 +6,7 @@ PROFILE ?= synth
 # no PYTHONPATH needed.
 PY := .venv/bin/python
 
-.PHONY: setup book run html test clean
+.PHONY: setup book run html test pins clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,10 @@ html: setup
 test: setup
 	@bash scripts/ensure-chromium.sh
 	$(PY) -m pytest -q
+
+# the stored outputs tests/test_pinned.py compares with; rerun when a change is meant to move them
+pins: setup
+	$(PY) -m hoilib.pipeline.pins
 
 clean:
 	rm -rf _build runs/smoke runs/synth

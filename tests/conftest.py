@@ -123,3 +123,15 @@ def _restore_deterministic_mode():
     )
     yield
     torch.use_deterministic_algorithms(on, warn_only=warn)
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory):
+    """Every chapter on the smoke profile and its HTML book, once per session: (run_dir, html, timings)."""
+    from hoilib.pipeline.book import build_book
+    from hoilib.pipeline.runner import run_profile
+
+    run_dir = tmp_path_factory.mktemp("smoke-run")
+    timings = run_profile("smoke", {"run.run_dir": str(run_dir)}, log=lambda *a: None)
+    html = build_book(run_dir, tmp_path_factory.mktemp("book"))
+    return run_dir, html, timings

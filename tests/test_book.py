@@ -33,15 +33,6 @@ def test_source_notebooks_are_clean_and_parameterised():
         assert "profile: str" in tagged[0].source and "params: dict" in tagged[0].source
 
 
-@pytest.fixture(scope="module")
-def smoke_run(tmp_path_factory):
-    run_dir = tmp_path_factory.mktemp("smoke-run")
-    timings = run_profile("smoke", {"run.run_dir": str(run_dir)}, log=lambda *a: None)
-    out = tmp_path_factory.mktemp("book")
-    html = build_book(run_dir, out)
-    return run_dir, html, timings
-
-
 def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
     run_dir, _, timings = smoke_run
     assert set(timings) == {p.name for p in chapter_paths()}
