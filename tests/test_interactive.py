@@ -109,9 +109,8 @@ def test_show_gives_html_that_loads_plotly_from_the_book(figure, monkeypatch):
     assert f'getElementById("{div["id"]}")' in script and "Plotly.newPlot" in script
     assert "_static/plotly.min.js" in script and "data-content_root" in script
     assert not re.search(r"https?://", html), "the figure must not load anything from the network"
-    assert (
-        "<script src" not in html.lower()
-    )  # plotly.js is not inlined either: loaded once per page from _static
+    # plotly.js is not inlined either: loaded once per page from _static
+    assert "<script src" not in html.lower()
     fig_json = re.search(r"var fig = (\{.*\});\n", script).group(1)
     assert len(json.loads(fig_json.replace("<\\/", "</"))["data"]) == len(sets)
     assert bundle["application/vnd.plotly.v1+json"]["data"][0]["name"] == "raw text"
@@ -201,21 +200,18 @@ def test_modality_gap_drawing_is_labelled_and_deterministic():
     assert len(pts) == 2  # the two clouds
     image, text = pts  # drawn in this order
     centroids = [c.get_offsets().data[0] for c in ax.collections if len(c.get_offsets()) == 1][:2]
-    np.testing.assert_allclose(
-        centroids, [image.mean(axis=0), text.mean(axis=0)]
-    )  # the marked centroids are the means
+    # the marked centroids are the means
+    np.testing.assert_allclose(centroids, [image.mean(axis=0), text.mean(axis=0)])
     (arrow,) = [
         t for t in ax.texts if getattr(t, "arrow_patch", None) is not None
     ]  # the gap vector
     # it points from the text centroid to the image centroid: mean(image) - mean(text)
     np.testing.assert_allclose(arrow.xy, image.mean(axis=0))
     np.testing.assert_allclose(arrow.xyann, text.mean(axis=0))
-    np.testing.assert_allclose(
-        np.linalg.norm(image, axis=1), 1
-    )  # the points lie on the unit sphere
-    assert (
-        np.linalg.norm(image.mean(axis=0)) < 1 and np.linalg.norm(text.mean(axis=0)) < 1
-    )  # centroids inside
+    # the points lie on the unit sphere
+    np.testing.assert_allclose(np.linalg.norm(image, axis=1), 1)
+    # centroids inside
+    assert np.linalg.norm(image.mean(axis=0)) < 1 and np.linalg.norm(text.mean(axis=0)) < 1
     again = ch1_gap.gap_drawing()
     pts_again = [
         c.get_offsets().data for c in again.axes[0].collections if len(c.get_offsets()) > 1

@@ -86,9 +86,8 @@ def test_two_processes_fill_the_stages_a_single_process_then_loads(
         "--set",
         f"run.run_dir={run_dir}",
     ]
-    if kernel_env(
-        "avx2"
-    ):  # this process started without the profile's kernels: prepare says so, does nothing
+    # this process started without the profile's kernels: prepare says so, does nothing
+    if kernel_env("avx2"):
         assert main(args) == 1
         assert (
             "parameter 'run.cpu_kernels' = 'avx2' on the CPU: start torchrun with ATEN_CPU_CAPABILITY=avx2"
@@ -105,9 +104,8 @@ def test_a_failing_rank_0_ends_every_rank_promptly_with_its_error(tiny_world, tm
     world = tmp_path / "world"
     shutil.copytree(tiny_world, world)
     captions = world / "captions.json"
-    captions.write_text(
-        captions.read_text()[:200]
-    )  # rank 0 pretrains the backbone first and hits this
+    # rank 0 pretrains the backbone first and hits this
+    captions.write_text(captions.read_text()[:200])
     r, seconds = _torchrun(tmp_path, world, tmp_path / "run", timeout=120)
     assert r.returncode != 0
     assert seconds < 60, f"ranks took {seconds:.0f} s to stop"
