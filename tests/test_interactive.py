@@ -32,6 +32,34 @@ def _sets(seed: int = 0):
     return sets, labels
 
 
+def fixed_frame(sets, n_per_set, seed, return_rows=False, **_):
+    """``umap_embedding``'s frame without the fit: each set's seeded subsample at its first two
+    coordinates (moved by the seed), so the plotly tests check the drawing, not UMAP."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, x in sets.items():
+        x = np.asarray(x, dtype=float)
+        idx = (
+            rng.choice(len(x), n_per_set, replace=False)
+            if len(x) > n_per_set
+            else np.arange(len(x))
+        )
+        part = pd.DataFrame({"umap 1": x[idx, 0] + seed, "umap 2": x[idx, 1], "set": name})
+        if return_rows:
+            part["row"] = idx.astype(np.int64)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_umap_fit():
+    """The figures get ``fixed_frame``; ``test_umap_embedding_keeps_its_frame_for_current_callers``
+    still runs the real fit (``umap_fit.umap_embedding`` is not patched)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(interactive, "umap_embedding", fixed_frame)
+        yield
+
+
 @pytest.fixture(scope="module")
 def figure():
     sets, labels = _sets()
@@ -49,7 +77,7 @@ def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
     assert [tr.name for tr in fig.data] == list(sets)
     assert [len(tr.x) for tr in fig.data] == [min(30, len(x)) for x in sets.values()]
     # the hover names the group, the class and seen/unseen; every point against its own row's class
-    emb = umap_fit.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
+    emb = fixed_frame(sets, n_per_set=30, seed=0, return_rows=True)
     for tr in fig.data:
         assert "%{fullData.name}" in tr.hovertemplate and "%{customdata[0]}" in tr.hovertemplate
         assert "%{customdata[1]}" in tr.hovertemplate
