@@ -79,7 +79,7 @@ def chapter5_share(cfg: dict) -> dict:
     """Time chapter 5's table for the first seed, and the bridge calls inside it."""
     from hoilib.data.build import prepare_world
     from hoilib.models.backbone_stage import prepare_backbone
-    from hoilib.models.ezhoi.ezhoi_stage import split_data
+    from hoilib.models.split_data import split_data
 
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg, world)

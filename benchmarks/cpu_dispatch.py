@@ -70,7 +70,7 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     from hoilib.machine import machine_info
     from hoilib.measure import gap
     from hoilib.measure.zeroshot import annotated_pairs, zero_shot_map
-    from hoilib.models.backbone_stage import prepare_backbone, test_features
+    from hoilib.models.backbone_stage import features_of_test_pairs, prepare_backbone
     from hoilib.seed import seed_everything
 
     cfg = resolve(
@@ -82,7 +82,7 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     t0 = time.perf_counter()
     backbone = prepare_backbone(cfg, world)
     t_pretrain = time.perf_counter() - t0
-    pairs, feats = test_features(cfg, world, backbone)
+    pairs, feats = features_of_test_pairs(cfg, world, backbone)
     text = backbone.encode_text(world.prompts)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     g = gap.centroid_gap(feats["union"][pos], text[pos_cls])[1]
@@ -97,9 +97,8 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
         unseen=world.unseen(cfg.world.split),
         logit_scale=scale,
     ).as_percent()
-    weights = artifacts.tensor_digest(
-        backbone.model.state_dict()
-    )  # not the file: it records wall-clock seconds
+    # not the file: it records wall-clock seconds
+    weights = artifacts.tensor_digest(backbone.model.state_dict())
     return {
         "weights_digest": weights,
         "pretrain_s": round(t_pretrain, 1),

@@ -109,9 +109,8 @@ def bench_extraction(
     autocast = device.startswith("cuda")
     with tempfile.TemporaryDirectory(prefix="hoi-bench-") as tmp:
         ds, pairs = synthetic_pairs(Path(tmp), n_pairs)
-        warm = np.arange(
-            min(n_pairs, max(1, batch // len(KINDS)))
-        )  # one batch: kernels chosen, memory allocated
+        # one batch: kernels chosen, memory allocated
+        warm = np.arange(min(n_pairs, max(1, batch // len(KINDS))))
         for _ in range(warmup):
             encode_crops(
                 bb,

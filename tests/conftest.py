@@ -55,8 +55,8 @@ def tiny_backbone(tiny_cfg):
 @pytest.fixture(scope="session")
 def tiny_experiment(tiny_backbone, tiny_cfg):
     """Chapter 5's inputs on the tiny world, seed 0: (cfg, world, split data, context, seed run)."""
-    from hoilib.models.ezhoi.ezhoi_stage import split_data
     from hoilib.models.seedrun import seed_run
+    from hoilib.models.split_data import split_data
     from hoilib.ordering.methods import make_context
 
     world, bb = tiny_backbone

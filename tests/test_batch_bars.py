@@ -45,16 +45,14 @@ def test_batch_kernels_show_no_bars(tmp_path):
     before = os.environ.get("TQDM_DISABLE")
     with runner.kernel_environment(tmp_path):
         env = dict(os.environ)
-    assert (
-        env["TQDM_DISABLE"] == "1" and os.environ.get("TQDM_DISABLE") == before
-    )  # restored after the run
+    # restored after the run
+    assert env["TQDM_DISABLE"] == "1" and os.environ.get("TQDM_DISABLE") == before
     env["OMP_NUM_THREADS"] = "1"
     batch = _kernel(env)
     assert "bare bar disabled: True" in batch.stdout
     assert "training the text diffusion model" not in batch.stderr + batch.stdout
-    shown = _kernel(
-        {k: v for k, v in env.items() if k != "TQDM_DISABLE"}
-    )  # the control: the bar is there without it
+    # the control: the bar is there without it
+    shown = _kernel({k: v for k, v in env.items() if k != "TQDM_DISABLE"})
     assert (
         "bare bar disabled: False" in shown.stdout
         and "training the text diffusion model (raw)" in shown.stderr

@@ -47,18 +47,17 @@ def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
     from hoilib.measure import gap
     from hoilib.measure.zeroshot import annotated_pairs
     from hoilib.models.backbone import load_synth_clip
-    from hoilib.models.backbone_stage import test_features
+    from hoilib.models.backbone_stage import features_of_test_pairs
 
     cfg = resolve("smoke", {"run.run_dir": str(run_dir)})
     world = prepare_world(cfg)
     bb = load_synth_clip(run_dir / "backbone" / "synth-clip.safetensors")
-    pairs, feats = test_features(cfg, world, bb)
+    pairs, feats = features_of_test_pairs(cfg, world, bb)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     want = gap.centroid_gap(feats["union"][pos], bb.encode_text(world.prompts)[pos_cls])[1]
     assert metrics["gap"]["centroid_gap_norm"] == pytest.approx(float(want), abs=1e-6)
-    assert (
-        metrics["gap"]["centroid_gap_norm"] > 0.1
-    )  # a CLIP-style model has a gap; zero means broken features
+    # a CLIP-style model has a gap; zero means broken features
+    assert metrics["gap"]["centroid_gap_norm"] > 0.1
     assert not list(run_dir.rglob("*.tmp")) and not list(run_dir.rglob("*.failed.ipynb"))
 
 
@@ -69,9 +68,8 @@ def test_book_pages_load_with_figures_and_links(smoke_run):
     for name, page in pages.items():
         soup = BeautifulSoup(page.read_text(), "html.parser")
         imgs = soup.select("main img") or soup.select("img")
-        plotly = soup.select(
-            f"div.{DIV_CLASS}"
-        )  # interactive figures (hoilib.chapters.interactive)
+        # interactive figures (hoilib.chapters.interactive)
+        plotly = soup.select(f"div.{DIV_CLASS}")
         assert len(imgs) + len(plotly) >= 2, f"{name}: expected figures"
         for img in imgs:
             src = img.get("src", "")

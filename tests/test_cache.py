@@ -90,9 +90,8 @@ def test_prune_keeps_the_last_used_entry_of_each_name_and_removes_the_rest(tmp_p
         ("ck", "current"),
         (legacy.name, "orphan"),
     }
-    assert (
-        cache.prune([tmp_path], dry_run=True) and old.marker.is_file()
-    )  # a dry run removes nothing
+    # a dry run removes nothing
+    assert cache.prune([tmp_path], dry_run=True) and old.marker.is_file()
     gone = cache.prune([tmp_path])
     assert {e.name for e in gone} == {"t", legacy.name}
     assert not old.marker.exists() and not old.path(".json").exists() and not legacy.exists()

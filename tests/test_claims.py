@@ -8,7 +8,7 @@ import pytest
 
 from hoilib.measure import effects
 from hoilib.ordering import claims
-from hoilib.ordering.names import cell_name
+from hoilib.ordering.labels import cell_name
 
 UNSEEN = np.array([True] * 8 + [False] * 4)
 KIND = "MLP"
@@ -125,11 +125,8 @@ def test_transfer_reads_each_validations_choice_on_the_test_set():
     assert s.loc["seen", "same sign"] == 0 and s.loc["pseudo-unseen", "same sign"] == 1
 
 
-def test_the_2x2_reads_consumer_rows_and_diffusion_columns():
+def test_the_summary_lists_each_seeds_strength():
     df, _ = _rows(gain_correct=5.0, gain_wrong=1.0)
-    g = claims.grid_2x2(df, KIND)
-    assert list(g.columns) == ["diffusion: none", "diffusion: raw", "diffusion: adapted"]
-    assert list(g.index) == [f"adapted {KIND}"]
     s = claims.summary(df)
     assert s["strength per seed"].iloc[1] == "t*=599, λ=0.5; t*=599, λ=0.5; t*=599, λ=0.5"
 

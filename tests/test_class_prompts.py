@@ -40,6 +40,5 @@ def test_class_prompts_start_as_the_shared_ones_train_and_carry_over_to_held_out
         model.text_encoder.class_ctx[trained] += 0.3
         moved = model.text_features()
     held = torch.nonzero(~trained).flatten()
-    assert not torch.allclose(
-        moved[held], feats.detach()[held]
-    )  # they borrow their relatives' context
+    # they borrow their relatives' context
+    assert not torch.allclose(moved[held], feats.detach()[held])

@@ -11,7 +11,8 @@ from hoilib import artifacts, codekey
 from hoilib.models import textspace
 from hoilib.models.backbone_stage import prepare_backbone
 from hoilib.models.diffusion import diffusion_stage as dstages
-from hoilib.models.ezhoi.ezhoi_stage import split_data, train_or_load
+from hoilib.models.ezhoi.ezhoi_stage import train_or_load
+from hoilib.models.split_data import split_data
 
 
 @pytest.fixture
@@ -45,9 +46,8 @@ def test_closures_follow_the_imports():
     assert "hoilib.models.diffusion.model" in codekey.stage_code("diffusion")["modules"]
     for stage in codekey.STAGES:  # chapter 5's scoring feeds no cached stage
         assert "hoilib.chapters.ch5_ordering" not in codekey.stage_code(stage)["modules"]
-    assert (
-        "hoilib.data.synth.render" in codekey.stage_code("world")["modules"]
-    )  # imports inside the package count
+    # imports inside the package count
+    assert "hoilib.data.synth.render" in codekey.stage_code("world")["modules"]
     # the annotation reader needs the tables, not the metric: a metric fix must not re-extract features
     assert "hoilib.data.hoitables" in codekey.stage_code("features")["modules"]
     assert "hoilib.measure.metric" not in codekey.stage_code("features")["modules"]
@@ -141,9 +141,8 @@ def test_the_package_has_no_import_cycle():
             return
         state[m] = 1
         for d in sorted(deps[m]):
-            if not m.startswith(
-                d + "."
-            ):  # running a parent package first is not a cycle (its __init__ re-exports)
+            # running a parent package first is not a cycle (its __init__ re-exports)
+            if not m.startswith(d + "."):
                 visit(d, path + [m])
         state[m] = 2
 

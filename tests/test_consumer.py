@@ -12,7 +12,7 @@ import torch.nn.functional as F
 
 from hoilib.measure.zeroshot import score_logits
 from hoilib.ordering import consumers, head, strength, twobytwo
-from hoilib.ordering.names import cell_name
+from hoilib.ordering.labels import cell_name
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +46,8 @@ def test_the_choice_is_a_bridge_with_the_best_validation_score_and_ties_go_to_th
     c = strength.choose(g, {"seen": 0.0, "pseudo-unseen": 1.0})
     assert (c.t_start, c.lam, c.by, c.gain) == (199, 1.0, "pseudo-unseen", 4.0)
     flat = strength.choose(g.assign(**{"pseudo-unseen": np.nan}), {"seen": 0.5, "pseudo-unseen": 1})
-    assert (
-        flat.by == "seen" and (flat.t_start, flat.lam) == grid[0]
-    )  # no pseudo class: seen decides
+    # no pseudo class: seen decides
+    assert flat.by == "seen" and (flat.t_start, flat.lam) == grid[0]
     with pytest.raises(ValueError, match="by must be one of"):
         strength.choose(g, {}, by="test")
 

@@ -29,11 +29,17 @@ def test_held_out_rows_are_whole_sentence_sets():
         consumers.held_out_rows(cls[:-1], len(CLASSES))
 
 
+def fit_one(kind, corpus, cls, n, held, space, scale=100.0, steps=3000, seed=0):
+    """One consumer through ``fit_consumers``, the only way the chapters fit them."""
+    fits = consumers.fit_consumers([(kind, space)], {space: corpus}, cls, n, held, scale, steps, seed)
+    return fits[(kind, space)]
+
+
 @pytest.mark.parametrize("kind", consumers.KINDS)
 def test_every_kind_learns_the_text_and_keeps_its_best_held_out_fit(kind):
     corpus, cls, centres = _corpus()
     held = consumers.held_out_rows(cls, len(CLASSES))
-    c = consumers.fit_consumer(kind, corpus, cls, len(CLASSES), held, "raw", scale=30, steps=200)
+    c = fit_one(kind, corpus, cls, len(CLASSES), held, "raw", scale=30, steps=200)
     assert consumers.text_accuracy(c, corpus[held], cls[held], CLASSES) == 1.0
     assert np.isfinite(c.held_out_loss) and c.kind == kind
     assert c.logits(torch.randn(5, 16)).shape == (5, len(CLASSES))
@@ -42,15 +48,15 @@ def test_every_kind_learns_the_text_and_keeps_its_best_held_out_fit(kind):
     if kind == "Gaussian":
         assert c.chosen.startswith("shrinkage ")
     with pytest.raises(ValueError, match="consumer kind"):
-        consumers.fit_consumer("kNN", corpus, cls, len(CLASSES), held, "raw")
+        fit_one("kNN", corpus, cls, len(CLASSES), held, "raw")
 
 
 def test_a_fit_depends_only_on_its_text_and_seed():
     corpus, cls, _ = _corpus()
     held = consumers.held_out_rows(cls, len(CLASSES))
     x = torch.randn(7, 16)
-    a = consumers.fit_consumer("MLP", corpus, cls, len(CLASSES), held, "raw", steps=100, seed=3)
-    b = consumers.fit_consumer("MLP", corpus, cls, len(CLASSES), held, "raw", steps=100, seed=3)
+    a = fit_one("MLP", corpus, cls, len(CLASSES), held, "raw", steps=100, seed=3)
+    b = fit_one("MLP", corpus, cls, len(CLASSES), held, "raw", steps=100, seed=3)
     assert torch.equal(a.logits(x), b.logits(x))
 
 
@@ -58,9 +64,8 @@ def test_accuracy_counts_any_label_among_the_valid_classes():
     logits = torch.tensor([[5.0, 1.0, 9.0, 0.0], [0.0, 2.0, 1.0, 3.0]])
     valid = torch.tensor([[True, True, False, False], [False, False, True, True]])
     correct = torch.tensor([[True, False, True, False], [False, False, True, False]])
-    assert (
-        consumers.accuracy(logits, valid, correct) == 0.5
-    )  # row 0 right (class 0), row 1 wrong (3)
+    # row 0 right (class 0), row 1 wrong (3)
+    assert consumers.accuracy(logits, valid, correct) == 0.5
 
 
 def test_class_means_name_a_missing_class():

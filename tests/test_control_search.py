@@ -31,10 +31,11 @@ def test_each_candidate_gets_its_control_and_nothing_about_the_order(tiny_cfg, t
             == by[(mlp2, kind, "adapted")]["test Unseen gain"]
         )
     a, b = by[(book, "MLP", "adapted")], by[(mlp2, "MLP", "adapted")]
+    # the override reached the MLP
     assert (a["validation gain"], a["test Unseen gain"]) != (
         b["validation gain"],
         b["test Unseen gain"],
-    )  # the override reached the MLP
+    )
     text = "\n".join(section(out))
     assert "positive control passes" in text and MLP2 in text and "world seed" in text
     assert section(tmp_path / "absent.json") == []

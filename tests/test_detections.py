@@ -165,9 +165,8 @@ def test_options_and_entry_order(tmp_path, det_file):
     )
     assert len(strict) == 4 * 24 - 4 + 1  # every detection kept
     assert np.allclose(strict.prior[strict.image == 2], 0.1 * 0.15)
-    shuffled = (
-        tmp_path / "shuffled.json"
-    )  # entry order does not matter; unknown filenames are ignored
+    # entry order does not matter; unknown filenames are ignored
+    shuffled = tmp_path / "shuffled.json"
     write_detections(
         shuffled,
         _entries()[::-1] + [{"filename": "other.jpg", "boxes": [], "labels": [], "scores": []}],
@@ -278,9 +277,8 @@ def test_pairset_subset_carries_prior(tmp_path, det_file):
     assert np.array_equal(sub.prior, pairs.prior[5:9]) and np.array_equal(
         sub.boxes_o, pairs.boxes_o[5:9]
     )
-    plain = PairSet(
-        pairs.image, pairs.boxes_h, pairs.boxes_o, pairs.object
-    )  # old constructor call: no prior
+    # old constructor call: no prior
+    plain = PairSet(pairs.image, pairs.boxes_h, pairs.boxes_o, pairs.object)
     assert plain.prior is None and plain.subset([0, 1]).prior is None
 
 

@@ -148,9 +148,8 @@ def test_saved_weights_are_the_ema_of_every_step_from_the_initial_weights(monkey
     for raw in seen[1:]:  # the rule, by hand
         ref = [decay * e + (1 - decay) * p for e, p in zip(ref, raw, strict=False)]
     got = list(diff.denoiser.parameters())
-    assert (
-        type(diff.denoiser) is dm.VectorDenoiser
-    )  # the plain module, not the wrapper: checkpoint keys unchanged
+    # the plain module, not the wrapper: checkpoint keys unchanged
+    assert type(diff.denoiser) is dm.VectorDenoiser
     assert all(torch.allclose(g.double(), r, atol=1e-6) for g, r in zip(got, ref, strict=False))
     if decay == 0:
         assert all(torch.equal(g, p.float()) for g, p in zip(got, seen[-1], strict=False))

@@ -35,14 +35,16 @@ from hoilib.errors import DataError
 from hoilib.models.features import extract_pair_features, feature_entry
 
 ROOT = Path(__file__).resolve().parent.parent
+# batches of 7, 7 and 1 images: rank 1's share of the last one is empty
 DDP_IMAGES, DDP_BATCH = (
     15,
     7,
-)  # batches of 7, 7 and 1 images: rank 1's share of the last one is empty
+)
+# all parameters used / text modules off (find_unused_parameters)
 ABLATION_RUNS = (
     "full",
     "frozen text",
-)  # all parameters used / text modules off (find_unused_parameters)
+)
 
 
 def no_dropout(model: torch.nn.Module) -> torch.nn.Module:
@@ -85,7 +87,7 @@ def child(argv=None) -> int:
     args = ap.parse_args(argv)
     from hoilib.data.build import prepare_world
     from hoilib.models.backbone import load_synth_clip
-    from hoilib.models.ezhoi.ezhoi_stage import split_data
+    from hoilib.models.split_data import split_data
 
     assert distributed.init_from_env(), "expected to run under torchrun with WORLD_SIZE 2"
     rank, size = distributed.world()
@@ -106,9 +108,8 @@ def child(argv=None) -> int:
     artifacts.save_tensors(
         out / f"features-rank{rank}.safetensors", feats, {"seconds": time.time() - t0}
     )
-    data = split_data(
-        cfg, world, bb, cfg.world.split
-    )  # train features from the cache rank 0 wrote, test ones extracted
+    # train features from the cache rank 0 wrote, test ones extracted
+    data = split_data(cfg, world, bb, cfg.world.split)
     for name in ABLATION_RUNS:
         state, hist = _train_one(cfg, bb, world, data, name)
         artifacts.save_tensors(
@@ -295,9 +296,8 @@ def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_pa
         match=rf"{world.test.path.name}: image {used[-1]}: image file not found: .*{last.name}",
     ):
         extract_pair_features(bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False)
-    last.write_bytes(
-        b"not an image"
-    )  # only a worker finds this one: its error must come back readable
+    # only a worker finds this one: its error must come back readable
+    last.write_bytes(b"not an image")
     with pytest.raises(
         DataError,
         match=rf"{world.test.path.name}: image {used[-1]}: image file .*{last.name} cannot be read .*worker",
@@ -331,7 +331,7 @@ def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_p
 def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backbone, name):
     """Same weights on both ranks; same losses and (to float tolerance) weights as one process on the whole batches."""
     from hoilib.data.build import prepare_world
-    from hoilib.models.ezhoi.ezhoi_stage import split_data
+    from hoilib.models.split_data import split_data
 
     out, cfg = ddp_run
     _, bb = tiny_backbone

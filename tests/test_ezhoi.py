@@ -11,10 +11,11 @@ from hoilib.errors import ArtifactError
 from hoilib.models import textspace
 from hoilib.models.ezhoi.adapter import Adapter
 from hoilib.models.ezhoi.checkpoint import load_checkpoint, save_checkpoint
-from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, build_model, split_data
+from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, build_model
 from hoilib.models.ezhoi.pairs import pack_pairs
 from hoilib.models.ezhoi.train import class_objects, loss_mask
 from hoilib.models.features import extract_pair_features
+from hoilib.models.split_data import split_data
 
 
 @pytest.fixture(scope="module")

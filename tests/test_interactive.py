@@ -32,6 +32,34 @@ def _sets(seed: int = 0):
     return sets, labels
 
 
+def fixed_frame(sets, n_per_set, seed, return_rows=False, **_):
+    """``umap_embedding``'s frame without the fit: each set's seeded subsample at its first two
+    coordinates (moved by the seed), so the plotly tests check the drawing, not UMAP."""
+    rng = np.random.default_rng(seed)
+    parts = []
+    for name, x in sets.items():
+        x = np.asarray(x, dtype=float)
+        idx = (
+            rng.choice(len(x), n_per_set, replace=False)
+            if len(x) > n_per_set
+            else np.arange(len(x))
+        )
+        part = pd.DataFrame({"umap 1": x[idx, 0] + seed, "umap 2": x[idx, 1], "set": name})
+        if return_rows:
+            part["row"] = idx.astype(np.int64)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def no_umap_fit():
+    """The figures get ``fixed_frame``; ``test_umap_embedding_keeps_its_frame_for_current_callers``
+    still runs the real fit (``umap_fit.umap_embedding`` is not patched)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(interactive, "umap_embedding", fixed_frame)
+        yield
+
+
 @pytest.fixture(scope="module")
 def figure():
     sets, labels = _sets()
@@ -49,7 +77,7 @@ def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
     assert [tr.name for tr in fig.data] == list(sets)
     assert [len(tr.x) for tr in fig.data] == [min(30, len(x)) for x in sets.values()]
     # the hover names the group, the class and seen/unseen; every point against its own row's class
-    emb = umap_fit.umap_embedding(sets, n_per_set=30, seed=0, return_rows=True)
+    emb = fixed_frame(sets, n_per_set=30, seed=0, return_rows=True)
     for tr in fig.data:
         assert "%{fullData.name}" in tr.hovertemplate and "%{customdata[0]}" in tr.hovertemplate
         assert "%{customdata[1]}" in tr.hovertemplate
@@ -109,9 +137,8 @@ def test_show_gives_html_that_loads_plotly_from_the_book(figure, monkeypatch):
     assert f'getElementById("{div["id"]}")' in script and "Plotly.newPlot" in script
     assert "_static/plotly.min.js" in script and "data-content_root" in script
     assert not re.search(r"https?://", html), "the figure must not load anything from the network"
-    assert (
-        "<script src" not in html.lower()
-    )  # plotly.js is not inlined either: loaded once per page from _static
+    # plotly.js is not inlined either: loaded once per page from _static
+    assert "<script src" not in html.lower()
     fig_json = re.search(r"var fig = (\{.*\});\n", script).group(1)
     assert len(json.loads(fig_json.replace("<\\/", "</"))["data"]) == len(sets)
     assert bundle["application/vnd.plotly.v1+json"]["data"][0]["name"] == "raw text"
@@ -201,21 +228,18 @@ def test_modality_gap_drawing_is_labelled_and_deterministic():
     assert len(pts) == 2  # the two clouds
     image, text = pts  # drawn in this order
     centroids = [c.get_offsets().data[0] for c in ax.collections if len(c.get_offsets()) == 1][:2]
-    np.testing.assert_allclose(
-        centroids, [image.mean(axis=0), text.mean(axis=0)]
-    )  # the marked centroids are the means
+    # the marked centroids are the means
+    np.testing.assert_allclose(centroids, [image.mean(axis=0), text.mean(axis=0)])
     (arrow,) = [
         t for t in ax.texts if getattr(t, "arrow_patch", None) is not None
     ]  # the gap vector
     # it points from the text centroid to the image centroid: mean(image) - mean(text)
     np.testing.assert_allclose(arrow.xy, image.mean(axis=0))
     np.testing.assert_allclose(arrow.xyann, text.mean(axis=0))
-    np.testing.assert_allclose(
-        np.linalg.norm(image, axis=1), 1
-    )  # the points lie on the unit sphere
-    assert (
-        np.linalg.norm(image.mean(axis=0)) < 1 and np.linalg.norm(text.mean(axis=0)) < 1
-    )  # centroids inside
+    # the points lie on the unit sphere
+    np.testing.assert_allclose(np.linalg.norm(image, axis=1), 1)
+    # centroids inside
+    assert np.linalg.norm(image.mean(axis=0)) < 1 and np.linalg.norm(text.mean(axis=0)) < 1
     again = ch1_gap.gap_drawing()
     pts_again = [
         c.get_offsets().data for c in again.axes[0].collections if len(c.get_offsets()) > 1

@@ -24,9 +24,8 @@ def test_no_bridge_row_is_the_trained_model(exp):
     cfg, world, data, ctx, run = exp
     v, t, scale = ordering.method_features(cfg, "EZ-HOI, no bridge", run, ctx)
     ours = ordering.evaluate(ctx, v, t, scale).as_percent()
-    theirs = evaluate_model(
-        run.model, world, data
-    )  # sigmoid(scale * cos + bias): same ranking within each class
+    # sigmoid(scale * cos + bias): same ranking within each class
+    theirs = evaluate_model(run.model, world, data)
     for k in ("full", "seen", "unseen"):
         assert ours[k] == pytest.approx(theirs[k], abs=1e-9), k
 
@@ -50,12 +49,12 @@ def test_wrong_order_needs_the_explicit_mismatch(exp):
     vmean = ordering.modality_mean(run.train_vision)
     with pytest.raises(OrderError, match="wrong-order ablation"):
         ordering.bridged(cfg, run.raw, run.vision, vmean, run.space.fingerprint)
-    ordering.bridged(
-        cfg, run.adapted, run.vision, vmean, run.space.fingerprint
-    )  # correct order: allowed
+    # correct order: allowed
+    ordering.bridged(cfg, run.adapted, run.vision, vmean, run.space.fingerprint)
+    # raw everywhere
     ordering.bridged(
         cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, run.space.meta["raw_fingerprint"]
-    )  # raw everywhere
+    )
 
 
 def test_sweep_at_t_zero_equals_no_bridge(exp):

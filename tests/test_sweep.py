@@ -312,9 +312,8 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
     from hoilib.cli import main
 
     root, nbs = tmp_path / "sweep", sweep["nbs"]
-    shutil.copytree(
-        sweep["root"], root
-    )  # this test changes its runs; the shared sweep stays as run
+    # this test changes its runs; the shared sweep stays as run
+    shutil.copytree(sweep["root"], root)
     assert main(["results", "--root", str(root)]) == 0
     out = capsys.readouterr().out
     assert "smoke-seed0" in out and "11.00" in out and "n/a" in out

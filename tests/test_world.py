@@ -92,9 +92,8 @@ def test_splits_hold_their_definitions(tiny_world):
         unseen = set(meta["splits"][s])
         assert unseen, s
         seen = [classes[i] for i in range(len(classes)) if i not in unseen]
-        if s.endswith(
-            "uc"
-        ):  # composition: every verb and object of an unseen class stays seen elsewhere
+        # composition: every verb and object of an unseen class stays seen elsewhere
+        if s.endswith("uc"):
             for i in unseen:
                 v, o = classes[i]
                 assert any(c[0] == v for c in seen) and any(c[1] == o for c in seen)

@@ -57,9 +57,8 @@ def test_annotated_pairs_finds_every_gt_pair(tiny_backbone):
         (int(i), int(c), tuple(h), tuple(o))
         for i, c, h, o in zip(gt.image, gt.hoi, gt.boxes_h, gt.boxes_o, strict=False)
     }
-    for p, c in zip(
-        idx, cls, strict=False
-    ):  # each found pair is a ground-truth pair of the class reported for it
+    # each found pair is a ground-truth pair of the class reported for it
+    for p, c in zip(idx, cls, strict=False):
         assert (
             int(pairs.image[p]),
             int(c),
@@ -86,9 +85,8 @@ def test_annotated_pairs_match_detected_boxes_by_iou(tiny_backbone):
     world, _ = tiny_backbone
     pairs = world.test_pairs()
     exact, cls = annotated_pairs(world.test, pairs)
-    shifted = PairSet(
-        pairs.image, pairs.boxes_h + 1.0, pairs.boxes_o - 1.0, pairs.object
-    )  # a detector's boxes are never exact
+    # a detector's boxes are never exact
+    shifted = PairSet(pairs.image, pairs.boxes_h + 1.0, pairs.boxes_o - 1.0, pairs.object)
     idx, cls2 = annotated_pairs(world.test, shifted)
     assert np.array_equal(idx, exact) and np.array_equal(cls2, cls)
     far = PairSet(pairs.image, pairs.boxes_h + 1000.0, pairs.boxes_o, pairs.object)

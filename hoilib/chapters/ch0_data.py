@@ -35,9 +35,8 @@ class DataChapter(ChapterResult):
     statistics: pd.DataFrame  # one row per statistic of the world
     classes: pd.DataFrame  # per class: name, train and test counts, rare
     backbone: str  # one line on the backbone
-    pretraining_losses: (
-        list[float] | None
-    )  # the small CLIP's contrastive loss per step (None for open_clip models)
+    # the small CLIP's contrastive loss per step (None for open_clip models)
+    pretraining_losses: list[float] | None
 
     def numbers(self) -> dict:
         return {"n_classes": len(self.classes), "n_rare": int(self.classes["rare"].sum())}

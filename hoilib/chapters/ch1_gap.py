@@ -20,7 +20,7 @@ from hoilib.measure.zeroshot import (
     shuffled_control,
     zero_shot_map,
 )
-from hoilib.models.backbone_stage import test_features
+from hoilib.models.backbone_stage import features_of_test_pairs
 
 NAME = "01_modality_gap"
 NEEDS_SPLIT = False
@@ -50,9 +50,8 @@ class GapChapter(ChapterResult):
     zero_shot: pd.DataFrame  # mAP (%) per crop kind, and the shuffled-label control
     shuffled: np.ndarray  # Full mAP (0-1) of each shuffled-label repeat
     shift: list[dict]  # mAP along the gap direction (Liang et al.'s experiment)
-    parts: (
-        pd.DataFrame
-    )  # zero-shot accuracy (%) on objects and on verbs given the object, and chance
+    # zero-shot accuracy (%) on objects and on verbs given the object, and chance
+    parts: pd.DataFrame
 
     def numbers(self) -> dict:
         s = self.summary
@@ -82,7 +81,7 @@ class GapChapter(ChapterResult):
 
 def run(ch: Chapter) -> GapChapter:
     cfg, world, backbone = ch.cfg, ch.world, ch.backbone
-    pairs, feats = test_features(cfg, world, backbone)
+    pairs, feats = features_of_test_pairs(cfg, world, backbone)
     text = backbone.encode_text(world.prompts)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     img_pos, txt_pos = feats["union"][pos], text[pos_cls]

@@ -16,11 +16,11 @@ from hoilib.measure.zeroshot import zero_shot_map
 from hoilib.models.backbone import Backbone
 from hoilib.models.ezhoi.ezhoi_stage import (
     ABLATIONS,
-    SplitData,
     descriptor_features,
     evaluate_model,
     train_or_load,
 )
+from hoilib.models.split_data import SplitData
 
 NAME = "02_ezhoi_training"
 NEEDS_SPLIT = True

@@ -24,9 +24,8 @@ DENOISE_T = (0, 200, 400, 600, 800, 999)
 @dataclass
 class DiffusionChapter(ChapterResult):
     runs: list[SeedRun]
-    quality: (
-        pd.DataFrame
-    )  # sample quality of each model of the first seed (rows: measure, columns: model)
+    # sample quality of each model of the first seed (rows: measure, columns: model)
+    quality: pd.DataFrame
     nn_cos: dict[str, np.ndarray]  # space -> each sample's cosine to its nearest training sentence
     denoising: dict[str, list[dict]]  # space -> per t: nearest-class accuracy noised and denoised
 

@@ -13,8 +13,8 @@ import pandas as pd
 
 from hoilib.measure.summary import mean_std
 from hoilib.ordering import claims
+from hoilib.ordering.labels import CORRECT, WRONG
 from hoilib.ordering.methods import METHODS
-from hoilib.ordering.names import CORRECT, WRONG
 
 NONE = "EZ-HOI, no bridge"
 SOFTMAX = "EZ-HOI, softmax at CLIP's temperature"

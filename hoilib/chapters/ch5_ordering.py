@@ -19,8 +19,8 @@ from hoilib.config import section_names
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_run
 from hoilib.ordering import claims, dose, twobytwo
+from hoilib.ordering.labels import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
 from hoilib.ordering.methods import Context, bridged, make_context, method_features
-from hoilib.ordering.names import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
 from hoilib.ordering.tables import compute_tables
 
 NAME = "05_evaluation"
@@ -276,9 +276,8 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
         labels,
         ch.world.class_names(),
         np.asarray(ch.data.unseen),
-        **umap_fit.run_settings(
-            ch.cfg, n_per_set=ch.cfg.evaluation.umap_points // 2
-        ),  # five sets: half each
+        # five sets: half each
+        **umap_fit.run_settings(ch.cfg, n_per_set=ch.cfg.evaluation.umap_points // 2),
         title="text spaces, vision and bridged vision (one UMAP fit)",
     )
 

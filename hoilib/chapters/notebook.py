@@ -23,7 +23,7 @@ from hoilib.data.build import prepare_world
 from hoilib.data.world import World
 from hoilib.models.backbone import Backbone
 from hoilib.models.backbone_stage import prepare_backbone
-from hoilib.models.ezhoi.ezhoi_stage import SplitData, split_data
+from hoilib.models.split_data import SplitData, split_data
 from hoilib.seed import seed_everything
 
 
@@ -62,12 +62,8 @@ class Chapter:
         """Glue every number of ``result`` for the prose and write its metrics JSON; returns the JSON path."""
         from myst_nb import glue
 
-        for (
-            key,
-            value,
-        ) in (
-            result.numbers().items()
-        ):  # numpy scalars print as np.float64(...): the prose needs numbers
+        # numpy scalars print as np.float64(...): the prose needs numbers
+        for key, value in result.numbers().items():
             glue(key, value.item() if hasattr(value, "item") else value, display=False)
         return save_metrics(self.cfg, self.name, result.metrics())
 

@@ -1,1 +1,1 @@
-"""Measures: the HOI metric, zero-shot scoring, modality-gap measures and tests, baselines."""
+"""Measures: the HOI metric, zero-shot scoring, modality-gap measures and tests, effect sizes."""

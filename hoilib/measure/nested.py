@@ -60,9 +60,10 @@ def _interval(rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: 
     picks = rng.integers(0, n, (n_boot, n))
     total = np.zeros(n_boot)
     for slot in range(n):
+        # (worlds, n_boot)
         per_world = np.stack(
             [np.mean([_resampled_means(rng, d, n_boot) for d in w], axis=0) for w in worlds]
-        )  # (worlds, n_boot)
+        )
         total += per_world[picks[:, slot], np.arange(n_boot)]
     lo, hi = np.quantile(total / n, [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)

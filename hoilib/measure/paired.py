@@ -26,9 +26,8 @@ def paired_tests(df, ap: dict, a: str, b: str, unseen: np.ndarray):
             if len(seeds) > 1 and diff.std() > 0
             else float("nan")
         )
-        ca = np.mean(
-            [ap[(a, s)] for s in seeds], axis=0
-        )  # NaN (no test GT) in the same classes for every seed
+        # NaN (no test GT) in the same classes for every seed
+        ca = np.mean([ap[(a, s)] for s in seeds], axis=0)
         cb = np.mean([ap[(b, s)] for s in seeds], axis=0)
         keep = mask & ~np.isnan(ca) & ~np.isnan(cb)
         dc = 100 * (cb - ca)[keep]

@@ -61,7 +61,7 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
     return load_synth_clip(path)
 
 
-def test_features(
+def features_of_test_pairs(
     cfg: Params, world: World, backbone: Backbone, kinds=("human", "object", "union")
 ):
     """Features of every candidate test pair (cached under the run folder)."""

@@ -264,15 +264,13 @@ def extract_pair_features(
     if distributed.all_true(entry.done([path])):
         tensors, _ = artifacts.load_tensors(path, "feature cache")
         return tensors
-    if (
-        distributed.active()
-    ):  # every rank checks every image, so all of them stop together instead of hanging
+    # every rank checks every image, so all of them stop together instead of hanging
+    if distributed.active():
         err = PairCrops(ds, pairs, kinds, backbone.image_size).missing_image()
         if err is not None:
             raise err
-    block = -(
-        -batch_size // len(kinds)
-    )  # shards cut at batch boundaries: the same batches as one process
+    # shards cut at batch boundaries: the same batches as one process
+    block = -(-batch_size // len(kinds))
     mine = distributed.shard(len(pairs), block)
     with timed("feature extraction"):
         local = encode_crops(

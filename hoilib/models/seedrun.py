@@ -12,17 +12,13 @@ from dataclasses import dataclass
 import torch
 
 from hoilib.config import Params, stage_root
-from hoilib.measure.baselines import modality_mean
 from hoilib.models import textspace
 from hoilib.models.diffusion import diffusion_stage
 from hoilib.models.diffusion.model import TextDiffusion
-from hoilib.models.ezhoi.ezhoi_stage import (
-    SplitData,
-    checkpoint_path,
-    pair_visual_features,
-    train_or_load,
-)
+from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_features, train_or_load
 from hoilib.models.ezhoi.model import EZHOI
+from hoilib.models.gap_closing import modality_mean
+from hoilib.models.split_data import SplitData
 
 
 @dataclass

@@ -26,7 +26,7 @@ from hoilib.measure.effects import contrast, excludable, verdict
 from hoilib.measure.paired import holm, paired_tests
 from hoilib.measure.summary import mean_std
 from hoilib.models import textspace
-from hoilib.ordering.names import cell_name, head_name
+from hoilib.ordering.labels import cell_name, head_name
 
 COLS = ("unseen", "seen", "full")
 CONTROL_MARGIN = 1.0  # points the consistent bridge must gain, on validation and on Unseen test mAP
@@ -236,16 +236,6 @@ def summary(df: pd.DataFrame, by=("kind", "consumer", "diffusion", "denoiser")) 
     )
     t = mean_std(df, by="cell", cols=("full", "seen", "unseen"))
     t["strength per seed"] = df.groupby("cell", sort=False).pick.agg("; ".join)
-    return t
-
-
-def grid_2x2(df: pd.DataFrame, kind: str, col: str = "unseen", denoiser: str = "trained MLP"):
-    """One consumer kind's 2 x 2 (plus no bridge): consumer rows, diffusion columns, mean mAP."""
-    sub = df[(df.kind == kind) & df.denoiser.isin([denoiser, "none"])]
-    t = sub.groupby(["consumer", "diffusion"], sort=False)[col].mean().unstack("diffusion")
-    t = t[[c for c in ("none", "raw", "adapted") if c in t.columns]]
-    t.columns = [f"diffusion: {c}" for c in t.columns]
-    t.index = [f"{c} {kind}" for c in t.index]
     return t
 
 

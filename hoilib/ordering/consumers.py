@@ -166,24 +166,6 @@ def fit_consumers(
     return {spec: out[spec] for spec in specs}
 
 
-def fit_consumer(
-    kind: str,
-    corpus: torch.Tensor,
-    corpus_class: torch.Tensor,
-    n_classes: int,
-    held: torch.Tensor,
-    space: str,
-    scale: float = 100.0,
-    steps: int = 3000,
-    seed: int = 0,
-) -> TextConsumer:
-    """One consumer of ``KINDS`` fitted on the text rows outside ``held`` (``fit_consumers`` for one)."""
-    specs = [(kind, space)]
-    return fit_consumers(specs, {space: corpus}, corpus_class, n_classes, held, scale, steps, seed)[
-        (kind, space)
-    ]
-
-
 def accuracy(logits: torch.Tensor, valid: torch.Tensor, correct: torch.Tensor) -> float:
     """Top-1 accuracy among each row's valid classes; ``correct`` (N, C) bool marks right answers."""
     pred = logits.masked_fill(~valid, float("-inf")).argmax(-1)

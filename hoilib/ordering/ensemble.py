@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from hoilib.measure.baselines import capdec_noise
+from hoilib.models.gap_closing import capdec_noise
 
 
 @dataclass

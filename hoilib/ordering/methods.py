@@ -18,15 +18,15 @@ import torch
 import torch.nn.functional as F
 
 from hoilib.config import Params
-from hoilib.measure import baselines
-from hoilib.measure.baselines import modality_mean
 from hoilib.measure.metric import HOIMetrics, evaluate_hoi
 from hoilib.measure.zeroshot import annotated_pairs, score_pairs
+from hoilib.models import gap_closing
 from hoilib.models.diffusion.bridge import bridge, noise_matched_t
 from hoilib.models.diffusion.model import TextDiffusion
-from hoilib.models.ezhoi.ezhoi_stage import SplitData
+from hoilib.models.gap_closing import modality_mean
 from hoilib.models.seedrun import SeedRun
-from hoilib.ordering.names import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
+from hoilib.models.split_data import SplitData
+from hoilib.ordering.labels import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
 
 METHODS = {  # name -> what it is; the order of the chapter's table
     "frozen CLIP, no bridge": "frozen union-crop features vs raw class text (chapter 1)",
@@ -142,12 +142,12 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
         return v, sp.adapted, head
     if name == "EZ-HOI + mean-centering (C3)":
         return (
-            baselines.mean_center(run.vision, vmean),
-            baselines.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)),
+            gap_closing.mean_center(run.vision, vmean),
+            gap_closing.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)),
             head,
         )
     if name == "EZ-HOI + CapDec noise":
-        proto = baselines.capdec_prototypes(
+        proto = gap_closing.capdec_prototypes(
             sp.adapted_corpus,
             sp.corpus_class,
             sp.adapted,
@@ -156,10 +156,12 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
         )
         return run.vision, proto, head
     if name == "EZ-HOI + DeCap projection":
-        return baselines.decap_project(run.vision, sp.adapted_corpus), sp.adapted, head
+        return gap_closing.decap_project(run.vision, sp.adapted_corpus), sp.adapted, head
     if name == "EZ-HOI + Procrustes":
-        w = baselines.procrustes(F.normalize(run.train_pos, dim=-1), sp.adapted[run.train_pos_cls])
-        return baselines.apply_procrustes(run.vision, w), sp.adapted, head
+        w = gap_closing.procrustes(
+            F.normalize(run.train_pos, dim=-1), sp.adapted[run.train_pos_cls]
+        )
+        return gap_closing.apply_procrustes(run.vision, w), sp.adapted, head
     raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
 
 

@@ -25,13 +25,8 @@ from hoilib.measure.metric import HOIDetections, HOIGroundTruth, evaluate_hoi
 from hoilib.models.ezhoi.pairs import PairTensors
 from hoilib.models.ezhoi.train import gt_of
 
-T_GRID = (
-    199,
-    399,
-    599,
-    799,
-    999,
-)  # start steps tried on validation (the noise-matched one is added)
+# start steps tried on validation (the noise-matched one is added)
+T_GRID = (199, 399, 599, 799, 999)
 LAMBDAS = (0.25, 0.5, 0.75, 1.0)  # blend weights tried on validation
 VALIDATIONS = ("pseudo-unseen", "seen")  # the classes whose validation mAP can choose
 

@@ -24,7 +24,7 @@ from hoilib.measure.zeroshot import class_mask, score_logits
 from hoilib.models.diffusion.bridge import bridge, check_order, noise_matched_t
 from hoilib.models.diffusion.closed_form import ClosedFormDenoiser
 from hoilib.ordering import consumers
-from hoilib.ordering.names import cell_name
+from hoilib.ordering.labels import cell_name
 from hoilib.ordering.strength import (
     T_GRID,
     VALIDATIONS,

@@ -45,10 +45,11 @@ def write_results_page(book_dir: Path, runs_root: str | Path | None = None) -> P
     return artifacts.write_bytes(Path(book_dir) / "results.md", text.encode("utf-8"))
 
 
+# shown to the reader as the chapter's parameter table
 HIDDEN_TAGS = (
     "parameters",
     "injected-parameters",
-)  # shown to the reader as the chapter's parameter table
+)
 
 
 def publish_copy(executed: Path, dest: Path) -> Path:

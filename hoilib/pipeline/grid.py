@@ -40,7 +40,7 @@ FIXED = "EZ-HOI head, t* fixed (design document)"
 def settings(kinds) -> list[tuple[str, dict]]:
     """(setting, {contrast: (a, b)}) of every consumer kind, EZ-HOI's head and the fixed-t* rows."""
     from hoilib.ordering import claims  # the claims' names and sizes, without torch at import
-    from hoilib.ordering.names import CORRECT, WRONG
+    from hoilib.ordering.labels import CORRECT, WRONG
 
     out = [(f"text-only: {k}", claims.text_pairs(k)) for k in kinds] + [(HEAD, claims.head_pairs())]
     none = "EZ-HOI, no bridge"

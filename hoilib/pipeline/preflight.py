@@ -84,9 +84,8 @@ def check_inputs(cfg: Params) -> None:
     if cfg.world.dataset == "hico-det":
         from hoilib.data.build import prepare_world
 
-        world = prepare_world(
-            cfg
-        )  # annotations parsed, every listed image present, the official lists matched
+        # annotations parsed, every listed image present, the official lists matched
+        world = prepare_world(cfg)
         if world.pair_source != "gt":
             from hoilib.data.detections import read_detections
 

@@ -64,7 +64,8 @@ def main(argv=None) -> int:
     from hoilib.data.build import prepare_world
     from hoilib.errors import HoiBookError
     from hoilib.models.backbone_stage import prepare_backbone
-    from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, split_data, train_or_load
+    from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, train_or_load
+    from hoilib.models.split_data import split_data
     from hoilib.pipeline.preflight import check_inputs
     from hoilib.seed import seed_everything
 

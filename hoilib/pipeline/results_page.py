@@ -233,9 +233,8 @@ def results_text(runs_root: str | Path = REPO / "runs") -> str:
         )
     else:
         shown = df.copy()
-        for c in (
-            INFO_COLUMNS
-        ):  # None / NA / bools read as n/a, yes, no (to_string's na_rep covers floats only)
+        # None / NA / bools read as n/a, yes, no (to_string's na_rep covers floats only)
+        for c in INFO_COLUMNS:
             shown[c] = [
                 _cell(v) if v is None or v is pd.NA or isinstance(v, bool) else v for v in shown[c]
             ]

@@ -89,9 +89,8 @@ def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
     settings = {
         **kernel_env(cpu_kernels),  # read when each kernel imports torch
         "TQDM_DISABLE": "1",  # tqdm reads it at import: no progress bars stored in the executed notebooks
-        artifacts.RUN_LOG_ENV: str(
-            run_dir / "run.log"
-        ),  # the chapters' stages say what they reused
+        # the chapters' stages say what they reused
+        artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),
         # UMAP's numba kernels compile once per machine (machine.numba_cache_dir)
         "NUMBA_CACHE_DIR": numba_cache_dir(),
     }

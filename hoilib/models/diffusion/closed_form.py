@@ -24,8 +24,8 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler
 from torch import nn
 
-from hoilib.measure.baselines import modality_mean
 from hoilib.models.diffusion.model import SCALE, scheduler_config, to_diffusion_space
+from hoilib.models.gap_closing import modality_mean
 
 QUERY_CHUNK = 1024
 CORPUS_CHUNK = 4096

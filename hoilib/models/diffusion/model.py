@@ -40,7 +40,7 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from hoilib import artifacts
 from hoilib.errors import ArtifactError
-from hoilib.measure.baselines import mean_center, modality_mean
+from hoilib.models.gap_closing import mean_center, modality_mean
 from hoilib.progress import tqdm
 from hoilib.seed import seed_everything
 
@@ -238,9 +238,8 @@ def train_text_diffusion(
         "steps": steps,
         "n_vectors": len(vectors),
     }
-    denoiser = (
-        ema.module.requires_grad_(False).cpu().eval()
-    )  # the plain module: checkpoints keep their keys
+    # the plain module: checkpoints keep their keys
+    denoiser = ema.module.requires_grad_(False).cpu().eval()
     return TextDiffusion(denoiser, text_mean, radius, fingerprint, space, hist, loss)
 
 

@@ -1,4 +1,4 @@
-"""Cheap ways to close the modality gap, run at the same place in the pipeline as the diffusion bridge.
+"""Cheap ways to close the modality gap (C3, CapDec, DeCap, Procrustes), run where the diffusion bridge runs.
 
 * mean-centering per modality (C3, ICLR 2024): subtract each modality's mean, renormalise;
 * noise injection (CapDec): Gaussian noise on text embeddings while training, sigma^2 = 0.016

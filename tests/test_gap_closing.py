@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from hoilib.measure.baselines import (
+from hoilib.models.gap_closing import (
     CAPDEC_VARIANCE,
     apply_procrustes,
     capdec_noise,
@@ -62,9 +62,8 @@ def test_capdec_prototypes_classify_noisy_text_of_their_class():
     centres = F.normalize(torch.randn(3, 32, generator=g), dim=-1)
     labels = torch.arange(3).repeat_interleave(20)
     corpus = F.normalize(centres[labels] + 0.2 * torch.randn(60, 32, generator=g), dim=-1)
-    init = F.normalize(
-        torch.randn(3, 32, generator=g), dim=-1
-    )  # a bad start: the fit must find the classes
+    # a bad start: the fit must find the classes
+    init = F.normalize(torch.randn(3, 32, generator=g), dim=-1)
     proto = capdec_prototypes(corpus, labels, init, steps=200, seed=0)
     assert torch.allclose(proto.norm(dim=-1), torch.ones(3), atol=1e-5)
     test = capdec_noise(
