@@ -31,7 +31,9 @@ def test_held_out_rows_are_whole_sentence_sets():
 
 def fit_one(kind, corpus, cls, n, held, space, scale=100.0, steps=3000, seed=0):
     """One consumer through ``fit_consumers``, the only way the chapters fit them."""
-    fits = consumers.fit_consumers([(kind, space)], {space: corpus}, cls, n, held, scale, steps, seed)
+    fits = consumers.fit_consumers(
+        [(kind, space)], {space: corpus}, cls, n, held, scale, steps, seed
+    )
     return fits[(kind, space)]
 
 

@@ -36,9 +36,9 @@ def tiny_bridge() -> dict[str, float]:
     import torch
     import torch.nn.functional as F
 
-    from hoilib.measure.baselines import modality_mean
     from hoilib.models.diffusion import model as dm
     from hoilib.models.diffusion.bridge import bridge
+    from hoilib.models.gap_closing import modality_mean
 
     g = torch.Generator().manual_seed(0)
     text = F.normalize(torch.randn(32, 16, generator=g), dim=-1)
