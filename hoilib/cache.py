@@ -165,6 +165,7 @@ class Listed:
     marker: Path | None
     last_used: float
     size: int = 0  # bytes of its files when surveyed
+    legacy: bool = False  # a marker written before this cache recorded its shape
 
     def __post_init__(self):
         self.size = sum(p.stat().st_size for p in self.files if p.is_file())
@@ -179,8 +180,11 @@ def survey(roots: Iterable[str | os.PathLike]) -> list[Listed]:
             stem = MARKER.match(marker.name)["stem"]
             keyed = rec.get("keyed", bool(KEYED_STEM.match(stem)))
             name = rec.get("name") or (KEYED_STEM.match(stem)["name"] if keyed else stem)
-            files = [marker.parent / f for f in rec.get("files") or []]
+            # a marker of the cache before hoilib.cache recorded one "file" and no "keyed"
+            names = rec.get("files") or ([rec["file"]] if isinstance(rec.get("file"), str) else [])
+            files = [marker.parent / f for f in names]
             e = Listed(marker.parent, name, "current", files, marker, marker.stat().st_mtime)
+            e.legacy = "keyed" not in rec
             entries.append(e)
             if keyed:
                 k = (e.folder, name)
@@ -190,6 +194,10 @@ def survey(roots: Iterable[str | os.PathLike]) -> list[Listed]:
                     if k in last:
                         last[k].status = "superseded"
                     last[k] = e
+    # an old-format marker beside entries of this version: superseded by them
+    for e in entries:
+        if e.legacy and any(f == e.folder and not x.legacy for (f, _), x in last.items()):
+            e.status = "superseded"
     owned = {p for e in entries for p in e.files}
     for folder in sorted({f for f, _ in last}):
         for p in sorted(folder.iterdir()):

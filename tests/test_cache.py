@@ -102,6 +102,25 @@ def test_prune_keeps_the_last_used_entry_of_each_name_and_removes_the_rest(tmp_p
     assert cache.prune([tmp_path]) == []
 
 
+def test_markers_of_the_older_cache_are_superseded_once_this_version_wrote_beside_them(tmp_path):
+    """Before hoilib.cache, a diffusion model's marker named its one file and no shape; once a keyed
+    entry of this version lives in the folder, the old one is superseded and prune removes it."""
+    old_file = tmp_path / "adapted-d66116069db6-seed2.safetensors"
+    old_file.write_bytes(b"old")
+    old_marker = tmp_path / ".adapted-d66116069db6-seed2.done.json"
+    old_marker.write_text(
+        json.dumps({"stage": "adapted-d66116069db6-seed2", "key": "k", "file": old_file.name})
+    )
+    assert [e.status for e in cache.survey([tmp_path])] == [
+        "current"
+    ]  # alone: nothing to say it is old
+    _entry(tmp_path, "adapted-seed2", 1, 2_000)
+    old = [e for e in cache.survey([tmp_path]) if e.marker == old_marker]
+    assert [(e.status, e.files) for e in old] == [("superseded", [old_file])]
+    cache.prune([tmp_path])
+    assert not old_file.exists() and not old_marker.exists()
+
+
 def test_reuse_makes_an_entry_the_current_one(tmp_path):
     """Prune keeps what was used last, not what was computed last."""
     first = _entry(tmp_path, "t", 1, 1_000)
