@@ -85,6 +85,10 @@ def test_a_stage_keys_on_its_own_section():
     assert cfg.updated({"ezhoi.seeds": [5]}).ezhoi.key() == cfg.ezhoi.key()
     assert cfg.updated({"ezhoi.lr": 0.5}).ezhoi.key() != cfg.ezhoi.key()
     assert set(cfg.diffusion.key()) == set(type(cfg.diffusion).model_fields) - {"samples"}
+    assert (
+        "feature_batch" not in cfg.backbone.key()
+        and cfg.backbone.key()["steps"] == cfg.backbone.steps
+    )
     with pytest.raises(ValueError, match=r"ezhoi.epochs"):
         cfg.updated({"ezhoi.epochs": 0})
     with pytest.raises(ValueError, match=r"unknown parameter 'ezhoi_epochs'"):

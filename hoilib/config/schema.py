@@ -138,7 +138,11 @@ class BackboneCfg(Section):
     patch_size: int = _f(
         16, "synth-vit-tiny: ViT patch size, a divisor of the 64-px crop", ge=1, le=SYNTH_CROP
     )
-    feature_batch: Count = _f(256, "crops per batch in feature extraction")
+    feature_batch: Count = _f(
+        256,
+        "crops per batch in feature extraction",
+        key=False,  # how features are computed in batches, not how the backbone is pretrained
+    )
 
     @field_validator("patch_size")
     @classmethod

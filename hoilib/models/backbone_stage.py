@@ -38,9 +38,7 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
         "world": artifacts.sha256_file(world.root / "captions.json"),
         "extra": artifacts.fingerprint(extra),
         "spec": spec.__dict__,
-        "steps": cfg.backbone.steps,
-        "batch": cfg.backbone.batch,
-        "lr": cfg.backbone.lr,
+        "settings": cfg.backbone.key(),
         "seed": backbone_seed(cfg),
         "cpu_kernels": cfg.run.cpu_kernels,
     }
