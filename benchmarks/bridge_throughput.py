@@ -78,11 +78,11 @@ def throughput(
 def chapter5_share(cfg: dict) -> dict:
     """Time chapter 5's table for the first seed, and the bridge calls inside it."""
     from hoilib.data.build import prepare_world
-    from hoilib.models.backbone_stage import prepare_backbone
+    from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
     from hoilib.models.split_data import split_data
 
     world = prepare_world(cfg)
-    backbone = prepare_backbone(cfg, world)
+    backbone = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
     data = split_data(cfg, world, backbone, cfg.world.split)
     ctx = ordering.make_context(world, backbone, data)
     run = seed_run(cfg, backbone, world, data, int(cfg.ezhoi.seeds[0]), show_progress=False)

@@ -70,7 +70,7 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     from hoilib.machine import machine_info
     from hoilib.measure import gap
     from hoilib.measure.zeroshot import annotated_pairs, zero_shot_map
-    from hoilib.models.backbone_stage import features_of_test_pairs, prepare_backbone
+    from hoilib.models.backbone_stage import backbone_seed, features_of_test_pairs, prepare_backbone
     from hoilib.seed import seed_everything
 
     cfg = resolve(
@@ -80,9 +80,9 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     seed_everything(cfg.run.seed)
     world = prepare_world(cfg)
     t0 = time.perf_counter()
-    backbone = prepare_backbone(cfg, world)
+    backbone = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
     t_pretrain = time.perf_counter() - t0
-    pairs, feats = features_of_test_pairs(cfg, world, backbone)
+    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, backbone)
     text = backbone.encode_text(world.prompts)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     g = gap.centroid_gap(feats["union"][pos], text[pos_cls])[1]

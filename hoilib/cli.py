@@ -241,7 +241,7 @@ def _cache(args, argv) -> int:
     from hoilib.config import stage_root
 
     cfg = _cfg(args)
-    roots = sorted({Path(cfg.run.run_dir).resolve(), stage_root(cfg).resolve()})
+    roots = sorted({Path(cfg.run.run_dir).resolve(), stage_root(cfg.run).resolve()})
     base = Path(os.path.commonpath(roots))
     print(f"[hoilib] cache under {base}")
     if args.action == "list":

@@ -45,11 +45,11 @@ def tiny_cfg(tmp_path_factory, tiny_world):
 @pytest.fixture(scope="session")
 def tiny_backbone(tiny_cfg):
     from hoilib.data.build import prepare_world
-    from hoilib.models.backbone_stage import prepare_backbone
+    from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 
     torch.manual_seed(0)
     world = prepare_world(tiny_cfg)
-    return world, prepare_backbone(tiny_cfg, world)
+    return world, prepare_backbone(tiny_cfg.backbone, tiny_cfg.run, world, backbone_seed(tiny_cfg))
 
 
 @pytest.fixture(scope="session")
@@ -91,7 +91,7 @@ def _trained_states(cfg, bb, world, trains, val, trained, epochs: int) -> list[d
     states = []
     for train in trains:
         torch.manual_seed(0)
-        model = build_model(cfg, bb, world)
+        model = build_model(cfg.ezhoi, bb, world)
         train_ezhoi(
             model,
             train,

@@ -21,12 +21,14 @@ def test_class_prompts_start_as_the_shared_ones_train_and_carry_over_to_held_out
     tiny_experiment,
 ):
     cfg, world, data, ctx, run = tiny_experiment
-    from hoilib.models.backbone_stage import prepare_backbone
+    from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 
-    bb = prepare_backbone(cfg, world)
-    shared = build_model(cfg, bb, world, ABLATIONS["full"], trained=data.trained)
+    bb = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
+    shared = build_model(cfg.ezhoi, bb, world, ABLATIONS["full"], trained=data.trained)
     torch.manual_seed(0)
-    model = build_model(cfg, bb, world, ABLATIONS["class-specific prompts"], trained=data.trained)
+    model = build_model(
+        cfg.ezhoi, bb, world, ABLATIONS["class-specific prompts"], trained=data.trained
+    )
     model.load_state_dict(shared.state_dict(), strict=False)
     assert model.cfg.prompt_kind == "class" and model.text_encoder.class_ctx is not None
     with torch.no_grad():

@@ -95,6 +95,30 @@ def test_a_stage_keys_on_its_own_section():
         cfg.updated({"ezhoi_epochs": 1})
 
 
+def test_a_stage_takes_its_own_section_not_the_whole_parameter_set():
+    """The trained stages take (their section, the run section, ...): none of them can read another
+    stage's settings, so nothing it does not key on can change what it computes."""
+    import inspect
+
+    from hoilib.config import BackboneCfg, DiffusionCfg, EZHOICfg, RunCfg
+    from hoilib.models import backbone_stage
+    from hoilib.models.diffusion import diffusion_stage
+    from hoilib.models.ezhoi import ezhoi_stage
+
+    stages = {
+        backbone_stage.prepare_backbone: BackboneCfg,
+        backbone_stage.features_of_test_pairs: BackboneCfg,
+        ezhoi_stage.train_or_load: EZHOICfg,
+        diffusion_stage.train_or_load: DiffusionCfg,
+    }
+    for fn, section in stages.items():
+        hints = inspect.get_annotations(fn, eval_str=True)
+        first, second = list(inspect.signature(fn).parameters)[:2]
+        assert (hints[first], hints[second]) == (section, RunCfg), fn.__qualname__
+        assert Params not in hints.values(), fn.__qualname__
+    assert inspect.get_annotations(ezhoi_stage.build_model, eval_str=True)["section"] is EZHOICfg
+
+
 def test_cli_reports_config_errors(capsys):
     assert main(["run", "--profile", "smoke", "--set", "bogus=1"]) == 1
     assert "unknown parameter 'bogus'" in capsys.readouterr().err

@@ -191,11 +191,10 @@ def test_changing_the_loss_retrains_the_stage(tmp_path, monkeypatch):
     space = SimpleNamespace(adapted_corpus=corpus(), fingerprint="f" * 16, meta={})
     tiny = {"run.run_dir": str(tmp_path), "diffusion.steps": 2, "diffusion.hidden": 8}
     tiny |= {"diffusion.blocks": 1, "run.device": "cpu"}
-    assert "loss" in resolve("smoke", tiny).diffusion.key()
-    first = ds.train_or_load(resolve("smoke", tiny), space, "adapted", 0, show_progress=False)
-    reused = ds.train_or_load(resolve("smoke", tiny), space, "adapted", 0, show_progress=False)
-    snr = ds.train_or_load(
-        resolve("smoke", {**tiny, "diffusion.loss": "snr_x0"}), space, "adapted", 0, False
-    )
+    cfg, snr_cfg = resolve("smoke", tiny), resolve("smoke", {**tiny, "diffusion.loss": "snr_x0"})
+    assert "loss" in cfg.diffusion.key()
+    first = ds.train_or_load(cfg.diffusion, cfg.run, space, "adapted", 0, show_progress=False)
+    reused = ds.train_or_load(cfg.diffusion, cfg.run, space, "adapted", 0, show_progress=False)
+    snr = ds.train_or_load(snr_cfg.diffusion, snr_cfg.run, space, "adapted", 0, False)
     assert calls == ["x0", "snr_x0"]
     assert (first.loss, reused.loss, snr.loss) == ("x0", "x0", "snr_x0")

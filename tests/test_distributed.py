@@ -62,7 +62,7 @@ def _train_one(cfg, backbone, world, data, name):
     from hoilib.models.ezhoi.train import train_ezhoi
 
     torch.manual_seed(0)
-    model = no_dropout(build_model(cfg, backbone, world, ABLATIONS[name]))
+    model = no_dropout(build_model(cfg.ezhoi, backbone, world, ABLATIONS[name]))
     hist = train_ezhoi(
         model,
         data.train.subset(np.arange(DDP_IMAGES)),
@@ -371,7 +371,7 @@ def _train_loss(cfg, bb, world, data, name, state) -> float:
     from hoilib.models.ezhoi.train import class_objects, focal_loss, init_logit_bias, loss_mask
 
     torch.manual_seed(0)
-    model = build_model(cfg, bb, world, ABLATIONS[name]).eval()
+    model = build_model(cfg.ezhoi, bb, world, ABLATIONS[name]).eval()
     train, cls_obj = data.train.subset(np.arange(DDP_IMAGES)), class_objects(world.classes)
     if state is None:
         init_logit_bias(model, train, cls_obj)

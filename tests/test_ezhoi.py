@@ -37,7 +37,7 @@ def test_adapters_are_identity_at_init(train_mode):
 def test_prompt_gradients_reach_the_context_tokens_and_change_the_text(ez):
     world, bb, cfg = ez
     torch.manual_seed(0)
-    model = build_model(cfg, bb, world, ABLATIONS["full"])
+    model = build_model(cfg.ezhoi, bb, world, ABLATIONS["full"])
     enc = model.text_encoder
     raw = model.raw_text()
     prompted = enc(use_prompts=True)
@@ -59,7 +59,7 @@ def test_prompt_gradients_reach_the_context_tokens_and_change_the_text(ez):
 
 def test_all_text_modules_off_gives_the_raw_space(ez):
     world, bb, cfg = ez
-    model = build_model(cfg, bb, world, ABLATIONS["frozen text"])
+    model = build_model(cfg.ezhoi, bb, world, ABLATIONS["frozen text"])
     assert torch.allclose(model.text_features(), model.raw_text(), atol=1e-6)
     assert torch.allclose(model.raw_text(), bb.encode_text(world.prompts), atol=1e-5)
 
@@ -72,7 +72,7 @@ def test_dropping_positions_after_the_pooled_token_changes_nothing_that_is_read(
 
     world, bb, cfg = ez
     torch.manual_seed(0)
-    model = build_model(cfg, bb, world, ABLATIONS["full"])
+    model = build_model(cfg.ezhoi, bb, world, ABLATIONS["full"])
     enc, clip = model.text_encoder, model.text_encoder._frozen()
     full = clip.positional_embedding.shape[0]
     pool = enc.tokens.argmax(-1) + enc.n_ctx
@@ -129,14 +129,14 @@ def test_unseen_labels_never_reach_the_loss(ez, trained_states):
 def test_checkpoint_roundtrip_and_refusals(ez, tmp_path):
     world, bb, cfg = ez
     torch.manual_seed(0)
-    model = build_model(cfg, bb, world)
+    model = build_model(cfg.ezhoi, bb, world)
     with torch.no_grad():
         model.text_encoder.ctx.add_(0.1)
     path = save_checkpoint(tmp_path / "m.safetensors", model, {"split": "rf-uc", "seed": 0})
-    fresh = build_model(cfg, bb, world)
+    fresh = build_model(cfg.ezhoi, bb, world)
     meta = load_checkpoint(path, fresh)
     assert meta["split"] == "rf-uc" and torch.equal(fresh.text_features(), model.text_features())
-    other = build_model(cfg.updated({"ezhoi.n_ctx": 3}), bb, world)
+    other = build_model(cfg.updated({"ezhoi.n_ctx": 3}).ezhoi, bb, world)
     with pytest.raises(
         ArtifactError, match=r"another configuration \(n_ctx: checkpoint 2, model 3\)"
     ):
@@ -155,7 +155,7 @@ def test_checkpoint_roundtrip_and_refusals(ez, tmp_path):
 def test_extraction_is_deterministic_and_fingerprinted(ez, tmp_path):
     world, bb, cfg = ez
     torch.manual_seed(0)
-    model = build_model(cfg, bb, world)
+    model = build_model(cfg.ezhoi, bb, world)
     p1 = save_checkpoint(tmp_path / "a.safetensors", model, {})
     s1 = textspace.extract(model, world, bb.tokenizer, p1)
     s2 = textspace.extract(model, world, bb.tokenizer, p1)

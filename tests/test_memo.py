@@ -165,10 +165,10 @@ def test_text_spaces_are_read_back_only_for_the_same_checkpoint(tiny_experiment,
     from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path
 
     cfg, world, data, _, run = tiny_experiment
-    ckpt = checkpoint_path(cfg, data.split, "full", run.seed)
-    from hoilib.models.backbone_stage import prepare_backbone
+    ckpt = checkpoint_path(cfg.run, data.split, "full", run.seed)
+    from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 
-    bb = prepare_backbone(cfg, world)
+    bb = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
     first = textspace.extract_cached(run.model, world, bb.tokenizer, ckpt, tmp_path)
     again = textspace.extract_cached(run.model, world, bb.tokenizer, ckpt, tmp_path)
     assert torch.equal(first.adapted_corpus, again.adapted_corpus)

@@ -392,8 +392,8 @@ def test_stage_dir_moves_the_stages_and_not_the_run(tmp_path):
     from hoilib.config import stage_root
 
     cfg = resolve("smoke", {"run.run_dir": str(tmp_path / "run")})
-    assert stage_root(cfg) == tmp_path / "run"
+    assert stage_root(cfg.run) == tmp_path / "run"
     cfg = resolve(
         "smoke", {"run.run_dir": str(tmp_path / "run"), "run.stage_dir": str(tmp_path / "s")}
     )
-    assert stage_root(cfg) == tmp_path / "s" and cfg.run.run_dir == str(tmp_path / "run")
+    assert stage_root(cfg.run) == tmp_path / "s" and cfg.run.run_dir == str(tmp_path / "run")

@@ -81,7 +81,7 @@ class GapChapter(ChapterResult):
 
 def run(ch: Chapter) -> GapChapter:
     cfg, world, backbone = ch.cfg, ch.world, ch.backbone
-    pairs, feats = features_of_test_pairs(cfg, world, backbone)
+    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, backbone)
     text = backbone.encode_text(world.prompts)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     img_pos, txt_pos = feats["union"][pos], text[pos_cls]

@@ -86,7 +86,7 @@ def run_grid(ch: Chapter, names, seeds):
     desc = descriptor_features(ch.backbone, ch.world)
     models = {
         (name, int(seed)): train_or_load(
-            ch.cfg, ch.backbone, ch.world, ch.data, name, int(seed), desc
+            ch.cfg.ezhoi, ch.cfg.run, ch.backbone, ch.world, ch.data, name, int(seed), desc
         )
         for name in names
         for seed in seeds

@@ -104,10 +104,11 @@ class TextSpaceChapter(ChapterResult):
 def run(ch: Chapter) -> TextSpaceChapter:
     cfg, world, data = ch.cfg, ch.world, ch.data
     seed = int(cfg.ezhoi.seeds[0])
-    model, _ = train_or_load(cfg, ch.backbone, world, data, "full", seed)  # chapter 2's checkpoint
-    ckpt = checkpoint_path(cfg, cfg.world.split, "full", seed)
+    # chapter 2's checkpoint
+    model, _ = train_or_load(cfg.ezhoi, cfg.run, ch.backbone, world, data, "full", seed)
+    ckpt = checkpoint_path(cfg.run, cfg.world.split, "full", seed)
     space = textspace.extract_cached(
-        model, world, ch.backbone.tokenizer, ckpt, stage_root(cfg) / "textspace"
+        model, world, ch.backbone.tokenizer, ckpt, stage_root(cfg.run) / "textspace"
     )
     pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
     vis_raw, vis_adapted = data.test_feats["union"][pos], pair_visual_features(model, data)[pos]

@@ -22,7 +22,7 @@ from hoilib.config import Params, resolve, table
 from hoilib.data.build import prepare_world
 from hoilib.data.world import World
 from hoilib.models.backbone import Backbone
-from hoilib.models.backbone_stage import prepare_backbone
+from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 from hoilib.models.split_data import SplitData, split_data
 from hoilib.seed import seed_everything
 
@@ -92,7 +92,7 @@ def open_chapter(
         pd.set_option("display.max_colwidth", 200)  # tables of methods and verdicts hold sentences
         display(HTML(parameter_table_html(cfg, chapter.PARAMS)))
     world = prepare_world(cfg)
-    backbone = prepare_backbone(cfg, world)
+    backbone = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
     data = split_data(cfg, world, backbone, cfg.world.split) if chapter.NEEDS_SPLIT else None
     return Chapter(chapter.NAME, cfg, world, backbone, data)
 

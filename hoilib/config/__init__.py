@@ -23,13 +23,21 @@ from hoilib.config.schema import (
     FIELDS,
     SECTIONS,
     SYNTH_CROP,
+    BackboneCfg,
+    DiffusionCfg,
+    EZHOICfg,
     Params,
+    RunCfg,
     range_text,
     section_names,
     type_name,
 )
 
 __all__ = [
+    "BackboneCfg",
+    "DiffusionCfg",
+    "EZHOICfg",
+    "RunCfg",
     "ALIASES",
     "OLD_NAMES",
     "SECTIONS",

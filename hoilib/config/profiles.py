@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 from pydantic import ValidationError
 
-from hoilib.config.schema import FIELDS, SECTIONS, Params, range_text, type_name
+from hoilib.config.schema import FIELDS, SECTIONS, Params, RunCfg, range_text, type_name
 from hoilib.errors import ConfigError
 
 PROFILE_DIR = Path(__file__).parent / "profiles"
@@ -254,9 +254,9 @@ def resolve(profile: str = "smoke", overrides: dict | None = None) -> Params:
     return cfg
 
 
-def stage_root(cfg: Params) -> Path:
-    """Where the reusable stages live: ``stage_dir``, else the run folder."""
-    return Path(cfg.run.stage_dir or cfg.run.run_dir)
+def stage_root(run: RunCfg) -> Path:
+    """Where the reusable stages live: the run section's ``stage_dir``, else its run folder."""
+    return Path(run.stage_dir or run.run_dir)
 
 
 def resolve_device(name: str) -> str:

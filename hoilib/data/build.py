@@ -36,7 +36,7 @@ def prepare_world(cfg: Params) -> World:
 
         world = load_hico_world(cfg)
     else:
-        root = Path(cfg.world.data_root or stage_root(cfg) / "world")
+        root = Path(cfg.world.data_root or stage_root(cfg.run) / "world")
         generate_world(root, world_spec(cfg))
         meta = artifacts.read_json(root / "world.json", "HOI-Synth world description")
         train = load_annotations(root / "instances_train2015.json")

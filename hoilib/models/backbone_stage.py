@@ -7,7 +7,7 @@ loads the result instead of recomputing it.
 from __future__ import annotations
 
 from hoilib import artifacts, cache
-from hoilib.config import Params, resolve_device, stage_root
+from hoilib.config import BackboneCfg, Params, RunCfg, resolve_device, stage_root
 from hoilib.data.world import World
 from hoilib.models.backbone import (
     SYNTH_BACKBONE,
@@ -26,21 +26,24 @@ def backbone_seed(cfg: Params) -> int:
     return cfg.run.seed + 1000 * cfg.world.seed
 
 
-def prepare_backbone(cfg: Params, world: World) -> Backbone:
-    """The synth backbone is pretrained once per (world, settings); open_clip models load by name."""
-    if cfg.backbone.name != SYNTH_BACKBONE:
-        return load_open_clip(cfg.backbone.name, cfg.backbone.pretrained, device="cpu")
-    spec = SynthCLIPSpec(patch_size=cfg.backbone.patch_size)
+def prepare_backbone(section: BackboneCfg, run: RunCfg, world: World, seed: int) -> Backbone:
+    """The synth backbone is pretrained once per (world, settings, seed); open_clip models load by name.
+
+    It keys on its own section (``cfg.backbone``); ``run`` says where it lives; ``seed`` is
+    ``backbone_seed(cfg)``."""
+    if section.name != SYNTH_BACKBONE:
+        return load_open_clip(section.name, section.pretrained, device="cpu")
+    spec = SynthCLIPSpec(patch_size=section.patch_size)
     extra = list(world.prompts) + [d for ds in world.descriptors for d in ds]
-    folder = stage_root(cfg) / "backbone"
+    folder = stage_root(run) / "backbone"
     path = folder / "synth-clip.safetensors"
     inputs = {
         "world": artifacts.sha256_file(world.root / "captions.json"),
         "extra": artifacts.fingerprint(extra),
         "spec": spec.__dict__,
-        "settings": cfg.backbone.key(),
-        "seed": backbone_seed(cfg),
-        "cpu_kernels": cfg.run.cpu_kernels,
+        "settings": section.key(),
+        "seed": seed,
+        "cpu_kernels": run.cpu_kernels,
     }
     stage = cache.Entry(folder, "backbone", inputs, code="backbone")
     if not stage.done([path]):
@@ -50,27 +53,31 @@ def prepare_backbone(cfg: Params, world: World) -> Backbone:
                 path,
                 spec,
                 extra,
-                cfg.backbone.steps,
-                cfg.backbone.batch,
-                cfg.backbone.lr,
-                backbone_seed(cfg),
+                section.steps,
+                section.batch,
+                section.lr,
+                seed,
             )
         stage.mark_done([path])
     return load_synth_clip(path)
 
 
 def features_of_test_pairs(
-    cfg: Params, world: World, backbone: Backbone, kinds=("human", "object", "union")
+    section: BackboneCfg,
+    run: RunCfg,
+    world: World,
+    backbone: Backbone,
+    kinds=("human", "object", "union"),
 ):
-    """Features of every candidate test pair (cached under the run folder)."""
+    """Features of every candidate test pair (cached under the stage folder)."""
     pairs = world.test_pairs()
     feats = extract_pair_features(
         backbone,
         world.test,
         pairs,
-        stage_root(cfg) / "features",
+        stage_root(run) / "features",
         kinds=kinds,
-        device=resolve_device(cfg.run.device),
-        batch_size=cfg.backbone.feature_batch,
+        device=resolve_device(run.device),
+        batch_size=section.feature_batch,
     )
     return pairs, feats

@@ -57,17 +57,17 @@ def seed_run(
     cfg: Params, backbone, world, data: SplitData, seed: int, show_progress: bool = True
 ) -> SeedRun:
     """Chapter 2's model, chapter 3's spaces and chapter 4's diffusion models for one seed (trained if missing)."""
-    model, _ = train_or_load(cfg, backbone, world, data, "full", seed)
+    model, _ = train_or_load(cfg.ezhoi, cfg.run, backbone, world, data, "full", seed)
     space = textspace.extract_cached(
         model,
         world,
         backbone.tokenizer,
-        checkpoint_path(cfg, data.split, "full", seed),
-        stage_root(cfg) / "textspace",
+        checkpoint_path(cfg.run, data.split, "full", seed),
+        stage_root(cfg.run) / "textspace",
     )
     allv, pos, pos_cls = train_features(model, data)
     diffs = {
-        w: diffusion_stage.train_or_load(cfg, space, w, seed, show_progress)
+        w: diffusion_stage.train_or_load(cfg.diffusion, cfg.run, space, w, seed, show_progress)
         for w in diffusion_stage.SPACES
     }
     return SeedRun(

@@ -62,7 +62,7 @@ def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> Spl
     )
     train_ds = world.train.without_classes(np.flatnonzero(unseen))
     device = resolve_device(cfg.run.device)
-    cache = stage_root(cfg) / "features"
+    cache = stage_root(cfg.run) / "features"
     tr_pairs = world.train_pairs()
     tr_feats = extract_pair_features(
         backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.backbone.feature_batch

@@ -63,7 +63,7 @@ def main(argv=None) -> int:
     from hoilib.config import resolve
     from hoilib.data.build import prepare_world
     from hoilib.errors import HoiBookError
-    from hoilib.models.backbone_stage import prepare_backbone
+    from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
     from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, train_or_load
     from hoilib.models.split_data import split_data
     from hoilib.pipeline.preflight import check_inputs
@@ -87,7 +87,10 @@ def main(argv=None) -> int:
         seed_everything(cfg.run.seed)
         t0 = time.time()
         world = _rank0_first("the world", lambda: prepare_world(cfg))
-        backbone = _rank0_first("the backbone", lambda: prepare_backbone(cfg, world))
+        backbone = _rank0_first(
+            "the backbone",
+            lambda: prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg)),
+        )
         say(
             f"[prepare] {world_size} process(es); world and backbone ready in {time.time() - t0:.0f} s"
         )
@@ -100,7 +103,7 @@ def main(argv=None) -> int:
         for name in names:
             for seed in cfg.ezhoi.seeds:
                 with distributed.together(f"EZ-HOI {name!r} seed {seed}"):
-                    train_or_load(cfg, backbone, world, data, name, int(seed))
+                    train_or_load(cfg.ezhoi, cfg.run, backbone, world, data, name, int(seed))
                 say(f"[prepare] EZ-HOI {name!r} seed {seed} ready ({time.time() - t0:.0f} s)")
     except HoiBookError as e:
         print(f"hoilib.pipeline.prepare (rank {rank}): error: {e}", file=sys.stderr, flush=True)

@@ -8,7 +8,7 @@ space's fingerprint, and the checkpoint records it for the bridge's order guard.
 from __future__ import annotations
 
 from hoilib import cache
-from hoilib.config import Params, resolve_device, stage_root
+from hoilib.config import DiffusionCfg, RunCfg, resolve_device, stage_root
 from hoilib.models.diffusion import model as dm
 from hoilib.models.textspace import TextSpace
 from hoilib.timing import timed
@@ -26,44 +26,57 @@ def space_vectors(space: TextSpace, which: str):
 
 
 def train_or_load(
-    cfg: Params, space: TextSpace, which: str, seed: int, show_progress: bool = True
+    section: DiffusionCfg,
+    run: RunCfg,
+    space: TextSpace,
+    which: str,
+    seed: int,
+    show_progress: bool = True,
 ) -> dm.TextDiffusion:
-    """The diffusion model of one space and seed: loaded when its inputs are unchanged, trained otherwise."""
+    """The diffusion model of one space and seed: loaded when its inputs are unchanged, trained otherwise.
+
+    It keys on its own section (``cfg.diffusion``); ``run`` says where it lives and on which device."""
     vectors, fp = space_vectors(space, which)
     inputs = {
         "fingerprint": fp,
         "seed": seed,
-        "settings": cfg.diffusion.key(),
+        "settings": section.key(),
         "model": dm.KIND,
-        "cpu_kernels": cfg.run.cpu_kernels,
+        "cpu_kernels": run.cpu_kernels,
     }
     # keyed: a model per text space lives beside the others; prune keeps the last used per space and seed
     entry = cache.Entry(
-        stage_root(cfg) / "diffusion", f"{which}-seed{seed}", inputs, code="diffusion", keyed=True
+        stage_root(run) / "diffusion",
+        f"{which}-seed{seed}",
+        inputs,
+        code="diffusion",
+        keyed=True,
     )
     return entry.fetch(
-        lambda: _train(cfg, vectors, fp, which, seed, show_progress),
+        lambda: _train(section, run.device, vectors, fp, which, seed, show_progress),
         dm.save,
         dm.load,
         ".safetensors",
     )
 
 
-def _train(cfg: Params, vectors, fp: str, which: str, seed: int, show_progress: bool):
+def _train(
+    section: DiffusionCfg, device: str, vectors, fp: str, which: str, seed: int, show_progress: bool
+):
     with timed("diffusion training"):
         return dm.train_text_diffusion(
             vectors,
             fp,
             which,
-            steps=cfg.diffusion.steps,
-            batch_size=cfg.diffusion.batch,
-            lr=cfg.diffusion.lr,
-            ema_decay=cfg.diffusion.ema,
+            steps=section.steps,
+            batch_size=section.batch,
+            lr=section.lr,
+            ema_decay=section.ema,
             seed=seed,
             cfg=dm.DenoiserConfig(
-                dim=vectors.shape[1], hidden=cfg.diffusion.hidden, blocks=cfg.diffusion.blocks
+                dim=vectors.shape[1], hidden=section.hidden, blocks=section.blocks
             ),
             show_progress=show_progress,
-            device=resolve_device(cfg.run.device),
-            loss=cfg.diffusion.loss,
+            device=resolve_device(device),
+            loss=section.loss,
         )

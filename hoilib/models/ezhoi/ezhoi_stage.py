@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from hoilib import artifacts, cache, distributed
-from hoilib.config import Params, resolve_device, stage_root
+from hoilib.config import EZHOICfg, RunCfg, resolve_device, stage_root
 from hoilib.data.world import World
 from hoilib.measure.metric import evaluate_hoi
 from hoilib.models.backbone import Backbone
@@ -48,7 +48,7 @@ def descriptor_features(backbone: Backbone, world: World, k: int = 3) -> torch.T
 
 
 def build_model(
-    cfg: Params,
+    section: EZHOICfg,
     backbone: Backbone,
     world: World,
     flags=(True, True, True, None),
@@ -66,9 +66,9 @@ def build_model(
         use_prompts=flags[0],
         use_adapter=flags[1],
         use_descriptors=flags[2],
-        n_ctx=cfg.ezhoi.n_ctx,
-        prompt_depth=cfg.ezhoi.prompt_depth,
-        prompt_kind=(flags[3] if len(flags) > 3 else None) or cfg.ezhoi.prompt_kind,
+        n_ctx=section.n_ctx,
+        prompt_depth=section.prompt_depth,
+        prompt_kind=(flags[3] if len(flags) > 3 else None) or section.prompt_kind,
     )
     desc = descriptor_features(backbone, world) if desc is None else desc
     relate = None
@@ -79,12 +79,21 @@ def build_model(
 
 
 def train_or_load(
-    cfg: Params, backbone: Backbone, world: World, data: SplitData, name: str, seed: int, desc=None
+    section: EZHOICfg,
+    run: RunCfg,
+    backbone: Backbone,
+    world: World,
+    data: SplitData,
+    name: str,
+    seed: int,
+    desc=None,
 ):
-    """Train one configuration (or load its checkpoint); returns (model, meta with history)."""
+    """Train one configuration (or load its checkpoint); returns (model, meta with history).
+
+    It keys on its own section (``cfg.ezhoi``); ``run`` says where it lives and on which device."""
     flags = ABLATIONS[name]
     torch.manual_seed(seed)
-    model = build_model(cfg, backbone, world, flags, desc, data.trained)
+    model = build_model(section, backbone, world, flags, desc, data.trained)
     inputs = {
         "backbone": backbone.fingerprint,
         "world": artifacts.sha256_file(world.train.path),
@@ -92,10 +101,10 @@ def train_or_load(
         "flags": list(flags[:3]),
         "prompt_kind": model.cfg.prompt_kind,
         "seed": seed,
-        "settings": cfg.ezhoi.key(),
-        "cpu_kernels": cfg.run.cpu_kernels,
+        "settings": section.key(),
+        "cpu_kernels": run.cpu_kernels,
     }
-    path = checkpoint_path(cfg, data.split, name, seed)
+    path = checkpoint_path(run, data.split, name, seed)
     stage = cache.Entry(path.parent, path.stem, inputs, code="ezhoi")
     inputs = stage.inputs  # with the code digest, as the checkpoint records them
     if stage.done([path]):
@@ -108,11 +117,11 @@ def train_or_load(
             data.val,
             world.classes,
             data.trained,
-            epochs=cfg.ezhoi.epochs,
-            batch_images=cfg.ezhoi.batch_images,
-            lr=cfg.ezhoi.lr,
+            epochs=section.epochs,
+            batch_images=section.batch_images,
+            lr=section.lr,
             seed=seed,
-            device=resolve_device(cfg.run.device),
+            device=resolve_device(run.device),
         )
     meta = {
         "split": data.split,
@@ -137,8 +146,8 @@ def evaluate_model(model: EZHOI, world: World, data: SplitData) -> dict:
     ).as_percent()
 
 
-def checkpoint_path(cfg: Params, split: str, name: str, seed: int) -> Path:
-    return stage_root(cfg) / "ezhoi" / f"{split}-{name.replace(' ', '_')}-seed{seed}.safetensors"
+def checkpoint_path(run: RunCfg, split: str, name: str, seed: int) -> Path:
+    return stage_root(run) / "ezhoi" / f"{split}-{name.replace(' ', '_')}-seed{seed}.safetensors"
 
 
 @torch.no_grad()
