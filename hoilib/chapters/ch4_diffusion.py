@@ -13,7 +13,7 @@ from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import section_names
 from hoilib.models.diffusion.diffusion_stage import space_vectors
 from hoilib.models.diffusion.quality import denoising_accuracy, sample_stats
-from hoilib.models.seedrun import SeedRun, seed_run
+from hoilib.models.seedrun import SeedRun, seed_runs
 
 NAME = "04_diffusion_training"
 NEEDS_SPLIT = True
@@ -123,7 +123,7 @@ def denoising(cfg, run: SeedRun) -> dict:
 
 
 def run(ch: Chapter) -> DiffusionChapter:
-    runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi.seeds]
+    runs = seed_runs(ch.cfg, ch.backbone, ch.world, ch.data)
     first = runs[0]
 
     def measures() -> dict:

@@ -17,7 +17,7 @@ from hoilib.chapters.ch5_fixed import NONE, FixedTable
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import section_names
 from hoilib.models.diffusion.bridge import OrderError
-from hoilib.models.seedrun import SeedRun, seed_run
+from hoilib.models.seedrun import SeedRun, seed_runs
 from hoilib.ordering import claims, dose, twobytwo
 from hoilib.ordering.labels import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
 from hoilib.ordering.methods import Context, bridged, make_context, method_features
@@ -253,7 +253,7 @@ def joint_sets(runs: list[SeedRun], ctx: Context, feats: dict) -> tuple[dict, di
 def run(ch: Chapter) -> OrderingChapter:
     cfg = ch.cfg
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = [seed_run(cfg, ch.backbone, ch.world, ch.data, int(s)) for s in cfg.ezhoi.seeds]
+    runs = seed_runs(ch.cfg, ch.backbone, ch.world, ch.data)
     t = memo.cached(
         ch,
         "05_tables",

@@ -15,7 +15,12 @@ from hoilib.config import Params, stage_root
 from hoilib.models import textspace
 from hoilib.models.diffusion import diffusion_stage
 from hoilib.models.diffusion.model import TextDiffusion
-from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, pair_visual_features, train_or_load
+from hoilib.models.ezhoi.ezhoi_stage import (
+    checkpoint_path,
+    descriptor_features,
+    pair_visual_features,
+    train_or_load,
+)
 from hoilib.models.ezhoi.model import EZHOI
 from hoilib.models.gap_closing import modality_mean
 from hoilib.models.split_data import SplitData
@@ -53,11 +58,26 @@ def train_features(
     return v[~tr.pad], v[labelled], tr.targets[labelled].float().argmax(-1)
 
 
+def seed_runs(cfg: Params, backbone, world, data: SplitData) -> list[SeedRun]:
+    """``seed_run`` for every EZ-HOI seed, encoding the descriptor sentences once for all of them
+    (at HICO-DET's 600 classes that encoding costs more than loading a seed's checkpoint)."""
+    desc = descriptor_features(backbone, world)
+    return [seed_run(cfg, backbone, world, data, int(s), desc=desc) for s in cfg.ezhoi.seeds]
+
+
 def seed_run(
-    cfg: Params, backbone, world, data: SplitData, seed: int, show_progress: bool = True
+    cfg: Params,
+    backbone,
+    world,
+    data: SplitData,
+    seed: int,
+    show_progress: bool = True,
+    desc=None,
 ) -> SeedRun:
-    """Chapter 2's model, chapter 3's spaces and chapter 4's diffusion models for one seed (trained if missing)."""
-    model, _ = train_or_load(cfg.ezhoi, cfg.run, backbone, world, data, "full", seed)
+    """Chapter 2's model, chapter 3's spaces and chapter 4's diffusion models for one seed (trained if missing).
+
+    ``desc``: ``descriptor_features(backbone, world)`` when the caller has it (None: encoded here)."""
+    model, _ = train_or_load(cfg.ezhoi, cfg.run, backbone, world, data, "full", seed, desc)
     space = textspace.extract_cached(
         model,
         world,

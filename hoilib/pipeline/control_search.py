@@ -25,7 +25,7 @@ from hoilib import artifacts
 from hoilib.chapters import ch5_ordering
 from hoilib.chapters.notebook import open_chapter
 from hoilib.config import Params
-from hoilib.models.seedrun import seed_run
+from hoilib.models.seedrun import seed_runs
 from hoilib.ordering import claims, tables, twobytwo
 from hoilib.ordering.methods import make_context
 
@@ -51,7 +51,7 @@ def control_of(profile: str, params: dict) -> tuple[pd.DataFrame, Params]:
     """
     ch = open_chapter(profile, params, ch5_ordering, show=False)
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = [seed_run(ch.cfg, ch.backbone, ch.world, ch.data, int(s)) for s in ch.cfg.ezhoi.seeds]
+    runs = seed_runs(ch.cfg, ch.backbone, ch.world, ch.data)
     cache: dict = {}
     text = [twobytwo.run_text(ch.cfg, ctx, r, cache) for r in runs]
     return claims.controls(*tables.text_frame(text), ch.data.unseen), ch.cfg
