@@ -119,6 +119,18 @@ def test_a_stage_takes_its_own_section_not_the_whole_parameter_set():
     assert inspect.get_annotations(ezhoi_stage.build_model, eval_str=True)["section"] is EZHOICfg
 
 
+def test_a_yaml_syntax_error_is_one_line_with_its_position(tmp_path, capsys):
+    bad = tmp_path / "bad.yml"
+    bad.write_text("run:\n  seed: 1\nezhoi:\n  epochs: 2: 3\n")
+    assert main(["run", "--profile", str(bad)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err, err
+    assert f"{bad}: not valid YAML: line 4, column 12: mapping values are not allowed here" in err
+    assert main(["run", "--profile", "smoke", "--set", "run.seed=[1"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "value is not valid YAML: line 1" in err, err
+
+
 def test_cli_reports_config_errors(capsys):
     assert main(["run", "--profile", "smoke", "--set", "bogus=1"]) == 1
     assert "unknown parameter 'bogus'" in capsys.readouterr().err

@@ -153,13 +153,21 @@ def profile_path(profile: str) -> Path:
     return p
 
 
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """The parser's complaint as one line with its position; its own message spans several
+    (context, a copy of the line and a caret), which the one-line error rule does not allow."""
+    problem = getattr(e, "problem", None) or str(e).strip().splitlines()[0]
+    mark = getattr(e, "problem_mark", None)
+    return f"line {mark.line + 1}, column {mark.column + 1}: {problem}" if mark else problem
+
+
 def load_profile(profile: str) -> dict[str, dict]:
     """The profile's own values, nested (an alias adds its split); names checked, values not yet."""
     path = profile_path(profile)
     try:
         data = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from e
+        raise ConfigError(f"{path}: not valid YAML: {yaml_problem(e)}") from e
     if not isinstance(data, dict):
         raise ConfigError(
             f"{path}: expected a mapping of parameter: value, got {type(data).__name__}"
@@ -177,7 +185,7 @@ def parse_override(text: str) -> tuple[str, Any]:
     try:
         value = yaml.safe_load(raw)
     except yaml.YAMLError as e:
-        raise ConfigError(f"--set {text!r}: value is not valid YAML: {e}") from e
+        raise ConfigError(f"--set {text!r}: value is not valid YAML: {yaml_problem(e)}") from e
     if type_name(name) == "str" and not isinstance(value, str):
         value = raw
     return name, value
