@@ -44,6 +44,16 @@ def _edit_annotations(split: str, change):
     return edit
 
 
+def _disagree(key: str):
+    """Set the first instance's object (or verb) to a valid index that is not its class's."""
+
+    def change(doc):
+        first = doc["annotation"][0]
+        first[key][0] = (first[key][0] + 1) % len(doc["objects" if key == "object" else "verbs"])
+
+    return change
+
+
 def _first_image(root: Path, split: str) -> Path:
     doc = json.loads((root / f"instances_{split}2015.json").read_text())
     return root / "images" / f"{split}2015" / doc["filenames"][0]
@@ -188,6 +198,21 @@ DATA_CASES = [
         "class out of range",
         _edit_annotations("test", lambda d: d["annotation"][0]["hoi"].__setitem__(0, 600)),
         ["instances_test2015.json", "field 'hoi' holds 600", "[0, 600)"],
+    ),
+    (
+        "object out of range",
+        _edit_annotations("test", lambda d: d["annotation"][0]["object"].__setitem__(0, 9999)),
+        ["instances_test2015.json", "field 'object'[0] = 9999", "index into 'objects' in [0, 80)"],
+    ),
+    (
+        "object that disagrees with its class",
+        _edit_annotations("train", _disagree("object")),
+        ["instances_train2015.json", "field 'object'[0]", "'correspondence'"],
+    ),
+    (
+        "verb that disagrees with its class",
+        _edit_annotations("test", _disagree("verb")),
+        ["instances_test2015.json", "field 'verb'[0]", "'correspondence'"],
     ),
 ]
 

@@ -112,6 +112,33 @@ def _fail(path, msg):
     raise DataError(f"{path}: {msg}")
 
 
+def _labels(path, where: str, a: dict, key: str, hoi, table: np.ndarray, doc: dict) -> np.ndarray:
+    """One instance field ('object' or 'verb'), range-checked against the file's object or verb list
+    and checked against its 'hoi' class through 'correspondence': the object masks are built from it."""
+    names, col = ("objects", 1) if key == "object" else ("verbs", 0)
+    try:
+        x = np.asarray(a[key], dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError):
+        _fail(path, f"{where}: field '{key}' must be a list of integer indices, got {a[key]!r}")
+    n = len(doc[names])
+    out = np.flatnonzero((x < 0) | (x >= n))
+    if len(out):
+        j = int(out[0])
+        _fail(
+            path,
+            f"{where}: field '{key}'[{j}] = {int(x[j])}, expected an index into '{names}' in [0, {n})",
+        )
+    wrong = np.flatnonzero(x != table[hoi, col])
+    if len(wrong):
+        j = int(wrong[0])
+        _fail(
+            path,
+            f"{where}: field '{key}'[{j}] = {int(x[j])}, expected {int(table[hoi[j], col])}: the {key} of "
+            f"hoi class {int(hoi[j])} in field 'correspondence'",
+        )
+    return x
+
+
 def load_annotations(
     path: str | Path, image_dir: str | Path | None = None, check_images: bool = True
 ) -> HOIDataset:
@@ -147,6 +174,8 @@ def load_annotations(
     except (TypeError, ValueError) as e:
         _fail(path, f"field 'correspondence' must be a list of [hoi, object, verb] triples: {e}")
     n_cls = len(classes)
+    # (C, 2): each class's (verb, object), what every instance's 'verb' and 'object' must repeat
+    table = np.asarray(classes, dtype=np.int64).reshape(-1, 2)
     if image_dir is None:
         split = path.stem.replace("instances_", "")
         image_dir = path.parent / "images" / split
@@ -188,21 +217,10 @@ def load_annotations(
                 path,
                 f"{where}: field 'hoi' holds {int(hoi.max())}, expected class indices in [0, {n_cls})",
             )
+        obj, verb = (_labels(path, where, a, k, hoi, table, doc) for k in ("object", "verb"))
         if check_images and not (image_dir / fname).is_file():
             raise DataError(f"{path}: {where}: image file not found: {image_dir / fname}")
-        images.append(
-            ImageAnn(
-                i,
-                fname,
-                w,
-                h,
-                bh,
-                bo,
-                hoi,
-                np.asarray(a["object"], dtype=np.int64),
-                np.asarray(a["verb"], dtype=np.int64),
-            )
-        )
+        images.append(ImageAnn(i, fname, w, h, bh, bo, hoi, obj, verb))
     return HOIDataset(path, image_dir, images, list(doc["objects"]), list(doc["verbs"]), classes)
 
 
