@@ -8,16 +8,15 @@ test fixture in one place each.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from hoilib.cli import main
+from hoilib.config import resolve
 from hoilib.data.hico.fixture import make_fixture
+from hoilib.errors import DataError
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -52,6 +51,12 @@ def _disagree(key: str):
         first[key][0] = (first[key][0] + 1) % len(doc["objects" if key == "object" else "verbs"])
 
     return change
+
+
+def _truncate_first_test_image(root: Path) -> None:
+    img = _first_image(root, "test")
+    data = img.read_bytes()
+    img.write_bytes(data[: len(data) // 3])
 
 
 def _first_image(root: Path, split: str) -> Path:
@@ -200,6 +205,11 @@ DATA_CASES = [
         ["instances_test2015.json", "field 'hoi' holds 600", "[0, 600)"],
     ),
     (
+        "truncated image",
+        _truncate_first_test_image,
+        ["test2015", "HICO_test2015_", "cannot be read (truncated"],
+    ),
+    (
         "object out of range",
         _edit_annotations("test", lambda d: d["annotation"][0]["object"].__setitem__(0, 9999)),
         ["instances_test2015.json", "field 'object'[0] = 9999", "index into 'objects' in [0, 80)"],
@@ -265,45 +275,28 @@ def test_missing_weights_and_detections_files(capfd, fixture_root, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
-def test_truncated_image_names_the_file_from_inside_a_chapter(fixture_root, tmp_path):
-    """A truncated JPEG is only found when decoded: chapter 0 stops, and the whole process prints one line."""
+def test_image_decoding_is_remembered_and_a_changed_file_is_decoded_again(
+    fixture_root, tmp_path, monkeypatch
+):
+    """The decode check pays once: a second preflight decodes nothing; a rewritten file is decoded
+    again and, truncated, named."""
+    from hoilib.data import image_check
+    from hoilib.pipeline.preflight import check_inputs
 
-    def truncate(root: Path):
-        img = _first_image(root, "test")
-        data = img.read_bytes()
-        img.write_bytes(data[: len(data) // 3])
-
-    root = _broken_copy(fixture_root, tmp_path, truncate)
-    env = {**os.environ}
-    r = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "hoilib",
-            "run",
-            "--profile",
-            "hico-fixture",
-            "--only",
-            "00",
-            "--set",
-            f"world.data_root={root}",
-            "--set",
-            f"run.run_dir={tmp_path / 'run'}",
-        ],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
+    root = _broken_copy(fixture_root, tmp_path, lambda r: None)
+    cfg = resolve(
+        "hico-fixture", {"world.data_root": str(root), "run.run_dir": str(tmp_path / "run")}
     )
-    line = _assert_one_line_error(
-        r.returncode,
-        r.stdout,
-        r.stderr,
-        "notebook 00_",
-        "DataError",
-        str(_first_image(root, "test")),
-        "cannot be read",
-        "executed copy",
-    )
-    assert "truncated" in line
+    decoded = []
+    real = image_check.decode_error
+    monkeypatch.setattr(image_check, "decode_error", lambda p: decoded.append(p) or real(p))
+    check_inputs(cfg)
+    n_images = len(decoded)
+    assert n_images > 0 and (tmp_path / "run" / "images-decoded.json").is_file()
+    decoded.clear()
+    check_inputs(cfg)
+    assert decoded == []
+    _truncate_first_test_image(root)
+    with pytest.raises(DataError, match=r"cannot be read \(truncated"):
+        check_inputs(cfg)
+    assert decoded == [_first_image(root, "test")]
