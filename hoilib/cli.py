@@ -56,6 +56,11 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument(
         "--only", action="append", metavar="PREFIX", help="run only notebooks whose name starts so"
     )
+    r.add_argument(
+        "--wait",
+        action="store_true",
+        help="if another run holds the run or stage folder, wait for it instead of refusing",
+    )
     b = add("book", _book, True, help="build the HTML book from a run's executed notebooks")
     b.add_argument(
         "--out",
@@ -163,7 +168,7 @@ def _run(args, argv) -> int:
     from hoilib.pipeline.runner import run_profile
 
     t0 = time.time()
-    run_profile(args.profile, parse_overrides(args.set), args.only)
+    run_profile(args.profile, parse_overrides(args.set), args.only, wait=args.wait)
     print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
     return 0
 

@@ -20,7 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hoilib import __version__, artifacts
-from hoilib.config import resolve
+from hoilib.config import resolve, stage_root
 from hoilib.errors import HoiBookError
 from hoilib.machine import kernel_env, numba_cache_dir
 from hoilib.pipeline.preflight import check_inputs
@@ -29,6 +29,7 @@ from hoilib.pipeline.provenance import (
     start_record,
     utc_now,
 )
+from hoilib.pipeline.runlock import run_locks
 from hoilib.timing import CHAPTER_ENV
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,16 +116,24 @@ def run_profile(
     only: list[str] | None = None,
     log=print,
     notebooks: Path = NOTEBOOKS,
+    wait: bool = False,
 ) -> dict:
     """Resolve the profile, then run every chapter; returns {notebook: seconds}.
 
     Writes provenance.json (status running -> complete / failed / interrupted) and
     appends to run.log; chapters done earlier with the same parameters keep their
-    record when only some chapters are rerun (``only``).
+    record when only some chapters are rerun (``only``). ``wait``: wait for another run that
+    holds the run or stage folder instead of refusing.
     """
     cfg = resolve(profile, overrides)
     chapters = chapter_paths(only, notebooks)
     check_inputs(cfg)  # every file, folder and device the run needs, before anything is written
+    # one writer per folder: a second run on the run folder or the shared stage folder refuses (or waits)
+    with run_locks([cfg.run.run_dir, stage_root(cfg.run)], wait=wait, say=log):
+        return _run_chapters(cfg, overrides, only, log, notebooks, chapters)
+
+
+def _run_chapters(cfg, overrides, only, log, notebooks, chapters) -> dict:
     run_dir = Path(cfg.run.run_dir).resolve()
     cfg.run.run_dir = str(run_dir)
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
