@@ -158,6 +158,14 @@ def main(argv=None) -> int:
     except HoiBookError as e:
         print(f"hoilib: error: {e}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as e:
+        where = f" during {e.notebook}" if getattr(e, "notebook", None) else ""
+        print(
+            f"hoilib: interrupted{where}; the same command resumes (finished stages and chapters "
+            "are reused)",
+            file=sys.stderr,
+        )
+        return 130
 
 
 def _cfg(args):

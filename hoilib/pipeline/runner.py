@@ -36,6 +36,14 @@ REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C during a chapter: names it, so the command can say where it stopped."""
+
+    def __init__(self, notebook: str):
+        super().__init__(notebook)
+        self.notebook = notebook
+
+
 class NotebookFailed(HoiBookError):
     """A chapter raised: names the notebook, the cell and the error.
 
@@ -158,6 +166,20 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters) -> dict:
     return timings
 
 
+def _kernel_manager(stderr):
+    """A kernel manager that sends the kernel process's own stderr (not the notebook's outputs,
+    which papermill records) to the run's kernels.log: a kernel shut down by Ctrl-C in mid-reply
+    prints a zmq traceback there instead of on the user's terminal."""
+    from jupyter_client.manager import AsyncKernelManager, KernelManager
+
+    class KernelWithLog(AsyncKernelManager):
+        async def start_kernel(self, **kw):
+            kw.setdefault("stderr", stderr)
+            return await KernelManager._async_start_kernel(self, **kw)
+
+    return KernelWithLog
+
+
 def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -> float:
     """Execute one notebook into ``out_dir`` (renamed into place only when it ran to the end);
     returns its seconds. A failure keeps a ``.failed.ipynb`` copy and is recorded, then raised."""
@@ -171,6 +193,7 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
     prov.record["notebooks"][nb.name] = {}
     prov.chapter(nb.name, status="running", started_utc=utc_now())
     t0 = time.time()
+    kernel_log = open(out_dir.parent / "kernels.log", "ab")  # noqa: SIM115 (closed in finally)
     try:
         pm.execute_notebook(
             str(nb),
@@ -186,6 +209,7 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
             request_save_on_cell_execute=False,
             # no start-up chatter
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            kernel_manager_class=_kernel_manager(kernel_log),
         )
     except PapermillExecutionError as e:
         os.replace(tmp, failed)
@@ -210,8 +234,14 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
             "interrupted" if interrupted else "failed",
             {"notebook": nb.name, "cell": None, "error": error},
         )
+        if isinstance(e, KeyboardInterrupt):
+            # the run's record gets the line; the terminal gets one from the command (exit 130)
+            artifacts.append_log(rlog.path, f"[hoilib] {nb.name} interrupted (Ctrl-C)")
+            raise Interrupted(nb.name) from None
         rlog(f"[hoilib] {nb.name} {'interrupted' if interrupted else 'failed'}: {error}")
         raise
+    finally:
+        kernel_log.close()
     os.replace(tmp, final)
     seconds = round(time.time() - t0, 1)
     prov.chapter(nb.name, status="done", seconds=seconds, finished_utc=utc_now())
