@@ -14,6 +14,7 @@ import numpy as np
 
 from hoilib.artifacts import read_json
 from hoilib.data.hoitables import HOIGroundTruth
+from hoilib.data.label_check import instance_labels
 from hoilib.errors import ArtifactError, DataError
 
 REQUIRED_KEYS = ("annotation", "filenames", "size", "objects", "verbs", "correspondence")
@@ -112,33 +113,6 @@ def _fail(path, msg):
     raise DataError(f"{path}: {msg}")
 
 
-def _labels(path, where: str, a: dict, key: str, hoi, table: np.ndarray, doc: dict) -> np.ndarray:
-    """One instance field ('object' or 'verb'), range-checked against the file's object or verb list
-    and checked against its 'hoi' class through 'correspondence': the object masks are built from it."""
-    names, col = ("objects", 1) if key == "object" else ("verbs", 0)
-    try:
-        x = np.asarray(a[key], dtype=np.int64).reshape(-1)
-    except (TypeError, ValueError):
-        _fail(path, f"{where}: field '{key}' must be a list of integer indices, got {a[key]!r}")
-    n = len(doc[names])
-    out = np.flatnonzero((x < 0) | (x >= n))
-    if len(out):
-        j = int(out[0])
-        _fail(
-            path,
-            f"{where}: field '{key}'[{j}] = {int(x[j])}, expected an index into '{names}' in [0, {n})",
-        )
-    wrong = np.flatnonzero(x != table[hoi, col])
-    if len(wrong):
-        j = int(wrong[0])
-        _fail(
-            path,
-            f"{where}: field '{key}'[{j}] = {int(x[j])}, expected {int(table[hoi[j], col])}: the {key} of "
-            f"hoi class {int(hoi[j])} in field 'correspondence'",
-        )
-    return x
-
-
 def load_annotations(
     path: str | Path, image_dir: str | Path | None = None, check_images: bool = True
 ) -> HOIDataset:
@@ -217,7 +191,9 @@ def load_annotations(
                 path,
                 f"{where}: field 'hoi' holds {int(hoi.max())}, expected class indices in [0, {n_cls})",
             )
-        obj, verb = (_labels(path, where, a, k, hoi, table, doc) for k in ("object", "verb"))
+        obj, verb = (
+            instance_labels(path, where, a, k, hoi, table, doc) for k in ("object", "verb")
+        )
         if check_images and not (image_dir / fname).is_file():
             raise DataError(f"{path}: {where}: image file not found: {image_dir / fname}")
         images.append(ImageAnn(i, fname, w, h, bh, bo, hoi, obj, verb))
