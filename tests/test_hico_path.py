@@ -160,21 +160,27 @@ def _interrupt_during_chapter_1(fixture_root, run_dir):
         "(finished stages and chapters are reused)"
     ]
     time.sleep(1)
-    assert _session(p.pid) == [], "processes left running (the kernel?)"
+    # the kernel runs in a session of its own (jupyter_client), so it is found by its parent's PID
+    assert _children(p.pid) == [], "processes left running (the kernel?)"
     assert not (run_dir / ".hoilib-run.lock").exists()
     assert sorted(q.name for q in (run_dir / "notebooks").iterdir()) == ["00_hoi_synth.ipynb"]
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["status"] == "interrupted"
 
 
-def _session(sid: int) -> list[str]:
-    """The processes of session ``sid`` still alive (from /proc: the 4th field after the name)."""
+def _children(pid: int) -> list[str]:
+    """Live processes started by ``pid``: in its session, or kernels that jupyter_client started
+    in a new session with ``JPY_PARENT_PID`` set to it."""
     found = []
     for d in Path("/proc").iterdir():
+        if not d.name.isdigit():
+            continue
         try:
-            fields = (d / "stat").read_text().rsplit(")", 1)[1].split() if d.name.isdigit() else []
+            fields = (d / "stat").read_text().rsplit(")", 1)[1].split()
+            env = (d / "environ").read_bytes().split(b"\0")
         except OSError:
             continue
-        if fields and int(fields[3]) == sid and fields[0] != "Z":
+        mine = int(fields[3]) == pid or f"JPY_PARENT_PID={pid}".encode() in env
+        if mine and fields[0] != "Z":
             found.append(d.name)
     return found

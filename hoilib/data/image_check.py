@@ -16,7 +16,7 @@ from pathlib import Path
 from PIL import Image
 
 from hoilib import artifacts
-from hoilib.errors import DataError
+from hoilib.data.images import UNREADABLE, unreadable
 from hoilib.progress import tqdm
 
 # the record of files found good: {path: [size, mtime_ns]}
@@ -35,22 +35,21 @@ def decode_error(path: Path) -> str | None:
             # JPEG: decode at the smallest DCT scale; other formats: a no-op, then a full decode
             im.draft("RGB", (1, 1))
             im.load()
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
+    except UNREADABLE as e:
         return str(e) or type(e).__name__
     return None
 
 
-def verify_images(paths: list[Path], memo: Path, workers: int | None = None) -> dict:
+def verify_images(paths: list[Path], memo: Path) -> dict:
     """Raise DataError naming the first image (in the given order) that does not decode; else the
-    updated record of good files, for ``save_record`` once the run folder is known to be writable."""
+    record of good files, for the caller to write to ``memo`` once its folder is known writable."""
     old = artifacts.read_json_or_none(memo) or {}
     known = old.get("files", {}) if old.get("version") == VERSION else {}
     stamps = {str(p): _stamp(p) for p in paths}
     todo = [p for p in paths if known.get(str(p)) != stamps[str(p)]]
-    workers = workers or min(8, os.cpu_count() or 1)
     if todo:
         # PIL releases the GIL while it decodes, so threads use every core
-        with ThreadPoolExecutor(workers) as pool:
+        with ThreadPoolExecutor(min(8, os.cpu_count() or 1)) as pool:
             errors = list(
                 tqdm(
                     pool.map(decode_error, todo),
@@ -63,11 +62,5 @@ def verify_images(paths: list[Path], memo: Path, workers: int | None = None) -> 
             )
         for p, err in zip(todo, errors, strict=True):
             if err:
-                raise DataError(
-                    f"image file {p} cannot be read (truncated, corrupt or not an image): {err}"
-                )
+                raise unreadable("image file", p, err)
     return {"version": VERSION, "files": stamps}
-
-
-def save_record(memo: Path, record: dict) -> None:
-    artifacts.write_json(memo, record)

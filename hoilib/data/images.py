@@ -8,6 +8,13 @@ from PIL import Image
 
 from hoilib.errors import DataError
 
+# what PIL raises for a truncated, corrupt or foreign file
+UNREADABLE = (OSError, SyntaxError, ValueError, Image.DecompressionBombError)
+
+
+def unreadable(what: str, path, err) -> DataError:
+    return DataError(f"{what} {path} cannot be read (truncated, corrupt or not an image): {err}")
+
 
 def open_rgb(path: str | Path, what: str = "image file") -> Image.Image:
     """The decoded RGB image; a missing or unreadable file raises DataError naming ``what`` and the path.
@@ -21,7 +28,5 @@ def open_rgb(path: str | Path, what: str = "image file") -> Image.Image:
     try:
         with Image.open(path) as im:
             return im.convert("RGB")
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as e:
-        raise DataError(
-            f"{what} {path} cannot be read (truncated, corrupt or not an image): {e}"
-        ) from e
+    except UNREADABLE as e:
+        raise unreadable(what, path, e) from e

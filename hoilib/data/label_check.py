@@ -24,15 +24,14 @@ def instance_labels(
     if len(out):
         j = int(out[0])
         raise DataError(
-            f"{path}: "
-            f"{where}: field '{key}'[{j}] = {int(x[j])}, expected an index into '{names}' in [0, {n})",
+            f"{path}: {where}: field '{key}'[{j}] = {int(x[j])}, expected an index into "
+            f"'{names}' in [0, {n})"
         )
     wrong = np.flatnonzero(x != table[hoi, col])
     if len(wrong):
         j = int(wrong[0])
         raise DataError(
-            f"{path}: "
-            f"{where}: field '{key}'[{j}] = {int(x[j])}, expected {int(table[hoi[j], col])}: the {key} of "
-            f"hoi class {int(hoi[j])} in field 'correspondence'",
+            f"{path}: {where}: field '{key}'[{j}] = {int(x[j])}, expected "
+            f"{int(table[hoi[j], col])}: the {key} of hoi class {int(hoi[j])} in field 'correspondence'"
         )
     return x

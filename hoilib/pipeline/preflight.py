@@ -3,9 +3,9 @@
 ``config.resolve`` checks each value on its own (type, range, allowed values); this
 module checks what needs the file system or torch: the run folder can be created and
 written, the files a profile names exist and read, the device exists, and a HICO-DET
-copy has its annotations and every image they list, and every image decodes. A problem raises a one-line
-ConfigError or DataError naming the parameter or file and what was expected, so
-``hoilib run`` stops with exit status 1 before it writes anything.
+copy has its annotations and every image they list, and every image decodes. A
+problem raises a one-line ConfigError or DataError naming the parameter or file and
+what was expected, so ``hoilib run`` stops with exit status 1 before it writes anything.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import tempfile
 from pathlib import Path
 
+from hoilib import artifacts
 from hoilib.config import Params, stage_root
 from hoilib.errors import ConfigError
 
@@ -81,7 +82,7 @@ def check_inputs(cfg: Params) -> None:
             f"parameter 'world.pair_source' = {cfg.world.pair_source!r}: no such detections file; "
             "expected gt or a JSON file in the format of hoilib/data/detections.py"
         )
-    record = None
+    record, decoded = None, stage_root(cfg.run) / "images-decoded.json"
     if cfg.world.dataset == "hico-det":
         from hoilib.data.build import prepare_world
         from hoilib.data.image_check import verify_images
@@ -96,13 +97,7 @@ def check_inputs(cfg: Params) -> None:
         paths = [
             ds.image_path(i) for ds in (world.train, world.test) for i in range(len(ds.images))
         ]
-        record = verify_images(paths, _image_record(cfg))
+        record = verify_images(paths, decoded)
     check_run_dir(cfg.run.run_dir)
-    if record is not None:
-        from hoilib.data.image_check import save_record
-
-        save_record(_image_record(cfg), record)
-
-
-def _image_record(cfg: Params) -> Path:
-    return stage_root(cfg.run) / "images-decoded.json"
+    if record is not None:  # written only once the run folder is known to be writable
+        artifacts.write_json(decoded, record)
