@@ -184,3 +184,29 @@ def _children(pid: int) -> list[str]:
         if mine and fields[0] != "Z":
             found.append(d.name)
     return found
+
+
+def test_the_notebook_machinerys_log_records_go_to_the_run_not_the_terminal(tmp_path):
+    """What a Ctrl-C in mid-reply makes the machinery log (papermill's "Kernel died while waiting for
+    execute reply.", asyncio's "Task exception was never retrieved" with a traceback, the latter at
+    garbage collection, even at interpreter exit) lands in kernels.log; stderr stays empty, so the
+    command's own line is the only one the user reads (a CI run once printed both)."""
+    log = tmp_path / "kernels.log"
+    script = f"""
+import asyncio, gc, logging
+from hoilib.pipeline.runner import machinery_logs_to
+machinery_logs_to({str(log)!r})
+logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
+async def dies():
+    raise RuntimeError("Kernel died")
+loop = asyncio.new_event_loop()
+task = loop.create_task(dies())
+loop.run_until_complete(asyncio.sleep(0.01))
+del task
+gc.collect()
+"""
+    p = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0 and p.stderr == "" and p.stdout == "", p.stderr
+    text = log.read_text()
+    assert "papermill ERROR: Kernel died while waiting" in text
+    assert "asyncio ERROR: Task exception was never retrieved" in text and "RuntimeError" in text

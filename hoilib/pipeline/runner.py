@@ -14,6 +14,7 @@ finished run from one to redo.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from contextlib import contextmanager
@@ -147,6 +148,7 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters) -> dict:
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     artifacts.write_json(run_dir / "config.json", cfg.model_dump())
     rlog = RunLog(run_dir / "run.log", log)
+    machinery_logs_to(run_dir / "kernels.log")
     prov = Provenance(run_dir, start_record(cfg, overrides, only, notebooks, chapters, run_dir))
     commit, dirty = prov.record["git"]["commit"], prov.record["git"]["dirty"]
     rlog(
@@ -164,6 +166,39 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters) -> dict:
     artifacts.write_json(run_dir / "timings.json", timings)
     prov.finish("complete")
     return timings
+
+
+# the notebook machinery's loggers: a kernel shut down by Ctrl-C in mid-reply makes papermill log
+# "Kernel died" and asyncio "Task exception was never retrieved" (with a traceback, at garbage
+# collection, possibly after the command has printed its line)
+MACHINERY_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
+
+
+class _AppendHandler(logging.Handler):
+    """Appends each record to the file named in ``path`` when it is emitted (no stream held open, so
+    it still works when a record arrives at interpreter exit); the target moves with each run."""
+
+    path: Path | None = None
+
+    def emit(self, record):
+        if self.path is not None:
+            artifacts.append_log(self.path, self.format(record))
+
+
+_MACHINERY = _AppendHandler()
+
+
+def machinery_logs_to(path: Path) -> None:
+    """Send the notebook machinery's log records to ``path`` (the run's kernels.log), not the
+    terminal: the user gets the command's one line; the details stay with the run. Left in place
+    after the run, because a record can arrive after it (above)."""
+    _MACHINERY.path = Path(path)
+    _MACHINERY.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
+    for name in MACHINERY_LOGGERS:
+        lg = logging.getLogger(name)
+        if _MACHINERY not in lg.handlers:
+            lg.addHandler(_MACHINERY)
+        lg.propagate = False
 
 
 def _kernel_manager(stderr):
