@@ -12,7 +12,8 @@ Variants (x86-64; the dispatch variables are read when torch is imported):
   pin-avx2    AVX2 everywhere and MKL's conditional-numerical-reproducibility mode (MKL_CBWR=AVX2)
   pin-compat  the most portable setting: ATen's default kernels, oneDNN SSE4.1, MKL_CBWR=COMPATIBLE
   aten-avx2, onednn-avx2, mkl-avx2   one library limited to AVX2 at a time (which one moves the numbers)
-  avx2-1thread                        avx2 with one thread (another machine has another core count)
+  avx2-1thread, avx2-4threads         avx2 with one or four threads (another machine's core count)
+  portable    cpu_kernels: portable: avx2 with the book's 2 threads and OpenBLAS's AVX2 kernels
 
     .venv/bin/python benchmarks/cpu_dispatch.py --profile synth --out /tmp/cpu-dispatch
 """
@@ -28,6 +29,9 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+from hoilib.machine import AVX2_KERNELS, FIXED_THREADS  # noqa: E402  (the chapters' own settings)
+
 VARIANTS = {
     "native": {},
     "avx2": {
@@ -57,6 +61,11 @@ VARIANTS = {
         "MKL_ENABLE_INSTRUCTIONS": "AVX2",
         "OMP_NUM_THREADS": "1",
     },
+    # a 4-core machine under avx2 (torch's default threads are the cores), emulated: torch caps
+    # OMP_NUM_THREADS at this machine's cores, so the child sets the count itself
+    "avx2-4threads": {**AVX2_KERNELS, "BENCH_TORCH_THREADS": "4"},
+    # cpu_kernels: portable, what `hoilib run` gives the chapters on any x86-64 machine with AVX2
+    "portable": {**AVX2_KERNELS, **FIXED_THREADS, "OPENBLAS_CORETYPE": "Haswell"},
 }
 
 
@@ -73,6 +82,8 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     from hoilib.models.backbone_stage import backbone_seed, features_of_test_pairs, prepare_backbone
     from hoilib.seed import seed_everything
 
+    if os.environ.get("BENCH_TORCH_THREADS"):
+        torch.set_num_threads(int(os.environ["BENCH_TORCH_THREADS"]))
     cfg = resolve(
         profile,
         {"run_dir": run_dir, "data_root": world_dir, **dict(parse_override(s) for s in sets)},

@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+from pathlib import Path
 
 from hoilib.config import (
     FIELDS,
@@ -29,6 +30,7 @@ from hoilib.config import (
     type_name,
 )
 from hoilib.errors import HoiBookError
+from hoilib.pipeline.budget import disk_full, no_space
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -60,6 +62,11 @@ def _parser() -> argparse.ArgumentParser:
         "--wait",
         action="store_true",
         help="if another run holds the run or stage folder, wait for it instead of refusing",
+    )
+    r.add_argument(
+        "--force",
+        action="store_true",
+        help="start even if the estimate of disk or memory exceeds what this machine has",
     )
     b = add("book", _book, True, help="build the HTML book from a run's executed notebooks")
     b.add_argument(
@@ -158,6 +165,16 @@ def main(argv=None) -> int:
     except HoiBookError as e:
         print(f"hoilib: error: {e}", file=sys.stderr)
         return 1
+    except OSError as e:
+        if not no_space(e):
+            raise
+        # a full disk outside a chapter (the run's record, the preflight's): one line, exit 1
+        where = Path(e.filename).parent if e.filename else Path.cwd()
+        print(
+            f"hoilib: error: {disk_full(f'writing {e.filename or where}', [where])}",
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt as e:
         where = f" during {e.notebook}" if getattr(e, "notebook", None) else ""
         print(
@@ -176,7 +193,9 @@ def _run(args, argv) -> int:
     from hoilib.pipeline.runner import run_profile
 
     t0 = time.time()
-    run_profile(args.profile, parse_overrides(args.set), args.only, wait=args.wait)
+    run_profile(
+        args.profile, parse_overrides(args.set), args.only, wait=args.wait, force=args.force
+    )
     print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
     return 0
 

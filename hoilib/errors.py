@@ -15,3 +15,11 @@ class DataError(HoiBookError):
 
 class ArtifactError(HoiBookError):
     """A run artifact (checkpoint, tensors, metadata) that is missing, truncated or foreign."""
+
+
+class TooBig(HoiBookError):
+    """A run that needs more disk or memory than the machine has (``--force`` overrides)."""
+
+
+class DiskFull(HoiBookError):
+    """No space left on the device a run writes to, met during the run."""

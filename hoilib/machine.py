@@ -109,20 +109,34 @@ def numba_cache_dir() -> str:
     return os.path.join(base, "hoi-book", "numba")
 
 
+# the thread count of the machines the book is published from: a sum split over another number of
+# threads adds in another order (benchmarks/cpu_dispatch.py: one thread moves every number)
+BOOK_THREADS = "2"
+FIXED_THREADS = {
+    "OMP_NUM_THREADS": BOOK_THREADS,  # torch's intra-op threads (and OpenMP's)
+    "MKL_NUM_THREADS": BOOK_THREADS,
+    "OPENBLAS_NUM_THREADS": BOOK_THREADS,  # numpy's and scipy's BLAS
+}
+
+
 def kernel_env(cpu_kernels: str) -> dict:
     """Environment for processes that will import torch: the CPU kernels a profile asks for.
 
     ``avx2`` limits ATen, oneDNN and MKL to AVX2 (each of ATen and oneDNN alone moves the
-    numbers; benchmarks/cpu_dispatch.py measures it), on x86-64 CPUs that have it; a variable
-    the user set already is kept. ``native`` (or another CPU) changes nothing.
+    numbers; benchmarks/cpu_dispatch.py measures it), on x86-64 CPUs that have it.
+    ``portable`` adds the book's thread count (``FIXED_THREADS``), so a workstation with more
+    cores adds its sums in the published order too. ``native`` (or another CPU, for the
+    kernels) changes nothing. A variable the user set already is kept.
     """
-    if (
-        cpu_kernels != "avx2"
-        or platform.machine().lower() not in ("x86_64", "amd64")
-        or "avx2" not in _cpu_flags()
-    ):
-        return {}
-    return {k: v for k, v in AVX2_KERNELS.items() if k not in os.environ}
+    env = {}
+    x86 = platform.machine().lower() in ("x86_64", "amd64")
+    if cpu_kernels in ("avx2", "portable") and x86 and "avx2" in _cpu_flags():
+        env.update(AVX2_KERNELS)
+        if cpu_kernels == "portable":
+            env["OPENBLAS_CORETYPE"] = "Haswell"  # numpy's BLAS kernels: its AVX2 ones
+    if cpu_kernels == "portable":
+        env.update(FIXED_THREADS)
+    return {k: v for k, v in env.items() if k not in os.environ}
 
 
 def machine_info(env: dict | None = None) -> dict:

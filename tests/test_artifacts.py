@@ -86,3 +86,15 @@ def test_images_that_cannot_be_read_name_their_file(tmp_path):
         open_rgb(tmp_path / "text.jpg")
     with pytest.raises(DataError, match=r"image file not found: .*nope\.jpg"):
         open_rgb(tmp_path / "nope.jpg")
+
+
+def test_an_artifact_gets_the_mode_of_any_other_file(tmp_path):
+    """A run folder on a shared workstation: provenance.json and the metrics are readable by whoever
+    may read the folder (mkstemp alone would leave them 0600)."""
+    import os
+    import stat
+
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    written = artifacts.write_json(tmp_path / "provenance.json", {"a": 1})
+    assert stat.S_IMODE(os.stat(written).st_mode) == stat.S_IMODE(os.stat(plain).st_mode)

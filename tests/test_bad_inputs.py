@@ -92,9 +92,18 @@ VALUE_CASES = [
     (
         "negative image count",
         ["--set", "world.n_train_images=-5"],
-        ["parameter 'world.n_train_images' = -5", "integer >= 1"],
+        ["parameter 'world.n_train_images' = -5", "integer in [1, 10,000,000]"],
     ),
-    ("zero steps", ["--set", "diffusion.steps=0"], ["'diffusion.steps' = 0", ">= 1"]),
+    (
+        "more images than any machine holds",
+        ["--set", "world.n_pretrain_images=20000000"],
+        ["parameter 'world.n_pretrain_images' = 20000000", "integer in [1, 10,000,000]"],
+    ),
+    (
+        "zero steps",
+        ["--set", "diffusion.steps=0"],
+        ["'diffusion.steps' = 0", "in [1, 10,000,000]"],
+    ),
     (
         "fraction out of range",
         ["--set", "ezhoi.val_fraction=1.5"],

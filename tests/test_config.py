@@ -184,7 +184,8 @@ def test_profiles_listing_shows_ranges(capsys):
     out = capsys.readouterr().out
     assert (
         "world.n_train_images" in out
-        and ">= 1" in out
+        and "[1, 10,000,000]" in out
+        and ">= 0" in out
         and "bridge.t_start" in out
         and "[0, 999]" in out
     )

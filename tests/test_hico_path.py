@@ -109,8 +109,8 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     from hoilib.pipeline.runner import chapter_paths, notebook_errors, run_profile
 
     run_dir = tmp_path / "run"
-    # Ctrl-C during chapter 1 first: the run below resumes it (issue 20, item 6)
-    _interrupt_during_chapter_1(fixture_root, run_dir)
+    # Ctrl-C during the first chapter of this very run: the run below resumes it (issue 20, item 6)
+    _interrupt_during_chapter_0(fixture_root, run_dir)
     timings = run_profile(
         "hico-fixture",
         {"world.data_root": str(fixture_root), "run.run_dir": str(run_dir)},
@@ -125,29 +125,28 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     }
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["backbone"]["name"] == "HOI-Tiny-ViT" and cfg["world"]["dataset"] == "hico-det"
-    # the resumed chapter 1 equals chapter 1 run alone, uninterrupted, in a fresh folder
+    # the resumed chapter 0 equals chapter 0 run alone, uninterrupted, in a fresh folder
     alone = tmp_path / "alone"
     args = ["--set", f"world.data_root={fixture_root}", "--set", f"run.run_dir={alone}"]
-    assert main(["run", "--profile", "hico-fixture", "--only", "01", *args]) == 0
+    assert main(["run", "--profile", "hico-fixture", "--only", "00", *args]) == 0
     resumed, fresh = (
-        json.loads((d / "metrics" / "01_modality_gap.json").read_text())["metrics"]
+        json.loads((d / "metrics" / "00_hoi_synth.json").read_text())["metrics"]
         for d in (run_dir, alone)
     )
     assert resumed == fresh
 
 
-def _interrupt_during_chapter_1(fixture_root, run_dir):
-    """SIGINT to the whole process group (as a terminal's Ctrl-C) while chapter 1 runs: exit 130,
-    one line naming the chapter, no process left behind, no lock, no half-written notebook."""
-    cmd = [sys.executable, "-m", "hoilib", "run", "--profile", "hico-fixture", "--only", "00"]
-    cmd += ["--only", "01", "--set", f"world.data_root={fixture_root}"]
-    cmd += ["--set", f"run.run_dir={run_dir}"]
+def _interrupt_during_chapter_0(fixture_root, run_dir):
+    """SIGINT to the whole process group (as a terminal's Ctrl-C) while the first chapter runs: exit
+    130, one line naming the chapter, no process left behind, no lock, no half-written notebook."""
+    cmd = [sys.executable, "-m", "hoilib", "run", "--profile", "hico-fixture"]
+    cmd += ["--set", f"world.data_root={fixture_root}", "--set", f"run.run_dir={run_dir}"]
     p = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
     log = run_dir / "run.log"
     deadline = time.time() + 240
-    while not (log.is_file() and "running 01_" in log.read_text()) and time.time() < deadline:
+    while not (log.is_file() and "running 00_" in log.read_text()) and time.time() < deadline:
         assert p.poll() is None, p.communicate()
         time.sleep(0.2)
     time.sleep(2)  # inside the chapter's kernel
@@ -156,14 +155,14 @@ def _interrupt_during_chapter_1(fixture_root, run_dir):
     lines = [ln for ln in err.splitlines() if ln.strip()]
     assert p.returncode == 130 and "Traceback" not in out + err, err
     assert lines == [
-        "hoilib: interrupted during 01_modality_gap.ipynb; the same command resumes "
+        "hoilib: interrupted during 00_hoi_synth.ipynb; the same command resumes "
         "(finished stages and chapters are reused)"
     ]
     time.sleep(1)
     # the kernel runs in a session of its own (jupyter_client), so it is found by its parent's PID
     assert _children(p.pid) == [], "processes left running (the kernel?)"
     assert not (run_dir / ".hoilib-run.lock").exists()
-    assert sorted(q.name for q in (run_dir / "notebooks").iterdir()) == ["00_hoi_synth.ipynb"]
+    assert list((run_dir / "notebooks").iterdir()) == []
     prov = json.loads((run_dir / "provenance.json").read_text())
     assert prov["status"] == "interrupted"
 
@@ -194,7 +193,7 @@ def test_the_notebook_machinerys_log_records_go_to_the_run_not_the_terminal(tmp_
     log = tmp_path / "kernels.log"
     script = f"""
 import asyncio, gc, logging
-from hoilib.pipeline.runner import machinery_logs_to
+from hoilib.pipeline.kernels import machinery_logs_to
 machinery_logs_to({str(log)!r})
 logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
 async def dies():

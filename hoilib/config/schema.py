@@ -24,6 +24,11 @@ SYNTH_CROP = (
 )
 
 Count = Annotated[int, Field(ge=1)]
+# upper bounds no machine reaches (a value past them is a typo, not a plan; issue 20): counts of
+# images, steps and samples; widths and batch sizes; repeats and layers
+Many = Annotated[int, Field(ge=1, le=10_000_000)]
+Wide = Annotated[int, Field(ge=1, le=65_536)]
+Few = Annotated[int, Field(ge=1, le=10_000)]
 NonNeg = Annotated[int, Field(ge=0)]
 TStar = Annotated[int, Field(ge=0, le=DIFFUSION_T - 1)]
 DDIMSteps = Annotated[int, Field(ge=1, le=DIFFUSION_T)]
@@ -76,11 +81,12 @@ class RunCfg(Section):
         "torch device: auto (CUDA when present), cpu, cuda, cuda:1",
         pattern=r"^(auto|cpu|mps|cuda(:\d+)?)$",
     )
-    cpu_kernels: Literal["avx2", "native"] = _f(
-        "avx2",
-        "x86-64 CPU kernels of the chapters (ATen, oneDNN, MKL): avx2 = the same on every AVX2 machine, "
-        "so numbers agree across machines with one thread count; native = the widest this CPU has "
-        "(AVX-512 moves them; see Reproducing)",
+    cpu_kernels: Literal["portable", "avx2", "native"] = _f(
+        "portable",
+        "CPU kernels and threads of the chapters (ATen, oneDNN, MKL, OpenBLAS): portable = AVX2 "
+        "kernels and the book's 2 threads, so an x86-64 machine with any number of cores adds in "
+        "the published order; avx2 = AVX2 kernels, torch's default threads (the cores); native = "
+        "the widest kernels this CPU has (see Reproducing)",
     )
 
 
@@ -105,9 +111,9 @@ class WorldCfg(Section):
     seed: NonNeg = _f(
         0, "hoi-synth: seed of the generated world and (with seed) of the backbone pretraining"
     )
-    n_train_images: Count = _f(1200, "hoi-synth: training images")
-    n_test_images: Count = _f(400, "hoi-synth: test images")
-    n_pretrain_images: Count = _f(2500, "hoi-synth: scenes rendered for backbone pretraining")
+    n_train_images: Many = _f(1200, "hoi-synth: training images")
+    n_test_images: Many = _f(400, "hoi-synth: test images")
+    n_pretrain_images: Many = _f(2500, "hoi-synth: scenes rendered for backbone pretraining")
     caption_verb_share: float = _f(
         0.5,
         "hoi-synth: share of pretraining captions that name the interaction (all name the "
@@ -116,7 +122,10 @@ class WorldCfg(Section):
         le=1,
     )
     image_size: int = _f(
-        160, "hoi-synth: image side in pixels (scenes are cut into 64-px crops)", ge=SYNTH_CROP
+        160,
+        "hoi-synth: image side in pixels (scenes are cut into 64-px crops)",
+        ge=SYNTH_CROP,
+        le=4096,
     )
 
 
@@ -130,15 +139,18 @@ class BackboneCfg(Section):
     pretrained: str | None = _f(
         None, "open_clip pretrained tag (e.g. openai) or a local weights file; null = random init"
     )
-    steps: Count = _f(200, "synth-vit-tiny: contrastive pretraining steps")
+    steps: Many = _f(200, "synth-vit-tiny: contrastive pretraining steps")
     batch: int = _f(
-        256, "synth-vit-tiny: pretraining batch size (a contrastive batch needs a negative)", ge=2
+        256,
+        "synth-vit-tiny: pretraining batch size (a contrastive batch needs a negative)",
+        ge=2,
+        le=65_536,
     )
     lr: Positive = _f(1e-3, "synth-vit-tiny: pretraining learning rate")
     patch_size: int = _f(
         16, "synth-vit-tiny: ViT patch size, a divisor of the 64-px crop", ge=1, le=SYNTH_CROP
     )
-    feature_batch: Count = _f(
+    feature_batch: Wide = _f(
         256,
         "crops per batch in feature extraction",
         key=False,  # how features are computed in batches, not how the backbone is pretrained
@@ -167,8 +179,8 @@ class EZHOICfg(Section):
         "train the text-module ablations too (each module off, and all off)",
         key=False,  # which runs are made, not how one trains
     )
-    epochs: Count = _f(10, "EZ-HOI training epochs (the best validation epoch is kept)")
-    batch_images: Count = _f(64, "images per EZ-HOI training batch")
+    epochs: Few = _f(10, "EZ-HOI training epochs (the best validation epoch is kept)")
+    batch_images: Wide = _f(64, "images per EZ-HOI training batch")
     lr: Positive = _f(1e-3, "EZ-HOI AdamW learning rate")
     val_fraction: float = _f(
         0.1, "share of training images held out to choose EZ-HOI's best epoch", gt=0, lt=1
@@ -188,7 +200,7 @@ class EZHOICfg(Section):
         ge=0,
         lt=1,
     )
-    n_ctx: Count = _f(2, "learnable context tokens per text prompt")
+    n_ctx: Few = _f(2, "learnable context tokens per text prompt")
     prompt_kind: Literal["shared", "class"] = _f(
         "shared",
         "text prompts: shared (one learned context for every class) or class (plus a per-class "
@@ -196,7 +208,7 @@ class EZHOICfg(Section):
         "unseen prompts from related seen ones)",
         key=False,  # keyed as the model's own prompt kind (an ablation may override it)
     )
-    prompt_depth: Count = _f(3, "text layers that get their own deep prompt tokens (MaPLe style)")
+    prompt_depth: Few = _f(3, "text layers that get their own deep prompt tokens (MaPLe style)")
 
     @field_validator("seeds")
     @classmethod
@@ -207,14 +219,14 @@ class EZHOICfg(Section):
 class DiffusionCfg(Section):
     """The text diffusion model: how it trains (its checkpoint's key) and how it is judged."""
 
-    steps: Count = _f(1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)")
-    batch: Count = _f(64, "text diffusion: batch size")
+    steps: Many = _f(1000, "text diffusion: training steps (the Diffusion Bridge paper trains 3M)")
+    batch: Wide = _f(64, "text diffusion: batch size")
     lr: Positive = _f(2e-3, "text diffusion: AdamW learning rate (paper 8e-5 over 3M steps)")
     ema: float = _f(
         0.995, "text diffusion: EMA decay of the saved weights (0 = the raw weights)", ge=0, lt=1
     )
-    hidden: Count = _f(128, "text diffusion: width of the residual MLP denoiser")
-    blocks: Count = _f(2, "text diffusion: residual blocks of the denoiser")
+    hidden: Wide = _f(128, "text diffusion: width of the residual MLP denoiser")
+    blocks: Few = _f(2, "text diffusion: residual blocks of the denoiser")
     loss: Literal["x0", "snr_x0", "min_snr_x0"] = _f(
         "x0",
         "text diffusion: loss of the x0-predicting denoiser, the batch mean of w(t) * MSE(x0_hat, x0): "
@@ -222,7 +234,7 @@ class DiffusionCfg(Section):
         "Bridge's released code (Lee et al., CVPR 2025); min_snr_x0 = w = min(SNR(t), 5), the "
         "min-SNR-gamma weighting of Hang et al. (ICCV 2023)",
     )
-    samples: Count = _f(
+    samples: Many = _f(
         500,
         "text diffusion: unconditional samples drawn to judge the model",
         key=False,  # how many samples judge the model, not how it trains
@@ -257,34 +269,37 @@ class BridgeCfg(Section):
 class EvaluationCfg(Section):
     """The measures and consumers of chapters 1, 3 and 5: tests, plots, text-only classifiers."""
 
-    gap_permutations: Count = _f(200, "permutations of the MMD test")
+    gap_permutations: Many = _f(200, "permutations of the MMD test")
     gap_shift_deltas: list[float] = _f(
         [-1.0, -0.5, 0.0, 0.25, 0.5, 0.75, 1.0, 1.5],
         "shifts along the gap direction (Liang et al.)",
     )
-    shuffle_repeats: Count = _f(5, "label permutations of the shuffled-label control")
+    shuffle_repeats: Few = _f(5, "label permutations of the shuffled-label control")
     umap_points: int = _f(
-        600, "points per modality in UMAP plots (UMAP needs a neighbour for each point)", ge=3
+        600,
+        "points per modality in UMAP plots (UMAP needs a neighbour for each point)",
+        ge=3,
+        le=1_000_000,
     )
-    umap_epochs: Count = _f(
+    umap_epochs: Many = _f(
         500,
         "UMAP optimisation epochs (500 is umap-learn's own choice below 10,000 points; 200, its "
         "choice above, cut the cold synth book's UMAP time only from 43 to 40 s)",
     )
-    consumer_steps: Count = _f(
+    consumer_steps: Many = _f(
         1500,
         "chapter 5: most training steps of a text-only consumer (the step with the best held-out "
         "text loss is kept)",
     )
-    consumer_hidden: list[Count] = _f(
+    consumer_hidden: list[Wide] = _f(
         [256], "chapter 5: hidden layer widths of the MLP consumer (GELU between layers)"
     )
-    consumer_batch: Count = _f(128, "chapter 5: batch size of the trained text-only consumers")
+    consumer_batch: Wide = _f(128, "chapter 5: batch size of the trained text-only consumers")
     dose_alphas: list[Alpha] = _f(
         [0.0, 0.25, 0.5, 1.0, 1.5],
         "chapter 5: text spaces normalize((1 - a) raw + a adapted) of the dose-response",
     )
-    capdec_steps: Count = _f(
+    capdec_steps: Many = _f(
         300, "CapDec baseline: steps of the text-only classifier trained on noisy text"
     )
 
@@ -375,7 +390,7 @@ def bounds(name: str) -> dict:
 
 
 def range_text(name: str) -> str:
-    """'>= 1', 'in [0, 999]', 'in (0, 1)', 'one of a, b' or ''."""
+    """'>= 1', 'in [0, 999]', 'in (0, 1)', 'in [1, 10,000,000]', 'one of a, b' or ''."""
     choices = allowed(name)
     if choices:
         return "one of " + ", ".join(choices)
@@ -385,10 +400,15 @@ def range_text(name: str) -> str:
     if lo[1] is None and hi[1] is None:
         return "any number" if type_name(name) in ("float", "list[float]") else ""
     if hi[1] is None:
-        return f"{'>' if 'gt' in b else '>='} {lo[1]:g}"
+        return f"{'>' if 'gt' in b else '>='} {_num(lo[1])}"
     if lo[1] is None:
-        return f"{'<' if 'lt' in b else '<='} {hi[1]:g}"
-    return f"in {lo[0]}{lo[1]:g}, {hi[1]:g}{hi[0]}"
+        return f"{'<' if 'lt' in b else '<='} {_num(hi[1])}"
+    return f"in {lo[0]}{_num(lo[1])}, {_num(hi[1])}{hi[0]}"
+
+
+def _num(x: float) -> str:
+    """A bound as a reader types it: 10,000,000 rather than 1e+07."""
+    return f"{x:,}" if isinstance(x, int) else f"{x:g}"
 
 
 def allowed(name: str) -> tuple[str, ...]:

@@ -73,8 +73,11 @@ def check_backbone(cfg: Params) -> None:
         )
 
 
-def check_inputs(cfg: Params) -> None:
-    """Everything a run reads, checked without writing (the run folder last, as it is created)."""
+def check_inputs(cfg: Params) -> tuple[int, int] | None:
+    """Everything a run reads, checked without writing (the run folder last, as it is created).
+
+    Returns the (train, test) pair counts of a HICO-DET copy (read here anyway), for the
+    run's estimate of what it needs (``budget``); None for HOI-Synth, which is generated later."""
     check_device(cfg.run.device)
     check_backbone(cfg)
     if cfg.world.pair_source != "gt" and not Path(cfg.world.pair_source).expanduser().is_file():
@@ -82,7 +85,7 @@ def check_inputs(cfg: Params) -> None:
             f"parameter 'world.pair_source' = {cfg.world.pair_source!r}: no such detections file; "
             "expected gt or a JSON file in the format of hoilib/data/detections.py"
         )
-    record, decoded = None, stage_root(cfg.run) / "images-decoded.json"
+    record, pairs, decoded = None, None, stage_root(cfg.run) / "images-decoded.json"
     if cfg.world.dataset == "hico-det":
         from hoilib.data.build import prepare_world
         from hoilib.data.image_check import verify_images
@@ -98,6 +101,8 @@ def check_inputs(cfg: Params) -> None:
             ds.image_path(i) for ds in (world.train, world.test) for i in range(len(ds.images))
         ]
         record = verify_images(paths, decoded)
+        pairs = tuple(sum(len(im.hoi) for im in ds.images) for ds in (world.train, world.test))
     check_run_dir(cfg.run.run_dir)
     if record is not None:  # written only once the run folder is known to be writable
         artifacts.write_json(decoded, record)
+    return pairs

@@ -14,7 +14,6 @@ finished run from one to redo.
 from __future__ import annotations
 
 import json
-import logging
 import os
 import time
 from contextlib import contextmanager
@@ -24,6 +23,9 @@ from hoilib import __version__, artifacts
 from hoilib.config import resolve, stage_root
 from hoilib.errors import HoiBookError
 from hoilib.machine import kernel_env, numba_cache_dir
+from hoilib.pipeline import budget
+from hoilib.pipeline.budget import disk_full, no_space
+from hoilib.pipeline.kernels import kernel_manager, machinery_logs_to
 from hoilib.pipeline.preflight import check_inputs
 from hoilib.pipeline.provenance import (
     Provenance,
@@ -126,23 +128,29 @@ def run_profile(
     log=print,
     notebooks: Path = NOTEBOOKS,
     wait: bool = False,
+    force: bool = False,
 ) -> dict:
     """Resolve the profile, then run every chapter; returns {notebook: seconds}.
 
     Writes provenance.json (status running -> complete / failed / interrupted) and
     appends to run.log; chapters done earlier with the same parameters keep their
     record when only some chapters are rerun (``only``). ``wait``: wait for another run that
-    holds the run or stage folder instead of refusing.
+    holds the run or stage folder instead of refusing. ``force``: start even when the estimate of
+    disk or memory exceeds what the machine has (``budget``).
     """
     cfg = resolve(profile, overrides)
     chapters = chapter_paths(only, notebooks)
-    check_inputs(cfg)  # every file, folder and device the run needs, before anything is written
+    # every file, folder and device the run needs, before anything is written
+    pairs = check_inputs(cfg)
+    # and room for what it writes and holds (one line and exit 1 when not, unless forced)
+    est = budget.estimate(cfg, pairs, len(chapters))
+    budget.check(est, force)
     # one writer per folder: a second run on the run folder or the shared stage folder refuses (or waits)
     with run_locks([cfg.run.run_dir, stage_root(cfg.run)], wait=wait, say=log):
-        return _run_chapters(cfg, overrides, only, log, notebooks, chapters)
+        return _run_chapters(cfg, overrides, only, log, notebooks, chapters, est)
 
 
-def _run_chapters(cfg, overrides, only, log, notebooks, chapters) -> dict:
+def _run_chapters(cfg, overrides, only, log, notebooks, chapters, est) -> dict:
     run_dir = Path(cfg.run.run_dir).resolve()
     cfg.run.run_dir = str(run_dir)
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
@@ -156,6 +164,7 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters) -> dict:
         f"{commit[:10] if commit else 'unknown'}{' dirty' if dirty else ''}); "
         f"chapters: {', '.join(nb.name for nb in chapters)}"
     )
+    rlog(f"[hoilib] {est.line()}")
     params = {"profile": cfg.run.profile, "params": cfg.model_dump()}
     timings = {}
     with kernel_environment(run_dir, cfg.run.cpu_kernels):
@@ -166,53 +175,6 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters) -> dict:
     artifacts.write_json(run_dir / "timings.json", timings)
     prov.finish("complete")
     return timings
-
-
-# the notebook machinery's loggers: a kernel shut down by Ctrl-C in mid-reply makes papermill log
-# "Kernel died" and asyncio "Task exception was never retrieved" (with a traceback, at garbage
-# collection, possibly after the command has printed its line)
-MACHINERY_LOGGERS = ("papermill", "nbclient", "traitlets", "jupyter_client", "asyncio")
-
-
-class _AppendHandler(logging.Handler):
-    """Appends each record to the file named in ``path`` when it is emitted (no stream held open, so
-    it still works when a record arrives at interpreter exit); the target moves with each run."""
-
-    path: Path | None = None
-
-    def emit(self, record):
-        if self.path is not None:
-            artifacts.append_log(self.path, self.format(record))
-
-
-_MACHINERY = _AppendHandler()
-
-
-def machinery_logs_to(path: Path) -> None:
-    """Send the notebook machinery's log records to ``path`` (the run's kernels.log), not the
-    terminal: the user gets the command's one line; the details stay with the run. Left in place
-    after the run, because a record can arrive after it (above)."""
-    _MACHINERY.path = Path(path)
-    _MACHINERY.setFormatter(logging.Formatter("%(name)s %(levelname)s: %(message)s"))
-    for name in MACHINERY_LOGGERS:
-        lg = logging.getLogger(name)
-        if _MACHINERY not in lg.handlers:
-            lg.addHandler(_MACHINERY)
-        lg.propagate = False
-
-
-def _kernel_manager(stderr):
-    """A kernel manager that sends the kernel process's own stderr (not the notebook's outputs,
-    which papermill records) to the run's kernels.log: a kernel shut down by Ctrl-C in mid-reply
-    prints a zmq traceback there instead of on the user's terminal."""
-    from jupyter_client.manager import AsyncKernelManager, KernelManager
-
-    class KernelWithLog(AsyncKernelManager):
-        async def start_kernel(self, **kw):
-            kw.setdefault("stderr", stderr)
-            return await KernelManager._async_start_kernel(self, **kw)
-
-    return KernelWithLog
 
 
 def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -> float:
@@ -244,18 +206,17 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
             request_save_on_cell_execute=False,
             # no start-up chatter
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            kernel_manager_class=_kernel_manager(kernel_log),
+            kernel_manager_class=kernel_manager(kernel_log),
         )
     except PapermillExecutionError as e:
         os.replace(tmp, failed)
         error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
         cell = getattr(e, "cell_index", None)
-        msg = _describe_failure(nb, e, failed)
-        prov.chapter(
-            nb.name, status="failed", seconds=round(time.time() - t0, 1), cell=cell, error=error
-        )
         failure = {"notebook": nb.name, "cell": cell, "error": error, "failed_copy": str(failed)}
-        prov.finish("failed", failure)
+        _record_failure(prov, nb.name, t0, failure, "failed")
+        if no_space(error):  # the kernel's own writes: the disk, not the chapter, is at fault
+            raise disk_full(f"running {nb.name}", _folders(params)) from None
+        msg = _describe_failure(nb, e, failed)
         rlog(f"[hoilib] {msg}")
         raise NotebookFailed(
             msg, notebook=nb.name, cell=cell, error=error, failed_copy=str(failed)
@@ -263,17 +224,18 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
     except BaseException as e:
         tmp.unlink(missing_ok=True)
         error = f"{type(e).__name__}: {e}"
-        prov.chapter(nb.name, status="failed", seconds=round(time.time() - t0, 1), error=error)
         interrupted = isinstance(e, (KeyboardInterrupt, SystemExit))
-        prov.finish(
-            "interrupted" if interrupted else "failed",
-            {"notebook": nb.name, "cell": None, "error": error},
+        status = "interrupted" if interrupted else "failed"
+        _record_failure(
+            prov, nb.name, t0, {"notebook": nb.name, "cell": None, "error": error}, status
         )
         if isinstance(e, KeyboardInterrupt):
             # the run's record gets the line; the terminal gets one from the command (exit 130)
             artifacts.append_log(rlog.path, f"[hoilib] {nb.name} interrupted (Ctrl-C)")
             raise Interrupted(nb.name) from None
-        rlog(f"[hoilib] {nb.name} {'interrupted' if interrupted else 'failed'}: {error}")
+        if no_space(e):  # papermill's write of the executed copy, or the record's
+            raise disk_full(f"running {nb.name}", _folders(params)) from None
+        rlog(f"[hoilib] {nb.name} {status}: {error}")
         raise
     finally:
         kernel_log.close()
@@ -281,6 +243,26 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
     seconds = round(time.time() - t0, 1)
     prov.chapter(nb.name, status="done", seconds=seconds, finished_utc=utc_now())
     return seconds
+
+
+def _record_failure(prov: Provenance, name: str, t0: float, failure: dict, status: str) -> None:
+    """The chapter's and the run's end in provenance.json, when it can still be written: on a full
+    disk it cannot, and the error that stopped the chapter is the one to report."""
+    try:
+        seconds = round(time.time() - t0, 1)
+        prov.chapter(
+            name, status="failed", seconds=seconds, cell=failure["cell"], error=failure["error"]
+        )
+        prov.finish(status, failure)
+    except OSError as e:
+        if not no_space(e):
+            raise
+
+
+def _folders(params: dict) -> list[Path]:
+    """The run folder and the stage folder of a chapter's parameters."""
+    run = params["params"]["run"]
+    return [Path(run["run_dir"]), Path(run["stage_dir"] or run["run_dir"])]
 
 
 def notebook_errors(path: Path) -> list[str]:
