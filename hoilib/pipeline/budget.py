@@ -187,7 +187,8 @@ def _free(folder: Path) -> tuple[Path, float, int]:
 
 
 def _written(folder: Path) -> float:
-    """Bytes already in ``folder``: a resumed run writes only what is missing."""
+    """Bytes already in ``folder`` (0 when it does not exist yet): a resumed run writes only what
+    is missing."""
     total = 0
     for root, _dirs, files in os.walk(folder):
         for f in files:
@@ -218,7 +219,7 @@ def check(est: Estimate, force: bool = False) -> None:
     by_device: dict[int, list] = {}
     for folder, parts in est.disk.items():
         shown, free, dev = _free(folder)
-        need = max(0.0, sum(parts.values()) - (_written(folder) if folder.exists() else 0))
+        need = max(0.0, sum(parts.values()) - _written(folder))
         entry = by_device.setdefault(dev, [shown, free, 0.0])
         entry[2] += need
     for shown, free, need in by_device.values():

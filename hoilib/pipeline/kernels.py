@@ -13,6 +13,8 @@ from pathlib import Path
 
 from hoilib import artifacts
 
+KERNEL_LOG = "kernels.log"  # in the run folder
+
 # the notebook machinery's loggers: a kernel shut down by Ctrl-C in mid-reply makes papermill log
 # "Kernel died" and asyncio "Task exception was never retrieved" (with a traceback, at garbage
 # collection, possibly after the command has printed its line)

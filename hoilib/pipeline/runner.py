@@ -23,9 +23,8 @@ from hoilib import __version__, artifacts
 from hoilib.config import resolve, stage_root
 from hoilib.errors import HoiBookError
 from hoilib.machine import kernel_env, numba_cache_dir
-from hoilib.pipeline import budget
-from hoilib.pipeline.budget import disk_full, no_space
-from hoilib.pipeline.kernels import kernel_manager, machinery_logs_to
+from hoilib.pipeline.budget import check, disk_full, estimate, no_space
+from hoilib.pipeline.kernels import KERNEL_LOG, kernel_manager, machinery_logs_to
 from hoilib.pipeline.preflight import check_inputs
 from hoilib.pipeline.provenance import (
     Provenance,
@@ -143,10 +142,10 @@ def run_profile(
     # every file, folder and device the run needs, before anything is written
     pairs = check_inputs(cfg)
     # and room for what it writes and holds (one line and exit 1 when not, unless forced)
-    est = budget.estimate(cfg, pairs, len(chapters))
-    budget.check(est, force)
+    est = estimate(cfg, pairs, len(chapters))
+    check(est, force)
     # one writer per folder: a second run on the run folder or the shared stage folder refuses (or waits)
-    with run_locks([cfg.run.run_dir, stage_root(cfg.run)], wait=wait, say=log):
+    with run_locks(_folders(cfg), wait=wait, say=log):
         return _run_chapters(cfg, overrides, only, log, notebooks, chapters, est)
 
 
@@ -156,7 +155,7 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters, est) -> dict:
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     artifacts.write_json(run_dir / "config.json", cfg.model_dump())
     rlog = RunLog(run_dir / "run.log", log)
-    machinery_logs_to(run_dir / "kernels.log")
+    machinery_logs_to(run_dir / KERNEL_LOG)
     prov = Provenance(run_dir, start_record(cfg, overrides, only, notebooks, chapters, run_dir))
     commit, dirty = prov.record["git"]["commit"], prov.record["git"]["dirty"]
     rlog(
@@ -170,16 +169,21 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters, est) -> dict:
     with kernel_environment(run_dir, cfg.run.cpu_kernels):
         for nb in chapters:
             rlog(f"[hoilib] running {nb.name} (profile {cfg.run.profile}) ...")
-            timings[nb.name] = run_chapter(nb, run_dir / "notebooks", params, prov, rlog)
+            timings[nb.name] = run_chapter(
+                nb, run_dir / "notebooks", params, prov, rlog, _folders(cfg)
+            )
             rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
     artifacts.write_json(run_dir / "timings.json", timings)
     prov.finish("complete")
     return timings
 
 
-def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -> float:
+def run_chapter(
+    nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog, folders: list[Path]
+) -> float:
     """Execute one notebook into ``out_dir`` (renamed into place only when it ran to the end);
-    returns its seconds. A failure keeps a ``.failed.ipynb`` copy and is recorded, then raised."""
+    returns its seconds. A failure keeps a ``.failed.ipynb`` copy and is recorded, then raised;
+    a full disk is reported with the free space of ``folders`` (the run's and its stages')."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -190,7 +194,7 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
     prov.record["notebooks"][nb.name] = {}
     prov.chapter(nb.name, status="running", started_utc=utc_now())
     t0 = time.time()
-    kernel_log = open(out_dir.parent / "kernels.log", "ab")  # noqa: SIM115 (closed in finally)
+    kernel_log = open(out_dir.parent / KERNEL_LOG, "ab")  # noqa: SIM115 (closed in finally)
     try:
         pm.execute_notebook(
             str(nb),
@@ -215,7 +219,7 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
         failure = {"notebook": nb.name, "cell": cell, "error": error, "failed_copy": str(failed)}
         _record_failure(prov, nb.name, t0, failure, "failed")
         if no_space(error):  # the kernel's own writes: the disk, not the chapter, is at fault
-            raise disk_full(f"running {nb.name}", _folders(params)) from None
+            raise disk_full(f"running {nb.name}", folders) from None
         msg = _describe_failure(nb, e, failed)
         rlog(f"[hoilib] {msg}")
         raise NotebookFailed(
@@ -234,7 +238,7 @@ def run_chapter(nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog) -
             artifacts.append_log(rlog.path, f"[hoilib] {nb.name} interrupted (Ctrl-C)")
             raise Interrupted(nb.name) from None
         if no_space(e):  # papermill's write of the executed copy, or the record's
-            raise disk_full(f"running {nb.name}", _folders(params)) from None
+            raise disk_full(f"running {nb.name}", folders) from None
         rlog(f"[hoilib] {nb.name} {status}: {error}")
         raise
     finally:
@@ -259,10 +263,9 @@ def _record_failure(prov: Provenance, name: str, t0: float, failure: dict, statu
             raise
 
 
-def _folders(params: dict) -> list[Path]:
-    """The run folder and the stage folder of a chapter's parameters."""
-    run = params["params"]["run"]
-    return [Path(run["run_dir"]), Path(run["stage_dir"] or run["run_dir"])]
+def _folders(cfg) -> list[Path]:
+    """The folders a run writes: its run folder and its stage folder (``stage_root``)."""
+    return [Path(cfg.run.run_dir), stage_root(cfg.run)]
 
 
 def notebook_errors(path: Path) -> list[str]:
