@@ -60,16 +60,21 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
-def dumps_json(obj: Any) -> str:
-    """Canonical, strict JSON (sorted keys, fixed separators, no NaN): byte-identical for equal data."""
+def dumps_json(obj: Any, compact: bool = False) -> str:
+    """Canonical, strict JSON (sorted keys, fixed separators, no NaN): byte-identical for equal data.
+
+    ``compact`` drops the indentation, for files only programs read (cached values): without
+    it, json encodes in C, about ten times faster on a chapter's megabytes of tables.
+    """
+    layout = {"separators": (",", ":")} if compact else {"indent": 1}
     return (
-        json.dumps(_strict(obj), sort_keys=True, indent=1, ensure_ascii=True, allow_nan=False)
+        json.dumps(_strict(obj), sort_keys=True, ensure_ascii=True, allow_nan=False, **layout)
         + "\n"
     )
 
 
-def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    return write_bytes(path, dumps_json(obj).encode("utf-8"))
+def write_json(path: str | os.PathLike, obj: Any, compact: bool = False) -> Path:
+    return write_bytes(path, dumps_json(obj, compact).encode("utf-8"))
 
 
 def read_json(path: str | os.PathLike, what: str = "JSON file") -> Any:

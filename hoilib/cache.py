@@ -137,7 +137,7 @@ class Entry:
 
 
 def _save_json(value, path: Path) -> None:
-    artifacts.write_json(path, exactjson.encode(value))
+    artifacts.write_json(path, exactjson.encode(value), compact=True)
 
 
 def _load_json(path: Path):

@@ -172,3 +172,31 @@ def test_extraction_is_deterministic_and_fingerprinted(ez, tmp_path):
     assert s3.meta["raw_fingerprint"] == s1.meta["raw_fingerprint"]
     saved = textspace.load(textspace.save(s3, tmp_path / "space.safetensors"))
     assert saved.fingerprint == s3.fingerprint and torch.equal(saved.adapted, s3.adapted)
+
+
+def test_descriptor_features_are_stored_and_read_back_only_for_the_same_tower(
+    tiny_backbone, tmp_path, monkeypatch
+):
+    from hoilib.models.ezhoi import ezhoi_stage
+
+    world, bb = tiny_backbone
+    fresh = ezhoi_stage.descriptor_features(bb, world)
+    calls = []
+    encode = ezhoi_stage._closest_descriptors
+    monkeypatch.setattr(
+        ezhoi_stage, "_closest_descriptors", lambda *a: calls.append(1) or encode(*a)
+    )
+    first = ezhoi_stage.descriptor_features(bb, world, folder=tmp_path)
+    again = ezhoi_stage.descriptor_features(bb, world, folder=tmp_path)
+    assert len(calls) == 1 and torch.equal(first, fresh) and torch.equal(again, fresh)
+    # the text tower's output moved (other CPU kernels, say): encoded again, not read back
+    weight = bb.model.token_embedding.weight
+    kept = weight.detach().clone()
+    with torch.no_grad():
+        weight.add_(torch.randn(weight.shape, generator=torch.Generator().manual_seed(0)) * 0.1)
+    try:
+        ezhoi_stage.descriptor_features(bb, world, folder=tmp_path)
+    finally:
+        with torch.no_grad():
+            weight.copy_(kept)
+    assert len(calls) == 2

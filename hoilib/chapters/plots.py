@@ -5,7 +5,6 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from PIL import ImageDraw
 
 from hoilib.data.images import open_rgb
@@ -111,6 +110,8 @@ def crop_examples(world, pairs, backbone, n: int = 8):
 
 
 def cosine_distributions(dists: dict[str, np.ndarray]):
+    import seaborn as sns  # here, not at the top: with scipy.stats, most of a second of every chapter's start
+
     fig, ax = plt.subplots(figsize=(6.5, 3.2))
     for name, vals in dists.items():
         sns.kdeplot(vals, ax=ax, label=name, fill=True, alpha=0.25, warn_singular=False)

@@ -25,6 +25,7 @@ import numpy as np
 from scipy import stats
 
 from hoilib.measure.nested import nested_bootstrap
+from hoilib.measure.signed_rank import wilcoxon_p
 
 VERDICTS = (
     "supported",
@@ -131,7 +132,7 @@ def contrast(diffs, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> d
     boot = nested_bootstrap([d], n_boot=n_boot, level=level, seed=seed)
     per_seed = d.mean(axis=1)
     cls = d.mean(axis=0)
-    p = float(stats.wilcoxon(cls).pvalue) if np.any(cls != 0) else 1.0
+    p = wilcoxon_p(cls) if np.any(cls != 0) else 1.0
     return {
         "mean": float(per_seed.mean()),
         "lo": boot["lo"],

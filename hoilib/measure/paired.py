@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from hoilib.measure.signed_rank import wilcoxon_p
+
 
 def paired_tests(df, ap: dict, a: str, b: str, unseen: np.ndarray):
     """b minus a: over seeds (paired t-test on Full/Seen/Unseen) and over classes (Wilcoxon on
@@ -31,7 +33,7 @@ def paired_tests(df, ap: dict, a: str, b: str, unseen: np.ndarray):
         cb = np.mean([ap[(b, s)] for s in seeds], axis=0)
         keep = mask & ~np.isnan(ca) & ~np.isnan(cb)
         dc = 100 * (cb - ca)[keep]
-        p_cls = float(stats.wilcoxon(dc).pvalue) if np.any(dc != 0) else float("nan")
+        p_cls = wilcoxon_p(dc) if np.any(dc != 0) else float("nan")
         out.append(
             {
                 "mAP": col,

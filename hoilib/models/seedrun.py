@@ -61,7 +61,7 @@ def train_features(
 def seed_runs(cfg: Params, backbone, world, data: SplitData) -> list[SeedRun]:
     """``seed_run`` for every EZ-HOI seed, encoding the descriptor sentences once for all of them
     (at HICO-DET's 600 classes that encoding costs more than loading a seed's checkpoint)."""
-    desc = descriptor_features(backbone, world)
+    desc = descriptor_features(backbone, world, folder=stage_root(cfg.run) / "textspace")
     return [seed_run(cfg, backbone, world, data, int(s), desc=desc) for s in cfg.ezhoi.seeds]
 
 
