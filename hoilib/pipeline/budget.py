@@ -50,6 +50,9 @@ PER = {
     "base": 1.8 * GB,  # the largest chapter kernel of the synth run, less the parts below
     "pretrain_scene_memory": 6251 / 2500 * 3 * 64 * 64,  # the pretraining crops, uint8
     "pair_memory_dim": 2 * 15_697_104 / (4140 * 128),  # a pair's features in memory, twice
+    # the next chapter's kernel, started while one runs (pipeline/kernels.ChapterKernel): resident
+    # size of chapter 5's after its imports, 906,512 kB at a9a1e10
+    "waiting_kernel": 906_512 * 1024,
     # time on a 2-core CPU, seconds
     "world_item": 19.0 / (1800 + 2500),  # rendering an image or a pretraining scene
     "pretrain_sample": 102.4 / (200 * 256),  # pretraining, per (step x batch)
@@ -157,7 +160,7 @@ def estimate(cfg: Params, pairs: tuple[int, int] | None = None, chapters: int = 
     }
     return Estimate(
         disk=folders,
-        memory=PER["base"] + sum(memory_parts.values()),
+        memory=PER["base"] + PER["waiting_kernel"] * (chapters > 1) + sum(memory_parts.values()),
         seconds=PER["chapters"] * part + sum(time_parts.values()),
         drivers={
             kind: _named(cfg, max(parts, key=parts.get), n["pairs"])

@@ -2,7 +2,9 @@
 
 Each executed copy is written under a temporary name and renamed only when its
 notebook ran clean, so ``<run_dir>/notebooks`` never holds a half-run chapter
-(a failed one is kept as ``*.failed.ipynb`` for inspection).
+(a failed one is kept as ``*.failed.ipynb`` for inspection). Each chapter gets a fresh kernel,
+started (niced, its imports begun) while the chapter before it runs (``kernels.ChapterKernel``);
+a chapter's seconds count from when it starts to run in it.
 
 Every run also leaves ``provenance.json`` (which code, which parameters, when, and how
 each chapter ended; rewritten atomically after each chapter, so an interrupted run
@@ -20,11 +22,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from hoilib import __version__, artifacts
-from hoilib.config import resolve, stage_root
+from hoilib.config import REPO, resolve, stage_root
 from hoilib.errors import HoiBookError
 from hoilib.machine import kernel_env, numba_cache_dir
 from hoilib.pipeline.budget import check, disk_full, estimate, no_space
-from hoilib.pipeline.kernels import KERNEL_LOG, kernel_manager, machinery_logs_to
+from hoilib.pipeline.kernels import (
+    KERNEL_LOG,
+    ChapterKernel,
+    machinery_logs_to,
+    start_chapter_kernel,
+)
 from hoilib.pipeline.preflight import check_inputs
 from hoilib.pipeline.provenance import (
     Provenance,
@@ -34,7 +41,6 @@ from hoilib.pipeline.provenance import (
 from hoilib.pipeline.runlock import run_locks
 from hoilib.timing import CHAPTER_ENV
 
-REPO = Path(__file__).resolve().parents[2]
 NOTEBOOKS = REPO / "notebooks"
 
 
@@ -167,23 +173,38 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters, est) -> dict:
     params = {"profile": cfg.run.profile, "params": cfg.model_dump()}
     timings = {}
     with kernel_environment(run_dir, cfg.run.cpu_kernels):
-        for nb in chapters:
-            rlog(f"[hoilib] running {nb.name} (profile {cfg.run.profile}) ...")
-            timings[nb.name] = run_chapter(
-                nb, run_dir / "notebooks", params, prov, rlog, _folders(cfg)
-            )
-            rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
+        kernels: dict[Path, ChapterKernel] = {}
+        try:
+            for i, nb in enumerate(chapters):
+                kernel = kernels.pop(nb, None) or start_chapter_kernel(nb, run_dir)
+                if i + 1 < len(chapters):  # the next chapter's kernel starts while this one runs
+                    kernels[chapters[i + 1]] = start_chapter_kernel(chapters[i + 1], run_dir)
+                rlog(f"[hoilib] running {nb.name} (profile {cfg.run.profile}) ...")
+                timings[nb.name] = run_chapter(
+                    nb, run_dir / "notebooks", params, prov, rlog, _folders(cfg), kernel
+                )
+                rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
+        finally:
+            for k in kernels.values():
+                k.shutdown()
     artifacts.write_json(run_dir / "timings.json", timings)
     prov.finish("complete")
     return timings
 
 
 def run_chapter(
-    nb: Path, out_dir: Path, params: dict, prov: Provenance, rlog, folders: list[Path]
+    nb: Path,
+    out_dir: Path,
+    params: dict,
+    prov: Provenance,
+    rlog,
+    folders: list[Path],
+    kernel: ChapterKernel | None = None,
 ) -> float:
-    """Execute one notebook into ``out_dir`` (renamed into place only when it ran to the end);
-    returns its seconds. A failure keeps a ``.failed.ipynb`` copy and is recorded, then raised;
-    a full disk is reported with the free space of ``folders`` (the run's and its stages')."""
+    """Execute one notebook into ``out_dir`` (renamed into place only when it ran to the end) in
+    ``kernel`` (started here when None; shut down at the end either way); returns its seconds.
+    A failure keeps a ``.failed.ipynb`` copy and is recorded, then raised; a full disk is
+    reported with the free space of ``folders`` (the run's and its stages')."""
     import papermill as pm
     from papermill.exceptions import PapermillExecutionError
 
@@ -194,8 +215,9 @@ def run_chapter(
     prov.record["notebooks"][nb.name] = {}
     prov.chapter(nb.name, status="running", started_utc=utc_now())
     t0 = time.time()
-    kernel_log = open(out_dir.parent / KERNEL_LOG, "ab")  # noqa: SIM115 (closed in finally)
     try:
+        kernel = kernel or start_chapter_kernel(nb, out_dir.parent)
+        kernel.begin()
         pm.execute_notebook(
             str(nb),
             str(tmp),
@@ -208,9 +230,7 @@ def run_chapter(
             # every cell otherwise: 1.2 s of chapter 5's 11 s warm. The copy is written once at the
             # end, and on a failure before the error is raised.
             request_save_on_cell_execute=False,
-            # no start-up chatter
-            extra_arguments=["--IPKernelApp.log_level=ERROR"],
-            kernel_manager_class=kernel_manager(kernel_log),
+            km=kernel.km,
         )
     except PapermillExecutionError as e:
         os.replace(tmp, failed)
@@ -242,7 +262,8 @@ def run_chapter(
         rlog(f"[hoilib] {nb.name} {status}: {error}")
         raise
     finally:
-        kernel_log.close()
+        if kernel is not None:
+            kernel.shutdown()
     os.replace(tmp, final)
     seconds = round(time.time() - t0, 1)
     prov.chapter(nb.name, status="done", seconds=seconds, finished_utc=utc_now())
