@@ -174,4 +174,8 @@ EOF
   rm -f .venv/$BUILDING
   say ".venv created in $((SECONDS - t0)) s"
 fi
+# hoilib's bytecode, written here once: where PYTHONDONTWRITEBYTECODE is set (as in some CI images),
+# every process (each chapter's kernel, each test's subprocess) would compile the package anew.
+# Python still checks each file's time stamp, so an edited module is never read stale.
+"$repo/.venv/bin/python" -m compileall -q "$repo/hoilib" >/dev/null || true
 say "environment ready: .venv (packages: $venv)"
