@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+from html import escape as html_escape
 from pathlib import Path
 from urllib.parse import urldefrag
 
@@ -173,10 +174,15 @@ def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
     """Open every chapter in a real browser: it loads with its title and figures, and draws them."""
     exe = _chromium_or_skip()
     _, html, _ = smoke_run
+    console = ["--enable-logging=stderr", "--v=0"]  # the pages' console messages, on stderr
+    for page in sorted((html / "book").glob("*.html")):  # the pages around the chapters
+        proc = _chrome(exe, tmp_path, *console, "--dump-dom", page.as_uri())
+        assert proc.returncode == 0 and _console_errors(proc.stderr) == [], page.name
     for nb in chapter_paths():
         page = html / "book" / "chapters" / f"{nb.stem}.html"
-        proc = _chrome(exe, tmp_path, "--dump-dom", page.as_uri())
+        proc = _chrome(exe, tmp_path, *console, "--dump-dom", page.as_uri())
         assert proc.returncode == 0, proc.stderr[-2000:]
+        assert _console_errors(proc.stderr) == [], nb.stem
         soup = BeautifulSoup(proc.stdout, "html.parser")
         assert soup.find("h1") is not None, f"{nb.stem}: no title in the rendered page"
         n_figures = len(soup.select("img")) + len(soup.select(f"div.{DIV_CLASS}"))
@@ -194,6 +200,15 @@ def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
 
     colours = Image.open(shot).convert("RGB").getcolors(maxcolors=1 << 20)
     assert colours is not None and len(colours) > 200, "the screenshot looks blank"
+
+
+def _console_errors(stderr: str) -> list[str]:
+    """Console lines of a page that report an error (an uncaught exception, a failed script)."""
+    return [
+        ln
+        for ln in stderr.splitlines()
+        if "CONSOLE" in ln and re.search(r"Uncaught|Error|Failed to load", ln)
+    ]
 
 
 def _chromium_or_skip() -> str:
@@ -303,3 +318,22 @@ def test_interactive_figures_draw_in_headless_chromium(smoke_run, tmp_path):
     _, html, _ = smoke_run
     found = check_interactive_pages(html, exe, tmp_path)
     assert set(found) == set(INTERACTIVE_CHAPTERS)
+
+
+def test_no_path_of_the_building_machine_is_published(smoke_run):
+    """Pages, downloadable notebooks and metrics name no folder of the machine that built them:
+    not the run folder, not the repository, not the build folder (issue 22, item 6)."""
+    from hoilib.pipeline.published_paths import ELSEWHERE
+    from hoilib.pipeline.runner import REPO
+
+    run_dir, html, _ = smoke_run
+    needles = {str(Path(run_dir).resolve()), str(REPO), str(html.parent.parent)}
+    found = []
+    for f in html.rglob("*"):
+        if f.is_file() and f.suffix in {".html", ".ipynb", ".json", ".md", ".txt", ".js"}:
+            text = f.read_text(encoding="utf-8", errors="replace")
+            found += [f"{f.relative_to(html)}: {n}" for n in needles if n in text]
+    assert found == []
+    # the smoke run's folder lies outside the repository: named as such
+    page = (html / "book" / "chapters" / "00_hoi_synth.html").read_text(encoding="utf-8")
+    assert html_escape(ELSEWHERE["run.run_dir"]) in page

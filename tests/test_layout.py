@@ -60,6 +60,7 @@ WRAPPED = re.compile(r"^\s*\)+[,:]?\s+# ")  # a trailing comment the formatter w
 # public names that nothing but tests uses, each kept on purpose
 TEST_ONLY_OK = {
     "write_detections": "the detections format's writer: how a user turns a detector's output into a file",
+    "setup": "a Sphinx extension's entry point (pipeline/sphinx_pages.py), called by Sphinx",
 }
 CHAPTER_MAX_FUNCTION = (
     60  # lines: a chapter function assembles and shows, it does not run experiments

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.errors import HoiBookError
+from hoilib.pipeline.published_paths import portable_paths
 from hoilib.pipeline.runner import REPO, chapter_paths, notebook_errors
 
 
@@ -52,8 +53,9 @@ HIDDEN_TAGS = (
 )
 
 
-def publish_copy(executed: Path, dest: Path) -> Path:
-    """Copy an executed chapter for the book with its parameter cells removed from the page.
+def publish_copy(executed: Path, dest: Path, run_dir: Path | None = None) -> Path:
+    """Copy an executed chapter for the book with its parameter cells removed from the page and
+    no path of the machine that built it (``portable_paths``).
 
     The parameters a chapter ran with are shown once, in the closed table its first cell
     displays; the two papermill cells that hold them as code would come before the first idea.
@@ -65,7 +67,8 @@ def publish_copy(executed: Path, dest: Path) -> Path:
         tags = cell.get("metadata", {}).get("tags", [])
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
             cell.setdefault("metadata", {})["tags"] = [*tags, "remove-cell"]
-    return artifacts.write_bytes(dest, nbformat.writes(nb).encode("utf-8"))
+    text = portable_paths(nbformat.writes(nb), run_dir or Path(executed).parent.parent)
+    return artifacts.write_bytes(dest, text.encode("utf-8"))
 
 
 def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
@@ -92,7 +95,7 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
             missing.append(nb.name)
             continue
         errors += notebook_errors(executed)
-        publish_copy(executed, chapters / nb.name)
+        publish_copy(executed, chapters / nb.name, run_dir)
     if missing:
         where = run_dir / "notebooks"
         raise HoiBookError(
