@@ -118,8 +118,8 @@ def _hoilib_preload(names):
     for name in names:
         try:
             importlib.import_module(name)
-        except ImportError:  # a name imported from a module, not a module: loaded with it
-            pass
+        except Exception:  # a name, not a module (loaded with its module), or a module that
+            pass  # fails: the notebook's own import shows why, in its cell
 _hoilib_preload({names!r})
 del _hoilib_preload
 """
@@ -155,7 +155,8 @@ class ChapterKernel:
     def begin(self) -> None:
         """Its chapter starts: the kernel back to the runner's niceness (where the system lets it;
         otherwise it runs niced, which costs only when something else wants the CPU)."""
-        _renice(self.km.provisioner.pid, os.getpriority(os.PRIO_PROCESS, 0))
+        if hasattr(os, "getpriority"):  # not on Windows, where nothing was niced either
+            _renice(self.km.provisioner.pid, os.getpriority(os.PRIO_PROCESS, 0))
 
     def shutdown(self) -> None:
         """Stop the kernel (if it is still running) and close this side's sockets."""
