@@ -8,11 +8,12 @@ import pandas as pd
 
 from hoilib.chapters import memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
-from hoilib.config import section_names, stage_root
+from hoilib.config import section_names
 from hoilib.data.splits import SPLIT_NAMES
 from hoilib.data.world import World
 from hoilib.measure.summary import fmt, mean_std
 from hoilib.measure.zeroshot import zero_shot_map
+from hoilib.models import textspace
 from hoilib.models.backbone import Backbone
 from hoilib.models.ezhoi.ezhoi_stage import (
     ABLATIONS,
@@ -83,7 +84,7 @@ def frozen_baseline(world: World, backbone: Backbone, data: SplitData) -> dict:
 
 def run_grid(ch: Chapter, names, seeds):
     """Train (or load) every (configuration, seed); a tidy results frame and the histories."""
-    desc = descriptor_features(ch.backbone, ch.world, folder=stage_root(ch.cfg.run) / "textspace")
+    desc = descriptor_features(ch.backbone, ch.world, folder=textspace.folder(ch.cfg.run))
     models = {
         (name, int(seed)): train_or_load(
             ch.cfg.ezhoi, ch.cfg.run, ch.backbone, ch.world, ch.data, name, int(seed), desc

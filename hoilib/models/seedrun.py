@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import torch
 
-from hoilib.config import Params, stage_root
+from hoilib.config import Params
 from hoilib.models import textspace
 from hoilib.models.diffusion import diffusion_stage
 from hoilib.models.diffusion.model import TextDiffusion
@@ -61,7 +61,7 @@ def train_features(
 def seed_runs(cfg: Params, backbone, world, data: SplitData) -> list[SeedRun]:
     """``seed_run`` for every EZ-HOI seed, encoding the descriptor sentences once for all of them
     (at HICO-DET's 600 classes that encoding costs more than loading a seed's checkpoint)."""
-    desc = descriptor_features(backbone, world, folder=stage_root(cfg.run) / "textspace")
+    desc = descriptor_features(backbone, world, folder=textspace.folder(cfg.run))
     return [seed_run(cfg, backbone, world, data, int(s), desc=desc) for s in cfg.ezhoi.seeds]
 
 
@@ -83,7 +83,7 @@ def seed_run(
         world,
         backbone.tokenizer,
         checkpoint_path(cfg.run, data.split, "full", seed),
-        stage_root(cfg.run) / "textspace",
+        textspace.folder(cfg.run),
     )
     allv, pos, pos_cls = train_features(model, data)
     diffs = {

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from hoilib import artifacts, cache
+from hoilib.config import RunCfg, stage_root
 from hoilib.data.world import World
 from hoilib.models.ezhoi.model import EZHOI
 
@@ -84,6 +85,11 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
         {"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))}
     )
     return TextSpace(raw, adapted, torch.cat(raw_c), torch.cat(ad_c), torch.cat(cls), fp, meta)
+
+
+def folder(run: RunCfg) -> Path:
+    """Where a run keeps its text caches (the text spaces, the descriptor features)."""
+    return stage_root(run) / "textspace"
 
 
 def extract_cached(model: EZHOI, world: World, tokenizer, checkpoint, folder) -> TextSpace:

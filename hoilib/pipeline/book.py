@@ -53,7 +53,7 @@ HIDDEN_TAGS = (
 )
 
 
-def publish_copy(executed: Path, dest: Path, run_dir: Path | None = None) -> Path:
+def publish_copy(executed: Path, dest: Path, run_dir: Path) -> Path:
     """Copy an executed chapter for the book with its parameter cells removed from the page and
     no path of the machine that built it (``portable_paths``).
 
@@ -67,7 +67,7 @@ def publish_copy(executed: Path, dest: Path, run_dir: Path | None = None) -> Pat
         tags = cell.get("metadata", {}).get("tags", [])
         if any(t in tags for t in HIDDEN_TAGS) and "remove-cell" not in tags:
             cell.setdefault("metadata", {})["tags"] = [*tags, "remove-cell"]
-    text = portable_paths(nbformat.writes(nb), run_dir or Path(executed).parent.parent)
+    text = portable_paths(nbformat.writes(nb), run_dir)
     return artifacts.write_bytes(dest, text.encode("utf-8"))
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 
 from hoilib import artifacts
@@ -53,21 +52,16 @@ def machinery_logs_to(path: Path) -> None:
         lg.propagate = False
 
 
-def kernel_manager(stderr, nice: int = 0):
+def kernel_manager(stderr):
     """A kernel manager that sends the kernel process's own stderr (not the notebook's outputs,
     which papermill records) to the run's kernels.log: a kernel shut down by Ctrl-C in mid-reply
-    prints a zmq traceback there instead of on the user's terminal. ``nice`` starts the kernel
-    at that niceness (``ChapterKernel`` lowers it while another chapter runs)."""
+    prints a zmq traceback there instead of on the user's terminal."""
     from jupyter_client.manager import AsyncKernelManager, KernelManager
 
     class KernelWithLog(AsyncKernelManager):
         async def start_kernel(self, **kw):
             kw.setdefault("stderr", stderr)
             return await KernelManager._async_start_kernel(self, **kw)
-
-        def format_kernel_cmd(self, extra_arguments=None):
-            cmd = super().format_kernel_cmd(extra_arguments)
-            return ["nice", "-n", str(nice), *cmd] if nice and shutil.which("nice") else cmd
 
     return KernelWithLog
 
@@ -140,9 +134,10 @@ class ChapterKernel:
 
         self.nb = Path(nb)
         with open(log, "ab") as stderr:  # the kernel process holds its own copy
-            # niced while it waits: its start and imports take only what the running chapter leaves
-            self.km = kernel_manager(stderr, nice=WAITING_NICE)(kernel_name="python3")
+            self.km = kernel_manager(stderr)(kernel_name="python3")
             run_sync(self.km.start_kernel)(cwd=str(cwd), env=env, extra_arguments=extra_arguments)
+        # niced while it waits, from its first thread on (the ones it starts inherit it): its
+        # start and imports take only what the running chapter leaves
         _renice(self.km.provisioner.pid, WAITING_NICE)
         # a request sent before the kernel listens waits in the socket's queue
         self._client = BlockingKernelClient()

@@ -199,10 +199,10 @@ def run_chapter(
     prov: Provenance,
     rlog,
     folders: list[Path],
-    kernel: ChapterKernel | None = None,
+    kernel: ChapterKernel,
 ) -> float:
     """Execute one notebook into ``out_dir`` (renamed into place only when it ran to the end) in
-    ``kernel`` (started here when None; shut down at the end either way); returns its seconds.
+    ``kernel`` (shut down at the end, however it ends); returns its seconds.
     A failure keeps a ``.failed.ipynb`` copy and is recorded, then raised; a full disk is
     reported with the free space of ``folders`` (the run's and its stages')."""
     import papermill as pm
@@ -216,7 +216,6 @@ def run_chapter(
     prov.chapter(nb.name, status="running", started_utc=utc_now())
     t0 = time.time()
     try:
-        kernel = kernel or start_chapter_kernel(nb, out_dir.parent)
         kernel.begin()
         pm.execute_notebook(
             str(nb),
@@ -262,8 +261,7 @@ def run_chapter(
         rlog(f"[hoilib] {nb.name} {status}: {error}")
         raise
     finally:
-        if kernel is not None:
-            kernel.shutdown()
+        kernel.shutdown()
     os.replace(tmp, final)
     seconds = round(time.time() - t0, 1)
     prov.chapter(nb.name, status="done", seconds=seconds, finished_utc=utc_now())

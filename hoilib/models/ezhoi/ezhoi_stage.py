@@ -57,12 +57,18 @@ def descriptor_features(
     entry = cache.Entry(folder, "descriptors", inputs, code="ezhoi", keyed=True)
     return entry.fetch(
         lambda: _closest_descriptors(backbone, world, prompts, k),
-        lambda t, path: artifacts.save_tensors(path, {"desc": t}, {"kind": "descriptors"}),
-        lambda path: artifacts.load_tensors(path, "descriptor features", kind="descriptors")[0][
-            "desc"
-        ],
+        _save_descriptors,
+        _load_descriptors,
         ".safetensors",
     )
+
+
+def _save_descriptors(desc: torch.Tensor, path: Path) -> None:
+    artifacts.save_tensors(path, {"desc": desc}, {"kind": "descriptors"})
+
+
+def _load_descriptors(path: Path) -> torch.Tensor:
+    return artifacts.load_tensors(path, "descriptor features", kind="descriptors")[0]["desc"]
 
 
 def _closest_descriptors(backbone: Backbone, world: World, prompts: torch.Tensor, k: int):
