@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from hoilib.machine import cpu_model  # noqa: E402
-from hoilib.pipeline.provenance import git_state  # noqa: E402
+from hoilib.provenance import git_state  # noqa: E402
 
 # the stages named by hoilib's timers, in the order a run meets them
 STAGES = (

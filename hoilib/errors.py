@@ -4,6 +4,10 @@
 class HoiBookError(Exception):
     """Base class: anything the user can fix by changing an input."""
 
+    def _render_traceback_(self) -> list[str]:
+        """In a notebook (IPython shows this instead of a traceback): the one line, as on the command line."""
+        return [f"{type(self).__name__}: {self}"]
+
 
 class ConfigError(HoiBookError):
     """Unknown profile, unknown parameter, or a value of the wrong type."""

@@ -78,14 +78,24 @@ def _versions() -> dict:
     return out
 
 
-def _blas() -> list[dict]:
-    """numpy/scipy BLAS and OpenMP libraries with their thread counts (threadpoolctl, which scikit-learn brings)."""
+def _blas(env: dict) -> list[dict]:
+    """numpy/scipy BLAS and OpenMP libraries with their thread counts (threadpoolctl, which scikit-learn
+    brings); OpenBLAS's kernels and threads as ``env`` (the chapters' variables) sets them."""
     try:
         from threadpoolctl import threadpool_info
     except ImportError:
         return []
     keep = ("user_api", "internal_api", "version", "num_threads", "architecture")
-    return [{k: d.get(k) for k in keep} for d in threadpool_info()]
+    # in a stable order: threadpoolctl lists them in the order the process happened to load them
+    out = sorted(
+        ({k: d.get(k) for k in keep} for d in threadpool_info()),
+        key=lambda d: (str(d["user_api"]), str(d["internal_api"])),
+    )
+    for d in out:
+        if d["internal_api"] == "openblas":
+            d["architecture"] = env.get("OPENBLAS_CORETYPE", d["architecture"])
+            d["num_threads"] = int(env.get("OPENBLAS_NUM_THREADS", d["num_threads"]))
+    return out
 
 
 AVX2_KERNELS = {
@@ -164,9 +174,9 @@ def machine_info(env: dict | None = None) -> dict:
         .upper(),
         "torch_blas": blas and blas.group(1),
         "torch_mkl": mkl and mkl.group(1),
-        "torch_threads": torch.get_num_threads(),
+        "torch_threads": int((env or {}).get("OMP_NUM_THREADS", torch.get_num_threads())),
         "torch_interop_threads": torch.get_num_interop_threads(),
-        "numpy_blas": _blas(),
+        "numpy_blas": _blas(env or {}),
         "dispatch_env": {
             **{k: os.environ[k] for k in DISPATCH_ENV if k in os.environ},
             **(env or {}),

@@ -178,4 +178,7 @@ fi
 # every process (each chapter's kernel, each test's subprocess) would compile the package anew.
 # Python still checks each file's time stamp, so an edited module is never read stale.
 "$repo/.venv/bin/python" -m compileall -q "$repo/hoilib" >/dev/null || true
+# the chapters' Jupyter kernel (hoilib/kernel_launch.py): papermill or Jupyter run directly on a
+# notebook start it with the CPU kernels `hoilib run` gives its chapters
+"$repo/.venv/bin/python" -m hoilib.kernel_launch install >/dev/null || die "could not write the hoi-book kernel spec"
 say "environment ready: .venv (packages: $venv)"

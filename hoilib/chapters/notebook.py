@@ -10,6 +10,7 @@ them to ``<run_dir>/metrics/<chapter>.json``, so each number has one source.
 from __future__ import annotations
 
 import html
+import shlex
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -18,7 +19,8 @@ from typing import Any
 import torch
 
 from hoilib import __version__, artifacts
-from hoilib.config import Params, resolve, table
+from hoilib.chapters import direct_run
+from hoilib.config import Params, parse_overrides, resolve, table
 from hoilib.data.build import prepare_world
 from hoilib.data.world import World
 from hoilib.models.backbone import Backbone
@@ -79,10 +81,17 @@ def parameter_table_html(cfg: Params, used: tuple[str, ...]) -> str:
 
 
 def open_chapter(
-    profile: str, params: dict | None, chapter: ModuleType, show: bool = True
+    profile: str, params: dict | None, chapter: ModuleType, overrides: str = "", show: bool = True
 ) -> Chapter:
-    """Resolve and show the parameters, seed, and load what ``chapter`` (a ``hoilib.chapters.chN_*`` module) needs."""
-    cfg = resolve(profile, params)
+    """Resolve and show the parameters, seed, and load what ``chapter`` (a ``hoilib.chapters.chN_*`` module) needs.
+
+    ``params``: what ``hoilib run`` injects (the resolved parameters); ``overrides``: what a person
+    running the notebook directly passes (``papermill ... -p overrides "run.seed=1 world.split=uv"``,
+    the NAME=VALUE pairs of ``hoilib run --set``), applied on top.
+    """
+    extra = parse_overrides(shlex.split(overrides or ""))
+    cfg = resolve(profile, {**(params or {}), **extra})
+    direct_run.begin(cfg, chapter.NAME, extra)
     seed_everything(cfg.run.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if show:

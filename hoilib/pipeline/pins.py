@@ -67,8 +67,8 @@ def _tolerance(name: str, sd: float) -> float:
 def regenerate(run_root: Path) -> dict:
     """Run the smoke profile at every seed of ``SEEDS`` under ``run_root``; the record to store."""
     from hoilib.machine import cpu_model
-    from hoilib.pipeline.provenance import git_state
     from hoilib.pipeline.runner import run_profile
+    from hoilib.provenance import git_state
 
     per_seed = []
     for s in SEEDS:

@@ -24,7 +24,7 @@ from pathlib import Path
 from hoilib import __version__, artifacts
 from hoilib.config import REPO, resolve, stage_root
 from hoilib.errors import HoiBookError
-from hoilib.machine import kernel_env, numba_cache_dir
+from hoilib.kernel_launch import RUNNER_ENV, chapter_env
 from hoilib.pipeline.budget import check, disk_full, estimate, no_space
 from hoilib.pipeline.kernels import (
     KERNEL_LOG,
@@ -33,12 +33,12 @@ from hoilib.pipeline.kernels import (
     start_chapter_kernel,
 )
 from hoilib.pipeline.preflight import check_inputs
-from hoilib.pipeline.provenance import (
+from hoilib.pipeline.runlock import run_locks
+from hoilib.provenance import (
     Provenance,
     start_record,
     utc_now,
 )
-from hoilib.pipeline.runlock import run_locks
 from hoilib.timing import CHAPTER_ENV
 
 NOTEBOOKS = REPO / "notebooks"
@@ -104,12 +104,13 @@ def _describe_failure(nb_path: Path, err, failed_copy: Path) -> str:
 def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
     """What the chapter kernels inherit, for the length of a run (then restored, for callers in-process)."""
     settings = {
-        **kernel_env(cpu_kernels),  # read when each kernel imports torch
-        "TQDM_DISABLE": "1",  # tqdm reads it at import: no progress bars stored in the executed notebooks
+        # the CPU kernels (read when each kernel imports torch), no progress bars stored in the
+        # executed notebooks, UMAP's compiled kernels: what the hoi-book kernel spec gives a chapter
+        # run directly, too
+        **chapter_env(cpu_kernels),
         # the chapters' stages say what they reused
         artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),
-        # UMAP's numba kernels compile once per machine (machine.numba_cache_dir)
-        "NUMBA_CACHE_DIR": numba_cache_dir(),
+        RUNNER_ENV: "1",  # this run keeps the chapters' provenance (chapters.direct_run does not)
     }
     # HOI_CHAPTER is set per notebook by run_profile; saved here so it is restored too. A
     # HOI_STAGE_LOG of the caller's reaches the kernels unchanged: each kernel starts with a

@@ -23,7 +23,6 @@ from pathlib import Path
 
 from hoilib.config import OLD_NAMES, REPO, Params, canonical, resolve
 from hoilib.errors import ConfigError
-from hoilib.pipeline.provenance import config_fingerprint, read_provenance
 from hoilib.pipeline.runner import (
     NOTEBOOKS,
     NotebookFailed,
@@ -32,6 +31,7 @@ from hoilib.pipeline.runner import (
     notebook_errors,
     run_profile,
 )
+from hoilib.provenance import config_fingerprint, read_provenance
 
 # folder names keep the flat names of earlier releases, so an existing sweep resumes
 FOLDER_NAMES = {new: old for old, new in OLD_NAMES.items()}

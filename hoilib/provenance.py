@@ -97,7 +97,8 @@ def start_record(cfg, overrides, only, notebooks, chapters, run_dir: Path) -> di
         "machine": machine_info(kernel_env(cfg.run.cpu_kernels)),
         "config_fingerprint": fp,
         "only": list(only) if only else None,
-        "notebooks_folder": str(Path(notebooks).resolve()),
+        # None: a chapter run directly (papermill, Jupyter), whose kernel cannot see its notebook's path
+        "notebooks_folder": str(Path(notebooks).resolve()) if notebooks is not None else None,
         "started_utc": utc_now(),
         "finished_utc": None,
         "status": "running",
