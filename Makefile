@@ -6,7 +6,7 @@ PROFILE ?= synth
 # no PYTHONPATH needed.
 PY := .venv/bin/python
 
-.PHONY: setup book run html test pins clean
+.PHONY: setup book run html test verify pins clean
 
 setup:
 	@bash scripts/setup.sh
@@ -21,6 +21,10 @@ run: setup
 
 html: setup
 	$(PY) -m hoilib book --profile $(PROFILE)
+
+# your build's headline numbers against the published build's (results/published.json); exit 1 if any is off
+verify: setup
+	$(PY) -m hoilib verify --run runs/$(PROFILE)
 
 test: setup
 	@bash scripts/ensure-chromium.sh

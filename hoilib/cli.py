@@ -4,9 +4,9 @@ hoilib run --profile synth [--set run.seed=3 --set world.split=uv] [--only 01]
 hoilib sweep --profiles synth smoke --seeds 0 1 2 [--set k=v] [--root runs/sweep] [--only 01] [--retry-failed]
 hoilib sweep --profiles synth-grid --vary world.seed=0,1,2 --vary world.split=rf-uc,nf-uc,uo,uv --only 05
 hoilib results [--root runs]
-hoilib grid [--root runs/synth-grid] [--out results/synth-grid.json]
-hoilib control-search [--profile synth] [--out results/control-search.json]
+hoilib grid [--root runs/synth-grid] [--out results/synth-grid.json]; hoilib control-search [--profile synth]
 hoilib book --profile synth [--out DIR]
+hoilib verify [--run runs/synth] [--grid results/synth-grid.json] [--exact] [--write]
 hoilib cache list|prune [--profile synth] [--set k=v] [--dry-run]
 hoilib profiles
 """
@@ -31,6 +31,7 @@ from hoilib.config import (
 )
 from hoilib.errors import HoiBookError
 from hoilib.pipeline.budget import disk_full, no_space
+from hoilib.pipeline.verify_args import add_verify
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -134,6 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--root", default="runs/synth-grid", help="folder of the sweep's runs")
     gr.add_argument("--out", default="results/synth-grid.json", help="JSON written (repo-relative)")
     gr.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (default 2000)")
+    add_verify(add)
     cs = add(
         "control-search",
         _control_search,
@@ -193,9 +195,8 @@ def _run(args, argv) -> int:
     from hoilib.pipeline.runner import run_profile
 
     t0 = time.time()
-    run_profile(
-        args.profile, parse_overrides(args.set), args.only, wait=args.wait, force=args.force
-    )
+    over = parse_overrides(args.set)
+    run_profile(args.profile, over, args.only, wait=args.wait, force=args.force)
     print(f"[hoilib] all chapters ran in {time.time() - t0:.0f} s")
     return 0
 
