@@ -15,7 +15,7 @@ from pathlib import Path
 from hoilib import __version__, artifacts, codekey
 from hoilib.machine import kernel_env, machine_info
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[1]
 
 
 def utc_now() -> str:

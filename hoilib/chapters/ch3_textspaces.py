@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import interactive, memo, umap_fit
+from hoilib.chapters import interactive, memo, tables, umap_fit
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import stage_root
 from hoilib.measure import gap
@@ -50,16 +50,23 @@ class TextSpaceChapter(ChapterResult):
     def movement_table(self) -> pd.DataFrame:
         cos = self.movement["per_class_cosine"]
         m = self.movement
-        return pd.DataFrame(
-            {
-                "mean cosine, seen classes": [float(cos[~self.unseen].mean())],
-                "mean cosine, unseen classes": [float(cos[self.unseen].mean())],
-                "centroid shift": [m["centroid_shift"]],
-                "corpus MMD^2": [m["corpus_mmd2"]],
-                "corpus MMD p": [m["corpus_mmd_p"]],
-                "corpus MMD sentences per space (seeded subsample)": [m["corpus_mmd_rows"]],
-            }
-        ).T.rename(columns={0: "value"})
+        return (
+            pd.DataFrame(
+                {
+                    "mean cosine, seen classes": [float(cos[~self.unseen].mean())],
+                    "mean cosine, unseen classes": [float(cos[self.unseen].mean())],
+                    "centroid shift": [m["centroid_shift"]],
+                    "corpus MMD^2": [m["corpus_mmd2"]],
+                    "corpus MMD p": [m["corpus_mmd_p"]],
+                    "corpus MMD sentences per space (seeded subsample)": [
+                        int(m["corpus_mmd_rows"])
+                    ],
+                }
+            )
+            .T.rename(columns={0: "value"})["value"]
+            .map(tables.cell)
+            .to_frame()
+        )
 
     def corpus_size(self) -> dict[str, int]:
         return textspace.corpus_size(self.space)
@@ -70,7 +77,7 @@ class TextSpaceChapter(ChapterResult):
         return pd.DataFrame(self.geometry).T[cols].astype({"n": int, "k": int})
 
     def gap_table(self) -> pd.DataFrame:
-        return pd.DataFrame(self.gaps).loc[GAP_KEYS]
+        return tables.gap_measures(pd.DataFrame(self.gaps).loc[GAP_KEYS])
 
     def numbers(self) -> dict:
         g, size = self.gaps, self.corpus_size()

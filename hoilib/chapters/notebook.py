@@ -58,7 +58,13 @@ class Chapter:
 
     def caption(self, df, what: str):
         """``df`` with a caption naming what it holds and the boxes it was measured on."""
-        return df.style.set_caption(f"{what}, on {self.boxes}").format(precision=2)
+        # padded cells (a Styler's table has none, so "40.65 ± 2.35" ran into its neighbour), and a
+        # dash, not nan, where a row has no value (the caption says why)
+        return (
+            df.style.set_caption(f"{what}, on {self.boxes}")
+            .format(precision=2, na_rep="–")
+            .set_table_styles([{"selector": "th, td", "props": [("padding", "0.25em 0.9em")]}])
+        )
 
     def publish(self, result: ChapterResult) -> Path:
         """Glue every number of ``result`` for the prose and write its metrics JSON; returns the JSON path."""

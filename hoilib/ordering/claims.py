@@ -124,20 +124,30 @@ def judged(
 
 
 def verdict_table(j: pd.DataFrame) -> pd.DataFrame:
-    """The judged contrasts as the reader reads them: one row per claim, one cell per column."""
-    cell = [
-        f"{v.upper()}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (predicted {g:+.1f}; p_Holm {p:.2g})"
-        if col == "unseen"
-        else f"{v}: {m:+.2f} [{lo:+.2f}, {hi:+.2f}] (predicted {g:+.1f})"
-        for v, m, lo, hi, g, p, col in j[
-            ["verdict", "mean", "lo", "hi", "margin", "p_holm", "column"]
-        ].values
-    ]
-    t = j.assign(cell=cell, claim=j.contrast.map(CLAIMS))
-    wide = t.pivot(index="claim", columns="column", values="cell")
-    wide = wide.loc[[CLAIMS[c] for c in dict.fromkeys(j.contrast)], list(COLS)]
-    wide.columns = [f"{c.title()} mAP" for c in wide.columns]
-    return wide.rename_axis(None)
+    """The judged contrasts as the reader reads them: one row per claim and mAP, short cells.
+
+    ``p`` is the class-level Wilcoxon p, Holm-corrected over the Unseen rows (the primary family)
+    and uncorrected for Seen and Full; a dash where it is undefined (every class difference 0)."""
+    rows = []
+    for c in dict.fromkeys(j.contrast):
+        for col in COLS:
+            r = j[(j.contrast == c) & (j.column == col)]
+            if r.empty:
+                continue
+            r = r.iloc[0]
+            p = r.p_holm if col == "unseen" else r.p
+            rows.append(
+                {
+                    "claim": CLAIMS[c],
+                    "mAP": col.title(),
+                    "verdict": r.verdict,
+                    "measured (points)": f"{r['mean']:+.2f}",
+                    "95% interval": f"[{r.lo:+.2f}, {r.hi:+.2f}]",
+                    "predicted": f"{r.margin:+.1f}",
+                    "p (Unseen: Holm)": "–" if pd.isna(p) else f"{p:.2g}",
+                }
+            )
+    return pd.DataFrame(rows).set_index(["claim", "mAP"])
 
 
 def control(rows: pd.DataFrame, ap: dict, kind: str, consumer: str, unseen: np.ndarray) -> dict:
@@ -236,7 +246,7 @@ def summary(df: pd.DataFrame, by=("kind", "consumer", "diffusion", "denoiser")) 
     )
     t = mean_std(df, by="cell", cols=("full", "seen", "unseen"))
     t["strength per seed"] = df.groupby("cell", sort=False).pick.agg("; ".join)
-    return t
+    return t.rename_axis(" | ".join(by))
 
 
 def geometry_table(runs) -> pd.DataFrame:

@@ -295,5 +295,20 @@ def table_markdown(record: dict) -> str:
         title = f"### {setting}" + (
             " (the primary consumer)" if setting == f"text-only: {record.get('primary')}" else ""
         )
-        parts += [title, "", wide.to_markdown(index=False), ""]
+        parts += [title, "", _setting_sentence(sub), "", wide.to_markdown(index=False), ""]
     return "\n".join(parts)
+
+
+def _setting_sentence(sub: pd.DataFrame) -> str:
+    """One setting's pooled Unseen contrasts in words, by chapter 5's verdict rules."""
+    pooled = sub[(sub.split == "pooled") & (sub.column == "unseen")]
+    said = [
+        f"{r['contrast'].replace(' - ', ' minus ')} {r['mean']:+.2f} [{r['lo']:+.2f}, "
+        f"{r['hi']:+.2f}] ({r['verdict']}; {r['worlds up']} of {r['worlds']} worlds up)"
+        for r in pooled.to_dict(orient="records")
+    ]
+    return (
+        "Pooled over every split and world, Unseen mAP: " + "; ".join(said) + "."
+        if said
+        else "No pooled Unseen row for this setting."
+    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.config import REPO
-from hoilib.pipeline.results import INFO_COLUMNS, _rel, collect
+from hoilib.pipeline.results import INFO_COLUMNS, MAP_COLUMNS, _rel, collect
 
 _json = artifacts.read_json_or_none
 
@@ -86,6 +86,9 @@ def results_markdown(
             "",
         ]
     else:
+        # the mAP right after what names the run, where the page shows it without scrolling
+        lead = ["run", "profile", "split", "seed"]
+        df = df[lead + MAP_COLUMNS + [c for c in INFO_COLUMNS if c not in lead]]
         parts += [
             markdown_table(df),
             "",

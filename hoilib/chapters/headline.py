@@ -1,0 +1,132 @@
+"""The book's headline figure: each ordering contrast with its 95% interval beside the effect the
+design document predicts, for the synth-grid (pooled over worlds and splits) and for this build.
+
+Chapter 5 draws it and glues it (``headline``); the landing page pastes it from there, so the first
+figure a reader sees is measured, and drawn by the executed notebook it comes from.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from hoilib.config import REPO
+from hoilib.ordering.claims import MARGINS
+
+GRID_RECORD = (
+    REPO / "results" / "synth-grid.json"
+)  # written by `hoilib grid`, committed with the code
+CONTRASTS = ("correct - wrong", "correct - no bridge", "wrong - no bridge")
+# Okabe-Ito: distinguishable in the common colour-vision deficiencies
+MEASURED, PREDICTED = "#0072B2", "#D55E00"
+
+
+def read_grid(path=GRID_RECORD) -> dict | None:
+    """The committed synth-grid record, or None where it is absent or unreadable."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def grid_rows(grid: dict | None, column: str = "unseen") -> list[dict]:
+    """The grid's pooled contrasts of its primary consumer (the one that passed the control)."""
+    if not grid or grid.get("primary") is None:
+        return []
+    worlds = len({r.get("world_seed") for r in grid.get("runs", [])})
+    splits = len({r.get("split") for r in grid.get("runs", [])})
+    group = f"synth-grid: {worlds} worlds x {splits} splits pooled, {grid['primary']} consumer"
+    rows = [
+        r
+        for r in grid["rows"]
+        if r["primary family"] and r["split"] == "pooled" and r["column"] == column
+    ]
+    return [_row(group, r) for c in CONTRASTS for r in rows if r["contrast"] == c]
+
+
+def build_rows(judged: pd.DataFrame, group: str, column: str = "unseen") -> list[dict]:
+    """This build's contrasts from a verdict table (``claims.judged``)."""
+    j = judged[judged.column == column]
+    return [_row(group, r) for c in CONTRASTS for _, r in j[j.contrast == c].iterrows()]
+
+
+def _row(group: str, r) -> dict:
+    return {
+        "group": group,
+        "contrast": r["contrast"],
+        "mean": float(r["mean"]),
+        "lo": float(r["lo"]),
+        "hi": float(r["hi"]),
+        "predicted": MARGINS[r["contrast"]][r["column"]],
+        "verdict": r["verdict"],
+    }
+
+
+def figure(rows: list[dict], column: str = "Unseen"):
+    """One line per contrast: the measured mean and 95% interval, the predicted effect, and 0."""
+    import matplotlib.pyplot as plt
+
+    df = pd.DataFrame(rows)
+    groups = list(dict.fromkeys(df.group))
+    # one row per contrast, a gap and a heading row between groups, top to bottom
+    ys, labels, heads, y = [], [], [], 0.0
+    for g in groups:
+        heads.append((y, g))
+        y -= 1
+        for _, r in df[df.group == g].iterrows():
+            ys.append(y)
+            labels.append(f"{r.contrast.replace(' - ', ' minus ')}\n({r.verdict})")
+            y -= 1
+        y -= 0.4
+    fig, ax = plt.subplots(figsize=(8, 0.62 * len(ys) + 0.55 * len(groups) + 1.3))
+    ax.axvline(0, color="0.45", lw=1)
+    ax.errorbar(
+        df["mean"],
+        ys,
+        xerr=[df["mean"] - df.lo, df.hi - df["mean"]],
+        fmt="o",
+        color=MEASURED,
+        ms=7,
+        capsize=4,
+        lw=2,
+        label="measured: mean and 95% interval",
+    )
+    ax.scatter(
+        df.predicted,
+        ys,
+        marker="D",
+        s=55,
+        color=PREDICTED,
+        zorder=3,
+        label="design document's prediction",
+    )
+    ax.set_yticks(ys, labels, fontsize=10)
+    for y0, g in heads:
+        ax.text(
+            0.01,
+            y0,
+            g,
+            transform=ax.get_yaxis_transform(),
+            fontsize=10.5,
+            weight="bold",
+            va="center",
+        )
+    ax.set_ylim(min(ys) - 0.7, heads[0][0] + 0.7)
+    ax.set_xlabel(f"{column} mAP difference (points)", fontsize=11)
+    ax.tick_params(axis="x", labelsize=10)
+    ax.grid(axis="x", alpha=0.3)
+    fig.legend(loc="lower center", ncol=2, fontsize=10, frameon=False)
+    fig.tight_layout(rect=(0, 0.55 / fig.get_size_inches()[1], 1, 1))
+    return fig
+
+
+def sentence(rows: list[dict]) -> str:
+    """The headline contrast (the first row: the grid's, else this build's) in words."""
+    if not rows:
+        return ""
+    r = rows[0]
+    return (
+        f"{r['group']}: {r['contrast'].replace(' - ', ' minus ')} = {r['mean']:+.2f} points "
+        f"[{r['lo']:+.2f}, {r['hi']:+.2f}], {r['verdict']} against the predicted {r['predicted']:+.1f}"
+    )
