@@ -1,0 +1,87 @@
+"""What a page shows: readable tables, computed sentences and the headline figure (chapters.tables,
+chapters.findings, chapters.headline), on small frames."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import pandas as pd
+import pytest
+
+from hoilib.chapters import findings, headline, tables
+
+matplotlib.use("Agg")
+
+
+def test_cells_are_integers_percent_and_dashes_never_nan():
+    assert tables.cell(float("nan")) == tables.DASH and tables.cell(None) == tables.DASH
+    assert tables.cell(1148.0, "n_image") == "1,148" and tables.cell(14) == "14"
+    assert tables.cell(0.004975, "mmd_p_value") == "0.005"
+    assert tables.cell(0.932818) == "0.93" and tables.cell(0.0123) == "0.0123"
+    g = tables.gap_measures({"n_image": 1148.0, "two_sample_accuracy": 1.0, "mmd2": 0.61})
+    assert list(g["value"]) == ["1,148", "100.00", "0.61"]
+    assert g.index[0] == "image features (annotated test pairs)" and "nan" not in g.to_string()
+    shift = tables.map_percent(
+        [{"delta": 0.0, "full": 0.3051, "unseen": 0.3321}], "delta", {"delta": "shift"}
+    )
+    assert list(shift.columns) == ["Full mAP (%)", "Unseen mAP (%)"] and shift.iloc[0, 0] == 30.51
+
+
+def _runs(gain):
+    rows = []
+    for seed, noise in enumerate((0.0, 0.3, -0.2)):
+        rows.append({"model": "full", "seed": seed, "unseen": 30.0 + noise})
+        rows.append({"model": "no prompts", "seed": seed, "unseen": 30.0 + gain + noise * 1.1})
+    return pd.DataFrame(rows)
+
+
+def test_the_ablation_sentence_says_shown_only_when_the_interval_excludes_zero():
+    assert "'no prompts' 35.04, +5.00 [+4.94, +5.07], shown" in findings.ablation_sentence(_runs(5.0))
+    assert "Shown to differ: no prompts." in findings.ablation_sentence(_runs(5.0))
+    null = findings.ablation_sentence(_runs(0.01))
+    assert "not shown" in null and "No ablation is shown" in null
+    mean, lo, hi = findings.seed_interval([1.0, 2.0, 3.0])
+    assert mean == 2.0 and hi - mean == pytest.approx(4.303 * 1 / math.sqrt(3), rel=1e-3)
+
+
+def test_the_same_scoring_sentence_needs_both_tests_and_every_seed():
+    t = pd.DataFrame(
+        {
+            "mean difference (points)": [-1.25, -0.32],
+            "seeds": [3, 3],
+            "seeds where b > a": [0, 2],
+            "paired t-test p (seeds)": [0.01, 0.81],
+            "Wilcoxon p (classes)": [0.02, 0.9],
+        },
+        index=["full", "unseen"],
+    )
+    s = findings.same_scoring_sentence(t, "frozen CLIP", "EZ-HOI")
+    assert "Unseen -0.32 points (2 of 3 seeds up" in s and s.count(": shown") == 1
+
+
+def test_the_headline_figure_puts_each_contrast_beside_its_prediction():
+    judged = pd.DataFrame(
+        [
+            {
+                "contrast": c,
+                "column": col,
+                "mean": 1.0,
+                "lo": -1.0,
+                "hi": 3.0,
+                "verdict": "inconclusive",
+            }
+            for c in headline.CONTRASTS
+            for col in ("unseen", "full")
+        ]
+    )
+    rows = headline.build_rows(judged, "this build")
+    assert [r["contrast"] for r in rows] == list(headline.CONTRASTS)
+    assert rows[0]["predicted"] == 3.1  # the design document's Unseen correct - wrong
+    grid = headline.read_grid()
+    assert grid is not None, "results/synth-grid.json is committed"
+    both = headline.grid_rows(grid) + rows
+    fig = headline.figure(both)
+    ax = fig.axes[0]
+    assert len(ax.get_yticks()) == len(both) == 6
+    assert "correct minus wrong" in headline.sentence(both)
