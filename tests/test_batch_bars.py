@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hoilib.pipeline import runner
+from hoilib.pipeline import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -43,7 +43,7 @@ def _kernel(env: dict) -> subprocess.CompletedProcess:
 
 def test_batch_kernels_show_no_bars(tmp_path):
     before = os.environ.get("TQDM_DISABLE")
-    with runner.kernel_environment(tmp_path):
+    with kernels.kernel_environment(tmp_path):
         env = dict(os.environ)
     # restored after the run
     assert env["TQDM_DISABLE"] == "1" and os.environ.get("TQDM_DISABLE") == before

@@ -10,13 +10,19 @@ from __future__ import annotations
 
 import logging
 import os
+from contextlib import contextmanager
 from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.config import REPO
+from hoilib.kernel_launch import RUNNER_ENV, chapter_env
+from hoilib.progress import PROGRESS_ENV
 from hoilib.timing import CHAPTER_ENV
 
 KERNEL_LOG = "kernels.log"  # in the run folder
+PROGRESS_FILE = (
+    "progress.jsonl"  # in the run folder: the kernels' progress bars, one JSON line each
+)
 WAITING_NICE = 19  # a kernel started ahead of its chapter
 
 # the notebook machinery's loggers: a kernel shut down by Ctrl-C in mid-reply makes papermill log
@@ -80,6 +86,36 @@ def _renice(pid: int, value: int) -> bool:
     except OSError:
         return False
     return True
+
+
+@contextmanager
+def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
+    """What the chapter kernels inherit, for the length of a run (then restored, for callers in-process)."""
+    settings = {
+        # the CPU kernels (read when each kernel imports torch), no progress bars stored in the
+        # executed notebooks, UMAP's compiled kernels: what the hoi-book kernel spec gives a chapter
+        # run directly, too
+        **chapter_env(cpu_kernels),
+        # the chapters' stages say what they reused
+        artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),
+        # the kernels' progress bars, for the runner's line on a terminal (pipeline.terminal)
+        PROGRESS_ENV: str(run_dir / PROGRESS_FILE),
+        RUNNER_ENV: "1",  # this run keeps the chapters' provenance (chapters.direct_run does not)
+    }
+    # HOI_CHAPTER is set per notebook by run_profile; saved here so it is restored too. A
+    # HOI_STAGE_LOG of the caller's reaches the kernels unchanged: each kernel starts with a
+    # copy of this process's os.environ (jupyter_client's provisioner), read at its launch.
+    saved = {k: os.environ.get(k) for k in (*settings, CHAPTER_ENV)}
+    (run_dir / PROGRESS_FILE).unlink(missing_ok=True)  # this run's bars only
+    os.environ.update(settings)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
 
 
 def preload_modules(nb: Path) -> list[str]:

@@ -18,22 +18,23 @@ from __future__ import annotations
 import json
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
 
 from hoilib import __version__, artifacts
 from hoilib.config import REPO, resolve, stage_root
 from hoilib.errors import HoiBookError
-from hoilib.kernel_launch import RUNNER_ENV, chapter_env
 from hoilib.pipeline.budget import check, disk_full, estimate, no_space
 from hoilib.pipeline.kernels import (
     KERNEL_LOG,
+    PROGRESS_FILE,
     ChapterKernel,
+    kernel_environment,
     machinery_logs_to,
     start_chapter_kernel,
 )
 from hoilib.pipeline.preflight import check_inputs
 from hoilib.pipeline.runlock import run_locks
+from hoilib.pipeline.terminal import live_line
 from hoilib.provenance import (
     Provenance,
     start_record,
@@ -100,33 +101,6 @@ def _describe_failure(nb_path: Path, err, failed_copy: Path) -> str:
     return f"notebook {nb_path.name} failed in cell {index}: {ename}: {first} (executed copy: {failed_copy})"
 
 
-@contextmanager
-def kernel_environment(run_dir: Path, cpu_kernels: str = "native"):
-    """What the chapter kernels inherit, for the length of a run (then restored, for callers in-process)."""
-    settings = {
-        # the CPU kernels (read when each kernel imports torch), no progress bars stored in the
-        # executed notebooks, UMAP's compiled kernels: what the hoi-book kernel spec gives a chapter
-        # run directly, too
-        **chapter_env(cpu_kernels),
-        # the chapters' stages say what they reused
-        artifacts.RUN_LOG_ENV: str(run_dir / "run.log"),
-        RUNNER_ENV: "1",  # this run keeps the chapters' provenance (chapters.direct_run does not)
-    }
-    # HOI_CHAPTER is set per notebook by run_profile; saved here so it is restored too. A
-    # HOI_STAGE_LOG of the caller's reaches the kernels unchanged: each kernel starts with a
-    # copy of this process's os.environ (jupyter_client's provisioner), read at its launch.
-    saved = {k: os.environ.get(k) for k in (*settings, CHAPTER_ENV)}
-    os.environ.update(settings)
-    try:
-        yield
-    finally:
-        for k, v in saved.items():
-            if v is None:
-                os.environ.pop(k, None)
-            else:
-                os.environ[k] = v
-
-
 def run_profile(
     profile: str,
     overrides: dict | None = None,
@@ -181,9 +155,10 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters, est) -> dict:
                 if i + 1 < len(chapters):  # the next chapter's kernel starts while this one runs
                     kernels[chapters[i + 1]] = start_chapter_kernel(chapters[i + 1], run_dir)
                 rlog(f"[hoilib] running {nb.name} (profile {cfg.run.profile}) ...")
-                timings[nb.name] = run_chapter(
-                    nb, run_dir / "notebooks", params, prov, rlog, _folders(cfg), kernel
-                )
+                with live_line(run_dir / PROGRESS_FILE, nb.stem):
+                    timings[nb.name] = run_chapter(
+                        nb, run_dir / "notebooks", params, prov, rlog, _folders(cfg), kernel
+                    )
                 rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
         finally:
             for k in kernels.values():

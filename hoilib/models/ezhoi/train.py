@@ -180,7 +180,9 @@ def train_ezhoi(
     best, best_map, t0 = None, -1.0, time.time()
     # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
     bar = {} if show_progress and rank == 0 else {"disable": True}
-    for epoch in tqdm(range(epochs), desc="training EZ-HOI", leave=False, **bar):
+    for epoch in tqdm(
+        range(epochs), desc=f"training EZ-HOI (seed {seed}), epochs", leave=False, **bar
+    ):
         order = torch.randperm(len(train), generator=gen).numpy()
         losses = one_epoch(net, train, order, batch_images, cls_obj, seen_t, dev, opt, grad_clip)
         sched.step()
