@@ -10,7 +10,8 @@ import pytest
 
 from hoilib.errors import ConfigError
 from hoilib.ordering import claims
-from hoilib.pipeline.grid import effect, read_runs, summarize, table_markdown
+from hoilib.pipeline.grid import effect, read_runs, summarize
+from hoilib.pipeline.grid_table import table_markdown
 
 KIND = "MLP"
 PAIRS = claims.text_pairs(KIND)

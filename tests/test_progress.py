@@ -39,9 +39,8 @@ def test_the_line_names_the_stage_and_the_time_left():
 
 def test_the_runner_draws_new_progress_on_a_terminal_only(tmp_path):
     path = tmp_path / "progress.jsonl"
-    path.write_text(
-        json.dumps({"desc": "old", "n": 1, "total": 2, "s": 1}) + "\n"
-    )  # before: skipped
+    # written before the chapter began: not drawn
+    path.write_text(json.dumps({"desc": "old", "n": 1, "total": 2, "s": 1}) + "\n")
     out = io.StringIO()
     with live_line(path, "05_evaluation", stream=out, every=0.02, force=True):
         with open(path, "a") as f:

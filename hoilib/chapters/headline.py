@@ -14,9 +14,8 @@ import pandas as pd
 from hoilib.config import REPO
 from hoilib.ordering.claims import MARGINS
 
-GRID_RECORD = (
-    REPO / "results" / "synth-grid.json"
-)  # written by `hoilib grid`, committed with the code
+# written by `hoilib grid`, committed with the code
+GRID_RECORD = REPO / "results" / "synth-grid.json"
 CONTRASTS = ("correct - wrong", "correct - no bridge", "wrong - no bridge")
 # Okabe-Ito: distinguishable in the common colour-vision deficiencies
 MEASURED, PREDICTED = "#0072B2", "#D55E00"

@@ -116,7 +116,7 @@ def results_markdown(
 
 def grid_section(path: Path) -> list[str]:
     """The synth-grid table from its committed record, with where it came from; nothing if absent."""
-    from hoilib.pipeline.grid import table_markdown
+    from hoilib.pipeline.grid_table import table_markdown
 
     rec = _json(path)
     if rec is None:
