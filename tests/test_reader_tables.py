@@ -37,7 +37,9 @@ def _runs(gain):
 
 
 def test_the_ablation_sentence_says_shown_only_when_the_interval_excludes_zero():
-    assert "'no prompts' 35.04, +5.00 [+4.94, +5.07], shown" in findings.ablation_sentence(_runs(5.0))
+    assert "'no prompts' 35.04, +5.00 [+4.94, +5.07], shown" in findings.ablation_sentence(
+        _runs(5.0)
+    )
     assert "Shown to differ: no prompts." in findings.ablation_sentence(_runs(5.0))
     null = findings.ablation_sentence(_runs(0.01))
     assert "not shown" in null and "No ablation is shown" in null
