@@ -100,6 +100,48 @@ def test_glued_numbers_render(smoke_run):
     assert re.search(r"centroid gap norm is \d\.\d\d", text)
 
 
+def test_citations_resolve_and_figures_are_numbered(smoke_run):
+    """The references page lists every entry of book/references.bib with a link; every {cite}
+    role of a chapter or the glossary became a link to it; no role or numref is left unresolved;
+    every chapter's figures carry a number ("Fig. N") that its {numref}s point at."""
+    from pybtex.database import parse_file
+
+    from hoilib.pipeline.runner import REPO
+
+    _, html, _ = smoke_run
+    bib = parse_file(REPO / "book" / "references.bib").entries
+    refs = BeautifulSoup((html / "book" / "references.html").read_text(), "html.parser").main
+    entries = refs.select("div.citation")
+    assert len(entries) == len(bib) >= 20
+    assert all(e.select_one("a.reference.external[href^='https://']") for e in entries)
+    listed = " ".join(refs.get_text().lower().split())
+    for key, entry in bib.items():
+        title = " ".join(re.sub(r"[{}]", "", entry.fields["title"]).lower().split())
+        assert title in listed, f"{key}: {title!r} is not on the references page"
+    sources = {f"chapters/{p.stem}": p for p in chapter_paths()}
+    sources["glossary"] = REPO / "book" / "glossary.md"
+    for page, src in sources.items():
+        if src.suffix == ".ipynb":
+            cells = nbformat.read(src, as_version=4).cells
+            prose = "\n".join(c.source for c in cells if c.cell_type == "markdown")
+        else:
+            prose = src.read_text(encoding="utf-8")
+        main = BeautifulSoup((html / "book" / f"{page}.html").read_text(), "html.parser").main
+        assert not re.search(r"\{(cite|numref)|\?\?", main.get_text()), f"{page}: unresolved role"
+        roles = re.findall(r"\{cite:[tp]\}`[^`]+`", prose)
+        links = main.select("a.reference.internal[href*='references.html#']")
+        assert len(links) >= len(roles), f"{page}: {len(roles)} citations, {len(links)} links"
+        if page == "glossary":
+            assert roles
+            continue
+        captions = [" ".join(c.get_text().split()) for c in main.select("figure figcaption")]
+        assert captions and all(re.match(r"Fig\. \d+ \S", c) for c in captions), (page, captions)
+        for ref in main.select("a.reference.internal:has(span.std-numref)"):
+            assert re.fullmatch(r"Fig\. \d+", ref.get_text()), (page, ref.get_text())
+            target = urldefrag(ref["href"])[1]
+            assert main.find("figure", id=target) is not None, f"{page}: numref to {target}"
+
+
 def test_failing_notebook_is_named_with_cell_and_error(tmp_path):
     src = tmp_path / "nbs"
     src.mkdir()
