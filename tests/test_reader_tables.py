@@ -86,4 +86,3 @@ def test_the_headline_figure_puts_each_contrast_beside_its_prediction():
     fig = headline.figure(both)
     ax = fig.axes[0]
     assert len(ax.get_yticks()) == len(both) == 6
-    assert "correct minus wrong" in headline.sentence(both)

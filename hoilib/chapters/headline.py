@@ -50,6 +50,14 @@ def build_rows(judged: pd.DataFrame, group: str, column: str = "unseen") -> list
     return [_row(group, r) for c in CONTRASTS for _, r in j[j.contrast == c].iterrows()]
 
 
+def rows(cfg, judged: pd.DataFrame) -> list[dict]:
+    """What the headline figure shows for a run: the committed synth-grid's (HOI-Synth runs only:
+    it is a record of that world) and this build's contrasts at the design document's fixed t*."""
+    grid = grid_rows(read_grid()) if cfg.world.dataset == "hoi-synth" else []
+    here = f"this build: world {cfg.world.seed}, {cfg.world.split.upper()}, EZ-HOI at fixed t*"
+    return grid + build_rows(judged, here)
+
+
 def _row(group: str, r) -> dict:
     return {
         "group": group,
@@ -116,16 +124,5 @@ def figure(rows: list[dict], column: str = "Unseen"):
     ax.tick_params(axis="x", labelsize=10)
     ax.grid(axis="x", alpha=0.3)
     fig.legend(loc="lower center", ncol=2, fontsize=10, frameon=False)
-    fig.tight_layout(rect=(0, 0.55 / fig.get_size_inches()[1], 1, 1))
+    fig.tight_layout(rect=(0, 0.4 / fig.get_size_inches()[1], 1, 1))
     return fig
-
-
-def sentence(rows: list[dict]) -> str:
-    """The headline contrast (the first row: the grid's, else this build's) in words."""
-    if not rows:
-        return ""
-    r = rows[0]
-    return (
-        f"{r['group']}: {r['contrast'].replace(' - ', ' minus ')} = {r['mean']:+.2f} points "
-        f"[{r['lo']:+.2f}, {r['hi']:+.2f}], {r['verdict']} against the predicted {r['predicted']:+.1f}"
-    )
