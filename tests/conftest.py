@@ -126,12 +126,24 @@ def _restore_deterministic_mode():
 
 
 @pytest.fixture(scope="session")
-def smoke_run(tmp_path_factory):
-    """Every chapter on the smoke profile and its HTML book, once per session: (run_dir, html, timings)."""
+def figure_report(tmp_path_factory):
+    """Where the smoke run's kernels write the figure check's JSON lines (hoilib.chapters.figure_check)."""
+    return tmp_path_factory.getbasetemp() / "figure-check.jsonl"
+
+
+@pytest.fixture(scope="session")
+def smoke_run(tmp_path_factory, figure_report):
+    """Every chapter on the smoke profile and its HTML book, once per session: (run_dir, html, timings).
+
+    Every figure the chapters draw is checked in their kernels, into ``figure_report`` (tests/test_figures.py).
+    """
+    from hoilib.chapters import figure_check
     from hoilib.pipeline.book import build_book
     from hoilib.pipeline.runner import run_profile
 
     run_dir = tmp_path_factory.mktemp("smoke-run")
-    timings = run_profile("smoke", {"run.run_dir": str(run_dir)}, log=lambda *a: None)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(figure_check.ENV, str(figure_report))
+        timings = run_profile("smoke", {"run.run_dir": str(run_dir)}, log=lambda *a: None)
     html = build_book(run_dir, tmp_path_factory.mktemp("book"))
     return run_dir, html, timings

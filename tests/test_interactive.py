@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from hoilib.chapters import ch1_gap, interactive, umap_fit
+from hoilib.chapters import ch1_gap, explorer_figure, interactive, umap_fit
+from hoilib.chapters.figure_style import GOOD, PALETTE
 
 CLASSES = ["ride horse", "feed horse", "hold cup", "drink with cup", "kick ball", "throw ball"]
 UNSEEN = np.array([False, True, False, False, True, False])
@@ -82,10 +83,17 @@ def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
         assert "%{fullData.name}" in tr.hovertemplate and "%{customdata[0]}" in tr.hovertemplate
         assert "%{customdata[1]}" in tr.hovertemplate
         rows = emb[emb["set"] == tr.name]["row"].to_numpy()
-        want = [[CLASSES[c], "unseen" if UNSEEN[c] else "seen"] for c in labels[tr.name][rows]]
+        # seen points first (the legend draws a trace with its first point's symbol: a circle)
+        order = np.argsort(UNSEEN[labels[tr.name][rows]], kind="stable")
+        want = [
+            [CLASSES[c], "unseen" if UNSEEN[c] else "seen"] for c in labels[tr.name][rows][order]
+        ]
         assert [list(cd) for cd in tr.customdata] == want
-        np.testing.assert_allclose(tr.x, emb[emb["set"] == tr.name]["umap 1"].to_numpy(), rtol=1e-6)
+        x = emb[emb["set"] == tr.name]["umap 1"].to_numpy()[order]
+        np.testing.assert_allclose(tr.x, x, rtol=1e-6)
+        assert tr.marker.symbol[0] == 0 and tr.marker.color == PALETTE[tr.name]
     assert any(cd[1] == "unseen" for tr in fig.data for cd in tr.customdata)
+    assert "diamonds: unseen" in fig.layout.legend.title.text
 
 
 def test_joint_embedding_is_deterministic_for_a_seed(figure):
@@ -183,7 +191,7 @@ class _FakeExplorer:
 def test_tstar_slider_switches_precomputed_states():
     ex = _FakeExplorer()
     t_values = [0, 299, 599, 899]
-    fig = interactive.tstar_slider(ex, [10, 20], t_values)
+    fig = explorer_figure.tstar_slider(ex, [10, 20], t_values)
     assert sorted(ex.calls) == sorted((p, t) for p in (10, 20) for t in t_values)
     assert len(fig.data) == len(t_values) * 2
     (slider,) = fig.layout.sliders
@@ -202,9 +210,17 @@ def test_tstar_slider_switches_precomputed_states():
     # the true class is green and ticked
     first = fig.data[0]
     assert (
-        first.marker.color[0] == "#1b9e77"
+        first.marker.color[0] == GOOD
         and "\u2713 feed horse" == slider.steps[0].args[1]["yaxis.ticktext"][0]
     )
+    # scores as log-odds, which the axis title says, each panel zoomed to its classes at each t*;
+    # the slider above the panels
+    odds = np.log(np.linspace(0.9, 0.1, 5) / (1 - np.linspace(0.9, 0.1, 5)))
+    np.testing.assert_allclose(first.x, odds)
+    assert "log-odds" in fig.layout.xaxis2.title.text and fig.layout.xaxis.title.text is None
+    lo, hi = slider.steps[0].args[1]["xaxis.range"]
+    assert lo < odds.min() and hi > odds.max() and hi - lo < 1.5 * (odds.max() - odds.min())
+    assert slider.y > 1 and slider.yanchor == "bottom"
     html = interactive.figure_html(fig)
     assert 'data-traces="2"' in html  # the page draws one t* at a time: one bar trace per pair
 

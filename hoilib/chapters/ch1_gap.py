@@ -10,8 +10,8 @@ import pandas as pd
 import torch
 
 from hoilib.chapters import umap_fit
+from hoilib.chapters.figure_style import PALETTE
 from hoilib.chapters.notebook import Chapter, ChapterResult
-from hoilib.chapters.plots import PALETTE
 from hoilib.data.annotations import PairSet, pair_key
 from hoilib.measure import gap
 from hoilib.measure.zeroshot import (

@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 
 from hoilib.chapters import memo
+from hoilib.chapters.figure_style import WIDTH, colour_of, legend_outside, series
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import section_names
 from hoilib.models.diffusion.diffusion_stage import space_vectors
@@ -147,17 +148,17 @@ def smoothed(values, window: int = 50) -> np.ndarray:
 def diffusion_losses(histories: dict, window: int = 50):
     """Training loss (x0 MSE, running mean) per (space, seed); one panel per space."""
     spaces = sorted({k[0] for k in histories})
-    fig, axes = plt.subplots(
-        1, len(spaces), figsize=(5 * len(spaces), 3.2), sharey=True, squeeze=False
-    )
+    fig, axes = plt.subplots(1, len(spaces), figsize=(WIDTH, 3.2), sharey=True, squeeze=False)
+    seeds = sorted({k[1] for k in histories})
     for ax, space in zip(axes[0], spaces, strict=False):
         for (sp, seed), h in histories.items():
             if sp == space:
-                ax.plot(smoothed(h["losses"], window), lw=1, label=f"seed {seed}")
+                colour = series(seeds.index(seed))
+                ax.plot(smoothed(h["losses"], window), lw=1, label=f"seed {seed}", color=colour)
         ax.set_yscale("log")
         ax.set_xlabel("training step")
-        ax.set_title(f"trained on the {space} space")
-        ax.legend(fontsize=8)
+        ax.set_title(f"trained on the {space} space", fontsize=10)
+    legend_outside(axes[0, -1])
     axes[0, 0].set_ylabel(f"x0 MSE (running mean of {window})")
     fig.tight_layout()
     return fig
@@ -165,15 +166,14 @@ def diffusion_losses(histories: dict, window: int = 50):
 
 def denoising_curve(rows_by_space: dict):
     """Nearest-class accuracy of corpus sentences noised to step t, before and after denoising."""
-    fig, ax = plt.subplots(figsize=(6, 3.2))
-    for space, rows in rows_by_space.items():
+    fig, ax = plt.subplots(figsize=(WIDTH, 3.2))
+    for k, (space, rows) in enumerate(rows_by_space.items()):
         df = pd.DataFrame(rows)
-        line = ax.plot(df["t"], 100 * df["denoised"], "-o", label=f"{space}: denoised")[0]
-        ax.plot(
-            df["t"], 100 * df["noised"], ":", color=line.get_color(), label=f"{space}: noised only"
-        )
+        colour = colour_of(f"{space} text", k)
+        ax.plot(df["t"], 100 * df["denoised"], "-o", color=colour, label=f"{space}: denoised")
+        ax.plot(df["t"], 100 * df["noised"], ":", color=colour, label=f"{space}: noised only")
     ax.set_xlabel("noise level t (of 1000)")
     ax.set_ylabel("nearest-class accuracy (%)")
-    ax.legend(fontsize=8)
+    legend_outside(ax)
     fig.tight_layout()
     return fig

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import interactive, memo, umap_fit
+from hoilib.chapters import explorer_figure, interactive, memo, umap_fit
 from hoilib.chapters.ch5_fixed import NONE, FixedTable
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import section_names
@@ -284,7 +284,7 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
 
 def tstar_figure(explorer, t_values=(0, 299, 599, 899)):
     """The explorer's t* slider for the HTML book: three annotated pairs, unseen classes first."""
-    return interactive.tstar_slider(
+    return explorer_figure.tstar_slider(
         explorer,
         explorer.example_pairs(3),
         t_values,

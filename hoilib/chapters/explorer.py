@@ -11,6 +11,7 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from hoilib.chapters.figure_style import GOOD, GREY
 from hoilib.config import Params
 from hoilib.measure.zeroshot import class_mask
 from hoilib.models.seedrun import SeedRun
@@ -41,17 +42,17 @@ class BridgeExplorer:
         )[0]
 
     def state(self, pair: int, t_start: int, k: int = 5) -> dict:
-        """Top-k classes (the model's sigmoid scores) and where the feature sits, for one pair and t*."""
+        """Top-k classes (the model's sigmoid scores and logits) and where the feature sits, for one pair and t*.
+
+        Classes are ranked by logit: a float32 sigmoid rounds every logit above about 17 to 1.0, which
+        would tie them."""
         f = self.feature(pair, t_start)
         text = self.run.space.adapted
         with torch.no_grad():
-            probs = torch.sigmoid(self.run.model.logits(f[None], text))[0]
-        probs = probs.masked_fill(~self.valid[pair], float("nan"))
-        order = [
-            int(c)
-            for c in torch.argsort(torch.nan_to_num(probs, nan=-1.0), descending=True)[:k]
-            if self.valid[pair, c]
-        ]
+            logits = self.run.model.logits(f[None], text)[0]
+        probs = torch.sigmoid(logits)
+        ranked = logits.masked_fill(~self.valid[pair], float("-inf"))
+        order = [int(c) for c in torch.argsort(ranked, descending=True)[:k] if self.valid[pair, c]]
         true = self.true_class.get(pair)
         cos_t = F.normalize(text, dim=-1) @ f
         return {
@@ -59,13 +60,12 @@ class BridgeExplorer:
                 {
                     "class": [self.names[c] for c in order],
                     "score": [float(probs[c]) for c in order],
+                    "logit": [float(logits[c]) for c in order],
                     "true": [c == true for c in order],
                 }
             ),
             "true_class": None if true is None else self.names[true],
-            "true_rank": None
-            if true is None
-            else int((torch.nan_to_num(probs, nan=-1.0) > probs[true]).sum()) + 1,
+            "true_rank": None if true is None else int((ranked > ranked[true]).sum()) + 1,
             "cos_to_input": float(F.normalize(self.run.vision[pair], dim=-1) @ f),
             "cos_to_true_text": None if true is None else float(cos_t[true]),
         }
@@ -129,8 +129,9 @@ class BridgeExplorer:
 
 def _bars(ax, state: dict, title: str) -> None:
     top = state["top"]
-    colors = ["#1b9e77" if tr else "#999999" for tr in top["true"]]
+    colors = [GOOD if tr else GREY for tr in top["true"]]
     ax.barh(np.arange(len(top))[::-1], top["score"], color=colors)
-    ax.set_yticks(np.arange(len(top))[::-1], top["class"], fontsize=8)
+    ax.set_yticks(np.arange(len(top))[::-1], top["class"], fontsize=9)
     ax.set_xlim(0, 1)
-    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("sigmoid score")
+    ax.set_title(title, fontsize=10)

@@ -3,8 +3,7 @@
 * ``joint_embedding``: one UMAP fitted on several embedding sets together (umap_fit.umap_embedding),
   one trace per set (a legend click hides or shows it); the hover names the set, the HOI
   class and whether the class is seen or unseen.
-* ``tstar_slider``: chapter 5's explorer for the HTML book: top-5 class scores of a few bridged
-  test pairs, with a slider over start steps t* computed in the notebook.
+* ``explorer_figure.tstar_slider`` (chapter 5's explorer for the HTML book) uses ``light_layout``.
 * ``show``: a ``text/html`` output, which myst-nb copies verbatim into the page: a div, the
   figure's JSON and a loader of plotly.js **from the book itself** (``_static/plotly.min.js``,
   found through the page's ``data-content_root``; ``hoilib.pipeline.book`` copies it from the
@@ -21,12 +20,12 @@ import json
 
 import numpy as np
 
+from hoilib.chapters.figure_style import colour_of
 from hoilib.chapters.umap_fit import umap_embedding
 
 PLOTLY_JS = "plotly.min.js"  # under the book's _static/ (hoilib.pipeline.book copies it there)
 DIV_CLASS = "hoibook-plotly"  # every figure's div; data-traces: how many traces it draws at first
 _SYMBOL = {False: 0, True: 2}  # plotly marker symbols: seen classes circles, unseen diamonds
-_MORE_COLOURS = ("#1b9e77", "#7570b3", "#e6ab02", "#e7298a", "#66a61e", "#a6761d", "#666666")
 _counter = itertools.count()
 
 # The page's script for one figure: __ID__, __FIG__ and __JS__ are filled in by figure_html.
@@ -66,16 +65,7 @@ _LOADER = """<script type="text/javascript">
 </script>"""
 
 
-def _colour(name: str, k: int) -> str:
-    from hoilib.chapters.plots import PALETTE  # here: seaborn is a second of `hoilib book`'s start
-
-    for key in sorted(PALETTE, key=len, reverse=True):  # "bridged (correct order)" -> "bridged"
-        if name == key or name.startswith(key):
-            return PALETTE[key]
-    return _MORE_COLOURS[k % len(_MORE_COLOURS)]
-
-
-def _layout(title: str, **kw) -> dict:
+def light_layout(title: str, **kw) -> dict:
     """A light layout without a template (plotly's default one weighs ~10 kB per figure)."""
     kw.setdefault("margin", dict(l=40, r=20, t=70, b=40))
     title = dict(text=title, x=0.02, y=0.98, yanchor="top", font=dict(size=14))
@@ -116,8 +106,10 @@ def joint_embedding(
     of each row; ``unseen``: (C,) bool per class. The fit is ``umap_fit.umap_embedding`` (its
     ``cache_dir`` and ``n_epochs`` pass through ``umap_kw``; the
     same subsample and coordinates as the static figure of the same sets and seed). Seen
-    classes are circles, unseen ones diamonds; the hover box says the group, the class and
-    "seen" or "unseen". Deterministic for a seed.
+    classes are circles, unseen ones diamonds, and each trace lists its seen points first, so
+    that its legend entry (drawn with the first point's symbol) is a circle; the legend's title
+    says what the shapes mean. The hover box says the group, the class and "seen" or "unseen".
+    Deterministic for a seed.
     """
     import plotly.graph_objects as go
 
@@ -125,9 +117,10 @@ def joint_embedding(
     _check_labels(sets, labels, min(len(class_names), len(unseen)))
     df = umap_embedding(sets, n_per_set=n_per_set, seed=seed, return_rows=True, **umap_kw)
     axis = dict(showticklabels=False, zeroline=False, showgrid=False)
-    legend = dict(itemsizing="constant", title=dict(text="click to hide / show"))
+    shapes = "circles: seen classes<br>diamonds: unseen classes<br>click an entry to hide / show"
+    legend = dict(itemsizing="constant", title=dict(text=shapes, font=dict(size=11)))
     fig = go.Figure(
-        layout=_layout(
+        layout=light_layout(
             title,
             height=560,
             legend=legend,
@@ -141,12 +134,14 @@ def joint_embedding(
     for k, name in enumerate(sets):
         g = df[df["set"] == name]
         cls = np.asarray(labels[name])[g["row"].to_numpy()].astype(np.int64)
+        first = np.argsort(unseen[cls], kind="stable")  # seen points first: a circle in the legend
+        g, cls = g.iloc[first], cls[first]
         new = unseen[cls]
         custom = [
             [class_names[c], "unseen" if u else "seen"] for c, u in zip(cls, new, strict=True)
         ]
         symbol = np.where(new, _SYMBOL[True], _SYMBOL[False]).astype(np.int8)
-        marker = dict(size=5, opacity=0.7, color=_colour(name, k), symbol=symbol)
+        marker = dict(size=5, opacity=0.7, color=colour_of(name, k), symbol=symbol)
         fig.add_trace(
             go.Scatter(
                 x=g["umap 1"].to_numpy(np.float32),
@@ -158,108 +153,6 @@ def joint_embedding(
                 hovertemplate=hover,
             )
         )
-    return fig
-
-
-def _unseen_of(explorer, pairs) -> dict:
-    """pair -> whether its true class is unseen, where the explorer can tell (BridgeExplorer can)"""
-    true = getattr(explorer, "true_class", None)
-    mask = getattr(getattr(getattr(explorer, "ctx", None), "data", None), "unseen", None)
-    if not isinstance(true, dict) or mask is None:
-        return {}
-    return {p: bool(mask[true[p]]) for p in pairs if p in true}
-
-
-def tstar_slider(explorer, pairs: list[int], t_values, k: int = 5, title: str = ""):
-    """Top-k class scores of the bridged feature of a few pairs, with a slider over the start step.
-
-    ``explorer`` is chapter 5's ``BridgeExplorer`` (anything with ``state(pair, t_start, k)``
-    returning its dict). Every (pair, t*) state is computed here; the figure holds one bar
-    trace per (t*, pair), and each slider step shows the traces of one t* and relabels the
-    bars and the panel titles. The true class is green and ticked, the others grey. The
-    slider starts at the explorer's default t* when it is among ``t_values``, else the first.
-    """
-    import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
-
-    pairs, t_values = [int(p) for p in pairs], [int(t) for t in t_values]
-    if not pairs or not t_values:
-        raise ValueError("tstar_slider needs at least one pair and one t* value")
-    states = {(t, p): explorer.state(p, t, k=k) for t in t_values for p in pairs}
-    unseen = _unseen_of(explorer, pairs)
-    cfg = getattr(explorer, "cfg", None)
-    default_t = cfg.bridge.t_start if cfg is not None else None
-    active = t_values.index(default_t) if default_t in t_values else 0
-    ranks = list(range(k))[::-1]  # rank 1 at the top of each panel
-
-    def panel_title(p, t):
-        s = states[(t, p)]
-        tag = "" if p not in unseen else (" (unseen class)" if unseen[p] else " (seen class)")
-        cos = "" if s.get("cos_to_input") is None else f", cos to input {s['cos_to_input']:.2f}"
-        rank = s.get("true_rank")
-        return f"pair {p}: true class {s.get('true_class')}{tag}; t* = {t}: rank {rank}{cos}"
-
-    def ticks(p, t):
-        top = states[(t, p)]["top"]
-        labels = [
-            ("\u2713 " if tr else "") + str(c)
-            for c, tr in zip(top["class"], top["true"], strict=True)
-        ]
-        return labels + [""] * (k - len(labels))
-
-    t0 = t_values[active]
-    fig = make_subplots(
-        rows=len(pairs),
-        cols=1,
-        vertical_spacing=min(0.3 / len(pairs), 0.15),
-        subplot_titles=[panel_title(p, t0) for p in pairs],
-    )
-    for i, t in enumerate(t_values):
-        for r, p in enumerate(pairs):
-            top = states[(t, p)]["top"]
-            colour = ["#1b9e77" if tr else "#999999" for tr in top["true"]]
-            bar = go.Bar(
-                x=top["score"].to_numpy(np.float64),
-                y=ranks[: len(top)],
-                orientation="h",
-                name=f"pair {p}, t* = {t}",
-                marker=dict(color=colour),
-                visible=(i == active),
-                customdata=[[c] for c in top["class"]],
-                showlegend=False,
-                hovertemplate="%{customdata[0]}: score %{x:.3f}<extra></extra>",
-            )
-            fig.add_trace(bar, row=r + 1, col=1)
-    steps = []
-    for i, t in enumerate(t_values):
-        relayout = {}
-        for r, p in enumerate(pairs):
-            relayout[f"yaxis{r + 1 if r else ''}.ticktext"] = ticks(p, t)
-            relayout[f"annotations[{r}].text"] = panel_title(p, t)
-        visible = [j // len(pairs) == i for j in range(len(t_values) * len(pairs))]
-        steps.append(dict(method="update", label=str(t), args=[{"visible": visible}, relayout]))
-    slider = dict(active=active, steps=steps, currentvalue=dict(prefix="t* = "), pad=dict(t=40))
-    fig.update_layout(
-        **_layout(
-            title or f"bridged feature: top-{k} classes as the start step t* moves",
-            height=170 * len(pairs) + 170,
-            bargap=0.25,
-            sliders=[slider],
-            margin=dict(l=170, r=20, t=70, b=40),
-        )
-    )
-    for r, p in enumerate(pairs):
-        fig.update_yaxes(
-            tickvals=ranks,
-            ticktext=ticks(p, t0),
-            range=[-0.6, k - 0.4],
-            automargin=True,
-            row=r + 1,
-            col=1,
-        )
-        x_title = "sigmoid score" if r == len(pairs) - 1 else None
-        fig.update_xaxes(range=[0, 1], title_text=x_title, row=r + 1, col=1)
-        fig.layout.annotations[r].font = dict(size=11)
     return fig
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 
 from hoilib import __version__, artifacts
-from hoilib.chapters import direct_run
+from hoilib.chapters import direct_run, figure_check
 from hoilib.config import Params, parse_overrides, resolve, table
 from hoilib.data.build import prepare_world
 from hoilib.data.world import World
@@ -98,6 +98,7 @@ def open_chapter(
     extra = parse_overrides(shlex.split(overrides or ""))
     cfg = resolve(profile, {**(params or {}), **extra})
     direct_run.begin(cfg, chapter.NAME, extra)
+    figure_check.watch(chapter.NAME)  # only where HOIBOOK_FIGURE_CHECK names a file (the tests)
     seed_everything(cfg.run.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if show:

@@ -1,0 +1,131 @@
+"""Figures a reader can read (issue 22, item 2): the check on small figures, and every figure of the smoke book."""
+
+from __future__ import annotations
+
+import json
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import matplotlib.pyplot as plt
+import pytest
+
+from hoilib.chapters import figure_check
+
+
+def _problems(fig) -> list[str]:
+    """The check as the inline backend meets it: a draw of the figure, then the check with its renderer."""
+    fig.canvas.draw()
+    try:
+        return figure_check.problems(fig, fig.canvas.get_renderer())
+    finally:
+        plt.close(fig)
+
+
+def _bars(figsize=(6, 3)):
+    fig, ax = plt.subplots(figsize=figsize)
+    ax.bar([0, 1, 2], [3, 5, 4], label="mAP")
+    ax.set_xticks([0, 1, 2], ["one", "two", "three"])
+    ax.set_xlabel("method")
+    return fig, ax
+
+
+def test_a_clean_figure_passes():
+    fig, ax = _bars()
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1))  # beside the axes
+    fig.tight_layout()
+    assert _problems(fig) == []
+
+
+def test_overlapping_tick_labels_fail():
+    fig, ax = _bars()
+    ax.set_xticks(
+        [0, 1, 2], ["EZ-HOI, no bridge" * 2, "EZ-HOI, softmax at CLIP's temperature", "x"]
+    )
+    found = _problems(fig)
+    assert any("x tick labels overlap" in p and "softmax" in p for p in found), found
+
+
+def test_small_text_on_a_wide_figure_fails():
+    fig, ax = _bars(figsize=(16, 3))
+    ax.set_xlabel("method", fontsize=6)
+    fig.tight_layout()
+    found = _problems(fig)
+    # 6 pt at 100 dpi is 8.3 px in the PNG, which the page then shrinks by about half
+    assert any(p.startswith("text 'method' is") for p in found), found
+    # the same text on a figure the page shows at its own size is 8.3 px: still too small
+    fig, ax = _bars()
+    ax.set_xlabel("method", fontsize=6)
+    assert any(p.startswith("text 'method' is 8.3 px") for p in _problems(fig))
+
+
+def test_texts_drawn_over_each_other_fail():
+    fig, ax = _bars()
+    ax.annotate("α = 0.25", (1, 5), xytext=(6, 6), textcoords="offset points")
+    ax.annotate("α = 0.5", (1.02, 5), xytext=(6, 6), textcoords="offset points")
+    found = _problems(fig)
+    assert found == ["texts overlap: 'α = 0.25' and 'α = 0.5'"], found
+
+
+def test_the_png_width_is_the_tight_bounding_box():
+    fig, ax = _bars(figsize=(10, 3))
+    ax.set_position([0.3, 0.3, 0.3, 0.3])  # wide white margins, which bbox_inches="tight" cuts
+    fig.canvas.draw()
+    width = figure_check.png_width(fig, fig.canvas.get_renderer())
+    assert width < 0.6 * 10 * fig.dpi
+    assert figure_check.shown_scale(fig, fig.canvas.get_renderer()) == 1.0
+    plt.close(fig)
+
+
+def test_a_legend_over_bars_fails_and_beside_them_passes():
+    fig, ax = _bars()
+    ax.legend(loc="center")
+    found = _problems(fig)
+    assert any("legend (mAP) covers drawn data" in p for p in found), found
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.plot([0, 1], [0, 1], label="line")
+    ax.scatter([0.1], [0.9], label="point")
+    ax.legend(loc="upper left")  # over the point, not the line
+    assert any("covers drawn data" in p for p in _problems(fig))
+    fig, ax = plt.subplots(figsize=(6, 3))
+    ax.axhline(0.5, label="baseline")  # two vertices at the ends: the segment between them counts
+    ax.set_ylim(0, 1)
+    ax.legend(loc="center")
+    assert any("covers drawn data" in p for p in _problems(fig))
+
+
+def test_watch_writes_one_line_per_figure(tmp_path, monkeypatch):
+    report = tmp_path / "figures.jsonl"
+    monkeypatch.setenv(figure_check.ENV, str(report))
+    monkeypatch.setenv("HOI_CHAPTER", "09_test")
+    monkeypatch.setitem(matplotlib.rcParams, "figure.hooks", [])
+    figure_check.watch("09_test")
+    figure_check.watch("09_test")  # twice: one hook
+    assert len(matplotlib.rcParams["figure.hooks"]) == 1
+    fig, ax = _bars()
+    ax.set_xlabel("method", fontsize=5)
+    fig.savefig(tmp_path / "a.png", bbox_inches="tight")  # two draws: one line
+    fig.savefig(tmp_path / "b.png", bbox_inches="tight")
+    plt.close(fig)
+    (record,) = [json.loads(line) for line in report.read_text().splitlines()]
+    assert record["chapter"] == "09_test" and record["png_width"] > 0
+    assert [p.split(" is ")[0] for p in record["problems"]] == ["text 'method'"]
+
+
+@pytest.mark.slow
+def test_every_figure_of_the_smoke_book_is_readable(smoke_run, figure_report):
+    """Each matplotlib figure the chapters drew, checked in their kernels at the width the page shows it."""
+    assert figure_report.is_file(), (
+        "no figure was checked: figure_check.watch did not run in the kernels"
+    )
+    records = [json.loads(line) for line in figure_report.read_text().splitlines()]
+    chapters = {r["chapter"] for r in records}
+    assert len(chapters) >= 5 and len({(r["chapter"], r["figure"]) for r in records}) >= 15
+    found = [
+        f"{r['chapter']}, figure {r['figure']} (cell [{r['cell']}], {r['title']!r}, "
+        f"{r['png_width']} px wide): {p}"
+        for r in records
+        for p in r["problems"]
+    ]
+    assert not found, "figures a reader cannot read:\n" + "\n".join(found)
