@@ -38,8 +38,10 @@ def chapter_env(cpu_kernels: str) -> dict[str, str]:
 
 
 def kernel_spec() -> dict:
+    # "python": jupyter_client starts the kernel with the interpreter of whoever launches it (papermill
+    # from a clone's .venv), so one spec serves every clone, whose .venv may share this Jupyter path
     return {
-        "argv": [sys.executable, "-m", "hoilib.kernel_launch", "-f", "{connection_file}"],
+        "argv": ["python", "-m", "hoilib.kernel_launch", "-f", "{connection_file}"],
         "display_name": "hoi-book (Python 3)",
         "language": "python",
         "metadata": {"debugger": False},
