@@ -61,5 +61,8 @@ def test_papermill_on_one_chapter_equals_hoilib_run(smoke_run, tmp_path):
         prov["status"] == "complete"
         and prov["notebooks"]["01_modality_gap.ipynb"]["status"] == "done"
     )
-    assert prov["machine"] == json.loads((run_dir / "provenance.json").read_text())["machine"]
+    # what sets the digits: the CPU, the kernels torch dispatches to, its threads, the variables
+    theirs = json.loads((run_dir / "provenance.json").read_text())["machine"]
+    keys = ("cpu", "torch_cpu_capability", "torch_threads", "dispatch_env", "packages")
+    assert {k: prov["machine"][k] for k in keys} == {k: theirs[k] for k in keys}
     assert "opened in its own kernel" in (out / "run.log").read_text()

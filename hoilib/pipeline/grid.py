@@ -27,12 +27,12 @@ from hoilib.errors import ConfigError
 from hoilib.measure.effects import excludable, t_interval, verdict, worlds_needed
 from hoilib.measure.nested import pooled_bootstrap
 from hoilib.measure.paired import holm
+from hoilib.pipeline.grid_table import COLUMNS, table_markdown  # noqa: F401 (the CLI's and the page's)
 from hoilib.provenance import read_provenance
 
 FIRST_LOOK = 0  # the world seed the developer saw while chapter 5's rules took shape
 NEW_WORLDS = "pooled, worlds other than 0"  # the pool the rules could not have been fitted to
 TARGET_HALF_WIDTH = 1.5  # points: the pooled Unseen interval the issue asks the grid to reach
-COLUMNS = ("unseen", "seen", "full")
 HEAD = "EZ-HOI head, strength chosen on validation"
 FIXED = "EZ-HOI head, t* fixed (design document)"
 
@@ -256,10 +256,3 @@ def summarize(root: str | Path, out: str | Path, n_boot: int = 2000) -> pd.DataF
     }
     artifacts.write_json(Path(out), record)
     return table
-
-
-def table_markdown(record: dict) -> str:
-    """The record as the book and the command line show it (``grid_table``)."""
-    from hoilib.pipeline.grid_table import table_markdown as markdown
-
-    return markdown(record)

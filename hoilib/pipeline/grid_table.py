@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from hoilib.pipeline.grid import COLUMNS
+COLUMNS = ("unseen", "seen", "full")  # the mAP columns, primary first
 
 
 def _cell(r) -> str:
