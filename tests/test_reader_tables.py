@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 
 import matplotlib
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -17,6 +18,7 @@ matplotlib.use("Agg")
 def test_cells_are_integers_percent_and_dashes_never_nan():
     assert tables.cell(float("nan")) == tables.DASH and tables.cell(None) == tables.DASH
     assert tables.cell(1148.0, "n_image") == "1,148" and tables.cell(14) == "14"
+    assert tables.cell(np.int64(3), "seeds") == "3"  # a count out of a pandas frame
     assert tables.cell(0.004975, "mmd_p_value") == "0.005"
     assert tables.cell(0.932818) == "0.93" and tables.cell(0.0123) == "0.0123"
     g = tables.gap_measures({"n_image": 1148.0, "two_sample_accuracy": 1.0, "mmd2": 0.61})

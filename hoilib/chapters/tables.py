@@ -11,6 +11,7 @@ import html
 import math
 import re
 
+import numpy as np
 import pandas as pd
 
 DASH = "–"
@@ -47,7 +48,7 @@ def cell(value, key: str = "") -> str:
         return DASH
     if isinstance(value, bool) or isinstance(value, str):
         return str(value)
-    if float(value).is_integer() and (key in COUNTS or isinstance(value, int)):
+    if float(value).is_integer() and (key in COUNTS or isinstance(value, (int, np.integer))):
         return f"{int(value):,}"
     if re.search(r"(^|[ _])p($|[ _(])", key):  # a p-value
         return f"{value:.2g}"
