@@ -218,12 +218,12 @@ def _sweep(args, argv) -> int:
 
 def _grid(args, argv) -> int:
     from hoilib.config import REPO
-    from hoilib.pipeline.grid import summarize, table_markdown
+    from hoilib.pipeline.grid import summarize
+    from hoilib.pipeline.grid_table import table_markdown
 
     out = REPO / args.out
     summarize(REPO / args.root, out, args.n_boot)
-    print(table_markdown(json.loads(out.read_text())))
-    print(f"[hoilib] written to {out}")
+    print(f"{table_markdown(json.loads(out.read_text()))}\n[hoilib] written to {out}")
     return 0
 
 

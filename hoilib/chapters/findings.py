@@ -7,22 +7,16 @@ way; otherwise it is *not shown*, and the interval says which sizes the data rul
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
+from hoilib.measure.effects import t_interval
 
-def seed_interval(d: np.ndarray) -> tuple[float, float, float]:
+
+def seed_interval(d) -> tuple[float, float, float]:
     """Mean and Student-t 95% interval of per-seed differences (one seed: the interval is the point)."""
-    from scipy.stats import t
-
-    d = np.asarray(d, dtype=float)
-    mean = float(d.mean())
-    if len(d) < 2:
-        return mean, mean, mean
-    half = float(t.ppf(0.975, len(d) - 1)) * float(d.std(ddof=1)) / math.sqrt(len(d))
-    return mean, mean - half, mean + half
+    ci = t_interval(d)
+    return (ci["mean"],) * 3 if ci["n"] < 2 else (ci["mean"], ci["lo"], ci["hi"])
 
 
 def _word(lo: float, hi: float, d: np.ndarray) -> str:

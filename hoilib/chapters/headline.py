@@ -11,14 +11,14 @@ import json
 
 import pandas as pd
 
+from hoilib.chapters.figure_style import OKABE_ITO, WIDTH
 from hoilib.config import REPO
 from hoilib.ordering.claims import MARGINS
 
 # written by `hoilib grid`, committed with the code
 GRID_RECORD = REPO / "results" / "synth-grid.json"
 CONTRASTS = ("correct - wrong", "correct - no bridge", "wrong - no bridge")
-# Okabe-Ito: distinguishable in the common colour-vision deficiencies
-MEASURED, PREDICTED = "#0072B2", "#D55E00"
+MEASURED, PREDICTED = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
 
 
 def read_grid(path=GRID_RECORD) -> dict | None:
@@ -86,7 +86,7 @@ def figure(rows: list[dict], column: str = "Unseen"):
             labels.append(f"{r.contrast.replace(' - ', ' minus ')}\n({r.verdict})")
             y -= 1
         y -= 0.4
-    fig, ax = plt.subplots(figsize=(8, 0.62 * len(ys) + 0.55 * len(groups) + 1.3))
+    fig, ax = plt.subplots(figsize=(WIDTH, 0.62 * len(ys) + 0.55 * len(groups) + 1.3))
     ax.axvline(0, color="0.45", lw=1)
     ax.errorbar(
         df["mean"],

@@ -27,7 +27,7 @@ from hoilib.errors import ConfigError
 from hoilib.measure.effects import excludable, t_interval, verdict, worlds_needed
 from hoilib.measure.nested import pooled_bootstrap
 from hoilib.measure.paired import holm
-from hoilib.pipeline.grid_table import COLUMNS, table_markdown  # noqa: F401 (the CLI's and the page's)
+from hoilib.pipeline.grid_table import COLUMNS
 from hoilib.provenance import read_provenance
 
 FIRST_LOOK = 0  # the world seed the developer saw while chapter 5's rules took shape

@@ -25,13 +25,13 @@ promised); the report counts them, and ``--exact`` demands them.
 
 from __future__ import annotations
 
-import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.errors import HoiBookError
 from hoilib.machine import cpu_model
+from hoilib.measure.effects import t_interval
 from hoilib.provenance import git_state, read_provenance, utc_now
 
 # largest |shift| from the published value over the six CPU-kernel settings of the Reproducing
@@ -51,15 +51,9 @@ class Number:
 
 
 def _t_half(values: list[float]) -> float:
-    """Half-width of the Student-t 95% interval of the mean of ``values``."""
-    n = len(values)
-    if n < 2:
-        return 0.0
-    mean = sum(values) / n
-    sd = math.sqrt(sum((v - mean) ** 2 for v in values) / (n - 1))
-    from scipy.stats import t
-
-    return float(t.ppf(0.975, n - 1)) * sd / math.sqrt(n)
+    """Half-width of the Student-t 95% interval of the mean of ``values`` (0 for one value)."""
+    ci = t_interval(values)
+    return 0.0 if len(values) < 2 else (ci["hi"] - ci["lo"]) / 2
 
 
 def _seed_means(rows: list[dict], key: str, where: str) -> list[Number]:
