@@ -2,11 +2,13 @@
 
     python benchmarks/vit_b16.py [--model ViT-B-16] [--pretrained TAG_OR_FILE] [--device auto]
                                  [--crops 3072] [--batch 256] [--classes 600] [--out results.json]
+                                 [--crop-path pil|device] [--bare]
 
 Part 1 cuts human/object/union crops from random JPEG images written to a
 temporary folder and encodes them with the library's own path
 (``hoilib.models.features.encode_crops``: DataLoader with workers and pinned memory on
-CUDA, bf16 autocast there). Part 2 times one training step of the EZ-HOI head
+CUDA, bf16 autocast there; on CUDA the workers only decode and the crops are cut on the GPU
+unless ``--crop-path pil``). Part 2 times one training step of the EZ-HOI head
 (prompted text encoder over every class, adapters, focal loss, backward, AdamW)
 on random pair features, as ``train_ezhoi`` runs it. Without ``--pretrained`` the
 weights are random (nothing downloads here): the speed is the same, the features
@@ -103,10 +105,18 @@ def synthetic_pairs(
 
 
 def bench_extraction(
-    bb, device: str, crops: int, batch: int, workers: int, repeats: int, warmup: int
+    bb,
+    device: str,
+    crops: int,
+    batch: int,
+    workers: int,
+    repeats: int,
+    warmup: int,
+    crop_path: str | None = None,
 ) -> dict:
     n_pairs = max(1, crops // len(KINDS))
     autocast = device.startswith("cuda")
+    crop_path = crop_path or ("device" if autocast else "pil")
     with tempfile.TemporaryDirectory(prefix="hoi-bench-") as tmp:
         ds, pairs = synthetic_pairs(Path(tmp), n_pairs)
         # one batch: kernels chosen, memory allocated
@@ -123,10 +133,20 @@ def bench_extraction(
                 autocast,
                 index=warm,
                 show_progress=False,
+                crop_path=crop_path,
             )
         times = _timed(
             lambda: encode_crops(
-                bb, ds, pairs, KINDS, device, batch, workers, autocast, show_progress=False
+                bb,
+                ds,
+                pairs,
+                KINDS,
+                device,
+                batch,
+                workers,
+                autocast,
+                show_progress=False,
+                crop_path=crop_path,
             ),
             device,
             repeats,
@@ -138,6 +158,7 @@ def bench_extraction(
         "crops": n,
         "batch": batch,
         "workers": workers,
+        "crop_path": crop_path,
         "autocast_bf16": autocast,
         "times_s": [round(t, 4) for t in times],
         "median_s": round(med, 4),
@@ -278,6 +299,13 @@ def main(argv=None) -> int:
     ap.add_argument(
         "--pairs", type=int, default=8, help="candidate pairs per image in the training batch"
     )
+    ap.add_argument(
+        "--crop-path",
+        choices=("pil", "device"),
+        default=None,
+        help="who cuts the crops: Pillow in the loader, or the device from decoded images "
+        "(default: device on CUDA, pil on the CPU; the same bytes)",
+    )
     ap.add_argument("--repeats", type=int, default=3, help="timed repeats (the median is reported)")
     ap.add_argument("--warmup", type=int, default=1, help="untimed runs first")
     ap.add_argument("--skip-train", action="store_true", help="only the extraction part")
@@ -315,11 +343,11 @@ def main(argv=None) -> int:
         f"{res['torch_threads']} torch threads"
     )
     res["extraction"] = ex = bench_extraction(
-        bb, device, args.crops, args.batch, workers, args.repeats, args.warmup
+        bb, device, args.crops, args.batch, workers, args.repeats, args.warmup, args.crop_path
     )
     print(
         f"crop features: {ex['crops_per_s']:.1f} crops/s ({ex['crops']} crops, batch "
-        f"{ex['batch']}, {ex['workers']} workers, "
+        f"{ex['batch']}, {ex['workers']} workers, crops cut by {ex['crop_path']}, "
         f"bf16 autocast {'on' if ex['autocast_bf16'] else 'off'}; median of {args.repeats}: {ex['median_s']} s)"
     )
     if args.bare:

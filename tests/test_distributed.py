@@ -263,24 +263,27 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
     }
     bf16 = feature_entry(bb, world.test, pairs, kinds, folder, precision="bf16")
     assert bf16.key != entry.key
-    for workers in (0, 2):
+    # crops cut by Pillow in the loader, or from decoded images by tensor_crops (the GPU's path)
+    for workers, path in ((0, "pil"), (2, "pil"), (0, "device"), (2, "device")):
         with one_thread():
             f = extract_pair_features(
                 bb,
                 world.test,
                 pairs,
-                tmp_path / f"w{workers}",
+                tmp_path / f"w{workers}{path}",
                 batch_size=20,
                 num_workers=workers,
                 show_progress=False,
+                crop_path=path,
             )
-        assert (tmp_path / f"w{workers}" / entry.path(".safetensors").name).is_file()
+        assert (tmp_path / f"w{workers}{path}" / entry.path(".safetensors").name).is_file()
         for k in kinds:
             assert f[k].dtype == torch.float32 and f[k].shape == (40, bb.embed_dim)
-            assert torch.equal(f[k], ref[k]), (workers, k)
+            assert torch.equal(f[k], ref[k]), (workers, path, k)
 
 
-def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_path):
+@pytest.mark.parametrize("path", ["pil", "device"])
+def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_path, path):
     world, bb = tiny_backbone
     pairs = _sub(world.test_pairs(), 12)
     used = sorted({int(i) for i in pairs.image})
@@ -295,14 +298,18 @@ def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_pa
         DataError,
         match=rf"{world.test.path.name}: image {used[-1]}: image file not found: .*{last.name}",
     ):
-        extract_pair_features(bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False)
+        extract_pair_features(
+            bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False, crop_path=path
+        )
     # only a worker finds this one: its error must come back readable
     last.write_bytes(b"not an image")
     with pytest.raises(
         DataError,
         match=rf"{world.test.path.name}: image {used[-1]}: image file .*{last.name} cannot be read .*worker",
     ):
-        extract_pair_features(bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False)
+        extract_pair_features(
+            bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False, crop_path=path
+        )
 
 
 def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_path):
