@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/scaling.py [--device cpu|cuda|auto] [--budget SECONDS] [--quick]
                                            [--repeats 3] [--out scaling.json]
+    python -W ignore benchmarks/scaling.py --device cuda --budget 120 --out scaling-gpu.json
 
 Each stage (``benchmarks/scaling_stages.py``) is timed at three or more sizes on synthetic inputs
 of the ``hico-det`` profile's shapes, on ``--device`` (CUDA is synchronised before every clock
@@ -21,8 +22,9 @@ extrapolated from the largest measured size with that exponent (the table says f
 
 On CUDA the sizes reach HICO-DET's, so most values are measured. Each row has the process's peak
 RSS (a high-water mark) and, on CUDA, the peak GPU memory of that size. ``--budget`` stops starting
-sizes (recorded as skipped) once the wall time since start is spent or a size's predicted time
-would overrun it. The JSON is rewritten after every stage. Not a test: nothing asserts a speed.
+sizes (recorded as skipped) once the wall time since start is spent, a size's predicted time
+would overrun it, or a stage would start in the budget's last tenth. The JSON is rewritten after
+every stage. Not a test: nothing asserts a speed.
 """
 
 from __future__ import annotations
@@ -61,6 +63,9 @@ class Clock:
         left = self.budget - self.elapsed()
         if left <= 0:
             return f"budget of {self.budget:g} s spent"
+        if not done and left < self.budget / 10:
+            # a stage's first size (warm-up, a model to build) has no prediction: keep a tenth
+            return f"{left:.0f} s left of the {self.budget:g} s budget, under a tenth"
         if done:
             # the last size's whole wall time (warm-up included), grown at least linearly
             k = min(max(fit_exponent(done) or 1.0, 1.0), 3.0)
@@ -151,7 +156,7 @@ def table(stages: list[dict], hico: dict) -> str:
                 f"\nEZ-HOI at HICO-DET: {s['hico_seconds']:.4g} s/step x {s['steps_per_epoch']:,} "
                 f"steps ({hico['train images']:,} images / {s['images']} per step)"
                 f" = {s['hico_epoch_seconds']:,.0f} s per epoch; x {hico['ezhoi epochs']} epochs "
-                f"= {s['hico_training_seconds'] / 3600:.2f} h per model ({hico['ezhoi seeds']} "
+                f"= {s['hico_training_seconds'] / 3600:,.2f} h per model ({hico['ezhoi seeds']} "
                 f"seeds in the profile); {s['hico_basis']}"
             )
     return "\n".join(lines)
@@ -165,7 +170,7 @@ def main(argv=None) -> int:
     ap.add_argument("--device", choices=("cpu", "cuda", "auto"), default="cpu")
     ap.add_argument("--budget", type=float, default=None, help="wall seconds for the whole run")
     ap.add_argument("--ezhoi-images", type=int, default=None, help="default: the profile's batch")
-    ap.add_argument("--ezhoi-pairs", type=int, default=8, help="candidate pairs per image")
+    ap.add_argument("--ezhoi-pairs", type=int, default=None, help="pairs per image (CUDA: 8)")
     a = ap.parse_args(argv)
     clock = Clock(a.budget)
     cuda = torch.cuda.is_available()
@@ -176,7 +181,7 @@ def main(argv=None) -> int:
     dev = "cuda" if a.device == "cuda" or (a.device == "auto" and cuda) else "cpu"
     hico, ns = st.hico_sizes(), st.sizes(dev, a.quick)
     images = a.ezhoi_images or (2 if dev == "cpu" else hico["ezhoi batch images"])
-    pairs = a.ezhoi_pairs if dev == "cuda" else 4
+    pairs = a.ezhoi_pairs or (4 if dev == "cpu" else 8)
     record = {
         "machine": {
             "cpu": cpu_model(),

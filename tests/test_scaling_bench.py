@@ -51,6 +51,8 @@ def test_budget_skips_sizes_and_records_them(scaling):
     clock = scaling.Clock(60.0)
     assert clock.refuse(20, rows((10, 1.0))) is None
     assert "predicted" in clock.refuse(1000, rows((10, 1.0)))
+    clock.t0 -= 55  # 5 s left: no stage starts in the budget's last tenth
+    assert "under a tenth" in clock.refuse(1, [])
     calls = []
     stage = scaling.run_stage(
         "fake", "items", [1, 2, 3], lambda n: calls.append(n) or 0.01 * n, 3, "cpu",
