@@ -32,6 +32,8 @@ from PIL import Image
 
 from hoilib.config import resolve_device  # noqa: E402
 from hoilib.data.annotations import HOIDataset, ImageAnn, PairSet  # noqa: E402
+from hoilib.data.crop_loaders import PairImages  # noqa: E402
+from hoilib.data.tensor_crops import crop_resize  # noqa: E402
 from hoilib.models.backbone import load_open_clip  # noqa: E402
 from hoilib.models.ezhoi.model import EZHOI, EZHOIConfig  # noqa: E402
 from hoilib.models.ezhoi.pairs import PairTensors  # noqa: E402
@@ -61,18 +63,28 @@ def _timed(fn, device: str, repeats: int, warmup: int) -> list[float]:
 
 
 def synthetic_pairs(
-    folder: Path, n_pairs: int, pairs_per_image: int = 4, size=(640, 480), seed: int = 0
+    folder: Path,
+    n_pairs: int,
+    pairs_per_image: int = 4,
+    size=(640, 480),
+    seed: int = 0,
+    distinct_files: int = 64,
 ):
-    """Random-noise JPEGs (HICO-DET-sized) and random human/object boxes: (dataset, pairs) for ``encode_crops``."""
+    """Random-noise JPEGs (HICO-DET-sized) and random human/object boxes: (dataset, pairs) for ``encode_crops``.
+
+    At most ``distinct_files`` files are written and the images reuse them in turn: every image is
+    still read and decoded on its own, and a long, steady-state run costs no minutes of JPEG writing.
+    """
     rng = np.random.default_rng(seed)
     n_images = max(1, -(-n_pairs // pairs_per_image))
     images, img, bh, bo = [], [], [], []
     w, h = size
     for i in range(n_images):
-        name = f"bench_{i:05d}.jpg"
-        Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
-            folder / name, quality=90
-        )
+        name = f"bench_{i % distinct_files:05d}.jpg"
+        if i < distinct_files:
+            Image.fromarray(rng.integers(0, 256, (h, w, 3), dtype=np.uint8)).save(
+                folder / name, quality=90
+            )
         images.append(
             ImageAnn(
                 i,
@@ -135,6 +147,7 @@ def bench_extraction(
                 show_progress=False,
                 crop_path=crop_path,
             )
+        parts = device_path_parts(bb, ds, pairs, device, batch) if crop_path == "device" else {}
         times = _timed(
             lambda: encode_crops(
                 bb,
@@ -163,6 +176,27 @@ def bench_extraction(
         "times_s": [round(t, 4) for t in times],
         "median_s": round(med, 4),
         "crops_per_s": round(n / med, 2),
+        **parts,
+    }
+
+
+def device_path_parts(bb, ds, pairs, device: str, batch: int, repeats: int = 5) -> dict:
+    """Where the device path's time goes: what one loader worker prepares per second (decode and
+    plan, in this process) and what the device cuts per second (``crop_resize`` on a ready batch)."""
+    data = PairImages(ds, pairs, KINDS, bb.image_size, -(-batch // len(KINDS)))
+    n_items = min(8, len(data))
+    t0 = time.perf_counter()
+    items = [data[b] for b in range(n_items)]
+    prep = time.perf_counter() - t0
+    crops = sum(len(it["plan"]["image_of"]) for it in items)
+    it = items[0]
+    dev = torch.device(device)
+    images, hw = it["images"].to(dev), it["hw"].to(dev)
+    cut = _timed(lambda: crop_resize(images, hw, it["plan"], bb.image_size), device, repeats, 1)
+    n = len(it["plan"]["image_of"])
+    return {
+        "one_worker_crops_per_s": round(crops / prep, 1),
+        "device_cut_crops_per_s": round(n / statistics.median(cut), 1),
     }
 
 
@@ -350,6 +384,11 @@ def main(argv=None) -> int:
         f"{ex['batch']}, {ex['workers']} workers, crops cut by {ex['crop_path']}, "
         f"bf16 autocast {'on' if ex['autocast_bf16'] else 'off'}; median of {args.repeats}: {ex['median_s']} s)"
     )
+    if "device_cut_crops_per_s" in ex:
+        print(
+            f"device path: one loader worker prepares {ex['one_worker_crops_per_s']:.1f} crops/s, "
+            f"the device cuts {ex['device_cut_crops_per_s']:.1f} crops/s"
+        )
     if args.bare:
         res["bare_forward"] = bare = bench_bare_forward(
             bb, device, args.batch, max(10, args.repeats), 3

@@ -38,43 +38,47 @@ def kind_boxes(boxes_h: np.ndarray, boxes_o: np.ndarray, kind: str) -> np.ndarra
     raise ValueError(f"crop kind must be one of ('human', 'object', 'union'), got {kind!r}")
 
 
-def _axis_plan(origin: np.ndarray, side: np.ndarray, size: int) -> dict[str, np.ndarray]:
-    """One axis of every square: where it starts, and its Pillow weights padded to the widest (n, size, k)."""
+def _axis_plan(origin: np.ndarray, side: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """One axis of every square: the image sample each output's first weight falls on (n, size), and
+    Pillow's integer weights padded to the widest (n, size, k), as float32 (exact below 2^24)."""
     per = [bicubic_weights(int(s), size) for s in side]
     ksize = max((k.shape[1] for _, k in per), default=1)
-    pos = np.zeros((len(side), size, ksize), np.int64)
-    coef = np.zeros((len(side), size, ksize), np.float64)
+    first = np.zeros((len(side), size), np.int64)
+    coef = np.zeros((len(side), size, ksize), np.float32)
     for i, (st, k) in enumerate(per):
-        pos[i] = origin[i] + st[:, None] + np.arange(ksize)
+        first[i] = origin[i] + st
         coef[i, :, : k.shape[1]] = k
-    return {"pos": pos, "coef": coef}
+    return first, coef
 
 
 def plan_crops(boxes: np.ndarray, image_of: np.ndarray, size: int, margin: float = 0.1) -> dict:
     """What ``crop_resize`` needs to cut box i of image ``image_of[i]``, computed on the CPU (in a loader worker).
 
-    Tensors: 'image_of' (n,), and per axis 'x_pos'/'y_pos' (n, size, k), the image sample each
-    weight falls on (outside the image: grey), and 'x_coef'/'y_coef', Pillow's integer weights.
+    Tensors: 'image_of' (n,), and per axis 'x_first'/'y_first' (n, size), the image sample each
+    output's first weight falls on (outside the image: grey), and 'x_coef'/'y_coef' (n, size, k),
+    Pillow's integer weights. Small, so a batch's plan crosses to the GPU quickly.
     """
     left, top, side = square_geometry(boxes, margin)
     plan = {"image_of": np.asarray(image_of, np.int64).reshape(-1)}
     for axis, origin in (("x", left), ("y", top)):
-        for key, arr in _axis_plan(origin, side, size).items():
-            plan[f"{axis}_{key}"] = arr
+        plan[f"{axis}_first"], plan[f"{axis}_coef"] = _axis_plan(origin, side, size)
     return {k: torch.from_numpy(v) for k, v in plan.items()}
 
 
-def _dense(pos: torch.Tensor, coef: torch.Tensor, extent: torch.Tensor, span: int):
-    """Dense (n, size, span) weights over the image's samples, and the weight that falls on grey (n, size).
+def _dense(first: torch.Tensor, coef: torch.Tensor, extent: torch.Tensor, span: int):
+    """Dense (n, size, span) float64 weights over the image's samples, and the weight on grey (n, size).
 
     A gather, not a scatter: deterministic on a GPU, and each sample gets its one weight.
     """
+    coef = coef.to(torch.float64)
+    k = coef.shape[2]
     extent = extent.view(-1, 1, 1)
+    pos = first[:, :, None] + torch.arange(k, device=first.device)
     inside = (pos >= 0) & (pos < extent)
-    x = torch.arange(span, device=pos.device).view(1, 1, span)
-    tap = x - pos[:, :, :1]
-    ok = (tap >= 0) & (tap < pos.shape[2]) & (x < extent)
-    dense = torch.where(ok, coef.gather(2, tap.clamp(0, pos.shape[2] - 1)), 0.0)
+    x = torch.arange(span, device=first.device).view(1, 1, span)
+    tap = x - first[:, :, None]
+    ok = (tap >= 0) & (tap < k) & (x < extent)
+    dense = torch.where(ok, coef.gather(2, tap.clamp(0, k - 1)), 0.0)
     return dense, torch.where(inside, 0.0, coef).sum(2)
 
 
@@ -98,14 +102,14 @@ def crop_resize(images: torch.Tensor, hw: torch.Tensor, plan: dict, size: int) -
     for a in range(0, n, chunk):
         part = {k: v[a : a + chunk] for k, v in plan.items()}
         idx = part["image_of"]
-        kx, grey_x = _dense(part["x_pos"], part["x_coef"], hw[idx, 1], span_w)
-        ky, grey_y = _dense(part["y_pos"], part["y_coef"], hw[idx, 0], span_h)
+        kx, grey_x = _dense(part["x_first"], part["x_coef"], hw[idx, 1], span_w)
+        ky, grey_y = _dense(part["y_first"], part["y_coef"], hw[idx, 0], span_h)
         c = len(idx)
         img = images[idx].permute(0, 3, 1, 2).to(torch.float64).reshape(c, 3 * span_h, span_w)
         # columns: (c, 3H, W) x (c, W, size), plus the grey the square adds left and right
         cols = _clip8(torch.bmm(img, kx.transpose(1, 2)) + (HALF + GREY * grey_x[:, None, :]))
         # a row of the square above or below the image is grey all along
-        grey_row = _clip8(HALF + GREY * part["x_coef"].sum(2))  # (c, size)
+        grey_row = _clip8(HALF + GREY * part["x_coef"].to(torch.float64).sum(2))  # (c, size)
         rows_in = cols.view(c, 3, span_h, size).permute(0, 2, 1, 3).reshape(c, span_h, 3 * size)
         acc = torch.bmm(ky, rows_in).view(c, size, 3, size)
         acc = acc + (HALF + grey_y[:, :, None, None] * grey_row[:, None, None, :])
