@@ -14,6 +14,7 @@ from hoilib.config import (
     resolve,
     type_name,
 )
+from hoilib.config.schema import LATER_FIELDS
 from hoilib.errors import ConfigError
 
 
@@ -22,7 +23,9 @@ def test_profiles_exist_and_resolve():
     for p in list_profiles():
         cfg = resolve(p)
         dumped = {f"{sec}.{k}" for sec, fields in cfg.model_dump().items() for k in fields}
-        assert isinstance(cfg, Params) and dumped == set(FIELDS)
+        # world fields added after runs were published are left out of a dump at their defaults
+        later = {f"world.{k}" for k, v in LATER_FIELDS.items() if getattr(cfg.world, k) == v}
+        assert isinstance(cfg, Params) and dumped | later == set(FIELDS) and not dumped & later
 
 
 def test_unknown_profile():

@@ -116,3 +116,15 @@ def test_too_few_rows_and_bad_k(x):
         g.knn_chance(10, 10)
     with pytest.raises(ValueError, match=r"^y: every row is the same"):
         g.linear_cka(x, np.ones((N, 4)))
+
+
+def test_a_large_set_gets_the_same_neighbours_a_block_of_rows_at_a_time(monkeypatch):
+    """Past WHOLE_ROWS rows the similarities come in blocks (a 600-class corpus would need 8 GB at
+    once); the neighbours, ties included, are those of the whole matrix."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((300, 16))
+    a[7] = a[5]  # a tie, broken by the lower index either way
+    whole = g._neighbours(a, 10)
+    monkeypatch.setattr(g, "WHOLE_ROWS", 100)
+    monkeypatch.setattr(g, "BLOCK_ROWS", 64)
+    assert np.array_equal(g._neighbours(a, 10), whole)

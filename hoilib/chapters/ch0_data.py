@@ -19,6 +19,7 @@ PARAMS = (
     "world.n_pretrain_images",
     "world.caption_verb_share",
     "world.image_size",
+    "world.vocabulary",
     "world.split",
     "backbone.name",
     "backbone.pretrained",

@@ -19,6 +19,7 @@ NAME = "03_adapted_embeddings"
 NEEDS_SPLIT = True
 PARAMS = (
     "world.split",
+    "world.corpus_phrasings",
     "ezhoi.seeds",
     "run.seed",
     "evaluation.gap_permutations",

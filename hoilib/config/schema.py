@@ -16,12 +16,16 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 DIFFUSION_T = 1000  # training timesteps of the text diffusion model (hoilib.models.diffusion.model.TRAIN_STEPS)
 SYNTH_CROP = (
     64  # the small CLIP's input side in pixels (hoilib.models.backbone.SynthCLIPSpec.image_size)
 )
+
+# world fields added after runs were published: a dump leaves them out at these defaults
+ALL_PHRASINGS = 1000
+LATER_FIELDS = {"vocabulary": "synth", "corpus_phrasings": ALL_PHRASINGS}
 
 Count = Annotated[int, Field(ge=1)]
 # upper bounds no machine reaches (a value past them is a typo, not a plan; issue 20): counts of
@@ -127,6 +131,30 @@ class WorldCfg(Section):
         ge=SYNTH_CROP,
         le=4096,
     )
+    vocabulary: Literal["synth", "hico"] = _f(
+        "synth",
+        "hoi-synth: the classes the world is drawn over: synth (11 verbs, 14 objects, the default "
+        "book's) or hico (HICO-DET's 117 verbs, 80 objects, 600 classes, rare set, zero-shot "
+        "splits and prompts; the hico-scale profiles)",
+    )
+    corpus_phrasings: int = _f(
+        ALL_PHRASINGS,
+        "hoi-synth: most pretraining-caption phrasings per class in the text corpus (each one a set "
+        f"of a sentence per class); {ALL_PHRASINGS} = all the world has (45 a class)",
+        ge=0,
+        le=ALL_PHRASINGS,
+    )
+
+    @model_serializer(mode="wrap")
+    def _omit_defaults_of_later_fields(self, handler):
+        """``vocabulary`` and ``corpus_phrasings`` are left out of a dump at their defaults, so the
+        parameters of every run made before they existed (the run's fingerprint, the chapters'
+        cache keys) do not move."""
+        data = handler(self)
+        for name, default in LATER_FIELDS.items():
+            if getattr(self, name) == default:
+                data.pop(name, None)
+        return data
 
 
 class BackboneCfg(Section):

@@ -26,6 +26,7 @@ def world_spec(cfg: Params) -> WorldSpec:
         n_pretrain_images=cfg.world.n_pretrain_images,
         image_size=cfg.world.image_size,
         caption_verb_share=cfg.world.caption_verb_share,
+        vocabulary=cfg.world.vocabulary,
     )
 
 
@@ -44,7 +45,8 @@ def prepare_world(cfg: Params) -> World:
         prompts = [c["prompt"] for c in meta["classes"]]
         descriptors = [c["descriptors"] for c in meta["classes"]]
         # a world.json written before phrasings existed has none: the corpus is then the old one
-        phrasings = [c.get("phrasings", []) for c in meta["classes"]]
+        # (up to world.corpus_phrasings of them: a smaller text corpus for a CI-sized run)
+        phrasings = [c.get("phrasings", [])[: cfg.world.corpus_phrasings] for c in meta["classes"]]
         world = World(
             root=root,
             train=train,

@@ -1,15 +1,21 @@
 """Generate HOI-Synth: scenes, HICO-DET format annotations, splits, captions, descriptors.
 
-It is longer than 300 lines because the class frequencies, the scenes and the files they
-are written to are one deterministic recipe; the drawing lives apart in ``render``.
+It is longer than 300 lines because the class frequencies, the image sets and the files they
+are written to are one deterministic recipe; the drawing lives apart in ``scene`` and ``render``.
 
-The world is a pure function of its spec (seed, image counts, resolution): the
-same spec writes byte-identical annotation files. Class frequencies follow a
-power law fitted so that about a fifth of the classes are rare (< 10 training
-instances), as in HICO-DET; the test set adds a floor of ``TEST_FLOOR`` instances per
-class, so every (unseen) class's AP rests on enough positives. Pretraining captions read
-like web alt-text (see ``vocab.captions_for``): the object always, the verb in a share
-``caption_verb_share`` of them, and together they hold every word of the class text.
+The world is a pure function of its spec (seed, image counts, resolution, vocabulary): the
+same spec writes byte-identical files. Its classes, their text and each object's look come
+from a vocabulary (``vocabularies``): ``synth``, the default book's, or ``hico``, HICO-DET's
+verbs, objects and 600 classes (the ``hico-scale`` profiles). Under ``synth``, class
+frequencies follow a power law fitted so that about a fifth of the classes are rare (< 10
+training instances), as in HICO-DET; under ``hico`` the official rare classes get 1 to 9
+training instances and the others a power law fitted to reach 10 at its tail
+(``fixed_rare_counts``). The test set adds a floor of ``TEST_FLOOR`` instances per class, so
+every (unseen) class's AP rests on enough positives. Pretraining captions read like web
+alt-text (see ``vocab.captions_for``): the object always, the verb in a share
+``caption_verb_share`` of them, and together they hold every word of the class text. A
+``hico`` world draws each scene from a stream of its own, so its images are drawn by as many
+processes as there are cores, with the same bytes for any number of them.
 """
 
 from __future__ import annotations
@@ -23,20 +29,14 @@ import numpy as np
 from hoilib import artifacts, cache
 from hoilib.data.crops import pair_crop
 from hoilib.data.splits import make_splits
-from hoilib.data.synth import render
-from hoilib.data.synth.vocab import (
-    LOOK_COMPATIBLE,
-    OBJECT_NAMES,
-    OBJECT_TEMPLATES,
-    OBJECTS,
-    VERBS,
-    caption_words,
-    captions_for,
-    class_phrasings,
-    class_prompt,
-    descriptors,
-    hoi_classes,
+from hoilib.data.synth.scene import (
+    draw_many,
+    draw_pretrain_scene,
+    draw_split_scene,
+    render_scene,
+    workers,
 )
+from hoilib.data.synth.vocabularies import Vocabulary, vocabulary
 from hoilib.progress import tqdm
 from hoilib.timing import timed
 
@@ -46,6 +46,7 @@ RARE_THRESHOLD = 10
 # positives (each unseen class's AP is a point of a zero-shot mAP) is too noisy to read.
 TEST_FLOOR = 10
 PEOPLE_PER_IMAGE = ([1, 2, 3], [0.35, 0.4, 0.25])
+DEFAULT_VOCABULARY = "synth"
 
 
 @dataclass(frozen=True)
@@ -61,9 +62,15 @@ class WorldSpec:
     look_prob: float = 0.35
     rare_fraction: float = 0.2
     caption_verb_share: float = 0.5
+    vocabulary: str = DEFAULT_VOCABULARY
 
     def key(self) -> dict:
-        return {**asdict(self), "generator_version": GENERATOR_VERSION}
+        """The spec's fields and the generator's version; the vocabulary only when it is not the
+        default, so every world drawn before vocabularies existed keeps its key."""
+        fields = asdict(self)
+        if fields["vocabulary"] == DEFAULT_VOCABULARY:
+            del fields["vocabulary"]
+        return {**fields, "generator_version": GENERATOR_VERSION}
 
 
 def allocate(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
@@ -108,11 +115,44 @@ def power_law_counts(
     return allocate(total, ranks**-hi, minimum)
 
 
-def _labels(cls_idx, classes, rng: random.Random, look_prob: float, look_cls: dict) -> list[int]:
-    """HOI labels of one pair: its primary class, plus look_at with some probability."""
-    v, o = classes[cls_idx]
+def fixed_rare_counts(
+    total: int, order: list[int], rare: list[int], rng: random.Random
+) -> np.ndarray:
+    """Training counts with a given rare set: each rare class 1 to 9, the others by their rank in
+    ``order`` proportional to 1 / rank^alpha, alpha fitted (as ``power_law_counts`` fits it) so
+    the last of them gets 10, where the rare classes begin.
+
+    A world too small to give every other class 10 keeps the proportions of that shape at the
+    smallest total that holds it (``allocate``), so its classes are rare only by the list.
+    """
+    rare_set = set(rare)
+    common = [c for c in order if c not in rare_set]
+    rare_ranked = [c for c in order if c in rare_set]
+    rare_counts = np.array([rng.randint(1, RARE_THRESHOLD - 1) for _ in rare_ranked])
+    full = max(total, int(rare_counts.sum()) + RARE_THRESHOLD * len(common))
+    share = full - int(rare_counts.sum())
+    ranks = np.arange(1, len(common) + 1, dtype=np.float64)
+    lo, hi = 0.0, 4.0
+    for _ in range(50):  # the last count falls as alpha grows
+        mid = (lo + hi) / 2
+        if allocate(share, ranks**-mid)[-1] >= RARE_THRESHOLD:
+            lo = mid
+        else:
+            hi = mid
+    tail = allocate(share, ranks**-lo)
+    floored = np.maximum(tail, RARE_THRESHOLD)  # a largest-remainder step may leave one at 9
+    floored[0] -= int(floored.sum() - tail.sum())
+    counts = np.zeros(len(order), dtype=np.int64)
+    counts[common] = floored
+    counts[rare_ranked] = rare_counts
+    return counts if full == total else allocate(total, counts)
+
+
+def _labels(cls_idx, voc: Vocabulary, rng: random.Random, look_prob: float, look_cls: dict):
+    """HOI labels of one pair: its primary class, plus the look class with some probability."""
+    v, o = voc.classes[cls_idx]
     labels = [cls_idx]
-    if VERBS[v] in LOOK_COMPATIBLE and rng.random() < look_prob:
+    if v in voc.look_compatible and rng.random() < look_prob:
         labels.append(look_cls[o])
     return labels
 
@@ -127,129 +167,35 @@ def _group(items: list, sizes: list[int]) -> list[list]:
     return out
 
 
-def _place_pair(labels, classes, size_ss, H, rng, strip):
-    """Pose one person and their object; return (pose, (kind, cx, cy, w, h, d), union box) in supersampled px."""
-    v, o = classes[labels[0]]
-    verb = VERBS[v]
-    kind = OBJECTS[o]
-    looks = verb == "look_at" or len(labels) > 1
-    d = rng.choice([-1, 1])
-    scale = rng.uniform(0.85, 1.15)
-    ow, oh = kind.size[0] * H * scale, kind.size[1] * H * scale
-    pose = render.make_pose(verb, looks, (0.0, 0.0), H, d, rng)
-    cx, cy = render.object_anchor(verb, pose, H, d, ow, oh, (0.0, 0.0), rng)
-    pb = pose.box()
-    ob = [cx - ow / 2, cy - oh / 2, cx + ow / 2, cy + oh / 2]
-    ub = [min(pb[0], ob[0]), min(pb[1], ob[1]), max(pb[2], ob[2]), max(pb[3], ob[3])]
-    if verb in ("ride", "sit_on"):
-        ground_y = ob[3]
-    else:
-        ground_y = max(0.0, ob[3])  # feet are at y=0
-    margin = 2.0 * render.SS
-    lo_x, hi_x = strip
-    target_x = rng.uniform(lo_x, hi_x)
-    dx = target_x - (ub[0] + ub[2]) / 2
-    dx = min(max(dx, margin - ub[0]), size_ss - margin - ub[2])
-    ground = rng.uniform(0.8, 0.96) * size_ss
-    dy = ground - ground_y
-    dy = min(max(dy, margin - ub[1]), size_ss - margin - ub[3])
-    fits = ub[2] - ub[0] < size_ss - 2 * margin and ub[3] - ub[1] < size_ss - 2 * margin
-    return verb, kind, pose, (cx + dx, cy + dy, ow, oh, d), (dx, dy), fits
-
-
-def _shift_pose(pose: render.Pose, dx: float, dy: float) -> render.Pose:
-    sh = lambda p: (p[0] + dx, p[1] + dy)  # noqa: E731
-    return render.Pose(
-        head=sh(pose.head),
-        head_r=pose.head_r,
-        neck=sh(pose.neck),
-        hip=sh(pose.hip),
-        hands=[(sh(e), sh(h)) for e, h in pose.hands],
-        legs=[(sh(k), sh(f)) for k, f in pose.legs],
-        gaze=pose.gaze,
-        width=pose.width,
-    )
-
-
-def render_scene(
-    pairs: list[list[int]], classes, image_size: int, rng: random.Random, n_distractors: int
-):
-    """Draw one scene; return the image, per-pair (human box, object box, object index), and all boxes."""
-    size_ss = image_size * render.SS
-    img, dr = render.new_canvas(image_size, rng)
-    n = len(pairs)
-    drawn, ann = [], []
-    for i, labels in enumerate(pairs):
-        strip = (size_ss * i / n, size_ss * (i + 1) / n)
-        H = rng.uniform(0.36, 0.48) * size_ss * (1.0 if n < 3 else 0.85)
-        for _ in range(6):
-            verb, kind, pose, (cx, cy, ow, oh, d), (dx, dy), fits = _place_pair(
-                labels, classes, size_ss, H, rng, strip
-            )
-            if fits:
-                break
-            H *= 0.8
-        pose = _shift_pose(pose, dx, dy)
-        color = render.jitter_color(kind.color, rng)
-        shirt = tuple(rng.randint(40, 220) for _ in range(3))
-        obj_first = verb in ("ride", "sit_on") or (verb != "carry" and rng.random() < 0.5)
-        person = ("person", pose, shirt)
-        thing = ("object", kind, cx, cy, ow, oh, color, d)
-        drawn += [thing, person] if obj_first else [person, thing]
-        ob = [cx - ow / 2, cy - oh / 2, cx + ow / 2, cy + oh / 2]
-        ann.append((pose.box(), ob, OBJECT_NAMES.index(kind.name), labels))
-    extra = []
-    for _ in range(n_distractors):
-        kind = rng.choice(OBJECTS)
-        H = 0.4 * size_ss
-        ow, oh = kind.size[0] * H, kind.size[1] * H
-        cx = rng.uniform(ow / 2 + 4, size_ss - ow / 2 - 4)
-        cy = rng.uniform(0.55 * size_ss, size_ss - oh / 2 - 4)
-        item = (
-            "object",
-            kind,
-            cx,
-            cy,
-            ow,
-            oh,
-            render.jitter_color(kind.color, rng),
-            rng.choice([-1, 1]),
+def _scenes(root: Path, split: str, groups, voc: Vocabulary, spec: WorldSpec, rng, n_workers):
+    """Draw and save one image set: (file name, pairs, distractors) per image, in order."""
+    img_dir = root / "images" / f"{split}2015"
+    img_dir.mkdir(parents=True, exist_ok=True)
+    names = [f"synth_{split}2015_{i:06d}.png" for i in range(len(groups))]
+    desc = f"HOI-Synth {split} images"
+    if voc.scene_streams:
+        jobs = [
+            (str(img_dir / f), voc.name, spec.seed, split, i, g, spec.image_size)
+            for i, (f, g) in enumerate(zip(names, groups, strict=True))
+        ]
+        drawn = draw_many(draw_split_scene, jobs, n_workers or workers(len(jobs)), desc)
+        yield from ((f, *d) for f, d in zip(names, drawn, strict=True))
+        return
+    for fname, group in zip(names, tqdm(groups, desc=desc, leave=False), strict=True):
+        img, pairs, distractors = render_scene(
+            group, voc, spec.image_size, rng, rng.choice([0, 0, 1, 2])
         )
-        drawn.insert(0 if rng.random() < 0.7 else len(drawn), item)
-        extra.append(
-            ([cx - ow / 2, cy - oh / 2, cx + ow / 2, cy + oh / 2], OBJECT_NAMES.index(kind.name))
-        )
-    for item in drawn:
-        if item[0] == "person":
-            render.draw_person(dr, item[1], item[2])
-        else:
-            _, kind, cx, cy, ow, oh, color, d = item
-            render.draw_object(dr, kind, cx, cy, ow, oh, color, d)
-    img = render.finish(img, image_size)
-    lim = float(image_size)
-
-    def to_px(b):
-        return [round(min(max(c / render.SS, 0.0), lim), 2) for c in b]
-
-    pairs_out = [(to_px(bh), to_px(bo), oi, labels) for bh, bo, oi, labels in ann]
-    distractors = [(to_px(b), oi) for b, oi in extra]
-    return img, pairs_out, distractors
+        with artifacts.atomic_path(img_dir / fname) as tmp:
+            img.save(tmp, format="PNG")
+        yield fname, pairs, distractors
 
 
 def _write_split(
-    root: Path, split: str, groups, classes, spec: WorldSpec, rng: random.Random, names: dict
+    root: Path, split: str, groups, voc: Vocabulary, spec: WorldSpec, rng, names: dict, n_workers
 ):
     """Render one image set and write instances_<split>2015.json and boxes_<split>2015.json."""
-    img_dir = root / "images" / f"{split}2015"
-    img_dir.mkdir(parents=True, exist_ok=True)
     annotation, filenames, sizes, boxes = [], [], [], []
-    for i, group in enumerate(tqdm(groups, desc=f"HOI-Synth {split} images", leave=False)):
-        img, pairs, distractors = render_scene(
-            group, classes, spec.image_size, rng, rng.choice([0, 0, 1, 2])
-        )
-        fname = f"synth_{split}2015_{i:06d}.png"
-        with artifacts.atomic_path(img_dir / fname) as tmp:
-            img.save(tmp, format="PNG")
+    for fname, pairs, distractors in _scenes(root, split, groups, voc, spec, rng, n_workers):
         entry = {"boxes_h": [], "boxes_o": [], "hoi": [], "object": [], "verb": []}
         for bh, bo, oi, labels in pairs:
             for c in labels:
@@ -257,7 +203,7 @@ def _write_split(
                 entry["boxes_o"].append(bo)
                 entry["hoi"].append(c)
                 entry["object"].append(oi)
-                entry["verb"].append(classes[c][0])
+                entry["verb"].append(voc.classes[c][0])
         annotation.append(entry)
         filenames.append(fname)
         sizes.append([spec.image_size, spec.image_size])
@@ -302,38 +248,66 @@ def _class_order(classes, rng: random.Random) -> list[int]:
     return order
 
 
-def _write_pretrain(root: Path, classes, spec: WorldSpec, rng: random.Random, look: dict):
+def _write_pretrain(
+    root: Path, voc: Vocabulary, spec: WorldSpec, rng: random.Random, look: dict, n_workers=None
+):
     """Render a separate image set and save crops with alt-text-like captions for CLIP pretraining.
 
     Classes are drawn in passes over all classes (each pass dealt by ``_class_order``), so
     every class is shown once per pass; once the first pass is drawn, every word of the
-    class prompts, caption templates and descriptor sentences is in some caption.
+    class prompts, caption templates and descriptor sentences is in some caption. In a world of
+    scene streams, the classes and captions are drawn here first and the scenes afterwards.
     """
     crop_dir = root / "pretrain"
     crop_dir.mkdir(parents=True, exist_ok=True)
-    records, queue = [], []
-    owed = caption_words()
-    for i in tqdm(range(spec.n_pretrain_images), desc="HOI-Synth pretraining scenes", leave=False):
+    records, queue, jobs = [], [], []
+    owed = voc.caption_words()
+    streams = voc.scene_streams
+    scenes = range(spec.n_pretrain_images)
+    if not streams:  # else the bar is the drawing's, below
+        scenes = tqdm(scenes, desc="HOI-Synth pretraining scenes", leave=False)
+    for i in scenes:
         n = rng.choices(*PEOPLE_PER_IMAGE)[0]
         group = []
         for _ in range(n):
             if not queue:
-                queue = _class_order(classes, rng)
-            group.append(_labels(queue.pop(0), classes, rng, spec.look_prob, look))
-        img, pairs, _ = render_scene(group, classes, spec.image_size, rng, rng.choice([0, 1]))
+                queue = _class_order(voc.classes, rng)
+            group.append(_labels(queue.pop(0), voc, rng, spec.look_prob, look))
+        if streams:
+            pairs, img = [(None, None, voc.classes[g[0]][1], g) for g in group], None
+        else:
+            img, pairs, _ = render_scene(group, voc, spec.image_size, rng, rng.choice([0, 1]))
+        crops = []
         for j, (bh, bo, oi, labels) in enumerate(pairs):
-            verbs = [VERBS[classes[c][0]] for c in labels]
-            kind = OBJECTS[oi]
-            caption = captions_for(verbs, kind, rng, spec.caption_verb_share, owed)
-            crops = [("union", caption)]
+            caption = voc.caption(labels, rng, spec.caption_verb_share, owed)
+            texts = [("union", caption)]
             if rng.random() < 0.3:
-                text = rng.choice(OBJECT_TEMPLATES).format(o=kind.name, c=kind.color_word)
-                crops.append(("object", text))
-            for kind_name, caption in crops:
+                texts.append(("object", voc.object_text(oi, rng)))
+            for kind_name, text in texts:
                 fname = f"pre_{i:06d}_{j}_{kind_name}.png"
-                with artifacts.atomic_path(crop_dir / fname) as tmp:
-                    pair_crop(img, bh, bo, kind_name, spec.crop_size).save(tmp, format="PNG")
-                records.append({"file": f"pretrain/{fname}", "caption": caption})
+                if streams:
+                    crops.append((j, kind_name, fname))
+                else:
+                    with artifacts.atomic_path(crop_dir / fname) as tmp:
+                        pair_crop(img, bh, bo, kind_name, spec.crop_size).save(tmp, format="PNG")
+                records.append({"file": f"pretrain/{fname}", "caption": text})
+        if streams:
+            jobs.append(
+                (
+                    str(crop_dir),
+                    voc.name,
+                    spec.seed,
+                    i,
+                    group,
+                    spec.image_size,
+                    spec.crop_size,
+                    crops,
+                )
+            )
+    if jobs:
+        n_workers = n_workers or workers(len(jobs))
+        for _ in draw_many(draw_pretrain_scene, jobs, n_workers, "HOI-Synth pretraining scenes"):
+            pass
     artifacts.write_json(root / "captions.json", {"captions": records})
     return records
 
@@ -343,26 +317,33 @@ def world_stage(root: str | Path, spec: WorldSpec) -> cache.Entry:
     return cache.Entry(Path(root), "world", spec.key(), code="world")
 
 
-def generate_world(root: str | Path, spec: WorldSpec = WorldSpec()) -> Path:
-    """Write the whole world under ``root`` (skipped when a complete world of this spec is there)."""
+def generate_world(
+    root: str | Path, spec: WorldSpec = WorldSpec(), n_workers: int | None = None
+) -> Path:
+    """Write the whole world under ``root`` (skipped when a complete world of this spec is there).
+
+    ``n_workers``: processes that draw a world of scene streams (None: one per core for a large
+    world); the files are the same for any number.
+    """
     root = Path(root)
     stage = world_stage(root, spec)
     if stage.done():
         return root
     with timed("world generation"):
-        n_classes = _write_world(root, spec)
+        n_classes = _write_world(root, spec, n_workers)
     stage.mark_done(None, {"classes": n_classes})
     return root
 
 
-def _write_world(root: Path, spec: WorldSpec) -> int:
+def _write_world(root: Path, spec: WorldSpec, n_workers: int | None = None) -> int:
     """Draw and write every file of the world; returns the number of classes."""
     rng = random.Random(spec.seed)
-    classes = hoi_classes()
-    look = {o: i for i, (v, o) in enumerate(classes) if VERBS[v] == "look_at"}
+    voc = vocabulary(spec.vocabulary)
+    classes = voc.classes
+    look = {o: i for i, (v, o) in enumerate(classes) if voc.verbs[v] == voc.look_verb}
     names = {
-        "objects": list(OBJECT_NAMES),
-        "verbs": list(VERBS),
+        "objects": list(voc.object_names),
+        "verbs": list(voc.verbs),
         "correspondence": [[i, o, v] for i, (v, o) in enumerate(classes)],
     }
     order = list(range(len(classes)))
@@ -371,20 +352,27 @@ def _write_world(root: Path, spec: WorldSpec) -> int:
     def instances(n_images, test=False):
         sizes = rng.choices(*PEOPLE_PER_IMAGE, k=n_images)
         total = sum(sizes)
-        if test:  # the training distribution, with TEST_FLOOR of every class when it fits
+        if test and voc.rare is not None and total < len(classes):
+            # a HICO-shaped world too small for one test instance a class (CI): one each for
+            # classes drawn at random, so every split has seen and unseen classes to score
+            counts = np.zeros(len(classes), dtype=np.int64)
+            counts[rng.sample(range(len(classes)), total)] = 1
+        elif test:  # the training distribution, with TEST_FLOOR of every class when it fits
             counts = allocate(total, train_counts + 0.5, minimum=TEST_FLOOR)
+        elif voc.rare is not None:
+            counts = fixed_rare_counts(total, order, voc.rare, rng)
         else:
             counts = np.zeros(len(classes), dtype=np.int64)
             counts[order] = power_law_counts(len(classes), total, spec.rare_fraction)
         items = [c for c in range(len(classes)) for _ in range(int(counts[c]))]
         rng.shuffle(items)
-        labels = [_labels(c, classes, rng, spec.look_prob, look) for c in items]
+        labels = [_labels(c, voc, rng, spec.look_prob, look) for c in items]
         return _group(labels, sizes), counts
 
     train_groups, train_counts = instances(spec.n_train_images)
     test_groups, _ = instances(spec.n_test_images, test=True)
-    train_ann = _write_split(root, "train", train_groups, classes, spec, rng, names)
-    test_ann = _write_split(root, "test", test_groups, classes, spec, rng, names)
+    train_ann = _write_split(root, "train", train_groups, voc, spec, rng, names, n_workers)
+    test_ann = _write_split(root, "test", test_groups, voc, spec, rng, names, n_workers)
     n_train = np.zeros(len(classes), dtype=np.int64)
     for entry in train_ann:
         for c in entry["hoi"]:
@@ -393,28 +381,32 @@ def _write_world(root: Path, spec: WorldSpec) -> int:
     for entry in test_ann:
         for c in entry["hoi"]:
             n_test[c] += 1
-    rare = [int(i) for i in np.flatnonzero(n_train < RARE_THRESHOLD)]
-    splits = make_splits(
+    if voc.rare is not None:
+        rare = list(voc.rare)
+    else:
+        rare = [int(i) for i in np.flatnonzero(n_train < RARE_THRESHOLD)]
+    splits = voc.splits or make_splits(
         classes,
         n_train,
         rare,
-        VERBS,
-        OBJECT_NAMES,
+        voc.verbs,
+        voc.object_names,
         seed=spec.seed,
         exclude_verbs=("no_interaction", "look_at"),
     )
-    _write_pretrain(root, classes, spec, rng, look)
+    _write_pretrain(root, voc, spec, rng, look, n_workers)
     meta = {
         "name": "HOI-Synth",
+        **({"vocabulary": voc.name} if voc.name != DEFAULT_VOCABULARY else {}),
         "spec": spec.key(),
         "classes": [
             {
                 "index": i,
-                "verb": VERBS[v],
-                "object": OBJECT_NAMES[o],
-                "prompt": class_prompt(VERBS[v], OBJECT_NAMES[o]),
-                "descriptors": descriptors(VERBS[v], OBJECTS[o]),
-                "phrasings": class_phrasings(VERBS[v], OBJECTS[o]),
+                "verb": voc.verbs[v],
+                "object": voc.object_names[o],
+                "prompt": voc.prompts[i],
+                "descriptors": voc.descriptors[i],
+                "phrasings": voc.phrasings[i],
             }
             for i, (v, o) in enumerate(classes)
         ],
