@@ -20,7 +20,7 @@ if [ -n "${CROPS:-}" ]; then
   V="python3 -W ignore benchmarks/vit_b16.py --bare --skip-train $CROPS"
   step $V --crop-path device --workers 4 --out "$OUT/vit_device_w4.json"
   step $V --crop-path device --workers 8 --out "$OUT/vit_device_w8.json"
-  step $V --crop-path pil --workers 4 --repeats 2 --out "$OUT/vit_pil_w4.json"
+  step $V --crop-path pil --workers 4 --repeats 1 --out "$OUT/vit_pil_w4.json"
 fi
 if [ -n "${SCALING:-}" ]; then
   step timeout 240 python3 -W ignore benchmarks/scaling.py $SCALING --out "$OUT/scaling_cuda.json"
