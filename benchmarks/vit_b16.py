@@ -131,40 +131,19 @@ def bench_extraction(
     crop_path = crop_path or ("device" if autocast else "pil")
     with tempfile.TemporaryDirectory(prefix="hoi-bench-") as tmp:
         ds, pairs = synthetic_pairs(Path(tmp), n_pairs)
+
+        def encode(index=None):
+            return encode_crops(
+                bb, ds, pairs, KINDS, device, batch, workers, autocast,
+                index=index, show_progress=False, crop_path=crop_path,
+            )  # fmt: skip
+
         # one batch: kernels chosen, memory allocated
         warm = np.arange(min(n_pairs, max(1, batch // len(KINDS))))
         for _ in range(warmup):
-            encode_crops(
-                bb,
-                ds,
-                pairs,
-                KINDS,
-                device,
-                batch,
-                workers,
-                autocast,
-                index=warm,
-                show_progress=False,
-                crop_path=crop_path,
-            )
+            encode(warm)
         parts = device_path_parts(bb, ds, pairs, device, batch) if crop_path == "device" else {}
-        times = _timed(
-            lambda: encode_crops(
-                bb,
-                ds,
-                pairs,
-                KINDS,
-                device,
-                batch,
-                workers,
-                autocast,
-                show_progress=False,
-                crop_path=crop_path,
-            ),
-            device,
-            repeats,
-            0,
-        )
+        times = _timed(encode, device, repeats, 0)
     med = statistics.median(times)
     n = n_pairs * len(KINDS)
     return {
