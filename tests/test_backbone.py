@@ -54,3 +54,39 @@ def test_open_clip_vit_b16_random_init_same_code_path():
 def test_unknown_open_clip_name():
     with pytest.raises(ConfigError, match="'ViT-Q-99' is not an open_clip model name"):
         load_open_clip("ViT-Q-99", None)
+
+
+def test_pretraining_crops_read_by_several_processes_are_the_same_bytes(tiny_backbone, monkeypatch):
+    """HICO-DET-sized worlds read their pretraining crops with every core: the tensor must not move."""
+    from hoilib.models import backbone as bbmod
+
+    world, _ = tiny_backbone
+    records = artifacts.read_json(world.root / "captions.json", "caption corpus")["captions"]
+    one = bbmod._load_crops(world.root, records, 32)
+    monkeypatch.setattr(bbmod, "POOL_MIN_CROPS", 0)
+    monkeypatch.setattr(bbmod, "cores", lambda: 2)
+    assert torch.equal(bbmod._load_crops(world.root, records, 32), one)
+    assert one.shape == (len(records), 3, 32, 32) and one.dtype == torch.uint8
+
+
+def test_the_backbone_key_names_a_device_only_off_the_cpu(tiny_backbone, tiny_cfg, monkeypatch):
+    """Pretraining on a GPU trains other weights, so its key says so; the CPU's key is the old one."""
+    from hoilib.models import backbone_stage
+
+    world, _ = tiny_backbone
+    seen = []
+
+    class Stop(Exception):
+        pass
+
+    def entry(folder, name, inputs, code):
+        seen.append(inputs)
+        raise Stop
+
+    monkeypatch.setattr(backbone_stage.cache, "Entry", entry)
+    for device in ("cpu", "cuda:1"):
+        run = tiny_cfg.run.model_copy(update={"device": device})
+        with pytest.raises(Stop):
+            backbone_stage.prepare_backbone(tiny_cfg.backbone, run, world, 0)
+    assert "device" not in seen[0] and seen[1]["device"] == "cuda:1"
+    assert {k: v for k, v in seen[1].items() if k != "device"} == seen[0]

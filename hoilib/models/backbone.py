@@ -29,6 +29,7 @@ from PIL import Image
 from hoilib import artifacts
 from hoilib.data.images import open_rgb
 from hoilib.errors import ArtifactError, ConfigError
+from hoilib.pool import cores, ordered_map
 from hoilib.progress import tqdm
 
 # HOI-Tiny-ViT: a 2-layer open_clip architecture registered under a name, so the CPU
@@ -179,15 +180,34 @@ SYNTH_MEAN = (0.5, 0.5, 0.5)
 SYNTH_STD = (0.25, 0.25, 0.25)
 
 
-def _load_crops(world_root: Path, records: list[dict], size: int) -> torch.Tensor:
-    arr = np.zeros((len(records), size, size, 3), dtype=np.uint8)
-    for i, r in enumerate(tqdm(records, desc="loading pretraining crops", leave=False)):
-        im = open_rgb(
-            world_root / r["file"], f"pretraining crop listed in {world_root / 'captions.json'}"
-        )
+# pretraining crops above which several processes read them (HICO-DET's size: 195,712; the
+# default book's few thousand stay in this process)
+POOL_MIN_CROPS = 20_000
+
+
+def _read_crops(job: tuple[Path, list[str], int]) -> np.ndarray:
+    """uint8 (n, size, size, 3): one chunk of pretraining crops, read (and resized) in order."""
+    world_root, files, size = job
+    arr = np.zeros((len(files), size, size, 3), dtype=np.uint8)
+    for i, f in enumerate(files):
+        im = open_rgb(world_root / f, f"pretraining crop listed in {world_root / 'captions.json'}")
         if im.size != (size, size):
             im = im.resize((size, size), Image.Resampling.BICUBIC)
         arr[i] = np.asarray(im)
+    return arr
+
+
+def _load_crops(world_root: Path, records: list[dict], size: int) -> torch.Tensor:
+    """Every pretraining crop, (n, 3, size, size) uint8, in record order: one process for a small
+    world, every core for a large one (the same bytes either way)."""
+    files = [r["file"] for r in records]
+    n_workers = 1 if len(files) < POOL_MIN_CROPS else cores()
+    step = 1000
+    jobs = [(world_root, files[i : i + step], size) for i in range(0, len(files), step)]
+    arr = np.zeros((len(files), size, size, 3), dtype=np.uint8)
+    chunks = ordered_map(_read_crops, jobs, n_workers, "loading pretraining crops")
+    for k, chunk in enumerate(chunks):
+        arr[k * step : k * step + len(chunk)] = chunk
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()
 
 
@@ -201,13 +221,19 @@ def pretrain_synth_clip(
     lr: float,
     seed: int,
     show_progress: bool = True,
+    device: str = "cpu",
 ) -> Path:
-    """Contrastively pretrain the small CLIP on the world's caption corpus; save safetensors + metadata."""
+    """Contrastively pretrain the small CLIP on the world's caption corpus; save safetensors + metadata.
+
+    ``device``: where the model trains. The batches are drawn and augmented on the CPU either
+    way, so the CPU's run is the same operations as before the option existed.
+    """
+    dev = torch.device(device)
     world_root = Path(world_root)
     records = artifacts.read_json(world_root / "captions.json", "caption corpus")["captions"]
     captions = [r["caption"] for r in records]
     tokenizer = WordTokenizer.from_corpus(list(captions) + list(extra_texts), spec.context_length)
-    model = build_synth_clip(spec, tokenizer.vocab_size, seed)
+    model = build_synth_clip(spec, tokenizer.vocab_size, seed).to(dev)
     images = _load_crops(world_root, records, spec.image_size)
     tokens = tokenizer(captions)
     loss_fn = open_clip.ClipLoss()
@@ -239,7 +265,7 @@ def pretrain_synth_clip(
         x = normalize_uint8(images[idx], SYNTH_MEAN, SYNTH_STD)
         flip = torch.rand(len(idx), generator=gen) < 0.5
         x[flip] = x[flip].flip(-1)
-        img_f, txt_f, scale = model(x, tokens[idx])
+        img_f, txt_f, scale = model(x.to(dev), tokens[idx].to(dev))
         loss = loss_fn(img_f, txt_f, scale)
         opt.zero_grad(set_to_none=True)
         loss.backward()
@@ -264,7 +290,7 @@ def pretrain_synth_clip(
         "mean": SYNTH_MEAN,
         "std": SYNTH_STD,
     }
-    artifacts.save_tensors(out_path, model.state_dict(), meta)
+    artifacts.save_tensors(out_path, model.to("cpu").state_dict(), meta)
     return Path(out_path)
 
 

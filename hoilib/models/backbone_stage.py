@@ -45,6 +45,9 @@ def prepare_backbone(section: BackboneCfg, run: RunCfg, world: World, seed: int)
         "seed": seed,
         "cpu_kernels": run.cpu_kernels,
     }
+    device = resolve_device(run.device)
+    if device != "cpu":  # another device trains other weights; the CPU's key stays as it was
+        inputs["device"] = device
     stage = cache.Entry(folder, "backbone", inputs, code="backbone")
     if not stage.done([path]):
         with timed("pretraining"):
@@ -57,6 +60,7 @@ def prepare_backbone(section: BackboneCfg, run: RunCfg, world: World, seed: int)
                 section.batch,
                 section.lr,
                 seed,
+                device=device,
             )
         stage.mark_done([path])
     return load_synth_clip(path)

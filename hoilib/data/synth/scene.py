@@ -5,23 +5,20 @@ and the drawing of many scenes by several processes where a world allows it.
 by its family (the default world's verbs are their own families), an object drawn with its
 look. A world with one random stream (the default, whose images are published) draws its
 scenes in order in one process. A world with ``scene_streams`` draws scene ``i`` of a split from
-``scene_rng(seed, split, i)`` alone, so ``draw_many`` may hand scenes to worker processes and
+``scene_rng(seed, split, i)`` alone, so ``pool.ordered_map`` may hand scenes to worker processes and
 the files are the same bytes for any number of them.
 """
 
 from __future__ import annotations
 
-import multiprocessing
-import os
 import random
-from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.data.crops import pair_crop
 from hoilib.data.synth import render
 from hoilib.data.synth.vocabularies import Vocabulary, vocabulary
-from hoilib.progress import tqdm
+from hoilib.pool import cores
 
 # fewer scenes than this are drawn in this process: starting workers would cost more
 POOL_MIN_SCENES = 2000
@@ -169,22 +166,4 @@ def draw_pretrain_scene(job: tuple) -> None:
 
 def workers(n_scenes: int) -> int:
     """Processes to draw ``n_scenes`` with: the cores this process may use, 1 for few scenes."""
-    if n_scenes < POOL_MIN_SCENES:
-        return 1
-    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
-
-
-def draw_many(fn: Callable, jobs: Sequence, n_workers: int, desc: str) -> Iterable:
-    """``fn`` over ``jobs`` in order, in ``n_workers`` worker processes (in this one when 1)."""
-    if n_workers <= 1:
-        yield from (fn(j) for j in tqdm(jobs, desc=desc, leave=False))
-        return
-    # fork where there is one: the children only draw (PIL, numpy), and a script without a
-    # __main__ guard would start over in a spawned child
-    methods = multiprocessing.get_all_start_methods()
-    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
-    chunk = max(1, min(64, len(jobs) // (8 * n_workers)))
-    with ctx.Pool(n_workers) as pool:
-        yield from tqdm(
-            pool.imap(fn, jobs, chunksize=chunk), total=len(jobs), desc=desc, leave=False
-        )
+    return 1 if n_scenes < POOL_MIN_SCENES else cores()
