@@ -19,6 +19,11 @@ def cores() -> int:
     return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else 1)
 
 
+def workers(n_jobs: int, minimum: int) -> int:
+    """Processes for ``n_jobs``: every core from ``minimum`` jobs on, this process alone below."""
+    return 1 if n_jobs < minimum else cores()
+
+
 def ordered_map(fn: Callable, jobs: Sequence, n_workers: int, desc: str) -> Iterable:
     """``fn`` over ``jobs`` in order, in ``n_workers`` worker processes (in this one when 1)."""
     if n_workers <= 1:

@@ -64,7 +64,7 @@ def test_pretraining_crops_read_by_several_processes_are_the_same_bytes(tiny_bac
     records = artifacts.read_json(world.root / "captions.json", "caption corpus")["captions"]
     one = bbmod._load_crops(world.root, records, 32)
     monkeypatch.setattr(bbmod, "POOL_MIN_CROPS", 0)
-    monkeypatch.setattr(bbmod, "cores", lambda: 2)
+    monkeypatch.setattr(bbmod, "workers", lambda n, minimum: 2)
     assert torch.equal(bbmod._load_crops(world.root, records, 32), one)
     assert one.shape == (len(records), 3, 32, 32) and one.dtype == torch.uint8
 

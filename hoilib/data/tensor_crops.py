@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from hoilib.data.crops import PAD
+from hoilib.data.crops import PAD, union_box
 from hoilib.data.resample import PRECISION_BITS, bicubic_weights, square_geometry
 
 HALF = float(1 << (PRECISION_BITS - 1))
@@ -33,8 +33,8 @@ def kind_boxes(boxes_h: np.ndarray, boxes_o: np.ndarray, kind: str) -> np.ndarra
         return h
     if kind == "object":
         return o
-    if kind == "union":  # crops.union_box, for every pair at once
-        return np.concatenate([np.minimum(h[:, :2], o[:, :2]), np.maximum(h[:, 2:], o[:, 2:])], 1)
+    if kind == "union":
+        return np.array([union_box(a, b) for a, b in zip(h, o, strict=True)]).reshape(-1, 4)
     raise ValueError(f"crop kind must be one of ('human', 'object', 'union'), got {kind!r}")
 
 

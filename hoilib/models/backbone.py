@@ -29,7 +29,7 @@ from PIL import Image
 from hoilib import artifacts
 from hoilib.data.images import open_rgb
 from hoilib.errors import ArtifactError, ConfigError
-from hoilib.pool import cores, ordered_map
+from hoilib.pool import ordered_map, workers
 from hoilib.progress import tqdm
 
 # HOI-Tiny-ViT: a 2-layer open_clip architecture registered under a name, so the CPU
@@ -201,7 +201,7 @@ def _load_crops(world_root: Path, records: list[dict], size: int) -> torch.Tenso
     """Every pretraining crop, (n, 3, size, size) uint8, in record order: one process for a small
     world, every core for a large one (the same bytes either way)."""
     files = [r["file"] for r in records]
-    n_workers = 1 if len(files) < POOL_MIN_CROPS else cores()
+    n_workers = workers(len(files), POOL_MIN_CROPS)
     step = 1000
     jobs = [(world_root, files[i : i + step], size) for i in range(0, len(files), step)]
     arr = np.zeros((len(files), size, size, 3), dtype=np.uint8)

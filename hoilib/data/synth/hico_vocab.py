@@ -39,13 +39,13 @@ from functools import lru_cache
 
 from hoilib.data.hico import lists
 from hoilib.data.synth.vocab import (
-    DESCRIPTOR_SHARE,
     OBJECT_CAPTIONS,
     SCENES,
     VERB_CAPTIONS,
     VERB_TEXT,
     ObjectKind,
-    _pick,
+    caption_by_rule,
+    phrasings_of,
     words,
 )
 
@@ -210,18 +210,9 @@ class HicoText:
             "the person is {v} the {c} {o} with a {t} {s} shape".format(**fill),
         ]
 
-    def _heads(self, i: int) -> list[str]:
-        fill = self._fill(i)
-        out = []
-        for t in VERB_CAPTIONS:  # the scene template once per scene, as vocab.class_phrasings
-            t = t.replace("a {o}", "{a} {o}")
-            out += [t.format(**fill, scene=sc) for sc in (SCENES if "{scene}" in t else [""])]
-        return out
-
     def phrasings(self, i: int) -> list[str]:
         """Every verb-naming caption of class ``i``, bare and joined with each descriptor."""
-        heads = self._heads(i)
-        return heads + [f"{h}; {d}" for h in heads for d in self.descriptors[i]]
+        return phrasings_of(self._fill(i), self.descriptors[i], _with_article)
 
     def caption_words(self) -> set[str]:
         """Words the captions owe: prompts, descriptors, caption templates, scenes."""
@@ -235,19 +226,14 @@ class HicoText:
     def caption(self, labels: list[int], rng, verb_share: float, owed: set[str]) -> str:
         """A pretraining caption of a one-class pair, by ``vocab.captions_for``'s rules."""
         i = labels[0]
-        fill = self._fill(i)
-        scene = _pick(SCENES, owed, rng)
-        name_verb = rng.random() < verb_share or bool(words(fill["v"]) & owed)
-        templates = VERB_CAPTIONS if name_verb else OBJECT_CAPTIONS
-        options = [t.replace("a {o}", "{a} {o}").format(**fill, scene=scene) for t in templates]
-        text = _pick(options, owed, rng)
-        owed -= words(text)
-        cues = self.descriptors[i]
-        if any(words(d) & owed for d in cues) or rng.random() < DESCRIPTOR_SHARE:
-            cue = _pick(cues, owed, rng)
-            owed -= words(cue)
-            text = f"{text}; {cue}"
-        return text
+        return caption_by_rule(
+            self._fill(i), self.descriptors[i], rng, verb_share, owed, _with_article
+        )
+
+
+def _with_article(template: str) -> str:
+    """A caption template with the object's own article ('an apple', not 'a apple')."""
+    return template.replace("a {o}", "{a} {o}")
 
 
 @lru_cache(maxsize=1)

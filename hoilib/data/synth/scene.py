@@ -18,7 +18,6 @@ from hoilib import artifacts
 from hoilib.data.crops import pair_crop
 from hoilib.data.synth import render
 from hoilib.data.synth.vocabularies import Vocabulary, vocabulary
-from hoilib.pool import cores
 
 # fewer scenes than this are drawn in this process: starting workers would cost more
 POOL_MIN_SCENES = 2000
@@ -162,8 +161,3 @@ def draw_pretrain_scene(job: tuple) -> None:
         bh, bo = pairs[j][0], pairs[j][1]
         with artifacts.atomic_path(Path(crop_dir) / fname) as tmp:
             pair_crop(img, bh, bo, kind_name, crop_size).save(tmp, format="PNG")
-
-
-def workers(n_scenes: int) -> int:
-    """Processes to draw ``n_scenes`` with: the cores this process may use, 1 for few scenes."""
-    return 1 if n_scenes < POOL_MIN_SCENES else cores()

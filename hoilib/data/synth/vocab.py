@@ -4,6 +4,9 @@ Verbs are defined by geometry and pose (see ``render``); objects differ in shape
 colour and texture families, so a small CLIP can tell them apart. Class text
 (prompts, captions, descriptors) is generated here so the backbone's word
 vocabulary is closed and known.
+
+It is longer than 300 lines because most of it is the verbs' text (a table), and the caption
+rule the HICO-shaped vocabulary shares (``caption_by_rule``, ``phrasings_of``) lives with it.
 """
 
 from __future__ import annotations
@@ -250,6 +253,24 @@ def _pick(options: list[str], owed: set[str], rng) -> str:
     return options[gain.index(best)] if best else rng.choice(options)
 
 
+def caption_by_rule(
+    fill: dict, cues: list[str], rng, verb_share: float, owed: set[str], template=None
+) -> str:
+    """The caption rule every vocabulary shares (see ``captions_for``); ``fill`` names the verb
+    phrase 'v', ``cues`` are the pair's descriptors, ``template`` adapts a caption template."""
+    adapt = template or (lambda t: t)
+    scene = _pick(SCENES, owed, rng)
+    name_verb = rng.random() < verb_share or bool(words(fill["v"]) & owed)
+    templates = VERB_CAPTIONS if name_verb else OBJECT_CAPTIONS
+    text = _pick([adapt(t).format(**fill, scene=scene) for t in templates], owed, rng)
+    owed -= words(text)
+    if any(words(d) & owed for d in cues) or rng.random() < DESCRIPTOR_SHARE:
+        cue = _pick(cues, owed, rng)
+        owed -= words(cue)
+        text = f"{text}; {cue}"
+    return text
+
+
 def captions_for(verbs: list[str], obj: ObjectKind, rng, verb_share: float, owed: set[str]) -> str:
     """A pretraining caption for a pair with these verbs (multi-label pairs name both).
 
@@ -263,17 +284,18 @@ def captions_for(verbs: list[str], obj: ObjectKind, rng, verb_share: float, owed
     if not phrase:
         phrase = VERB_TEXT["no_interaction"][0]
     fill = dict(v=phrase, o=obj.name, c=obj.color_word, t=obj.texture, s=obj.shape)
-    scene = _pick(SCENES, owed, rng)
-    name_verb = rng.random() < verb_share or bool(words(phrase) & owed)
-    templates = VERB_CAPTIONS if name_verb else OBJECT_CAPTIONS
-    text = _pick([t.format(**fill, scene=scene) for t in templates], owed, rng)
-    owed -= words(text)
     cues = [d for v in verbs for d in descriptors(v, obj)]
-    if any(words(d) & owed for d in cues) or rng.random() < DESCRIPTOR_SHARE:
-        cue = _pick(cues, owed, rng)
-        owed -= words(cue)
-        text = f"{text}; {cue}"
-    return text
+    return caption_by_rule(fill, cues, rng, verb_share, owed)
+
+
+def phrasings_of(fill: dict, cues: list[str], template=None) -> list[str]:
+    """Every verb-naming caption of one class, bare and joined with each of its descriptors."""
+    adapt = template or (lambda t: t)
+    heads = []
+    for t in VERB_CAPTIONS:  # the scene template once per scene
+        t = adapt(t)
+        heads += [t.format(**fill, scene=sc) for sc in (SCENES if "{scene}" in t else [""])]
+    return heads + [f"{h}; {d}" for h in heads for d in cues]
 
 
 def class_phrasings(verb: str, obj: ObjectKind) -> list[str]:
@@ -283,10 +305,7 @@ def class_phrasings(verb: str, obj: ObjectKind) -> list[str]:
     the backbone learned the class from them, and an object-only caption names no class.
     """
     fill = dict(v=VERB_TEXT[verb][0], o=obj.name, c=obj.color_word, t=obj.texture, s=obj.shape)
-    heads = []
-    for t in VERB_CAPTIONS:  # the scene template once per scene
-        heads += [t.format(**fill, scene=sc) for sc in (SCENES if "{scene}" in t else [""])]
-    return heads + [f"{h}; {d}" for h in heads for d in descriptors(verb, obj)]
+    return phrasings_of(fill, descriptors(verb, obj))
 
 
 def descriptors(verb: str, obj: ObjectKind) -> list[str]:

@@ -30,13 +30,13 @@ from hoilib import artifacts, cache
 from hoilib.data.crops import pair_crop
 from hoilib.data.splits import make_splits
 from hoilib.data.synth.scene import (
+    POOL_MIN_SCENES,
     draw_pretrain_scene,
     draw_split_scene,
     render_scene,
-    workers,
 )
 from hoilib.data.synth.vocabularies import Vocabulary, vocabulary
-from hoilib.pool import ordered_map
+from hoilib.pool import ordered_map, workers
 from hoilib.progress import tqdm
 from hoilib.timing import timed
 
@@ -178,7 +178,9 @@ def _scenes(root: Path, split: str, groups, voc: Vocabulary, spec: WorldSpec, rn
             (str(img_dir / f), voc.name, spec.seed, split, i, g, spec.image_size)
             for i, (f, g) in enumerate(zip(names, groups, strict=True))
         ]
-        drawn = ordered_map(draw_split_scene, jobs, n_workers or workers(len(jobs)), desc)
+        drawn = ordered_map(
+            draw_split_scene, jobs, n_workers or workers(len(jobs), POOL_MIN_SCENES), desc
+        )
         yield from ((f, *d) for f, d in zip(names, drawn, strict=True))
         return
     for fname, group in zip(names, tqdm(groups, desc=desc, leave=False), strict=True):
@@ -305,7 +307,7 @@ def _write_pretrain(
                 )
             )
     if jobs:
-        n_workers = n_workers or workers(len(jobs))
+        n_workers = n_workers or workers(len(jobs), POOL_MIN_SCENES)
         for _ in ordered_map(draw_pretrain_scene, jobs, n_workers, "HOI-Synth pretraining scenes"):
             pass
     artifacts.write_json(root / "captions.json", {"captions": records})
