@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+import torch
 import yaml
 from conftest import TINY_PARAMS
 
@@ -19,7 +20,7 @@ from hoilib import artifacts
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _profile(tmp_path: Path) -> Path:
+def _profile(tmp_path: Path, seeds=(0,)) -> Path:
     """The tiny world of conftest (same spec, so its world stage is reused) with the smallest budgets."""
     p = tmp_path / "tiny.yml"
     p.write_text(
@@ -30,7 +31,7 @@ def _profile(tmp_path: Path) -> Path:
                 "run.cpu_kernels": "avx2",
                 **TINY_PARAMS,
                 "ezhoi.epochs": 1,
-                "ezhoi.seeds": [0],
+                "ezhoi.seeds": list(seeds),
                 "ezhoi.ablation": False,
                 "ezhoi.batch_images": 8,
             }
@@ -127,3 +128,54 @@ def test_a_failing_rank_0_ends_every_rank_promptly_with_its_error(tiny_world, tm
         in r.stderr
     )
     assert "[rank1]: Traceback" not in r.stderr and "[rank0]: Traceback" not in r.stderr
+
+
+def _checkpoints(run_dir: Path) -> dict[str, dict]:
+    out = {}
+    for p in sorted((run_dir / "ezhoi").glob("*.safetensors")):
+        tensors, meta = artifacts.load_tensors(p)
+        out[p.name] = {"tensors": tensors, "best_epoch": meta["history"]["best_epoch"]}
+    return out
+
+
+@pytest.mark.slow
+def test_jobs_train_the_runs_side_by_side_to_the_weights_of_one_process(tiny_world, tmp_path):
+    """``--jobs 2``: two worker processes train the two seeds; every checkpoint equals the one
+    process's bit for bit, and a second call reuses them all."""
+    from hoilib.machine import kernel_env
+
+    profile = _profile(tmp_path, seeds=(0, 1))
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TQDM_DISABLE": "1", **kernel_env("avx2")}
+    dirs = {}
+    for jobs in (1, 2):
+        dirs[jobs] = tmp_path / f"run{jobs}"
+        cmd = [sys.executable, "-m", "hoilib.pipeline.prepare", "--profile", str(profile)]
+        cmd += ["--set", f"world.data_root={tiny_world}", "--set", f"run.run_dir={dirs[jobs]}"]
+        cmd += ["--jobs", str(jobs)]
+        r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+        assert r.returncode == 0, r.stderr[-2000:]
+    assert "EZ-HOI 'full' seed 1 ready: " in r.stdout and "in its worker" in r.stdout
+    one, two = _checkpoints(dirs[1]), _checkpoints(dirs[2])
+    assert sorted(one) == ["rf-uc-full-seed0.safetensors", "rf-uc-full-seed1.safetensors"]
+    assert sorted(two) == sorted(one)
+    for name in one:
+        assert one[name]["best_epoch"] == two[name]["best_epoch"]
+        for k, t in one[name]["tensors"].items():
+            assert torch.equal(t, two[name]["tensors"][k]), (name, k)
+    stamps = {p: p.stat().st_mtime_ns for p in dirs[2].rglob("*.safetensors")}
+    r = subprocess.run(cmd, env=env, cwd=ROOT, capture_output=True, text=True, timeout=240)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert {p: p.stat().st_mtime_ns for p in dirs[2].rglob("*.safetensors")} == stamps
+
+
+def test_jobs_below_one_or_under_torchrun_are_refused_in_one_line():
+    from hoilib.errors import ConfigError
+    from hoilib.pipeline.prepare import _check_jobs
+
+    _check_jobs(4, 1)
+    with pytest.raises(
+        ConfigError, match=r"option --jobs = 0: expected a whole number of 1 or more"
+    ):
+        _check_jobs(0, 1)
+    with pytest.raises(ConfigError, match=r"option --jobs = 2 under torchrun \(2 processes\)"):
+        _check_jobs(2, 2)

@@ -2,11 +2,13 @@
 
     torchrun --nproc_per_node 4 -m hoilib.pipeline.prepare --profile hico-uv --set world.data_root=/data/hicodet
     python -m hoilib run --profile hico-uv --set world.data_root=/data/hicodet   # reuses everything prepare cached
+    python -m hoilib.pipeline.prepare --profile hico-scale --set run.device=cuda --jobs 6   # one GPU
 
 Feature extraction is sharded over the ranks and EZ-HOI trains with DDP; both
 write the same resumable stages (feature cache, checkpoints) the notebooks read,
 so the papermill run that follows only loads them. Without torchrun it runs in one
-process, which is the same as running the chapters.
+process, which is the same as running the chapters; ``--jobs N`` there trains N of the
+independent EZ-HOI runs at once (``pipeline.parallel_runs``), which fills one large GPU.
 """
 
 from __future__ import annotations
@@ -51,6 +53,18 @@ def _check_kernels(cfg: Params) -> None:
         )
 
 
+def _check_jobs(jobs: int, world_size: int) -> None:
+    from hoilib.errors import ConfigError
+
+    if jobs < 1:
+        raise ConfigError(f"option --jobs = {jobs}: expected a whole number of 1 or more")
+    if jobs > 1 and world_size > 1:
+        raise ConfigError(
+            f"option --jobs = {jobs} under torchrun ({world_size} processes): EZ-HOI already "
+            "trains data-parallel there; expected --jobs 1, or one process without torchrun"
+        )
+
+
 def _lost_peer(e: BaseException) -> bool:
     """A collective that broke because another rank's process ended (it already printed why)."""
     return distributed.active() and (
@@ -66,6 +80,7 @@ def main(argv=None) -> int:
     from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
     from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, train_or_load
     from hoilib.models.split_data import split_data
+    from hoilib.pipeline.parallel_runs import train_runs
     from hoilib.pipeline.preflight import check_inputs
     from hoilib.seed import seed_everything
 
@@ -74,6 +89,13 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--profile", default="synth")
     ap.add_argument("--set", action="append", metavar="NAME=VALUE")
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="train N of the independent EZ-HOI runs at once, one process each (not under torchrun)",
+    )
     args = ap.parse_args(argv)
     rank = 0
     try:
@@ -84,6 +106,7 @@ def main(argv=None) -> int:
             cfg = resolve(args.profile, _overrides(args.set))
             check_inputs(cfg)
             _check_kernels(cfg)
+            _check_jobs(args.jobs, world_size)
         seed_everything(cfg.run.seed)
         t0 = time.time()
         world = _rank0_first("the world", lambda: prepare_world(cfg))
@@ -100,6 +123,10 @@ def main(argv=None) -> int:
             f"[prepare] features of {len(data.test_pairs)} test pairs cached in {time.time() - t0:.0f} s"
         )
         names = list(ABLATIONS) if cfg.ezhoi.ablation else ["full"]
+        if args.jobs > 1:
+            runs = [(name, int(seed)) for name in names for seed in cfg.ezhoi.seeds]
+            train_runs(args.profile, args.set, runs, args.jobs, say)
+            names = []
         for name in names:
             for seed in cfg.ezhoi.seeds:
                 with distributed.together(f"EZ-HOI {name!r} seed {seed}"):
