@@ -5,7 +5,8 @@
 #   CHECK=1  the device crops against Pillow there (tests/test_tensor_crops.py)
 #   CROPS="--crops N ..."  time extraction (Pillow's crops vs the device's) against the bare forward
 #   SCALING="--device cuda --budget S"  the stages of benchmarks/scaling.py
-#   BOOK="--profile P --set run.device=cuda ..."  every chapter through `hoilib run` (timeout BOOK_S s),
+#   BOOK="--profile P --set run.device=cuda ..."  every chapter through `hoilib run` (timeout BOOK_S s,
+#     or until DEADLINE s after the script began),
 #     after `hoilib.pipeline.prepare --jobs JOBS` has filled the heavy stages when JOBS is set
 #     (timeout PREPARE_S s; CPU kernels KERNELS, the profile's run.cpu_kernels); the run folder (RUN_DIR) stays on the machine, so a second call while it
 #     is warm goes on where the first stopped.
@@ -50,7 +51,8 @@ print(' '.join(f'export {a}={b}' for a, b in kernel_env(sys.argv[1]).items()))" 
     step timeout "${PREPARE_S:-300}" python3 -m hoilib.pipeline.prepare $BOOK --jobs "$JOBS" \
       --set run.run_dir="$RUN_DIR" 2>&1 | tee -a "$OUT/prepare.log"
   fi
-  step timeout "${BOOK_S:-300}" python3 -m hoilib run $BOOK --set run.run_dir="$RUN_DIR"
+  # BOOK_S, else what is left of DEADLINE s since the script began (300 s without either)
+  step timeout "${BOOK_S:-$(( ${DEADLINE:-$((SECONDS + 300))} - SECONDS ))}" python3 -m hoilib run $BOOK --set run.run_dir="$RUN_DIR"
   tar -czf "$OUT/book-run.tgz" -C "$RUN_DIR" provenance.json run.log metrics 2>/dev/null
 fi
 kill %1 2>/dev/null
