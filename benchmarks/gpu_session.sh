@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # One lent-GPU session (issue 21), as run through the device tool: install the wheels the device's
 # image lacks (.whl/, and .whl-book/ for the notebooks; downloaded as the device tool's README says)
+# (.whl-book/ holds myst-nb and Sphinx too: the chapters glue their numbers with myst_nb)
 # once per machine, then, as the variables ask:
 #   CHECK=1  the device crops against Pillow there (tests/test_tensor_crops.py)
 #   CROPS="--crops N ..."  time extraction (Pillow's crops vs the device's) against the bare forward

@@ -65,6 +65,17 @@ def _check_jobs(jobs: int, world_size: int) -> None:
         )
 
 
+def _jobs_note(jobs: int, device: str, threads: int, cores: int) -> str | None:
+    """A line for side-by-side runs that ask the CPU for more threads than it has: the runs then take
+    turns on the cores and end later than one at a time would."""
+    if jobs > 1 and device == "cpu" and jobs * threads > cores:
+        return (
+            f"[prepare] note: --jobs {jobs} on the CPU with {threads} thread(s) each asks for "
+            f"{jobs * threads} threads of {cores} core(s); the runs will take longer than one at a time"
+        )
+    return None
+
+
 def _lost_peer(e: BaseException) -> bool:
     """A collective that broke because another rank's process ended (it already printed why)."""
     return distributed.active() and (
@@ -73,8 +84,10 @@ def _lost_peer(e: BaseException) -> bool:
 
 
 def main(argv=None) -> int:
+    import torch
+
     from hoilib.config import parse_overrides as _overrides
-    from hoilib.config import resolve
+    from hoilib.config import resolve, resolve_device
     from hoilib.data.build import prepare_world
     from hoilib.errors import HoiBookError
     from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
@@ -82,6 +95,7 @@ def main(argv=None) -> int:
     from hoilib.models.split_data import split_data
     from hoilib.pipeline.parallel_runs import train_runs
     from hoilib.pipeline.preflight import check_inputs
+    from hoilib.pool import cores
     from hoilib.seed import seed_everything
 
     ap = argparse.ArgumentParser(
@@ -108,6 +122,11 @@ def main(argv=None) -> int:
             _check_kernels(cfg)
             _check_jobs(args.jobs, world_size)
         seed_everything(cfg.run.seed)
+        note = _jobs_note(
+            args.jobs, resolve_device(cfg.run.device), torch.get_num_threads(), cores()
+        )
+        if note:
+            say(note)
         t0 = time.time()
         world = _rank0_first("the world", lambda: prepare_world(cfg))
         backbone = _rank0_first(
