@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -72,3 +73,22 @@ def test_capdec_prototypes_classify_noisy_text_of_their_class():
     acc = lambda p: float(((test @ p.T).argmax(-1) == labels).float().mean())  # noqa: E731
     assert acc(proto) > 0.85 and acc(proto) > acc(init) + 0.3
     assert torch.equal(proto, capdec_prototypes(corpus, labels, init, steps=200, seed=0))  # seeded
+
+
+# the CPU always; CUDA where this machine has it (the lent GPU's session), so nothing is skipped
+DEVICES = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+
+
+@pytest.mark.parametrize("device", DEVICES)
+def test_capdec_prototypes_on_a_device_see_the_cpu_noise_and_come_back_on_the_cpu(device):
+    g = torch.Generator().manual_seed(3)
+    labels = torch.arange(4).repeat_interleave(10)
+    corpus = F.normalize(torch.randn(40, 16, generator=g), dim=-1)
+    init = F.normalize(torch.randn(4, 16, generator=g), dim=-1)
+    here = capdec_prototypes(corpus, labels, init, steps=50, seed=1)
+    there = capdec_prototypes(corpus, labels, init, steps=50, seed=1, device=device)
+    assert there.device.type == "cpu"
+    if device == "cpu":  # the same operations: the same bits
+        assert torch.equal(here, there)
+    else:  # the same noise, another device's kernels
+        assert torch.allclose(here, there, atol=1e-4)

@@ -35,6 +35,7 @@ PARAMS = (
     "evaluation.dose_alphas",
     *section_names("bridge"),
     "evaluation.capdec_steps",
+    "run.device",
     "evaluation.gap_permutations",
     "evaluation.umap_points",
     "evaluation.umap_epochs",

@@ -70,20 +70,26 @@ def capdec_prototypes(
     lr: float = 1e-2,
     temperature: float = 0.07,
     seed: int = 0,
+    device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Class prototypes (C, D) fitted on text only, with CapDec's noise injected into every batch.
 
     The image side is never seen: the noise is what is meant to make the prototypes
     tolerate the gap when image features are scored against them at test time.
+    ``device``: where the steps run. At HICO-DET's 600 classes every step scores the whole
+    31,800-sentence corpus (0.26 s a step on a 2-core CPU). The noise is drawn on the CPU
+    either way, so every device sees the same noise; the prototypes come back on the CPU.
     """
+    dev = torch.device(device)
     gen = torch.Generator().manual_seed(seed)
-    proto = torch.nn.Parameter(F.normalize(init.float(), dim=-1).clone())
+    corpus = corpus.to(dev)
+    proto = torch.nn.Parameter(F.normalize(init.float(), dim=-1).clone().to(dev))
     opt = torch.optim.Adam([proto], lr=lr)
-    labels = corpus_class.long()
+    labels = corpus_class.long().to(dev)
     for _ in range(steps):
         x = capdec_noise(corpus, variance, gen)
         loss = F.cross_entropy(x @ F.normalize(proto, dim=-1).T / temperature, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         opt.step()
-    return F.normalize(proto.detach(), dim=-1)
+    return F.normalize(proto.detach(), dim=-1).cpu()

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hoilib.config import Params
+from hoilib.config import Params, resolve_device
 from hoilib.measure.metric import HOIMetrics, evaluate_hoi
 from hoilib.measure.zeroshot import annotated_pairs, score_pairs
 from hoilib.models import gap_closing
@@ -153,6 +153,7 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
             sp.adapted,
             steps=cfg.evaluation.capdec_steps,
             seed=run.seed,
+            device=resolve_device(cfg.run.device),
         )
         return run.vision, proto, head
     if name == "EZ-HOI + DeCap projection":
