@@ -2,13 +2,13 @@
 
     torchrun --nproc_per_node 4 -m hoilib.pipeline.prepare --profile hico-uv --set world.data_root=/data/hicodet
     python -m hoilib run --profile hico-uv --set world.data_root=/data/hicodet   # reuses everything prepare cached
-    python -m hoilib.pipeline.prepare --profile hico-scale --set run.device=cuda --jobs 6   # one GPU
+    python -m hoilib.pipeline.prepare --profile hico-scale --set run.device=cuda --jobs 3   # one GPU
 
 Feature extraction is sharded over the ranks and EZ-HOI trains with DDP; both
 write the same resumable stages (feature cache, checkpoints) the notebooks read,
 so the papermill run that follows only loads them. Without torchrun it runs in one
 process, which is the same as running the chapters; ``--jobs N`` there trains N of the
-independent EZ-HOI runs at once (``pipeline.parallel_runs``), which fills one large GPU.
+independent EZ-HOI runs at once (``pipeline.parallel_runs``), one process each.
 """
 
 from __future__ import annotations
