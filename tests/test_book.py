@@ -32,6 +32,9 @@ def test_source_notebooks_are_clean_and_parameterised():
         tagged = [c for c in code if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, p.name
         assert "profile: str" in tagged[0].source and "params: dict" in tagged[0].source
+        # every cell has its id (nbformat 4.5): papermill warned of the missing ones in every run
+        missing = [i for i, c in enumerate(json.loads(p.read_text())["cells"]) if "id" not in c]
+        assert not missing, f"{p.name}: cells {missing} have no id"
 
 
 def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
