@@ -15,7 +15,6 @@ rank extracts a contiguous shard of the pairs and the shards are gathered in ord
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,7 +22,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from hoilib import artifacts, cache, distributed
+from hoilib import artifacts, cache, distributed, pool
 from hoilib.data.annotations import HOIDataset, PairSet
 from hoilib.data.crop_loaders import PairCrops, crop_batches
 from hoilib.models.backbone import Backbone
@@ -81,8 +80,8 @@ def default_workers(device: str) -> int:
     """
     if not str(device).startswith("cuda"):
         return 0
-    cores = (os.cpu_count() or 1) // distributed.local_world_size()
-    return max(0, min(4, cores - 1))
+    per_rank = pool.cores() // distributed.local_world_size()
+    return max(0, min(4, per_rank - 1))
 
 
 @torch.no_grad()

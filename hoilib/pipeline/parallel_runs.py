@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import shlex
 import time
 from collections.abc import Callable
 
@@ -29,21 +30,16 @@ def _quiet() -> None:
 
 
 def _inputs(profile: str, overrides: tuple[str, ...]):
-    """The run's config, world, backbone and split data, read from the cache once per worker."""
+    """The run's config, world, backbone and split data, loaded and seeded as chapter 2 is (its
+    stages read from the cache), once per worker."""
     key = (profile, overrides)
     if key not in _LOADED:
-        from hoilib.config import parse_overrides, resolve
-        from hoilib.data.build import prepare_world
-        from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
-        from hoilib.models.split_data import split_data
-        from hoilib.seed import seed_everything
+        from hoilib.chapters import ch2_ezhoi
+        from hoilib.chapters.notebook import open_chapter
 
-        cfg = resolve(profile, parse_overrides(list(overrides)))
-        seed_everything(cfg.run.seed)
-        world = prepare_world(cfg)
-        backbone = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
+        ch = open_chapter(profile, None, ch2_ezhoi, shlex.join(overrides), show=False)
         _LOADED.clear()
-        _LOADED[key] = (cfg, world, backbone, split_data(cfg, world, backbone, cfg.world.split))
+        _LOADED[key] = (ch.cfg, ch.world, ch.backbone, ch.data)
     return _LOADED[key]
 
 
