@@ -30,7 +30,8 @@ test: setup
 	@bash scripts/ensure-chromium.sh
 	$(PY) -m pytest -q
 
-# the stored outputs tests/test_pinned.py compares with; rerun when a change is meant to move them
+# the stored outputs tests/test_pinned.py compares with (one smoke run, seed 0; tolerance: float
+# rounding under portable kernels); rerun when a change is meant to move them
 pins: setup
 	$(PY) -m hoilib.pipeline.pins
 

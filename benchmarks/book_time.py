@@ -17,9 +17,11 @@ ever grows). It covers every waited-for descendant, the notebook kernels and the
 included, but it is the largest single process, not the sum of processes alive at the same time.
 
 Writes the numbers, the machine (CPU model, logical CPUs, load averages at the start and end) and the commit
-(with a dirty flag) as JSON to ``--out`` and prints a Markdown table; the README's timing table comes
-from it. Exits 1 with one line naming the phase and its log file when a phase fails (the run folder is
-then kept for inspection).
+(with a dirty flag) as JSON to ``--out``, prints a Markdown table, and appends one record (cold run,
+its chapters, warm run, HTML; machine, commit, UTC date) to ``--timings`` (``results/timings.json``,
+the list the book's *Reproducing* page shows), so a time is quoted only from a measurement. Exits 1
+with one line naming the phase and its log file when a phase fails (the run folder is then kept for
+inspection), or naming the timings file when it is not a JSON list.
 """
 
 from __future__ import annotations
@@ -37,8 +39,13 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from hoilib import artifacts  # noqa: E402
+from hoilib.errors import HoiBookError  # noqa: E402
 from hoilib.machine import cpu_model  # noqa: E402
+from hoilib.pool import cores  # noqa: E402
 from hoilib.provenance import git_state  # noqa: E402
+
+TIMINGS = REPO / "results" / "timings.json"
 
 # the stages named by hoilib's timers, in the order a run meets them
 STAGES = (
@@ -180,11 +187,62 @@ def table(result: dict) -> str:
     return "\n".join(rows)
 
 
+def _chapter(name: str) -> str:
+    """``00_hoi_synth.ipynb`` -> ``chapter 0``, as the timings record names chapters."""
+    stem = Path(name).stem
+    return f"chapter {int(stem[:2])}" if stem[:2].isdigit() else stem
+
+
+def timing_record(result: dict) -> dict:
+    """The record ``results/timings.json`` keeps of one benchmark run (see hoilib.pipeline.timings_page)."""
+    cold, warm, book = result["cold"], result["warm"], result["book"]
+    stages = {_chapter(n): e["seconds"] for n, e in cold["chapters"].items()}
+    timers = ", ".join(f"{s} {secs(v)} s" for s, v in cold.get("stages_s", {}).items())
+    rss = [p["peak_rss_mib"] for p in (cold, warm, book)]
+    m, git = result["machine"], result["git"]
+    notes = [
+        f"{cold['chapters_s']} s of chapters cold, {warm['chapters_s']} s warm",
+        f"cold stage timers: {timers or 'none'}",
+        f"peak memory (largest single process) cold / warm / HTML {' / '.join(map(str, rss))} MiB",
+        f"load average at start / end {m['load_average_at_start']} / {m.get('load_average_at_end')}",
+    ]
+    if git.get("dirty"):
+        notes.append("with uncommitted changes")
+    return {
+        "what": f"benchmarks/book_time.py --profile {result['profile']}: hoilib run cold, warm, then the HTML",
+        "seconds": cold["wall_s"],
+        "stages": {**stages, "warm run": warm["wall_s"], "HTML": book["wall_s"]},
+        "command": f"benchmarks/book_time.py --profile {result['profile']}",
+        "machine": {"cpu": m["cpu"], "cores": m["cores"]},
+        "commit": git.get("commit"),
+        "date": result["started"],
+        "notes": "; ".join(notes),
+    }
+
+
+def append_timing(path: Path, record: dict) -> Path:
+    """Add ``record`` at the end of the JSON list in ``path`` (made if missing); temp file + rename."""
+    path = Path(path)
+    records = artifacts.read_json(path, "timings record") if path.exists() else []
+    if not isinstance(records, list):
+        raise HoiBookError(
+            f"{path}: expected a JSON list of timing records, got {type(records).__name__}"
+        )
+    text = json.dumps([*records, record], indent=2, ensure_ascii=False) + "\n"
+    return artifacts.write_bytes(path, text.encode("utf-8"))
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="synth")
     ap.add_argument("--out", default="book_time.json", help="JSON written (default book_time.json)")
     ap.add_argument("--keep", default=None, metavar="DIR", help="run folder to use and keep")
+    ap.add_argument(
+        "--timings",
+        default=str(TIMINGS),
+        metavar="JSON",
+        help="the list of timing records to append to (default results/timings.json)",
+    )
     args = ap.parse_args(argv)
     if args.keep:
         run_dir = Path(args.keep).resolve()
@@ -206,6 +264,7 @@ def main(argv=None) -> int:
         "machine": {
             "cpu": cpu_model(),
             "logical_cpus": os.cpu_count(),
+            "cores": cores(),
             "load_average_at_start": [round(x, 2) for x in os.getloadavg()],
         },
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
@@ -231,12 +290,17 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
+    try:
+        append_timing(Path(args.timings), timing_record(result))
+    except HoiBookError as e:
+        print(f"book_time: {e}", file=sys.stderr)
+        return 1
     git = result["git"]
     commit = (git["commit"] or "unknown")[:10] + (" dirty" if git["dirty"] else "")
     m = result["machine"]
     print(f"profile {args.profile} at {commit}; {m['cpu']}, {m['logical_cpus']} logical CPUs")
     print(table(result))
-    print(f"written to {args.out}")
+    print(f"written to {args.out}; a record appended to {args.timings}")
     return 0
 
 

@@ -38,7 +38,12 @@ def load_or_init(cfg: dict, dim: int) -> tuple[dm.TextDiffusion, str]:
         dm.DenoiserConfig(dim=dim, hidden=cfg.diffusion.hidden, blocks=cfg.diffusion.blocks)
     )
     return dm.TextDiffusion(
-        den.eval(), torch.zeros(dim), 1.0, "untrained", "adapted", {}
+        denoiser=den.eval(),
+        text_mean=torch.zeros(dim),
+        radius=1.0,
+        fingerprint="untrained",
+        space="adapted",
+        history={},
     ), "untrained denoiser (no run yet)"
 
 
@@ -52,13 +57,14 @@ def throughput(
     mean = x.mean(0)
     rows = []
     for steps in steps_list:
-        bridge(diff, x[:256], mean, diff.fingerprint, t_start=t_start, steps=steps)  # warm-up
+        # warm-up
+        bridge(diff, x[:256], mean, diff.fingerprint, t_start=t_start, steps=steps, recipe="direct")
         times = []
         for _ in range(repeats):
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            bridge(diff, x, mean, diff.fingerprint, t_start=t_start, steps=steps)
+            bridge(diff, x, mean, diff.fingerprint, t_start=t_start, steps=steps, recipe="direct")
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)
@@ -82,10 +88,12 @@ def chapter5_share(cfg: dict) -> dict:
     from hoilib.models.split_data import split_data
 
     world = prepare_world(cfg)
-    backbone = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
-    data = split_data(cfg, world, backbone, cfg.world.split)
+    backbone = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
+    data = split_data(cfg, world, backbone, split=cfg.world.split)
     ctx = ordering.make_context(world, backbone, data)
-    run = seed_run(cfg, backbone, world, data, int(cfg.ezhoi.seeds[0]), show_progress=False)
+    run = seed_run(
+        cfg, backbone, world, data=data, seed=int(cfg.ezhoi.seeds[0]), show_progress=False
+    )
     spent = {"bridge": 0.0, "calls": 0, "vectors": 0}
     real_bridge = ordering.bridge
 

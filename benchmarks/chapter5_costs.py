@@ -8,7 +8,7 @@ Chapter 5's tables at HICO-DET's class count cost what the 600 classes' text cor
 denoiser) plus what grows with the test set (the mAP evaluations). A small world at the
 profile's other settings gives the first part as it would be at full size and counts the
 second. It fills the run folder's stages first (world to diffusion, cached for a rerun),
-then profiles ``ordering.tables.compute_tables`` alone with cProfile and prints its seconds,
+then profiles ``ordering.experiment.compute_tables`` alone with cProfile and prints its seconds,
 the calls of the costly functions and the top of the cumulative profile. Not a test.
 """
 
@@ -62,7 +62,7 @@ def main(argv=None) -> int:
     t0 = time.time()
     ch = open_chapter(args.profile, params, ch5_ordering, show=False)
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = seed_runs(ch.cfg, ch.backbone, ch.world, ch.data)
+    runs = seed_runs(ch.cfg, ch.backbone, ch.world, data=ch.data)
     print(
         f"inputs ready in {time.time() - t0:.0f} s: {ch.world.num_classes} classes, "
         f"{len(ch.data.test_pairs)} test pairs, {len(runs)} seeds, folder {run_dir}",

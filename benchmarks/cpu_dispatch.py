@@ -91,9 +91,9 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
     seed_everything(cfg.run.seed)
     world = prepare_world(cfg)
     t0 = time.perf_counter()
-    backbone = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
+    backbone = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
     t_pretrain = time.perf_counter() - t0
-    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, backbone)
+    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, backbone=backbone)
     text = backbone.encode_text(world.prompts)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     g = gap.centroid_gap(feats["union"][pos], text[pos_cls])[1]
@@ -102,8 +102,8 @@ def one_variant(profile: str, world_dir: str, run_dir: str, sets: list[str]) -> 
         feats["union"],
         text,
         pairs,
-        world.classes,
-        world.test.ground_truth(),
+        classes=world.classes,
+        gt=world.test.ground_truth(),
         rare=world.rare,
         unseen=world.unseen(cfg.world.split),
         logit_scale=scale,

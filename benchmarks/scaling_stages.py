@@ -129,14 +129,23 @@ def mlp(device: str) -> dm.TextDiffusion:
     """An untrained denoiser of the profile's size (the bridge's cost does not depend on its weights)."""
     torch.manual_seed(0)
     den = dm.VectorDenoiser(dm.DenoiserConfig(dim=DIM, hidden=HIDDEN, blocks=BLOCKS))
-    return dm.TextDiffusion(den.to(device).eval(), torch.zeros(DIM), 1.0, "bench", "adapted", {})
+    return dm.TextDiffusion(
+        denoiser=den.to(device).eval(),
+        text_mean=torch.zeros(DIM),
+        radius=1.0,
+        fingerprint="bench",
+        space="adapted",
+        history={},
+    )
 
 
 def bridge_call(n: int, diff: dm.TextDiffusion) -> Callable[[], object]:
     """The DDIM bridge (5 steps from t* = 599) over n vectors held on the CPU, as the chapter calls
     it: batches go to the denoiser's device and the bridged vectors come back."""
     x = _unit(n)
-    return lambda: bridge(diff, x, x.mean(0), diff.fingerprint, t_start=599, steps=5)
+    return lambda: bridge(
+        diff, x, x.mean(0), diff.fingerprint, t_start=599, steps=5, recipe="direct"
+    )
 
 
 def train_steps(steps: int, device: str) -> Callable[[], object]:

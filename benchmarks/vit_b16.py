@@ -134,7 +134,7 @@ def bench_extraction(
 
         def encode(index=None):
             return encode_crops(
-                bb, ds, pairs, KINDS, device, batch, workers, autocast,
+                bb, ds, pairs, kinds=KINDS, device=device, batch_size=batch, num_workers=workers, autocast=autocast,
                 index=index, show_progress=False, crop_path=crop_path,
             )  # fmt: skip
 
@@ -217,7 +217,10 @@ def build_ezhoi(bb, n_classes: int, seed: int = 0) -> tuple[EZHOI, list[tuple[in
     )
     torch.manual_seed(seed)
     model = EZHOI(
-        EZHOIConfig(dim=bb.embed_dim, num_classes=n_classes), bb.model, bb.tokenizer(prompts), desc
+        EZHOIConfig(dim=bb.embed_dim, num_classes=n_classes),
+        bb.model,
+        bb.tokenizer(prompts),
+        descriptor_feats=desc,
     )
     return model, classes
 
@@ -236,15 +239,15 @@ def random_batch(n_images: int, pairs: int, dim: int, classes, seed: int = 0) ->
     ).float()
     z = np.zeros((n_images, pairs, 4))
     return PairTensors(
-        feat(),
-        feat(),
-        feat(),
-        torch.zeros(n_images, pairs, dtype=torch.bool),
-        obj,
-        targets,
-        np.arange(n_images),
-        z,
-        z,
+        h=feat(),
+        o=feat(),
+        u=feat(),
+        pad=torch.zeros(n_images, pairs, dtype=torch.bool),
+        obj=obj,
+        targets=targets,
+        image=np.arange(n_images),
+        boxes_h=z,
+        boxes_o=z,
     )
 
 
@@ -262,7 +265,7 @@ def bench_train_step(
     opt = torch.optim.AdamW(params, lr=1e-3, weight_decay=1e-4)
 
     def step():  # what one iteration of train_ezhoi does
-        loss = focal_loss(model(h, o, u, pad), targets, mask)
+        loss = focal_loss(model(h, o, u, pad=pad), targets, mask)
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)

@@ -20,8 +20,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -115,17 +117,27 @@ class Entry:
     def info(self) -> dict:
         return _read_marker(self.marker) or {}
 
-    def fetch(self, compute: Callable[[], Any], save: Callable, load: Callable, suffix: str):
-        """``load(path)`` when done, else ``compute()``, saved by ``save(value, path)`` and marked.
+    def stored(self, path: Path, load: Callable[[Path], Any]) -> tuple[bool, Any]:
+        """``(True, load(path))`` when done and readable, else ``(False, None)``: compute it.
 
-        A copy that cannot be read (truncated, foreign) is recomputed, never trusted.
+        A copy that cannot be read (truncated, foreign) is never trusted: it is moved aside
+        (``set_aside``), so the rerun that recomputes it needs no hand to delete it first.
         """
+        if not self.done([path]):
+            return False, None
+        try:
+            return True, load(path)
+        except UNREADABLE as e:
+            set_aside(path, e)
+            artifacts.stage_log(f"[stage] {self.name}: computing (stored copy unreadable)")
+            return False, None
+
+    def fetch(self, compute: Callable[[], Any], save: Callable, load: Callable, suffix: str):
+        """``load(path)`` when stored (``stored``), else ``compute()``, saved by ``save(value, path)``."""
         path = self.path(suffix) if self.keyed else self.folder / f"{self.name}{suffix}"
-        if self.done([path]):
-            try:
-                return load(path)
-            except (ArtifactError, OSError, ValueError, KeyError, TypeError) as e:
-                artifacts.stage_log(f"[stage] {self.name}: computing (stored copy unreadable: {e})")
+        found, value = self.stored(path, load)
+        if found:
+            return value
         value = compute()
         save(value, path)
         self.mark_done([path])
@@ -134,6 +146,32 @@ class Entry:
     def value(self, compute: Callable[[], Any]):
         """A JSON-storable value (frames, arrays, dicts, tuples), exactly as computed: see ``exactjson``."""
         return self.fetch(compute, _save_json, _load_json, ".json")
+
+
+# what a loader raises on a file that is not what it wrote: truncated, foreign, hand-edited
+UNREADABLE = (ArtifactError, OSError, ValueError, KeyError, TypeError)
+
+
+def set_aside(path: Path, error: BaseException) -> Path:
+    """Rename an unreadable cache file to ``<name>.corrupt-<UTC stamp>`` beside it, with one warning line.
+
+    Kept, not deleted, so it can be looked at; ``prune`` leaves it (it is no entry's file).
+    Returns where it went (``path`` itself when another process moved it first).
+    """
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = path.with_name(f"{path.name}.corrupt-{stamp}")
+    try:
+        os.replace(path, aside)
+    except FileNotFoundError:  # another rank or run set it aside already
+        return path
+    why = (str(error).splitlines() or [type(error).__name__])[0]
+    line = (
+        f"hoilib: warning: cache file {path} cannot be read ({why}); "
+        f"moved aside to {aside.name}, recomputing it"
+    )
+    print(line, file=sys.stderr, flush=True)
+    artifacts.stage_log(line)
+    return aside
 
 
 def _save_json(value, path: Path) -> None:
@@ -225,8 +263,6 @@ def prune(roots: Iterable[str | os.PathLike], dry_run: bool = False) -> list[Lis
 
 def table(entries: Sequence[Listed], root: str | os.PathLike | None = None) -> str:
     """One line per entry: status, size, last use, folder and name (folders relative to ``root``)."""
-    from datetime import UTC, datetime
-
     lines = []
     for e in entries:
         where = e.folder.relative_to(root) if root and e.folder.is_relative_to(root) else e.folder

@@ -7,8 +7,11 @@ hoilib results [--root runs]
 hoilib grid [--root runs/synth-grid] [--out results/synth-grid.json]; hoilib control-search [--profile synth]
 hoilib book --profile synth [--out DIR]
 hoilib verify [--run runs/synth] [--grid results/synth-grid.json] [--exact] [--write]
-hoilib cache list|prune [--profile synth] [--set k=v] [--dry-run]
+hoilib cache list|prune [--profile synth] [--set k=v] [--dry-run] [--wait]
 hoilib profiles
+
+This module is longer than 300 lines because every command's options are registered here, in
+one parser, verify's among them (a side module for one command's options only hid them).
 """
 
 from __future__ import annotations
@@ -31,7 +34,6 @@ from hoilib.config import (
 )
 from hoilib.errors import HoiBookError
 from hoilib.pipeline.budget import disk_full, no_space
-from hoilib.pipeline.verify_args import add_verify
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -135,7 +137,26 @@ def _parser() -> argparse.ArgumentParser:
     gr.add_argument("--root", default="runs/synth-grid", help="folder of the sweep's runs")
     gr.add_argument("--out", default="results/synth-grid.json", help="JSON written (repo-relative)")
     gr.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (default 2000)")
-    add_verify(add)
+    ve = add(
+        "verify",
+        _verify,
+        help="compare a run with the published build (results/published.json); exit 1 if one is off",
+        description="Every headline number of chapters 1, 2 and 5 (and, with --grid, the synth-grid's "
+        "pooled contrasts) against the published build, each with its tolerance (the Reproducing "
+        "page says where each comes from). Exit status 1 if any is outside its tolerance, a "
+        "verdict differs, or the run is of another profile than the record's.",
+    )
+    ve.add_argument("--run", default="runs/synth", help="your run folder (default: runs/synth)")
+    ve.add_argument("--grid", default=None, help="your `hoilib grid` JSON, to check the grid too")
+    ve.add_argument("--record", default="results/published.json", help="the published record")
+    ve.add_argument(
+        "--exact", action="store_true", help="also fail unless every digit is the published one"
+    )
+    ve.add_argument(
+        "--write",
+        action="store_true",
+        help="write the record from --run and --grid instead (what the book is published from)",
+    )
     cs = add(
         "control-search",
         _control_search,
@@ -155,6 +176,11 @@ def _parser() -> argparse.ArgumentParser:
     ca.add_argument("action", choices=("list", "prune"))
     ca.add_argument(
         "--dry-run", action="store_true", help="prune: say what would go, remove nothing"
+    )
+    ca.add_argument(
+        "--wait",
+        action="store_true",
+        help="prune: if a run holds the run or stage folder, wait for it instead of refusing",
     )
     add("profiles", _profiles, help="list profiles and parameters")
     return ap
@@ -208,8 +234,8 @@ def _sweep(args, argv) -> int:
         args.profiles,
         args.seeds,
         parse_overrides(args.set),
-        args.root,
-        args.only,
+        root=args.root,
+        only=args.only,
         retry_failed=args.retry_failed,
         vary=parse_vary(args.vary),
     )
@@ -257,6 +283,12 @@ def _results(args, argv) -> int:
     return 0
 
 
+def _verify(args, argv) -> int:
+    from hoilib.pipeline.verify import command
+
+    return command(args)
+
+
 def _book(args, argv) -> int:
     from hoilib.pipeline.book import build_book
 
@@ -272,6 +304,7 @@ def _cache(args, argv) -> int:
 
     from hoilib import cache
     from hoilib.config import stage_root
+    from hoilib.pipeline.runlock import PRUNE_HINT, run_locks
 
     cfg = _cfg(args)
     roots = sorted({Path(cfg.run.run_dir).resolve(), stage_root(cfg.run).resolve()})
@@ -280,7 +313,10 @@ def _cache(args, argv) -> int:
     if args.action == "list":
         print(cache.table(cache.survey(roots), base) or "(nothing cached)")
         return 0
-    gone = cache.prune(roots, dry_run=args.dry_run)
+    # a running stage's files have no marker yet (orphans to prune): not while a run holds the folder
+    roots = [r for r in roots if r.is_dir()]  # none to lock where none exists (nor any to create)
+    with run_locks(roots, wait=args.wait, hint=PRUNE_HINT):
+        gone = cache.prune(roots, dry_run=args.dry_run)
     if gone:
         print(cache.table(gone, base))
     verb = "would remove" if args.dry_run else "removed"

@@ -49,7 +49,9 @@ def tiny_backbone(tiny_cfg):
 
     torch.manual_seed(0)
     world = prepare_world(tiny_cfg)
-    return world, prepare_backbone(tiny_cfg.backbone, tiny_cfg.run, world, backbone_seed(tiny_cfg))
+    return world, prepare_backbone(
+        tiny_cfg.backbone, tiny_cfg.run, world, seed=backbone_seed(tiny_cfg)
+    )
 
 
 @pytest.fixture(scope="session")
@@ -61,13 +63,13 @@ def tiny_experiment(tiny_backbone, tiny_cfg):
 
     world, bb = tiny_backbone
     cfg = tiny_cfg.updated({"ezhoi.epochs": 1, "diffusion.steps": 30})
-    data = split_data(cfg, world, bb, cfg.world.split)
+    data = split_data(cfg, world, bb, split=cfg.world.split)
     return (
         cfg,
         world,
         data,
         make_context(world, bb, data),
-        seed_run(cfg, bb, world, data, 0, show_progress=False),
+        seed_run(cfg, bb, world, data=data, seed=0, show_progress=False),
     )
 
 
@@ -96,8 +98,8 @@ def _trained_states(cfg, bb, world, trains, val, trained, epochs: int) -> list[d
             model,
             train,
             val,
-            world.classes,
-            trained,
+            classes=world.classes,
+            seen=trained,
             epochs=epochs,
             batch_images=8,
             seed=0,

@@ -87,6 +87,6 @@ def test_the_backbone_key_names_a_device_only_off_the_cpu(tiny_backbone, tiny_cf
     for device in ("cpu", "cuda:1"):
         run = tiny_cfg.run.model_copy(update={"device": device})
         with pytest.raises(Stop):
-            backbone_stage.prepare_backbone(tiny_cfg.backbone, run, world, 0)
+            backbone_stage.prepare_backbone(tiny_cfg.backbone, run, world, seed=0)
     assert "device" not in seen[0] and seen[1]["device"] == "cuda:1"
     assert {k: v for k, v in seen[1].items() if k != "device"} == seen[0]

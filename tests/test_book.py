@@ -56,7 +56,7 @@ def test_every_chapter_ran_and_recorded_its_parameters(smoke_run):
     cfg = resolve("smoke", {"run.run_dir": str(run_dir)})
     world = prepare_world(cfg)
     bb = load_synth_clip(run_dir / "backbone" / "synth-clip.safetensors")
-    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, bb)
+    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, backbone=bb)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     want = gap.centroid_gap(feats["union"][pos], bb.encode_text(world.prompts)[pos_cls])[1]
     assert metrics["gap"]["centroid_gap_norm"] == pytest.approx(float(want), abs=1e-6)

@@ -9,6 +9,7 @@ import sys
 
 import numpy as np
 import pytest
+import torch
 
 from hoilib import artifacts, cache, codekey
 
@@ -56,13 +57,62 @@ def test_the_log_says_reused_or_which_inputs_changed(tmp_path, run_log):
     assert len(list(tmp_path.glob("t-*.json"))) == 2
 
 
-def test_a_damaged_copy_is_recomputed_never_trusted(tmp_path, run_log):
+def _truncate(path) -> bytes:
+    """Cut a stored file to half its bytes, as a full disk or a killed copy leaves it; the cut bytes."""
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    return data[: len(data) // 2]
+
+
+def _set_aside_once(path, cut: bytes, err: str, log: str) -> None:
+    """One warning line naming ``path`` (on stderr and in the run log); the cut copy kept beside it."""
+    warned = [ln for ln in err.splitlines() if "warning" in ln]
+    assert len(warned) == 1 and str(path) in warned[0], err
+    logged = [ln for ln in log.splitlines() if "warning" in ln]
+    assert len(logged) == 1 and logged[0].endswith(warned[0]), log
+    aside = sorted(path.parent.glob(f"{path.name}.corrupt-*"))
+    assert len(aside) == 1 and aside[0].name in warned[0] and aside[0].read_bytes() == cut
+
+
+def test_a_truncated_entry_is_set_aside_with_one_warning_and_recomputed(tmp_path, run_log, capfd):
     e = cache.Entry(tmp_path, "t", {"a": 1}, keyed=True)
-    e.value(lambda: {"n": 3})
-    e.path(".json").write_text("{not json")
-    assert e.value(lambda: {"n": 4}) == {"n": 4}
-    assert "stored copy unreadable" in run_log()
-    assert json.loads(e.path(".json").read_text()) == {"n": 4}
+    value = {"n": np.arange(5), "name": "x"}
+    first = e.value(lambda: value)
+    stored = e.path(".json").read_bytes()
+    cut = _truncate(e.path(".json"))
+    capfd.readouterr()
+    again = e.value(lambda: value)
+    _set_aside_once(e.path(".json"), cut, capfd.readouterr().err, run_log())
+    assert "[stage] t: computing (stored copy unreadable)" in run_log()
+    assert np.array_equal(again["n"], first["n"]) and again["name"] == first["name"]
+    assert e.path(".json").read_bytes() == stored  # recomputed, byte for byte
+    assert cache.survey([tmp_path])[0].status == "current"  # the set-aside copy is no entry
+    assert e.value(lambda: pytest.fail("recomputed"))["name"] == "x"  # and reused from then on
+
+
+def test_a_truncated_backbone_checkpoint_is_set_aside_and_pretrained_again(
+    tiny_backbone, tiny_cfg, tmp_path, run_log, capfd
+):
+    """A run folder whose checkpoint a full disk cut short: chapter 0 pretrains it again, no hand needed."""
+    import shutil
+
+    from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
+
+    world, _ = tiny_backbone
+    shutil.copytree(f"{tiny_cfg.run.run_dir}/backbone", tmp_path / "run" / "backbone")
+    run = tiny_cfg.run.model_copy(update={"run_dir": str(tmp_path / "run"), "stage_dir": None})
+    path = tmp_path / "run" / "backbone" / "synth-clip.safetensors"
+    # copies: a safetensors load can map the file, which is about to be cut
+    original = {k: v.clone() for k, v in artifacts.load_tensors(path)[0].items()}
+    cut = _truncate(path)
+    capfd.readouterr()
+    again = prepare_backbone(tiny_cfg.backbone, run, world, seed=backbone_seed(tiny_cfg))
+    _set_aside_once(path, cut, capfd.readouterr().err, run_log())
+    # the same weights, pretrained again (the file differs only in its recorded seconds)
+    stored, _ = artifacts.load_tensors(path)
+    assert stored.keys() == original.keys()
+    assert all(torch.equal(stored[k], original[k]) for k in original)
+    assert all(torch.equal(again.model.state_dict()[k], original[k]) for k in original)
 
 
 def _entry(folder, name, a, when):
@@ -141,3 +191,49 @@ def test_cache_command_lists_and_prunes_a_run(tmp_path):
     out = subprocess.run([*cmd, "prune", *where], capture_output=True, text=True, check=True).stdout
     assert "removed 1 entries" in out
     assert len(list((run / "cache").glob("t-*.json"))) == 1
+
+
+def test_a_truncated_feature_cache_is_set_aside_and_extracted_again(
+    tiny_backbone, tmp_path, run_log, capfd
+):
+    """The feature cache reads its file through the same guard: a cut copy is extracted again."""
+    from hoilib.models.features import extract_pair_features
+
+    world, bb = tiny_backbone
+    pairs = world.train_pairs()
+
+    def feats():
+        return extract_pair_features(
+            bb, world.train, pairs, cache_dir=tmp_path, show_progress=False
+        )
+
+    first = {k: v.clone() for k, v in feats().items()}
+    (path,) = sorted(tmp_path.glob("*.safetensors"))
+    cut = _truncate(path)
+    capfd.readouterr()
+    again = feats()
+    _set_aside_once(path, cut, capfd.readouterr().err, run_log())
+    assert again.keys() == first.keys() and all(torch.equal(again[k], first[k]) for k in first)
+
+
+def test_a_truncated_ezhoi_checkpoint_is_set_aside_and_trained_again(
+    tiny_backbone, tiny_experiment, tmp_path, run_log, capfd
+):
+    """EZ-HOI's checkpoint too: a cut copy is trained again from the seeded start, the same weights."""
+    from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path, train_or_load
+
+    cfg, world, data, ctx, _ = tiny_experiment
+    run = cfg.run.model_copy(update={"run_dir": str(tmp_path / "run"), "stage_dir": ""})
+    bb = tiny_backbone[1]
+
+    def train():
+        model, _ = train_or_load(cfg.ezhoi, run, bb, world=world, data=data, name="full", seed=0)
+        return {k: v.clone() for k, v in model.state_dict().items()}
+
+    first = train()
+    path = checkpoint_path(run, data.split, "full", seed=0)
+    cut = _truncate(path)
+    capfd.readouterr()
+    again = train()
+    _set_aside_once(path, cut, capfd.readouterr().err, run_log())
+    assert again.keys() == first.keys() and all(torch.equal(again[k], first[k]) for k in first)

@@ -6,12 +6,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from hoilib.config.schema import ClaimsCfg
 from hoilib.measure import effects
 from hoilib.ordering import claims
 from hoilib.ordering.labels import cell_name
 
 UNSEEN = np.array([True] * 8 + [False] * 4)
 KIND = "MLP"
+RULES = ClaimsCfg()  # the schema's defaults: the rules chapter 5 runs under
 
 
 def _rows(gain_correct: float, gain_wrong: float, seeds=(0, 1, 2), noise=0.3):
@@ -73,13 +75,13 @@ def test_t_interval_and_worlds_needed():
 
 def test_a_large_consistent_gain_is_supported_and_a_null_is_ruled_out_at_the_documents_size():
     df, ap = _rows(gain_correct=8.0, gain_wrong=0.0)
-    j = claims.judged(ap, claims.text_pairs(KIND), UNSEEN)
+    j = claims.judged(ap, claims.text_pairs(KIND), UNSEEN, cfg=RULES)
     cw = j[(j.contrast == "correct - wrong") & (j.column == "unseen")].iloc[0]
     assert cw["mean"] == pytest.approx(8.0, abs=0.5) and cw.verdict == "supported"
     assert j[j.column == "unseen"].p_holm.ge(j[j.column == "unseen"].p).all()  # Holm only raises p
     assert (j[j.column != "unseen"].p_holm == j[j.column != "unseen"].p).all()  # secondary: own p
     df0, ap0 = _rows(gain_correct=0.0, gain_wrong=0.0, noise=0.05)
-    j0 = claims.judged(ap0, claims.text_pairs(KIND), UNSEEN)
+    j0 = claims.judged(ap0, claims.text_pairs(KIND), UNSEEN, cfg=RULES)
     cw0 = j0[(j0.contrast == "correct - wrong") & (j0.column == "unseen")].iloc[0]
     assert cw0.verdict == "ruled out at the predicted size" and cw0["rules out beyond"] < 3.1
     table = claims.verdict_table(j0)
@@ -91,13 +93,20 @@ def test_a_large_consistent_gain_is_supported_and_a_null_is_ruled_out_at_the_doc
 def test_the_control_needs_a_gain_on_validation_and_on_test():
     df, ap = _rows(gain_correct=5.0, gain_wrong=0.0)
     frame, aps = claims.text_frame(df, ap)
-    c = claims.control(frame, aps, KIND, "adapted", UNSEEN)
+    c = claims.control(frame, aps, KIND, consumer="adapted", unseen=UNSEEN, cfg=RULES)
     assert c["passes"] and c["validation gain"] == pytest.approx(5.0)
     assert c["validation classes"] == "pseudo-unseen"
     weak = df.assign(val_pseudo_unseen=30.0)  # validation saw no gain: the control fails
-    assert not claims.control(weak, ap, KIND, "adapted", UNSEEN)["passes"]
+    assert not claims.control(weak, ap, KIND, consumer="adapted", unseen=UNSEEN, cfg=RULES)[
+        "passes"
+    ]
     df2, ap2 = _rows(gain_correct=0.2, gain_wrong=0.0)
-    assert not claims.control(df2, ap2, KIND, "adapted", UNSEEN)["passes"]
+    assert not claims.control(df2, ap2, KIND, consumer="adapted", unseen=UNSEEN, cfg=RULES)[
+        "passes"
+    ]
+    # the margin is the claims section's: the same 0.2-point gain passes a rule asking for 0.1
+    small = RULES.model_copy(update={"control_margin": 0.1})
+    assert claims.control(df2, ap2, KIND, consumer="adapted", unseen=UNSEEN, cfg=small)["passes"]
     ctrl = pd.DataFrame([c | {"kind": "MLP"}, c | {"kind": "linear", "validation gain": 9.0}])
     assert claims.primary(ctrl) == "linear"
     assert claims.primary(ctrl.assign(passes=False)) is None
@@ -132,10 +141,24 @@ def test_the_summary_lists_each_seeds_strength():
     assert s["strength per seed"].iloc[1] == "t*=599, λ=0.5; t*=599, λ=0.5; t*=599, λ=0.5"
 
 
-def test_geometry_rule_uses_the_fixed_thresholds():
+def test_geometry_rule_uses_the_claims_sections_thresholds():
     geo = pd.DataFrame({"linear CKA": [0.99], "kNN overlap": [0.95]}, index=["corpus"])
-    assert claims.same_geometry(geo)
-    assert not claims.same_geometry(geo.assign(**{"kNN overlap": [0.5]}))
+    assert claims.same_geometry(geo, RULES)
+    assert not claims.same_geometry(geo.assign(**{"kNN overlap": [0.5]}), RULES)
+    strict = RULES.model_copy(update={"same_geometry_knn": 0.97})
+    assert not claims.same_geometry(geo, strict)
+    assert claims.geometry_rule(strict) == {"linear CKA": 0.95, "kNN overlap": 0.97}
+
+
+def test_the_bootstrap_settings_reach_every_interval():
+    """The claims section's draws and level, not a hidden default, make a contrast's interval."""
+    _, ap = _rows(gain_correct=3.0, gain_wrong=0.0)
+    pairs = claims.text_pairs(KIND)
+    wide = claims.judged(ap, pairs, UNSEEN, cfg=RULES)
+    narrow = claims.judged(ap, pairs, UNSEEN, cfg=RULES.model_copy(update={"level": 0.5}))
+    fewer = claims.judged(ap, pairs, UNSEEN, cfg=RULES.model_copy(update={"bootstrap_draws": 50}))
+    assert (narrow.hi - narrow.lo < wide.hi - wide.lo).all()
+    assert not np.allclose(fewer.lo, wide.lo) and np.allclose(fewer["mean"], wide["mean"])
 
 
 def test_same_scoring_lets_the_seed_free_frozen_row_stand_for_every_seed():

@@ -85,32 +85,44 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(
         {"run.run_dir": str(tmp_path / "run"), "ezhoi.epochs": 1, "diffusion.steps": 5}
     )
     world = prepare_world(cfg)
-    bb = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
+    bb = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
     backbone_file = tmp_path / "run" / "backbone" / "synth-clip.safetensors"
     split = "rf-uc"
-    data = split_data(cfg, world, bb, split)
+    data = split_data(cfg, world, bb, split=split)
     # the feature files (their markers are touched on reuse: prune keeps what was used last)
     features = {
         p: p.stat().st_mtime_ns for p in (tmp_path / "run" / "features").glob("*.safetensors")
     }
-    model, meta = train_or_load(cfg.ezhoi, cfg.run, bb, world, data, "full", 0)
+    model, meta = train_or_load(cfg.ezhoi, cfg.run, bb, world=world, data=data, name="full", seed=0)
     ckpt = tmp_path / "run" / "ezhoi" / f"{split}-full-seed0.safetensors"
-    space1 = textspace.extract(model, world, bb.tokenizer, ckpt)
-    diff1 = dstages.train_or_load(cfg.diffusion, cfg.run, space1, "adapted", 0, show_progress=False)
+    space1 = textspace.extract(model, world, bb.tokenizer, checkpoint=ckpt)
+    diff1 = dstages.train_or_load(
+        cfg.diffusion, cfg.run, space1, which="adapted", seed=0, show_progress=False
+    )
     stamp = {p: p.stat().st_mtime_ns for p in (backbone_file, ckpt)}
 
     # unchanged code: everything is loaded
     assert (
-        prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg)).fingerprint
+        prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg)).fingerprint
         == bb.fingerprint
     )
-    train_or_load(cfg.ezhoi, cfg.run, bb, world, split_data(cfg, world, bb, split), "full", 0)
+    train_or_load(
+        cfg.ezhoi,
+        cfg.run,
+        bb,
+        world=world,
+        data=split_data(cfg, world, bb, split=split),
+        name="full",
+        seed=0,
+    )
     assert {p: p.stat().st_mtime_ns for p in (backbone_file, ckpt)} == stamp
 
     _edit(code_copy / "models" / "ezhoi" / "train.py")
-    bb2 = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
-    data2 = split_data(cfg, world, bb2, split)
-    model2, meta2 = train_or_load(cfg.ezhoi, cfg.run, bb2, world, data2, "full", 0)
+    bb2 = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
+    data2 = split_data(cfg, world, bb2, split=split)
+    model2, meta2 = train_or_load(
+        cfg.ezhoi, cfg.run, bb2, world=world, data=data2, name="full", seed=0
+    )
     assert (
         backbone_file.stat().st_mtime_ns == stamp[backbone_file]
         and bb2.fingerprint == bb.fingerprint
@@ -125,10 +137,12 @@ def test_changed_training_code_retrains_ezhoi_and_reuses_backbone_and_features(
     # same seed, same data: the weights come out equal, yet the space and its diffusion model are new
     for k, v in model.trainable_state().items():
         assert torch.equal(v, model2.trainable_state()[k]), k
-    space2 = textspace.extract(model2, world, bb2.tokenizer, ckpt)
+    space2 = textspace.extract(model2, world, bb2.tokenizer, checkpoint=ckpt)
     assert space2.meta["weights_sha256"] == space1.meta["weights_sha256"]
     assert space2.fingerprint != space1.fingerprint
-    diff2 = dstages.train_or_load(cfg.diffusion, cfg.run, space2, "adapted", 0, show_progress=False)
+    diff2 = dstages.train_or_load(
+        cfg.diffusion, cfg.run, space2, which="adapted", seed=0, show_progress=False
+    )
     assert diff2.fingerprint == space2.fingerprint != diff1.fingerprint == space1.fingerprint
 
 

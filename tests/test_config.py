@@ -173,6 +173,18 @@ def test_every_numeric_parameter_has_a_range_and_the_constants_match_the_code():
         ("evaluation.umap_points", 3, 2),
         ("bridge.sweep_steps", [1, 2], [1, 0]),
         ("ezhoi.seeds", [3], []),
+        ("bridge.t_grid", [1, 999], [0]),
+        ("bridge.t_grid", [399], [399, 399]),
+        ("bridge.lambdas", [1.0], [0.0]),
+        ("consumers.steps", 1, 0),
+        ("consumers.held_out_share", 0.5, 1.0),
+        ("consumers.shrinkage", [0.0, 1.0], [1.5]),
+        ("consumers.hidden", [256, 256], []),
+        ("claims.control_margin", 0.0, -1.0),
+        ("claims.level", 0.5, 1.0),
+        ("claims.alpha", 0.01, 0.0),
+        ("claims.bootstrap_draws", 1, 0),
+        ("claims.same_geometry_knn", 1.0, 1.1),
     ],
 )
 def test_ranges_accept_their_bounds_and_refuse_beyond(name, good, bad):
@@ -212,3 +224,43 @@ def test_params_refuse_assignment_out_of_range():
 def test_synth_grid_is_the_default_book_value_for_value():
     """The sweep's aggregated table speaks for the default book only if the profiles agree."""
     assert load_profile("synth-grid") == load_profile("synth")
+
+
+def test_chapter_5s_settings_are_parameters_and_its_old_names_still_read(capsys, tmp_path):
+    """The strength grid, the consumers' fit and the claims' rules are sections of the schema;
+    the consumer settings' old names (evaluation.consumer_*, consumer_*) warn and still work."""
+    from hoilib.chapters import ch5_ordering
+    from hoilib.config import section_names
+
+    cfg = resolve("smoke", {"bridge.t_grid": [399], "claims.control_margin": 2.5})
+    assert cfg.bridge.t_grid == [399] and cfg.claims.control_margin == 2.5
+    assert cfg.updated({"bridge.lambdas": [0.5]}).bridge.lambdas == [0.5]
+    assert cfg.consumers.steps == 100  # the smoke profile's
+    for name in (*section_names("consumers"), *section_names("claims"), "bridge.t_grid"):
+        assert name in ch5_ordering.PARAMS and name in ch5_ordering.DECIDING + ("bridge.t_grid",)
+    assert parse_override("evaluation.consumer_steps=7") == ("consumers.steps", 7)
+    assert (
+        "'evaluation.consumer_steps' is deprecated, use 'consumers.steps'"
+        in capsys.readouterr().err
+    )
+    assert parse_override("consumer_batch=64") == ("consumers.batch", 64)
+    old = tmp_path / "old.yml"
+    old.write_text("evaluation:\n  consumer_steps: 9\n  consumer_hidden: [32]\n  capdec_steps: 5\n")
+    cfg = resolve(str(old))
+    assert (cfg.consumers.steps, cfg.consumers.hidden, cfg.evaluation.capdec_steps) == (9, [32], 5)
+    assert "'evaluation.consumer_hidden' is deprecated" in capsys.readouterr().err
+
+
+def test_a_bad_chapter_5_setting_is_one_line_naming_it(capsys):
+    for flag, says in (
+        (
+            "bridge.t_grid=[0, 399]",
+            "'bridge.t_grid' = [0, 399], expected a list of integers in [1, 999]",
+        ),
+        ("bridge.lambdas=0.5", "parameter 'bridge.lambdas' must be list[float], got float 0.5"),
+        ("claims.level=1.5", "'claims.level' = 1.5, expected a number in (0, 1)"),
+        ("consumers.shrinkage=[0.1, 0.1]", "expected distinct values"),
+    ):
+        assert main(["run", "--profile", "smoke", "--set", flag]) == 1
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and says in err, err

@@ -18,7 +18,7 @@ from hoilib.ordering.labels import cell_name
 @pytest.fixture(scope="module")
 def exp(tiny_experiment):
     cfg, world, data, ctx, run = tiny_experiment
-    return cfg.updated({"evaluation.consumer_steps": 40}), world, data, ctx, run
+    return cfg.updated({"consumers.steps": 40}), world, data, ctx, run
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +43,11 @@ def test_the_choice_is_a_bridge_with_the_best_validation_score_and_ties_go_to_th
     g.loc[(g.t_start == 199) & (g["lambda"] == 1.0), "pseudo-unseen"] = (
         5.0  # tie: 199 * 1 < 599 * .5
     )
-    c = strength.choose(g, {"seen": 0.0, "pseudo-unseen": 1.0})
+    c = strength.choose(g, {"seen": 0.0, "pseudo-unseen": 1.0}, "pseudo-unseen")
     assert (c.t_start, c.lam, c.by, c.gain) == (199, 1.0, "pseudo-unseen", 4.0)
-    flat = strength.choose(g.assign(**{"pseudo-unseen": np.nan}), {"seen": 0.5, "pseudo-unseen": 1})
+    flat = strength.choose(
+        g.assign(**{"pseudo-unseen": np.nan}), {"seen": 0.5, "pseudo-unseen": 1}, "pseudo-unseen"
+    )
     # no pseudo class: seen decides
     assert flat.by == "seen" and (flat.t_start, flat.lam) == grid[0]
     with pytest.raises(ValueError, match="by must be one of"):
@@ -62,7 +64,7 @@ def test_both_orders_get_the_strength_chosen_for_the_consistent_cell(exp, text):
     assert (per_consumer == 1).all().all()
     assert (rows[rows.diffusion == "none"].t_start == 0).all()
     grid = text["grid"]
-    n = len(strength.strengths(twobytwo.t_grid(ctx.frozen_test.shape[1])))
+    n = len(strength.grid_of(cfg.bridge, ctx.frozen_test.shape[1]))
     assert len(grid) == len(consumers.KINDS) * 2 * n  # both orders, consumers of adapted text
     assert set(grid.consumer) == {"adapted"}
     # the chosen strength has the best validation score of the consistent cell's grid
@@ -83,7 +85,7 @@ def test_no_bridge_prototypes_score_like_chapter_1(exp, text):
 
     cfg, world, data, ctx, run = exp
     sp = run.space
-    held = consumers.held_out_rows(sp.corpus_class, world.num_classes)
+    held = consumers.held_out_rows(sp.corpus_class, world.num_classes, cfg=cfg.consumers)
     z = F.normalize(sp.adapted_corpus[~held].double(), dim=-1)
     protos = F.normalize(
         consumers.class_means(z, sp.corpus_class[~held].long(), world.num_classes), dim=-1
@@ -140,7 +142,7 @@ def test_the_head_setting_bridges_both_orders_at_the_correct_orders_strength(exp
     from hoilib.ordering.methods import evaluate, ezhoi_head
 
     cfg, world, data, ctx, run = exp
-    out = head.run_orders(cfg, ctx, run, twobytwo.t_grid(run.vision.shape[1]))
+    out = head.run_orders(cfg, ctx, run)
     rows = out["rows"]
     assert list(rows.diffusion) == list(head.ORDERS)
     plain = evaluate(ctx, run.vision, run.space.adapted, ezhoi_head(run)).as_percent()
@@ -159,3 +161,21 @@ def test_validation_scores_split_trained_and_pseudo_unseen_classes(exp):
     logits = torch.randn(len(v.pairs), world.num_classes)
     scores = v.scores(score_logits(logits, v.pairs, world.classes))
     assert set(scores) == {"seen", "pseudo-unseen"} and np.isfinite(scores["seen"])
+
+
+def test_the_bridge_sections_t_grid_is_what_chapter_5_tries(exp):
+    """``--set bridge.t_grid=[399]``: the text-only consumers and the head try t* = 399 and the
+    noise-matched t* only, with the section's blend weights."""
+    from hoilib.config import resolve
+    from hoilib.models.diffusion.bridge import noise_matched_t
+
+    cfg, world, data, ctx, run = exp
+    assert resolve("smoke", {"bridge.t_grid": [399]}).bridge.t_grid == [399]
+    narrow = cfg.updated({"bridge.t_grid": [399], "bridge.lambdas": [0.5], "consumers.steps": 20})
+    tried = {399, noise_matched_t(ctx.frozen_test.shape[1])}
+    out = twobytwo.run_text(narrow, ctx, run)
+    assert set(out["grid"].t_start) == tried and set(out["grid"]["lambda"]) == {0.5}
+    bridged = out["rows"][out["rows"].diffusion != "none"]
+    assert set(bridged.t_start) <= tried and set(bridged["lambda"]) == {0.5}
+    heads = head.run_orders(narrow, ctx, run)["grid"]
+    assert set(heads.t_start) == tried and set(heads["lambda"]) == {0.5}

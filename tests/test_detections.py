@@ -310,13 +310,13 @@ def test_score_pairs_applies_prior(tmp_path, det_file, logit_scale):
     plain = PairSet(pairs.image, pairs.boxes_h, pairs.boxes_o, pairs.object)
     old, new = (
         _old_score_pairs(img, txt, plain, CLASSES, logit_scale),
-        score_pairs(img, txt, plain, CLASSES, logit_scale),
+        score_pairs(img, txt, plain, classes=CLASSES, logit_scale=logit_scale),
     )
     for f in ("image", "hoi", "score", "boxes_h", "boxes_o"):
         assert np.array_equal(getattr(old, f), getattr(new, f)), (
             f"no prior: {f} must be bit-identical to before"
         )
-    with_prior = score_pairs(img, txt, pairs, CLASSES, logit_scale)
+    with_prior = score_pairs(img, txt, pairs, classes=CLASSES, logit_scale=logit_scale)
     rows = np.repeat(np.arange(len(pairs)), class_mask(pairs, CLASSES).sum(1).numpy())
     base = old.score if logit_scale is not None else (old.score + 1.0) / 2.0
     assert np.array_equal(with_prior.hoi, old.hoi) and np.array_equal(with_prior.image, old.image)
@@ -341,7 +341,7 @@ class _StubModel(torch.nn.Module):
     def text_features(self):
         return self.txt
 
-    def visual_features(self, h, o, u, pad):
+    def visual_features(self, h, o, u, *, pad):
         return u
 
     def logits(self, v, t):

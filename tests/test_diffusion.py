@@ -37,9 +37,18 @@ def test_order_guard_refuses_a_mismatch_and_allows_it_when_asked(four_points):
         OrderError,
         match=r"learned the 'adapted' text space \(fingerprint space-A\).*space-B.*train EZ-HOI first",
     ):
-        bridge(diff, pts, diff.text_mean, "space-B")
+        bridge(diff, pts, diff.text_mean, "space-B", t_start=599, steps=5, recipe="direct")
     check_order(diff, "space-A")
-    out = bridge(diff, pts, diff.text_mean, "space-B", allow_mismatch=True)
+    out = bridge(
+        diff,
+        pts,
+        diff.text_mean,
+        "space-B",
+        t_start=599,
+        steps=5,
+        recipe="direct",
+        allow_mismatch=True,
+    )
     assert out.shape == pts.shape
 
 
@@ -47,7 +56,8 @@ def test_bridge_from_t_zero_returns_its_input(four_points):
     pts, diff = four_points
     x = torch.randn(5, 16) * 3
     assert torch.allclose(
-        bridge(diff, x, diff.text_mean, "space-A", t_start=0), F.normalize(x, dim=-1)
+        bridge(diff, x, diff.text_mean, "space-A", t_start=0, steps=5, recipe="direct"),
+        F.normalize(x, dim=-1),
     )
 
 
@@ -77,7 +87,8 @@ def test_checkpoint_roundtrip(four_points, tmp_path):
     again = dm.load(tmp_path / "d.safetensors")
     assert again.fingerprint == "space-A" and again.radius == pytest.approx(diff.radius)
     assert torch.allclose(
-        bridge(again, pts, again.text_mean, "space-A"), bridge(diff, pts, diff.text_mean, "space-A")
+        bridge(again, pts, again.text_mean, "space-A", t_start=599, steps=5, recipe="direct"),
+        bridge(diff, pts, diff.text_mean, "space-A", t_start=599, steps=5, recipe="direct"),
     )
     from hoilib import artifacts
 
@@ -105,9 +116,11 @@ def test_quality_measures_see_denoising_restore_the_class(four_points):
     from hoilib.models.diffusion.quality import denoising_accuracy, sample_stats
 
     data, cls = pts.repeat(8, 1), torch.arange(4).repeat(8)
-    st = sample_stats(diff, data, cls, pts, n=32, seed=0, n_permutations=20)
+    st = sample_stats(diff, data, cls, class_text=pts, n=32, seed=0, n_permutations=20)
     assert st["class_coherent"] == 1.0 and st["mean_nn_cos"] > 0.95
-    rows = denoising_accuracy(diff, data, cls, pts, "space-A", [0, 700], steps=5)
+    rows = denoising_accuracy(
+        diff, data, cls, class_text=pts, fingerprint="space-A", t_values=[0, 700], steps=5
+    )
     assert rows[0] == {"t": 0, "noised": 1.0, "denoised": 1.0}
     assert rows[1]["denoised"] >= rows[1]["noised"] and rows[1]["denoised"] > 0.9
 
@@ -115,7 +128,7 @@ def test_quality_measures_see_denoising_restore_the_class(four_points):
 def test_bridge_rejects_a_start_step_outside_the_schedule(four_points):
     pts, diff = four_points
     with pytest.raises(ValueError, match=r"t_start must be in \[0, 999\]"):
-        bridge(diff, pts, diff.text_mean, "space-A", t_start=1000)
+        bridge(diff, pts, diff.text_mean, "space-A", t_start=1000, steps=5, recipe="direct")
 
 
 @pytest.mark.parametrize("decay", [0.9, 0.0])

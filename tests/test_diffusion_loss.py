@@ -147,14 +147,15 @@ def test_a_tiny_model_trained_with_a_weighted_loss_reduces_it(loss):
 
 def test_checkpoints_keep_the_loss_and_old_ones_load_as_x0(tmp_path):
     diff = train("snr_x0", steps=2)
-    assert diff.prediction_type == "sample"  # every loss predicts x0: the bridge is unchanged
     dm.save(diff, tmp_path / "d.safetensors")
     again = dm.load(tmp_path / "d.safetensors")
-    assert again.loss == "snr_x0" and again.prediction_type == "sample"
+    assert again.loss == "snr_x0"
     x = torch.randn(3, 8)
     assert torch.equal(again.predict_x0(x, 300), diff.predict_x0(x, 300))
 
     tensors, meta = artifacts.load_tensors(tmp_path / "d.safetensors", "x", kind=dm.KIND)
+    # every loss predicts x0: the bridge is unchanged
+    assert meta["scheduler"]["prediction_type"] == "sample"
     old = {k: v for k, v in meta.items() if k != "loss"}  # a checkpoint from before the option
     artifacts.save_tensors(tmp_path / "old.safetensors", tensors, old)
     assert dm.load(tmp_path / "old.safetensors").loss == "x0"
@@ -193,8 +194,14 @@ def test_changing_the_loss_retrains_the_stage(tmp_path, monkeypatch):
     tiny |= {"diffusion.blocks": 1, "run.device": "cpu"}
     cfg, snr_cfg = resolve("smoke", tiny), resolve("smoke", {**tiny, "diffusion.loss": "snr_x0"})
     assert "loss" in cfg.diffusion.key()
-    first = ds.train_or_load(cfg.diffusion, cfg.run, space, "adapted", 0, show_progress=False)
-    reused = ds.train_or_load(cfg.diffusion, cfg.run, space, "adapted", 0, show_progress=False)
-    snr = ds.train_or_load(snr_cfg.diffusion, snr_cfg.run, space, "adapted", 0, False)
+    first = ds.train_or_load(
+        cfg.diffusion, cfg.run, space, which="adapted", seed=0, show_progress=False
+    )
+    reused = ds.train_or_load(
+        cfg.diffusion, cfg.run, space, which="adapted", seed=0, show_progress=False
+    )
+    snr = ds.train_or_load(
+        snr_cfg.diffusion, snr_cfg.run, space, which="adapted", seed=0, show_progress=False
+    )
     assert calls == ["x0", "snr_x0"]
     assert (first.loss, reused.loss, snr.loss) == ("x0", "x0", "snr_x0")

@@ -62,13 +62,13 @@ def _train_one(cfg, backbone, world, data, name):
     from hoilib.models.ezhoi.train import train_ezhoi
 
     torch.manual_seed(0)
-    model = no_dropout(build_model(cfg.ezhoi, backbone, world, ABLATIONS[name]))
+    model = no_dropout(build_model(cfg.ezhoi, backbone, world, flags=ABLATIONS[name]))
     hist = train_ezhoi(
         model,
         data.train.subset(np.arange(DDP_IMAGES)),
         data.val,
-        world.classes,
-        ~data.unseen,
+        classes=world.classes,
+        seen=~data.unseen,
         epochs=1,
         batch_images=DDP_BATCH,
         seed=0,
@@ -102,14 +102,14 @@ def child(argv=None) -> int:
         bb,
         world.train,
         world.train_pairs(),
-        Path(cfg.run.run_dir) / "features",
+        cache_dir=Path(cfg.run.run_dir) / "features",
         show_progress=False,
     )
     artifacts.save_tensors(
         out / f"features-rank{rank}.safetensors", feats, {"seconds": time.time() - t0}
     )
     # train features from the cache rank 0 wrote, test ones extracted
-    data = split_data(cfg, world, bb, cfg.world.split)
+    data = split_data(cfg, world, bb, split=cfg.world.split)
     for name in ABLATION_RUNS:
         state, hist = _train_one(cfg, bb, world, data, name)
         artifacts.save_tensors(
@@ -245,7 +245,7 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
     with one_thread():
         ref = _old_extract(bb, world.test, pairs, batch_size=20)
     folder = tmp_path / "w0"
-    entry = feature_entry(bb, world.test, pairs, kinds, folder)
+    entry = feature_entry(bb, world.test, pairs, kinds=kinds, folder=folder)
     assert entry.inputs == {
         "backbone": bb.fingerprint,
         "annotations": artifacts.sha256_file(world.test.path),
@@ -261,7 +261,7 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
         "crop": 1,
         "code": codekey.stage_digest("features"),
     }
-    bf16 = feature_entry(bb, world.test, pairs, kinds, folder, precision="bf16")
+    bf16 = feature_entry(bb, world.test, pairs, kinds=kinds, folder=folder, precision="bf16")
     assert bf16.key != entry.key
     # crops cut by Pillow in the loader, or from decoded images by tensor_crops (the GPU's path)
     for workers, path in ((0, "pil"), (2, "pil"), (0, "device"), (2, "device")):
@@ -270,7 +270,7 @@ def test_loader_features_match_the_single_loop_bit_for_bit(tiny_backbone, tmp_pa
                 bb,
                 world.test,
                 pairs,
-                tmp_path / f"w{workers}{path}",
+                cache_dir=tmp_path / f"w{workers}{path}",
                 batch_size=20,
                 num_workers=workers,
                 show_progress=False,
@@ -299,7 +299,13 @@ def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_pa
         match=rf"{world.test.path.name}: image {used[-1]}: image file not found: .*{last.name}",
     ):
         extract_pair_features(
-            bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False, crop_path=path
+            bb,
+            ds,
+            pairs,
+            cache_dir=tmp_path / "c",
+            num_workers=2,
+            show_progress=False,
+            crop_path=path,
         )
     # only a worker finds this one: its error must come back readable
     last.write_bytes(b"not an image")
@@ -308,7 +314,13 @@ def test_missing_or_broken_image_names_the_annotation_file(tiny_backbone, tmp_pa
         match=rf"{world.test.path.name}: image {used[-1]}: image file .*{last.name} cannot be read .*worker",
     ):
         extract_pair_features(
-            bb, ds, pairs, tmp_path / "c", num_workers=2, show_progress=False, crop_path=path
+            bb,
+            ds,
+            pairs,
+            cache_dir=tmp_path / "c",
+            num_workers=2,
+            show_progress=False,
+            crop_path=path,
         )
 
 
@@ -317,7 +329,12 @@ def test_two_process_extraction_equals_one_process(ddp_run, tiny_backbone, tmp_p
     world, bb = tiny_backbone
     with one_thread():
         single = extract_pair_features(
-            bb, world.train, world.train_pairs(), tmp_path, num_workers=0, show_progress=False
+            bb,
+            world.train,
+            world.train_pairs(),
+            cache_dir=tmp_path,
+            num_workers=0,
+            show_progress=False,
         )
     cached = list((Path(cfg.run.run_dir) / "features").glob("features-*.safetensors"))
     assert {p.name for p in cached} >= {
@@ -343,7 +360,7 @@ def test_ddp_epoch_keeps_ranks_equal_and_matches_one_process(ddp_run, tiny_backb
     out, cfg = ddp_run
     _, bb = tiny_backbone
     world = prepare_world(cfg)
-    data = split_data(cfg, world, bb, cfg.world.split)  # the features the two ranks cached
+    data = split_data(cfg, world, bb, split=cfg.world.split)  # the features the two ranks cached
     assert len(data.train) >= DDP_IMAGES
     ranks = [
         artifacts.load_tensors(out / f"train-{name.replace(' ', '_')}-rank{r}.safetensors")
@@ -378,13 +395,13 @@ def _train_loss(cfg, bb, world, data, name, state) -> float:
     from hoilib.models.ezhoi.train import class_objects, focal_loss, init_logit_bias, loss_mask
 
     torch.manual_seed(0)
-    model = build_model(cfg.ezhoi, bb, world, ABLATIONS[name]).eval()
+    model = build_model(cfg.ezhoi, bb, world, flags=ABLATIONS[name]).eval()
     train, cls_obj = data.train.subset(np.arange(DDP_IMAGES)), class_objects(world.classes)
     if state is None:
         init_logit_bias(model, train, cls_obj)
     else:
         model.load_state_dict(state)
-    logits = model(train.h, train.o, train.u, train.pad)
+    logits = model(train.h, train.o, train.u, pad=train.pad)
     return float(
         focal_loss(logits, train.targets, loss_mask(train, cls_obj, torch.as_tensor(~data.unseen)))
     )

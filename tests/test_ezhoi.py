@@ -37,7 +37,7 @@ def test_adapters_are_identity_at_init(train_mode):
 def test_prompt_gradients_reach_the_context_tokens_and_change_the_text(ez):
     world, bb, cfg = ez
     torch.manual_seed(0)
-    model = build_model(cfg.ezhoi, bb, world, ABLATIONS["full"])
+    model = build_model(cfg.ezhoi, bb, world, flags=ABLATIONS["full"])
     enc = model.text_encoder
     raw = model.raw_text()
     prompted = enc(use_prompts=True)
@@ -59,7 +59,7 @@ def test_prompt_gradients_reach_the_context_tokens_and_change_the_text(ez):
 
 def test_all_text_modules_off_gives_the_raw_space(ez):
     world, bb, cfg = ez
-    model = build_model(cfg.ezhoi, bb, world, ABLATIONS["frozen text"])
+    model = build_model(cfg.ezhoi, bb, world, flags=ABLATIONS["frozen text"])
     assert torch.allclose(model.text_features(), model.raw_text(), atol=1e-6)
     assert torch.allclose(model.raw_text(), bb.encode_text(world.prompts), atol=1e-5)
 
@@ -72,7 +72,7 @@ def test_dropping_positions_after_the_pooled_token_changes_nothing_that_is_read(
 
     world, bb, cfg = ez
     torch.manual_seed(0)
-    model = build_model(cfg.ezhoi, bb, world, ABLATIONS["full"])
+    model = build_model(cfg.ezhoi, bb, world, flags=ABLATIONS["full"])
     enc, clip = model.text_encoder, model.text_encoder._frozen()
     full = clip.positional_embedding.shape[0]
     pool = enc.tokens.argmax(-1) + enc.n_ctx
@@ -107,7 +107,7 @@ def test_unseen_labels_never_reach_the_loss(ez, trained_states):
     """Training with the unseen annotations left in gives bit-identical weights: they never reach the loss."""
     world, bb, cfg = ez
     split = _unseen_split(world)
-    data = split_data(cfg, world, bb, split)
+    data = split_data(cfg, world, bb, split=split)
     unseen = world.unseen(split)
     assert data.train.targets[..., torch.as_tensor(unseen)].sum() == 0
     assert data.val.targets[..., torch.as_tensor(unseen)].sum() == 0
@@ -116,7 +116,7 @@ def test_unseen_labels_never_reach_the_loss(ez, trained_states):
 
     pairs = world.train_pairs()
     feats = extract_pair_features(
-        bb, world.train, pairs, f"{cfg.run.run_dir}/features", show_progress=False
+        bb, world.train, pairs, cache_dir=f"{cfg.run.run_dir}/features", show_progress=False
     )
     leaky = pack_pairs(world.train, pairs, feats)  # unseen annotations still in the targets
     assert leaky.targets[..., torch.as_tensor(unseen)].sum() > 0
@@ -157,8 +157,8 @@ def test_extraction_is_deterministic_and_fingerprinted(ez, tmp_path):
     torch.manual_seed(0)
     model = build_model(cfg.ezhoi, bb, world)
     p1 = save_checkpoint(tmp_path / "a.safetensors", model, {})
-    s1 = textspace.extract(model, world, bb.tokenizer, p1)
-    s2 = textspace.extract(model, world, bb.tokenizer, p1)
+    s1 = textspace.extract(model, world, bb.tokenizer, checkpoint=p1)
+    s2 = textspace.extract(model, world, bb.tokenizer, checkpoint=p1)
     assert s1.fingerprint == s2.fingerprint
     for k in ("raw", "adapted", "raw_corpus", "adapted_corpus"):
         assert torch.equal(getattr(s1, k), getattr(s2, k))
@@ -167,7 +167,7 @@ def test_extraction_is_deterministic_and_fingerprinted(ez, tmp_path):
     with torch.no_grad():
         model.txtmem_adapter.up.bias.add_(0.01)
     p2 = save_checkpoint(tmp_path / "b.safetensors", model, {})
-    s3 = textspace.extract(model, world, bb.tokenizer, p2)
+    s3 = textspace.extract(model, world, bb.tokenizer, checkpoint=p2)
     assert s3.fingerprint != s1.fingerprint
     assert s3.meta["raw_fingerprint"] == s1.meta["raw_fingerprint"]
     saved = textspace.load(textspace.save(s3, tmp_path / "space.safetensors"))
@@ -184,7 +184,7 @@ def test_descriptor_features_are_stored_and_read_back_only_for_the_same_tower(
     calls = []
     encode = ezhoi_stage._closest_descriptors
     monkeypatch.setattr(
-        ezhoi_stage, "_closest_descriptors", lambda *a: calls.append(1) or encode(*a)
+        ezhoi_stage, "_closest_descriptors", lambda *a, **kw: calls.append(1) or encode(*a, **kw)
     )
     first = ezhoi_stage.descriptor_features(bb, world, folder=tmp_path)
     again = ezhoi_stage.descriptor_features(bb, world, folder=tmp_path)

@@ -66,7 +66,7 @@ def figure():
     sets, labels = _sets()
     return (
         interactive.joint_embedding(
-            sets, labels, CLASSES, UNSEEN, n_per_set=30, seed=0, title="joint"
+            sets, labels, CLASSES, unseen=UNSEEN, n_per_set=30, seed=0, title="joint"
         ),
         sets,
         labels,
@@ -99,11 +99,11 @@ def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
 def test_joint_embedding_is_deterministic_for_a_seed(figure):
     fig, sets, labels = figure
     again = interactive.joint_embedding(
-        sets, labels, CLASSES, UNSEEN, n_per_set=30, seed=0, title="joint"
+        sets, labels, CLASSES, unseen=UNSEEN, n_per_set=30, seed=0, title="joint"
     )
     assert again.to_json() == fig.to_json()
     other = interactive.joint_embedding(
-        sets, labels, CLASSES, UNSEEN, n_per_set=30, seed=1, title="joint"
+        sets, labels, CLASSES, unseen=UNSEEN, n_per_set=30, seed=1, title="joint"
     )
     assert other.to_json() != fig.to_json()
 
@@ -112,10 +112,17 @@ def test_joint_embedding_refuses_labels_that_do_not_fit():
     sets, labels = _sets()
     with pytest.raises(ValueError, match="one class per row"):
         interactive.joint_embedding(
-            sets, {**labels, "raw text": labels["raw text"][:5]}, CLASSES, UNSEEN, 30, 0
+            sets,
+            {**labels, "raw text": labels["raw text"][:5]},
+            CLASSES,
+            unseen=UNSEEN,
+            n_per_set=30,
+            seed=0,
         )
     with pytest.raises(ValueError, match="same groups"):
-        interactive.joint_embedding(sets, {"raw text": labels["raw text"]}, CLASSES, UNSEEN, 30, 0)
+        interactive.joint_embedding(
+            sets, {"raw text": labels["raw text"]}, CLASSES, unseen=UNSEEN, n_per_set=30, seed=0
+        )
 
 
 def test_umap_embedding_keeps_its_frame_for_current_callers():

@@ -165,12 +165,16 @@ def test_text_spaces_are_read_back_only_for_the_same_checkpoint(tiny_experiment,
     from hoilib.models.ezhoi.ezhoi_stage import checkpoint_path
 
     cfg, world, data, _, run = tiny_experiment
-    ckpt = checkpoint_path(cfg.run, data.split, "full", run.seed)
+    ckpt = checkpoint_path(cfg.run, data.split, "full", seed=run.seed)
     from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 
-    bb = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
-    first = textspace.extract_cached(run.model, world, bb.tokenizer, ckpt, tmp_path)
-    again = textspace.extract_cached(run.model, world, bb.tokenizer, ckpt, tmp_path)
+    bb = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
+    first = textspace.extract_cached(
+        run.model, world, bb.tokenizer, checkpoint=ckpt, folder=tmp_path
+    )
+    again = textspace.extract_cached(
+        run.model, world, bb.tokenizer, checkpoint=ckpt, folder=tmp_path
+    )
     assert torch.equal(first.adapted_corpus, again.adapted_corpus)
     assert first.fingerprint == again.fingerprint == run.space.fingerprint
     from hoilib import artifacts
@@ -179,5 +183,5 @@ def test_text_spaces_are_read_back_only_for_the_same_checkpoint(tiny_experiment,
     name = next(iter(tensors))
     tensors[name] = tensors[name] + 1e-3  # other weights under the same file stem
     other = artifacts.save_tensors(tmp_path / "moved" / ckpt.name, tensors, meta)
-    textspace.extract_cached(run.model, world, bb.tokenizer, other, tmp_path)
+    textspace.extract_cached(run.model, world, bb.tokenizer, checkpoint=other, folder=tmp_path)
     assert len(list(tmp_path.glob("*.safetensors"))) == 2  # one entry per checkpoint content

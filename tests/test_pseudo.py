@@ -67,7 +67,7 @@ def test_pseudo_unseen_labels_never_reach_the_loss(tiny_experiment, trained_stat
     noisy.targets = noisy.targets.clone()
     noisy.targets[..., pseudo] = 1.0 - noisy.targets[..., pseudo]
     assert len(pseudo) and not torch.equal(noisy.targets, data.train.targets)
-    bb = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
+    bb = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
     out = trained_states(cfg, bb, world, (data.train, noisy), data.val, data.trained, epochs=1)
     for k in out[0]:
         assert torch.equal(out[0][k], out[1][k]), k

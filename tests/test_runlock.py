@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from hoilib import cache
 from hoilib.cli import main
 from hoilib.errors import ConfigError
 from hoilib.pipeline.runlock import LOCK_NAME, folder_lock
@@ -80,3 +81,46 @@ def test_wait_waits_for_the_holder_and_the_lock_is_released_on_error(tmp_path):
     with folder_lock(tmp_path), pytest.raises(ConfigError, match="is in use by process"):
         with folder_lock(tmp_path):
             pass
+
+
+def _prunable(run_dir: Path) -> Path:
+    """A run folder whose cache holds a keyed file no marker owns: what a stage wrote before its marker."""
+    cache.Entry(run_dir / "cache", "t", {"a": 1}, keyed=True).value(lambda: [1])
+    half_written = run_dir / "cache" / "t-0123456789abcdef.json"
+    half_written.write_text("{}")
+    return half_written
+
+
+def test_cache_prune_refuses_while_a_run_holds_the_folder(tmp_path, capfd):
+    run_dir = tmp_path / "run"
+    half_written = _prunable(run_dir)
+    holder = _holder(run_dir, 60)
+    try:
+        rc = main(["cache", "prune", "--profile", "smoke", "--set", f"run.run_dir={run_dir}"])
+        out, err = capfd.readouterr()
+        lines = [ln for ln in err.splitlines() if ln.strip()]
+        assert rc == 1 and "Traceback" not in out + err
+        assert len(lines) == 1 and f"is in use by process {holder.pid} on" in lines[0], err
+        assert "cache prune" in lines[0] and "--wait" in lines[0]
+        assert half_written.is_file()  # the running stage's file is left alone
+    finally:
+        holder.kill()
+        holder.wait()
+
+
+def test_cache_prune_wait_prunes_once_the_run_lets_go(tmp_path, capfd):
+    run_dir = tmp_path / "run"
+    half_written = _prunable(run_dir)
+    holder = _holder(run_dir, 1.0)
+    try:
+        rc = main(
+            ["cache", "prune", "--wait", "--profile", "smoke", "--set", f"run.run_dir={run_dir}"]
+        )
+        out, _ = capfd.readouterr()
+        # it waited: the holder had let go (and so ended) before prune took the lock
+        assert holder.poll() is not None and rc == 0
+        assert "waiting for it to finish" in out and "removed 1 entries" in out
+        assert not half_written.exists() and not (run_dir / LOCK_NAME).exists()
+    finally:
+        holder.kill()
+        holder.wait()

@@ -59,7 +59,7 @@ def test_each_notebook_opens_its_chapter_with_one_call(path):
         for c in json.loads(path.read_text())["cells"]
         if c["cell_type"] == "code"
     ]
-    opens = [c for c in code if "open_chapter(profile, params, chapter, overrides)" in c]
+    opens = [c for c in code if "open_chapter(profile, params, chapter, overrides=overrides)" in c]
     assert len(opens) == 1 and code.index(opens[0]) == 1, (
         f"{path.name}: the cell after the parameters opens the chapter"
     )

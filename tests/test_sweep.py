@@ -358,7 +358,7 @@ def test_vary_plans_one_folder_per_combination_and_shares_stages_across_splits(t
 
     vary = parse_vary(["world.seed=0,1", "world.split=rf-uc,uv"])
     assert vary == {"world.seed": [0, 1], "world.split": ["rf-uc", "uv"]}
-    plan = plan_runs(["smoke"], None, {}, tmp_path, vary)
+    plan = plan_runs(["smoke"], None, {}, root=tmp_path, vary=vary)
     dirs = [Path(cfg.run.run_dir).name for *_, cfg in plan]
     assert dirs == [
         "smoke-world_seed0-split_rf-uc",

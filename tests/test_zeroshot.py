@@ -26,7 +26,7 @@ def _toy():
 
 def test_scores_only_classes_of_the_pair_object():
     classes, pairs, _ = _toy()
-    dets = score_pairs(torch.randn(4, 8), torch.randn(4, 8), pairs, classes)
+    dets = score_pairs(torch.randn(4, 8), torch.randn(4, 8), pairs, classes=classes)
     objs = np.array([o for _, o in classes])[dets.hoi]
     assert np.array_equal(objs, pairs.object[np.repeat(np.arange(4), 2)])
     sums = np.bincount(np.repeat(np.arange(4), 2), weights=dets.score)
@@ -37,8 +37,8 @@ def test_perfect_text_gives_perfect_map_and_shuffled_does_not():
     classes, pairs, gt = _toy()
     text = torch.eye(4)
     img = text[[0, 3, 1, 2]]  # each pair's feature equals its class's text feature
-    assert zero_shot_map(img, text, pairs, classes, gt).full == 1.0
-    ctrl = shuffled_control(img, text, pairs, classes, gt, repeats=6, seed=0)
+    assert zero_shot_map(img, text, pairs, classes=classes, gt=gt).full == 1.0
+    ctrl = shuffled_control(img, text, pairs, classes=classes, gt=gt, repeats=6, seed=0)
     assert ctrl.mean() < 1.0
 
 
@@ -71,12 +71,12 @@ def test_feature_cache_reused_and_keyed_by_boxes(tiny_backbone, tmp_path):
     world, bb = tiny_backbone
     pairs = world.test_pairs()
     sub = PairSet(pairs.image[:10], pairs.boxes_h[:10], pairs.boxes_o[:10], pairs.object[:10])
-    f1 = extract_pair_features(bb, world.test, sub, tmp_path, show_progress=False)
+    f1 = extract_pair_features(bb, world.test, sub, cache_dir=tmp_path, show_progress=False)
     assert len(list(tmp_path.glob("features-*.safetensors"))) == 1
-    f2 = extract_pair_features(bb, world.test, sub, tmp_path, show_progress=False)
+    f2 = extract_pair_features(bb, world.test, sub, cache_dir=tmp_path, show_progress=False)
     assert all(torch.equal(f1[k], f2[k]) for k in f1)
     moved = PairSet(sub.image, sub.boxes_h + 1.0, sub.boxes_o, sub.object)
-    extract_pair_features(bb, world.test, moved, tmp_path, show_progress=False)
+    extract_pair_features(bb, world.test, moved, cache_dir=tmp_path, show_progress=False)
     assert len(list(tmp_path.glob("features-*.safetensors"))) == 2
     assert f1["union"].shape == (10, bb.embed_dim)
 

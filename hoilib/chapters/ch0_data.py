@@ -31,7 +31,7 @@ PARAMS = (
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DataChapter(ChapterResult):
     statistics: pd.DataFrame  # one row per statistic of the world
     classes: pd.DataFrame  # per class: name, train and test counts, rare
@@ -53,8 +53,8 @@ class DataChapter(ChapterResult):
 def run(ch: Chapter) -> DataChapter:
     h = ch.backbone.history
     return DataChapter(
-        ch.world.statistics(),
-        ch.world.class_table(),
-        ch.backbone.describe(),
-        list(h["losses"]) if h else None,
+        statistics=ch.world.statistics(),
+        classes=ch.world.class_table(),
+        backbone=ch.backbone.describe(),
+        pretraining_losses=list(h["losses"]) if h else None,
     )

@@ -38,7 +38,7 @@ PARAMS = (
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class GapChapter(ChapterResult):
     pairs: PairSet  # every candidate (human, object) test pair
     feats: dict[str, torch.Tensor]  # crop kind -> (P, D) frozen image features of the pairs
@@ -81,7 +81,7 @@ class GapChapter(ChapterResult):
 
 def run(ch: Chapter) -> GapChapter:
     cfg, world, backbone = ch.cfg, ch.world, ch.backbone
-    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, backbone)
+    pairs, feats = features_of_test_pairs(cfg.backbone, cfg.run, world, backbone=backbone)
     text = backbone.encode_text(world.prompts)
     pos, pos_cls = annotated_pairs(world.test, pairs)
     img_pos, txt_pos = feats["union"][pos], text[pos_cls]
@@ -120,21 +120,23 @@ def run(ch: Chapter) -> GapChapter:
         logit_scale=scale,
     )
     return GapChapter(
-        pairs,
-        feats,
-        len(pos),
-        len(world.prompts),
-        summary,
-        cosines,
-        umap,
-        pd.DataFrame(rows).T.round(2),
-        ctrl,
-        shift,
-        object_verb_accuracy(world, pairs, feats["union"], text, backbone, pos, pos_cls),
+        pairs=pairs,
+        feats=feats,
+        n_annotated=len(pos),
+        n_prompts=len(world.prompts),
+        summary=summary,
+        cosines=cosines,
+        umap=umap,
+        zero_shot=pd.DataFrame(rows).T.round(2),
+        shuffled=ctrl,
+        shift=shift,
+        parts=object_verb_accuracy(
+            world, pairs, feats["union"], text=text, backbone=backbone, pos=pos, pos_cls=pos_cls
+        ),
     )
 
 
-def object_verb_accuracy(world, pairs, feats, text, backbone, pos, pos_cls) -> pd.DataFrame:
+def object_verb_accuracy(world, pairs, feats, *, text, backbone, pos, pos_cls) -> pd.DataFrame:
     """Frozen CLIP's zero-shot accuracy (%) on the annotated test pairs' union crops, split in two.
 
     Object: the top of the prompts 'a photo of a {object}'. Verb given the object: only the

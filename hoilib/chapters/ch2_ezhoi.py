@@ -29,7 +29,7 @@ PARAMS = ("world.split", *section_names("ezhoi"), "run.seed", "run.device")
 COLS = ("full", "seen", "unseen", "rare", "non_rare")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class EZHOIChapter(ChapterResult):
     split: str
     split_line: str  # the split, its unseen classes and the image counts, in words
@@ -73,8 +73,8 @@ def frozen_baseline(world: World, backbone: Backbone, data: SplitData) -> dict:
         data.test_feats["union"],
         backbone.encode_text(world.prompts),
         data.test_pairs,
-        world.classes,
-        world.test.ground_truth(),
+        classes=world.classes,
+        gt=world.test.ground_truth(),
         rare=world.rare,
         unseen=data.unseen,
         logit_scale=scale,
@@ -87,7 +87,14 @@ def run_grid(ch: Chapter, names, seeds):
     desc = descriptor_features(ch.backbone, ch.world, folder=textspace.folder(ch.cfg.run))
     models = {
         (name, int(seed)): train_or_load(
-            ch.cfg.ezhoi, ch.cfg.run, ch.backbone, ch.world, ch.data, name, int(seed), desc
+            ch.cfg.ezhoi,
+            ch.cfg.run,
+            ch.backbone,
+            world=ch.world,
+            data=ch.data,
+            name=name,
+            seed=int(seed),
+            desc=desc,
         )
         for name in names
         for seed in seeds
@@ -131,5 +138,9 @@ def run(ch: Chapter) -> EZHOIChapter:
         f"{len(d.test)} test images"
     )
     return EZHOIChapter(
-        cfg.world.split, line, results, histories, frozen_baseline(ch.world, ch.backbone, d)
+        split=cfg.world.split,
+        split_line=line,
+        results=results,
+        histories=histories,
+        baseline=frozen_baseline(ch.world, ch.backbone, d),
     )

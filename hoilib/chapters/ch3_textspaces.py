@@ -35,7 +35,7 @@ GAP_KEYS = [
 ]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextSpaceChapter(ChapterResult):
     checkpoint: str  # the chapter 2 checkpoint (first seed, full model) the spaces come from
     space: textspace.TextSpace
@@ -113,10 +113,16 @@ def run(ch: Chapter) -> TextSpaceChapter:
     cfg, world, data = ch.cfg, ch.world, ch.data
     seed = int(cfg.ezhoi.seeds[0])
     # chapter 2's checkpoint
-    model, _ = train_or_load(cfg.ezhoi, cfg.run, ch.backbone, world, data, "full", seed)
-    ckpt = checkpoint_path(cfg.run, cfg.world.split, "full", seed)
+    model, _ = train_or_load(
+        cfg.ezhoi, cfg.run, ch.backbone, world=world, data=data, name="full", seed=seed
+    )
+    ckpt = checkpoint_path(cfg.run, cfg.world.split, "full", seed=seed)
     space = textspace.extract_cached(
-        model, world, ch.backbone.tokenizer, ckpt, stage_root(cfg.run) / "textspace"
+        model,
+        world,
+        ch.backbone.tokenizer,
+        checkpoint=ckpt,
+        folder=stage_root(cfg.run) / "textspace",
     )
     pos, pos_cls = annotated_pairs(world.test, data.test_pairs)
     vis_raw, vis_adapted = data.test_feats["union"][pos], pair_visual_features(model, data)[pos]
@@ -149,14 +155,14 @@ def run(ch: Chapter) -> TextSpaceChapter:
     }
     labels = {"raw text": cc, "adapted text": cc, "frozen vision": pos_cls, "model vision": pos_cls}
     return TextSpaceChapter(
-        ckpt.name,
-        space,
-        textspace.movement(space),
-        np.asarray(data.unseen),
-        measures["gaps"],
-        sets,
-        {k: np.asarray(v) for k, v in labels.items()},
-        measures["geometry"],
+        checkpoint=ckpt.name,
+        space=space,
+        movement=textspace.movement(space),
+        unseen=np.asarray(data.unseen),
+        gaps=measures["gaps"],
+        sets=sets,
+        labels={k: np.asarray(v) for k, v in labels.items()},
+        geometry=measures["geometry"],
     )
 
 
@@ -166,7 +172,7 @@ def joint_figure(ch: Chapter, res: TextSpaceChapter):
         res.sets,
         res.labels,
         ch.world.class_names(),
-        res.unseen,
+        unseen=res.unseen,
         **umap_fit.run_settings(ch.cfg),
         title="raw text, adapted text, frozen and model vision (one UMAP fit)",
     )

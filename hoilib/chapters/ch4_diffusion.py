@@ -22,7 +22,7 @@ PARAMS = ("ezhoi.seeds", *section_names("diffusion"), "run.seed", "world.split")
 DENOISE_T = (0, 200, 400, 600, 800, 999)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class DiffusionChapter(ChapterResult):
     runs: list[SeedRun]
     # sample quality of each model of the first seed (rows: measure, columns: model)
@@ -89,7 +89,7 @@ def quality(cfg, run: SeedRun) -> tuple[pd.DataFrame, dict]:
             d,
             space_vectors(sp, d.space)[0],
             sp.corpus_class,
-            text,
+            class_text=text,
             n=cfg.diffusion.samples,
             seed=cfg.run.seed,
         )
@@ -97,7 +97,7 @@ def quality(cfg, run: SeedRun) -> tuple[pd.DataFrame, dict]:
             d,
             space_vectors(sp, other)[0],
             sp.corpus_class,
-            text,
+            class_text=text,
             n=cfg.diffusion.samples,
             seed=cfg.run.seed,
         )
@@ -118,13 +118,19 @@ def denoising(cfg, run: SeedRun) -> dict:
         vecs, fp = space_vectors(run.space, d.space)
         text = run.space.adapted if d.space == "adapted" else run.space.raw
         out[d.space] = denoising_accuracy(
-            d, vecs, run.space.corpus_class, text, fp, DENOISE_T, seed=cfg.run.seed
+            d,
+            vecs,
+            run.space.corpus_class,
+            class_text=text,
+            fingerprint=fp,
+            t_values=DENOISE_T,
+            seed=cfg.run.seed,
         )
     return out
 
 
 def run(ch: Chapter) -> DiffusionChapter:
-    runs = seed_runs(ch.cfg, ch.backbone, ch.world, ch.data)
+    runs = seed_runs(ch.cfg, ch.backbone, ch.world, data=ch.data)
     first = runs[0]
 
     def measures() -> dict:
@@ -133,7 +139,9 @@ def run(ch: Chapter) -> DiffusionChapter:
 
     # Sampling both models of the first seed is what a warm rebuild would otherwise redo.
     m = memo.cached(ch, "ch4-measures", measures, __name__, space=first.space.fingerprint)
-    return DiffusionChapter(runs, m["quality"], m["nn_cos"], m["denoising"])
+    return DiffusionChapter(
+        runs=runs, quality=m["quality"], nn_cos=m["nn_cos"], denoising=m["denoising"]
+    )
 
 
 def smoothed(values, window: int = 50) -> np.ndarray:

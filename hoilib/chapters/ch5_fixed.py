@@ -11,13 +11,21 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from hoilib.config.schema import ClaimsCfg
 from hoilib.measure.summary import mean_std
 from hoilib.ordering import claims
-from hoilib.ordering.labels import CORRECT, WRONG
-from hoilib.ordering.methods import METHODS
+from hoilib.ordering.labels import (
+    BY_LABEL,
+    CORRECT,
+    FROZEN_CLIP,
+    MAP_COLS,
+    NONE,
+    SOFTMAX,
+    UNSEEN_FIRST,
+    WRONG,
+    fixed_pairs,
+)
 
-NONE = "EZ-HOI, no bridge"
-SOFTMAX = "EZ-HOI, softmax at CLIP's temperature"
 # The design document's results table, labelled hypothetical there (HICO-DET-scale numbers nobody measured).
 HYPOTHETICAL = pd.DataFrame(
     {
@@ -30,13 +38,6 @@ HYPOTHETICAL = pd.DataFrame(
 )
 
 
-FIXED_PAIRS = {  # the design document's rows at its fixed t*, read with the same verdict rule
-    "correct - wrong": (WRONG, CORRECT),
-    "correct - no bridge": (NONE, CORRECT),
-    "wrong - no bridge": (NONE, WRONG),
-}
-
-
 @dataclass
 class FixedTable:
     """The fixed-t* rows: one per (method, seed), mAP (%), with their per-class APs."""
@@ -46,27 +47,27 @@ class FixedTable:
     ap: dict
     unseen: np.ndarray
     n_seeds: int
+    claims: ClaimsCfg  # the verdicts' bootstrap, level and alpha
 
     @property
     def means(self) -> pd.DataFrame:
-        return self.per_seed.groupby("method", sort=False)[["full", "seen", "unseen"]].mean()
+        return self.per_seed.groupby("method", sort=False)[list(MAP_COLS)].mean()
 
     def table(self) -> pd.DataFrame:
-        t = mean_std(self.per_seed, by="method", cols=("full", "seen", "unseen"))
-        t.insert(0, "what it is", [METHODS[m] for m in t.index])
+        t = mean_std(self.per_seed, by="method", cols=MAP_COLS)
+        t.insert(0, "what it is", [BY_LABEL[m].what for m in t.index])
         return t
 
     def bars_frame(self) -> pd.DataFrame:
-        return self.per_seed[self.per_seed.method != "frozen CLIP, no bridge"]
+        return self.per_seed[self.per_seed.method != FROZEN_CLIP.label]
 
     def baseline(self) -> dict:
-        return {c: float(self.means.loc[NONE, c]) for c in ("seen", "unseen")}
+        return {c: float(self.means.loc[NONE.label, c]) for c in ("seen", "unseen")}
 
     def side_by_side(self) -> pd.DataFrame:
-        hyp = HYPOTHETICAL[["unseen", "seen", "full"]].rename_axis("setting")
-        ours = self.means.loc[[NONE, WRONG, CORRECT], ["unseen", "seen", "full"]].set_axis(
-            hyp.index
-        )
+        hyp = HYPOTHETICAL[list(UNSEEN_FIRST)].rename_axis("setting")
+        rows = [m.label for m in (NONE, WRONG, CORRECT)]
+        ours = self.means.loc[rows, list(UNSEEN_FIRST)].set_axis(hyp.index)
         side = pd.concat(
             {
                 "hypothetical (design document, not measured)": hyp,
@@ -81,12 +82,13 @@ class FixedTable:
     def same_scoring(self) -> pd.DataFrame:
         """EZ-HOI minus frozen CLIP, both scored by softmax at CLIP's temperature (b - a)."""
         return claims.same_scoring(
-            self.per_seed, self.ap, "frozen CLIP, no bridge", SOFTMAX, self.unseen
+            self.per_seed, self.ap, FROZEN_CLIP.label, SOFTMAX.label, self.unseen
         )
 
     def sweep_baseline(self, seed: int) -> dict:
-        row = self.per_seed[(self.per_seed.method == NONE) & (self.per_seed.seed == seed)]
+        row = self.per_seed[(self.per_seed.method == NONE.label) & (self.per_seed.seed == seed)]
         return {c: float(row.iloc[0][c]) for c in ("unseen", "seen")}
 
     def judged(self) -> pd.DataFrame:
-        return claims.judged(self.ap, FIXED_PAIRS, self.unseen)
+        # the design document's rows at its fixed t*, read with the same verdict rule
+        return claims.judged(self.ap, fixed_pairs(), self.unseen, cfg=self.claims)

@@ -1,8 +1,10 @@
 """Chapter 5: does the bridge help only when its diffusion model learned the adapted space? The ordering experiment.
 
-The experiment lives in ``hoilib.ordering`` (consumers, strength choice, claims, tables);
+The experiment lives in ``hoilib.ordering`` (consumers, strength choice, claims, the experiment);
 this module runs it over the seeds, keeps its results in one object and says what they
 mean in computed sentences. The design document's hypothetical table is typed once here.
+Every setting that decides the answer is a parameter of the ``bridge``, ``consumers`` and
+``claims`` sections (``DECIDING``), shown by ``deciding_settings``.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import numpy as np
 import pandas as pd
 
 from hoilib.chapters import explorer_figure, interactive, memo, umap_fit
-from hoilib.chapters.ch5_fixed import NONE, FixedTable
+from hoilib.chapters.ch5_fixed import FixedTable
 from hoilib.chapters.notebook import Chapter, ChapterResult
-from hoilib.config import section_names
+from hoilib.config import Params, section_names
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_runs
-from hoilib.ordering import claims, dose, twobytwo
-from hoilib.ordering.labels import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
+from hoilib.ordering import claims, dose, labels, twobytwo
+from hoilib.ordering.experiment import OrderingTables, compute_tables
+from hoilib.ordering.labels import MAP_COLS
 from hoilib.ordering.methods import Context, bridged, make_context, method_features
-from hoilib.ordering.tables import compute_tables
+from hoilib.ordering.strength import t_grid
 
 NAME = "05_evaluation"
 NEEDS_SPLIT = True
@@ -29,9 +32,8 @@ PARAMS = (
     "ezhoi.seeds",
     "ezhoi.pseudo_unseen_share",
     "ezhoi.bridge_val_fraction",
-    "evaluation.consumer_steps",
-    "evaluation.consumer_hidden",
-    "evaluation.consumer_batch",
+    *section_names("consumers"),
+    *section_names("claims"),
     "evaluation.dose_alphas",
     *section_names("bridge"),
     "evaluation.capdec_steps",
@@ -43,15 +45,20 @@ PARAMS = (
     "run.seed",
     "world.pair_source",
 )
-SHORT = {
-    "none": NONE,
-    "wrong": WRONG,
-    "correct": CORRECT,
-    "wrong_matched": WRONG_MATCHED,
-    "correct_matched": CORRECT_MATCHED,
-    "frozen": "frozen CLIP, no bridge",
-    "raw_everywhere": "frozen CLIP + raw-trained bridge (raw everywhere)",
-}
+# the settings that decide the chapter's answer: what is tried, how each consumer is fitted, the rules
+DECIDING = (
+    "bridge.t_grid",
+    "bridge.lambdas",
+    "bridge.strength_by",
+    "bridge.steps",
+    "bridge.recipe",
+    *section_names("consumers"),
+    *section_names("claims"),
+    "evaluation.dose_alphas",
+)
+# the fixed-t* rows whose means the prose reads, as '<Method.key>_<column>'
+SHORT = (labels.NONE, labels.WRONG, labels.CORRECT, labels.WRONG_MATCHED, labels.CORRECT_MATCHED)
+SHORT += (labels.FROZEN_CLIP, labels.RAW_EVERYWHERE)
 
 
 @dataclass
@@ -59,9 +66,10 @@ class OrderingChapter(ChapterResult):
     profile: str
     ctx: Context
     runs: list[SeedRun]
-    t: dict  # ``ordering.tables.compute_tables``'s frames and per-class APs
+    tables: OrderingTables  # every table of the experiment (``ordering.experiment``)
+    cfg: Params  # the run's parameters (the rules read ``cfg.claims``)
     guard: str = ""  # what the order guard says when nobody asked for the mismatch
-    # (method, seed) -> (features, text): the joint picture
+    # (Method, seed) -> (features, text): the joint picture
     feats: dict = field(default_factory=dict)
     bridge: dict = field(default_factory=dict)  # the fixed-t* rows' bridge settings
 
@@ -72,17 +80,24 @@ class OrderingChapter(ChapterResult):
 
     @property
     def controls(self) -> pd.DataFrame:
-        return self.t["controls"]
+        return self.tables.controls
 
     @property
     def primary(self) -> str | None:
         return claims.primary(self.controls)
 
     def judged(self, kind: str, consumer: str = "adapted") -> pd.DataFrame:
-        return claims.judged(self.t["text_ap"], claims.text_pairs(kind, consumer), self.unseen)
+        pairs = claims.text_pairs(kind, consumer)
+        return claims.judged(self.tables.text_ap, pairs, self.unseen, cfg=self.cfg.claims)
 
     def head_judged(self) -> pd.DataFrame:
-        return claims.judged(self.t["head_ap"], claims.head_pairs(), self.unseen)
+        return claims.judged(
+            self.tables.head_ap, claims.head_pairs(), self.unseen, cfg=self.cfg.claims
+        )
+
+    def deciding_settings(self) -> pd.DataFrame:
+        """The settings that decided this chapter's answer (``deciding_settings``)."""
+        return deciding_settings(self.cfg, int(self.ctx.frozen_test.shape[1]))
 
     def control_table(self) -> pd.DataFrame:
         c = self.controls.copy()
@@ -100,7 +115,7 @@ class OrderingChapter(ChapterResult):
     def every_consumer(self) -> pd.DataFrame:
         """Unseen correct-minus-wrong of every adapted-text consumer, the control's result beside it."""
         rows = []
-        for kind in dict.fromkeys(self.t["text"].kind):
+        for kind in dict.fromkeys(self.tables.text.kind):
             j = self.judged(kind)
             r = j[(j.contrast == "correct - wrong") & (j.column == "unseen")].iloc[0]
             ok = self.controls[(self.controls.kind == kind) & (self.controls.consumer == "adapted")]
@@ -118,11 +133,11 @@ class OrderingChapter(ChapterResult):
         """The chapter's answer in one computed sentence (the book's first page repeats it)."""
         kind = self.primary
         if kind is None:
-            c = self.t["controls"]
+            c = self.tables.controls
             best = c[c.consumer == "adapted"].sort_values("validation gain").iloc[-1]
             return (
                 "no text-only consumer passed the positive control (its consistent bridge did not "
-                f"beat no bridge by {claims.CONTROL_MARGIN:g} point on validation and on the test "
+                f"beat no bridge by {self.cfg.claims.control_margin:g} point on validation and on the test "
                 f"set; the best on validation, {best.kind} fitted on adapted text, gained "
                 f"{best['validation gain']:+.2f} points there and {best['test Unseen gain']:+.2f} "
                 f"Unseen points on the test set, interval {best.lo:+.2f} to {best.hi:+.2f}), so "
@@ -142,8 +157,8 @@ class OrderingChapter(ChapterResult):
     def strength_grid(self, kind: str | None = None, setting: str = "text") -> pd.DataFrame:
         """Correct minus wrong at every (t*, lambda), mean over seeds: validation and test Unseen."""
         if setting != "text":
-            return twobytwo.correct_minus_wrong(self.t["head_grid"])
-        g = self.t["text_grid"]
+            return twobytwo.correct_minus_wrong(self.tables.head_grid)
+        g = self.tables.text_grid
         return twobytwo.correct_minus_wrong(
             g[(g.kind == (kind or self.primary)) & (g.consumer == "adapted")]
         )
@@ -151,87 +166,72 @@ class OrderingChapter(ChapterResult):
     def chosen_strengths(self, kind: str | None = None, setting: str = "text") -> pd.DataFrame:
         """The strength validation chose for the consistent cell, per seed."""
         if setting == "text":
-            d = twobytwo.consistent_cell(self.t["text"], kind or self.primary)
+            d = twobytwo.consistent_cell(self.tables.text, kind or self.primary)
         else:
-            d = self.t["head"][self.t["head"].diffusion == "adapted"]
+            d = self.tables.head[self.tables.head.diffusion == "adapted"]
         return d[["seed", "t_start", "lambda"]]
 
     def transfer(self) -> pd.DataFrame:
-        t = claims.transfer(self.t["text_grid"], self.t["text"])
-        return claims.transfer_summary(t)
+        choices = claims.transfer(self.tables.text_grid, self.tables.text)
+        return claims.transfer_summary(choices)
 
     def dose_summary(self) -> pd.DataFrame:
-        return dose.summary(self.t["dose"], self.t["dose_ap"], self.unseen)
+        return dose.summary(self.tables.dose, self.tables.dose_ap, self.unseen, cfg=self.cfg.claims)
 
     # ---- the design document's fixed-t* table -----------------------------------------
     @property
     def fixed(self) -> FixedTable:
         return FixedTable(
-            self.profile, self.t["per_seed"], self.t["ap"], self.unseen, len(self.runs)
+            self.profile,
+            self.tables.per_seed,
+            self.tables.ap,
+            self.unseen,
+            len(self.runs),
+            self.cfg.claims,
         )
-
-    @property
-    def per_seed(self) -> pd.DataFrame:
-        return self.t["per_seed"]
 
     # ---- what the prose and the metrics file read ----------------------------------------
     def numbers(self) -> dict:
         out = {"sweep_seed": self.runs[0].seed}
-        for key, name in SHORT.items():
-            for col in ("full", "seen", "unseen"):
-                out[f"{key}_{col}"] = float(self.fixed.means.loc[name, col])
+        for method in SHORT:
+            for col in MAP_COLS:
+                out[f"{method.key}_{col}"] = float(self.fixed.means.loc[method.label, col])
         out["primary"] = self.primary or "none"
-        out["dose_kind"] = self.t["dose_kind"]
+        out["dose_kind"] = self.tables.dose_kind
         out["n_pass"] = int(self.controls[self.controls.consumer == "adapted"].passes.sum())
         out["n_kinds"] = int((self.controls.consumer == "adapted").sum())
         return out
 
     def metrics(self) -> dict:
-        t = self.t
-        verdicts = {} if self.primary is None else self.judged(self.primary)
-        return {
+        verdicts = [] if self.primary is None else self.judged(self.primary).to_dict("records")
+        return self.tables.records() | {
             "answer": self.answer(),
             "primary_consumer": self.primary,
-            "controls": t["controls"].to_dict(orient="records"),
-            "verdict_primary": [] if self.primary is None else verdicts.to_dict(orient="records"),
+            "verdict_primary": verdicts,
             "verdict_head": self.head_judged().to_dict(orient="records"),
             "verdict_fixed": self.fixed.judged().to_dict(orient="records"),
-            "text_only": t["text"].to_dict(orient="records"),
-            "gap_cost": t["gapcost"].to_dict(orient="records"),
-            "head_validated": t["head"].to_dict(orient="records"),
-            "dose": t["dose"].to_dict(orient="records"),
-            "dose_kind": t["dose_kind"],
-            "dose_ap": [
-                {"alpha": a, "order": o, "seed": int(s), "ap": _plain(v)}
-                for (a, o, s), v in t["dose_ap"].items()
-            ],
-            "per_seed": self.t["per_seed"].to_dict(orient="records"),
-            "geometry": t["geometry"].reset_index().to_dict(orient="records"),
-            "per_class_ap": _ap_lists(t["ap"] | t["text_ap"] | t["head_ap"]),
             "unseen_classes": np.flatnonzero(self.unseen).tolist(),
             "pseudo_unseen_classes": np.flatnonzero(np.asarray(self.ctx.data.pseudo)).tolist(),
-            "sweep": t["sweep"].to_dict(orient="records"),
-            "gaps": t["gaps"]
-            .reset_index()
-            .rename(columns={"index": "method"})
-            .to_dict(orient="records"),
             "bridge": self.bridge,
         }
 
 
-def _plain(v) -> list:
-    return [None if x != x else float(x) for x in np.asarray(v)]
-
-
-def _ap_lists(ap: dict) -> list[dict]:
-    """Per-class AP (NaN as None) of every (method, seed), for tables over many runs."""
-    return [{"method": m, "seed": int(s), "ap": _plain(v)} for (m, s), v in ap.items()]
+def deciding_settings(cfg: Params, dim: int) -> pd.DataFrame:
+    """The settings that decide chapter 5's answer (``DECIDING``), with the start steps the strength
+    choice tries at feature width ``dim`` (``bridge.t_grid`` plus the noise-matched t*)."""
+    rows = [
+        {"parameter": "t* tried (t_grid + noise-matched)", "value": list(t_grid(cfg.bridge, dim))}
+    ]
+    for name in DECIDING:
+        section, field_name = name.split(".")
+        rows.append({"parameter": name, "value": getattr(getattr(cfg, section), field_name)})
+    return pd.DataFrame(rows).set_index("parameter")
 
 
 def guard_message(cfg, run: SeedRun) -> str:
     """The order guard refusing a raw-trained bridge compared with the adapted space (nobody asked for it)."""
     try:
-        bridged(cfg, run.raw, run.vision, run.vision_mean, run.space.fingerprint)
+        bridged(cfg, run.raw, run.vision, run.vision_mean, run.space.fingerprint, seed=run.seed)
     except OrderError as e:
         return f"OrderError: {e}"
     return "the guard did not refuse (a bug: the two spaces should differ)"
@@ -244,8 +244,8 @@ def joint_sets(runs: list[SeedRun], ctx: Context, feats: dict) -> tuple[dict, di
         "raw text": r0.space.raw_corpus.numpy(),
         "adapted text": r0.space.adapted_corpus.numpy(),
         "model vision": r0.vision[ctx.pos].numpy(),
-        "bridged (correct order)": feats[(CORRECT, r0.seed)][0][ctx.pos].numpy(),
-        "bridged (wrong order)": feats[(WRONG, r0.seed)][0][ctx.pos].numpy(),
+        "bridged (correct order)": feats[(labels.CORRECT, r0.seed)][0][ctx.pos].numpy(),
+        "bridged (wrong order)": feats[(labels.WRONG, r0.seed)][0][ctx.pos].numpy(),
     }
     cc, pc = r0.space.corpus_class.numpy(), np.asarray(ctx.pos_cls)
     return sets, {k: (cc if k.endswith("text") else pc) for k in sets}
@@ -254,36 +254,39 @@ def joint_sets(runs: list[SeedRun], ctx: Context, feats: dict) -> tuple[dict, di
 def run(ch: Chapter) -> OrderingChapter:
     cfg = ch.cfg
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = seed_runs(ch.cfg, ch.backbone, ch.world, ch.data)
-    t = memo.cached(
-        ch,
-        "05_tables",
-        lambda: compute_tables(cfg, ctx, runs),
-        compute_tables.__module__,
+    runs = seed_runs(ch.cfg, ch.backbone, ch.world, data=ch.data)
+    stored = memo.cached(
+        ch, "05_tables", lambda: compute_tables(cfg, ctx, runs).to_dict(), compute_tables.__module__
     )
     # the joint picture needs the first seed's bridged features only: two bridge calls
-    feats = {(m, runs[0].seed): method_features(cfg, m, runs[0], ctx)[:2] for m in (CORRECT, WRONG)}
+    feats = {
+        (m, runs[0].seed): method_features(cfg, m, runs[0], ctx)[:2]
+        for m in (labels.CORRECT, labels.WRONG)
+    }
     b = cfg.bridge  # the metrics keep the names they were published under
     settings = {"bridge_t_start": b.t_start, "bridge_steps": b.steps, "bridge_recipe": b.recipe}
     guard = guard_message(cfg, runs[0])
-    return OrderingChapter(cfg.run.profile, ctx, runs, t, guard=guard, feats=feats, bridge=settings)
+    tables = OrderingTables.from_dict(stored)
+    return OrderingChapter(
+        cfg.run.profile, ctx, runs, tables, cfg, guard=guard, feats=feats, bridge=settings
+    )
 
 
 def joint_figure(ch: Chapter, res: OrderingChapter):
     """Text spaces, vision and bridged vision of the first seed in one UMAP fit, as an interactive figure."""
-    sets, labels = joint_sets(res.runs, res.ctx, res.feats)
+    sets, set_classes = joint_sets(res.runs, res.ctx, res.feats)
     return interactive.joint_embedding(
         sets,
-        labels,
+        set_classes,
         ch.world.class_names(),
-        np.asarray(ch.data.unseen),
+        unseen=np.asarray(ch.data.unseen),
         # five sets: half each
         **umap_fit.run_settings(ch.cfg, n_per_set=ch.cfg.evaluation.umap_points // 2),
         title="text spaces, vision and bridged vision (one UMAP fit)",
     )
 
 
-def tstar_figure(explorer, t_values=(0, 299, 599, 899)):
+def tstar_figure(explorer, t_values):
     """The explorer's t* slider for the HTML book: three annotated pairs, unseen classes first."""
     return explorer_figure.tstar_slider(
         explorer,

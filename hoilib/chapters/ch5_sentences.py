@@ -14,11 +14,12 @@ import numpy as np
 import pandas as pd
 
 from hoilib.models.diffusion.bridge import noise_matched_t
-from hoilib.ordering import claims
+from hoilib.ordering.labels import FROZEN_CLIP
 
 
-def control_sentence(ctrl: pd.DataFrame) -> str:
-    """Which consumers passed the positive control, and what the bridge did for the others."""
+def control_sentence(ctrl: pd.DataFrame, margin: float) -> str:
+    """Which consumers passed the positive control (``margin``: the points it asks for, the claims
+    section's ``control_margin``), and what the bridge did for the others."""
     ad = ctrl[ctrl.consumer == "adapted"]
     passed = list(ad[ad.passes].kind)
     if not passed:
@@ -26,7 +27,7 @@ def control_sentence(ctrl: pd.DataFrame) -> str:
         return (
             f"no consumer of adapted text passed: the best test Unseen gain of a consistent bridge "
             f"was {best['test Unseen gain']:+.2f} points ({best.kind}), against the "
-            f"{claims.CONTROL_MARGIN:g} point the rule asks for."
+            f"{margin:g} point the rule asks for."
         )
     parts = [
         f"{k} ({g:+.2f} points on validation, {t:+.2f} [{lo:+.2f}, {hi:+.2f}] on test Unseen)"
@@ -43,12 +44,12 @@ def control_sentence(ctrl: pd.DataFrame) -> str:
 
 def measured_limits(res) -> dict:
     """The measured facts behind the chapter's limits (width, gap, how far adaptation moved text)."""
-    geo, gaps, dim = res.t["geometry"], res.t["gaps"], int(res.ctx.frozen_test.shape[1])
+    geo, gaps, dim = res.tables.geometry, res.tables.gaps, int(res.ctx.frozen_test.shape[1])
     cos = [float((r.space.raw * r.space.adapted).sum(-1).mean()) for r in res.runs]
     return {
         "dim": dim,
         "t_matched": noise_matched_t(dim),
-        "centroid_gap": float(gaps.loc["frozen CLIP, no bridge", "centroid_gap_norm"]),
+        "centroid_gap": float(gaps.loc[FROZEN_CLIP.label, "centroid_gap_norm"]),
         "class_cka": float(geo.loc["class text", "linear CKA"]),
         "corpus_cka": float(geo.loc["corpus", "linear CKA"]),
         "raw_adapted_cos": float(np.mean(cos)),

@@ -19,7 +19,7 @@ from hoilib.ordering.methods import Context, bridged
 
 
 class BridgeExplorer:
-    def __init__(self, cfg: Params, run: SeedRun, ctx: Context, wrong_order: bool = False):
+    def __init__(self, cfg: Params, run: SeedRun, ctx: Context, *, wrong_order: bool = False):
         self.cfg, self.run, self.ctx = cfg, run, ctx
         self.diff = run.raw if wrong_order else run.adapted
         self.wrong_order = wrong_order

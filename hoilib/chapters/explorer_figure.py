@@ -50,7 +50,7 @@ def _zoom(top) -> list[float]:
     return [lo - pad, hi + pad]
 
 
-def tstar_slider(explorer, pairs: list[int], t_values, k: int = 5, title: str = ""):
+def tstar_slider(explorer, pairs: list[int], t_values, *, k: int = 5, title: str = ""):
     """Top-k class scores (log-odds) of the bridged feature of a few pairs, with a slider over t*.
 
     ``explorer`` is chapter 5's ``BridgeExplorer`` (anything with ``state(pair, t_start, k)``

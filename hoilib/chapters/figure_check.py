@@ -141,7 +141,7 @@ def _data_hits(ax, region, renderer) -> bool:
     )
 
 
-def _small_texts(fig, renderer, texts, column_px) -> list[str]:
+def _small_texts(fig, renderer, texts, *, column_px) -> list[str]:
     scale = shown_scale(fig, renderer, column_px)
     out = []
     for t in texts:
@@ -203,7 +203,7 @@ def problems(fig, renderer, column_px: float = CONTENT_WIDTH_PX) -> list[str]:
     """What makes ``fig`` hard to read at the book's width, one sentence each (empty: readable)."""
     texts = visible_texts(fig, renderer)
     found = [
-        *_small_texts(fig, renderer, texts, column_px),
+        *_small_texts(fig, renderer, texts, column_px=column_px),
         *_crowded_ticks(fig, renderer),
         *_overlapping_texts(fig, renderer, texts),
         *_covering_legends(fig, renderer),

@@ -94,6 +94,7 @@ def joint_embedding(
     sets: dict[str, np.ndarray],
     labels: dict[str, np.ndarray],
     class_names: list[str],
+    *,
     unseen: np.ndarray,
     n_per_set: int,
     seed: int,

@@ -39,7 +39,7 @@ class ChapterResult:
         return {}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Chapter:
     """One opened chapter: its name, parameters, world, backbone and (chapters 2-5) the split's data."""
 
@@ -87,7 +87,12 @@ def parameter_table_html(cfg: Params, used: tuple[str, ...]) -> str:
 
 
 def open_chapter(
-    profile: str, params: dict | None, chapter: ModuleType, overrides: str = "", show: bool = True
+    profile: str,
+    params: dict | None,
+    chapter: ModuleType,
+    *,
+    overrides: str = "",
+    show: bool = True,
 ) -> Chapter:
     """Resolve and show the parameters, seed, and load what ``chapter`` (a ``hoilib.chapters.chN_*`` module) needs.
 
@@ -108,9 +113,9 @@ def open_chapter(
         pd.set_option("display.max_colwidth", 200)  # tables of methods and verdicts hold sentences
         display(HTML(parameter_table_html(cfg, chapter.PARAMS)))
     world = prepare_world(cfg)
-    backbone = prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg))
-    data = split_data(cfg, world, backbone, cfg.world.split) if chapter.NEEDS_SPLIT else None
-    return Chapter(chapter.NAME, cfg, world, backbone, data)
+    backbone = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
+    data = split_data(cfg, world, backbone, split=cfg.world.split) if chapter.NEEDS_SPLIT else None
+    return Chapter(name=chapter.NAME, cfg=cfg, world=world, backbone=backbone, data=data)
 
 
 def save_metrics(cfg: Params, chapter: str, data: dict) -> Path:

@@ -62,7 +62,7 @@ def control(ctrl: pd.DataFrame, margin: float):
     return fig
 
 
-def strength_grid(grid: pd.DataFrame, chosen: pd.DataFrame, val_col: str, title: str):
+def strength_grid(grid: pd.DataFrame, chosen: pd.DataFrame, val_col: str, *, title: str):
     """Correct minus wrong at every (t*, lambda): validation (left) and test Unseen (right), chosen strengths boxed."""
     if grid[val_col].isna().all():  # no pseudo-unseen class in the validation images: seen chose
         val_col = "val_seen"
@@ -112,7 +112,7 @@ def dose_response(dose: pd.DataFrame, margin: float):
         loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=9, frameon=False, borderaxespad=0
     )
     fig.tight_layout()
-    _label_points(ax, x, m, [f"α = {a:g}" for a in dose.alpha])
+    _label_points(ax, x, m, texts=[f"α = {a:g}" for a in dose.alpha])
     return fig
 
 
@@ -120,7 +120,7 @@ def dose_response(dose: pd.DataFrame, margin: float):
 _OFFSETS = ((6, 6), (6, -15), (-6, 6), (-6, -15), (6, 18), (6, -27), (-6, 18), (-6, -27))
 
 
-def _label_points(ax, xs, ys, texts) -> None:
+def _label_points(ax, xs, ys, *, texts) -> None:
     """Each label beside its point, at the first offset where it covers no label placed before
     (close points, e.g. α = 0.25 and 0.5 at almost the same CKA, get labels on either side)."""
     ax.figure.draw_without_rendering()  # the final layout, so the labels' boxes are where they are drawn

@@ -79,7 +79,7 @@ def class_frequencies(world, split: str):
 
 
 def loss_curve(
-    losses, title: str = "training loss", ylabel: str = "loss", extra: dict | None = None
+    losses, title: str = "training loss", ylabel: str = "loss", *, extra: dict | None = None
 ):
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.plot(np.arange(1, len(losses) + 1), losses, lw=1, label="train", color=series(0))
@@ -94,7 +94,7 @@ def loss_curve(
     return fig
 
 
-def crop_examples(world, pairs, backbone, n: int = 8):
+def crop_examples(world, pairs, backbone, *, n: int = 8):
     """Human, object and union crops of a few annotated pairs, as the image tower sees them."""
     from hoilib.data.crops import CROP_KINDS, pair_crop
 
@@ -195,6 +195,7 @@ def grouped_bars(
     df: pd.DataFrame,
     by: str,
     cols=("seen", "unseen"),
+    *,
     baseline: dict | None = None,
     baseline_label: str = "frozen CLIP",
     wrap: bool = True,
@@ -242,7 +243,9 @@ def histogram(values, xlabel: str, title: str = ""):
     return fig
 
 
-def bridge_sweep(df: pd.DataFrame, x: str, baseline: dict | None = None, cols=("unseen", "seen")):
+def bridge_sweep(
+    df: pd.DataFrame, x: str, baseline: dict | None = None, *, cols=("unseen", "seen")
+):
     """mAP of the correct- and wrong-order bridge against a sweep variable; dotted line: no bridge."""
     fig, axes = plt.subplots(
         1, len(cols), figsize=(WIDTH, 3.4), squeeze=False, layout="constrained"

@@ -21,6 +21,7 @@ def umap_embedding(
     sets: dict[str, np.ndarray],
     n_per_set: int = 600,
     seed: int = 0,
+    *,
     return_rows: bool = False,
     cache_dir: str | Path | None = None,
     n_epochs: int = 500,
@@ -35,11 +36,13 @@ def umap_embedding(
 
     def fit():
         with timed("UMAP"):
-            return _fit_umap(sets, n_per_set, seed, return_rows, n_epochs)
+            return _fit_umap(sets, n_per_set, seed, return_rows=return_rows, n_epochs=n_epochs)
 
     if cache_dir is None:
         return fit()
-    return _umap_entry(sets, n_per_set, seed, return_rows, n_epochs, cache_dir).value(fit)
+    return _umap_entry(
+        sets, n_per_set, seed, return_rows=return_rows, n_epochs=n_epochs, folder=cache_dir
+    ).value(fit)
 
 
 def run_settings(cfg, **over) -> dict:
@@ -52,7 +55,7 @@ def run_settings(cfg, **over) -> dict:
     } | over
 
 
-def _umap_entry(sets, n_per_set, seed, return_rows, n_epochs, folder) -> cache.Entry:
+def _umap_entry(sets, n_per_set, seed, *, return_rows, n_epochs, folder) -> cache.Entry:
     """One fit's entry, named by its sets (a chapter's UMAPs stay side by side) and keyed by their data."""
     from importlib.metadata import version
 
@@ -98,7 +101,7 @@ def _cached_kernels(packages=("umap", "pynndescent")) -> int:
     return n
 
 
-def _fit_umap(sets, n_per_set, seed, return_rows, n_epochs=500):
+def _fit_umap(sets, n_per_set, seed, *, return_rows, n_epochs=500):
     import umap
 
     _cached_kernels()

@@ -24,6 +24,9 @@ from hoilib.config.schema import (
     SECTIONS,
     SYNTH_CROP,
     BackboneCfg,
+    BridgeCfg,
+    ClaimsCfg,
+    ConsumersCfg,
     DiffusionCfg,
     EZHOICfg,
     Params,
@@ -35,6 +38,9 @@ from hoilib.config.schema import (
 
 __all__ = [
     "BackboneCfg",
+    "BridgeCfg",
+    "ClaimsCfg",
+    "ConsumersCfg",
     "DiffusionCfg",
     "EZHOICfg",
     "RunCfg",

@@ -2,8 +2,9 @@
 
 A profile is a file in ``hoilib/config/profiles/`` (or any .yml path) with one mapping per
 section (``ezhoi: {epochs: 8}``); ``--set section.field=value`` overrides are read as YAML.
-The flat names of earlier releases (``ezhoi_epochs``, ``--set seed=3``) still work for this
-release, each with a warning naming its new name. Every failure is one line that names the
+The flat names of earlier releases (``ezhoi_epochs``, ``--set seed=3``) and the dotted names of
+fields that moved (``evaluation.consumer_steps``) still work for this release, each with a
+warning naming its new name. Every failure is one line that names the
 file or flag, the parameter and what was expected.
 """
 
@@ -25,7 +26,8 @@ REPO = Path(__file__).resolve().parents[2]
 # One HICO-DET profile; these names keep working and set its split.
 ALIASES = {f"hico-{s}": ("hico-det", {"world.split": s}) for s in ("uv", "rf-uc", "nf-uc", "uo")}
 
-# The flat names of earlier releases -> their section.field names (read with a warning, this release only)
+# The names of earlier releases -> their section.field names (read with a warning, this release only):
+# flat names, and dotted names of fields that moved to another section
 OLD_NAMES = {
     "profile": "run.profile",
     "run_dir": "run.run_dir",
@@ -80,11 +82,15 @@ OLD_NAMES = {
     "shuffle_repeats": "evaluation.shuffle_repeats",
     "umap_points": "evaluation.umap_points",
     "umap_epochs": "evaluation.umap_epochs",
-    "consumer_steps": "evaluation.consumer_steps",
-    "consumer_hidden": "evaluation.consumer_hidden",
-    "consumer_batch": "evaluation.consumer_batch",
+    "consumer_steps": "consumers.steps",
+    "consumer_hidden": "consumers.hidden",
+    "consumer_batch": "consumers.batch",
     "dose_alphas": "evaluation.dose_alphas",
     "capdec_steps": "evaluation.capdec_steps",
+    # moved to the consumers section with chapter 5's other consumer settings (issue 32)
+    "evaluation.consumer_steps": "consumers.steps",
+    "evaluation.consumer_hidden": "consumers.hidden",
+    "evaluation.consumer_batch": "consumers.batch",
 }
 _warned: set[str] = set()
 
@@ -110,9 +116,9 @@ def nest(values: dict, where: str, warn: bool = True) -> dict[str, dict]:
     out: dict[str, dict] = {}
     for k, v in values.items():
         if k in SECTIONS and isinstance(v, dict):
-            for field, x in v.items():
-                name = canonical(f"{k}.{field}", where, warn)
-                out.setdefault(k, {})[name.split(".", 1)[1]] = x
+            for field, x in v.items():  # a field that moved lands in its new section
+                sec, new = canonical(f"{k}.{field}", where, warn).split(".", 1)
+                out.setdefault(sec, {})[new] = x
             continue
         sec, field = canonical(k, where, warn).split(".", 1)
         out.setdefault(sec, {})[field] = v
@@ -229,9 +235,7 @@ def _message(err: dict, data: dict, where: str) -> str:
         return f"{bad} a non-empty list"
     if kind == "value_error":
         return f"{bad} {str(err['msg']).removeprefix('Value error, ').removeprefix('expected ')}"
-    what = (
-        "an integer" if type_name(name).endswith("int") or type_name(name) == "int" else "a number"
-    )
+    what = "an integer" if type_name(name).rstrip("]").endswith("int") else "a number"
     if len(err["loc"]) > 2:
         return f"{bad} a list of {what.split()[-1]}s {range_text(name)}; element {err['loc'][2]} is {err['input']!r}"
     return f"{bad} {what} {range_text(name)}"

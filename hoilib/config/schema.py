@@ -1,7 +1,7 @@
 """The parameters of a run as typed pydantic sections: type, default, range, allowed values, meaning.
 
 Every parameter a notebook or stage reads is a field of one section (run, world, backbone,
-ezhoi, diffusion, bridge, evaluation), so an unknown name, a wrong type or a value out of
+ezhoi, diffusion, bridge, evaluation, consumers, claims), so an unknown name, a wrong type or a value out of
 range fails before any work starts, code reads ``cfg.ezhoi.epochs`` instead of looking
 strings up in a dict, and a stage keys on its own section (``Section.key()``: every field but
 those declared ``key=False``, which choose which runs are made rather than how one trains),
@@ -14,9 +14,10 @@ longer than 300 lines because every parameter's type, range and meaning is decla
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+from pydantic.fields import FieldInfo
 
 DIFFUSION_T = 1000  # training timesteps of the text diffusion model (hoilib.models.diffusion.model.TRAIN_STEPS)
 SYNTH_CROP = (
@@ -38,6 +39,9 @@ TStar = Annotated[int, Field(ge=0, le=DIFFUSION_T - 1)]
 DDIMSteps = Annotated[int, Field(ge=1, le=DIFFUSION_T)]
 Positive = Annotated[float, Field(gt=0)]
 Alpha = Annotated[float, Field(ge=0, le=3)]
+BridgeT = Annotated[int, Field(ge=1, le=DIFFUSION_T - 1)]  # a start step that bridges (t* > 0)
+Lambda = Annotated[float, Field(gt=0, le=1)]  # a blend weight that moves the feature
+Shrinkage = Annotated[float, Field(ge=0, le=1)]
 
 
 def _f(default, description: str, key: bool = True, **kw):
@@ -287,15 +291,26 @@ class BridgeCfg(Section):
         "chapter 5: the validation classes whose mAP chooses the bridge strength (pseudo-unseen "
         "falls back to seen when the split holds none out)",
     )
+    t_grid: list[BridgeT] = _f(
+        [199, 399, 599, 799, 999],
+        "chapter 5: start steps t* the strength choice tries on validation; the code always adds "
+        "the noise-matched t* of the features' width (hoilib.models.diffusion.bridge."
+        "noise_matched_t), and t* = 0 (no bridge) is its own row, never a candidate",
+    )
+    lambdas: list[Lambda] = _f(
+        [0.25, 0.5, 0.75, 1.0],
+        "chapter 5: blend weights lambda the strength choice tries on validation, "
+        "v' = normalize((1 - lambda) v + lambda bridge(v))",
+    )
 
-    @field_validator("sweep_t_starts", "sweep_steps")
+    @field_validator("sweep_t_starts", "sweep_steps", "t_grid", "lambdas")
     @classmethod
     def _distinct(cls, v: list) -> list:
         return distinct(v)
 
 
 class EvaluationCfg(Section):
-    """The measures and consumers of chapters 1, 3 and 5: tests, plots, text-only classifiers."""
+    """The measures of chapters 1, 3 and 5: tests, plots, the dose-response, CapDec's baseline."""
 
     gap_permutations: Many = _f(200, "permutations of the MMD test")
     gap_shift_deltas: list[float] = _f(
@@ -314,15 +329,6 @@ class EvaluationCfg(Section):
         "UMAP optimisation epochs (500 is umap-learn's own choice below 10,000 points; 200, its "
         "choice above, cut the cold synth book's UMAP time only from 43 to 40 s)",
     )
-    consumer_steps: Many = _f(
-        1500,
-        "chapter 5: most training steps of a text-only consumer (the step with the best held-out "
-        "text loss is kept)",
-    )
-    consumer_hidden: list[Wide] = _f(
-        [256], "chapter 5: hidden layer widths of the MLP consumer (GELU between layers)"
-    )
-    consumer_batch: Wide = _f(128, "chapter 5: batch size of the trained text-only consumers")
     dose_alphas: list[Alpha] = _f(
         [0.0, 0.25, 0.5, 1.0, 1.5],
         "chapter 5: text spaces normalize((1 - a) raw + a adapted) of the dose-response",
@@ -335,6 +341,81 @@ class EvaluationCfg(Section):
     @classmethod
     def _distinct(cls, v: list) -> list:
         return distinct(v)
+
+
+class ConsumersCfg(Section):
+    """Chapter 5's text-only consumers: how each is fitted on the text corpus and judged on held-out text."""
+
+    steps: Many = _f(
+        1500,
+        "chapter 5: most training steps of a trained text-only consumer (linear, MLP; the step "
+        "with the best held-out text loss is kept)",
+    )
+    hidden: list[Wide] = _f(
+        [256], "chapter 5: hidden layer widths of the MLP consumer (GELU between layers)"
+    )
+    batch: Wide = _f(128, "chapter 5: batch size of the trained text-only consumers")
+    lr: Positive = _f(1e-2, "chapter 5: Adam learning rate of the trained text-only consumers")
+    check_every: Many = _f(
+        100, "chapter 5: training steps between looks at a trained consumer's held-out text loss"
+    )
+    held_out_share: float = _f(
+        0.2,
+        "chapter 5: share of the corpus's sentence sets held out of every consumer's fit; they "
+        "choose the training step or the shrinkage (at least one set is held out)",
+        gt=0,
+        lt=1,
+    )
+    held_out_seed: NonNeg = _f(
+        0, "chapter 5: seed of the held-out sentence sets (the same sets for every EZ-HOI seed)"
+    )
+    shrinkage: list[Shrinkage] = _f(
+        [0.001, 0.01, 0.03, 0.1, 0.3, 1.0],
+        "chapter 5: candidate shrinkages of the Gaussian (LDA) consumer's covariance toward its "
+        "mean variance (0 = none, 1 = isotropic); the held-out text loss chooses one",
+    )
+
+    @field_validator("shrinkage")
+    @classmethod
+    def _distinct(cls, v: list) -> list:
+        return distinct(v)
+
+
+class ClaimsCfg(Section):
+    """Chapter 5's rules: the positive control, the verdicts' intervals and level, the geometry rule."""
+
+    control_margin: float = _f(
+        1.0,
+        "chapter 5: points of mAP a consumer's consistent bridge must gain over no bridge, on "
+        "validation and on test Unseen mAP (its interval above 0 too), to pass the positive control",
+        ge=0,
+        le=100,
+    )
+    bootstrap_draws: Many = _f(
+        2000, "chapter 5: draws of the nested bootstrap (seeds, classes) behind every interval"
+    )
+    bootstrap_seed: NonNeg = _f(0, "chapter 5: seed of the nested bootstrap's draws")
+    level: float = _f(0.95, "chapter 5: coverage of every interval (0.95 = 95%)", gt=0, lt=1)
+    alpha: float = _f(
+        0.05,
+        "chapter 5: a verdict says supported or contradicted only when the (Holm-adjusted) "
+        "Wilcoxon p is below alpha",
+        gt=0,
+        lt=1,
+    )
+    same_geometry_cka: float = _f(
+        0.95,
+        "chapter 5: raw and adapted text have the same centred geometry when the corpus's linear "
+        "CKA reaches this (and the 10-NN overlap reaches same_geometry_knn)",
+        ge=0,
+        le=1,
+    )
+    same_geometry_knn: float = _f(
+        0.9,
+        "chapter 5: the 10-NN overlap of raw and adapted text the same-geometry rule asks for",
+        ge=0,
+        le=1,
+    )
 
 
 class Params(BaseModel):
@@ -351,6 +432,8 @@ class Params(BaseModel):
     evaluation: EvaluationCfg = Field(
         default_factory=EvaluationCfg, description=EvaluationCfg.__doc__
     )
+    consumers: ConsumersCfg = Field(default_factory=ConsumersCfg, description=ConsumersCfg.__doc__)
+    claims: ClaimsCfg = Field(default_factory=ClaimsCfg, description=ClaimsCfg.__doc__)
 
     def updated(self, values: dict[str, Any]) -> Params:
         """A validated copy with ``{"section.field": value}`` replaced (``resolve`` reads old names too)."""
@@ -389,6 +472,10 @@ def type_name(name: str) -> str:
     text = getattr(ann, "__name__", None) if not getattr(ann, "__args__", None) else None
     if text:
         return text
+    if get_origin(ann) is list:  # list[int] or list[Annotated[int, bounds]]
+        (inner,) = get_args(ann)
+        inner = get_args(inner)[0] if get_origin(inner) is Annotated else inner
+        return f"list[{inner.__name__}]"
     s = str(ann).replace("typing.", "")
     if s.startswith("Literal"):
         return "str"
@@ -402,6 +489,8 @@ def type_name(name: str) -> str:
 def _bounds(meta) -> dict:
     out = {}
     for m in meta:
+        if isinstance(m, FieldInfo):  # a list element's Annotated[int, Field(ge=...)]
+            out |= _bounds(m.metadata)
         for key in ("ge", "gt", "le", "lt"):
             if getattr(m, key, None) is not None:
                 out[key] = getattr(m, key)

@@ -113,25 +113,35 @@ def _fail(path, msg):
     raise DataError(f"{path}: {msg}")
 
 
+def read_json_object(path: Path, what: str, expected: str, fields: str) -> dict:
+    """One input file's JSON object; every data reader opens its file here so all fail alike.
+
+    A missing file: "``what`` not found: ``path``. ``expected``"; not JSON or not an object: a
+    :class:`DataError` naming the file (``fields`` says which the object must have).
+    """
+    if not path.is_file():
+        raise DataError(f"{what} not found: {path}. {expected}")
+    try:
+        doc = read_json(path, what)
+    except ArtifactError as e:
+        raise DataError(str(e)) from e
+    if not isinstance(doc, dict):
+        _fail(path, f"expected a JSON object with {fields}, got {type(doc).__name__}")
+    return doc
+
+
 def load_annotations(
     path: str | Path, image_dir: str | Path | None = None, check_images: bool = True
 ) -> HOIDataset:
     """Load and validate one ``instances_*.json``; ``image_dir`` defaults to ``images/<split>`` beside it."""
     path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"annotation file not found: {path}. Expected a HICO-DET annotation file in the fredzzhang/hicodet "
-            "format (instances_train2015.json / instances_test2015.json)."
-        )
-    try:
-        doc = read_json(path, "annotation file")
-    except ArtifactError as e:
-        raise DataError(str(e)) from e
-    if not isinstance(doc, dict):
-        _fail(
-            path,
-            f"expected a JSON object with keys {list(REQUIRED_KEYS)}, got {type(doc).__name__}",
-        )
+    doc = read_json_object(
+        path,
+        "annotation file",
+        "Expected a HICO-DET annotation file in the fredzzhang/hicodet "
+        "format (instances_train2015.json / instances_test2015.json).",
+        f"keys {list(REQUIRED_KEYS)}",
+    )
     missing = [k for k in REQUIRED_KEYS if k not in doc]
     if missing:
         _fail(path, f"missing field(s) {missing}; expected keys {list(REQUIRED_KEYS)}")

@@ -76,9 +76,9 @@ from pathlib import Path
 
 import numpy as np
 
-from hoilib.artifacts import read_json, write_json
-from hoilib.data.annotations import HOIDataset, PairSet, outside_image
-from hoilib.errors import ArtifactError, ConfigError, DataError
+from hoilib.artifacts import write_json
+from hoilib.data.annotations import HOIDataset, PairSet, outside_image, read_json_object
+from hoilib.errors import ConfigError, DataError
 
 FORMAT = "hoi-book detections v1"
 ENTRY_KEYS = ("filename", "boxes", "labels", "scores")
@@ -202,19 +202,12 @@ def read_detections(
     """
     _check_options(min_score, min_per_kind, max_per_kind, exponent)
     path = Path(path)
-    if not path.is_file():
-        raise DataError(
-            f"detections file not found: {path}. Expected a JSON file in the '{FORMAT}' format "
-            "(see hoilib/data/detections.py)"
-        )
-    try:
-        doc = read_json(path, "detections file")
-    except ArtifactError as e:
-        raise DataError(str(e)) from e
-    if not isinstance(doc, dict):
-        raise DataError(
-            f"{path}: expected a JSON object with fields 'format' and 'images', got {type(doc).__name__}"
-        )
+    doc = read_json_object(
+        path,
+        "detections file",
+        f"Expected a JSON file in the '{FORMAT}' format (see hoilib/data/detections.py)",
+        "fields 'format' and 'images'",
+    )
     if doc.get("format") != FORMAT:
         raise DataError(f"{path}: field 'format' = {doc.get('format')!r}, expected {FORMAT!r}")
     entries = doc.get("images")

@@ -40,6 +40,7 @@ def verdict(
     lo: float,
     hi: float,
     margin: float,
+    *,
     p: float = 0.0,
     seeds_with: int | None = None,
     seeds_against: int = 0,
@@ -103,7 +104,12 @@ def t_interval(values, level: float = 0.95) -> dict:
 
 
 def worlds_needed(
-    values, half_width: float, level: float = 0.95, most: int = 1000, current: float | None = None
+    values,
+    half_width: float,
+    level: float = 0.95,
+    *,
+    most: int = 1000,
+    current: float | None = None,
 ) -> int | None:
     """How many worlds an interval needs to reach ``half_width``.
 
@@ -122,10 +128,11 @@ def worlds_needed(
     return None
 
 
-def contrast(diffs, level: float = 0.95, n_boot: int = 2000, seed: int = 0) -> dict:
+def contrast(diffs, *, level: float, n_boot: int, seed: int) -> dict:
     """One world's contrast from its (seeds, classes) per-class differences (points).
 
-    Mean, a nested-bootstrap interval over seeds and classes, the Wilcoxon p of the
+    Mean, a nested-bootstrap interval over seeds and classes (``n_boot`` draws from ``seed``,
+    coverage ``level``; chapter 5 passes its ``claims`` section's), the Wilcoxon p of the
     seed-mean class differences, and how many seeds go each way (ties: neither).
     """
     d = np.asarray(diffs, float)

@@ -91,14 +91,17 @@ def _sample_linear(total: int, max_pairs: int, rng: np.random.Generator) -> np.n
     return np.sort(rng.choice(total, size=max_pairs, replace=False)).astype(np.int64)
 
 
-def _pair_cosines(x: torch.Tensor, y: torch.Tensor, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Row-wise dot products ``x[i] . y[j]`` in float64 (rows already unit)."""
+def _pair_cosines(
+    x: torch.Tensor, y: torch.Tensor, ij: tuple[np.ndarray, np.ndarray]
+) -> np.ndarray:
+    """Row-wise dot products ``x[i] . y[j]`` for ``(i, j) = ij`` in float64 (rows already unit)."""
+    i, j = ij
     xi = x[torch.from_numpy(i)].double()
     yj = y[torch.from_numpy(j)].double()
     return (xi * yj).sum(dim=1).numpy()
 
 
-def cosine_distributions(a, b, max_pairs: int = 20000, seed: int = 0) -> dict[str, np.ndarray]:
+def cosine_distributions(a, b, max_pairs: int = 20000, *, seed: int = 0) -> dict[str, np.ndarray]:
     """Cosine similarities within and across modalities, for histograms.
 
     The modality gap shows up as image-text cosines sitting well below the
@@ -117,11 +120,11 @@ def cosine_distributions(a, b, max_pairs: int = 20000, seed: int = 0) -> dict[st
 
     out: dict[str, np.ndarray] = {}
     k = _sample_linear(n * (n - 1) // 2, max_pairs, rng)
-    out["image-image"] = _pair_cosines(na, na, *_triu_pairs(n, k))
+    out["image-image"] = _pair_cosines(na, na, _triu_pairs(n, k))
     k = _sample_linear(m * (m - 1) // 2, max_pairs, rng)
-    out["text-text"] = _pair_cosines(nb, nb, *_triu_pairs(m, k))
+    out["text-text"] = _pair_cosines(nb, nb, _triu_pairs(m, k))
     k = _sample_linear(n * m, max_pairs, rng)
-    out["image-text"] = _pair_cosines(na, nb, k // m, k % m)
+    out["image-text"] = _pair_cosines(na, nb, (k // m, k % m))
     return out
 
 
@@ -145,7 +148,7 @@ def _mean_cosines(na: torch.Tensor, nb: torch.Tensor) -> dict[str, float]:
 # --------------------------------------------------------------------------- #
 # the shift experiment
 # --------------------------------------------------------------------------- #
-def shift_along_gap(a, b, delta: float, direction=None) -> tuple[torch.Tensor, torch.Tensor]:
+def shift_along_gap(a, b, delta: float, *, direction=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Move both sets along the gap direction, as in Liang et al.'s experiment.
 
     With ``u`` the unit gap direction (``centroid_gap(a, b)`` normalised, or
@@ -188,7 +191,7 @@ def shift_along_gap(a, b, delta: float, direction=None) -> tuple[torch.Tensor, t
 # --------------------------------------------------------------------------- #
 # one row for a table
 # --------------------------------------------------------------------------- #
-def gap_summary(a, b, seed: int = 0, n_permutations: int = 200) -> dict:
+def gap_summary(a, b, seed: int = 0, *, n_permutations: int = 200) -> dict:
     """Every gap measure in one flat dict: what a notebook puts in a table row.
 
     Keys: ``n_image``, ``n_text``, ``dim``, ``centroid_gap_norm``,

@@ -164,7 +164,7 @@ def _nan_to_none(x):
     return None if math.isnan(x) else x
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HOIMetrics:
     """Result of :func:`evaluate_hoi`; all AP values are fractions in [0, 1]."""
 
@@ -294,7 +294,7 @@ def _ranking(dets: HOIDetections) -> np.ndarray:
 _MAX_PAIRS = 4_000_000
 
 
-def _best_gt_chunk(dets, gt, gorder, lo, cnt, offset, iou_threshold) -> np.ndarray:
+def _best_gt_chunk(dets, gt, gorder, *, lo, cnt, offset, iou_threshold) -> np.ndarray:
     """For detections ``offset .. offset+len(cnt)``: index of the GT with the
     highest min(IoU_h, IoU_o) if that overlap passes the threshold, else -1.
 
@@ -362,7 +362,9 @@ def match_detections(
         base = pair_end[start] - cnt[start]
         stop = max(start + 1, int(np.searchsorted(pair_end, base + _MAX_PAIRS, side="right")))
         sl = slice(start, stop)
-        best_gt[sl] = _best_gt_chunk(dets, gt, gorder, lo[sl], cnt[sl], start, iou_threshold)
+        best_gt[sl] = _best_gt_chunk(
+            dets, gt, gorder, lo=lo[sl], cnt=cnt[sl], offset=start, iou_threshold=iou_threshold
+        )
         start = stop
 
     # Greedy matching in ranked order == first ranked detection claiming each GT.
@@ -398,6 +400,7 @@ def evaluate_hoi(
     dets: HOIDetections,
     gt: HOIGroundTruth,
     num_classes: int,
+    *,
     rare: np.ndarray | None = None,
     unseen: np.ndarray | None = None,
     iou_threshold: float = 0.5,

@@ -50,7 +50,9 @@ def _resampled_means(rng: np.random.Generator, d: np.ndarray, n_boot: int) -> np
     return ((s @ d) * c).sum(axis=1) / d.size
 
 
-def _interval(rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: int, level: float):
+def _interval(
+    rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: int, *, level: float
+):
     """Percentile interval of the mean over resampled worlds of the mean over each one's parts.
 
     Every slot of a world draw gets fresh seed and class draws for every world, and keeps the
@@ -69,12 +71,12 @@ def _interval(rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: 
     return float(lo), float(hi)
 
 
-def nested_bootstrap(diffs, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+def nested_bootstrap(diffs, n_boot: int = 2000, level: float = 0.95, *, seed: int = 0) -> dict:
     """Mean and percentile interval of the per-class difference; ``diffs[w]`` is (seeds, classes) of world w."""
     worlds = _check(diffs)
     if not 0 < level < 1:
         raise ValueError(f"level: must lie in (0, 1), got {level!r}")
-    lo, hi = _interval(np.random.default_rng(seed), [[d] for d in worlds], n_boot, level)
+    lo, hi = _interval(np.random.default_rng(seed), [[d] for d in worlds], n_boot, level=level)
     return {
         "mean": point(worlds),
         "lo": lo,
@@ -85,7 +87,7 @@ def nested_bootstrap(diffs, n_boot: int = 2000, level: float = 0.95, seed: int =
     }
 
 
-def pooled_bootstrap(worlds, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> dict:
+def pooled_bootstrap(worlds, n_boot: int = 2000, level: float = 0.95, *, seed: int = 0) -> dict:
     """Like ``nested_bootstrap`` over several splits: ``worlds[w]`` is a list of (seeds, classes) arrays,
     one per split of world w. A world's value is the mean over its splits; each draw resamples
     the worlds, then within each split its seeds and classes."""
@@ -94,7 +96,7 @@ def pooled_bootstrap(worlds, n_boot: int = 2000, level: float = 0.95, seed: int 
         raise ValueError("worlds: need at least one world")
     if not 0 < level < 1:
         raise ValueError(f"level: must lie in (0, 1), got {level!r}")
-    lo, hi = _interval(np.random.default_rng(seed), ws, n_boot, level)
+    lo, hi = _interval(np.random.default_rng(seed), ws, n_boot, level=level)
     return {
         "mean": float(np.mean([np.mean([d.mean() for d in w]) for w in ws])),
         "lo": lo,

@@ -11,7 +11,7 @@ import numpy as np
 from hoilib.measure.signed_rank import wilcoxon_p
 
 
-def paired_tests(df, ap: dict, a: str, b: str, unseen: np.ndarray):
+def paired_tests(df, ap: dict, a: str, *, b: str, unseen: np.ndarray):
     """b minus a: over seeds (paired t-test on Full/Seen/Unseen) and over classes (Wilcoxon on
     seed-mean per-class AP).
     """

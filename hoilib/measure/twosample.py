@@ -16,7 +16,7 @@ import numpy as np
 from hoilib.measure.vectors import _as_pair, _check_positive_int, _subsample_rows, l2n
 
 
-def two_sample_accuracy(a, b, folds: int = 5, seed: int = 0, max_per_set: int = 2000) -> dict:
+def two_sample_accuracy(a, b, folds: int = 5, *, seed: int = 0, max_per_set: int = 2000) -> dict:
     """Classifier two-sample test: cross-validated accuracy of telling a from b.
 
     If a linear classifier separates image from text embeddings, the two
@@ -60,7 +60,7 @@ def two_sample_accuracy(a, b, folds: int = 5, seed: int = 0, max_per_set: int = 
 
 
 def _mmd2_for_labels(
-    k0: np.ndarray, row_sums: np.ndarray, total: float, s: np.ndarray, n: int
+    k0: np.ndarray, row_sums: np.ndarray, total: float, *, s: np.ndarray, n: int
 ) -> np.ndarray:
     """Unbiased MMD^2 for a batch of 0/1 label rows ``s`` (``(P, 2n)``, n ones each).
 
@@ -81,6 +81,7 @@ def mmd_permutation_test(
     a,
     b,
     n_permutations: int = 200,
+    *,
     seed: int = 0,
     max_per_set: int = 1000,
     bandwidth: float | None = None,
@@ -130,7 +131,7 @@ def mmd_permutation_test(
     total = float(row_sums.sum())
 
     observed_s = np.concatenate([np.ones(n), np.zeros(n)])[None, :]
-    mmd2 = float(_mmd2_for_labels(k0, row_sums, total, observed_s, n)[0])
+    mmd2 = float(_mmd2_for_labels(k0, row_sums, total, s=observed_s, n=n)[0])
 
     exceed = 0
     chunk = 256
@@ -140,7 +141,7 @@ def mmd_permutation_test(
         s = np.zeros((p, 2 * n))
         for r in range(p):
             s[r, rng.permutation(2 * n)[:n]] = 1.0
-        perm_mmd = _mmd2_for_labels(k0, row_sums, total, s, n)
+        perm_mmd = _mmd2_for_labels(k0, row_sums, total, s=s, n=n)
         # tiny tolerance so a relabelling equal to the observed one counts as >=
         exceed += int((perm_mmd >= mmd2 - 1e-12).sum())
         done += p

@@ -28,6 +28,7 @@ def score_pairs(
     img: torch.Tensor,
     txt: torch.Tensor,
     pairs: PairSet,
+    *,
     classes,
     logit_scale: float | None = 100.0,
     head: tuple[float, float] | None = None,
@@ -70,7 +71,7 @@ def score_logits(logits: torch.Tensor, pairs: PairSet, classes) -> HOIDetections
     return _detections(probs, mask, pairs)
 
 
-def _detections(probs, mask, pairs: PairSet, cosine: bool = False) -> HOIDetections:
+def _detections(probs, mask, pairs: PairSet, *, cosine: bool = False) -> HOIDetections:
     """One detection per pair and valid class, scored by ``probs`` (times the pair's prior when set)."""
     p_idx, c_idx = torch.nonzero(mask, as_tuple=True)
     p_np = p_idx.numpy()
@@ -89,10 +90,10 @@ def _detections(probs, mask, pairs: PairSet, cosine: bool = False) -> HOIDetecti
 
 
 def zero_shot_map(
-    img, txt, pairs, classes, gt: HOIGroundTruth, rare=None, unseen=None, logit_scale=100.0
+    img, txt, pairs, *, classes, gt: HOIGroundTruth, rare=None, unseen=None, logit_scale=100.0
 ) -> HOIMetrics:
     return evaluate_hoi(
-        score_pairs(img, txt, pairs, classes, logit_scale),
+        score_pairs(img, txt, pairs, classes=classes, logit_scale=logit_scale),
         gt,
         len(classes),
         rare=rare,
@@ -101,19 +102,23 @@ def zero_shot_map(
 
 
 def shuffled_control(
-    img, txt, pairs, classes, gt, repeats: int = 5, seed: int = 0, logit_scale=100.0
+    img, txt, pairs, *, classes, gt, repeats: int = 5, seed: int = 0, logit_scale=100.0
 ) -> np.ndarray:
     """Full mAP with class prompts randomly reassigned among classes, one value per repeat."""
     gen = torch.Generator().manual_seed(seed)
     out = []
     for _ in range(repeats):
         perm = torch.randperm(len(classes), generator=gen)
-        out.append(zero_shot_map(img, txt[perm], pairs, classes, gt, logit_scale=logit_scale).full)
+        out.append(
+            zero_shot_map(
+                img, txt[perm], pairs, classes=classes, gt=gt, logit_scale=logit_scale
+            ).full
+        )
     return np.array(out)
 
 
 def gap_shift_curve(
-    img, txt, pairs, classes, gt, deltas, rare=None, unseen=None, logit_scale=100.0
+    img, txt, pairs, *, classes, gt, deltas, rare=None, unseen=None, logit_scale=100.0
 ):
     """Liang et al.'s shift experiment on HOI detection: mAP as both modalities move along the gap."""
     from hoilib.measure.gap import centroid_gap
@@ -122,7 +127,7 @@ def gap_shift_curve(
     for d in deltas:
         a, b = shift_along_gap(img, txt, float(d))
         m = zero_shot_map(
-            a, b, pairs, classes, gt, rare=rare, unseen=unseen, logit_scale=logit_scale
+            a, b, pairs, classes=classes, gt=gt, rare=rare, unseen=unseen, logit_scale=logit_scale
         )
         rows.append(
             {

@@ -86,7 +86,7 @@ class WordTokenizer:
         return out
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class SynthCLIPSpec:
     """Shape of the small CLIP: a 64-px ViT and a 3-layer text transformer, both 128 wide."""
 
@@ -126,7 +126,7 @@ def build_synth_clip(spec: SynthCLIPSpec, vocab_size: int, seed: int = 0) -> CLI
     )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Backbone:
     """A CLIP model with its tokenizer and the pixel normalisation its image tower expects."""
 
@@ -215,6 +215,7 @@ def pretrain_synth_clip(
     world_root: str | Path,
     out_path: str | Path,
     spec: SynthCLIPSpec,
+    *,
     extra_texts: Sequence[str],
     steps: int,
     batch_size: int,
@@ -308,14 +309,14 @@ def load_synth_clip(path: str | Path) -> Backbone:
         ) from e
     model.eval()
     return Backbone(
-        model,
-        tokenizer,
-        spec.image_size,
-        tuple(meta["mean"]),
-        tuple(meta["std"]),
-        SYNTH_BACKBONE,
-        artifacts.sha256_file(path)[:16],
-        {
+        model=model,
+        tokenizer=tokenizer,
+        image_size=spec.image_size,
+        mean=tuple(meta["mean"]),
+        std=tuple(meta["std"]),
+        name=SYNTH_BACKBONE,
+        fingerprint=artifacts.sha256_file(path)[:16],
+        history={
             "losses": meta["losses"],
             "seconds": meta["seconds"],
             "steps": meta["steps"],
@@ -334,7 +335,7 @@ def check_model_name(name: str) -> None:
 
 
 def load_open_clip(
-    name: str, pretrained: str | None, device: str = "cpu", cache_dir: str | None = None
+    name: str, pretrained: str | None, device: str = "cpu", *, cache_dir: str | None = None
 ) -> Backbone:
     """Any open_clip model: ``pretrained`` is a tag (e.g. 'openai'), a local weights file, or None (random init)."""
     check_model_name(name)
@@ -360,4 +361,12 @@ def load_open_clip(
             ),
         }
     )
-    return Backbone(model, open_clip.get_tokenizer(name), size, mean, std, name, fp)
+    return Backbone(
+        model=model,
+        tokenizer=open_clip.get_tokenizer(name),
+        image_size=size,
+        mean=mean,
+        std=std,
+        name=name,
+        fingerprint=fp,
+    )

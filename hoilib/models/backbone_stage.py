@@ -26,7 +26,7 @@ def backbone_seed(cfg: Params) -> int:
     return cfg.run.seed + 1000 * cfg.world.seed
 
 
-def prepare_backbone(section: BackboneCfg, run: RunCfg, world: World, seed: int) -> Backbone:
+def prepare_backbone(section: BackboneCfg, run: RunCfg, world: World, *, seed: int) -> Backbone:
     """The synth backbone is pretrained once per (world, settings, seed); open_clip models load by name.
 
     It keys on its own section (``cfg.backbone``); ``run`` says where it lives; ``seed`` is
@@ -49,20 +49,22 @@ def prepare_backbone(section: BackboneCfg, run: RunCfg, world: World, seed: int)
     if device != "cpu":  # another device trains other weights; the CPU's key stays as it was
         inputs["device"] = device
     stage = cache.Entry(folder, "backbone", inputs, code="backbone")
-    if not stage.done([path]):
-        with timed("pretraining"):
-            pretrain_synth_clip(
-                world.root,
-                path,
-                spec,
-                extra,
-                section.steps,
-                section.batch,
-                section.lr,
-                seed,
-                device=device,
-            )
-        stage.mark_done([path])
+    found, backbone = stage.stored(path, load_synth_clip)  # a truncated copy is set aside
+    if found:
+        return backbone
+    with timed("pretraining"):
+        pretrain_synth_clip(
+            world.root,
+            path,
+            spec,
+            extra_texts=extra,
+            steps=section.steps,
+            batch_size=section.batch,
+            lr=section.lr,
+            seed=seed,
+            device=device,
+        )
+    stage.mark_done([path])
     return load_synth_clip(path)
 
 
@@ -70,6 +72,7 @@ def features_of_test_pairs(
     section: BackboneCfg,
     run: RunCfg,
     world: World,
+    *,
     backbone: Backbone,
     kinds=("human", "object", "union"),
 ):
@@ -79,7 +82,7 @@ def features_of_test_pairs(
         backbone,
         world.test,
         pairs,
-        stage_root(run) / "features",
+        cache_dir=stage_root(run) / "features",
         kinds=kinds,
         device=resolve_device(run.device),
         batch_size=section.feature_batch,

@@ -36,6 +36,7 @@ def feature_entry(
     backbone: Backbone,
     ds: HOIDataset,
     pairs: PairSet,
+    *,
     kinds: Sequence[str],
     folder: str | Path,
     precision: str | None = None,
@@ -89,6 +90,7 @@ def encode_crops(
     backbone: Backbone,
     ds: HOIDataset,
     pairs: PairSet,
+    *,
     kinds: Sequence[str],
     device: str = "cpu",
     batch_size: int = 256,
@@ -160,6 +162,7 @@ def extract_pair_features(
     backbone: Backbone,
     ds: HOIDataset,
     pairs: PairSet,
+    *,
     cache_dir: str | Path,
     kinds: Sequence[str] = ("human", "object", "union"),
     device: str = "cpu",
@@ -182,12 +185,14 @@ def extract_pair_features(
     num_workers = default_workers(device) if num_workers is None else int(num_workers)
     crop_path = crop_path or ("device" if dev.type == "cuda" else "pil")
     entry = feature_entry(
-        backbone, ds, pairs, kinds, cache_dir, precision="bf16" if autocast else None
+        backbone, ds, pairs, kinds=kinds, folder=cache_dir, precision="bf16" if autocast else None
     )
     path = entry.path(".safetensors")
     if distributed.all_true(entry.done([path])):
-        tensors, _ = artifacts.load_tensors(path, "feature cache")
-        return tensors
+        # an unreadable copy is set aside and recomputed (``cache.Entry.stored``), by every rank
+        found, tensors = entry.stored(path, lambda p: artifacts.load_tensors(p, "feature cache")[0])
+        if distributed.all_true(found):
+            return tensors
     # every rank checks every image, so all of them stop together instead of hanging
     if distributed.active():
         err = PairCrops(ds, pairs, kinds, backbone.image_size).missing_image()
@@ -201,11 +206,11 @@ def extract_pair_features(
             backbone,
             ds,
             pairs,
-            kinds,
-            device,
-            batch_size,
-            num_workers,
-            autocast,
+            kinds=kinds,
+            device=device,
+            batch_size=batch_size,
+            num_workers=num_workers,
+            autocast=autocast,
             index=np.arange(mine.start, mine.stop),
             show_progress=show_progress,
             crop_path=crop_path,

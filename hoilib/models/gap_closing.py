@@ -65,6 +65,7 @@ def capdec_prototypes(
     corpus: torch.Tensor,
     corpus_class: torch.Tensor,
     init: torch.Tensor,
+    *,
     variance: float = CAPDEC_VARIANCE,
     steps: int = 300,
     lr: float = 1e-2,

@@ -26,7 +26,7 @@ from hoilib.models.gap_closing import modality_mean
 from hoilib.models.split_data import SplitData
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SeedRun:
     """One EZ-HOI seed with its text spaces, visual features and the two diffusion models."""
 
@@ -53,22 +53,25 @@ def train_features(
     """The model's visual features of every training pair, and of the annotated ones with their first class."""
     tr = data.train
     model.eval()
-    v = model.visual_features(tr.h, tr.o, tr.u, tr.pad)
+    v = model.visual_features(tr.h, tr.o, tr.u, pad=tr.pad)
     labelled = tr.targets.any(-1) & ~tr.pad
     return v[~tr.pad], v[labelled], tr.targets[labelled].float().argmax(-1)
 
 
-def seed_runs(cfg: Params, backbone, world, data: SplitData) -> list[SeedRun]:
+def seed_runs(cfg: Params, backbone, world, *, data: SplitData) -> list[SeedRun]:
     """``seed_run`` for every EZ-HOI seed, encoding the descriptor sentences once for all of them
     (at HICO-DET's 600 classes that encoding costs more than loading a seed's checkpoint)."""
     desc = descriptor_features(backbone, world, folder=textspace.folder(cfg.run))
-    return [seed_run(cfg, backbone, world, data, int(s), desc=desc) for s in cfg.ezhoi.seeds]
+    return [
+        seed_run(cfg, backbone, world, data=data, seed=int(s), desc=desc) for s in cfg.ezhoi.seeds
+    ]
 
 
 def seed_run(
     cfg: Params,
     backbone,
     world,
+    *,
     data: SplitData,
     seed: int,
     show_progress: bool = True,
@@ -77,17 +80,21 @@ def seed_run(
     """Chapter 2's model, chapter 3's spaces and chapter 4's diffusion models for one seed (trained if missing).
 
     ``desc``: ``descriptor_features(backbone, world)`` when the caller has it (None: encoded here)."""
-    model, _ = train_or_load(cfg.ezhoi, cfg.run, backbone, world, data, "full", seed, desc)
+    model, _ = train_or_load(
+        cfg.ezhoi, cfg.run, backbone, world=world, data=data, name="full", seed=seed, desc=desc
+    )
     space = textspace.extract_cached(
         model,
         world,
         backbone.tokenizer,
-        checkpoint_path(cfg.run, data.split, "full", seed),
-        textspace.folder(cfg.run),
+        checkpoint=checkpoint_path(cfg.run, data.split, "full", seed=seed),
+        folder=textspace.folder(cfg.run),
     )
     allv, pos, pos_cls = train_features(model, data)
     diffs = {
-        w: diffusion_stage.train_or_load(cfg.diffusion, cfg.run, space, w, seed, show_progress)
+        w: diffusion_stage.train_or_load(
+            cfg.diffusion, cfg.run, space, which=w, seed=seed, show_progress=show_progress
+        )
         for w in diffusion_stage.SPACES
     }
     return SeedRun(

@@ -21,7 +21,7 @@ from hoilib.models.ezhoi.pairs import PairTensors, pack_pairs
 from hoilib.models.features import extract_pair_features
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SplitData:
     """A split's pairs: EZ-HOI's training images, two disjoint held-out image sets, and the test set.
 
@@ -48,7 +48,7 @@ class SplitData:
         return ~self.unseen & ~pseudo
 
 
-def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> SplitData:
+def split_data(cfg: Params, world: World, backbone: Backbone, *, split: str) -> SplitData:
     """Seen-class training pairs (unseen annotations removed), two held-out image sets, and the test pairs."""
     unseen = world.unseen(split)
     pseudo = pseudo_unseen(
@@ -65,11 +65,21 @@ def split_data(cfg: Params, world: World, backbone: Backbone, split: str) -> Spl
     cache = stage_root(cfg.run) / "features"
     tr_pairs = world.train_pairs()
     tr_feats = extract_pair_features(
-        backbone, world.train, tr_pairs, cache, device=device, batch_size=cfg.backbone.feature_batch
+        backbone,
+        world.train,
+        tr_pairs,
+        cache_dir=cache,
+        device=device,
+        batch_size=cfg.backbone.feature_batch,
     )
     te_pairs = world.test_pairs()
     te_feats = extract_pair_features(
-        backbone, world.test, te_pairs, cache, device=device, batch_size=cfg.backbone.feature_batch
+        backbone,
+        world.test,
+        te_pairs,
+        cache_dir=cache,
+        device=device,
+        batch_size=cfg.backbone.feature_batch,
     )
     packed = pack_pairs(train_ds, tr_pairs, tr_feats)
     bridge_idx, val_idx = held_out_images(packed, pseudo, cfg)

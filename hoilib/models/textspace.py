@@ -44,7 +44,7 @@ def corpus_sets(world: World) -> list[list[str]]:
     return sets
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextSpace:
     raw: torch.Tensor  # (C, D)
     adapted: torch.Tensor  # (C, D)
@@ -56,7 +56,7 @@ class TextSpace:
 
 
 @torch.no_grad()
-def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> TextSpace:
+def extract(model: EZHOI, world: World, tokenizer, *, checkpoint: str | Path) -> TextSpace:
     """Both spaces and their corpora; deterministic for a given checkpoint."""
     model.eval()
     raw, adapted = model.raw_text(), model.text_features()
@@ -84,7 +84,15 @@ def extract(model: EZHOI, world: World, tokenizer, checkpoint: str | Path) -> Te
     meta["raw_fingerprint"] = artifacts.fingerprint(
         {"raw": _tensor_sha(raw), "corpus": _tensor_sha(torch.cat(raw_c))}
     )
-    return TextSpace(raw, adapted, torch.cat(raw_c), torch.cat(ad_c), torch.cat(cls), fp, meta)
+    return TextSpace(
+        raw=raw,
+        adapted=adapted,
+        raw_corpus=torch.cat(raw_c),
+        adapted_corpus=torch.cat(ad_c),
+        corpus_class=torch.cat(cls),
+        fingerprint=fp,
+        meta=meta,
+    )
 
 
 def folder(run: RunCfg) -> Path:
@@ -92,7 +100,7 @@ def folder(run: RunCfg) -> Path:
     return stage_root(run) / "textspace"
 
 
-def extract_cached(model: EZHOI, world: World, tokenizer, checkpoint, folder) -> TextSpace:
+def extract_cached(model: EZHOI, world: World, tokenizer, *, checkpoint, folder) -> TextSpace:
     """``extract``, stored under ``folder`` and read back while nothing it reads has changed.
 
     The key holds the checkpoint file, every class text of the world, the tokenizer's
@@ -111,7 +119,7 @@ def extract_cached(model: EZHOI, world: World, tokenizer, checkpoint, folder) ->
     }
     entry = cache.Entry(folder, Path(checkpoint).stem, inputs, code="textspace", keyed=True)
     return entry.fetch(
-        lambda: extract(model, world, tokenizer, checkpoint), save, load, ".safetensors"
+        lambda: extract(model, world, tokenizer, checkpoint=checkpoint), save, load, ".safetensors"
     )
 
 
@@ -150,13 +158,13 @@ def save(space: TextSpace, path: str | Path) -> Path:
 def load(path: str | Path) -> TextSpace:
     t, meta = artifacts.load_tensors(path, "text space file", kind="text-spaces")
     return TextSpace(
-        t["raw"],
-        t["adapted"],
-        t["raw_corpus"],
-        t["adapted_corpus"],
-        t["corpus_class"],
-        meta["fingerprint"],
-        meta,
+        raw=t["raw"],
+        adapted=t["adapted"],
+        raw_corpus=t["raw_corpus"],
+        adapted_corpus=t["adapted_corpus"],
+        corpus_class=t["corpus_class"],
+        fingerprint=meta["fingerprint"],
+        meta=meta,
     )
 
 

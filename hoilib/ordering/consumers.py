@@ -7,17 +7,18 @@ classifiers over the HOI classes fitted on the corpus's (sentence, class) pairs 
 nothing else, never on an image feature:
 
 - ``prototypes``: normalised class means, scored by cosine at CLIP's temperature;
-- ``linear``: a linear softmax head; ``MLP``: one hidden layer of 256 (GELU);
+- ``linear``: a linear softmax head; ``MLP``: hidden layers of ``consumers.hidden`` (GELU);
   both trained with cross-entropy (Adam, no weight decay), with or without CapDec's
   noise on every batch (``+ noise``), and kept at the step with the lowest held-out text
   loss;
 - ``Gaussian``: linear discriminant analysis (class means, one shared covariance
   with its shrinkage chosen by the held-out text loss): the generative linear head.
 
-Every consumer is fitted to do as well as it can *on text*: a fifth of the corpus's
-sentence sets is held out (``held_out_rows``) and chooses the training step or the
-shrinkage. What the gap then costs is measured by the same consumer's accuracy on held-out
-text against image features (``accuracy``).
+Every consumer is fitted to do as well as it can *on text*: a share of the corpus's
+sentence sets (``consumers.held_out_share``) is held out (``held_out_rows``) and chooses the
+training step or the shrinkage. What the gap then costs is measured by the same consumer's
+accuracy on held-out text against image features (``accuracy``). Every setting of a fit is a
+field of the ``consumers`` section (``hoilib.config.schema.ConsumersCfg``).
 """
 
 from __future__ import annotations
@@ -29,25 +30,23 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hoilib.config.schema import ConsumersCfg
 from hoilib.ordering.ensemble import Member, train_heads
 
 KINDS = ("prototypes", "linear", "linear + noise", "MLP", "MLP + noise", "Gaussian")
-HELD_OUT_SHARE = 0.2  # share of the corpus's sentence sets that only judge the fit
-CHECK_EVERY = 100  # training steps between looks at the held-out text loss
-SHRINKAGE = (0.001, 0.01, 0.03, 0.1, 0.3, 1.0)  # Gaussian: candidate covariance shrinkage
-BATCH, LR, HIDDEN = 128, 1e-2, 256
 
 
-def held_out_rows(corpus_class: torch.Tensor, n_classes: int, seed: int = 0) -> torch.Tensor:
-    """(N,) bool: the rows of a fixed fifth of the corpus's sentence sets (set k = rows k*C..k*C+C-1)."""
+def held_out_rows(corpus_class: torch.Tensor, n_classes: int, *, cfg: ConsumersCfg) -> torch.Tensor:
+    """(N,) bool: the rows of a fixed share (``cfg.held_out_share``, drawn with
+    ``cfg.held_out_seed``) of the corpus's sentence sets (set k = rows k*C..k*C+C-1)."""
     n_sets = len(corpus_class) // n_classes
     if n_sets * n_classes != len(corpus_class) or n_sets < 2:
         raise ValueError(
             f"corpus_class: expected whole sets of {n_classes} sentences (at least 2 sets), "
             f"got {len(corpus_class)} rows"
         )
-    gen = torch.Generator().manual_seed(seed)
-    held = torch.randperm(n_sets, generator=gen)[: max(1, round(HELD_OUT_SHARE * n_sets))]
+    gen = torch.Generator().manual_seed(cfg.held_out_seed)
+    held = torch.randperm(n_sets, generator=gen)[: max(1, round(cfg.held_out_share * n_sets))]
     return torch.isin(torch.arange(len(corpus_class)) // n_classes, held)
 
 
@@ -99,14 +98,15 @@ def class_means(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tenso
     return sums / counts[:, None].to(z.dtype)
 
 
-def _gaussian(z, y, zh, yh, n_classes) -> tuple[nn.Module, float, str]:
-    """LDA: logits x S^-1 mu_c - mu_c S^-1 mu_c / 2, S shrunk toward its mean variance."""
+def _gaussian(z, y, zh, yh, n_classes, shrinkage) -> tuple[nn.Module, float, str]:
+    """LDA: logits x S^-1 mu_c - mu_c S^-1 mu_c / 2, S shrunk toward its mean variance by the
+    ``shrinkage`` with the lowest held-out loss."""
     zd, mu = z.double(), class_means(z.double(), y, n_classes)
     r = zd - mu[y]
     cov = r.T @ r / len(zd)
     iso = torch.eye(cov.shape[0], dtype=cov.dtype) * cov.trace() / cov.shape[0]
     best = None
-    for s in SHRINKAGE:
+    for s in shrinkage:
         w = torch.linalg.solve((1 - s) * cov + s * iso, mu.T).T  # (C, D) = mu S^-1
         b = -0.5 * (w * mu).sum(-1)
         head = _Affine(w, b)
@@ -121,20 +121,20 @@ def fit_consumers(
     specs: list[tuple[str, str]],
     corpora: dict[str, torch.Tensor],
     corpus_class: torch.Tensor,
+    *,
     n_classes: int,
     held: torch.Tensor,
-    scale: float = 100.0,
-    steps: int = 3000,
-    seed: int = 0,
-    hidden: tuple[int, ...] = (HIDDEN,),
-    batch: int = BATCH,
+    cfg: ConsumersCfg,
+    scale: float,
+    seed: int,
 ) -> dict[tuple[str, str], TextConsumer]:
     """Every (kind, space) consumer of ``specs``, fitted on ``corpora[space]``'s rows outside ``held``.
 
     Only text enters: the corpora (N, D) of sentence embeddings and their classes;
-    ``scale`` is the prototypes' softmax temperature (CLIP's logit scale); ``hidden`` the
-    MLP's hidden widths and ``batch`` the trained heads' batch size. The trained heads of
-    one architecture are fitted together (``ordering.ensemble``).
+    ``scale`` is the prototypes' softmax temperature (CLIP's logit scale); ``cfg`` the
+    trained heads' steps, widths, batch, learning rate and the Gaussian's shrinkages;
+    ``seed`` the trained heads' initialisation and batches. The trained heads of one
+    architecture are fitted together (``ordering.ensemble``).
     """
     bad = [k for k, _ in specs if k not in KINDS]
     if bad:
@@ -156,11 +156,15 @@ def fit_consumers(
                 loss = float(F.cross_entropy(net(zh), yh))
             out[(kind, space)] = TextConsumer(kind, space, net, loss, "class means")
         elif kind == "Gaussian":
-            out[(kind, space)] = TextConsumer(kind, space, *_gaussian(z, y, zh, yh, n_classes))
-    for arch, widths in (("linear", ()), ("MLP", tuple(hidden))):
+            fit = _gaussian(z, y, zh, yh, n_classes, cfg.shrinkage)
+            out[(kind, space)] = TextConsumer(kind, space, *fit)
+    for arch, widths in (("linear", ()), ("MLP", tuple(cfg.hidden))):
         group = [(k, s) for k, s in specs if k.split(" ")[0] == arch]
         members = [Member(*data[s], noisy=k.endswith("+ noise")) for k, s in group]
-        fits = train_heads(members, n_classes, widths, steps, batch, LR, CHECK_EVERY, seed)
+        fits = train_heads(
+            members, n_classes, hidden=widths, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
+            check_every=cfg.check_every, seed=seed,
+        )  # fmt: skip
         for (k, s), (net, loss, chosen) in zip(group, fits, strict=True):
             out[(k, s)] = TextConsumer(k, s, net, loss, chosen)
     return {spec: out[spec] for spec in specs}

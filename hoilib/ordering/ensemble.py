@@ -77,12 +77,13 @@ def _stack(rows: list[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
 def train_heads(
     members: list[Member],
     n_classes: int,
-    hidden: tuple[int, ...] = (),
-    steps: int = 1500,
-    batch: int = 256,
-    lr: float = 1e-2,
-    check_every: int = 100,
-    seed: int = 0,
+    *,
+    hidden: tuple[int, ...],
+    steps: int,
+    batch: int,
+    lr: float,
+    check_every: int,
+    seed: int,
 ) -> list[tuple[nn.Module, float, str]]:
     """(module, lowest held-out cross-entropy, 'step s of steps') for every member.
 

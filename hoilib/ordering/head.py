@@ -13,12 +13,14 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
+from hoilib.config.schema import Params
 from hoilib.measure.zeroshot import score_pairs
-from hoilib.ordering.methods import bridged, evaluate, ezhoi_head
-from hoilib.ordering.strength import Validation, applied, choose, strengths, validation_grid
+from hoilib.models.seedrun import SeedRun
+from hoilib.ordering.labels import MAP_COLS
+from hoilib.ordering.methods import Context, bridged, evaluate, ezhoi_head
+from hoilib.ordering.strength import Validation, applied, choose, grid_of, validation_grid
 
 ORDERS = ("none", "raw", "adapted")  # what the bridge's diffusion model learned ("none": no bridge)
-COLS = ("full", "seen", "unseen")
 
 
 @torch.no_grad()
@@ -26,11 +28,14 @@ def val_vision(run, data) -> torch.Tensor:
     """The model's visual features of every pair of the bridge's validation images (``flat_pairs`` order)."""
     val = data.val_bridge
     run.model.eval()
-    return run.model.visual_features(val.h, val.o, val.u, val.pad)[~val.pad]
+    return run.model.visual_features(val.h, val.o, val.u, pad=val.pad)[~val.pad]
 
 
-def run_orders(cfg, ctx, run, t_grid) -> dict:
+def run_orders(cfg: Params, ctx: Context, run: SeedRun) -> dict:
     """No bridge, and the raw- and adapted-trained bridges at the adapted one's validated strength.
+
+    The strengths tried are the text-only consumers' (``strength.grid_of``: ``cfg.bridge``'s
+    ``t_grid`` and ``lambdas`` at frozen CLIP's width).
 
     Returns {'rows': (diffusion, seed, t_start, lambda, validation and test mAPs), 'grid':
     every strength on validation and test, 'ap': per-class test AP keyed (diffusion, seed)}.
@@ -38,8 +43,10 @@ def run_orders(cfg, ctx, run, t_grid) -> dict:
     sp, head, data = run.space, ezhoi_head(run), ctx.data
     v_val = val_vision(run, data)
     V = Validation.of(data.val_bridge, data.unseen, data.pseudo)
-    score = lambda f: V.scores(score_pairs(f, sp.adapted, V.pairs, ctx.world.classes, head=head))  # noqa: E731
-    grid = strengths(t_grid)
+    score = lambda f: V.scores(  # noqa: E731
+        score_pairs(f, sp.adapted, V.pairs, classes=ctx.world.classes, head=head)
+    )
+    grid = grid_of(cfg.bridge, ctx.frozen_test.shape[1])
     diffs = {"raw": run.raw, "adapted": run.adapted}
 
     def at(d, v):
@@ -79,5 +86,5 @@ def _row(diffusion, seed, t, lam, val, m) -> dict:
     return (
         {"diffusion": diffusion, "seed": seed, "t_start": int(t), "lambda": float(lam)}
         | {"val_seen": float(val["seen"]), "val_pseudo_unseen": float(val["pseudo-unseen"])}
-        | {k: m.as_percent()[k] for k in COLS}
+        | {k: m.as_percent()[k] for k in MAP_COLS}
     )

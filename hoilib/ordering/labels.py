@@ -1,17 +1,104 @@
-"""The row names of chapter 5's tables, in one place: the chapter, its claims and the grid agree on them.
+"""The rows of chapter 5's tables, in one place: the chapter, its claims and the grid agree on them.
 
+Code dispatches on a ``Method`` (or its ``key``); its ``label`` is read only where a table or
+figure is drawn or a metrics row is written, and those labels are what the metrics files
+hold, so they never change. The mAP columns (``MAP_COLS``) are defined here once too.
 Kept free of heavy imports, so ``hoilib grid`` and the book's results page can name rows
 without loading torch or diffusers.
 """
 
 from __future__ import annotations
 
-WRONG, CORRECT = (
+from dataclasses import dataclass
+
+MAP_COLS = ("full", "seen", "unseen")  # the mAP columns of every table, as HOIMetrics names them
+UNSEEN_FIRST = MAP_COLS[::-1]  # the same, the primary column (Unseen) first: claims and verdicts
+
+
+@dataclass(frozen=True)
+class Method:
+    """One row of the fixed-t* table: what code dispatches on, and what readers see."""
+
+    key: str  # short and stable: the chapter's numbers are named '<key>_<column>'
+    label: str  # the row name in tables, figures and metrics files
+    what: str  # what it is, in a few words (the table's first column)
+
+
+FROZEN_CLIP = Method(
+    "frozen", "frozen CLIP, no bridge", "frozen union-crop features vs raw class text (chapter 1)"
+)
+RAW_EVERYWHERE = Method(
+    "raw_everywhere",
+    "frozen CLIP + raw-trained bridge (raw everywhere)",
+    "the consistent pipeline without EZ-HOI",
+)
+NONE = Method(
+    "none",
+    "EZ-HOI, no bridge",
+    "the model's visual features vs its adapted class text (chapter 2)",
+)
+SOFTMAX = Method(
+    "softmax",
+    "EZ-HOI, softmax at CLIP's temperature",
+    "the same, scored like frozen CLIP (softmax, no head)",
+)
+WRONG = Method(
+    "wrong",
     "EZ-HOI + raw-trained bridge (wrong order)",
+    "bridge whose diffusion model learned frozen CLIP's text space",
+)
+CORRECT = Method(
+    "correct",
     "EZ-HOI + adapted-trained bridge (correct order)",
+    "bridge whose diffusion model learned the adapted text space",
 )
 # the same two at the start step whose noise level matches the reference's t* = 599 at 512-d
-WRONG_MATCHED, CORRECT_MATCHED = (f"{WRONG}, noise-matched t*", f"{CORRECT}, noise-matched t*")
+WRONG_MATCHED = Method(
+    "wrong_matched",
+    f"{WRONG.label}, noise-matched t*",
+    "the wrong order from the t* whose noise level matches the reference's",
+)
+CORRECT_MATCHED = Method(
+    "correct_matched",
+    f"{CORRECT.label}, noise-matched t*",
+    "the correct order from the t* whose noise level matches the reference's",
+)
+MEAN_CENTER = Method(
+    "mean_center", "EZ-HOI + mean-centering (C3)", "each modality minus its mean, renormalised"
+)
+CAPDEC = Method(
+    "capdec", "EZ-HOI + CapDec noise", "class prototypes fitted on noise-injected adapted text"
+)
+DECAP = Method(
+    "decap", "EZ-HOI + DeCap projection", "vision projected onto the adapted text corpus"
+)
+PROCRUSTES = Method(
+    "procrustes", "EZ-HOI + Procrustes", "rotation fitted on seen-class training pairs"
+)
+METHODS = (  # the order of the chapter's table
+    FROZEN_CLIP,
+    RAW_EVERYWHERE,
+    NONE,
+    SOFTMAX,
+    WRONG,
+    CORRECT,
+    WRONG_MATCHED,
+    CORRECT_MATCHED,
+    MEAN_CENTER,
+    CAPDEC,
+    DECAP,
+    PROCRUSTES,
+)
+BY_LABEL = {m.label: m for m in METHODS}  # a table's row name -> its method
+
+
+def fixed_pairs() -> dict[str, tuple[str, str]]:
+    """contrast -> (a, b) row labels of the design document's rows at its fixed t*."""
+    return {
+        "correct - wrong": (WRONG.label, CORRECT.label),
+        "correct - no bridge": (NONE.label, CORRECT.label),
+        "wrong - no bridge": (NONE.label, WRONG.label),
+    }
 
 
 def cell_name(

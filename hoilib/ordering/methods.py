@@ -26,23 +26,25 @@ from hoilib.models.diffusion.model import TextDiffusion
 from hoilib.models.gap_closing import modality_mean
 from hoilib.models.seedrun import SeedRun
 from hoilib.models.split_data import SplitData
-from hoilib.ordering.labels import CORRECT, CORRECT_MATCHED, WRONG, WRONG_MATCHED
+from hoilib.ordering.labels import (
+    CAPDEC,
+    CORRECT,
+    CORRECT_MATCHED,
+    DECAP,
+    FROZEN_CLIP,
+    MEAN_CENTER,
+    METHODS,
+    NONE,
+    PROCRUSTES,
+    RAW_EVERYWHERE,
+    SOFTMAX,
+    WRONG,
+    WRONG_MATCHED,
+    Method,
+)
 
-METHODS = {  # name -> what it is; the order of the chapter's table
-    "frozen CLIP, no bridge": "frozen union-crop features vs raw class text (chapter 1)",
-    "frozen CLIP + raw-trained bridge (raw everywhere)": "the consistent pipeline without EZ-HOI",
-    "EZ-HOI, no bridge": "the model's visual features vs its adapted class text (chapter 2)",
-    "EZ-HOI, softmax at CLIP's temperature": "the same, scored like frozen CLIP (softmax, no head)",
-    WRONG: "bridge whose diffusion model learned frozen CLIP's text space",
-    CORRECT: "bridge whose diffusion model learned the adapted text space",
-    WRONG_MATCHED: "the wrong order from the t* whose noise level matches the reference's",
-    CORRECT_MATCHED: "the correct order from the t* whose noise level matches the reference's",
-    "EZ-HOI + mean-centering (C3)": "each modality minus its mean, renormalised",
-    "EZ-HOI + CapDec noise": "class prototypes fitted on noise-injected adapted text",
-    "EZ-HOI + DeCap projection": "vision projected onto the adapted text corpus",
-    "EZ-HOI + Procrustes": "rotation fitted on seen-class training pairs",
-}
-FROZEN = tuple(m for m in METHODS if m.startswith("frozen"))
+# the bridged rows of EZ-HOI: the text space each one's diffusion model learned
+LEARNED = {WRONG: "raw", CORRECT: "adapted", WRONG_MATCHED: "raw", CORRECT_MATCHED: "adapted"}
 
 
 @dataclass
@@ -83,9 +85,9 @@ def bridged(
     t_start: int | None = None,
     steps: int | None = None,
     recipe: str | None = None,
-    seed: int = 0,
+    seed: int,
 ) -> torch.Tensor:
-    """The bridge with the profile's settings unless given (sdedit noise is seeded)."""
+    """The bridge with the profile's settings unless given (sdedit noise is seeded by ``seed``)."""
     return bridge(
         diff,
         vision,
@@ -104,8 +106,8 @@ def ezhoi_head(run: SeedRun) -> tuple[float, float]:
     return float(run.model.logit_scale.exp().detach()), float(run.model.logit_bias.detach())
 
 
-def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
-    """(test vision features, class text, scoring) of one method.
+def method_features(cfg: Params, method: Method, run: SeedRun, ctx: Context):
+    """(test vision features, class text, scoring) of one method (``labels.METHODS``).
 
     Scoring is a float (softmax at that logit scale: frozen CLIP, chapter 1) or a
     (scale, bias) pair (the EZ-HOI head's sigmoid, so detector priors weigh in as in EZ-HOI).
@@ -113,21 +115,22 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
     sp, vmean = run.space, run.vision_mean
     head = ezhoi_head(run)
     raw_fp = sp.meta["raw_fingerprint"]
-    if name == "frozen CLIP, no bridge":
+    if method == FROZEN_CLIP:
         return ctx.frozen_test, sp.raw, ctx.frozen_scale
-    if name == "frozen CLIP + raw-trained bridge (raw everywhere)":
+    if method == RAW_EVERYWHERE:
         return (
             bridged(cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, raw_fp, seed=run.seed),
             sp.raw,
             ctx.frozen_scale,
         )
-    if name == "EZ-HOI, no bridge":
+    if method == NONE:
         return run.vision, sp.adapted, head
-    if name == "EZ-HOI, softmax at CLIP's temperature":
+    if method == SOFTMAX:
         return run.vision, sp.adapted, ctx.frozen_scale
-    if name in (WRONG, CORRECT, WRONG_MATCHED, CORRECT_MATCHED):
-        wrong = name in (WRONG, WRONG_MATCHED)  # the ablation asks for the mismatch on purpose
-        t = noise_matched_t(run.vision.shape[1]) if name.endswith("noise-matched t*") else None
+    if method in LEARNED:
+        wrong = LEARNED[method] == "raw"  # the ablation asks for the mismatch on purpose
+        matched = method in (WRONG_MATCHED, CORRECT_MATCHED)
+        t = noise_matched_t(run.vision.shape[1]) if matched else None
         diff = run.raw if wrong else run.adapted
         v = bridged(
             cfg,
@@ -140,13 +143,13 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
             seed=run.seed,
         )
         return v, sp.adapted, head
-    if name == "EZ-HOI + mean-centering (C3)":
+    if method == MEAN_CENTER:
         return (
             gap_closing.mean_center(run.vision, vmean),
             gap_closing.mean_center(sp.adapted, modality_mean(sp.adapted_corpus)),
             head,
         )
-    if name == "EZ-HOI + CapDec noise":
+    if method == CAPDEC:
         proto = gap_closing.capdec_prototypes(
             sp.adapted_corpus,
             sp.corpus_class,
@@ -156,36 +159,44 @@ def method_features(cfg: Params, name: str, run: SeedRun, ctx: Context):
             device=resolve_device(cfg.run.device),
         )
         return run.vision, proto, head
-    if name == "EZ-HOI + DeCap projection":
+    if method == DECAP:
         return gap_closing.decap_project(run.vision, sp.adapted_corpus), sp.adapted, head
-    if name == "EZ-HOI + Procrustes":
+    if method == PROCRUSTES:
         w = gap_closing.procrustes(
             F.normalize(run.train_pos, dim=-1), sp.adapted[run.train_pos_cls]
         )
         return gap_closing.apply_procrustes(run.vision, w), sp.adapted, head
-    raise ValueError(f"unknown method {name!r}; known: {list(METHODS)}")
+    raise ValueError(f"unknown method {method!r}; expected one of labels.METHODS")
 
 
 def evaluate(ctx: Context, vision: torch.Tensor, text: torch.Tensor, scoring) -> HOIMetrics:
     """mAP of features scored against class text; ``scoring`` as in ``method_features``."""
     w, d = ctx.world, ctx.data
     head = tuple(scoring) if isinstance(scoring, (tuple, list)) else None
-    dets = score_pairs(vision, text, d.test_pairs, w.classes, None if head else scoring, head=head)
+    dets = score_pairs(
+        vision,
+        text,
+        d.test_pairs,
+        classes=w.classes,
+        logit_scale=None if head else scoring,
+        head=head,
+    )
     return evaluate_hoi(dets, w.test.ground_truth(), w.num_classes, rare=w.rare, unseen=d.unseen)
 
 
-def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], methods=tuple(METHODS)):
-    """Every method on every seed: a tidy frame (mAP in %), per-class APs and the features (for gap measures)."""
+def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], methods=METHODS):
+    """Every method on every seed: a tidy frame (mAP in %, rows named by ``Method.label``),
+    per-class APs keyed (label, seed) and the features keyed (method, seed), for gap measures."""
     import pandas as pd
 
     rows, ap, feats = [], {}, {}
-    for name in methods:
-        for run in runs[:1] if name == "frozen CLIP, no bridge" else runs:  # seed-free: one row
-            v, t, scale = method_features(cfg, name, run, ctx)
+    for method in methods:
+        for run in runs[:1] if method == FROZEN_CLIP else runs:  # seed-free: one row
+            v, t, scale = method_features(cfg, method, run, ctx)
             m = evaluate(ctx, v, t, scale)
-            rows.append({"method": name, "seed": run.seed, **m.as_percent()})
-            ap[(name, run.seed)] = m.ap
-            feats[(name, run.seed)] = (v, t)
+            rows.append({"method": method.label, "seed": run.seed, **m.as_percent()})
+            ap[(method.label, run.seed)] = m.ap
+            feats[(method, run.seed)] = (v, t)
     return pd.DataFrame(rows), ap, feats
 
 
@@ -228,15 +239,18 @@ def sweep(
     return pd.DataFrame(rows)
 
 
-def gap_table(cfg: Params, ctx: Context, feats: dict, seed: int, methods=tuple(METHODS)):
-    """Gap measures between each method's features of the annotated test pairs and the text of their class."""
+def gap_table(cfg: Params, ctx: Context, feats: dict, seed: int, methods=METHODS):
+    """Gap measures between each method's features of the annotated test pairs and the text of
+    their class, one row per method (indexed by its label)."""
     import pandas as pd
 
     from hoilib.measure.gap import gap_summary
 
     cols = {}
-    for name in methods:
-        key = (name, seed) if (name, seed) in feats else next(k for k in feats if k[0] == name)
+    for method in methods:
+        key = (
+            (method, seed) if (method, seed) in feats else next(k for k in feats if k[0] == method)
+        )
         v, t = feats[key]
         g = gap_summary(
             v[ctx.pos],
@@ -244,7 +258,7 @@ def gap_table(cfg: Params, ctx: Context, feats: dict, seed: int, methods=tuple(M
             seed=cfg.run.seed,
             n_permutations=cfg.evaluation.gap_permutations,
         )
-        cols[name] = {
+        cols[method.label] = {
             k: g[k]
             for k in ("centroid_gap_norm", "two_sample_accuracy", "mmd2", "mean_cos_image_text")
         }

@@ -7,7 +7,8 @@ over one of two sets of classes: the seen classes EZ-HOI trained on, or the
 pseudo-unseen classes it never trained on (``data.pseudo``), which resemble the test's
 unseen classes. Only then is the test set bridged. Both orders of a comparison get the
 strength chosen for the matched (consistent) cell, and that strength is a bridge
-(t* > 0): "no bridge" is its own row, never a silent stand-in for one.
+(t* > 0): "no bridge" is its own row, never a silent stand-in for one. The start steps and
+blend weights tried are the bridge section's ``t_grid`` and ``lambdas`` (``grid_of``).
 """
 
 from __future__ import annotations
@@ -20,14 +21,13 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
+from hoilib.config.schema import BridgeCfg
 from hoilib.data.annotations import PairSet
 from hoilib.measure.metric import HOIDetections, HOIGroundTruth, evaluate_hoi
+from hoilib.models.diffusion.bridge import noise_matched_t
 from hoilib.models.ezhoi.pairs import PairTensors
 from hoilib.models.ezhoi.train import gt_of
 
-# start steps tried on validation (the noise-matched one is added)
-T_GRID = (199, 399, 599, 799, 999)
-LAMBDAS = (0.25, 0.5, 0.75, 1.0)  # blend weights tried on validation
 VALIDATIONS = ("pseudo-unseen", "seen")  # the classes whose validation mAP can choose
 
 
@@ -47,10 +47,20 @@ def flat_pairs(data: PairTensors) -> tuple[PairSet, HOIGroundTruth, torch.Tensor
     return pairs, gt_of(data), data.u[r, p]
 
 
-def strengths(t_grid=T_GRID, lambdas=LAMBDAS) -> list[tuple[int, float]]:
+def strengths(t_grid, lambdas) -> list[tuple[int, float]]:
     """Every (t*, lambda) a choice may take, weakest bridge first (t* * lambda, then t*)."""
     grid = [(int(t), float(lam)) for t in t_grid for lam in lambdas if t > 0]
     return sorted(set(grid), key=lambda s: (s[0] * s[1], s[0]))
+
+
+def t_grid(cfg: BridgeCfg, dim: int) -> tuple[int, ...]:
+    """The start steps a choice may take: ``cfg.t_grid`` and the noise-matched reference t* of ``dim``."""
+    return tuple(sorted(set(cfg.t_grid) | {noise_matched_t(dim)}))
+
+
+def grid_of(cfg: BridgeCfg, dim: int) -> list[tuple[int, float]]:
+    """Every (t*, lambda) chapter 5 tries on validation for features of width ``dim``."""
+    return strengths(t_grid(cfg, dim), cfg.lambdas)
 
 
 @dataclass
@@ -105,7 +115,7 @@ class StrengthChoice:
         return self.val[self.by] - self.base[self.by]
 
 
-def choose(grid: pd.DataFrame, base: dict, by: str = "pseudo-unseen") -> StrengthChoice:
+def choose(grid: pd.DataFrame, base: dict, by: str) -> StrengthChoice:
     """The bridge (t* > 0) with the best validation mAP on the ``by`` classes; ties go to the weaker bridge.
 
     ``grid`` holds one row per (t_start, lambda) in ``strengths`` order with the

@@ -19,27 +19,26 @@ from dataclasses import dataclass
 import pandas as pd
 import torch
 
+from hoilib.config.schema import ConsumersCfg, Params
 from hoilib.measure.metric import evaluate_hoi
 from hoilib.measure.zeroshot import class_mask, score_logits
-from hoilib.models.diffusion.bridge import bridge, check_order, noise_matched_t
-from hoilib.models.diffusion.closed_form import ClosedFormDenoiser
+from hoilib.models.diffusion.bridge import check_order
+from hoilib.models.seedrun import SeedRun
 from hoilib.ordering import consumers
-from hoilib.ordering.labels import cell_name
+from hoilib.ordering.bridges import CLOSED_FORM, DENOISERS, MLP, BridgeCache
+from hoilib.ordering.labels import MAP_COLS, cell_name
+from hoilib.ordering.methods import Context
 from hoilib.ordering.strength import (
-    T_GRID,
     VALIDATIONS,
     Validation,
     applied,
     choose,
     flat_pairs,
-    strengths,
+    grid_of,
     validation_grid,
 )
 
 SPACES = ("raw", "adapted")  # the text a consumer was fitted on, and a diffusion model learned
-MLP = "trained MLP"
-DENOISERS = (MLP, "closed form")
-COLS = ("full", "seen", "unseen")
 
 
 def consistent_cell(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
@@ -53,20 +52,12 @@ def consistent_cell(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
     ]
 
 
-def t_grid(dim: int) -> tuple[int, ...]:
-    """The start steps a choice may take: ``strength.T_GRID`` and the noise-matched reference t*."""
-    return tuple(sorted(set(T_GRID) | {noise_matched_t(dim)}))
-
-
 @dataclass
 class Bridges:
-    """Bridged feature sets of one seed, each computed once and shared by every consumer."""
+    """One seed's view of the run's ``BridgeCache``: each text space's corpus, fingerprint and model."""
 
-    cfg: object
-    run: object
-    vision: dict  # where ("val", "test") -> frozen union features
-    mean: torch.Tensor  # frozen training mean, what the bridge subtracts
-    cache: dict  # shared across seeds: the raw corpus's closed form does not depend on the seed
+    run: SeedRun
+    cache: BridgeCache  # shared across seeds: the raw corpus's closed form is seed-free
 
     def spaces(self) -> dict:
         sp = self.run.space
@@ -80,30 +71,9 @@ class Bridges:
         consumer of the ``consumer`` space (the order guard is told the mismatch is asked for
         exactly when the two spaces differ)."""
         corpus, fp, trained = self.spaces()[diffusion]
-        if denoiser == "closed form":
-            ck = ("closed form", fp)
-            if ck not in self.cache:
-                self.cache[ck] = ClosedFormDenoiser.from_vectors(corpus, fp, diffusion)
-            diff = self.cache[ck]
-        else:
-            diff = trained
-        target = self.spaces()[consumer][1]
-        check_order(diff, target, allow_mismatch=diffusion != consumer)
-        seedless = denoiser == "closed form" and self.cfg.bridge.recipe == "direct"
-        key = (fp, denoiser, None if seedless else self.run.seed, int(t), where)
-        if key not in self.cache:
-            self.cache[key] = bridge(
-                diff,
-                self.vision[where],
-                self.mean,
-                fp,  # checked above against the consumer's space
-                t_start=int(t),
-                steps=self.cfg.bridge.steps,
-                recipe=self.cfg.bridge.recipe,
-                generator=torch.Generator().manual_seed(self.run.seed),
-                batch_size=max(1, len(self.vision[where])),
-            )
-        return self.cache[key]
+        diff = self.cache.closed_form(corpus, fp, diffusion) if denoiser == CLOSED_FORM else trained
+        check_order(diff, self.spaces()[consumer][1], allow_mismatch=diffusion != consumer)
+        return self.cache.bridged(diff, denoiser, seed=self.run.seed, t=t, where=where)
 
 
 def image_accuracy(logits: torch.Tensor, pairs, targets: torch.Tensor, classes) -> float:
@@ -114,22 +84,26 @@ def image_accuracy(logits: torch.Tensor, pairs, targets: torch.Tensor, classes) 
 
 
 class _Seed:
-    """One seed's data, bridges and scorers, shared by every consumer of ``run_text``."""
+    """One seed's data, bridges and scorers, shared by every consumer of ``run_text``; the bridge
+    settings (strength grid, ``strength_by``) are the cache's ``BridgeCfg``."""
 
-    def __init__(self, cfg, ctx, run, cache):
+    def __init__(
+        self, ctx: Context, run: SeedRun, cache: BridgeCache, *, consumers_cfg: ConsumersCfg
+    ):
         data, world = ctx.data, ctx.world
-        self.cfg, self.run, self.data, self.world = cfg, run, data, world
+        self.run, self.data, self.world = run, data, world
+        self.bridge_cfg, self.consumers_cfg = cache.cfg, consumers_cfg
         self.val_pairs, _, self.val_u = flat_pairs(data.val_bridge)
         self.val_targets = data.val_bridge.targets[~data.val_bridge.pad]
         self.V = Validation.of(data.val_bridge, data.unseen, data.pseudo)
         self.test_gt = world.test.ground_truth()
         self.test_u = ctx.frozen_test
         self.scale = ctx.frozen_scale
-        self.B = Bridges(
-            cfg, run, {"val": self.val_u, "test": ctx.frozen_test}, ctx.frozen_train_mean, cache
+        self.B = Bridges(run, cache)
+        self.grid = grid_of(self.bridge_cfg, self.val_u.shape[1])
+        self.held = consumers.held_out_rows(
+            run.space.corpus_class, world.num_classes, cfg=consumers_cfg
         )
-        self.grid = strengths(t_grid(self.val_u.shape[1]))
-        self.held = consumers.held_out_rows(run.space.corpus_class, world.num_classes)
 
     def bridged(self, diffusion, denoiser, where, consumer):
         return lambda t: self.B.at(diffusion, denoiser, t, where, consumer)
@@ -146,14 +120,15 @@ class _Seed:
         """Every (kind, space) consumer of this seed, fitted on text only (``consumers.fit_consumers``)."""
         specs = [(k, s) for k in consumers.KINDS for s in SPACES]
         corpora = {s: self.B.spaces()[s][0] for s in SPACES}
-        cls, n = self.run.space.corpus_class, self.world.num_classes
-        steps, seed = self.cfg.evaluation.consumer_steps, self.run.seed
-        arch = {
-            "hidden": tuple(self.cfg.evaluation.consumer_hidden),
-            "batch": self.cfg.evaluation.consumer_batch,
-        }
         return consumers.fit_consumers(
-            specs, corpora, cls, n, self.held, self.scale, steps, seed, **arch
+            specs,
+            corpora,
+            self.run.space.corpus_class,
+            n_classes=self.world.num_classes,
+            held=self.held,
+            cfg=self.consumers_cfg,
+            scale=self.scale,
+            seed=self.run.seed,
         )
 
     def consumer(self, c) -> dict:
@@ -170,7 +145,7 @@ class _Seed:
             d: validation_grid(self.val_u, self.bridged(d, MLP, "val", space), score, self.grid)
             for d in SPACES
         }
-        choice = choose(vg[space], base, self.cfg.bridge.strength_by)
+        choice = choose(vg[space], base, self.bridge_cfg.strength_by)
         at = {d: _at(vg[d], choice.t_start, choice.lam) for d in SPACES}
         for den in DENOISERS:  # the closed form at the trained model's strength: the control
             for d in SPACES:
@@ -216,7 +191,7 @@ class _Seed:
         return {"rows": rows, "grid": grid, "gapcost": [gap], "ap": ap}
 
 
-def run_text(cfg, ctx, run, cache: dict | None = None) -> dict:
+def run_text(cfg: Params, ctx: Context, run: SeedRun, cache: BridgeCache | None = None) -> dict:
     """Every consumer of one seed with no bridge and both bridges at the matched cell's strength.
 
     Returns {'rows': one row per (kind, consumer, diffusion, denoiser), 'grid': validation
@@ -224,9 +199,18 @@ def run_text(cfg, ctx, run, cache: dict | None = None) -> dict:
     consumer, 'ap': per-class test AP keyed (method, seed), 'consumers': the fitted consumers
     keyed (kind, space), for the dose-response}. No consumer sees an image
     feature while it is fitted: ``consumers.fit_consumers`` receives the text corpora only.
-    Pass the same ``cache`` to every seed's call: the raw corpus's closed form is shared.
+    Pass the same ``cache`` (``BridgeCache.of(cfg.bridge, ctx)``) to every seed's call: the raw
+    corpus's closed form is shared. What is tried and fitted is ``cfg.bridge`` (``t_grid``,
+    ``lambdas``, ``strength_by``, steps, recipe) and ``cfg.consumers``.
     """
-    one = _Seed(cfg, ctx, run, {} if cache is None else cache)
+    if cache is None:
+        cache = BridgeCache.of(cfg.bridge, ctx)
+    elif cache.cfg != cfg.bridge:
+        raise ValueError(
+            f"cache: its sets were bridged with {cache.cfg.key()}, expected cfg.bridge "
+            f"{cfg.bridge.key()}"
+        )
+    one = _Seed(ctx, run, cache, consumers_cfg=cfg.consumers)
     fitted = one.fit_all()
     parts = [one.consumer(c) for c in fitted.values()]
     out = {k: pd.DataFrame([r for p in parts for r in p[k]]) for k in ("rows", "grid", "gapcost")}
@@ -243,7 +227,7 @@ def _val(scores) -> dict:
 
 
 def _pct(m) -> dict:
-    return {k: m.as_percent()[k] for k in COLS}
+    return {k: m.as_percent()[k] for k in MAP_COLS}
 
 
 def correct_minus_wrong(grid: pd.DataFrame) -> pd.DataFrame:

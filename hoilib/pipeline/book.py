@@ -1,15 +1,13 @@
 """Build the HTML book with jupyter-book 1.x from a run's executed notebooks (no re-execution).
 
-The top-level ``_config.yml``, ``_toc.yml`` and ``book/`` pages are copied with the
-executed chapters into a staging folder inside the run, so building never touches
-the source tree and two profiles can be built side by side. The staged
-``book/results.md`` is generated then, from every run on disk (hoilib.pipeline.results),
-and ``book/execution_statistics.md`` from the run's ``provenance.json`` and
-``timings.json``, with the run's ``metrics/*.json`` copied beside it as downloads.
-When a chapter holds an interactive figure (hoilib.chapters.interactive), plotly.js
-is copied from the installed plotly package into ``_assets/``, which ``_config.yml``
-names as the static path: the built book serves it as ``_static/plotly.min.js``,
-once for every page, and no page needs the network.
+``_config.yml``, ``_toc.yml`` and the ``book/`` pages are copied with the executed chapters into a
+staging folder inside the run, so building never touches the source tree and two profiles can be
+built side by side. There ``book/results.md`` is generated from every run on disk
+(hoilib.pipeline.results), ``book/execution_statistics.md`` from the run's ``provenance.json`` and
+``timings.json`` (its ``metrics/*.json`` copied beside it as downloads), and the measured times on
+``book/reproduce.md`` from ``results/timings.json``. When a chapter holds an interactive figure
+(hoilib.chapters.interactive), plotly.js is copied from the plotly package into ``_assets/``, the
+static path of ``_config.yml``: every page loads the one ``_static/plotly.min.js``, offline.
 """
 
 from __future__ import annotations
@@ -24,6 +22,7 @@ from hoilib import artifacts
 from hoilib.errors import HoiBookError
 from hoilib.pipeline.published_paths import portable_paths
 from hoilib.pipeline.runner import REPO, chapter_paths, notebook_errors
+from hoilib.pipeline.timings_page import write_timings
 
 
 def write_results_page(book_dir: Path, runs_root: str | Path | None = None) -> Path:
@@ -74,7 +73,7 @@ def publish_copy(executed: Path, dest: Path, run_dir: Path) -> Path:
 def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
     """Copy the book sources and the run's executed chapters into <run_dir>/_book_src.
 
-    Writes the generated pages (results, execution statistics) and the static files there too.
+    Writes the generated pages (results, execution statistics, timings) and static files there too.
     """
     src = run_dir / "_book_src"
     if src.exists():
@@ -83,6 +82,7 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO / name, src / name)
     write_results_page(src / "book", runs_root)
+    write_timings(src / "book" / "reproduce.md")
     from hoilib.pipeline.results_page import write_answer
 
     write_answer(src / "book" / "intro.md", run_dir)

@@ -26,7 +26,8 @@ from hoilib.chapters import ch5_ordering
 from hoilib.chapters.notebook import open_chapter
 from hoilib.config import Params
 from hoilib.models.seedrun import seed_runs
-from hoilib.ordering import claims, tables, twobytwo
+from hoilib.ordering import claims, experiment, twobytwo
+from hoilib.ordering.bridges import BridgeCache
 from hoilib.ordering.methods import make_context
 
 RECORD = "results/control-search.json"
@@ -35,8 +36,8 @@ PATHS = ("run.run_dir", "run.stage_dir", "world.data_root")
 CANDIDATES = {  # name -> profile overrides; the first is the book's own recipe
     "the book's recipe": {},
     "MLP of two hidden layers of 256, batches of 256": {
-        "evaluation.consumer_hidden": [256, 256],
-        "evaluation.consumer_batch": 256,
+        "consumers.hidden": [256, 256],
+        "consumers.batch": 256,
     },
     "SNR-weighted diffusion loss (Diffusion Bridge's code)": {"diffusion.loss": "snr_x0"},
     "SDEdit bridge (noised to t* first)": {"bridge.recipe": "sdedit"},
@@ -51,10 +52,10 @@ def control_of(profile: str, params: dict) -> tuple[pd.DataFrame, Params]:
     """
     ch = open_chapter(profile, params, ch5_ordering, show=False)
     ctx = make_context(ch.world, ch.backbone, ch.data)
-    runs = seed_runs(ch.cfg, ch.backbone, ch.world, ch.data)
-    cache: dict = {}
+    runs = seed_runs(ch.cfg, ch.backbone, ch.world, data=ch.data)
+    cache = BridgeCache.of(ch.cfg.bridge, ctx)
     text = [twobytwo.run_text(ch.cfg, ctx, r, cache) for r in runs]
-    return claims.controls(*tables.text_frame(text), ch.data.unseen), ch.cfg
+    return claims.controls(*experiment.text_frame(text), ch.data.unseen, cfg=ch.cfg.claims), ch.cfg
 
 
 def search(
@@ -77,7 +78,7 @@ def search(
         "split": cfg.world.split,
         "criterion": (
             f"a consumer of adapted text whose consistent bridge gains at least "
-            f"{claims.CONTROL_MARGIN:g} point on validation and on test Unseen mAP (mean over "
+            f"{cfg.claims.control_margin:g} point on validation and on test Unseen mAP (mean over "
             "seeds), its 95% interval above 0"
         ),
         "passed": passed,

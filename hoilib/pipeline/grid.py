@@ -7,8 +7,9 @@ and a Student-t interval over the world means (a percentile interval covers poor
 few worlds); a verdict (``measure.effects``) reads the wider against the predicted size.
 
 The positive control is read first, pooled: a consumer passes when its consistent bridge
-gains ``claims.CONTROL_MARGIN`` on validation and on pooled Unseen test mAP (interval above 0),
-and the primary consumer is the passing one with the largest validation gain; Holm's
+gains the claims section's ``control_margin`` (the runs' own, one for all) on validation and
+on pooled Unseen test mAP (interval above 0), and the primary consumer is the passing one with
+the largest validation gain; Holm's
 correction runs over its three pooled Unseen contrasts. The record says how many worlds give that
 answer's interval a half-width of ``TARGET_HALF_WIDTH`` points. The pool of the worlds other than
 world 0 (``NEW_WORLDS``), which nobody saw while the rules took shape, stands beside it.
@@ -23,11 +24,12 @@ import pandas as pd
 
 from hoilib import artifacts
 from hoilib.config import flat_view
+from hoilib.config.schema import ClaimsCfg
 from hoilib.errors import ConfigError
 from hoilib.measure.effects import excludable, t_interval, verdict, worlds_needed
 from hoilib.measure.nested import pooled_bootstrap
 from hoilib.measure.paired import holm
-from hoilib.pipeline.grid_table import COLUMNS
+from hoilib.ordering.labels import UNSEEN_FIRST, fixed_pairs
 from hoilib.provenance import read_provenance
 
 FIRST_LOOK = 0  # the world seed the developer saw while chapter 5's rules took shape
@@ -40,12 +42,9 @@ FIXED = "EZ-HOI head, t* fixed (design document)"
 def settings(kinds) -> list[tuple[str, dict]]:
     """(setting, {contrast: (a, b)}) of every consumer kind, EZ-HOI's head and the fixed-t* rows."""
     from hoilib.ordering import claims  # the claims' names and sizes, without torch at import
-    from hoilib.ordering.labels import CORRECT, WRONG
 
     out = [(f"text-only: {k}", claims.text_pairs(k)) for k in kinds] + [(HEAD, claims.head_pairs())]
-    none = "EZ-HOI, no bridge"
-    fixed = {"correct - no bridge": (none, CORRECT), "wrong - no bridge": (none, WRONG)}
-    return [*out, (FIXED, {"correct - wrong": (WRONG, CORRECT), **fixed})]
+    return [*out, (FIXED, fixed_pairs())]
 
 
 def read_runs(root: Path) -> list[dict]:
@@ -69,9 +68,12 @@ def read_runs(root: Path) -> list[dict]:
             (r["method"], r["seed"]): np.array([np.nan if x is None else x for x in r["ap"]], float)
             for r in m["per_class_ap"]
         }
+        # a run saved before the claims section existed ran under its defaults
+        made = {k.split(".", 1)[1]: v for k, v in params.items() if k.startswith("claims.")}
         runs.append(
             {
                 "folder": folder.name,
+                "claims": ClaimsCfg(**made),
                 "split": params["world.split"],
                 "world_seed": int(params["world.seed"]),
                 "metrics": m,
@@ -147,10 +149,21 @@ def effect(runs: list[dict], split: str, a: str, b: str, col: str, n_boot: int) 
     }
 
 
+def run_claims(runs: list[dict]) -> ClaimsCfg:
+    """The claims section every run was made with: the grid judges all of them by one rule."""
+    made = {r["claims"].model_dump_json() for r in runs}
+    if len(made) > 1:
+        raise ConfigError(
+            f"the runs were made under different claims settings ({sorted(made)}); expected one"
+        )
+    return runs[0]["claims"]
+
+
 def controls(runs: list[dict], kinds, n_boot: int) -> pd.DataFrame:
     """The positive control of every adapted-text consumer, pooled over all runs."""
     from hoilib.ordering import claims
 
+    margin = run_claims(runs).control_margin
     rows = []
     for k in kinds:
         gains = [
@@ -162,12 +175,7 @@ def controls(runs: list[dict], kinds, n_boot: int) -> pd.DataFrame:
         a, b = claims.text_pairs(k)["correct - no bridge"]
         e = effect(runs, "pooled", a, b, "unseen", n_boot)
         val = float(np.mean(gains)) if gains else float("nan")
-        ok = (
-            e is not None
-            and val >= claims.CONTROL_MARGIN
-            and e["mean"] >= claims.CONTROL_MARGIN
-            and e["lo"] > 0
-        )
+        ok = e is not None and val >= margin and e["mean"] >= margin and e["lo"] > 0
         rows.append(
             {
                 "kind": k,
@@ -181,9 +189,7 @@ def controls(runs: list[dict], kinds, n_boot: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def grid_table(
-    runs: list[dict], n_boot: int = 2000
-) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+def grid_table(runs: list[dict], n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
     """(one row per split or 'pooled', setting, contrast, column; the controls; the primary consumer)."""
     from hoilib.ordering import claims
 
@@ -197,7 +203,7 @@ def grid_table(
     for split in splits(runs):
         for setting, pairs in settings(kinds):
             for name, (a, b) in pairs.items():
-                for col in COLUMNS:
+                for col in UNSEEN_FIRST:
                     e = effect(runs, split, a, b, col, n_boot)
                     if e is not None:
                         rows.append(
@@ -217,7 +223,15 @@ def grid_table(
         df.loc[fam, "p_holm"] = holm(df.loc[fam, "p"].fillna(1.0).tolist())
     df["primary family"] = fam
     df["verdict"] = [
-        verdict(lo, hi, m, p, *((u, d) if m > 0 else (d, u)))
+        verdict(
+            lo,
+            hi,
+            m,
+            p=p,
+            seeds_with=u if m > 0 else d,
+            seeds_against=d if m > 0 else u,
+            alpha=run_claims(runs).alpha,
+        )
         for lo, hi, m, p, u, d in df[
             ["lo", "hi", "margin", "p_holm", "worlds up", "worlds down"]
         ].values
@@ -228,7 +242,7 @@ def grid_table(
     return df, ctrl, primary
 
 
-def summarize(root: str | Path, out: str | Path, n_boot: int = 2000) -> pd.DataFrame:
+def summarize(root: str | Path, out: str | Path, n_boot: int) -> pd.DataFrame:
     """Read the runs, build the table, write it with its provenance to ``out`` (JSON, atomically)."""
     runs = read_runs(Path(root))
     table, ctrl, primary = grid_table(runs, n_boot)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-COLUMNS = ("unseen", "seen", "full")  # the mAP columns, primary first
+from hoilib.ordering.labels import UNSEEN_FIRST  # the mAP columns, primary first
 
 
 def _cell(r) -> str:
@@ -39,8 +39,8 @@ def table_markdown(record: dict) -> str:
             aggfunc="first",
             sort=False,
         )
-        wide = wide[[c for c in COLUMNS if c in wide.columns]].reset_index()
-        wide.columns = [c if c not in COLUMNS else f"{c.title()} mAP" for c in wide.columns]
+        wide = wide[[c for c in UNSEEN_FIRST if c in wide.columns]].reset_index()
+        wide.columns = [c if c not in UNSEEN_FIRST else f"{c.title()} mAP" for c in wide.columns]
         title = f"### {setting}" + (
             " (the primary consumer)" if setting == f"text-only: {record.get('primary')}" else ""
         )

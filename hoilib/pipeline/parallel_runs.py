@@ -37,7 +37,7 @@ def _inputs(profile: str, overrides: tuple[str, ...]):
         from hoilib.chapters import ch2_ezhoi
         from hoilib.chapters.notebook import open_chapter
 
-        ch = open_chapter(profile, None, ch2_ezhoi, shlex.join(overrides), show=False)
+        ch = open_chapter(profile, None, ch2_ezhoi, overrides=shlex.join(overrides), show=False)
         _LOADED.clear()
         _LOADED[key] = (ch.cfg, ch.world, ch.backbone, ch.data)
     return _LOADED[key]
@@ -49,7 +49,7 @@ def _train_one(job: tuple[str, tuple[str, ...], str, int]) -> tuple[str, int, fl
     profile, overrides, name, seed = job
     cfg, world, backbone, data = _inputs(profile, overrides)
     t0 = time.time()
-    train_or_load(cfg.ezhoi, cfg.run, backbone, world, data, name, seed)
+    train_or_load(cfg.ezhoi, cfg.run, backbone, world=world, data=data, name=name, seed=seed)
     return name, seed, time.time() - t0
 
 

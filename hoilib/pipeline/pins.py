@@ -1,15 +1,15 @@
 """Stored outputs the regression test compares with: the smoke profile's key numbers and a tiny bridge.
 
-``make pins`` (``python -m hoilib.pipeline.pins``) rewrites ``tests/pinned/smoke.json`` when a
-change is meant to move them. The value of each key number is the smoke profile's own run (seed
-0, what the test's run computes); its tolerance is ``K_SD`` times its standard deviation over the
-run seeds ``SEEDS`` (each a new backbone pretraining and new EZ-HOI and diffusion runs), at least
-``FLOOR``. On the CPU model the pins were made on, a run is deterministic and the test asks for
-the same digits (``key_numbers.SAME_MACHINE_TOL``); another x86-64 CPU gives other digits for the
-same seed (its kernels round otherwise), a perturbation of the kind a new seed is, so there a
-number that moves less than that spread is not called a change; one that moves more is. The
-tiny bridge is pinned tightly (``BRIDGE_TOL``): a seeded 16-d model and fixed inputs, no
-training, so only float rounding can move it.
+``make pins`` (``python -m hoilib.pipeline.pins``) runs the smoke profile once (its own seed,
+``run.seed: 0``, exactly the run ``tests/test_pinned.py`` makes) and rewrites
+``tests/pinned/smoke.json`` when a change is meant to move the numbers. Every run uses
+``run.cpu_kernels: portable`` (AVX2 kernels, two threads, a fixed summation order), under which
+any x86-64 CPU with AVX2 gives the same digits: so the tolerance is float rounding, not a seed's
+spread. A number (mAP in points, the centroid gap, a gain) is pinned to ``TOL`` absolute (5e-5:
+a 0.01 move is 200 times that, and float rounding of a mean or a sum moves the digits far less);
+a verdict, a pass/fail, a consumer's name and a chosen t* or lambda (choices from a grid) are
+exact. The tiny bridge (a seeded 16-d model on fixed inputs, no training) is pinned to
+``BRIDGE_TOL``. ``stored_numbers`` is the comparison.
 """
 
 from __future__ import annotations
@@ -18,17 +18,15 @@ import sys
 import tempfile
 from pathlib import Path
 
-import numpy as np
-
 from hoilib import artifacts
 from hoilib.config import REPO
 from hoilib.pipeline.key_numbers import key_numbers
 
 PINNED = REPO / "tests" / "pinned" / "smoke.json"
-SEEDS = (0, 1, 2)
-K_SD = 2.0
-FLOOR = {"mAP": 0.5, "gap": 0.02}  # points of mAP; the centroid gap is a norm on the unit sphere
+PROFILE = "smoke"
+TOL = 5e-5
 BRIDGE_TOL = 1e-4
+EXACT_NAMES = ("chosen t*", "chosen lambda")  # grid choices: any move is a different choice
 
 
 def tiny_bridge() -> dict[str, float]:
@@ -47,10 +45,17 @@ def tiny_bridge() -> dict[str, float]:
     denoiser = dm.VectorDenoiser(dm.DenoiserConfig(dim=16, hidden=32, blocks=1))
     mean = modality_mean(text)
     radius = float((F.normalize(text, dim=-1) - mean).norm(dim=-1).mean())
-    diff = dm.TextDiffusion(denoiser, mean, radius, "tiny", "adapted", {})
+    diff = dm.TextDiffusion(
+        denoiser=denoiser,
+        text_mean=mean,
+        radius=radius,
+        fingerprint="tiny",
+        space="adapted",
+        history={},
+    )
     out = {}
     for t, steps in ((599, 5), (999, 10)):
-        x = bridge(diff, vision, vision.mean(0), "tiny", t_start=t, steps=steps)
+        x = bridge(diff, vision, vision.mean(0), "tiny", t_start=t, steps=steps, recipe="direct")
         out[f"t*={t}, {steps} steps: sum"] = float(x.sum())
         out[f"t*={t}, {steps} steps: sum of squares of x - mean"] = float(
             ((x - x.mean(0)) ** 2).sum()
@@ -59,55 +64,60 @@ def tiny_bridge() -> dict[str, float]:
     return out
 
 
-def _tolerance(name: str, sd: float) -> float:
-    floor = FLOOR["gap"] if "gap" in name else FLOOR["mAP"]
-    return float(max(floor, round(K_SD * sd, 2)))
+def pin(name: str, value) -> dict:
+    """One stored number, its tolerance and why (the record ``stored_numbers`` compares with)."""
+    if isinstance(value, (str, bool)) or any(n in name for n in EXACT_NAMES):
+        return {"value": value, "tolerance": None, "basis": "exact"}
+    return {"value": value, "tolerance": TOL, "basis": "float rounding under portable kernels"}
 
 
-def regenerate(run_root: Path) -> dict:
-    """Run the smoke profile at every seed of ``SEEDS`` under ``run_root``; the record to store."""
+def run_settings(run_dir: Path) -> dict:
+    """What a run must share with the pins' run for the same digits: profile, seed, CPU kernels."""
+    run = artifacts.read_json(Path(run_dir) / "config.json", "the run's parameters")["run"]
+    return {k: run[k] for k in ("profile", "seed", "cpu_kernels")}
+
+
+def record(run_dir: Path) -> dict:
+    """The record to store, from a finished smoke run in ``run_dir``."""
     from hoilib.machine import cpu_model
-    from hoilib.pipeline.runner import run_profile
     from hoilib.provenance import git_state
 
-    per_seed = []
-    for s in SEEDS:
-        run_dir = run_root / f"seed{s}"
-        run_profile("smoke", {"run.run_dir": str(run_dir), "run.seed": s}, log=print)
-        per_seed.append(key_numbers(run_dir))
-    numbers = {}
-    for name, value in per_seed[0].items():
-        sd = float(np.std([k[name] for k in per_seed], ddof=1))
-        spread = [round(k[name], 4) for k in per_seed]
-        numbers[name] = {
-            "value": value,
-            "tolerance": _tolerance(name, sd),
-            "sd": sd,
-            "by seed": spread,
-        }
     return {
         "regenerate": "make pins",
         "rule": (
-            f"value: the smoke profile at run.seed 0; tolerance: max({FLOOR['mAP']} points "
-            f"({FLOOR['gap']} for the gap), {K_SD:g} x the standard deviation over run.seed "
-            f"{', '.join(map(str, SEEDS))}) on another CPU, 1e-06 on the CPU named in 'machine'; "
+            f"value: one run of the {PROFILE} profile (its run.seed); tolerance: {TOL:g} absolute "
+            "for a number, float rounding only (under run.cpu_kernels: portable every x86-64 CPU "
+            "with AVX2 gives the same digits, so a move of 0.01 is a change); exact for a "
+            "verdict, a pass/fail, a consumer's name and a chosen t* or lambda; "
             f"bridge: {BRIDGE_TOL:g} absolute"
         ),
+        "run": run_settings(run_dir),
         "machine": cpu_model(),
         "commit": git_state()["commit"],
-        "numbers": numbers,
-        "bridge": {"tolerance": BRIDGE_TOL, "values": tiny_bridge()},
+        "numbers": {name: pin(name, v) for name, v in key_numbers(run_dir).items()},
+        "bridge": {
+            name: {"value": v, "tolerance": BRIDGE_TOL, "basis": "float rounding, no training"}
+            for name, v in tiny_bridge().items()
+        },
     }
+
+
+def regenerate(run_root: Path) -> dict:
+    """Run the smoke profile once under ``run_root``; the record to store."""
+    from hoilib.pipeline.runner import run_profile
+
+    run_dir = run_root / PROFILE
+    run_profile(PROFILE, {"run.run_dir": str(run_dir)}, log=print)
+    return record(run_dir)
 
 
 def main() -> int:
     with tempfile.TemporaryDirectory(prefix="hoi-pins-") as tmp:
-        record = regenerate(Path(tmp))
-    artifacts.write_json(PINNED, record)
-    for name, spec in record["numbers"].items():
-        print(
-            f"{name:32s} {spec['value']:10.4f} +- {spec['tolerance']:g}  (by seed {spec['by seed']})"
-        )
+        rec = regenerate(Path(tmp))
+    artifacts.write_json(PINNED, rec)
+    for name, spec in rec["numbers"].items():
+        tol = "exact" if spec["tolerance"] is None else f"+- {spec['tolerance']:g}"
+        print(f"{name:56s} {spec['value']!r:>22} {tol}")
     print(f"[pins] written to {PINNED}")
     return 0
 

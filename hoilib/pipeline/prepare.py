@@ -131,13 +131,13 @@ def main(argv=None) -> int:
         world = _rank0_first("the world", lambda: prepare_world(cfg))
         backbone = _rank0_first(
             "the backbone",
-            lambda: prepare_backbone(cfg.backbone, cfg.run, world, backbone_seed(cfg)),
+            lambda: prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg)),
         )
         say(
             f"[prepare] {world_size} process(es); world and backbone ready in {time.time() - t0:.0f} s"
         )
         with distributed.together("feature extraction"):
-            data = split_data(cfg, world, backbone, cfg.world.split)
+            data = split_data(cfg, world, backbone, split=cfg.world.split)
         say(
             f"[prepare] features of {len(data.test_pairs)} test pairs cached in {time.time() - t0:.0f} s"
         )
@@ -149,7 +149,15 @@ def main(argv=None) -> int:
         for name in names:
             for seed in cfg.ezhoi.seeds:
                 with distributed.together(f"EZ-HOI {name!r} seed {seed}"):
-                    train_or_load(cfg.ezhoi, cfg.run, backbone, world, data, name, int(seed))
+                    train_or_load(
+                        cfg.ezhoi,
+                        cfg.run,
+                        backbone,
+                        world=world,
+                        data=data,
+                        name=name,
+                        seed=int(seed),
+                    )
                 say(f"[prepare] EZ-HOI {name!r} seed {seed} ready ({time.time() - t0:.0f} s)")
     except HoiBookError as e:
         print(f"hoilib.pipeline.prepare (rank {rank}): error: {e}", file=sys.stderr, flush=True)

@@ -18,14 +18,11 @@ from pathlib import Path
 
 from hoilib.config import REPO, flat_view
 from hoilib.errors import ConfigError
+from hoilib.ordering.labels import CORRECT, MAP_COLS, NONE, WRONG
 
-# Chapter-5 methods the table reports, by the short label of its columns.
-METHODS = {
-    "no bridge": "EZ-HOI, no bridge",
-    "wrong order": "EZ-HOI + raw-trained bridge (wrong order)",
-    "correct order": "EZ-HOI + adapted-trained bridge (correct order)",
-}
-SPLITS = {"Full": "full", "Seen": "seen", "Unseen": "unseen"}
+# Chapter-5 methods the table reports (their rows' labels), by the short label of its columns.
+METHODS = {"no bridge": NONE.label, "wrong order": WRONG.label, "correct order": CORRECT.label}
+SPLITS = {c.title(): c for c in MAP_COLS}
 MAP_COLUMNS = [f"{m} {s}" for m in METHODS for s in SPLITS]
 INFO_COLUMNS = [
     "run",

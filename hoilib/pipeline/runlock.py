@@ -5,6 +5,8 @@ stage markers, and either could take the other's half-written files for its own.
 lock is a file made with ``O_CREAT | O_EXCL`` (atomic on local file systems); a second
 run refuses with one line naming the holder, or waits for it when asked to. A lock
 left by a process that no longer runs on this host is taken over, with a line saying so.
+``hoilib cache prune`` takes the same locks: it removes keyed files that no marker owns yet,
+which is what a running stage has written before its marker.
 """
 
 from __future__ import annotations
@@ -66,9 +68,17 @@ def _try_take(path: Path, say) -> dict | None:
     return None
 
 
+# what a refused ``hoilib run`` and a refused ``hoilib cache prune`` are told
+RUN_HINT = "expected one run per folder: wait for it, pass --wait, or choose another run.run_dir"
+PRUNE_HINT = "cache prune would remove the files it is writing: wait for it or pass --wait"
+
+
 @contextmanager
-def folder_lock(folder: Path, wait: bool = False, say=print, poll_s: float = 2.0) -> Iterator[None]:
-    """Hold ``folder``'s lock for the block; a live holder -> ConfigError, or wait when ``wait``."""
+def folder_lock(
+    folder: Path, wait: bool = False, say=print, *, poll_s: float = 2.0, hint: str = RUN_HINT
+) -> Iterator[None]:
+    """Hold ``folder``'s lock for the block; a live holder -> ConfigError (``hint`` ends its line), or
+    wait when ``wait``."""
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / LOCK_NAME
     told = False
@@ -78,10 +88,7 @@ def folder_lock(folder: Path, wait: bool = False, say=print, poll_s: float = 2.0
             f"({held.get('command', '?')})"
         )
         if not wait:
-            raise ConfigError(
-                f"{folder} is in use by {who}; expected one run per folder: wait for it, pass "
-                "--wait, or choose another run.run_dir"
-            )
+            raise ConfigError(f"{folder} is in use by {who}; {hint}")
         if not told:
             say(f"[hoilib] {folder} is in use by {who}; waiting for it to finish")
             told = True
@@ -94,10 +101,10 @@ def folder_lock(folder: Path, wait: bool = False, say=print, poll_s: float = 2.0
 
 
 @contextmanager
-def run_locks(folders, wait: bool = False, say=print) -> Iterator[None]:
+def run_locks(folders, wait: bool = False, say=print, *, hint: str = RUN_HINT) -> Iterator[None]:
     """Locks on every distinct folder (the run folder and a shared stage folder), in sorted order
     so that two runs never hold one each while waiting for the other's."""
     with ExitStack() as stack:
         for folder in sorted({Path(f).resolve() for f in folders}):
-            stack.enter_context(folder_lock(folder, wait, say))
+            stack.enter_context(folder_lock(folder, wait, say, hint=hint))
         yield

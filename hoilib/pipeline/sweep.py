@@ -41,7 +41,7 @@ SWEEP_OWNED = ("run.seed", "ezhoi.seeds", "run.run_dir", "run.stage_dir")
 SPLIT_ONLY = ("world.split",)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SweepRun:
     """What happened to one (profile, seed): status is complete, skipped, failed or failed-before."""
 
@@ -62,7 +62,7 @@ class SweepRun:
         return self.status in ("failed", "failed-before")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class SweepReport:
     """Every run of the sweep in order, and where the sweep log is."""
 
@@ -112,7 +112,7 @@ def grid(vary: dict[str, list] | None) -> list[dict]:
     return combos
 
 
-def plan_runs(profiles, seeds, overrides: dict, root: Path, vary: dict | None = None) -> list:
+def plan_runs(profiles, seeds, overrides: dict, *, root: Path, vary: dict | None = None) -> list:
     """(profile, seed, varied, overrides, Params) of every run; each configuration is validated here."""
     plan = []
     for profile in profiles:
@@ -171,6 +171,7 @@ def run_sweep(
     profiles: list[str],
     seeds: list[int] | None,
     overrides: dict | None = None,
+    *,
     root: str | Path = "runs/sweep",
     only: list[str] | None = None,
     retry_failed: bool = False,
@@ -201,7 +202,7 @@ def run_sweep(
         )
     root = _root_path(root)
     chapters = chapter_paths(only, notebooks)
-    plan = plan_runs(profiles, seeds, overrides, root, vary)
+    plan = plan_runs(profiles, seeds, overrides, root=root, vary=vary)
     names = [str(cfg.run.run_dir) for *_, cfg in plan]
     if len(set(names)) != len(names):
         raise ConfigError(
@@ -210,7 +211,7 @@ def run_sweep(
 
     root.mkdir(parents=True, exist_ok=True)
     slog = RunLog(root / "sweep.log", log)
-    report = SweepReport([], root / "sweep.log")
+    report = SweepReport(runs=[], log_path=root / "sweep.log")
     axes = [f"seeds {', '.join(map(str, seeds))}"] if seeds else []
     axes += [f"{k} {', '.join(map(str, v))}" for k, v in (vary or {}).items()]
     slog(
@@ -219,7 +220,7 @@ def run_sweep(
     )
     for i, (profile, seed, _, ov, cfg) in enumerate(plan, 1):
         run_dir = Path(cfg.run.run_dir)
-        run = SweepRun(profile, seed, run_dir)
+        run = SweepRun(profile=profile, seed=seed, run_dir=run_dir)
         report.runs.append(run)
         tag = f"[sweep {i}/{len(plan)}] {run_dir.name}"
         state, why, prov = run_state(run_dir, cfg, chapters)

@@ -18,6 +18,9 @@ it cannot change a conclusion the book draws:
   on the Reproducing page: six settings, one 2-core AMD EPYC, torch 2.14.1);
 * a verdict, or whether a control passes: exact.
 
+The comparison is ``stored_numbers``'s (the pinned test's too). A run of another profile than the
+record's is refused in one line: its numbers differ by design.
+
 Digits equal to the published ones are expected under ``run.cpu_kernels: portable`` on an
 x86-64 CPU with AVX2 and the locked packages (measured on an AMD EPYC and an Intel Xeon, not
 promised); the report counts them, and ``--exact`` demands them.
@@ -32,6 +35,7 @@ from hoilib import artifacts
 from hoilib.errors import HoiBookError
 from hoilib.machine import cpu_model
 from hoilib.measure.effects import t_interval
+from hoilib.pipeline import stored_numbers
 from hoilib.provenance import git_state, read_provenance, utc_now
 
 # largest |shift| from the published value over the six CPU-kernel settings of the Reproducing
@@ -166,90 +170,93 @@ def write_record(run_dir: Path, grid_path: Path, out: Path) -> Path:
     return artifacts.write_json(out, record)
 
 
-@dataclass
-class Check:
-    name: str
-    published: float | str | bool
-    yours: float | str | bool | None
-    tolerance: float | None
-    basis: str
-
-    @property
-    def identical(self) -> bool:
-        return self.yours == self.published
-
-    @property
-    def within(self) -> bool:
-        if self.yours is None:
-            return False
-        if self.tolerance is None or isinstance(self.published, (str, bool)):
-            return self.identical
-        return abs(float(self.yours) - float(self.published)) <= self.tolerance + 1e-12
-
-
-def compare(published: list[dict], yours: list[Number]) -> list[Check]:
-    mine = {n.name: n.value for n in yours}
-    return [
-        Check(p["name"], p["value"], mine.get(p["name"]), p["tolerance"], p["basis"])
-        for p in published
-    ]
+def as_record(numbers: list[dict]) -> dict[str, dict]:
+    """The published list of numbers as the comparator's record, {name: {value, tolerance, basis}}."""
+    return {n["name"]: {k: n[k] for k in ("value", "tolerance", "basis")} for n in numbers}
 
 
 def _fmt(v) -> str:
     return "-" if v is None else f"{v:.4g}" if isinstance(v, float) else str(v)
 
 
-def report(checks: list[Check], exact: bool = False) -> tuple[list[str], bool]:
-    """The lines a reader reads (each number, then the summary) and whether the build passes."""
+def _mark(got: dict, name: str, spec: dict) -> str:
+    """== the published digits, ok within the tolerance, XX outside (or missing)."""
+    if name not in got:
+        return "XX"
+    if stored_numbers.identical(got[name], spec["value"]):
+        return "=="
+    return "ok" if stored_numbers.within(got[name], spec) else "XX"
+
+
+def report(got: dict, record: dict[str, dict], *, exact: bool = False) -> tuple[list[str], bool]:
+    """The lines a reader reads (each number, the summary, then one line per number outside)
+    and whether the build passes."""
     lines = [f"{'':2} {'published':>12} {'yours':>12} {'tolerance':>9}  number (tolerance from)"]
-    for c in checks:
-        mark = "==" if c.identical else "ok" if c.within else "XX"
-        tol = "exact" if c.tolerance is None else f"±{c.tolerance:.3g}"
+    same = inside = 0
+    for name, spec in record.items():
+        yours = got.get(name)
+        mark = _mark(got, name, spec)
+        same, inside = same + (mark == "=="), inside + (mark == "ok")
+        tol = "exact" if spec["tolerance"] is None else f"±{spec['tolerance']:.3g}"
         lines.append(
-            f"{mark:2} {_fmt(c.published):>12} {_fmt(c.yours):>12} {tol:>9}  {c.name} ({c.basis})"
+            f"{mark:2} {_fmt(spec['value']):>12} {_fmt(yours):>12} {tol:>9}  {name} "
+            f"({spec['basis']})"
         )
-    outside = [c for c in checks if not c.within]
-    same = sum(c.identical for c in checks)
-    ok = not outside and (not exact or same == len(checks))
+    bad = stored_numbers.mismatches(got, record)
+    ok = not bad and (not exact or same == len(record))
+    extra = sum(name not in record for name in got)
     lines.append(
-        f"{same} of {len(checks)} numbers identical to the published digits (==), "
-        f"{len(checks) - same - len(outside)} within tolerance (ok), {len(outside)} outside (XX)"
-        + ("; --exact asks for every digit" if exact and same < len(checks) else "")
+        f"{same} of {len(record)} numbers identical to the published digits (==), "
+        f"{inside} within tolerance (ok), {len(record) - same - inside} outside (XX)"
+        + (f", {extra} of yours not in the record" if extra else "")
+        + ("; --exact asks for every digit" if exact and same < len(record) else "")
     )
-    if outside:
-        lines.append(
-            "outside: "
-            + "; ".join(f"{c.name} ({_fmt(c.yours)} vs {_fmt(c.published)})" for c in outside[:5])
-        )
-    return lines, ok
+    return lines + [f"outside: {line}" for line in bad], ok
+
+
+def _same_profile(run_dir: Path, prov: dict, record_path: Path, published: str | None) -> None:
+    """Refuse, in one line, a run of another profile than the published one: its numbers differ
+    by design, so a number-by-number list would only bury that."""
+    yours = prov.get("profile")
+    if yours == published:
+        return
+    where = run_dir / "provenance.json"
+    said = f"profile {yours!r}" if yours else "no profile (not a run of `hoilib run`?)"
+    raise HoiBookError(
+        f"{where}: {said}, but {record_path} holds the {published!r} profile's numbers; "
+        f"verify a run of that profile (hoilib run --profile {published})"
+    )
 
 
 def verify(
-    record_path: Path, run_dir: Path, grid_path: Path | None, exact: bool = False
+    record_path: Path, run_dir: Path, grid_path: Path | None, *, exact: bool = False
 ) -> tuple[list[str], bool]:
     """Compare a run (and, when given, a rebuilt synth-grid record) with the published record."""
     record = artifacts.read_json(record_path, "published record (results/published.json)")
     if not (Path(run_dir) / "metrics").is_dir():
         raise HoiBookError(f"{run_dir} holds no metrics/: run the book first (make book)")
     pub = record["run"]
+    yours = read_provenance(run_dir) or {}
+    _same_profile(Path(run_dir), yours, record_path, pub.get("profile"))
     head = [
         f"published: commit {str((pub.get('git') or {}).get('commit'))[:10]}, {pub.get('cpu')} "
         f"(torch {pub.get('torch_cpu_capability')}, {pub.get('torch_threads')} threads)"
     ]
-    yours = read_provenance(run_dir) or {}
     m = yours.get("machine") or {}
     head.append(
         f"yours:     commit {str((yours.get('git') or {}).get('commit'))[:10]}, {m.get('cpu')} "
         f"(torch {m.get('torch_cpu_capability')}, {m.get('torch_threads')} threads), {run_dir}"
     )
-    checks = compare(record["numbers"], run_numbers(run_dir))
+    got = {n.name: n.value for n in run_numbers(run_dir)}
+    published = as_record(record["numbers"])
     if grid_path is not None:
-        checks += compare(record["grid"]["numbers"], grid_numbers(grid_path))
+        got |= {n.name: n.value for n in grid_numbers(grid_path)}
+        published |= as_record(record["grid"]["numbers"])
     else:
         head.append(
             "the synth-grid's pooled contrasts: not checked (pass --grid with your `hoilib grid` output)"
         )
-    lines, ok = report(checks, exact)
+    lines, ok = report(got, published, exact=exact)
     return head + lines, ok
 
 
@@ -266,6 +273,6 @@ def command(args) -> int:
         )
         print(f"[hoilib] published record written to {out}")
         return 0
-    lines, ok = verify(path(args.record), path(args.run), path(args.grid), args.exact)
+    lines, ok = verify(path(args.record), path(args.run), path(args.grid), exact=args.exact)
     print("\n".join(lines))
     return 0 if ok else 1

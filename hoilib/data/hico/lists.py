@@ -12,7 +12,9 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-SPLITS = ("uv", "rf-uc", "nf-uc", "uo")
+# The split names are the generic rules' (hoilib.data.splits); re-exported for ``lists.unseen``'s callers.
+from hoilib.data.splits import SPLITS as SPLITS
+
 _SOURCE_KEYS = {
     "uv": "unseen_verb",
     "rf-uc": "rare_first",

@@ -124,14 +124,18 @@ def bridge(
     vision: torch.Tensor,
     vision_mean: torch.Tensor,
     space_fingerprint: str,
-    t_start: int = 599,
-    steps: int = 5,
-    recipe: str = "direct",
+    *,
+    t_start: int,
+    steps: int,
+    recipe: str,
     allow_mismatch: bool = False,
     generator: torch.Generator | None = None,
     batch_size: int = 4096,
 ) -> torch.Tensor:
-    """Bridged vision features on the text sphere (B, D); t_start = 0 returns the (normalised) input."""
+    """Bridged vision features on the text sphere (B, D); t_start = 0 returns the (normalised) input.
+
+    ``t_start``, ``steps`` and ``recipe`` have no defaults: a run reads them from its bridge
+    section (``hoilib.config.schema.BridgeCfg``), so no second copy of them lives here."""
     check_order(diff, space_fingerprint, allow_mismatch)
     if recipe not in ("direct", "sdedit"):
         raise ValueError(f"recipe must be 'direct' or 'sdedit', got {recipe!r}")

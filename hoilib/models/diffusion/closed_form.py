@@ -16,9 +16,8 @@ run in float64 with a streaming log-sum-exp over chunks of queries and corpus ro
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler
@@ -40,16 +39,13 @@ def closed_form_x0(
     x_t: torch.Tensor,
     t: int,
     corpus: torch.Tensor,
-    mask: torch.Tensor | None = None,
+    *,
     query_chunk: int = QUERY_CHUNK,
     corpus_chunk: int = CORPUS_CHUNK,
     abar: torch.Tensor | None = None,
-    groups: list[tuple[torch.Tensor, torch.Tensor]] | None = None,
 ) -> torch.Tensor:
     """E[x0 | x_t] (Q, D) for x0 uniform over ``corpus`` (N, D), float64.
 
-    ``mask`` (Q, N) bool restricts query q to the rows where it is True (each query
-    needs at least one); queries sharing a mask row are summed together over its rows only.
     Memory is O(query_chunk * (corpus_chunk + D)).
     """
     if x_t.dim() != 2 or corpus.dim() != 2 or x_t.shape[1] != corpus.shape[1]:
@@ -57,18 +53,7 @@ def closed_form_x0(
             f"x_t (Q, D) and corpus (N, D) must agree, got {tuple(x_t.shape)}, "
             f"{tuple(corpus.shape)}"
         )
-    if mask is not None:
-        if mask.shape != (len(x_t), len(corpus)):
-            raise ValueError(
-                f"mask must be (Q, N) = {(len(x_t), len(corpus))}, got {tuple(mask.shape)}"
-            )
-        if not bool(mask.any(dim=1).all()):
-            raise ValueError("every query's mask must allow at least one corpus row")
     abar = alphas_cumprod() if abar is None else abar
-    if mask is not None:
-        return _by_pattern(
-            x_t, t, corpus, groups or mask_groups(mask), query_chunk, corpus_chunk, abar
-        )
     a = float(abar[int(t)])
     sa, var = a**0.5, 1.0 - a
     dev = corpus.device
@@ -94,37 +79,7 @@ def closed_form_x0(
     return torch.cat(out) if out else torch.zeros((0, c.shape[1]), dtype=torch.float64, device=dev)
 
 
-def mask_groups(mask: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
-    """(query indices, allowed corpus rows) for each distinct row of ``mask`` (Q, N) bool.
-
-    Queries that share a mask row (every pair of one object, when the mask is "the classes
-    of the pair's object") see the same rows, so each group is summed unmasked over its own
-    rows instead of every query scoring the whole corpus and discarding most of it: equal to
-    masking in exact arithmetic, different in float64's last bits only.
-    """
-    m = mask.cpu().numpy()
-    _, first, group = np.unique(
-        np.packbits(m, axis=1), axis=0, return_index=True, return_inverse=True
-    )
-    group = group.reshape(-1)
-    return [
-        (torch.from_numpy(np.flatnonzero(group == k)), torch.from_numpy(np.flatnonzero(m[i])))
-        for k, i in enumerate(first)
-    ]
-
-
-def _by_pattern(x_t, t, corpus, groups, query_chunk, corpus_chunk, abar) -> torch.Tensor:
-    """The masked sum, group by group (``mask_groups``)."""
-    dev = corpus.device
-    out = torch.empty((len(x_t), corpus.shape[1]), dtype=torch.float64, device=dev)
-    for q, rows in groups:
-        out[q.to(dev)] = closed_form_x0(
-            x_t[q.to(x_t.device)], t, corpus[rows.to(dev)], None, query_chunk, corpus_chunk, abar
-        )
-    return out
-
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class _Dim:
     dim: int
 
@@ -134,19 +89,16 @@ class _DeviceTag(nn.Module):
 
     def __init__(self, dim: int, device: torch.device):
         super().__init__()
-        self.cfg = _Dim(dim)
+        self.cfg = _Dim(dim=dim)
         self.tag = nn.Parameter(torch.zeros(0, device=device), requires_grad=False)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ClosedFormDenoiser:
     """The optimal denoiser over ``corpus`` (N, D, diffusion space), usable as ``bridge(diff=...)``.
 
-    ``mask`` (Q, N) bool, optional: query q of each ``predict_x0`` call may only use the
-    rows where it is True; Q must equal the number of vectors in the call, so bridge
-    with ``batch_size >= len(vision)`` (see ``restricted``). ``renormalize`` (default)
-    feeds 5 * normalize(z), the input ``TextDiffusion.predict_x0`` gives its MLP, so both
-    see the same x_t; False takes z as the raw x_t of the forward process.
+    ``renormalize`` (default) feeds 5 * normalize(z), the input ``TextDiffusion.predict_x0``
+    gives its MLP, so both see the same x_t; False takes z as the raw x_t of the forward process.
     """
 
     corpus: torch.Tensor
@@ -154,15 +106,12 @@ class ClosedFormDenoiser:
     radius: float
     fingerprint: str
     space: str
-    mask: torch.Tensor | None = None
     renormalize: bool = True
     query_chunk: int = QUERY_CHUNK
     corpus_chunk: int = CORPUS_CHUNK
 
     def __post_init__(self):
         self._abar = alphas_cumprod()
-        # grouped once per mask, not at each of a bridge's steps (mask_groups)
-        self._groups = None if self.mask is None else mask_groups(self.mask)
         self.denoiser = _DeviceTag(self.corpus.shape[1], self.corpus.device)
 
     @classmethod
@@ -174,29 +123,25 @@ class ClosedFormDenoiser:
         text_mean = modality_mean(vectors)
         radius = float((F.normalize(vectors.float(), dim=-1) - text_mean).norm(dim=-1).mean())
         corpus = to_diffusion_space(vectors, text_mean)
-        return cls(corpus, text_mean, radius, fingerprint, space, **kw)
-
-    def restricted(self, mask: torch.Tensor | None) -> ClosedFormDenoiser:
-        """The same denoiser with a per-query mask (Q, N) over the corpus rows (None: all rows)."""
-        return replace(self, mask=mask)
+        return cls(
+            corpus=corpus,
+            text_mean=text_mean,
+            radius=radius,
+            fingerprint=fingerprint,
+            space=space,
+            **kw,
+        )
 
     @torch.no_grad()
     def predict_x0(self, z: torch.Tensor, t: int) -> torch.Tensor:
         """E[x0 | x_t = z] in diffusion space, in z's dtype (float32 like the MLP if z is)."""
         x = SCALE * F.normalize(z.to(torch.float64), dim=-1) if self.renormalize else z
-        if self.mask is not None and len(self.mask) != len(z):
-            raise ValueError(
-                f"the mask has {len(self.mask)} rows but the call has {len(z)} queries; "
-                "bridge with batch_size >= len(vision) when a mask is set"
-            )
         x0 = closed_form_x0(
             x,
             t,
             self.corpus,
-            self.mask,
-            self.query_chunk,
-            self.corpus_chunk,
-            self._abar,
-            self._groups,
+            query_chunk=self.query_chunk,
+            corpus_chunk=self.corpus_chunk,
+            abar=self._abar,
         )
         return x0.to(z.device, z.dtype if z.is_floating_point() else torch.float32)

@@ -29,6 +29,7 @@ def train_or_load(
     section: DiffusionCfg,
     run: RunCfg,
     space: TextSpace,
+    *,
     which: str,
     seed: int,
     show_progress: bool = True,
@@ -53,7 +54,9 @@ def train_or_load(
         keyed=True,
     )
     return entry.fetch(
-        lambda: _train(section, run.device, vectors, fp, which, seed, show_progress),
+        lambda: _train(
+            section, run.device, vectors, fp=fp, which=which, seed=seed, show_progress=show_progress
+        ),
         dm.save,
         dm.load,
         ".safetensors",
@@ -61,7 +64,14 @@ def train_or_load(
 
 
 def _train(
-    section: DiffusionCfg, device: str, vectors, fp: str, which: str, seed: int, show_progress: bool
+    section: DiffusionCfg,
+    device: str,
+    vectors,
+    *,
+    fp: str,
+    which: str,
+    seed: int,
+    show_progress: bool,
 ):
     with timed("diffusion training"):
         return dm.train_text_diffusion(

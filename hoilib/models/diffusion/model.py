@@ -56,7 +56,7 @@ def scheduler_config() -> dict:
     return {
         "num_train_timesteps": TRAIN_STEPS,
         "beta_schedule": "squaredcos_cap_v2",
-        "prediction_type": "sample",
+        "prediction_type": PREDICTION,
         "clip_sample": False,
     }
 
@@ -119,7 +119,7 @@ class Block(nn.Module):
         return h + self.fc2(F.silu(self.fc1(x)))
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class DenoiserConfig:
     dim: int
     hidden: int = 512
@@ -146,7 +146,7 @@ class VectorDenoiser(nn.Module):
         return self.out(h)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextDiffusion:
     """A trained denoiser with the statistics and fingerprint of the text space it learned."""
 
@@ -157,11 +157,6 @@ class TextDiffusion:
     space: str
     history: dict
     loss: str = "x0"  # the training loss (LOSSES); every one of them predicts x0
-
-    @property
-    def prediction_type(self) -> str:
-        """What the denoiser outputs (diffusers' name): always x0 ("sample"), as the bridge assumes."""
-        return PREDICTION
 
     @torch.no_grad()
     def predict_x0(self, z: torch.Tensor, t: int) -> torch.Tensor:
@@ -174,6 +169,7 @@ def train_text_diffusion(
     vectors: torch.Tensor,
     fingerprint: str,
     space: str,
+    *,
     steps: int = 2000,
     batch_size: int = 64,
     lr: float = 8e-5,
@@ -240,7 +236,15 @@ def train_text_diffusion(
     }
     # the plain module: checkpoints keep their keys
     denoiser = ema.module.requires_grad_(False).cpu().eval()
-    return TextDiffusion(denoiser, text_mean, radius, fingerprint, space, hist, loss)
+    return TextDiffusion(
+        denoiser=denoiser,
+        text_mean=text_mean,
+        radius=radius,
+        fingerprint=fingerprint,
+        space=space,
+        history=hist,
+        loss=loss,
+    )
 
 
 def save(diff: TextDiffusion, path) -> None:
@@ -283,11 +287,11 @@ def load(path) -> TextDiffusion:
             f"{path}: weights do not fit the denoiser its metadata describes: {e}"
         ) from e
     return TextDiffusion(
-        model.eval(),
-        tensors["text_mean"],
-        meta["radius"],
-        meta["fingerprint"],
-        meta["space"],
-        meta["history"],
-        loss,
+        denoiser=model.eval(),
+        text_mean=tensors["text_mean"],
+        radius=meta["radius"],
+        fingerprint=meta["fingerprint"],
+        space=meta["space"],
+        history=meta["history"],
+        loss=loss,
     )

@@ -22,6 +22,7 @@ class Adapter(nn.Module):
         dim: int,
         down_size: int = 64,
         heads: int = 2,
+        *,
         ffn: int = 128,
         dropout: float = 0.1,
         prior_size: int | None = None,

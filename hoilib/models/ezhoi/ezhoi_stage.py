@@ -37,7 +37,7 @@ ABLATIONS = {
 
 @torch.no_grad()
 def descriptor_features(
-    backbone: Backbone, world: World, k: int = 3, folder: str | Path | None = None
+    backbone: Backbone, world: World, k: int = 3, *, folder: str | Path | None = None
 ) -> torch.Tensor:
     """(C, k, D): each class's k descriptor sentences closest (cosine) to its class prompt, frozen CLIP text.
 
@@ -47,7 +47,7 @@ def descriptor_features(
     """
     prompts = backbone.encode_text(world.prompts)
     if folder is None:
-        return _closest_descriptors(backbone, world, prompts, k)
+        return _closest_descriptors(backbone, world, prompts, k=k)
     inputs = {
         "backbone": backbone.fingerprint,
         "texts": artifacts.fingerprint([world.prompts, world.descriptors]),
@@ -56,7 +56,7 @@ def descriptor_features(
     }
     entry = cache.Entry(folder, "descriptors", inputs, code="ezhoi", keyed=True)
     return entry.fetch(
-        lambda: _closest_descriptors(backbone, world, prompts, k),
+        lambda: _closest_descriptors(backbone, world, prompts, k=k),
         _save_descriptors,
         _load_descriptors,
         ".safetensors",
@@ -71,7 +71,7 @@ def _load_descriptors(path: Path) -> torch.Tensor:
     return artifacts.load_tensors(path, "descriptor features", kind="descriptors")[0]["desc"]
 
 
-def _closest_descriptors(backbone: Backbone, world: World, prompts: torch.Tensor, k: int):
+def _closest_descriptors(backbone: Backbone, world: World, prompts: torch.Tensor, *, k: int):
     out = []
     for c, sentences in enumerate(world.descriptors):
         f = backbone.encode_text(sentences)
@@ -84,6 +84,7 @@ def build_model(
     section: EZHOICfg,
     backbone: Backbone,
     world: World,
+    *,
     flags=(True, True, True, None),
     desc=None,
     trained: np.ndarray | None = None,
@@ -108,13 +109,20 @@ def build_model(
     if ecfg.prompt_kind == "class":
         trained = np.ones(world.num_classes, bool) if trained is None else trained
         relate = related_classes(world.classes, trained)
-    return EZHOI(ecfg, backbone.model, backbone.tokenizer(world.prompts), desc, relate)
+    return EZHOI(
+        ecfg,
+        backbone.model,
+        backbone.tokenizer(world.prompts),
+        descriptor_feats=desc,
+        relate=relate,
+    )
 
 
 def train_or_load(
     section: EZHOICfg,
     run: RunCfg,
     backbone: Backbone,
+    *,
     world: World,
     data: SplitData,
     name: str,
@@ -126,7 +134,7 @@ def train_or_load(
     It keys on its own section (``cfg.ezhoi``); ``run`` says where it lives and on which device."""
     flags = ABLATIONS[name]
     torch.manual_seed(seed)
-    model = build_model(section, backbone, world, flags, desc, data.trained)
+    model = build_model(section, backbone, world, flags=flags, desc=desc, trained=data.trained)
     inputs = {
         "backbone": backbone.fingerprint,
         "world": artifacts.sha256_file(world.train.path),
@@ -137,19 +145,21 @@ def train_or_load(
         "settings": section.key(),
         "cpu_kernels": run.cpu_kernels,
     }
-    path = checkpoint_path(run, data.split, name, seed)
+    path = checkpoint_path(run, data.split, name, seed=seed)
     stage = cache.Entry(path.parent, path.stem, inputs, code="ezhoi")
     inputs = stage.inputs  # with the code digest, as the checkpoint records them
-    if stage.done([path]):
-        meta = load_checkpoint(path, model)
+    # an unreadable checkpoint is set aside and trained again (load_checkpoint checks it all
+    # before it touches the model, so training starts from the same seeded weights)
+    found, meta = stage.stored(path, lambda p: load_checkpoint(p, model))
+    if found:
         return model, meta
     with timed("EZ-HOI training"):
         hist = train_ezhoi(
             model,
             data.train,
             data.val,
-            world.classes,
-            data.trained,
+            classes=world.classes,
+            seen=data.trained,
             epochs=section.epochs,
             batch_images=section.batch_images,
             lr=section.lr,
@@ -179,7 +189,7 @@ def evaluate_model(model: EZHOI, world: World, data: SplitData) -> dict:
     ).as_percent()
 
 
-def checkpoint_path(run: RunCfg, split: str, name: str, seed: int) -> Path:
+def checkpoint_path(run: RunCfg, split: str, name: str, *, seed: int) -> Path:
     return stage_root(run) / "ezhoi" / f"{split}-{name.replace(' ', '_')}-seed{seed}.safetensors"
 
 
@@ -190,5 +200,5 @@ def pair_visual_features(model: EZHOI, data: SplitData) -> torch.Tensor:
     if len(data.test_pairs) and np.any(np.diff(data.test_pairs.image) < 0):
         raise ValueError("test pairs must be grouped by image in increasing order")
     model.eval()
-    v = model.visual_features(te.h, te.o, te.u, te.pad)
+    v = model.visual_features(te.h, te.o, te.u, pad=te.pad)
     return v[~te.pad]

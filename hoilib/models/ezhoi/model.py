@@ -22,7 +22,7 @@ from hoilib.models.ezhoi.adapter import Adapter
 from hoilib.models.ezhoi.prompts import PromptedTextEncoder
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EZHOIConfig:
     dim: int
     num_classes: int
@@ -47,6 +47,7 @@ class EZHOI(nn.Module):
         cfg: EZHOIConfig,
         clip_model,
         prompt_tokens: torch.Tensor,
+        *,
         descriptor_feats: torch.Tensor,
         relate: torch.Tensor | None = None,
     ):
@@ -63,7 +64,7 @@ class EZHOI(nn.Module):
             clip_model,
             prompt_tokens,
             cfg.n_ctx,
-            cfg.prompt_depth,
+            depth=cfg.prompt_depth,
             relate=relate if cfg.prompt_kind == "class" else None,
         )
         self.txtmem_adapter = Adapter(cfg.dim, cfg.down_size)
@@ -100,7 +101,7 @@ class EZHOI(nn.Module):
 
     # ---- visual side -----------------------------------------------------
     def visual_features(
-        self, h: torch.Tensor, o: torch.Tensor, u: torch.Tensor, pad: torch.Tensor
+        self, h: torch.Tensor, o: torch.Tensor, u: torch.Tensor, *, pad: torch.Tensor
     ) -> torch.Tensor:
         """h, o, u: (B, P, D) frozen crop features of the pairs of B images; pad: (B, P) True where empty."""
         v = u + self.vis_fuse(torch.cat([h, o, u], dim=-1))
@@ -110,8 +111,8 @@ class EZHOI(nn.Module):
     def logits(self, v: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
         return self.logit_scale.exp() * v @ t.T + self.logit_bias
 
-    def forward(self, h, o, u, pad):
-        return self.logits(self.visual_features(h, o, u, pad), self.text_features())
+    def forward(self, h, o, u, *, pad):
+        return self.logits(self.visual_features(h, o, u, pad=pad), self.text_features())
 
     def trainable_state(self) -> dict[str, torch.Tensor]:
         return {k: v.detach().cpu() for k, v in self.state_dict().items()}

@@ -19,7 +19,7 @@ import torch
 from hoilib.data.annotations import HOIDataset, PairSet, pair_key
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PairTensors:
     h: torch.Tensor  # (N, P, D)
     o: torch.Tensor
@@ -39,16 +39,16 @@ class PairTensors:
         idx = np.asarray(idx)
         t = torch.as_tensor(idx)
         return PairTensors(
-            self.h[t],
-            self.o[t],
-            self.u[t],
-            self.pad[t],
-            self.obj[t],
-            self.targets[t],
-            self.image[idx],
-            self.boxes_h[idx],
-            self.boxes_o[idx],
-            None if self.prior is None else self.prior[t],
+            h=self.h[t],
+            o=self.o[t],
+            u=self.u[t],
+            pad=self.pad[t],
+            obj=self.obj[t],
+            targets=self.targets[t],
+            image=self.image[idx],
+            boxes_h=self.boxes_h[idx],
+            boxes_o=self.boxes_o[idx],
+            prior=None if self.prior is None else self.prior[t],
         )
 
 
@@ -94,5 +94,14 @@ def pack_pairs(ds: HOIDataset, pairs: PairSet, feats: dict[str, torch.Tensor]) -
         for c in labels.get(pair_key(pairs.image[p], pairs.boxes_h[p], pairs.boxes_o[p]), ()):
             targets[r, j, c] = 1.0
     return PairTensors(
-        h, o, u, pad, obj, targets, np.asarray(images, dtype=np.int64), bh, bo, prior
+        h=h,
+        o=o,
+        u=u,
+        pad=pad,
+        obj=obj,
+        targets=targets,
+        image=np.asarray(images, dtype=np.int64),
+        boxes_h=bh,
+        boxes_o=bo,
+        prior=prior,
     )

@@ -70,6 +70,7 @@ class PromptedTextEncoder(nn.Module):
         clip_model,
         tokens: torch.Tensor,
         n_ctx: int = 2,
+        *,
         depth: int = 3,
         init_std: float = 0.02,
         relate: torch.Tensor | None = None,

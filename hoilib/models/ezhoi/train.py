@@ -75,7 +75,8 @@ def unused_parameters(model: EZHOI) -> bool:
 @torch.no_grad()
 def init_logit_bias(model: EZHOI, data: PairTensors, cls_obj: torch.Tensor) -> None:
     """Centre the initial logits: bias = -scale * mean cosine of pairs with the classes of their object."""
-    v = model.visual_features(*_on(model_device(model), data.h, data.o, data.u, data.pad))
+    h, o, u, pad = _on(model_device(model), data.h, data.o, data.u, data.pad)
+    v = model.visual_features(h, o, u, pad=pad)
     t = model.text_features()
     cos = (v @ t.T).cpu()
     m = (~data.pad)[..., None] & (data.obj[..., None] == cls_obj[None, None, :])
@@ -83,7 +84,7 @@ def init_logit_bias(model: EZHOI, data: PairTensors, cls_obj: torch.Tensor) -> N
 
 
 @torch.no_grad()
-def predict(model: EZHOI, data: PairTensors, classes, batch_images: int = 256) -> HOIDetections:
+def predict(model: EZHOI, data: PairTensors, classes, *, batch_images: int = 256) -> HOIDetections:
     """Sigmoid scores for every real pair and every class of its object, times the pair's prior when set.
 
     ``data.prior`` (detected pairs: ``(s_h * s_o) ** 2.8``) multiplies every class
@@ -97,9 +98,8 @@ def predict(model: EZHOI, data: PairTensors, classes, batch_images: int = 256) -
     parts = []
     for s in range(0, len(data), batch_images):
         b = data.subset(np.arange(s, min(len(data), s + batch_images)))
-        probs = torch.sigmoid(
-            model.logits(model.visual_features(*_on(dev, b.h, b.o, b.u, b.pad)), t)
-        ).cpu()
+        h, o, u, pad = _on(dev, b.h, b.o, b.u, b.pad)
+        probs = torch.sigmoid(model.logits(model.visual_features(h, o, u, pad=pad), t)).cpu()
         m = (~b.pad)[..., None] & (b.obj[..., None] == cls_obj[None, None, :])
         r, p, c = torch.nonzero(m, as_tuple=True)
         r_np, p_np = r.numpy(), p.numpy()
@@ -134,9 +134,9 @@ def train_ezhoi(
     model: EZHOI,
     train: PairTensors,
     val: PairTensors,
+    *,
     classes,
     seen: np.ndarray,
-    *,
     epochs: int = 30,
     batch_images: int = 64,
     lr: float = 1e-3,
@@ -180,13 +180,14 @@ def train_ezhoi(
     best, best_map, t0 = None, -1.0, time.time()
     # disabled only when asked: an explicit disable=False would override TQDM_DISABLE (batch runs)
     bar = {} if show_progress and rank == 0 else {"disable": True}
+    step = {"cls_obj": cls_obj, "seen_t": seen_t, "dev": dev, "opt": opt, "grad_clip": grad_clip}
     for epoch in tqdm(
         range(epochs), desc=f"training EZ-HOI (seed {seed}), epochs", leave=False, **bar
     ):
         order = torch.randperm(len(train), generator=gen).numpy()
-        losses = one_epoch(net, train, order, batch_images, cls_obj, seen_t, dev, opt, grad_clip)
+        losses = one_epoch(net, train, order, batch_images=batch_images, **step)
         sched.step()
-        val_map = validation_map(model, val, classes, seen)
+        val_map = validation_map(model, val, classes, seen=seen)
         hist["step_loss"] += losses
         hist["epoch"].append(epoch + 1)
         hist["train_loss"].append(float(np.mean(losses)))
@@ -213,7 +214,9 @@ def training_device(home: torch.device, device, world: int) -> torch.device:
     return dev
 
 
-def one_epoch(net, train, order, batch_images, cls_obj, seen_t, dev, opt, grad_clip) -> list[float]:
+def one_epoch(
+    net, train, order, *, batch_images, cls_obj, seen_t, dev, opt, grad_clip
+) -> list[float]:
     """One pass over ``train`` in ``order``; each step's loss (under torchrun, the whole batch's)."""
     rank, world = distributed.world()
     params = [p for p in net.parameters() if p.requires_grad]
@@ -226,9 +229,11 @@ def one_epoch(net, train, order, batch_images, cls_obj, seen_t, dev, opt, grad_c
             h, o, u, pad, targets, mask = _on(
                 dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen_t)
             )
-            loss = focal_loss(net(h, o, u, pad), targets, mask)
+            loss = focal_loss(net(h, o, u, pad=pad), targets, mask)
         else:
-            loss = _shard_loss(net, train, idx, cls_obj, seen_t, dev, rank, world)
+            loss = _shard_loss(
+                net, train, idx, cls_obj=cls_obj, seen=seen_t, dev=dev, rank=rank, world=world
+            )
         opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, grad_clip)
@@ -241,7 +246,7 @@ def one_epoch(net, train, order, batch_images, cls_obj, seen_t, dev, opt, grad_c
     return losses
 
 
-def validation_map(model, val, classes, seen) -> float | None:
+def validation_map(model, val, classes, *, seen) -> float | None:
     """Seen-class mAP on ``val``; under torchrun rank 0's number decides for every rank."""
     unseen = ~np.asarray(seen, dtype=bool)
     val_map = evaluate_hoi(
@@ -257,6 +262,7 @@ def _shard_loss(
     net,
     train: PairTensors,
     idx: np.ndarray,
+    *,
     cls_obj: torch.Tensor,
     seen: torch.Tensor,
     dev: torch.device,
@@ -282,7 +288,7 @@ def _shard_loss(
     h, o, u, pad, targets, mask = _on(
         dev, b.h, b.o, b.u, b.pad, b.targets, loss_mask(b, cls_obj, seen)
     )
-    logits = net(h, o, u, pad)
+    logits = net(h, o, u, pad=pad)
     total = sigmoid_focal_loss(
         logits[mask], targets[mask], alpha=FOCAL_ALPHA, gamma=FOCAL_GAMMA, reduction="sum"
     )
