@@ -33,7 +33,7 @@ test: setup
 # the stored outputs tests/test_pinned.py compares with (one smoke run, seed 0; tolerance: float
 # rounding under portable kernels); rerun when a change is meant to move them
 pins: setup
-	$(PY) -m hoilib.pipeline.pins
+	$(PY) -m hoilib.publish.pins
 
 clean:
 	rm -rf _build runs/smoke runs/synth

@@ -194,7 +194,7 @@ def _chapter(name: str) -> str:
 
 
 def timing_record(result: dict) -> dict:
-    """The record ``results/timings.json`` keeps of one benchmark run (see hoilib.pipeline.timings_page)."""
+    """The record ``results/timings.json`` keeps of one benchmark run (see hoilib.publish.timings_page)."""
     cold, warm, book = result["cold"], result["warm"], result["book"]
     stages = {_chapter(n): e["seconds"] for n, e in cold["chapters"].items()}
     timers = ", ".join(f"{s} {secs(v)} s" for s, v in cold.get("stages_s", {}).items())

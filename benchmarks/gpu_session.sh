@@ -8,7 +8,7 @@
 #   SCALING="--device cuda --budget S"  the stages of benchmarks/scaling.py
 #   BOOK="--profile P --set run.device=cuda ..."  every chapter through `hoilib run` (timeout BOOK_S s,
 #     or until DEADLINE s after the script began),
-#     after `hoilib.pipeline.prepare --jobs JOBS` has filled the heavy stages when JOBS is set
+#     after `hoilib.run.prepare --jobs JOBS` has filled the heavy stages when JOBS is set
 #     (timeout PREPARE_S s; CPU kernels KERNELS, the profile's run.cpu_kernels); the run folder (RUN_DIR) stays on the machine, so a second call while it
 #     is warm goes on where the first stopped.
 # Results land in $OUT.
@@ -49,7 +49,7 @@ if [ -n "${BOOK:-}" ]; then
     # the chapters' CPU kernels and threads (the profile's run.cpu_kernels), set before torch starts
     eval "$(python3 -c "from hoilib.machine import kernel_env; import sys
 print(' '.join(f'export {a}={b}' for a, b in kernel_env(sys.argv[1]).items()))" "${KERNELS:-portable}")"
-    step timeout "${PREPARE_S:-300}" python3 -m hoilib.pipeline.prepare $BOOK --jobs "$JOBS" \
+    step timeout "${PREPARE_S:-300}" python3 -m hoilib.run.prepare $BOOK --jobs "$JOBS" \
       --set run.run_dir="$RUN_DIR" 2>&1 | tee -a "$OUT/prepare.log"
   fi
   # BOOK_S, else what is left of DEADLINE s since the script began (300 s without either)

@@ -33,7 +33,7 @@ from hoilib.config import (
     type_name,
 )
 from hoilib.errors import HoiBookError
-from hoilib.pipeline.budget import disk_full, no_space
+from hoilib.run.budget import disk_full, no_space
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -218,7 +218,7 @@ def _cfg(args):
 
 
 def _run(args, argv) -> int:
-    from hoilib.pipeline.runner import run_profile
+    from hoilib.run.runner import run_profile
 
     t0 = time.time()
     over = parse_overrides(args.set)
@@ -228,7 +228,7 @@ def _run(args, argv) -> int:
 
 
 def _sweep(args, argv) -> int:
-    from hoilib.pipeline.sweep import run_sweep
+    from hoilib.run.sweep import run_sweep
 
     report = run_sweep(
         args.profiles,
@@ -244,8 +244,7 @@ def _sweep(args, argv) -> int:
 
 def _grid(args, argv) -> int:
     from hoilib.config import REPO
-    from hoilib.pipeline.grid import summarize
-    from hoilib.pipeline.grid_table import table_markdown
+    from hoilib.ordering.grid import summarize, table_markdown
 
     out = REPO / args.out
     summarize(REPO / args.root, out, args.n_boot)
@@ -264,7 +263,7 @@ def _control_search(args, argv) -> int:
     if env:  # torch picks its CPU kernels at import: search in a child with the chapters'
         line = [sys.executable, "-m", "hoilib", *(sys.argv[1:] if argv is None else argv)]
         return subprocess.run(line, env={**os.environ, **env}).returncode
-    from hoilib.pipeline.control_search import search, table
+    from hoilib.run.control_search import search, table
 
     rec = search(args.profile, parse_overrides(args.set), REPO / args.out)
     print(table(rec).to_string(index=False))
@@ -276,7 +275,7 @@ def _results(args, argv) -> int:
     from pathlib import Path
 
     from hoilib.config import REPO
-    from hoilib.pipeline.results_page import results_text
+    from hoilib.publish.results_page import results_text
 
     root = Path(args.root)
     print(results_text(root if root.is_absolute() else REPO / root))
@@ -284,13 +283,13 @@ def _results(args, argv) -> int:
 
 
 def _verify(args, argv) -> int:
-    from hoilib.pipeline.verify import command
+    from hoilib.publish.verify import command
 
     return command(args)
 
 
 def _book(args, argv) -> int:
-    from hoilib.pipeline.book import build_book
+    from hoilib.publish.book import build_book
 
     cfg = _cfg(args)
     t0 = time.time()
@@ -304,7 +303,7 @@ def _cache(args, argv) -> int:
 
     from hoilib import cache
     from hoilib.config import stage_root
-    from hoilib.pipeline.runlock import PRUNE_HINT, run_locks
+    from hoilib.run.runlock import PRUNE_HINT, run_locks
 
     cfg = _cfg(args)
     roots = sorted({Path(cfg.run.run_dir).resolve(), stage_root(cfg.run).resolve()})

@@ -111,7 +111,7 @@ def numba_cache_dir() -> str:
 
     numba keys its cache by source file and CPU, and the packages live in one shared
     environment, so UMAP's kernels compile once per machine, not once per run, clone or
-    process (chapters.umap_fit turns caching on for the kernels umap-learn leaves uncached).
+    process (figures.umap_fit turns caching on for the kernels umap-learn leaves uncached).
     """
     if os.environ.get("NUMBA_CACHE_DIR"):
         return os.environ["NUMBA_CACHE_DIR"]

@@ -129,7 +129,7 @@ def _restore_deterministic_mode():
 
 @pytest.fixture(scope="session")
 def figure_report(tmp_path_factory):
-    """Where the smoke run's kernels write the figure check's JSON lines (hoilib.chapters.figure_check)."""
+    """Where the smoke run's kernels write the figure check's JSON lines (hoilib.figures.figure_check)."""
     return tmp_path_factory.getbasetemp() / "figure-check.jsonl"
 
 
@@ -139,9 +139,9 @@ def smoke_run(tmp_path_factory, figure_report):
 
     Every figure the chapters draw is checked in their kernels, into ``figure_report`` (tests/test_figures.py).
     """
-    from hoilib.chapters import figure_check
-    from hoilib.pipeline.book import build_book
-    from hoilib.pipeline.runner import run_profile
+    from hoilib.figures import figure_check
+    from hoilib.publish.book import build_book
+    from hoilib.run.runner import run_profile
 
     run_dir = tmp_path_factory.mktemp("smoke-run")
     with pytest.MonkeyPatch.context() as mp:

@@ -290,7 +290,7 @@ def test_image_decoding_is_remembered_and_a_changed_file_is_decoded_again(
     """The decode check pays once: a second preflight decodes nothing; a rewritten file is decoded
     again and, truncated, named."""
     from hoilib.data import image_check
-    from hoilib.pipeline.preflight import check_inputs
+    from hoilib.run.preflight import check_inputs
 
     root = _broken_copy(fixture_root, tmp_path, lambda r: None)
     cfg = resolve(

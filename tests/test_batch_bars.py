@@ -13,7 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from hoilib.pipeline import kernels
+from hoilib.run import kernels
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -13,12 +13,12 @@ import nbformat
 import pytest
 from bs4 import BeautifulSoup
 
-from hoilib.chapters.interactive import DIV_CLASS, PLOTLY_JS
-from hoilib.pipeline.book import build_book
-from hoilib.pipeline.runner import NotebookFailed, chapter_paths, run_profile
+from hoilib.figures.interactive import DIV_CLASS, PLOTLY_JS
+from hoilib.publish.book import build_book
+from hoilib.run.runner import NotebookFailed, chapter_paths, run_profile
 
 pytestmark = pytest.mark.slow
-# Chapters showing interactive figures (hoilib.chapters.interactive.show): the browser opens them.
+# Chapters showing interactive figures (hoilib.figures.interactive.show): the browser opens them.
 INTERACTIVE_CHAPTERS = ("03_adapted_embeddings", "05_evaluation")
 
 
@@ -72,7 +72,7 @@ def test_book_pages_load_with_figures_and_links(smoke_run):
     for name, page in pages.items():
         soup = BeautifulSoup(page.read_text(), "html.parser")
         imgs = soup.select("main img") or soup.select("img")
-        # interactive figures (hoilib.chapters.interactive)
+        # interactive figures (hoilib.figures.interactive)
         plotly = soup.select(f"div.{DIV_CLASS}")
         assert len(imgs) + len(plotly) >= 2, f"{name}: expected figures"
         for img in imgs:
@@ -109,7 +109,7 @@ def test_citations_resolve_and_figures_are_numbered(smoke_run):
     every chapter's figures carry a number ("Fig. N") that its {numref}s point at."""
     from pybtex.database import parse_file
 
-    from hoilib.pipeline.runner import REPO
+    from hoilib.run.runner import REPO
 
     _, html, _ = smoke_run
     bib = parse_file(REPO / "book" / "references.bib").entries
@@ -294,7 +294,7 @@ def check_interactive_pages(
         divs = BeautifulSoup(source, "html.parser").select(f"div.{DIV_CLASS}")
         assert divs, (
             f"{name}: no interactive figure in the page (a chapter cell must call "
-            "hoilib.chapters.interactive.show)"
+            "hoilib.figures.interactive.show)"
         )
         assert not re.search(r"https?://[^\"' ]*plotly", source), (
             f"{name}: plotly.js from the network"
@@ -378,8 +378,8 @@ def test_interactive_figures_draw_in_headless_chromium(smoke_run, tmp_path):
 def test_no_path_of_the_building_machine_is_published(smoke_run):
     """Pages, downloadable notebooks and metrics name no folder of the machine that built them:
     not the run folder, not the repository, not the build folder (issue 22, item 6)."""
-    from hoilib.pipeline.published_paths import ELSEWHERE
-    from hoilib.pipeline.runner import REPO
+    from hoilib.publish.published_paths import ELSEWHERE
+    from hoilib.run.runner import REPO
 
     run_dir, html, _ = smoke_run
     needles = {str(Path(run_dir).resolve()), str(REPO), str(html.parent.parent)}

@@ -8,7 +8,7 @@ from conftest import TINY_PARAMS
 
 from hoilib.config import flat_view
 from hoilib.ordering import consumers
-from hoilib.pipeline.control_search import CANDIDATES, search, section
+from hoilib.run.control_search import CANDIDATES, search, section
 
 MLP2 = "MLP of two hidden layers of 256, batches of 256"
 

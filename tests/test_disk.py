@@ -135,7 +135,7 @@ def test_a_run_too_big_for_any_machine_is_refused(capfd, tmp_path):
 def test_the_disk_estimate_covers_what_the_smoke_book_wrote(smoke_run):
     """The estimate is an upper bound of what a run writes, and not a vacuous one: within 3x."""
     from hoilib.config import resolve
-    from hoilib.pipeline.budget import estimate
+    from hoilib.run.budget import estimate
 
     run_dir, _html, _t = smoke_run
     written = sum(

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from hoilib.chapters import figure_check
+from hoilib.figures import figure_check
 
 
 def _problems(fig) -> list[str]:

@@ -10,8 +10,7 @@ import pytest
 
 from hoilib.errors import ConfigError
 from hoilib.ordering import claims
-from hoilib.pipeline.grid import effect, read_runs, summarize
-from hoilib.pipeline.grid_table import table_markdown
+from hoilib.ordering.grid import effect, read_runs, summarize, table_markdown
 
 KIND = "MLP"
 PAIRS = claims.text_pairs(KIND)
@@ -73,7 +72,7 @@ def test_no_primary_when_the_control_fails_and_worlds_needed_is_recorded(tmp_pat
     )
     need = rec["worlds_needed_by_setting"][f"text-only: {KIND}"]
     assert need is not None and need >= 2  # what a passing consumer of this spread would need
-    from hoilib.pipeline.results_page import grid_section
+    from hoilib.publish.results_page import grid_section
 
     assert f"{KIND} {need}." in "\n".join(grid_section(out))
 
@@ -102,7 +101,7 @@ def test_missing_runs_and_old_metrics_are_named(tmp_path):
 
 
 def test_the_results_page_shows_a_committed_grid_record(tmp_path):
-    from hoilib.pipeline.results_page import grid_section
+    from hoilib.publish.results_page import grid_section
 
     assert grid_section(tmp_path / "absent.json") == []
     for w in (0, 1):
@@ -113,8 +112,8 @@ def test_the_results_page_shows_a_committed_grid_record(tmp_path):
 
 
 def test_the_worlds_other_than_world_0_are_pooled_on_their_own(tmp_path):
-    from hoilib.pipeline.grid import NEW_WORLDS
-    from hoilib.pipeline.results_page import grid_section
+    from hoilib.ordering.grid import NEW_WORLDS
+    from hoilib.publish.results_page import grid_section
 
     _run(tmp_path, "uv", 0, correct=0.13)  # world 0: the one seen while the rules took shape
     for w, c in ((1, 0.10), (2, 0.11)):

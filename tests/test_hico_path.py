@@ -108,7 +108,7 @@ def test_hico_profiles_are_paper_scale_and_overridable():
 
 def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     """The CI check of issue 5: `hoilib run --profile hico-fixture --set world.data_root=<dir>` passes on the CPU."""
-    from hoilib.pipeline.runner import chapter_paths, notebook_errors, run_profile
+    from hoilib.run.runner import chapter_paths, notebook_errors, run_profile
 
     run_dir = tmp_path / "run"
     # Ctrl-C during the first chapter of this very run: the run below resumes it (issue 20, item 6)
@@ -191,7 +191,7 @@ def test_the_notebook_machinerys_log_records_go_to_the_run_not_the_terminal(tmp_
     log = tmp_path / "kernels.log"
     script = f"""
 import asyncio, gc, logging
-from hoilib.pipeline.kernels import machinery_logs_to
+from hoilib.run.kernels import machinery_logs_to
 machinery_logs_to({str(log)!r})
 logging.getLogger("papermill").error("Kernel died while waiting for execute reply.")
 async def dies():

@@ -15,8 +15,9 @@ import pandas as pd
 import pytest
 from bs4 import BeautifulSoup
 
-from hoilib.chapters import ch1_gap, explorer_figure, interactive, umap_fit
-from hoilib.chapters.figure_style import GOOD, PALETTE
+from hoilib.chapters import ch1_gap
+from hoilib.figures import explorer_figure, interactive, umap_fit
+from hoilib.figures.figure_style import GOOD, PALETTE
 
 CLASSES = ["ride horse", "feed horse", "hold cup", "drink with cup", "kick ball", "throw ball"]
 UNSEEN = np.array([False, True, False, False, True, False])

@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 from jupyter_client import BlockingKernelClient
 
-from hoilib.pipeline.kernels import WAITING_NICE, ChapterKernel, preload_modules
+from hoilib.run.kernels import WAITING_NICE, ChapterKernel, preload_modules
 
 
 def _nice(pid: int) -> set[int]:

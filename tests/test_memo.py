@@ -8,8 +8,7 @@ from types import SimpleNamespace
 import numpy as np
 import pandas as pd
 
-from hoilib import artifacts, exactjson
-from hoilib.chapters import memo
+from hoilib import artifacts, exactjson, memo
 from hoilib.config import resolve
 
 
@@ -95,34 +94,31 @@ def test_reused_under_the_same_key_recomputed_when_params_or_world_change(tmp_pa
         return _value()
 
     ch = _ch(tmp_path)
-    memo.cached(ch, "t", compute, "hoilib.chapters.memo")
-    memo.cached(ch, "t", compute, "hoilib.chapters.memo")
+    memo.cached(ch, "t", compute, "hoilib.memo")
+    memo.cached(ch, "t", compute, "hoilib.memo")
     assert len(calls) == 1
-    memo.cached(_ch(tmp_path, umap_points=7), "t", compute, "hoilib.chapters.memo")
+    memo.cached(_ch(tmp_path, umap_points=7), "t", compute, "hoilib.memo")
     assert len(calls) == 2
-    memo.cached(_ch(tmp_path, test='{"changed": 1}'), "t", compute, "hoilib.chapters.memo")
+    memo.cached(_ch(tmp_path, test='{"changed": 1}'), "t", compute, "hoilib.memo")
     assert len(calls) == 3
     # paths do not change the numbers, so a moved run folder keeps its key
     moved = _ch(tmp_path, stage_dir=str(tmp_path / "s"))  # (also writes the world back)
-    assert (
-        memo.entry(ch, "t", "hoilib.chapters.memo").key
-        == memo.entry(moved, "t", "hoilib.chapters.memo").key
-    )
+    assert memo.entry(ch, "t", "hoilib.memo").key == memo.entry(moved, "t", "hoilib.memo").key
 
 
 def test_a_damaged_copy_is_recomputed(tmp_path):
     ch = _ch(tmp_path)
-    memo.cached(ch, "t", _value, "hoilib.chapters.memo")
+    memo.cached(ch, "t", _value, "hoilib.memo")
     (path,) = (tmp_path / "run" / "cache").glob("t-*.json")
     path.write_text("{not json")
-    back = memo.cached(ch, "t", _value, "hoilib.chapters.memo")
+    back = memo.cached(ch, "t", _value, "hoilib.memo")
     assert back["n"] == 3 and json.loads(path.read_text())["n"] == 3
 
 
 def test_a_cached_umap_is_read_back_without_fitting_and_refit_when_the_data_change(
     tmp_path, monkeypatch
 ):
-    from hoilib.chapters import umap_fit
+    from hoilib.figures import umap_fit
 
     rng = np.random.default_rng(0)
     sets = {"a": rng.normal(size=(30, 8)), "b": rng.normal(size=(30, 8)) + 1}
@@ -149,7 +145,7 @@ def test_umaps_uncached_numba_kernels_are_cached_on_disk():
     import umap
     from numba.core.caching import NullCache
 
-    from hoilib.chapters import umap_fit
+    from hoilib.figures import umap_fit
 
     umap_fit._cached_kernels()
     for kernel in (umap.utils.fast_knn_indices, umap.umap_.smooth_knn_dist):

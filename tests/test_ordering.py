@@ -90,7 +90,7 @@ def test_sweep_at_t_zero_equals_no_bridge(exp):
 
 def test_explorer_state_and_figure(exp):
     cfg, world, data, ctx, run = exp
-    from hoilib.chapters.explorer import BridgeExplorer
+    from hoilib.figures.explorer import BridgeExplorer
 
     ex = BridgeExplorer(cfg, run, ctx)
     pairs = ex.example_pairs(2)

@@ -2,7 +2,7 @@
 
 Under ``run.cpu_kernels: portable`` every x86-64 CPU gives the same digits, so a pinned number may
 move only by float rounding (the tolerances and their rule are in ``tests/pinned/smoke.json``;
-``hoilib.pipeline.pins`` says why): a change that moves a chapter's numbers, its verdicts, the
+``hoilib.publish.pins`` says why): a change that moves a chapter's numbers, its verdicts, the
 positive control's outcome or the chosen strengths fails here even when every consistency check
 passes. When a change is meant to move them: ``make pins``, and say why in the commit.
 
@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 
 from hoilib import artifacts
-from hoilib.pipeline import stored_numbers
-from hoilib.pipeline.key_numbers import key_numbers
-from hoilib.pipeline.pins import PINNED, run_settings, tiny_bridge
-from hoilib.pipeline.stored_numbers import mismatches
+from hoilib.publish import stored_numbers
+from hoilib.publish.key_numbers import key_numbers
+from hoilib.publish.pins import PINNED, run_settings, tiny_bridge
+from hoilib.publish.stored_numbers import mismatches
 
 
 @pytest.fixture(scope="module")

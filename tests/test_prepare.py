@@ -1,4 +1,4 @@
-"""``hoilib.pipeline.prepare`` (the README's torchrun entry point) on two gloo processes: it fills the stages the
+"""``hoilib.run.prepare`` (the README's torchrun entry point) on two gloo processes: it fills the stages the
 notebooks then load, and when one rank fails every rank ends promptly with that rank's error."""
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def _torchrun(tmp_path: Path, world: Path, run_dir: Path, timeout: int = 240):
     cmd = [
         *torchrun_cmd(),
         "-m",
-        "hoilib.pipeline.prepare",
+        "hoilib.run.prepare",
         "--profile",
         str(_profile(tmp_path)),
         "--set",
@@ -91,7 +91,7 @@ def test_two_processes_fill_the_stages_a_single_process_then_loads(tiny_world, t
     # instruction sets at their first use while the kernel variables are set, and every later
     # test in this process would compute with AVX2 kernels (the 9e-8 order dependence of
     # test_distributed's one-process reference, issue 19).
-    cmd = [sys.executable, "-m", "hoilib.pipeline.prepare", *args]
+    cmd = [sys.executable, "-m", "hoilib.run.prepare", *args]
     bare = {k: v for k, v in os.environ.items() if k not in AVX2_KERNELS}
     pinned = kernel_env("avx2") or any(k in os.environ for k in AVX2_KERNELS)
     avx2 = {k: os.environ.get(k, v) for k, v in AVX2_KERNELS.items()} if pinned else {}
@@ -120,11 +120,11 @@ def test_a_failing_rank_0_ends_every_rank_promptly_with_its_error(tiny_world, tm
     assert r.returncode != 0
     assert seconds < 60, f"ranks took {seconds:.0f} s to stop"
     assert (
-        f"hoilib.pipeline.prepare (rank 0): error: caption corpus {captions} is not valid JSON"
+        f"hoilib.run.prepare (rank 0): error: caption corpus {captions} is not valid JSON"
         in r.stderr
     )
     assert (
-        "hoilib.pipeline.prepare (rank 1): error: the backbone: stopped because rank 0 failed"
+        "hoilib.run.prepare (rank 1): error: the backbone: stopped because rank 0 failed"
         in r.stderr
     )
     assert "[rank1]: Traceback" not in r.stderr and "[rank0]: Traceback" not in r.stderr
@@ -150,7 +150,7 @@ def test_jobs_train_the_runs_side_by_side_to_the_weights_of_one_process(tiny_wor
     for jobs, run_dir in ((1, one_dir), (2, two_dir)):
         if jobs == 2:  # the same cached inputs, no checkpoint
             shutil.copytree(one_dir, two_dir, ignore=shutil.ignore_patterns("ezhoi"))
-        cmd = [sys.executable, "-m", "hoilib.pipeline.prepare", "--profile", str(profile)]
+        cmd = [sys.executable, "-m", "hoilib.run.prepare", "--profile", str(profile)]
         cmd += ["--set", f"world.data_root={tiny_world}", "--set", f"run.run_dir={run_dir}"]
         r = subprocess.run(
             [*cmd, "--jobs", str(jobs)],
@@ -173,7 +173,7 @@ def test_jobs_train_the_runs_side_by_side_to_the_weights_of_one_process(tiny_wor
 
 def test_jobs_below_one_or_under_torchrun_are_refused_in_one_line():
     from hoilib.errors import ConfigError
-    from hoilib.pipeline.prepare import _check_jobs
+    from hoilib.run.prepare import _check_jobs
 
     _check_jobs(4, 1)
     with pytest.raises(
@@ -185,7 +185,7 @@ def test_jobs_below_one_or_under_torchrun_are_refused_in_one_line():
 
 
 def test_jobs_that_oversubscribe_the_cpu_get_a_note():
-    from hoilib.pipeline.prepare import _jobs_note
+    from hoilib.run.prepare import _jobs_note
 
     note = _jobs_note(2, "cpu", 2, 2)
     assert note.startswith("[prepare] note: --jobs 2 on the CPU with 2 thread(s) each asks for 4")

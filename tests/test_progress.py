@@ -9,9 +9,9 @@ import time
 
 import pytest
 
-from hoilib.pipeline.kernels import PROGRESS_FILE
-from hoilib.pipeline.terminal import describe, live_line
 from hoilib.progress import PROGRESS_ENV, tqdm
+from hoilib.run.kernels import PROGRESS_FILE
+from hoilib.run.terminal import describe, live_line
 
 
 def test_a_disabled_bar_reports_to_the_progress_file(tmp_path, monkeypatch):

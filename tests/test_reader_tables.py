@@ -1,5 +1,5 @@
-"""What a page shows: readable tables, computed sentences and the headline figure (chapters.tables,
-chapters.findings, chapters.headline), on small frames."""
+"""What a page shows: readable tables, computed sentences and the headline figure (figures.tables,
+chapters.findings, figures.headline), on small frames."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from hoilib.chapters import findings, headline, tables
+from hoilib.chapters import findings
+from hoilib.figures import headline, tables
 
 matplotlib.use("Agg")
 

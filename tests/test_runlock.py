@@ -14,12 +14,12 @@ import pytest
 from hoilib import cache
 from hoilib.cli import main
 from hoilib.errors import ConfigError
-from hoilib.pipeline.runlock import LOCK_NAME, folder_lock
+from hoilib.run.runlock import LOCK_NAME, folder_lock
 
 HOLD = """
 import sys, time
 from pathlib import Path
-from hoilib.pipeline.runlock import folder_lock
+from hoilib.run.runlock import folder_lock
 with folder_lock(Path(sys.argv[1]), say=lambda *_: None):
     print("held", flush=True)
     time.sleep(float(sys.argv[2]))

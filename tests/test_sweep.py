@@ -18,10 +18,10 @@ import pytest
 
 from hoilib.config import REPO, resolve
 from hoilib.errors import ConfigError
-from hoilib.pipeline.results import MAP_COLUMNS, collect
-from hoilib.pipeline.results_page import results_markdown
-from hoilib.pipeline.runner import chapter_paths
-from hoilib.pipeline.sweep import run_state, run_sweep
+from hoilib.publish.results import MAP_COLUMNS, collect
+from hoilib.publish.results_page import results_markdown
+from hoilib.run.runner import chapter_paths
+from hoilib.run.sweep import run_state, run_sweep
 
 BREAK = "HOI_TEST_BREAK"  # the fake chapter 5 raises in the run folder named by this variable
 METHODS = [
@@ -280,7 +280,7 @@ def test_malformed_metrics_are_skipped_and_named(tmp_path):
 
 
 def test_results_page_is_written_while_staging_and_listed_in_the_toc(sweep, tmp_path):
-    from hoilib.pipeline.book import write_results_page
+    from hoilib.publish.book import write_results_page
 
     path = write_results_page(tmp_path, sweep["root"])
     assert path == tmp_path / "results.md" and "| synth-seed1 " in path.read_text()
@@ -308,7 +308,7 @@ def test_changed_parameters_make_a_complete_run_incomplete(sweep):
 def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypatch, tmp_path):
     import shutil
 
-    import hoilib.pipeline.sweep
+    import hoilib.run.sweep
     from hoilib.cli import main
 
     root, nbs = tmp_path / "sweep", sweep["nbs"]
@@ -319,9 +319,7 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
     assert "smoke-seed0" in out and "11.00" in out and "n/a" in out
 
     before = {p: p.stat().st_mtime_ns for p in root.rglob("notebooks/*.ipynb")}
-    monkeypatch.setattr(
-        hoilib.pipeline.sweep, "run_sweep", functools.partial(run_sweep, notebooks=nbs)
-    )
+    monkeypatch.setattr(hoilib.run.sweep, "run_sweep", functools.partial(run_sweep, notebooks=nbs))
     rc = main(["sweep", "--profiles", "smoke", "synth", "--seeds", "0", "1", "--root", str(root)])
     out = capsys.readouterr().out
     assert rc == 1  # the earlier failure still stands: not retried without --retry-failed
@@ -354,7 +352,7 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
 
 def test_vary_plans_one_folder_per_combination_and_shares_stages_across_splits(tmp_path):
     from hoilib.config import parse_vary
-    from hoilib.pipeline.sweep import plan_runs
+    from hoilib.run.sweep import plan_runs
 
     vary = parse_vary(["world.seed=0,1", "world.split=rf-uc,uv"])
     assert vary == {"world.seed": [0, 1], "world.split": ["rf-uc", "uv"]}

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from hoilib.errors import HoiBookError
-from hoilib.pipeline import book, timings_page
-from hoilib.pipeline.timings_page import TIMINGS, TIMINGS_MARK, timings_markdown, write_timings
+from hoilib.publish import book, timings_page
+from hoilib.publish.timings_page import TIMINGS, TIMINGS_MARK, timings_markdown, write_timings
 
 REPO = Path(__file__).resolve().parents[1]
 README = REPO / "README.md"

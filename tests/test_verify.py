@@ -14,7 +14,7 @@ import pytest
 from hoilib import artifacts
 from hoilib.cli import _parser, main
 from hoilib.config import REPO, resolve
-from hoilib.pipeline.verify import SINGLE_RUN_SHIFT, Number, grid_numbers, run_numbers
+from hoilib.publish.verify import SINGLE_RUN_SHIFT, Number, grid_numbers, run_numbers
 
 GRID = REPO / "results" / "synth-grid.json"
 PUBLISHED = REPO / "results" / "published.json"

@@ -9,10 +9,10 @@ import numpy as np
 import pandas as pd
 import torch
 
-from hoilib.chapters import umap_fit
-from hoilib.chapters.figure_style import PALETTE
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.data.annotations import PairSet, pair_key
+from hoilib.figures import umap_fit
+from hoilib.figures.figure_style import PALETTE
 from hoilib.measure import gap
 from hoilib.measure.zeroshot import (
     annotated_pairs,

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from hoilib.chapters import memo
+from hoilib import memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import section_names
 from hoilib.data.splits import SPLIT_NAMES

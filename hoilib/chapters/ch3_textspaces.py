@@ -7,9 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import interactive, memo, tables, umap_fit
+from hoilib import memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import stage_root
+from hoilib.figures import interactive, tables, umap_fit
 from hoilib.measure import gap
 from hoilib.measure.zeroshot import annotated_pairs
 from hoilib.models import textspace

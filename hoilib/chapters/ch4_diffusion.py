@@ -8,10 +8,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import memo
-from hoilib.chapters.figure_style import WIDTH, colour_of, legend_outside, series
+from hoilib import memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import section_names
+from hoilib.figures.figure_style import WIDTH, colour_of, legend_outside, series
 from hoilib.models.diffusion.diffusion_stage import space_vectors
 from hoilib.models.diffusion.quality import denoising_accuracy, sample_stats
 from hoilib.models.seedrun import SeedRun, seed_runs

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters import explorer_figure, interactive, memo, umap_fit
+from hoilib import memo
 from hoilib.chapters.ch5_fixed import FixedTable
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import Params, section_names
+from hoilib.figures import explorer_figure, interactive, umap_fit
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_runs
 from hoilib.ordering import claims, dose, labels, twobytwo

@@ -19,10 +19,11 @@ from typing import Any
 import torch
 
 from hoilib import __version__, artifacts
-from hoilib.chapters import direct_run, figure_check
+from hoilib.chapters import direct_run
 from hoilib.config import Params, parse_overrides, resolve, table
 from hoilib.data.build import prepare_world
 from hoilib.data.world import World
+from hoilib.figures import figure_check
 from hoilib.models.backbone import Backbone
 from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 from hoilib.models.split_data import SplitData, split_data

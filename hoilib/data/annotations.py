@@ -2,7 +2,8 @@
 
 One reader serves both worlds: HOI-Synth writes this format, and users point the
 HICO profiles at their own copy. Every problem is reported with the file, the
-image and the field, and what was expected.
+image and the field, and what was expected. The module is longer than 300 lines because the
+reader and the checks of every field it reads (``instance_labels`` among them) are one concept.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ import numpy as np
 
 from hoilib.artifacts import read_json
 from hoilib.data.hoitables import HOIGroundTruth
-from hoilib.data.label_check import instance_labels
 from hoilib.errors import ArtifactError, DataError
 
 REQUIRED_KEYS = ("annotation", "filenames", "size", "objects", "verbs", "correspondence")
@@ -294,3 +294,33 @@ def enumerate_pairs(ds: HOIDataset, boxes_file: str | Path | None = None) -> Pai
         np.asarray(bos).reshape(-1, 4),
         np.asarray(objs, dtype=np.int64),
     )
+
+
+def instance_labels(
+    path, where: str, a: dict, key: str, hoi, table: np.ndarray, doc: dict
+) -> np.ndarray:
+    """One instance field ('object' or 'verb'), range-checked against the file's object or verb list
+    and checked against its 'hoi' class through 'correspondence': the object masks are built from it."""
+    names, col = ("objects", 1) if key == "object" else ("verbs", 0)
+    try:
+        x = np.asarray(a[key], dtype=np.int64).reshape(-1)
+    except (TypeError, ValueError):
+        raise DataError(
+            f"{path}: {where}: field '{key}' must be a list of integer indices, got {a[key]!r}"
+        ) from None
+    n = len(doc[names])
+    out = np.flatnonzero((x < 0) | (x >= n))
+    if len(out):
+        j = int(out[0])
+        raise DataError(
+            f"{path}: {where}: field '{key}'[{j}] = {int(x[j])}, expected an index into "
+            f"'{names}' in [0, {n})"
+        )
+    wrong = np.flatnonzero(x != table[hoi, col])
+    if len(wrong):
+        j = int(wrong[0])
+        raise DataError(
+            f"{path}: {where}: field '{key}'[{j}] = {int(x[j])}, expected "
+            f"{int(table[hoi[j], col])}: the {key} of hoi class {int(hoi[j])} in field 'correspondence'"
+        )
+    return x

@@ -3,7 +3,7 @@
 The text-only consumers' 2 x 2 with its positive control, EZ-HOI's head at one validated
 strength, the dose-response, the design document's fixed-t* table with its t* sweep and
 gap measures, and the geometry of the two text spaces (``OrderingTables``): frames and
-per-class APs only, so the chapter caches them (``chapters.memo``, via ``to_dict``) and a
+per-class APs only, so the chapter caches them (``hoilib.memo``, via ``to_dict``) and a
 warm rebuild reads them back (``from_dict``).
 """
 

@@ -35,8 +35,8 @@ from hoilib import artifacts
 from hoilib.errors import HoiBookError
 from hoilib.machine import cpu_model
 from hoilib.measure.effects import t_interval
-from hoilib.pipeline import stored_numbers
 from hoilib.provenance import git_state, read_provenance, utc_now
+from hoilib.publish import stored_numbers
 
 # largest |shift| from the published value over the six CPU-kernel settings of the Reproducing
 # page's table (chapter 1, synth, seed 0): gap 0.9303-0.9328, Full 30.48-30.66, Unseen 33.21-33.97

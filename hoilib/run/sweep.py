@@ -23,7 +23,8 @@ from pathlib import Path
 
 from hoilib.config import OLD_NAMES, REPO, Params, canonical, resolve
 from hoilib.errors import ConfigError
-from hoilib.pipeline.runner import (
+from hoilib.provenance import config_fingerprint, read_provenance
+from hoilib.run.runner import (
     NOTEBOOKS,
     NotebookFailed,
     RunLog,
@@ -31,7 +32,6 @@ from hoilib.pipeline.runner import (
     notebook_errors,
     run_profile,
 )
-from hoilib.provenance import config_fingerprint, read_provenance
 
 # folder names keep the flat names of earlier releases, so an existing sweep resumes
 FOLDER_NAMES = {new: old for old, new in OLD_NAMES.items()}

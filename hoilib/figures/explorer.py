@@ -11,8 +11,8 @@ import pandas as pd
 import torch
 import torch.nn.functional as F
 
-from hoilib.chapters.figure_style import GOOD, GREY
 from hoilib.config import Params
+from hoilib.figures.figure_style import GOOD, GREY
 from hoilib.measure.zeroshot import class_mask
 from hoilib.models.seedrun import SeedRun
 from hoilib.ordering.methods import Context, bridged

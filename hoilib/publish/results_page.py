@@ -9,9 +9,9 @@ import math
 from pathlib import Path
 
 from hoilib import artifacts
-from hoilib.chapters import headline
 from hoilib.config import REPO
-from hoilib.pipeline.results import INFO_COLUMNS, MAP_COLUMNS, _rel, collect
+from hoilib.figures import headline
+from hoilib.publish.results import INFO_COLUMNS, MAP_COLUMNS, _rel, collect
 
 _json = artifacts.read_json_or_none
 
@@ -102,7 +102,7 @@ def results_markdown(
             "",
         ]
     parts += grid_section(REPO / GRID_RECORD if grid_record is None else grid_record)
-    from hoilib.pipeline.control_search import RECORD, section
+    from hoilib.run.control_search import RECORD, section
 
     parts += section(REPO / RECORD if search_record is None else search_record)
     if notes:
@@ -118,7 +118,7 @@ def results_markdown(
 
 def grid_section(path: Path) -> list[str]:
     """The synth-grid table from its committed record, with where it came from; nothing if absent."""
-    from hoilib.pipeline.grid_table import table_markdown
+    from hoilib.ordering.grid import table_markdown
 
     rec = _json(path)
     if rec is None:
@@ -166,7 +166,7 @@ def grid_section(path: Path) -> list[str]:
 
 def _grid_answer(rec: dict) -> str:
     """The grid's answer in words: the control, the pooled verdict, and how many worlds would narrow it."""
-    from hoilib.pipeline.grid import NEW_WORLDS
+    from hoilib.ordering.grid import NEW_WORLDS
 
     if rec.get("primary") is None:
         need = {

@@ -1,8 +1,8 @@
 """The heavy stages of a profile, data-parallel under torchrun, ahead of the notebooks.
 
-    torchrun --nproc_per_node 4 -m hoilib.pipeline.prepare --profile hico-uv --set world.data_root=/data/hicodet
+    torchrun --nproc_per_node 4 -m hoilib.run.prepare --profile hico-uv --set world.data_root=/data/hicodet
     python -m hoilib run --profile hico-uv --set world.data_root=/data/hicodet   # reuses everything prepare cached
-    python -m hoilib.pipeline.prepare --profile hico-scale --set run.device=cuda --jobs 3   # one GPU
+    python -m hoilib.run.prepare --profile hico-scale --set run.device=cuda --jobs 3   # one GPU
 
 Feature extraction is sharded over the ranks and EZ-HOI trains with DDP; both
 write the same resumable stages (feature cache, checkpoints) the notebooks read,
@@ -93,14 +93,12 @@ def main(argv=None) -> int:
     from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
     from hoilib.models.ezhoi.ezhoi_stage import ABLATIONS, train_or_load
     from hoilib.models.split_data import split_data
-    from hoilib.pipeline.parallel_runs import train_runs
-    from hoilib.pipeline.preflight import check_inputs
     from hoilib.pool import cores
+    from hoilib.run.parallel_runs import train_runs
+    from hoilib.run.preflight import check_inputs
     from hoilib.seed import seed_everything
 
-    ap = argparse.ArgumentParser(
-        prog="hoilib.pipeline.prepare", description=__doc__.splitlines()[0]
-    )
+    ap = argparse.ArgumentParser(prog="hoilib.run.prepare", description=__doc__.splitlines()[0])
     ap.add_argument("--profile", default="synth")
     ap.add_argument("--set", action="append", metavar="NAME=VALUE")
     ap.add_argument(
@@ -160,14 +158,14 @@ def main(argv=None) -> int:
                     )
                 say(f"[prepare] EZ-HOI {name!r} seed {seed} ready ({time.time() - t0:.0f} s)")
     except HoiBookError as e:
-        print(f"hoilib.pipeline.prepare (rank {rank}): error: {e}", file=sys.stderr, flush=True)
+        print(f"hoilib.run.prepare (rank {rank}): error: {e}", file=sys.stderr, flush=True)
         return 1
     except RuntimeError as e:
         if not _lost_peer(e):
             raise
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         print(
-            f"hoilib.pipeline.prepare (rank {rank}): stopped: another rank ended ({first})",
+            f"hoilib.run.prepare (rank {rank}): stopped: another rank ended ({first})",
             file=sys.stderr,
             flush=True,
         )

@@ -6,7 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from hoilib.chapters.figure_style import GOOD, GREY, PALETTE, SERIES, WIDTH
+from hoilib.figures.figure_style import GOOD, GREY, PALETTE, SERIES, WIDTH
 
 ACC = {
     "held-out text accuracy": ("held-out text", PALETTE["text"]),

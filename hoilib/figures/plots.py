@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 from PIL import ImageDraw
 
-from hoilib.chapters.figure_style import (
+from hoilib.data.images import open_rgb
+from hoilib.figures.figure_style import (
     GREY,
     OKABE_ITO,
     PALETTE,
@@ -20,7 +21,6 @@ from hoilib.chapters.figure_style import (
     legend_outside,
     series,
 )
-from hoilib.data.images import open_rgb
 
 
 def sample_images(world, n: int = 8, split: str = "test"):

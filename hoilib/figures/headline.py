@@ -11,8 +11,8 @@ import json
 
 import pandas as pd
 
-from hoilib.chapters.figure_style import OKABE_ITO, WIDTH
 from hoilib.config import REPO
+from hoilib.figures.figure_style import OKABE_ITO, WIDTH
 from hoilib.ordering.claims import MARGINS
 
 # written by `hoilib grid`, committed with the code

@@ -3,10 +3,10 @@
 ``_config.yml``, ``_toc.yml`` and the ``book/`` pages are copied with the executed chapters into a
 staging folder inside the run, so building never touches the source tree and two profiles can be
 built side by side. There ``book/results.md`` is generated from every run on disk
-(hoilib.pipeline.results), ``book/execution_statistics.md`` from the run's ``provenance.json`` and
+(hoilib.publish.results), ``book/execution_statistics.md`` from the run's ``provenance.json`` and
 ``timings.json`` (its ``metrics/*.json`` copied beside it as downloads), and the measured times on
 ``book/reproduce.md`` from ``results/timings.json``. When a chapter holds an interactive figure
-(hoilib.chapters.interactive), plotly.js is copied from the plotly package into ``_assets/``, the
+(hoilib.figures.interactive), plotly.js is copied from the plotly package into ``_assets/``, the
 static path of ``_config.yml``: every page loads the one ``_static/plotly.min.js``, offline.
 """
 
@@ -20,9 +20,9 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.errors import HoiBookError
-from hoilib.pipeline.published_paths import portable_paths
-from hoilib.pipeline.runner import REPO, chapter_paths, notebook_errors
-from hoilib.pipeline.timings_page import write_timings
+from hoilib.publish.published_paths import portable_paths
+from hoilib.publish.timings_page import write_timings
+from hoilib.run.runner import REPO, chapter_paths, notebook_errors
 
 
 def write_results_page(book_dir: Path, runs_root: str | Path | None = None) -> Path:
@@ -30,7 +30,7 @@ def write_results_page(book_dir: Path, runs_root: str | Path | None = None) -> P
 
     The page must never stop a build: if collecting fails anyway, the page says so and why.
     """
-    from hoilib.pipeline.results_page import results_markdown
+    from hoilib.publish.results_page import results_markdown
 
     root = Path(runs_root) if runs_root is not None else REPO / "runs"
     try:
@@ -83,7 +83,7 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
         shutil.copy2(REPO / name, src / name)
     write_results_page(src / "book", runs_root)
     write_timings(src / "book" / "reproduce.md")
-    from hoilib.pipeline.results_page import write_answer
+    from hoilib.publish.results_page import write_answer
 
     write_answer(src / "book" / "intro.md", run_dir)
     chapters = src / "book" / "chapters"
@@ -120,7 +120,7 @@ def stage_static(src: Path, chapters: Path) -> Path | None:
     Returns the copy's path. Without plotly installed nothing is copied, and the figures say on
     the page that plotly.js is missing.
     """
-    from hoilib.chapters.interactive import DIV_CLASS, PLOTLY_JS
+    from hoilib.figures.interactive import DIV_CLASS, PLOTLY_JS
 
     assets = src / ASSETS
     assets.mkdir(parents=True, exist_ok=True)

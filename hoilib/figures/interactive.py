@@ -6,7 +6,7 @@
 * ``explorer_figure.tstar_slider`` (chapter 5's explorer for the HTML book) uses ``light_layout``.
 * ``show``: a ``text/html`` output, which myst-nb copies verbatim into the page: a div, the
   figure's JSON and a loader of plotly.js **from the book itself** (``_static/plotly.min.js``,
-  found through the page's ``data-content_root``; ``hoilib.pipeline.book`` copies it from the
+  found through the page's ``data-content_root``; ``hoilib.publish.book`` copies it from the
   plotly package), once per page; nothing from the network. The output also carries
   ``application/vnd.plotly.v1+json`` for JupyterLab and VS Code; myst-nb skips that mime type
   (``_config.yml`` silences the warning), so the book uses the HTML.
@@ -20,10 +20,10 @@ import json
 
 import numpy as np
 
-from hoilib.chapters.figure_style import colour_of
-from hoilib.chapters.umap_fit import umap_embedding
+from hoilib.figures.figure_style import colour_of
+from hoilib.figures.umap_fit import umap_embedding
 
-PLOTLY_JS = "plotly.min.js"  # under the book's _static/ (hoilib.pipeline.book copies it there)
+PLOTLY_JS = "plotly.min.js"  # under the book's _static/ (hoilib.publish.book copies it there)
 DIV_CLASS = "hoibook-plotly"  # every figure's div; data-traces: how many traces it draws at first
 _SYMBOL = {False: 0, True: 2}  # plotly marker symbols: seen classes circles, unseen diamonds
 _counter = itertools.count()

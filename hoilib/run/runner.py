@@ -23,8 +23,13 @@ from pathlib import Path
 from hoilib import __version__, artifacts
 from hoilib.config import REPO, resolve, stage_root
 from hoilib.errors import HoiBookError
-from hoilib.pipeline.budget import check, disk_full, estimate, no_space
-from hoilib.pipeline.kernels import (
+from hoilib.provenance import (
+    Provenance,
+    start_record,
+    utc_now,
+)
+from hoilib.run.budget import check, disk_full, estimate, no_space
+from hoilib.run.kernels import (
     KERNEL_LOG,
     PROGRESS_FILE,
     ChapterKernel,
@@ -32,14 +37,9 @@ from hoilib.pipeline.kernels import (
     machinery_logs_to,
     start_chapter_kernel,
 )
-from hoilib.pipeline.preflight import check_inputs
-from hoilib.pipeline.runlock import run_locks
-from hoilib.pipeline.terminal import live_line
-from hoilib.provenance import (
-    Provenance,
-    start_record,
-    utc_now,
-)
+from hoilib.run.preflight import check_inputs
+from hoilib.run.runlock import run_locks
+from hoilib.run.terminal import live_line
 from hoilib.timing import CHAPTER_ENV
 
 NOTEBOOKS = REPO / "notebooks"

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from hoilib import artifacts, cache, exactjson
-from hoilib.chapters import memo
+from hoilib import artifacts, cache, exactjson, memo
 from hoilib.timing import timed
 
 

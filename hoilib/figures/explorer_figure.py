@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from hoilib.chapters.figure_style import GOOD, GREY
-from hoilib.chapters.interactive import light_layout
+from hoilib.figures.figure_style import GOOD, GREY
+from hoilib.figures.interactive import light_layout
 
 X_TITLE = (
     "class score as log-odds, log(p / (1 − p)); each panel's axis zoomed to its classes"

@@ -1,6 +1,6 @@
 """Stored outputs the regression test compares with: the smoke profile's key numbers and a tiny bridge.
 
-``make pins`` (``python -m hoilib.pipeline.pins``) runs the smoke profile once (its own seed,
+``make pins`` (``python -m hoilib.publish.pins``) runs the smoke profile once (its own seed,
 ``run.seed: 0``, exactly the run ``tests/test_pinned.py`` makes) and rewrites
 ``tests/pinned/smoke.json`` when a change is meant to move the numbers. Every run uses
 ``run.cpu_kernels: portable`` (AVX2 kernels, two threads, a fixed summation order), under which
@@ -20,7 +20,7 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.config import REPO
-from hoilib.pipeline.key_numbers import key_numbers
+from hoilib.publish.key_numbers import key_numbers
 
 PINNED = REPO / "tests" / "pinned" / "smoke.json"
 PROFILE = "smoke"
@@ -104,7 +104,7 @@ def record(run_dir: Path) -> dict:
 
 def regenerate(run_root: Path) -> dict:
     """Run the smoke profile once under ``run_root``; the record to store."""
-    from hoilib.pipeline.runner import run_profile
+    from hoilib.run.runner import run_profile
 
     run_dir = run_root / PROFILE
     run_profile(PROFILE, {"run.run_dir": str(run_dir)}, log=print)

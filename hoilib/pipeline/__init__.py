@@ -1,1 +1,0 @@
-"""Running the book: profiles through papermill, sweeps, results, the HTML build."""
