@@ -44,33 +44,41 @@ def _rows(gain_correct: float, gain_wrong: float, seeds=(0, 1, 2), noise=0.3):
 
 
 def test_verdict_words_follow_the_interval_and_the_predicted_size():
-    assert effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=3) == "supported"
+    assert effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=3, alpha=0.05) == "supported"
     assert (
-        effects.verdict(0.2, 2.0, 3.1, p=0.01, seeds_with=3) == "supported, smaller than predicted"
+        effects.verdict(0.2, 2.0, 3.1, p=0.01, seeds_with=3, alpha=0.05)
+        == "supported, smaller than predicted"
     )
-    assert effects.verdict(-1.0, 2.0, 3.1, p=0.5) == "ruled out at the predicted size"
-    assert effects.verdict(-1.0, 4.0, 3.1, p=0.5) == "inconclusive"
-    assert effects.verdict(-5.0, -1.0, 3.1, p=0.01, seeds_with=0) == "contradicted"
+    assert effects.verdict(-1.0, 2.0, 3.1, p=0.5, alpha=0.05) == "ruled out at the predicted size"
+    assert effects.verdict(-1.0, 4.0, 3.1, p=0.5, alpha=0.05) == "inconclusive"
+    assert effects.verdict(-5.0, -1.0, 3.1, p=0.01, seeds_with=0, alpha=0.05) == "contradicted"
     # a seed against the direction keeps "supported" from being said; a tie counts for neither side
-    assert effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=2, seeds_against=1) == "inconclusive"
-    assert effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=2, seeds_against=0) == "supported"
+    assert (
+        effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=2, seeds_against=1, alpha=0.05)
+        == "inconclusive"
+    )
+    assert (
+        effects.verdict(1.0, 5.0, 3.1, p=0.01, seeds_with=2, seeds_against=0, alpha=0.05)
+        == "supported"
+    )
     # a predicted loss reads the interval from the other side
-    assert effects.verdict(-0.3, 0.4, -0.5, p=0.9) == "ruled out at the predicted size"
-    assert effects.verdict(-2.0, -0.8, -0.5, p=0.01, seeds_against=0) == "supported"
+    assert effects.verdict(-0.3, 0.4, -0.5, p=0.9, alpha=0.05) == "ruled out at the predicted size"
+    assert effects.verdict(-2.0, -0.8, -0.5, p=0.01, seeds_against=0, alpha=0.05) == "supported"
     assert effects.excludable(-0.3, 0.4, -0.5) == -0.3 and effects.excludable(1, 2, 3.1) == 2
     with pytest.raises(ValueError, match="nonzero margin"):
-        effects.verdict(0, 1, 0.0)
+        effects.verdict(0, 1, 0.0, alpha=0.05)
 
 
 def test_t_interval_and_worlds_needed():
-    t = effects.t_interval([1.0, 2.0, 3.0])
+    t = effects.t_interval([1.0, 2.0, 3.0], level=0.95)
     assert t["mean"] == 2.0 and t["lo"] == pytest.approx(2 - 4.302653 / 3**0.5, rel=1e-5)
-    assert np.isnan(effects.t_interval([1.0])["lo"])
-    n = effects.worlds_needed([0.0, 2.0, 4.0, 6.0], 1.5)  # sd 2.58: t(n-1) * 2.58 / sqrt(n) <= 1.5
+    assert np.isnan(effects.t_interval([1.0], level=0.95)["lo"])
+    # sd 2.58: t(n-1) * 2.58 / sqrt(n) <= 1.5
+    n = effects.worlds_needed([0.0, 2.0, 4.0, 6.0], 1.5, level=0.95)
     assert n == 14
-    assert effects.worlds_needed([1.0], 1.5) is None
+    assert effects.worlds_needed([1.0], 1.5, level=0.95) is None
     # close world means but a wide interval (classes vary): the interval's own width decides
-    assert effects.worlds_needed([5.4, 5.5, 5.4], 1.5, current=3.93) == 21
+    assert effects.worlds_needed([5.4, 5.5, 5.4], 1.5, level=0.95, current=3.93) == 21
 
 
 def test_a_large_consistent_gain_is_supported_and_a_null_is_ruled_out_at_the_documents_size():

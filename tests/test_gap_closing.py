@@ -6,8 +6,8 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from hoilib.config.schema import EvaluationCfg
 from hoilib.models.gap_closing import (
-    CAPDEC_VARIANCE,
     apply_procrustes,
     capdec_noise,
     capdec_prototypes,
@@ -15,6 +15,10 @@ from hoilib.models.gap_closing import (
     mean_center,
     procrustes,
 )
+
+_EV = EvaluationCfg()
+CAPDEC_VARIANCE = _EV.capdec_variance  # CapDec's own noise, the profile default
+CAPDEC = {"variance": CAPDEC_VARIANCE, "lr": _EV.capdec_lr, "temperature": _EV.capdec_temperature}
 
 
 def test_mean_centering_gives_zero_mean_before_renormalising():
@@ -48,8 +52,8 @@ def test_decap_projection_lands_on_the_nearest_memory_row_at_low_temperature():
 
 def test_capdec_noise_has_the_stated_variance_and_is_seeded():
     x = F.normalize(torch.ones(20000, 64), dim=-1)
-    a = capdec_noise(x, generator=torch.Generator().manual_seed(0))
-    b = capdec_noise(x, generator=torch.Generator().manual_seed(0))
+    a = capdec_noise(x, variance=CAPDEC_VARIANCE, generator=torch.Generator().manual_seed(0))
+    b = capdec_noise(x, variance=CAPDEC_VARIANCE, generator=torch.Generator().manual_seed(0))
     assert torch.equal(a, b)
     noisy = (
         x + torch.randn(x.shape, generator=torch.Generator().manual_seed(0)) * CAPDEC_VARIANCE**0.5
@@ -65,14 +69,17 @@ def test_capdec_prototypes_classify_noisy_text_of_their_class():
     corpus = F.normalize(centres[labels] + 0.2 * torch.randn(60, 32, generator=g), dim=-1)
     # a bad start: the fit must find the classes
     init = F.normalize(torch.randn(3, 32, generator=g), dim=-1)
-    proto = capdec_prototypes(corpus, labels, init, steps=200, seed=0)
+    proto = capdec_prototypes(corpus, labels, init, **CAPDEC, steps=200, seed=0)
     assert torch.allclose(proto.norm(dim=-1), torch.ones(3), atol=1e-5)
     test = capdec_noise(
-        F.normalize(centres[labels] + 0.2 * torch.randn(60, 32, generator=g), dim=-1), generator=g
+        F.normalize(centres[labels] + 0.2 * torch.randn(60, 32, generator=g), dim=-1),
+        variance=CAPDEC_VARIANCE,
+        generator=g,
     )
     acc = lambda p: float(((test @ p.T).argmax(-1) == labels).float().mean())  # noqa: E731
     assert acc(proto) > 0.85 and acc(proto) > acc(init) + 0.3
-    assert torch.equal(proto, capdec_prototypes(corpus, labels, init, steps=200, seed=0))  # seeded
+    # seeded
+    assert torch.equal(proto, capdec_prototypes(corpus, labels, init, **CAPDEC, steps=200, seed=0))
 
 
 # the CPU always; CUDA where this machine has it (the lent GPU's session), so nothing is skipped
@@ -85,8 +92,8 @@ def test_capdec_prototypes_on_a_device_see_the_cpu_noise_and_come_back_on_the_cp
     labels = torch.arange(4).repeat_interleave(10)
     corpus = F.normalize(torch.randn(40, 16, generator=g), dim=-1)
     init = F.normalize(torch.randn(4, 16, generator=g), dim=-1)
-    here = capdec_prototypes(corpus, labels, init, steps=50, seed=1)
-    there = capdec_prototypes(corpus, labels, init, steps=50, seed=1, device=device)
+    here = capdec_prototypes(corpus, labels, init, **CAPDEC, steps=50, seed=1)
+    there = capdec_prototypes(corpus, labels, init, **CAPDEC, steps=50, seed=1, device=device)
     assert there.device.type == "cpu"
     if device == "cpu":  # the same operations: the same bits
         assert torch.equal(here, there)

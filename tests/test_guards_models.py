@@ -15,9 +15,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from hoilib.config.schema import EvaluationCfg
 from hoilib.models.diffusion import bridge as B
 from hoilib.models.diffusion.model import SCALE
-from hoilib.models.gap_closing import CAPDEC_VARIANCE, capdec_noise
+from hoilib.models.gap_closing import capdec_noise
 
 # --------------------------------------------------------------------------------------------
 # The DDIM step (eta 0) over the cosine schedule
@@ -139,8 +140,8 @@ def test_capdec_noise_has_the_configured_std_by_its_effect():
     dim, n = 64, 20000
     x = torch.zeros(n, dim)
     x[:, 0] = 3.0  # not unit: the function normalises first
-    for variance in (CAPDEC_VARIANCE, 0.05):
-        y = capdec_noise(x, variance, generator=torch.Generator().manual_seed(0)).double()
+    for variance in (EvaluationCfg().capdec_variance, 0.05):
+        y = capdec_noise(x, variance=variance, generator=torch.Generator().manual_seed(0)).double()
         assert torch.allclose(y.norm(dim=-1), torch.ones(n, dtype=y.dtype), atol=1e-5)
         q75, q25 = np.percentile((y[:, 1:] / y[:, :1]).numpy(), [75, 25])
         std = (q75 - q25) / 1.349

@@ -336,6 +336,22 @@ class EvaluationCfg(Section):
     capdec_steps: Many = _f(
         300, "CapDec baseline: steps of the text-only classifier trained on noisy text"
     )
+    capdec_variance: float = _f(
+        0.016,
+        "CapDec baseline: variance of the Gaussian noise added to the text while its classifier "
+        "trains (0.016, CapDec's own, Nukrai et al. 2022)",
+        gt=0,
+        le=1,
+    )
+    capdec_lr: Positive = _f(1e-2, "CapDec baseline: Adam learning rate of its classifier")
+    capdec_temperature: Positive = _f(
+        0.07, "CapDec baseline: softmax temperature of its prototype classifier"
+    )
+    decap_temperature: Positive = _f(
+        0.01,
+        "DeCap baseline: softmax temperature of the projection onto the text memory (a weighted "
+        "mean of the corpus's sentences, DeCap's own 0.01, Li et al. 2023)",
+    )
 
     @field_validator("dose_alphas")
     @classmethod
@@ -356,6 +372,13 @@ class ConsumersCfg(Section):
     )
     batch: Wide = _f(128, "chapter 5: batch size of the trained text-only consumers")
     lr: Positive = _f(1e-2, "chapter 5: Adam learning rate of the trained text-only consumers")
+    noise_variance: float = _f(
+        0.016,
+        "chapter 5: variance of the CapDec noise on the text batches of the '+ noise' consumers "
+        "(0.016, CapDec's own, Nukrai et al. 2022)",
+        gt=0,
+        le=1,
+    )
     check_every: Many = _f(
         100, "chapter 5: training steps between looks at a trained consumer's held-out text loss"
     )

@@ -44,7 +44,7 @@ def verdict(
     p: float = 0.0,
     seeds_with: int | None = None,
     seeds_against: int = 0,
-    alpha: float = 0.05,
+    alpha: float,
 ) -> str:
     """The word for an effect with interval [lo, hi] when the claim predicts ``margin`` (sign = direction).
 
@@ -73,7 +73,7 @@ def excludable(lo: float, hi: float, margin: float) -> float:
     return hi if margin > 0 else lo
 
 
-def t_interval(values, level: float = 0.95) -> dict:
+def t_interval(values, *, level: float) -> dict:
     """Mean and Student-t interval of a few independent values (world-level means), and its p vs 0.
 
     With few top-level units a percentile bootstrap covers poorly; the t interval is
@@ -106,8 +106,8 @@ def t_interval(values, level: float = 0.95) -> dict:
 def worlds_needed(
     values,
     half_width: float,
-    level: float = 0.95,
     *,
+    level: float,
     most: int = 1000,
     current: float | None = None,
 ) -> int | None:

@@ -71,7 +71,7 @@ def _interval(
     return float(lo), float(hi)
 
 
-def nested_bootstrap(diffs, n_boot: int = 2000, level: float = 0.95, *, seed: int = 0) -> dict:
+def nested_bootstrap(diffs, *, n_boot: int, level: float, seed: int) -> dict:
     """Mean and percentile interval of the per-class difference; ``diffs[w]`` is (seeds, classes) of world w."""
     worlds = _check(diffs)
     if not 0 < level < 1:
@@ -87,7 +87,7 @@ def nested_bootstrap(diffs, n_boot: int = 2000, level: float = 0.95, *, seed: in
     }
 
 
-def pooled_bootstrap(worlds, n_boot: int = 2000, level: float = 0.95, *, seed: int = 0) -> dict:
+def pooled_bootstrap(worlds, *, n_boot: int, level: float, seed: int) -> dict:
     """Like ``nested_bootstrap`` over several splits: ``worlds[w]`` is a list of (seeds, classes) arrays,
     one per split of world w. A world's value is the mean over its splits; each draw resamples
     the worlds, then within each split its seeds and classes."""

@@ -49,17 +49,15 @@ def paired_tests(df, ap: dict, a: str, *, b: str, unseen: np.ndarray):
     return pd.DataFrame(out).set_index("mAP")
 
 
-def holm(pvalues: dict[str, float] | list[float], alpha: float = 0.05):
+def holm(pvalues: dict[str, float] | list[float]):
     """Holm's (1979) step-down adjusted p-values, same keys or order as given.
 
     A book that judges many (claim, column) cells at alpha each would call some
     direction shown by luck alone; comparing Holm-adjusted p with alpha keeps the chance
     of any false "supported" below alpha over the family, without Bonferroni's full cost.
-    NaN (no test possible) stays NaN and is not counted in the family. ``alpha`` only
-    checks the level the caller will compare with: the adjusted values do not depend on it.
+    NaN (no test possible) stays NaN and is not counted in the family. The adjusted values do
+    not depend on alpha: the caller compares them with its own (``claims.alpha``).
     """
-    if not 0 < alpha < 1:
-        raise ValueError(f"alpha: must lie in (0, 1), got {alpha!r}")
     keys = list(pvalues) if isinstance(pvalues, dict) else None
     p = np.asarray(list(pvalues.values()) if keys is not None else list(pvalues), dtype=float)
     if p.ndim != 1:

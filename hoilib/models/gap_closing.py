@@ -16,8 +16,6 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-CAPDEC_VARIANCE = 0.016
-
 
 def modality_mean(x: torch.Tensor) -> torch.Tensor:
     """Mean of the L2-normalised rows: what mean-centering, the diffusion space and the bridge subtract."""
@@ -31,7 +29,7 @@ def mean_center(x: torch.Tensor, mean: torch.Tensor | None = None) -> torch.Tens
 
 
 def capdec_noise(
-    x: torch.Tensor, variance: float = CAPDEC_VARIANCE, generator: torch.Generator | None = None
+    x: torch.Tensor, *, variance: float, generator: torch.Generator | None = None
 ) -> torch.Tensor:
     """Text embeddings with Gaussian noise of the given variance, renormalised (a training-time augmentation)."""
     x = F.normalize(x.float(), dim=-1)
@@ -39,7 +37,7 @@ def capdec_noise(
     return F.normalize(x + noise.to(x.device), dim=-1)
 
 
-def decap_project(v: torch.Tensor, memory: torch.Tensor, temperature: float = 0.01) -> torch.Tensor:
+def decap_project(v: torch.Tensor, memory: torch.Tensor, *, temperature: float) -> torch.Tensor:
     """Project image features onto the span of a text memory: softmax-weighted average of its rows."""
     v = F.normalize(v.float(), dim=-1)
     mem = F.normalize(memory.float(), dim=-1)
@@ -66,11 +64,11 @@ def capdec_prototypes(
     corpus_class: torch.Tensor,
     init: torch.Tensor,
     *,
-    variance: float = CAPDEC_VARIANCE,
-    steps: int = 300,
-    lr: float = 1e-2,
-    temperature: float = 0.07,
-    seed: int = 0,
+    variance: float,
+    steps: int,
+    lr: float,
+    temperature: float,
+    seed: int,
     device: str | torch.device = "cpu",
 ) -> torch.Tensor:
     """Class prototypes (C, D) fitted on text only, with CapDec's noise injected into every batch.
@@ -88,7 +86,7 @@ def capdec_prototypes(
     opt = torch.optim.Adam([proto], lr=lr)
     labels = corpus_class.long().to(dev)
     for _ in range(steps):
-        x = capdec_noise(corpus, variance, gen)
+        x = capdec_noise(corpus, variance=variance, generator=gen)
         loss = F.cross_entropy(x @ F.normalize(proto, dim=-1).T / temperature, labels)
         opt.zero_grad(set_to_none=True)
         loss.backward()

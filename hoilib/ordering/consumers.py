@@ -163,7 +163,7 @@ def fit_consumers(
         members = [Member(*data[s], noisy=k.endswith("+ noise")) for k, s in group]
         fits = train_heads(
             members, n_classes, hidden=widths, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
-            check_every=cfg.check_every, seed=seed,
+            check_every=cfg.check_every, noise_variance=cfg.noise_variance, seed=seed,
         )  # fmt: skip
         for (k, s), (net, loss, chosen) in zip(group, fits, strict=True):
             out[(k, s)] = TextConsumer(k, s, net, loss, chosen)

@@ -83,6 +83,7 @@ def train_heads(
     batch: int,
     lr: float,
     check_every: int,
+    noise_variance: float,
     seed: int,
 ) -> list[tuple[nn.Module, float, str]]:
     """(module, lowest held-out cross-entropy, 'step s of steps') for every member.
@@ -108,7 +109,7 @@ def train_heads(
         idx = (torch.rand(n_heads, b, generator=gen) * n_rows[:, None]).long()
         x, target = z[heads, idx], y[heads, idx]  # (E, B, D), (E, B): each head its own batch
         if bool(noisy.any()):
-            x = torch.where(noisy, capdec_noise(x, generator=gen), x)
+            x = torch.where(noisy, capdec_noise(x, variance=noise_variance, generator=gen), x)
         logits = _forward(layers, x)
         # the sum of the heads' mean losses: each head's gradient is its own
         loss = F.cross_entropy(logits.reshape(-1, n_classes), target.reshape(-1), reduction="sum")

@@ -128,9 +128,10 @@ def effect(runs: list[dict], split: str, a: str, b: str, col: str, n_boot: int) 
             worlds.append(ds)
     if not worlds:
         return None
-    boot = pooled_bootstrap(worlds, n_boot=n_boot)
+    rule = run_claims(runs)
+    boot = pooled_bootstrap(worlds, n_boot=n_boot, level=rule.level, seed=rule.bootstrap_seed)
     world_means = [np.mean([d.mean() for d in w]) for w in worlds]
-    t = t_interval(world_means)
+    t = t_interval(world_means, level=rule.level)
     lo = min(boot["lo"], t["lo"]) if np.isfinite(t["lo"]) else boot["lo"]
     hi = max(boot["hi"], t["hi"]) if np.isfinite(t["hi"]) else boot["hi"]
     up = sum(m > 0 for m in world_means)
@@ -253,7 +254,10 @@ def summarize(root: str | Path, out: str | Path, n_boot: int) -> pd.DataFrame:
     cw = cw[cw.column == "unseen"].set_index("setting")  # each setting's answer: worlds it needs
     cw = cw.assign(now=(cw.hi - cw.lo) / 2)  # its half-width now, shrunk as 1/sqrt(worlds)
     by = {
-        s: worlds_needed(r.world_means, TARGET_HALF_WIDTH, current=r.now) for s, r in cw.iterrows()
+        s: worlds_needed(
+            r.world_means, TARGET_HALF_WIDTH, level=run_claims(runs).level, current=r.now
+        )
+        for s, r in cw.iterrows()
     }
     needed = by.get(f"text-only: {primary}") if primary else None
     record = {

@@ -154,13 +154,21 @@ def method_features(cfg: Params, method: Method, run: SeedRun, ctx: Context):
             sp.adapted_corpus,
             sp.corpus_class,
             sp.adapted,
+            variance=cfg.evaluation.capdec_variance,
             steps=cfg.evaluation.capdec_steps,
+            lr=cfg.evaluation.capdec_lr,
+            temperature=cfg.evaluation.capdec_temperature,
             seed=run.seed,
             device=resolve_device(cfg.run.device),
         )
         return run.vision, proto, head
     if method == DECAP:
-        return gap_closing.decap_project(run.vision, sp.adapted_corpus), sp.adapted, head
+        t = cfg.evaluation.decap_temperature
+        return (
+            gap_closing.decap_project(run.vision, sp.adapted_corpus, temperature=t),
+            sp.adapted,
+            head,
+        )
     if method == PROCRUSTES:
         w = gap_closing.procrustes(
             F.normalize(run.train_pos, dim=-1), sp.adapted[run.train_pos_cls]

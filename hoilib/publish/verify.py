@@ -56,7 +56,7 @@ class Number:
 
 def _t_half(values: list[float]) -> float:
     """Half-width of the Student-t 95% interval of the mean of ``values`` (0 for one value)."""
-    ci = t_interval(values)
+    ci = t_interval(values, level=0.95)  # the published 95% interval
     return 0.0 if len(values) < 2 else (ci["hi"] - ci["lo"]) / 2
 
 
