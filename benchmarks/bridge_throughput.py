@@ -58,13 +58,29 @@ def throughput(
     rows = []
     for steps in steps_list:
         # warm-up
-        bridge(diff, x[:256], mean, diff.fingerprint, t_start=t_start, steps=steps, recipe="direct")
+        bridge(
+            diff,
+            x[:256],
+            mean,
+            space_fingerprint=diff.fingerprint,
+            t_start=t_start,
+            steps=steps,
+            recipe="direct",
+        )
         times = []
         for _ in range(repeats):
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             t0 = time.perf_counter()
-            bridge(diff, x, mean, diff.fingerprint, t_start=t_start, steps=steps, recipe="direct")
+            bridge(
+                diff,
+                x,
+                mean,
+                space_fingerprint=diff.fingerprint,
+                t_start=t_start,
+                steps=steps,
+                recipe="direct",
+            )
             if device.startswith("cuda"):
                 torch.cuda.synchronize()
             times.append(time.perf_counter() - t0)

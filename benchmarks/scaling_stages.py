@@ -144,7 +144,13 @@ def bridge_call(n: int, diff: dm.TextDiffusion) -> Callable[[], object]:
     it: batches go to the denoiser's device and the bridged vectors come back."""
     x = _unit(n)
     return lambda: bridge(
-        diff, x, x.mean(0), diff.fingerprint, t_start=599, steps=5, recipe="direct"
+        diff,
+        x,
+        x.mean(0),
+        space_fingerprint=diff.fingerprint,
+        t_start=599,
+        steps=5,
+        recipe="direct",
     )
 
 

@@ -87,15 +87,15 @@ def synthetic_pairs(
             )
         images.append(
             ImageAnn(
-                i,
-                name,
-                w,
-                h,
-                np.zeros((0, 4)),
-                np.zeros((0, 4)),
-                np.zeros(0, np.int64),
-                np.zeros(0, np.int64),
-                np.zeros(0, np.int64),
+                index=i,
+                filename=name,
+                width=w,
+                height=h,
+                boxes_h=np.zeros((0, 4)),
+                boxes_o=np.zeros((0, 4)),
+                hoi=np.zeros(0, np.int64),
+                object=np.zeros(0, np.int64),
+                verb=np.zeros(0, np.int64),
             )
         )
     for p in range(n_pairs):
@@ -104,15 +104,18 @@ def synthetic_pairs(
             x0, y0 = rng.uniform(0, w * 0.6), rng.uniform(0, h * 0.6)
             out.append([x0, y0, x0 + rng.uniform(30, w * 0.4), y0 + rng.uniform(30, h * 0.4)])
     ds = HOIDataset(
-        folder / "synthetic-annotations.json",
-        folder,
-        images,
-        [f"object{k}" for k in range(N_OBJECTS)],
-        ["verb"],
-        [(0, k) for k in range(N_OBJECTS)],
+        path=folder / "synthetic-annotations.json",
+        image_dir=folder,
+        images=images,
+        objects=[f"object{k}" for k in range(N_OBJECTS)],
+        verbs=["verb"],
+        classes=[(0, k) for k in range(N_OBJECTS)],
     )
     return ds, PairSet(
-        np.asarray(img, np.int64), np.asarray(bh), np.asarray(bo), np.zeros(n_pairs, np.int64)
+        image=np.asarray(img, np.int64),
+        boxes_h=np.asarray(bh),
+        boxes_o=np.asarray(bo),
+        object=np.zeros(n_pairs, np.int64),
     )
 
 
@@ -162,7 +165,7 @@ def bench_extraction(
 def device_path_parts(bb, ds, pairs, device: str, batch: int, repeats: int = 5) -> dict:
     """Where the device path's time goes: what one loader worker prepares per second (decode and
     plan, in this process) and what the device cuts per second (``crop_resize`` on a ready batch)."""
-    data = PairImages(ds, pairs, KINDS, bb.image_size, -(-batch // len(KINDS)))
+    data = PairImages(ds, pairs, KINDS, size=bb.image_size, per_batch=-(-batch // len(KINDS)))
     n_items = min(8, len(data))
     t0 = time.perf_counter()
     items = [data[b] for b in range(n_items)]
@@ -171,7 +174,9 @@ def device_path_parts(bb, ds, pairs, device: str, batch: int, repeats: int = 5) 
     it = items[0]
     dev = torch.device(device)
     images, hw = it["images"].to(dev), it["hw"].to(dev)
-    cut = _timed(lambda: crop_resize(images, hw, it["plan"], bb.image_size), device, repeats, 1)
+    cut = _timed(
+        lambda: crop_resize(images, hw, it["plan"], size=bb.image_size), device, repeats, 1
+    )
     n = len(it["plan"]["image_of"])
     return {
         "one_worker_crops_per_s": round(crops / prep, 1),

@@ -57,6 +57,7 @@ class Entry:
         folder: str | os.PathLike,
         name: str,
         inputs: dict,
+        *,
         code: str | Sequence[str] = (),
         keyed: bool = False,
     ):
@@ -132,7 +133,7 @@ class Entry:
             artifacts.stage_log(f"[stage] {self.name}: computing (stored copy unreadable)")
             return False, None
 
-    def fetch(self, compute: Callable[[], Any], save: Callable, load: Callable, suffix: str):
+    def fetch(self, compute: Callable[[], Any], save: Callable, load: Callable, *, suffix: str):
         """``load(path)`` when stored (``stored``), else ``compute()``, saved by ``save(value, path)``."""
         path = self.path(suffix) if self.keyed else self.folder / f"{self.name}{suffix}"
         found, value = self.stored(path, load)
@@ -145,7 +146,7 @@ class Entry:
 
     def value(self, compute: Callable[[], Any]):
         """A JSON-storable value (frames, arrays, dicts, tuples), exactly as computed: see ``exactjson``."""
-        return self.fetch(compute, _save_json, _load_json, ".json")
+        return self.fetch(compute, _save_json, _load_json, suffix=".json")
 
 
 # what a loader raises on a file that is not what it wrote: truncated, foreign, hand-edited
@@ -192,7 +193,7 @@ def _read_marker(path: Path) -> dict | None:
         return {}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Listed:
     """One cached thing found on disk, for ``hoilib cache list`` and ``prune``."""
 
@@ -221,7 +222,14 @@ def survey(roots: Iterable[str | os.PathLike]) -> list[Listed]:
             # a marker of the cache before hoilib.cache recorded one "file" and no "keyed"
             names = rec.get("files") or ([rec["file"]] if isinstance(rec.get("file"), str) else [])
             files = [marker.parent / f for f in names]
-            e = Listed(marker.parent, name, "current", files, marker, marker.stat().st_mtime)
+            e = Listed(
+                folder=marker.parent,
+                name=name,
+                status="current",
+                files=files,
+                marker=marker,
+                last_used=marker.stat().st_mtime,
+            )
             e.legacy = "keyed" not in rec
             entries.append(e)
             if keyed:
@@ -245,7 +253,16 @@ def survey(roots: Iterable[str | os.PathLike]) -> list[Listed]:
                 and KEYED_FILE.match(p.name)
                 and p not in owned
             ):
-                entries.append(Listed(folder, p.name, "orphan", [p], None, p.stat().st_mtime))
+                entries.append(
+                    Listed(
+                        folder=folder,
+                        name=p.name,
+                        status="orphan",
+                        files=[p],
+                        marker=None,
+                        last_used=p.stat().st_mtime,
+                    )
+                )
     return entries
 
 

@@ -50,7 +50,9 @@ def folder(cfg) -> Path:
     return Path(cfg.run.run_dir) / "cache"
 
 
-def cached(ch, name: str, compute: Callable[[], dict], code: str | Sequence[str], **inputs) -> dict:
+def cached(
+    ch, name: str, compute: Callable[[], dict], *, code: str | Sequence[str], **inputs
+) -> dict:
     """``compute()`` (a dict of frames, tuple-keyed dicts of arrays, numbers), or its stored copy.
 
     ``code``: the module(s) that compute it; ``inputs``: what else it depends on beyond the

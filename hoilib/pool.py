@@ -24,7 +24,7 @@ def workers(n_jobs: int, minimum: int) -> int:
     return 1 if n_jobs < minimum else cores()
 
 
-def ordered_map(fn: Callable, jobs: Sequence, n_workers: int, desc: str) -> Iterable:
+def ordered_map(fn: Callable, jobs: Sequence, n_workers: int, *, desc: str) -> Iterable:
     """``fn`` over ``jobs`` in order, in ``n_workers`` worker processes (in this one when 1)."""
     if n_workers <= 1:
         yield from (fn(j) for j in tqdm(jobs, desc=desc, leave=False))

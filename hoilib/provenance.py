@@ -79,7 +79,7 @@ class Provenance:
         self.write()
 
 
-def start_record(cfg, overrides, only, notebooks, chapters, run_dir: Path) -> dict:
+def start_record(cfg, overrides, only, *, notebooks, chapters, run_dir: Path) -> dict:
     """Which code, parameters and machine a run starts with; earlier chapters' records are kept
     when the parameters are unchanged."""
     fp = config_fingerprint(cfg)

@@ -25,7 +25,7 @@ def _rows(gain_correct: float, gain_wrong: float, seeds=(0, 1, 2), noise=0.3):
         for d, gain in (("none", 0.0), ("raw", gain_wrong), ("adapted", gain_correct)):
             a = base + gain / 100 + rng.normal(0, noise / 100, len(UNSEEN))
             den = "none" if d == "none" else "trained MLP"
-            ap[(cell_name("adapted", d, "trained MLP", KIND), s)] = a
+            ap[(cell_name("adapted", d, "trained MLP", kind=KIND), s)] = a
             rows.append(
                 {"kind": KIND, "consumer": "adapted", "diffusion": d, "denoiser": den, "seed": s}
                 | {"t_start": 0 if d == "none" else 599, "lambda": 0.0 if d == "none" else 0.5}
@@ -180,6 +180,6 @@ def test_same_scoring_lets_the_seed_free_frozen_row_stand_for_every_seed():
     )
     ap = {("frozen", 0): np.array([0.1, 0.1]), ("ez", 0): np.array([0.12, 0.12])}
     ap[("ez", 1)] = np.array([0.14, 0.14])
-    t = claims.same_scoring(per_seed, ap, "frozen", "ez", unseen)
+    t = claims.same_scoring(per_seed, ap, "frozen", ezhoi="ez", unseen=unseen)
     assert t.loc["unseen", "mean difference (points)"] == pytest.approx(3.0)
     assert t.loc["unseen", "seeds"] == 2

@@ -91,7 +91,14 @@ def test_the_bridge_runs_on_it_and_lands_on_the_corpus(five, recipe):
     g = torch.Generator().manual_seed(4)
     vision = text + 0.05 * torch.randn(text.shape, generator=g)
     out = bridge(
-        cf, vision, cf.text_mean, "space-A", t_start=599, steps=5, recipe=recipe, generator=g
+        cf,
+        vision,
+        cf.text_mean,
+        space_fingerprint="space-A",
+        t_start=599,
+        steps=5,
+        recipe=recipe,
+        generator=g,
     )
     assert out.shape == text.shape and out.dtype == torch.float32
     assert torch.allclose(out.norm(dim=-1), torch.ones(5), atol=1e-5)

@@ -90,7 +90,7 @@ def test_no_bridge_prototypes_score_like_chapter_1(exp, text):
     protos = F.normalize(
         consumers.class_means(z, sp.corpus_class[~held].long(), world.num_classes), dim=-1
     )
-    plain = evaluate(ctx, ctx.frozen_test, protos.float(), ctx.frozen_scale)
+    plain = evaluate(ctx, ctx.frozen_test, protos.float(), scoring=ctx.frozen_scale)
     key = (cell_name("adapted", "none", kind="prototypes"), run.seed)
     assert np.allclose(text["ap"][key], plain.ap, equal_nan=True, atol=1e-6)
 
@@ -145,7 +145,7 @@ def test_the_head_setting_bridges_both_orders_at_the_correct_orders_strength(exp
     out = head.run_orders(cfg, ctx, run)
     rows = out["rows"]
     assert list(rows.diffusion) == list(head.ORDERS)
-    plain = evaluate(ctx, run.vision, run.space.adapted, ezhoi_head(run)).as_percent()
+    plain = evaluate(ctx, run.vision, run.space.adapted, scoring=ezhoi_head(run)).as_percent()
     assert rows.iloc[0].full == pytest.approx(plain["full"]) and rows.iloc[0].t_start == 0
     assert (
         rows.iloc[1][["t_start", "lambda"]].tolist() == rows.iloc[2][["t_start", "lambda"]].tolist()

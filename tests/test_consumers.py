@@ -60,7 +60,7 @@ def test_every_kind_learns_the_text_and_keeps_its_best_held_out_fit(kind):
     corpus, cls, centres = _corpus()
     held = consumers.held_out_rows(cls, len(CLASSES), cfg=FIT)
     c = fit_one(kind, corpus, cls, len(CLASSES), held, "raw", scale=30, steps=200)
-    assert consumers.text_accuracy(c, corpus[held], cls[held], CLASSES) == 1.0
+    assert consumers.text_accuracy(c, corpus[held], cls[held], classes=CLASSES) == 1.0
     assert np.isfinite(c.held_out_loss) and c.kind == kind
     assert c.logits(torch.randn(5, 16)).shape == (5, len(CLASSES))
     if kind in ("linear", "MLP"):

@@ -18,7 +18,7 @@ def test_each_candidate_gets_its_control_and_nothing_about_the_order(tiny_cfg, t
     params = {k: flat[k] for k in ("run.run_dir", "world.data_root", *TINY_PARAMS)}
     candidates = {k: CANDIDATES[k] for k in ("the book's recipe", MLP2)}
     out = tmp_path / "search.json"
-    rec = search("smoke", params | {"ezhoi.seeds": [0]}, out, candidates)
+    rec = search("smoke", params | {"ezhoi.seeds": [0]}, out, candidates=candidates)
     assert json.loads(out.read_text()) == rec
     rows = rec["rows"]
     assert len(rows) == len(candidates) * len(consumers.KINDS) * 2

@@ -35,17 +35,27 @@ def _image(i: int, gt=()) -> ImageAnn:
     hoi = np.array([g[2] for g in gt], dtype=np.int64)
     obj = np.array([CLASSES[c][1] for c in hoi], dtype=np.int64)
     verb = np.array([CLASSES[c][0] for c in hoi], dtype=np.int64)
-    return ImageAnn(i, f"img{i}.jpg", SIZE[0], SIZE[1], bh, bo, hoi, obj, verb)
+    return ImageAnn(
+        index=i,
+        filename=f"img{i}.jpg",
+        width=SIZE[0],
+        height=SIZE[1],
+        boxes_h=bh,
+        boxes_o=bo,
+        hoi=hoi,
+        object=obj,
+        verb=verb,
+    )
 
 
 def _dataset(tmp_path, n_images=3, objects=OBJECTS) -> HOIDataset:
     return HOIDataset(
-        tmp_path / "instances_test2015.json",
-        tmp_path / "images",
-        [_image(i) for i in range(n_images)],
-        list(objects),
-        ["hug", "hold", "throw"],
-        list(CLASSES),
+        path=tmp_path / "instances_test2015.json",
+        image_dir=tmp_path / "images",
+        images=[_image(i) for i in range(n_images)],
+        objects=list(objects),
+        verbs=["hug", "hold", "throw"],
+        classes=list(CLASSES),
     )
 
 
@@ -278,7 +288,9 @@ def test_pairset_subset_carries_prior(tmp_path, det_file):
         sub.boxes_o, pairs.boxes_o[5:9]
     )
     # old constructor call: no prior
-    plain = PairSet(pairs.image, pairs.boxes_h, pairs.boxes_o, pairs.object)
+    plain = PairSet(
+        image=pairs.image, boxes_h=pairs.boxes_h, boxes_o=pairs.boxes_o, object=pairs.object
+    )
     assert plain.prior is None and plain.subset([0, 1]).prior is None
 
 
@@ -307,7 +319,9 @@ def test_score_pairs_applies_prior(tmp_path, det_file, logit_scale):
     pairs = read_detections(det_file, _dataset(tmp_path))
     g = torch.Generator().manual_seed(0)
     img, txt = torch.randn(len(pairs), 16, generator=g), torch.randn(len(CLASSES), 16, generator=g)
-    plain = PairSet(pairs.image, pairs.boxes_h, pairs.boxes_o, pairs.object)
+    plain = PairSet(
+        image=pairs.image, boxes_h=pairs.boxes_h, boxes_o=pairs.boxes_o, object=pairs.object
+    )
     old, new = (
         _old_score_pairs(img, txt, plain, CLASSES, logit_scale),
         score_pairs(img, txt, plain, classes=CLASSES, logit_scale=logit_scale),
@@ -359,7 +373,9 @@ def test_pack_and_predict_apply_prior(tmp_path, det_file):
     )
     assert np.array_equal(np.sort(packed.prior[~packed.pad].numpy()), np.sort(pairs.prior))
     assert torch.equal(packed.subset([1]).prior, packed.prior[1:2])
-    plain_pairs = PairSet(pairs.image, pairs.boxes_h, pairs.boxes_o, pairs.object)
+    plain_pairs = PairSet(
+        image=pairs.image, boxes_h=pairs.boxes_h, boxes_o=pairs.boxes_o, object=pairs.object
+    )
     plain = pack_pairs(ds, plain_pairs, feats)
     assert torch.equal(plain.prior, torch.ones_like(plain.prior))
 

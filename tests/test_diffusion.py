@@ -37,13 +37,21 @@ def test_order_guard_refuses_a_mismatch_and_allows_it_when_asked(four_points):
         OrderError,
         match=r"learned the 'adapted' text space \(fingerprint space-A\).*space-B.*train EZ-HOI first",
     ):
-        bridge(diff, pts, diff.text_mean, "space-B", t_start=599, steps=5, recipe="direct")
+        bridge(
+            diff,
+            pts,
+            diff.text_mean,
+            space_fingerprint="space-B",
+            t_start=599,
+            steps=5,
+            recipe="direct",
+        )
     check_order(diff, "space-A")
     out = bridge(
         diff,
         pts,
         diff.text_mean,
-        "space-B",
+        space_fingerprint="space-B",
         t_start=599,
         steps=5,
         recipe="direct",
@@ -56,7 +64,15 @@ def test_bridge_from_t_zero_returns_its_input(four_points):
     pts, diff = four_points
     x = torch.randn(5, 16) * 3
     assert torch.allclose(
-        bridge(diff, x, diff.text_mean, "space-A", t_start=0, steps=5, recipe="direct"),
+        bridge(
+            diff,
+            x,
+            diff.text_mean,
+            space_fingerprint="space-A",
+            t_start=0,
+            steps=5,
+            recipe="direct",
+        ),
         F.normalize(x, dim=-1),
     )
 
@@ -73,7 +89,14 @@ def test_denoiser_maps_noisy_inputs_back_to_the_training_points(four_points, rec
     g = torch.Generator().manual_seed(1)
     noisy = F.normalize(pts + 0.12 * torch.randn(pts.shape, generator=g), dim=-1)
     out = bridge(
-        diff, noisy, diff.text_mean, "space-A", t_start=400, steps=5, recipe=recipe, generator=g
+        diff,
+        noisy,
+        diff.text_mean,
+        space_fingerprint="space-A",
+        t_start=400,
+        steps=5,
+        recipe=recipe,
+        generator=g,
     )
     before = (noisy * pts).sum(-1)
     after = (out * pts).sum(-1)
@@ -87,8 +110,24 @@ def test_checkpoint_roundtrip(four_points, tmp_path):
     again = dm.load(tmp_path / "d.safetensors")
     assert again.fingerprint == "space-A" and again.radius == pytest.approx(diff.radius)
     assert torch.allclose(
-        bridge(again, pts, again.text_mean, "space-A", t_start=599, steps=5, recipe="direct"),
-        bridge(diff, pts, diff.text_mean, "space-A", t_start=599, steps=5, recipe="direct"),
+        bridge(
+            again,
+            pts,
+            again.text_mean,
+            space_fingerprint="space-A",
+            t_start=599,
+            steps=5,
+            recipe="direct",
+        ),
+        bridge(
+            diff,
+            pts,
+            diff.text_mean,
+            space_fingerprint="space-A",
+            t_start=599,
+            steps=5,
+            recipe="direct",
+        ),
     )
     from hoilib import artifacts
 
@@ -128,7 +167,15 @@ def test_quality_measures_see_denoising_restore_the_class(four_points):
 def test_bridge_rejects_a_start_step_outside_the_schedule(four_points):
     pts, diff = four_points
     with pytest.raises(ValueError, match=r"t_start must be in \[0, 999\]"):
-        bridge(diff, pts, diff.text_mean, "space-A", t_start=1000, steps=5, recipe="direct")
+        bridge(
+            diff,
+            pts,
+            diff.text_mean,
+            space_fingerprint="space-A",
+            t_start=1000,
+            steps=5,
+            recipe="direct",
+        )
 
 
 @pytest.mark.parametrize("decay", [0.9, 0.0])

@@ -163,7 +163,11 @@ def _old_extract(bb, ds, pairs, kinds=("human", "object", "union"), batch_size=2
             if i != last:
                 img, last = Image.open(ds.image_path(i)).convert("RGB"), i
             for kind in kinds:
-                buf.append(pair_crop(img, pairs.boxes_h[p], pairs.boxes_o[p], kind, bb.image_size))
+                buf.append(
+                    pair_crop(
+                        img, pairs.boxes_h[p], pairs.boxes_o[p], kind=kind, size=bb.image_size
+                    )
+                )
                 order.append(kind)
             if len(buf) >= batch_size:
                 flush()
@@ -184,7 +188,12 @@ def one_thread():
 
 
 def _sub(pairs: PairSet, n: int) -> PairSet:
-    return PairSet(pairs.image[:n], pairs.boxes_h[:n], pairs.boxes_o[:n], pairs.object[:n])
+    return PairSet(
+        image=pairs.image[:n],
+        boxes_h=pairs.boxes_h[:n],
+        boxes_o=pairs.boxes_o[:n],
+        object=pairs.object[:n],
+    )
 
 
 @pytest.fixture(scope="module")

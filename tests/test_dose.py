@@ -61,4 +61,4 @@ def test_the_cache_keeps_each_set_once_and_the_seedless_rule(tiny_experiment):
     with pytest.raises(ValueError, match="where in"):
         cache.bridged(wrong, CLOSED_FORM, seed=0, t=599, where="train")
     with pytest.raises(ValueError, match="expected cfg.bridge"):  # a cache bridged another way
-        twobytwo.run_text(cfg.updated({"bridge.recipe": "sdedit"}), ctx, run, cache)
+        twobytwo.run_text(cfg.updated({"bridge.recipe": "sdedit"}), ctx, run, cache=cache)

@@ -82,7 +82,7 @@ def test_effect_pools_worlds_by_their_split_means(tmp_path):
     _run(tmp_path, "uo", 0, correct=0.3)
     _run(tmp_path, "uv", 1, correct=0.2)
     runs = read_runs(tmp_path)
-    e = effect(runs, "pooled", WRONG, CORRECT, "unseen", 100)
+    e = effect(runs, "pooled", WRONG, b=CORRECT, col="unseen", n_boot=100)
     assert e["world_means"] == pytest.approx([20.0, 20.0]) and e["worlds"] == 2
     assert np.isfinite(e["t_lo"]) and e["t_lo"] == pytest.approx(20.0)
 

@@ -62,7 +62,7 @@ def _expected(model, vision, mean, cfg: BridgeCfg, t: int) -> torch.Tensor:
         model,
         vision,
         mean,
-        model.fingerprint,
+        space_fingerprint=model.fingerprint,
         t_start=t,
         steps=cfg.steps,
         recipe=cfg.recipe,
@@ -79,7 +79,7 @@ def test_the_wrong_order_cell_is_bridged_by_the_other_spaces_model():
 
     cfg = BridgeCfg()
     run, vision, mean = _two_spaces()
-    B = Bridges(run, BridgeCache(cfg, vision, mean))
+    B = Bridges(run=run, cache=BridgeCache(cfg=cfg, vision=vision, mean=mean))
     t = 599
     models = {"raw": run.raw, "adapted": run.adapted}
     closed = {
@@ -90,7 +90,7 @@ def test_the_wrong_order_cell_is_bridged_by_the_other_spaces_model():
         cells = {}
         for diffusion in ("raw", "adapted"):
             for denoiser, model in ((MLP, models[diffusion]), (CLOSED_FORM, closed[diffusion])):
-                got = B.at(diffusion, denoiser, t, "test", consumer)
+                got = B.at(diffusion, denoiser, t, where="test", consumer=consumer)
                 want = _expected(model, vision["test"], mean, cfg, t)
                 assert torch.allclose(got, want, atol=1e-6), (consumer, diffusion, denoiser)
                 cells[diffusion, denoiser] = got
@@ -125,10 +125,12 @@ def test_applied_blends_at_the_chosen_lambda():
     for lam in (0.25, 0.5, 1.0):
         want = (1 - lam) * (v / v.norm(dim=-1, keepdim=True)) + lam * b
         want = want / want.norm(dim=-1, keepdim=True)
-        got = strength.applied(v, bridge_at, 399, lam)
+        got = strength.applied(v, bridge_at, 399, lam=lam)
         assert torch.allclose(got, want, atol=1e-6), lam
     assert asked == [399, 399, 399]
-    assert torch.allclose(strength.applied(v, bridge_at, 0, 0.5), v / v.norm(dim=-1, keepdim=True))
+    assert torch.allclose(
+        strength.applied(v, bridge_at, 0, lam=0.5), v / v.norm(dim=-1, keepdim=True)
+    )
     assert asked == [399, 399, 399]  # t* = 0 is no bridge: nothing is bridged
 
 
@@ -172,7 +174,7 @@ def _cells(val_gain: float, test_diff, wrong_diff=None, seeds=(0, 1, 2)):
             ("adapted", test_diff(s), val_gain),
         ):
             a = base + diff / 100
-            ap[(cell_name("adapted", d, "trained MLP", KIND), s)] = a
+            ap[(cell_name("adapted", d, "trained MLP", kind=KIND), s)] = a
             rows.append(
                 {"kind": KIND, "consumer": "adapted", "diffusion": d, "seed": s}
                 | {"denoiser": "none" if d == "none" else "trained MLP"}

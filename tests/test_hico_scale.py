@@ -106,7 +106,7 @@ def test_every_verb_has_a_pose_family_and_every_object_a_distinct_look():
     assert len({(k.shape, k.color_word) for k in looks}) == 80
     dr = ImageDraw.Draw(Image.new("RGB", (64, 64)))
     for k in looks:  # every look is one the renderer draws
-        render.draw_object(dr, k, 32, 32, 40 * k.size[0], 40 * k.size[1], k.color, 1)
+        render.draw_object(dr, k, 32, cy=32, w=40 * k.size[0], h=40 * k.size[1], color=k.color, d=1)
 
 
 def test_the_class_text_reads_back_the_prompts_and_tells_verbs_apart():
@@ -134,14 +134,14 @@ def test_one_pass_of_captions_teaches_every_word_of_the_class_text():
     owed = text.caption_words()
     assert needed <= owed
     rng = random.Random(0)
-    caps = [text.caption([c], rng, 0.5, owed) for c in rng.sample(range(600), 600)]
+    caps = [text.caption([c], rng, 0.5, owed=owed) for c in rng.sample(range(600), 600)]
     assert owed == set() and needed <= set().union(*(words(c) for c in caps))
 
 
 def test_the_rare_classes_are_drawn_under_ten_and_the_rest_a_long_tail():
     rare = lists.rare()
     order = random.Random(0).sample(range(600), 600)
-    counts = fixed_rare_counts(72_000, order, rare, random.Random(1))
+    counts = fixed_rare_counts(72_000, order, rare, rng=random.Random(1))
     mask = np.zeros(600, dtype=bool)
     mask[rare] = True
     assert counts.sum() == 72_000 and counts.dtype == np.int64
@@ -150,7 +150,7 @@ def test_the_rare_classes_are_drawn_under_ten_and_the_rest_a_long_tail():
     common = counts[[c for c in order if not mask[c]]]
     assert common[-1] < 11 and (np.diff(common) <= 1).all()  # falling with the rank to 10
     assert np.median(common) < 0.2 * common.mean()  # a long tail
-    assert fixed_rare_counts(120, order, rare, random.Random(1)).sum() == 120
+    assert fixed_rare_counts(120, order, rare, rng=random.Random(1)).sum() == 120
 
 
 def test_a_hico_world_is_the_same_bytes_for_any_number_of_processes(tmp_path):

@@ -35,7 +35,9 @@ def test_a_kernel_started_ahead_loads_its_modules_niced_and_leaves_no_trace(tmp_
     nbformat.write(nbformat.v4.new_notebook(cells=cells), nb)
     assert preload_modules(nb) == ["colorsys", "email", "email.message"]
 
-    kernel = ChapterKernel(nb, tmp_path / "k.log", tmp_path, dict(os.environ), [])
+    kernel = ChapterKernel(
+        nb, tmp_path / "k.log", tmp_path, env=dict(os.environ), extra_arguments=[]
+    )
     pid = kernel.km.provisioner.pid
     try:
         assert _nice(pid) == {WAITING_NICE} and _autogroup_nice(pid) in (WAITING_NICE, None)

@@ -94,12 +94,12 @@ def test_reused_under_the_same_key_recomputed_when_params_or_world_change(tmp_pa
         return _value()
 
     ch = _ch(tmp_path)
-    memo.cached(ch, "t", compute, "hoilib.memo")
-    memo.cached(ch, "t", compute, "hoilib.memo")
+    memo.cached(ch, "t", compute, code="hoilib.memo")
+    memo.cached(ch, "t", compute, code="hoilib.memo")
     assert len(calls) == 1
-    memo.cached(_ch(tmp_path, umap_points=7), "t", compute, "hoilib.memo")
+    memo.cached(_ch(tmp_path, umap_points=7), "t", compute, code="hoilib.memo")
     assert len(calls) == 2
-    memo.cached(_ch(tmp_path, test='{"changed": 1}'), "t", compute, "hoilib.memo")
+    memo.cached(_ch(tmp_path, test='{"changed": 1}'), "t", compute, code="hoilib.memo")
     assert len(calls) == 3
     # paths do not change the numbers, so a moved run folder keeps its key
     moved = _ch(tmp_path, stage_dir=str(tmp_path / "s"))  # (also writes the world back)
@@ -108,10 +108,10 @@ def test_reused_under_the_same_key_recomputed_when_params_or_world_change(tmp_pa
 
 def test_a_damaged_copy_is_recomputed(tmp_path):
     ch = _ch(tmp_path)
-    memo.cached(ch, "t", _value, "hoilib.memo")
+    memo.cached(ch, "t", _value, code="hoilib.memo")
     (path,) = (tmp_path / "run" / "cache").glob("t-*.json")
     path.write_text("{not json")
-    back = memo.cached(ch, "t", _value, "hoilib.memo")
+    back = memo.cached(ch, "t", _value, code="hoilib.memo")
     assert back["n"] == 3 and json.loads(path.read_text())["n"] == 3
 
 

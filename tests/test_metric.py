@@ -32,7 +32,11 @@ def dets(rows):
         return HOIDetections.empty()
     im, c, s, bh, bo = zip(*rows, strict=False)
     return HOIDetections(
-        np.array(im), np.array(c), np.array(s, float), np.array(bh, float), np.array(bo, float)
+        image=np.array(im),
+        hoi=np.array(c),
+        score=np.array(s, float),
+        boxes_h=np.array(bh, float),
+        boxes_o=np.array(bo, float),
     )
 
 
@@ -41,7 +45,12 @@ def gts(rows):
     if not rows:
         return HOIGroundTruth.empty()
     im, c, bh, bo = zip(*rows, strict=False)
-    return HOIGroundTruth(np.array(im), np.array(c), np.array(bh, float), np.array(bo, float))
+    return HOIGroundTruth(
+        image=np.array(im),
+        hoi=np.array(c),
+        boxes_h=np.array(bh, float),
+        boxes_o=np.array(bo, float),
+    )
 
 
 # ---------------------------------------------------------------- box_iou
@@ -311,21 +320,61 @@ def test_rare_and_unseen_means():
 def test_invalid_inputs_raise():
     ok_box = np.zeros((2, 4))
     with pytest.raises(ValueError, match=r"boxes_h.*\(2, 4\)"):
-        HOIDetections(np.arange(2), np.zeros(2, int), np.ones(2), np.zeros((2, 3)), ok_box)
+        HOIDetections(
+            image=np.arange(2),
+            hoi=np.zeros(2, int),
+            score=np.ones(2),
+            boxes_h=np.zeros((2, 3)),
+            boxes_o=ok_box,
+        )
     with pytest.raises(ValueError, match=r"score.*\(2,\)"):
-        HOIDetections(np.arange(2), np.zeros(2, int), np.ones(3), ok_box, ok_box)
+        HOIDetections(
+            image=np.arange(2),
+            hoi=np.zeros(2, int),
+            score=np.ones(3),
+            boxes_h=ok_box,
+            boxes_o=ok_box,
+        )
     with pytest.raises(ValueError, match=r"HOIGroundTruth\.hoi.*\(2,\)"):
-        HOIGroundTruth(np.arange(2), np.zeros(1, int), ok_box, ok_box)
+        HOIGroundTruth(image=np.arange(2), hoi=np.zeros(1, int), boxes_h=ok_box, boxes_o=ok_box)
     with pytest.raises(ValueError, match="score"):
-        HOIDetections(np.arange(2), np.zeros(2, int), np.array([1.0, np.nan]), ok_box, ok_box)
+        HOIDetections(
+            image=np.arange(2),
+            hoi=np.zeros(2, int),
+            score=np.array([1.0, np.nan]),
+            boxes_h=ok_box,
+            boxes_o=ok_box,
+        )
     with pytest.raises(ValueError, match="score"):
-        HOIDetections(np.arange(2), np.zeros(2, int), np.array([1.0, np.inf]), ok_box, ok_box)
+        HOIDetections(
+            image=np.arange(2),
+            hoi=np.zeros(2, int),
+            score=np.array([1.0, np.inf]),
+            boxes_h=ok_box,
+            boxes_o=ok_box,
+        )
     with pytest.raises(ValueError, match="image"):
-        HOIDetections(np.array([0.0, 1.5]), np.zeros(2, int), np.ones(2), ok_box, ok_box)
+        HOIDetections(
+            image=np.array([0.0, 1.5]),
+            hoi=np.zeros(2, int),
+            score=np.ones(2),
+            boxes_h=ok_box,
+            boxes_o=ok_box,
+        )
     with pytest.raises(ValueError, match="boxes_o"):
-        HOIGroundTruth(np.arange(1), np.zeros(1, int), np.zeros((1, 4)), np.array([[5.0, 0, 1, 1]]))
+        HOIGroundTruth(
+            image=np.arange(1),
+            hoi=np.zeros(1, int),
+            boxes_h=np.zeros((1, 4)),
+            boxes_o=np.array([[5.0, 0, 1, 1]]),
+        )
     with pytest.raises(ValueError, match="hoi"):
-        HOIGroundTruth(np.arange(1), np.array([-1]), np.zeros((1, 4)), np.zeros((1, 4)))
+        HOIGroundTruth(
+            image=np.arange(1),
+            hoi=np.array([-1]),
+            boxes_h=np.zeros((1, 4)),
+            boxes_o=np.zeros((1, 4)),
+        )
 
     g = gts([(0, 0, H, OBJ)])
     d = dets([(0, 0, 0.9, H, OBJ)])
@@ -357,7 +406,13 @@ def test_containers_concat_and_frozen():
         c.score[0] = 5.0  # read-only columns
     # the caller's arrays are copied, not frozen in place
     s = np.ones(1)
-    HOIDetections(np.zeros(1, int), np.zeros(1, int), s, np.zeros((1, 4)), np.zeros((1, 4)))
+    HOIDetections(
+        image=np.zeros(1, int),
+        hoi=np.zeros(1, int),
+        score=s,
+        boxes_h=np.zeros((1, 4)),
+        boxes_o=np.zeros((1, 4)),
+    )
     s[0] = 2.0
 
 
@@ -437,10 +492,10 @@ def _random_problem(rng, n_img=25, n_cls=6, n_gt=60, n_rand=60, distinct=True):
         return np.concatenate([xy, xy + wh], axis=1)
 
     g = HOIGroundTruth(
-        rng.integers(0, n_img, n_gt),
-        rng.integers(0, n_cls, n_gt),
-        rand_boxes(n_gt),
-        rand_boxes(n_gt),
+        image=rng.integers(0, n_img, n_gt),
+        hoi=rng.integers(0, n_cls, n_gt),
+        boxes_h=rand_boxes(n_gt),
+        boxes_o=rand_boxes(n_gt),
     )
     # noisy copies of GT (some duplicated) + random clutter
     src = rng.integers(0, n_gt, 2 * n_gt)
@@ -453,17 +508,23 @@ def _random_problem(rng, n_img=25, n_cls=6, n_gt=60, n_rand=60, distinct=True):
     n = src.size + n_rand
     score = rng.permutation(n) / n if distinct else rng.integers(0, 5, n) / 5
     d = HOIDetections(
-        np.concatenate([g.image[src], rng.integers(0, n_img, n_rand)]),
-        np.concatenate([g.hoi[src], rng.integers(0, n_cls, n_rand)]),
-        score,
-        np.concatenate([bh, rand_boxes(n_rand)]),
-        np.concatenate([bo, rand_boxes(n_rand)]),
+        image=np.concatenate([g.image[src], rng.integers(0, n_img, n_rand)]),
+        hoi=np.concatenate([g.hoi[src], rng.integers(0, n_cls, n_rand)]),
+        score=score,
+        boxes_h=np.concatenate([bh, rand_boxes(n_rand)]),
+        boxes_o=np.concatenate([bo, rand_boxes(n_rand)]),
     )
     return d, g
 
 
 def _take(d: HOIDetections, idx):
-    return HOIDetections(d.image[idx], d.hoi[idx], d.score[idx], d.boxes_h[idx], d.boxes_o[idx])
+    return HOIDetections(
+        image=d.image[idx],
+        hoi=d.hoi[idx],
+        score=d.score[idx],
+        boxes_h=d.boxes_h[idx],
+        boxes_o=d.boxes_o[idx],
+    )
 
 
 def test_random_permutation_invariance_and_reference():
@@ -524,21 +585,21 @@ def _problem_on_the_thresholds(rng, n_cls=8, n_gt=10, n_img=6):
         return np.concatenate([xy, xy + rng.uniform(5, 30, size=(n, 2))], axis=1)
 
     g = HOIGroundTruth(
-        rng.integers(0, n_img, n_cls * n_gt),
-        np.repeat(np.arange(n_cls), n_gt),
-        rand_boxes(n_cls * n_gt),
-        rand_boxes(n_cls * n_gt),
+        image=rng.integers(0, n_img, n_cls * n_gt),
+        hoi=np.repeat(np.arange(n_cls), n_gt),
+        boxes_h=rand_boxes(n_cls * n_gt),
+        boxes_o=rand_boxes(n_cls * n_gt),
     )
     hit = np.concatenate(
         [c * n_gt + rng.choice(n_gt, rng.choice([3, 6, 7]), replace=False) for c in range(n_cls)]
     )
     n_fp = 3 * n_cls
     d = HOIDetections(
-        np.concatenate([g.image[hit], rng.integers(0, n_img, n_fp)]),
-        np.concatenate([g.hoi[hit], rng.integers(0, n_cls, n_fp)]),
-        rng.uniform(0, 1, hit.size + n_fp),
-        np.concatenate([g.boxes_h[hit], rand_boxes(n_fp)]),
-        np.concatenate([g.boxes_o[hit], rand_boxes(n_fp)]),
+        image=np.concatenate([g.image[hit], rng.integers(0, n_img, n_fp)]),
+        hoi=np.concatenate([g.hoi[hit], rng.integers(0, n_cls, n_fp)]),
+        score=rng.uniform(0, 1, hit.size + n_fp),
+        boxes_h=np.concatenate([g.boxes_h[hit], rand_boxes(n_fp)]),
+        boxes_o=np.concatenate([g.boxes_o[hit], rand_boxes(n_fp)]),
     )
     return d, g
 

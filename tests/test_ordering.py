@@ -25,8 +25,8 @@ def exp(tiny_experiment):
 
 def test_no_bridge_row_is_the_trained_model(exp):
     cfg, world, data, ctx, run = exp
-    v, t, scale = ordering.method_features(cfg, labels.NONE, run, ctx)
-    ours = ordering.evaluate(ctx, v, t, scale).as_percent()
+    v, t, scale = ordering.method_features(cfg, labels.NONE, run, ctx=ctx)
+    ours = ordering.evaluate(ctx, v, t, scoring=scale).as_percent()
     # sigmoid(scale * cos + bias): same ranking within each class
     theirs = evaluate_model(run.model, world, data)
     for k in labels.MAP_COLS:
@@ -51,11 +51,11 @@ def test_every_method_gives_unit_features_for_every_test_pair(exp):
 def test_method_features_dispatch_on_the_method_not_its_label(exp):
     cfg, world, data, ctx, run = exp
     with pytest.raises(ValueError, match="unknown method"):
-        ordering.method_features(cfg, labels.NONE.label, run, ctx)  # a label is not a method
-    v, t, _ = ordering.method_features(cfg, labels.CORRECT_MATCHED, run, ctx)
-    w, _, _ = ordering.method_features(cfg, labels.CORRECT, run, ctx)
+        ordering.method_features(cfg, labels.NONE.label, run, ctx=ctx)  # a label is not a method
+    v, t, _ = ordering.method_features(cfg, labels.CORRECT_MATCHED, run, ctx=ctx)
+    w, _, _ = ordering.method_features(cfg, labels.CORRECT, run, ctx=ctx)
     assert t is run.space.adapted and not torch.allclose(v, w)  # its own t*: not the fixed one
-    _, raw_text, scale = ordering.method_features(cfg, labels.RAW_EVERYWHERE, run, ctx)
+    _, raw_text, scale = ordering.method_features(cfg, labels.RAW_EVERYWHERE, run, ctx=ctx)
     assert raw_text is run.space.raw and scale == ctx.frozen_scale
 
 
@@ -63,25 +63,39 @@ def test_wrong_order_needs_the_explicit_mismatch(exp):
     cfg, world, data, ctx, run = exp
     vmean = ordering.modality_mean(run.train_vision)
     with pytest.raises(OrderError, match="wrong-order ablation"):
-        ordering.bridged(cfg, run.raw, run.vision, vmean, run.space.fingerprint, seed=run.seed)
+        ordering.bridged(
+            cfg,
+            run.raw,
+            run.vision,
+            vision_mean=vmean,
+            fingerprint=run.space.fingerprint,
+            seed=run.seed,
+        )
     # correct order: allowed
-    ordering.bridged(cfg, run.adapted, run.vision, vmean, run.space.fingerprint, seed=run.seed)
+    ordering.bridged(
+        cfg,
+        run.adapted,
+        run.vision,
+        vision_mean=vmean,
+        fingerprint=run.space.fingerprint,
+        seed=run.seed,
+    )
     # raw everywhere
     ordering.bridged(
         cfg,
         run.raw,
         ctx.frozen_test,
-        ctx.frozen_train_mean,
-        run.space.meta["raw_fingerprint"],
+        vision_mean=ctx.frozen_train_mean,
+        fingerprint=run.space.meta["raw_fingerprint"],
         seed=run.seed,
     )
 
 
 def test_sweep_at_t_zero_equals_no_bridge(exp):
     cfg, world, data, ctx, run = exp
-    sw = ordering.sweep(cfg, ctx, run, [0, 599], [1], recipes=("direct",))
+    sw = ordering.sweep(cfg, ctx, run, t_starts=[0, 599], steps_list=[1], recipes=("direct",))
     none = ordering.evaluate(
-        ctx, run.vision, run.space.adapted, ordering.ezhoi_head(run)
+        ctx, run.vision, run.space.adapted, scoring=ordering.ezhoi_head(run)
     ).as_percent()
     at0 = sw[(sw.t_start == 0)]
     assert len(at0) == 2 and np.allclose(at0.full, none["full"])  # both orders

@@ -187,8 +187,8 @@ def test_jobs_below_one_or_under_torchrun_are_refused_in_one_line():
 def test_jobs_that_oversubscribe_the_cpu_get_a_note():
     from hoilib.run.prepare import _jobs_note
 
-    note = _jobs_note(2, "cpu", 2, 2)
+    note = _jobs_note(2, "cpu", 2, cores=2)
     assert note.startswith("[prepare] note: --jobs 2 on the CPU with 2 thread(s) each asks for 4")
-    assert _jobs_note(2, "cpu", 1, 2) is None  # as many threads as cores
-    assert _jobs_note(9, "cuda", 2, 16) is None  # the GPU does the training
-    assert _jobs_note(1, "cpu", 2, 1) is None
+    assert _jobs_note(2, "cpu", 1, cores=2) is None  # as many threads as cores
+    assert _jobs_note(9, "cuda", 2, cores=16) is None  # the GPU does the training
+    assert _jobs_note(1, "cpu", 2, cores=1) is None

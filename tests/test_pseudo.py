@@ -22,9 +22,10 @@ def test_pseudo_unseen_classes_are_seen_and_picked_as_the_split_picks(classes, s
     cls, counts, rare = classes
     unseen = np.zeros(len(cls), bool)
     unseen[[c for c, (v, o) in enumerate(cls) if o == 0]] = True  # object 0 unseen, say
-    p = pseudo_unseen(cls, counts, rare, unseen, split, VERBS)
+    p = pseudo_unseen(cls, counts, rare, unseen=unseen, split=split, verbs=VERBS)
     assert p.any() and not (p & unseen).any()
-    assert np.array_equal(p, pseudo_unseen(cls, counts, rare, unseen, split, VERBS))  # fixed
+    again = pseudo_unseen(cls, counts, rare, unseen=unseen, split=split, verbs=VERBS)
+    assert np.array_equal(p, again)  # fixed
     picked = np.flatnonzero(p)
     if split in ("uv", "uo"):  # whole verbs or objects, every seen class of them
         axis = 0 if split == "uv" else 1
@@ -41,7 +42,9 @@ def test_pseudo_unseen_classes_are_seen_and_picked_as_the_split_picks(classes, s
     if split == "rf-uc":  # the rarest seen classes first
         assert counts[p].max() <= np.sort(counts[~unseen & ~p]).max()
         assert counts[p].min() == counts[~unseen].min()
-    assert not pseudo_unseen(cls, counts, rare, unseen, split, VERBS, share=0.0).any()
+    assert not pseudo_unseen(
+        cls, counts, rare, unseen=unseen, split=split, verbs=VERBS, share=0.0
+    ).any()
 
 
 def test_split_data_holds_out_two_disjoint_image_sets_and_pseudo_positives(tiny_experiment):

@@ -51,7 +51,7 @@ def test_captions_name_the_object_always_and_the_verb_in_the_stated_share():
         for k in range(n):
             v, o = hoi_classes()[k % len(hoi_classes())]
             verb, obj = VERBS[v], OBJECTS[o]
-            text = captions_for([verb], obj, rng, share, owed=set())
+            text = captions_for([verb], obj, rng, verb_share=share, owed=set())
             head = text.split(";")[0]
             assert obj.name in head.split(), text
             named += VERB_TEXT[verb][0] in head

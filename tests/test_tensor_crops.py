@@ -52,7 +52,7 @@ def test_device_crops_equal_pillow_byte_for_byte(seed, device):
     boxes = np.concatenate(boxes)
     for size in (16, 64, 224):
         plan = plan_crops(boxes, np.asarray(owner), size)
-        out = crop_resize(padded.to(device), hw.to(device), plan, size).cpu().numpy()
+        out = crop_resize(padded.to(device), hw.to(device), plan, size=size).cpu().numpy()
         for i, box in enumerate(boxes):
             ref = np.asarray(square_crop(Image.fromarray(arrays[owner[i]]), box, size))
             assert np.array_equal(out[i], ref), (seed, size, i, box)
@@ -81,13 +81,17 @@ def test_both_loader_paths_give_the_same_batches(tiny_backbone):
     index = np.arange(min(30, len(pairs)))
     kinds = ("human", "object", "union")
     got = {
-        path: list(crop_batches(world.test, pairs, kinds, 48, 7, "cpu", index=index, path=path))
+        path: list(
+            crop_batches(
+                world.test, pairs, kinds, size=48, per_batch=7, device="cpu", index=index, path=path
+            )
+        )
         for path in ("pil", "device")
     }
     assert [b.shape for b in got["pil"]] == [b.shape for b in got["device"]]
     assert all(torch.equal(a, b) for a, b in zip(got["pil"], got["device"], strict=True))
     img = Image.open(world.test.image_path(int(pairs.image[0]))).convert("RGB")
-    first = pair_crop(img, pairs.boxes_h[0], pairs.boxes_o[0], "union", 48)
+    first = pair_crop(img, pairs.boxes_h[0], pairs.boxes_o[0], kind="union", size=48)
     assert np.array_equal(got["device"][0][0, 2].numpy(), np.asarray(first))
     with pytest.raises(ValueError, match="crop path must be one of"):
-        next(crop_batches(world.test, pairs, kinds, 48, 7, "cpu", path="gpu"))
+        next(crop_batches(world.test, pairs, kinds, size=48, per_batch=7, device="cpu", path="gpu"))

@@ -17,7 +17,9 @@ def _toy():
     boxo = np.array(
         [[20, 0, 30, 10], [40, 0, 50, 10], [20, 0, 30, 10], [40, 0, 50, 10]], dtype=float
     )
-    pairs = PairSet(np.array([0, 0, 1, 1]), box, boxo, np.array([0, 1, 0, 1]))
+    pairs = PairSet(
+        image=np.array([0, 0, 1, 1]), boxes_h=box, boxes_o=boxo, object=np.array([0, 1, 0, 1])
+    )
     gt = HOIGroundTruth(
         image=np.array([0, 0, 1, 1]), hoi=np.array([0, 3, 1, 2]), boxes_h=box, boxes_o=boxo
     )
@@ -70,12 +72,19 @@ def test_annotated_pairs_finds_every_gt_pair(tiny_backbone):
 def test_feature_cache_reused_and_keyed_by_boxes(tiny_backbone, tmp_path):
     world, bb = tiny_backbone
     pairs = world.test_pairs()
-    sub = PairSet(pairs.image[:10], pairs.boxes_h[:10], pairs.boxes_o[:10], pairs.object[:10])
+    sub = PairSet(
+        image=pairs.image[:10],
+        boxes_h=pairs.boxes_h[:10],
+        boxes_o=pairs.boxes_o[:10],
+        object=pairs.object[:10],
+    )
     f1 = extract_pair_features(bb, world.test, sub, cache_dir=tmp_path, show_progress=False)
     assert len(list(tmp_path.glob("features-*.safetensors"))) == 1
     f2 = extract_pair_features(bb, world.test, sub, cache_dir=tmp_path, show_progress=False)
     assert all(torch.equal(f1[k], f2[k]) for k in f1)
-    moved = PairSet(sub.image, sub.boxes_h + 1.0, sub.boxes_o, sub.object)
+    moved = PairSet(
+        image=sub.image, boxes_h=sub.boxes_h + 1.0, boxes_o=sub.boxes_o, object=sub.object
+    )
     extract_pair_features(bb, world.test, moved, cache_dir=tmp_path, show_progress=False)
     assert len(list(tmp_path.glob("features-*.safetensors"))) == 2
     assert f1["union"].shape == (10, bb.embed_dim)
@@ -86,8 +95,18 @@ def test_annotated_pairs_match_detected_boxes_by_iou(tiny_backbone):
     pairs = world.test_pairs()
     exact, cls = annotated_pairs(world.test, pairs)
     # a detector's boxes are never exact
-    shifted = PairSet(pairs.image, pairs.boxes_h + 1.0, pairs.boxes_o - 1.0, pairs.object)
+    shifted = PairSet(
+        image=pairs.image,
+        boxes_h=pairs.boxes_h + 1.0,
+        boxes_o=pairs.boxes_o - 1.0,
+        object=pairs.object,
+    )
     idx, cls2 = annotated_pairs(world.test, shifted)
     assert np.array_equal(idx, exact) and np.array_equal(cls2, cls)
-    far = PairSet(pairs.image, pairs.boxes_h + 1000.0, pairs.boxes_o, pairs.object)
+    far = PairSet(
+        image=pairs.image,
+        boxes_h=pairs.boxes_h + 1000.0,
+        boxes_o=pairs.boxes_o,
+        object=pairs.object,
+    )
     assert len(annotated_pairs(world.test, far)[0]) == 0  # no overlap, no match

@@ -106,7 +106,7 @@ def run_grid(ch: Chapter, names, seeds):
             f"{name}/{seed}": evaluate_model(model, ch.world, ch.data)
             for (name, seed), (model, _) in models.items()
         },
-        __name__,
+        code=__name__,
     )
     rows, histories = [], {}
     for (name, seed), (_, meta) in models.items():

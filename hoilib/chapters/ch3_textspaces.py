@@ -144,7 +144,7 @@ def run(ch: Chapter) -> TextSpaceChapter:
             },
             "geometry": textspace.geometry(space),
         },
-        __name__,
+        code=__name__,
         space=space.fingerprint,
     )
     cc = space.corpus_class.numpy()

@@ -138,7 +138,7 @@ def run(ch: Chapter) -> DiffusionChapter:
         return {"quality": q, "nn_cos": nn, "denoising": denoising(ch.cfg, first)}
 
     # Sampling both models of the first seed is what a warm rebuild would otherwise redo.
-    m = memo.cached(ch, "ch4-measures", measures, __name__, space=first.space.fingerprint)
+    m = memo.cached(ch, "ch4-measures", measures, code=__name__, space=first.space.fingerprint)
     return DiffusionChapter(
         runs=runs, quality=m["quality"], nn_cos=m["nn_cos"], denoising=m["denoising"]
     )

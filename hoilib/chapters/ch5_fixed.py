@@ -38,7 +38,7 @@ HYPOTHETICAL = pd.DataFrame(
 )
 
 
-@dataclass
+@dataclass(kw_only=True)
 class FixedTable:
     """The fixed-t* rows: one per (method, seed), mAP (%), with their per-class APs."""
 
@@ -82,7 +82,7 @@ class FixedTable:
     def same_scoring(self) -> pd.DataFrame:
         """EZ-HOI minus frozen CLIP, both scored by softmax at CLIP's temperature (b - a)."""
         return claims.same_scoring(
-            self.per_seed, self.ap, FROZEN_CLIP.label, SOFTMAX.label, self.unseen
+            self.per_seed, self.ap, FROZEN_CLIP.label, ezhoi=SOFTMAX.label, unseen=self.unseen
         )
 
     def sweep_baseline(self, seed: int) -> dict:

@@ -63,7 +63,7 @@ SHORT = (labels.NONE, labels.WRONG, labels.CORRECT, labels.WRONG_MATCHED, labels
 SHORT += (labels.FROZEN_CLIP, labels.RAW_EVERYWHERE)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class OrderingChapter(ChapterResult):
     profile: str
     ctx: Context
@@ -184,13 +184,9 @@ class OrderingChapter(ChapterResult):
     @property
     def fixed(self) -> FixedTable:
         return FixedTable(
-            self.profile,
-            self.tables.per_seed,
-            self.tables.ap,
-            self.unseen,
-            len(self.runs),
-            self.cfg.claims,
-        )
+            profile=self.profile, per_seed=self.tables.per_seed, ap=self.tables.ap,
+            unseen=self.unseen, n_seeds=len(self.runs), claims=self.cfg.claims,
+        )  # fmt: skip
 
     # ---- what the prose and the metrics file read ----------------------------------------
     def numbers(self) -> dict:
@@ -233,7 +229,10 @@ def deciding_settings(cfg: Params, dim: int) -> pd.DataFrame:
 def guard_message(cfg, run: SeedRun) -> str:
     """The order guard refusing a raw-trained bridge compared with the adapted space (nobody asked for it)."""
     try:
-        bridged(cfg, run.raw, run.vision, run.vision_mean, run.space.fingerprint, seed=run.seed)
+        bridged(
+            cfg, run.raw, run.vision, vision_mean=run.vision_mean,
+            fingerprint=run.space.fingerprint, seed=run.seed,
+        )  # fmt: skip
     except OrderError as e:
         return f"OrderError: {e}"
     return "the guard did not refuse (a bug: the two spaces should differ)"
@@ -258,11 +257,12 @@ def run(ch: Chapter) -> OrderingChapter:
     ctx = make_context(ch.world, ch.backbone, ch.data)
     runs = seed_runs(ch.cfg, ch.backbone, ch.world, data=ch.data)
     stored = memo.cached(
-        ch, "05_tables", lambda: compute_tables(cfg, ctx, runs).to_dict(), compute_tables.__module__
-    )
+        ch, "05_tables", lambda: compute_tables(cfg, ctx, runs).to_dict(),
+        code=compute_tables.__module__,
+    )  # fmt: skip
     # the joint picture needs the first seed's bridged features only: two bridge calls
     feats = {
-        (m, runs[0].seed): method_features(cfg, m, runs[0], ctx)[:2]
+        (m, runs[0].seed): method_features(cfg, m, runs[0], ctx=ctx)[:2]
         for m in (labels.CORRECT, labels.WRONG)
     }
     b = cfg.bridge  # the metrics keep the names they were published under
@@ -270,8 +270,9 @@ def run(ch: Chapter) -> OrderingChapter:
     guard = guard_message(cfg, runs[0])
     tables = OrderingTables.from_dict(stored)
     return OrderingChapter(
-        cfg.run.profile, ctx, runs, tables, cfg, guard=guard, feats=feats, bridge=settings
-    )
+        profile=cfg.run.profile, ctx=ctx, runs=runs, tables=tables, cfg=cfg,
+        guard=guard, feats=feats, bridge=settings,
+    )  # fmt: skip
 
 
 def joint_figure(ch: Chapter, res: OrderingChapter):

@@ -55,7 +55,9 @@ def begin(cfg, name: str, overrides: dict) -> None:
     os.environ[CHAPTER_ENV] = name
     artifacts.write_json(run_dir / "config.json", cfg.model_dump())
     nb = f"{name}.ipynb"
-    record = start_record(cfg, overrides, [name], None, [Path(nb)], run_dir)
+    record = start_record(
+        cfg, overrides, [name], notebooks=None, chapters=[Path(nb)], run_dir=run_dir
+    )
     prov = Provenance(
         run_dir, {**record, "runner": "the chapter's own kernel (papermill or Jupyter)"}
     )

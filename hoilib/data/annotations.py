@@ -21,7 +21,7 @@ REQUIRED_KEYS = ("annotation", "filenames", "size", "objects", "verbs", "corresp
 PAIR_KEYS = ("boxes_h", "boxes_o", "hoi", "object", "verb")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class ImageAnn:
     """One image: its file, size and HOI instances (one row per (human, object, class))."""
 
@@ -36,7 +36,7 @@ class ImageAnn:
     verb: np.ndarray  # (K,)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class HOIDataset:
     path: Path
     image_dir: Path
@@ -86,18 +86,25 @@ class HOIDataset:
             keep = np.array([int(h) not in drop for h in im.hoi], dtype=bool)
             images.append(
                 ImageAnn(
-                    im.index,
-                    im.filename,
-                    im.width,
-                    im.height,
-                    im.boxes_h[keep],
-                    im.boxes_o[keep],
-                    im.hoi[keep],
-                    im.object[keep],
-                    im.verb[keep],
+                    index=im.index,
+                    filename=im.filename,
+                    width=im.width,
+                    height=im.height,
+                    boxes_h=im.boxes_h[keep],
+                    boxes_o=im.boxes_o[keep],
+                    hoi=im.hoi[keep],
+                    object=im.object[keep],
+                    verb=im.verb[keep],
                 )
             )
-        return HOIDataset(self.path, self.image_dir, images, self.objects, self.verbs, self.classes)
+        return HOIDataset(
+            path=self.path,
+            image_dir=self.image_dir,
+            images=images,
+            objects=self.objects,
+            verbs=self.verbs,
+            classes=self.classes,
+        )
 
 
 def outside_image(boxes: np.ndarray, w: float, h: float) -> np.ndarray:
@@ -113,7 +120,7 @@ def _fail(path, msg):
     raise DataError(f"{path}: {msg}")
 
 
-def read_json_object(path: Path, what: str, expected: str, fields: str) -> dict:
+def read_json_object(path: Path, what: str, expected: str, *, fields: str) -> dict:
     """One input file's JSON object; every data reader opens its file here so all fail alike.
 
     A missing file: "``what`` not found: ``path``. ``expected``"; not JSON or not an object: a
@@ -140,7 +147,7 @@ def load_annotations(
         "annotation file",
         "Expected a HICO-DET annotation file in the fredzzhang/hicodet "
         "format (instances_train2015.json / instances_test2015.json).",
-        f"keys {list(REQUIRED_KEYS)}",
+        fields=f"keys {list(REQUIRED_KEYS)}",
     )
     missing = [k for k in REQUIRED_KEYS if k not in doc]
     if missing:
@@ -202,12 +209,32 @@ def load_annotations(
                 f"{where}: field 'hoi' holds {int(hoi.max())}, expected class indices in [0, {n_cls})",
             )
         obj, verb = (
-            instance_labels(path, where, a, k, hoi, table, doc) for k in ("object", "verb")
+            instance_labels(path, where, a, key=k, hoi=hoi, table=table, doc=doc)
+            for k in ("object", "verb")
         )
         if check_images and not (image_dir / fname).is_file():
             raise DataError(f"{path}: {where}: image file not found: {image_dir / fname}")
-        images.append(ImageAnn(i, fname, w, h, bh, bo, hoi, obj, verb))
-    return HOIDataset(path, image_dir, images, list(doc["objects"]), list(doc["verbs"]), classes)
+        images.append(
+            ImageAnn(
+                index=i,
+                filename=fname,
+                width=w,
+                height=h,
+                boxes_h=bh,
+                boxes_o=bo,
+                hoi=hoi,
+                object=obj,
+                verb=verb,
+            )
+        )
+    return HOIDataset(
+        path=path,
+        image_dir=image_dir,
+        images=images,
+        objects=list(doc["objects"]),
+        verbs=list(doc["verbs"]),
+        classes=classes,
+    )
 
 
 def pair_key(image: int, bh, bo) -> tuple:
@@ -216,7 +243,7 @@ def pair_key(image: int, bh, bo) -> tuple:
     return (int(image), r(bh), r(bo))
 
 
-@dataclass
+@dataclass(kw_only=True)
 class PairSet:
     """Candidate human-object pairs to score: every human with every object of an image.
 
@@ -241,11 +268,11 @@ class PairSet:
         """The pairs ``idx`` (indices or a boolean mask), prior included."""
         idx = np.asarray(idx)
         return PairSet(
-            self.image[idx],
-            self.boxes_h[idx],
-            self.boxes_o[idx],
-            self.object[idx],
-            None if self.prior is None else np.asarray(self.prior)[idx],
+            image=self.image[idx],
+            boxes_h=self.boxes_h[idx],
+            boxes_o=self.boxes_o[idx],
+            object=self.object[idx],
+            prior=None if self.prior is None else np.asarray(self.prior)[idx],
         )
 
 
@@ -289,15 +316,15 @@ def enumerate_pairs(ds: HOIDataset, boxes_file: str | Path | None = None) -> Pai
                 bos.append(o)
                 objs.append(lab)
     return PairSet(
-        np.asarray(img, dtype=np.int64),
-        np.asarray(bhs).reshape(-1, 4),
-        np.asarray(bos).reshape(-1, 4),
-        np.asarray(objs, dtype=np.int64),
+        image=np.asarray(img, dtype=np.int64),
+        boxes_h=np.asarray(bhs).reshape(-1, 4),
+        boxes_o=np.asarray(bos).reshape(-1, 4),
+        object=np.asarray(objs, dtype=np.int64),
     )
 
 
 def instance_labels(
-    path, where: str, a: dict, key: str, hoi, table: np.ndarray, doc: dict
+    path, where: str, a: dict, *, key: str, hoi, table: np.ndarray, doc: dict
 ) -> np.ndarray:
     """One instance field ('object' or 'verb'), range-checked against the file's object or verb list
     and checked against its 'hoi' class through 'correspondence': the object masks are built from it."""

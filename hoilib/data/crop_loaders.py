@@ -61,7 +61,7 @@ class PairCrops(_PairImageFiles):
     consecutive batches.
     """
 
-    def __init__(self, ds, pairs, kinds: Sequence[str], size: int, index=None):
+    def __init__(self, ds, pairs, kinds: Sequence[str], *, size: int, index=None):
         super().__init__(ds, pairs, index)
         self.kinds, self.size = tuple(kinds), size
         self._last: tuple[int, Image.Image | None] = (-1, None)
@@ -76,7 +76,9 @@ class PairCrops(_PairImageFiles):
         img = self._last[1]
         crops = [
             np.asarray(
-                pair_crop(img, self.boxes_h[k], self.boxes_o[k], kind, self.size).convert("RGB"),
+                pair_crop(img, self.boxes_h[k], self.boxes_o[k], kind=kind, size=self.size).convert(
+                    "RGB"
+                ),
                 dtype=np.uint8,
             )
             for kind in self.kinds
@@ -91,7 +93,7 @@ class PairImages(_PairImageFiles):
     The worker decodes and plans (``tensor_crops.plan_crops``); the device only cuts.
     """
 
-    def __init__(self, ds, pairs, kinds: Sequence[str], size: int, per_batch: int, index=None):
+    def __init__(self, ds, pairs, kinds: Sequence[str], *, size: int, per_batch: int, index=None):
         super().__init__(ds, pairs, index)
         self.kinds, self.size, self.per_batch = tuple(kinds), size, per_batch
 
@@ -116,10 +118,10 @@ class PairImages(_PairImageFiles):
         }
 
 
-def _device_batch(item: dict, n_kinds: int, size: int, dev) -> torch.Tensor:
+def _device_batch(item: dict, n_kinds: int, size: int, *, dev) -> torch.Tensor:
     """One ``PairImages`` item's crops on ``dev``: uint8 (pairs, kinds, size, size, 3)."""
     images = item["images"].to(dev, non_blocking=True)
-    crops = crop_resize(images, item["hw"].to(dev), item["plan"], size)
+    crops = crop_resize(images, item["hw"].to(dev), item["plan"], size=size)
     return crops.view(n_kinds, -1, size, size, 3).transpose(0, 1)
 
 
@@ -138,6 +140,7 @@ def crop_batches(
     ds: HOIDataset,
     pairs: PairSet,
     kinds: Sequence[str],
+    *,
     size: int,
     per_batch: int,
     device: str,
@@ -153,9 +156,9 @@ def crop_batches(
         raise ValueError(f"crop path must be one of {CROP_PATHS}, got {path!r}")
     dev = torch.device(device)
     if path == "pil":
-        data = PairCrops(ds, pairs, kinds, size, index)
+        data = PairCrops(ds, pairs, kinds, size=size, index=index)
     else:
-        data = PairImages(ds, pairs, kinds, size, per_batch, index)
+        data = PairImages(ds, pairs, kinds, size=size, per_batch=per_batch, index=index)
     err = data.missing_image()
     if err is not None:
         raise err
@@ -173,7 +176,7 @@ def crop_batches(
             if path == "pil":
                 yield item.to(dev, non_blocking=True)
             else:
-                yield _device_batch(item, len(kinds), size, dev)
+                yield _device_batch(item, len(kinds), size, dev=dev)
     except DataError as e:
         clean = _unwrap_worker_error(e)
         if clean is e:

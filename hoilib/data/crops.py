@@ -20,7 +20,7 @@ def union_box(bh: Sequence[float], bo: Sequence[float]) -> list[float]:
 
 
 def square_crop(
-    img: Image.Image, box: Sequence[float], size: int, margin: float = 0.1
+    img: Image.Image, box: Sequence[float], size: int, *, margin: float = 0.1
 ) -> Image.Image:
     """Crop a square around ``box`` (xyxy, pixels) and resize it to ``size`` x ``size``."""
     x0, y0, x1, y1 = (float(v) for v in box)
@@ -34,7 +34,7 @@ def square_crop(
     return canvas.resize((size, size), Image.Resampling.BICUBIC)
 
 
-def pair_crop(img: Image.Image, bh, bo, kind: str, size: int) -> Image.Image:
+def pair_crop(img: Image.Image, bh, bo, *, kind: str, size: int) -> Image.Image:
     """The ``kind`` crop ('human', 'object' or 'union') of one human-object pair."""
     if kind == "human":
         return square_crop(img, bh, size)

@@ -94,7 +94,7 @@ def resolve_human_label(ds: HOIDataset, human_label: int | None = None) -> int:
 
 
 def keep_by_score(
-    scores: np.ndarray, min_score: float = 0.2, min_per_kind: int = 3, max_per_kind: int = 15
+    scores: np.ndarray, min_score: float = 0.2, min_per_kind: int = 3, *, max_per_kind: int = 15
 ) -> np.ndarray:
     """Indices (ascending) of the detections of one kind to keep: the UPT/EZ-HOI rule, see the module docstring.
 
@@ -108,7 +108,7 @@ def keep_by_score(
     return np.sort(order[:n])
 
 
-def _check_options(min_score, min_per_kind, max_per_kind, exponent):
+def _check_options(min_score, min_per_kind, max_per_kind, *, exponent):
     if not (isinstance(min_score, (int, float)) and 0.0 <= float(min_score) <= 1.0):
         raise ConfigError(f"detections: min_score = {min_score!r}, expected a number in [0, 1]")
     for name, v in (("min_per_kind", min_per_kind), ("max_per_kind", max_per_kind)):
@@ -127,7 +127,7 @@ def _is_number(x) -> bool:
 
 
 def _parse_entry(
-    path, where: str, e: dict, w: int, h: int, n_objects: int, human_label: int, ann_path
+    path, where: str, e: dict, *, w: int, h: int, n_objects: int, human_label: int, ann_path
 ):
     """Validated (boxes (n, 4), labels (n,), scores (n,)) of one image entry."""
     for k in ("boxes", "labels", "scores"):
@@ -187,6 +187,7 @@ def read_detections(
     path: str | Path,
     ds: HOIDataset,
     human_label: int | None = None,
+    *,
     min_score: float = 0.2,
     min_per_kind: int = 3,
     max_per_kind: int = 15,
@@ -200,13 +201,13 @@ def read_detections(
     Every problem raises :class:`DataError` naming the file, the image (index and filename), the field and what
     was expected.
     """
-    _check_options(min_score, min_per_kind, max_per_kind, exponent)
+    _check_options(min_score, min_per_kind, max_per_kind, exponent=exponent)
     path = Path(path)
     doc = read_json_object(
         path,
         "detections file",
         f"Expected a JSON file in the '{FORMAT}' format (see hoilib/data/detections.py)",
-        "fields 'format' and 'images'",
+        fields="fields 'format' and 'images'",
     )
     if doc.get("format") != FORMAT:
         raise DataError(f"{path}: field 'format' = {doc.get('format')!r}, expected {FORMAT!r}")
@@ -251,12 +252,19 @@ def read_detections(
                 f"{path}: {where}: missing field(s) {missing}; expected {list(ENTRY_KEYS)}"
             )
         boxes, labels, scores = _parse_entry(
-            path, where, e, im.width, im.height, n_objects, human_label, ds.path
+            path,
+            where,
+            e,
+            w=im.width,
+            h=im.height,
+            n_objects=n_objects,
+            human_label=human_label,
+            ann_path=ds.path,
         )
         is_h = labels == human_label
         hum, obj = np.flatnonzero(is_h), np.flatnonzero(~is_h)
-        keep_h = hum[keep_by_score(scores[hum], min_score, min_per_kind, max_per_kind)]
-        keep_o = obj[keep_by_score(scores[obj], min_score, min_per_kind, max_per_kind)]
+        keep_h = hum[keep_by_score(scores[hum], min_score, min_per_kind, max_per_kind=max_per_kind)]
+        keep_o = obj[keep_by_score(scores[obj], min_score, min_per_kind, max_per_kind=max_per_kind)]
         others = np.concatenate([keep_h, keep_o]) if humans_are_objects else keep_o
         if len(keep_h) == 0 or len(others) == 0:
             continue
@@ -271,18 +279,18 @@ def read_detections(
         priors.append((scores[hh] * scores[oo]) ** float(exponent))
     if not img:
         return PairSet(
-            np.zeros(0, np.int64),
-            np.zeros((0, 4)),
-            np.zeros((0, 4)),
-            np.zeros(0, np.int64),
-            np.zeros(0),
+            image=np.zeros(0, np.int64),
+            boxes_h=np.zeros((0, 4)),
+            boxes_o=np.zeros((0, 4)),
+            object=np.zeros(0, np.int64),
+            prior=np.zeros(0),
         )
     return PairSet(
-        np.concatenate(img),
-        np.concatenate(bhs).reshape(-1, 4),
-        np.concatenate(bos).reshape(-1, 4),
-        np.concatenate(objs).astype(np.int64),
-        np.concatenate(priors).astype(np.float64),
+        image=np.concatenate(img),
+        boxes_h=np.concatenate(bhs).reshape(-1, 4),
+        boxes_o=np.concatenate(bos).reshape(-1, 4),
+        object=np.concatenate(objs).astype(np.int64),
+        prior=np.concatenate(priors).astype(np.float64),
     )
 
 

@@ -96,7 +96,7 @@ def _concat(cls, parts: Sequence):
     return cls(**{f.name: np.concatenate([getattr(p, f.name) for p in parts]) for f in fields(cls)})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HOIDetections:
     """Column table of N scored HOI detections.
 
@@ -133,7 +133,7 @@ class HOIDetections:
         return _concat(cls, parts)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class HOIGroundTruth:
     """Column table of M annotated human-object pairs (see HOIDetections)."""
 

@@ -23,6 +23,7 @@ def pseudo_unseen(
     classes: Sequence[tuple[int, int]],
     n_train: Sequence[int],
     rare: Sequence[bool],
+    *,
     unseen: np.ndarray,
     split: str,
     verbs: Sequence[str],

@@ -33,6 +33,7 @@ def make_splits(
     classes: Sequence[tuple[int, int]],
     n_train: Sequence[int],
     rare: Sequence[int],
+    *,
     verbs: Sequence[str],
     objects: Sequence[str],
     seed: int = 0,

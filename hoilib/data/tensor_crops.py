@@ -51,7 +51,7 @@ def _axis_plan(origin: np.ndarray, side: np.ndarray, size: int) -> tuple[np.ndar
     return first, coef
 
 
-def plan_crops(boxes: np.ndarray, image_of: np.ndarray, size: int, margin: float = 0.1) -> dict:
+def plan_crops(boxes: np.ndarray, image_of: np.ndarray, size: int, *, margin: float = 0.1) -> dict:
     """What ``crop_resize`` needs to cut box i of image ``image_of[i]``, computed on the CPU (in a loader worker).
 
     Tensors: 'image_of' (n,), and per axis 'x_first'/'y_first' (n, size), the image sample each
@@ -65,7 +65,7 @@ def plan_crops(boxes: np.ndarray, image_of: np.ndarray, size: int, margin: float
     return {k: torch.from_numpy(v) for k, v in plan.items()}
 
 
-def _dense(first: torch.Tensor, coef: torch.Tensor, extent: torch.Tensor, span: int):
+def _dense(first: torch.Tensor, coef: torch.Tensor, extent: torch.Tensor, *, span: int):
     """Dense (n, size, span) float64 weights over the image's samples, and the weight on grey (n, size).
 
     A gather, not a scatter: deterministic on a GPU, and each sample gets its one weight.
@@ -87,7 +87,7 @@ def _clip8(acc: torch.Tensor) -> torch.Tensor:
     return torch.floor(acc / ONE).clamp_(0, 255)
 
 
-def crop_resize(images: torch.Tensor, hw: torch.Tensor, plan: dict, size: int) -> torch.Tensor:
+def crop_resize(images: torch.Tensor, hw: torch.Tensor, plan: dict, *, size: int) -> torch.Tensor:
     """uint8 (n, size, size, 3) crops on ``images``' device, as ``square_crop`` cuts them (``plan_crops``).
 
     ``images``: uint8 (m, H, W, 3), each image at the top left of its slot; ``hw``: (m, 2) each
@@ -102,8 +102,8 @@ def crop_resize(images: torch.Tensor, hw: torch.Tensor, plan: dict, size: int) -
     for a in range(0, n, chunk):
         part = {k: v[a : a + chunk] for k, v in plan.items()}
         idx = part["image_of"]
-        kx, grey_x = _dense(part["x_first"], part["x_coef"], hw[idx, 1], span_w)
-        ky, grey_y = _dense(part["y_first"], part["y_coef"], hw[idx, 0], span_h)
+        kx, grey_x = _dense(part["x_first"], part["x_coef"], hw[idx, 1], span=span_w)
+        ky, grey_y = _dense(part["y_first"], part["y_coef"], hw[idx, 0], span=span_h)
         c = len(idx)
         img = images[idx].permute(0, 3, 1, 2).to(torch.float64).reshape(c, 3 * span_h, span_w)
         # columns: (c, 3H, W) x (c, W, size), plus the grey the square adds left and right

@@ -18,7 +18,7 @@ from hoilib.data.synth.world import RARE_THRESHOLD
 from hoilib.errors import ConfigError
 
 
-@dataclass
+@dataclass(kw_only=True)
 class World:
     root: Path
     train: HOIDataset

@@ -105,7 +105,9 @@ def crop_examples(world, pairs, backbone, *, n: int = 8):
         img = open_rgb(world.test.image_path(i), f"{world.test.path}: image {i}: image file")
         for r, kind in enumerate(CROP_KINDS):
             axes[r, j].imshow(
-                pair_crop(img, pairs.boxes_h[p], pairs.boxes_o[p], kind, backbone.image_size)
+                pair_crop(
+                    img, pairs.boxes_h[p], pairs.boxes_o[p], kind=kind, size=backbone.image_size
+                )
             )
             axes[r, j].set_xticks([])
             axes[r, j].set_yticks([])

@@ -205,7 +205,7 @@ def _load_crops(world_root: Path, records: list[dict], size: int) -> torch.Tenso
     step = 1000
     jobs = [(world_root, files[i : i + step], size) for i in range(0, len(files), step)]
     arr = np.zeros((len(files), size, size, 3), dtype=np.uint8)
-    chunks = ordered_map(_read_crops, jobs, n_workers, "loading pretraining crops")
+    chunks = ordered_map(_read_crops, jobs, n_workers, desc="loading pretraining crops")
     for k, chunk in enumerate(chunks):
         arr[k * step : k * step + len(chunk)] = chunk
     return torch.from_numpy(arr).permute(0, 3, 1, 2).contiguous()

@@ -115,12 +115,12 @@ def encode_crops(
         ds,
         pairs,
         kinds,
-        backbone.image_size,
-        -(-batch_size // len(kinds)),
-        device,
-        num_workers,
-        index,
-        crop_path,
+        size=backbone.image_size,
+        per_batch=-(-batch_size // len(kinds)),
+        device=device,
+        num_workers=num_workers,
+        index=index,
+        path=crop_path,
     )
     if n == 0:
         next(iter(batches), None)  # a missing image still raises
@@ -195,7 +195,7 @@ def extract_pair_features(
             return tensors
     # every rank checks every image, so all of them stop together instead of hanging
     if distributed.active():
-        err = PairCrops(ds, pairs, kinds, backbone.image_size).missing_image()
+        err = PairCrops(ds, pairs, kinds, size=backbone.image_size).missing_image()
         if err is not None:
             raise err
     # shards cut at batch boundaries: the same batches as one process

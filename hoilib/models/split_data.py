@@ -55,10 +55,10 @@ def split_data(cfg: Params, world: World, backbone: Backbone, *, split: str) -> 
         world.classes,
         world.n_train,
         world.rare,
-        unseen,
-        split,
-        world.test.verbs,
-        cfg.ezhoi.pseudo_unseen_share,
+        unseen=unseen,
+        split=split,
+        verbs=world.test.verbs,
+        share=cfg.ezhoi.pseudo_unseen_share,
     )
     train_ds = world.train.without_classes(np.flatnonzero(unseen))
     device = resolve_device(cfg.run.device)

@@ -119,7 +119,10 @@ def extract_cached(model: EZHOI, world: World, tokenizer, *, checkpoint, folder)
     }
     entry = cache.Entry(folder, Path(checkpoint).stem, inputs, code="textspace", keyed=True)
     return entry.fetch(
-        lambda: extract(model, world, tokenizer, checkpoint=checkpoint), save, load, ".safetensors"
+        lambda: extract(model, world, tokenizer, checkpoint=checkpoint),
+        save,
+        load,
+        suffix=".safetensors",
     )
 
 

@@ -26,7 +26,7 @@ DENOISERS = (MLP, CLOSED_FORM)
 WHERE = ("val", "test")  # the bridge's validation pairs, the test pairs
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class BridgeKey:
     """What one bridged set is: its denoiser's text space and kind, seed (None: no noise), t*, where."""
 
@@ -37,7 +37,7 @@ class BridgeKey:
     where: str
 
 
-@dataclass
+@dataclass(kw_only=True)
 class BridgeCache:
     """A run's frozen features, closed-form denoisers by fingerprint and bridged sets by ``BridgeKey``.
 
@@ -55,7 +55,9 @@ class BridgeCache:
     def of(cls, cfg: BridgeCfg, ctx) -> BridgeCache:
         """The cache of one run's context (``ordering.methods.Context``)."""
         val = flat_pairs(ctx.data.val_bridge)[2]
-        return cls(cfg, {"val": val, "test": ctx.frozen_test}, ctx.frozen_train_mean)
+        return cls(
+            cfg=cfg, vision={"val": val, "test": ctx.frozen_test}, mean=ctx.frozen_train_mean
+        )
 
     def closed_form(self, corpus: torch.Tensor, fingerprint: str, space: str) -> ClosedFormDenoiser:
         """The closed-form optimal denoiser of ``corpus`` (text space ``fingerprint``), built once."""
@@ -70,14 +72,18 @@ class BridgeCache:
         a seed's own model, and sdedit noises the input first)."""
         return denoiser == CLOSED_FORM and self.cfg.recipe == "direct"
 
-    def key(self, diff, denoiser: str, seed: int, t: int, where: str) -> BridgeKey:
+    def key(self, diff, denoiser: str, seed: int, *, t: int, where: str) -> BridgeKey:
         if denoiser not in DENOISERS or where not in WHERE:
             raise ValueError(
                 f"expected a denoiser in {DENOISERS} and where in {WHERE}, got {denoiser!r}, "
                 f"{where!r}"
             )
         return BridgeKey(
-            diff.fingerprint, denoiser, None if self.seedless(denoiser) else seed, int(t), where
+            fingerprint=diff.fingerprint,
+            denoiser=denoiser,
+            seed=None if self.seedless(denoiser) else seed,
+            t=int(t),
+            where=where,
         )
 
     def bridged(self, diff, denoiser: str, *, seed: int, t: int, where: str) -> torch.Tensor:
@@ -85,13 +91,13 @@ class BridgeCache:
 
         The caller checks the order (``bridge.check_order``): here the set is bridged toward
         ``diff``'s own space, the space it learned."""
-        key = self.key(diff, denoiser, seed, t, where)
+        key = self.key(diff, denoiser, seed, t=t, where=where)
         if key not in self.sets:
             self.sets[key] = bridge(
                 diff,
                 self.vision[where],
                 self.mean,
-                diff.fingerprint,
+                space_fingerprint=diff.fingerprint,
                 t_start=int(t),
                 steps=self.cfg.steps,
                 recipe=self.cfg.recipe,

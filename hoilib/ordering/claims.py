@@ -55,7 +55,7 @@ def interval(diffs: np.ndarray, cfg: ClaimsCfg) -> dict:
 def text_pairs(kind: str, consumer: str = "adapted", denoiser: str = "trained MLP") -> dict:
     """contrast -> (a, b) row names for a text-only consumer; for raw text 'correct' is the raw-trained bridge."""
     other = "raw" if consumer == "adapted" else "adapted"
-    cell = lambda d, den=denoiser: cell_name(consumer, d, den, kind)  # noqa: E731
+    cell = lambda d, den=denoiser: cell_name(consumer, d, den, kind=kind)  # noqa: E731
     none = cell_name(consumer, "none", kind=kind)
     return {
         "correct - wrong": (cell(other), cell(consumer)),
@@ -75,7 +75,7 @@ def head_pairs() -> dict:
 def text_frame(df: pd.DataFrame, ap: dict) -> tuple[pd.DataFrame, dict]:
     """The text-only rows with a ``method`` column (``names.cell_name``)."""
     names = [
-        cell_name(c, d, den if d != "none" else "trained MLP", k)
+        cell_name(c, d, den if d != "none" else "trained MLP", kind=k)
         for k, c, d, den in df[["kind", "consumer", "diffusion", "denoiser"]].values
     ]
     return df.assign(method=names), ap
@@ -87,7 +87,7 @@ def head_frame(df: pd.DataFrame, ap: dict) -> tuple[pd.DataFrame, dict]:
     }
 
 
-def class_diffs(ap: dict, a: str, b: str, mask: np.ndarray) -> np.ndarray:
+def class_diffs(ap: dict, a: str, b: str, *, mask: np.ndarray) -> np.ndarray:
     """(seeds, classes) per-class AP differences b - a in points, over ``mask``'s classes with positives."""
     seeds = sorted({s for m, s in ap if m == b} & {s for m, s in ap if m == a})
     if not seeds:
@@ -112,7 +112,7 @@ def judged(
     rows = []
     for name, (a, b) in pairs.items():
         for col in UNSEEN_FIRST:
-            r = interval(class_diffs(ap, a, b, masks[col]), cfg)
+            r = interval(class_diffs(ap, a, b, mask=masks[col]), cfg)
             rows.append({"contrast": name, "column": col, "a": a, "b": b} | r)
     out = pd.DataFrame(rows)
     out["p_holm"] = out["p"]
@@ -176,7 +176,7 @@ def control(
     col = "val_" + by.replace("-", "_")
     val_gain = float((match[col] - none.loc[match.index, col]).mean())
     a, b = text_pairs(kind, consumer)["correct - no bridge"]
-    test = interval(class_diffs(ap, a, b, unseen), cfg)
+    test = interval(class_diffs(ap, a, b, mask=unseen), cfg)
     margin = cfg.control_margin
     passes = val_gain >= margin and test["mean"] >= margin and test["lo"] > 0
     return {
@@ -283,7 +283,7 @@ def same_geometry(geo: pd.DataFrame, cfg: ClaimsCfg) -> bool:
     return all(float(row[k]) >= v for k, v in geometry_rule(cfg).items())
 
 
-def same_scoring(per_seed: pd.DataFrame, ap: dict, frozen: str, ezhoi: str, unseen: np.ndarray):
+def same_scoring(per_seed: pd.DataFrame, ap: dict, frozen: str, *, ezhoi: str, unseen: np.ndarray):
     """EZ-HOI vs frozen CLIP with one scoring rule: frozen CLIP is seed-free, so its row stands for every seed."""
     seeds = sorted(per_seed[per_seed.method == ezhoi].seed)
     f = per_seed[per_seed.method == frozen].iloc[0]

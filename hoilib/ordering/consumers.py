@@ -50,7 +50,7 @@ def held_out_rows(corpus_class: torch.Tensor, n_classes: int, *, cfg: ConsumersC
     return torch.isin(torch.arange(len(corpus_class)) // n_classes, held)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class TextConsumer:
     """A fitted consumer: ``logits(x)`` (N, C) for any (N, D) vectors, normalised first."""
 
@@ -98,7 +98,7 @@ def class_means(z: torch.Tensor, y: torch.Tensor, n_classes: int) -> torch.Tenso
     return sums / counts[:, None].to(z.dtype)
 
 
-def _gaussian(z, y, zh, yh, n_classes, shrinkage) -> tuple[nn.Module, float, str]:
+def _gaussian(z, y, zh, *, yh, n_classes, shrinkage) -> tuple[nn.Module, float, str]:
     """LDA: logits x S^-1 mu_c - mu_c S^-1 mu_c / 2, S shrunk toward its mean variance by the
     ``shrinkage`` with the lowest held-out loss."""
     zd, mu = z.double(), class_means(z.double(), y, n_classes)
@@ -144,29 +144,35 @@ def fit_consumers(
     data = {}
     for space in {s for _, s in specs}:
         z = F.normalize(corpora[space].float(), dim=-1)
-        data[space] = (z[~held], y_all[~held], z[held], y_all[held])
+        data[space] = {"z": z[~held], "y": y_all[~held], "zh": z[held], "yh": y_all[held]}
     out = {}
     for kind, space in specs:
-        z, y, zh, yh = data[space]
+        z, y, zh, yh = (data[space][n] for n in ("z", "y", "zh", "yh"))
         if kind == "prototypes":
             net = _Prototypes(
                 F.normalize(class_means(z.double(), y, n_classes), dim=-1).float(), scale
             )
             with torch.no_grad():
                 loss = float(F.cross_entropy(net(zh), yh))
-            out[(kind, space)] = TextConsumer(kind, space, net, loss, "class means")
+            out[(kind, space)] = TextConsumer(
+                kind=kind, space=space, net=net, held_out_loss=loss, chosen="class means"
+            )
         elif kind == "Gaussian":
-            fit = _gaussian(z, y, zh, yh, n_classes, cfg.shrinkage)
-            out[(kind, space)] = TextConsumer(kind, space, *fit)
+            net, loss, chosen = _gaussian(
+                z, y, zh, yh=yh, n_classes=n_classes, shrinkage=cfg.shrinkage
+            )
+            out[(kind, space)] = TextConsumer(
+                kind=kind, space=space, net=net, held_out_loss=loss, chosen=chosen
+            )
     for arch, widths in (("linear", ()), ("MLP", tuple(cfg.hidden))):
         group = [(k, s) for k, s in specs if k.split(" ")[0] == arch]
-        members = [Member(*data[s], noisy=k.endswith("+ noise")) for k, s in group]
+        members = [Member(**data[s], noisy=k.endswith("+ noise")) for k, s in group]
         fits = train_heads(
             members, n_classes, hidden=widths, steps=cfg.steps, batch=cfg.batch, lr=cfg.lr,
             check_every=cfg.check_every, noise_variance=cfg.noise_variance, seed=seed,
         )  # fmt: skip
         for (k, s), (net, loss, chosen) in zip(group, fits, strict=True):
-            out[(k, s)] = TextConsumer(k, s, net, loss, chosen)
+            out[(k, s)] = TextConsumer(kind=k, space=s, net=net, held_out_loss=loss, chosen=chosen)
     return {spec: out[spec] for spec in specs}
 
 
@@ -176,7 +182,7 @@ def accuracy(logits: torch.Tensor, valid: torch.Tensor, correct: torch.Tensor) -
     return float(correct[torch.arange(len(pred)), pred].float().mean()) if len(pred) else np.nan
 
 
-def text_accuracy(consumer: TextConsumer, rows: torch.Tensor, labels: torch.Tensor, classes):
+def text_accuracy(consumer: TextConsumer, rows: torch.Tensor, labels: torch.Tensor, *, classes):
     """Accuracy on text rows among the classes that share each row's object (as a pair is scored)."""
     obj = torch.as_tensor([o for _, o in classes])
     labels = torch.as_tensor(labels).long()

@@ -21,7 +21,7 @@ from torch import nn
 from hoilib.models.gap_closing import capdec_noise
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Member:
     """One head's training data: rows (N, D) and labels, held-out rows and labels, and CapDec noise or not."""
 
@@ -33,7 +33,7 @@ class Member:
 
 
 def _init(
-    n: int, fan_in: int, fan_out: int, gen: torch.Generator
+    n: int, fan_in: int, fan_out: int, *, gen: torch.Generator
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """nn.Linear's default initialisation, U(-1/sqrt(fan_in), 1/sqrt(fan_in)), for n stacked layers."""
     bound = 1.0 / math.sqrt(fan_in)
@@ -97,7 +97,7 @@ def train_heads(
     dim, n_heads = members[0].z.shape[1], len(members)
     gen = torch.Generator().manual_seed(seed)
     sizes = [dim, *hidden, n_classes]
-    layers = [_init(n_heads, a, b, gen) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
+    layers = [_init(n_heads, a, b, gen=gen) for a, b in zip(sizes[:-1], sizes[1:], strict=True)]
     opt = torch.optim.Adam([p for wb in layers for p in wb], lr=lr, foreach=True)
     z, n_rows = _stack([F.normalize(m.z.float(), dim=-1) for m in members])
     y, _ = _stack([m.y.long() for m in members])

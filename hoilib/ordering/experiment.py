@@ -141,10 +141,12 @@ def compute_tables(cfg: Params, ctx: Context, runs: list[SeedRun]) -> OrderingTa
     cache = BridgeCache.of(cfg.bridge, ctx)  # bridged sets shared by the seeds and the dose
     with timed("scoring"):
         df, ap, feats = run_table(cfg, ctx, runs)
-        sw = sweep(cfg, ctx, runs[0], cfg.bridge.sweep_t_starts, cfg.bridge.sweep_steps)
-        gaps = gap_table(cfg, ctx, feats, runs[0].seed)
+        sw = sweep(
+            cfg, ctx, runs[0], t_starts=cfg.bridge.sweep_t_starts, steps_list=cfg.bridge.sweep_steps
+        )
+        gaps = gap_table(cfg, ctx, feats, seed=runs[0].seed)
     with timed("text-only consumers"):
-        text = [twobytwo.run_text(cfg, ctx, r, cache) for r in runs]
+        text = [twobytwo.run_text(cfg, ctx, r, cache=cache) for r in runs]
     with timed("EZ-HOI head, validated"):
         heads = [head.run_orders(cfg, ctx, r) for r in runs]
     text_df, text_ap = text_frame(text)

@@ -88,7 +88,7 @@ def read_runs(root: Path) -> list[dict]:
     return runs
 
 
-def _diffs(run: dict, a: str, b: str, col: str) -> np.ndarray | None:
+def _diffs(run: dict, a: str, b: str, *, col: str) -> np.ndarray | None:
     """(seeds, classes) per-class AP differences b - a in points, on the column's classes with positives."""
     ap = run["ap"]
     seeds = sorted({s for m, s in ap if m == b} & {s for m, s in ap if m == a})
@@ -119,11 +119,11 @@ def splits(runs) -> list[str]:
     return ["pooled", *fresh, *sorted({r["split"] for r in runs})]
 
 
-def effect(runs: list[dict], split: str, a: str, b: str, col: str, n_boot: int) -> dict | None:
+def effect(runs: list[dict], split: str, a: str, *, b: str, col: str, n_boot: int) -> dict | None:
     """One contrast over the worlds of ``split`` ('pooled': all splits): both intervals and their union."""
     worlds = []
     for _, rs in sorted(_by_world(runs, split).items()):
-        ds = [d for r in rs if (d := _diffs(r, a, b, col)) is not None]
+        ds = [d for r in rs if (d := _diffs(r, a, b, col=col)) is not None]
         if ds:
             worlds.append(ds)
     if not worlds:
@@ -176,7 +176,7 @@ def controls(runs: list[dict], kinds, n_boot: int) -> pd.DataFrame:
             if c["kind"] == k and c["consumer"] == "adapted"
         ]
         a, b = claims.text_pairs(k)["correct - no bridge"]
-        e = effect(runs, "pooled", a, b, "unseen", n_boot)
+        e = effect(runs, "pooled", a, b=b, col="unseen", n_boot=n_boot)
         val = float(np.mean(gains)) if gains else float("nan")
         ok = e is not None and val >= margin and e["mean"] >= margin and e["lo"] > 0
         rows.append(
@@ -207,7 +207,7 @@ def grid_table(runs: list[dict], n_boot: int) -> tuple[pd.DataFrame, pd.DataFram
         for setting, pairs in settings(kinds):
             for name, (a, b) in pairs.items():
                 for col in UNSEEN_FIRST:
-                    e = effect(runs, split, a, b, col, n_boot)
+                    e = effect(runs, split, a, b=b, col=col, n_boot=n_boot)
                     if e is not None:
                         rows.append(
                             {

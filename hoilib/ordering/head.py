@@ -54,35 +54,39 @@ def run_orders(cfg: Params, ctx: Context, run: SeedRun) -> dict:
             cfg,
             diffs[d],
             v,
-            run.vision_mean,
-            sp.fingerprint,
+            vision_mean=run.vision_mean,
+            fingerprint=sp.fingerprint,
             allow_mismatch=d == "raw",
             t_start=int(t),
             seed=run.seed,
         )
 
     base = score(v_val)
-    vg = {d: validation_grid(v_val, at(d, v_val), score, grid) for d in diffs}
+    vg = {d: validation_grid(v_val, at(d, v_val), score, grid=grid) for d in diffs}
     choice = choose(vg["adapted"], base, cfg.bridge.strength_by)
     rows, grids, ap = [], [], {}
-    m = evaluate(ctx, run.vision, sp.adapted, head)
+    m = evaluate(ctx, run.vision, sp.adapted, scoring=head)
     ap[("none", run.seed)] = m.ap
-    rows.append(_row("none", run.seed, 0, 0.0, base, m))
+    rows.append(_row("none", run.seed, 0, lam=0.0, val=base, m=m))
     for d in diffs:
         tests = {}  # test features bridged once per t*
         for t, lam in grid:
             if t not in tests:
                 tests[t] = at(d, run.vision)(t)
             at_val = vg[d][(vg[d].t_start == t) & (vg[d]["lambda"] == lam)].iloc[0]
-            m = evaluate(ctx, applied(run.vision, tests.__getitem__, t, lam), sp.adapted, head)
-            grids.append(_row(d, run.seed, t, lam, at_val, m))
+            m = evaluate(
+                ctx, applied(run.vision, tests.__getitem__, t, lam=lam), sp.adapted, scoring=head
+            )
+            grids.append(_row(d, run.seed, t, lam=lam, val=at_val, m=m))
             if (t, lam) == (choice.t_start, choice.lam):
                 ap[(d, run.seed)] = m.ap
-                rows.append(_row(d, run.seed, t, lam, at_val, m) | {"chosen_by": choice.by})
+                rows.append(
+                    _row(d, run.seed, t, lam=lam, val=at_val, m=m) | {"chosen_by": choice.by}
+                )
     return {"rows": pd.DataFrame(rows), "grid": pd.DataFrame(grids), "ap": ap}
 
 
-def _row(diffusion, seed, t, lam, val, m) -> dict:
+def _row(diffusion, seed, t, *, lam, val, m) -> dict:
     return (
         {"diffusion": diffusion, "seed": seed, "t_start": int(t), "lambda": float(lam)}
         | {"val_seen": float(val["seen"]), "val_pseudo_unseen": float(val["pseudo-unseen"])}

@@ -15,7 +15,7 @@ MAP_COLS = ("full", "seen", "unseen")  # the mAP columns of every table, as HOIM
 UNSEEN_FIRST = MAP_COLS[::-1]  # the same, the primary column (Unseen) first: claims and verdicts
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Method:
     """One row of the fixed-t* table: what code dispatches on, and what readers see."""
 
@@ -25,55 +25,65 @@ class Method:
 
 
 FROZEN_CLIP = Method(
-    "frozen", "frozen CLIP, no bridge", "frozen union-crop features vs raw class text (chapter 1)"
+    key="frozen",
+    label="frozen CLIP, no bridge",
+    what="frozen union-crop features vs raw class text (chapter 1)",
 )
 RAW_EVERYWHERE = Method(
-    "raw_everywhere",
-    "frozen CLIP + raw-trained bridge (raw everywhere)",
-    "the consistent pipeline without EZ-HOI",
+    key="raw_everywhere",
+    label="frozen CLIP + raw-trained bridge (raw everywhere)",
+    what="the consistent pipeline without EZ-HOI",
 )
 NONE = Method(
-    "none",
-    "EZ-HOI, no bridge",
-    "the model's visual features vs its adapted class text (chapter 2)",
+    key="none",
+    label="EZ-HOI, no bridge",
+    what="the model's visual features vs its adapted class text (chapter 2)",
 )
 SOFTMAX = Method(
-    "softmax",
-    "EZ-HOI, softmax at CLIP's temperature",
-    "the same, scored like frozen CLIP (softmax, no head)",
+    key="softmax",
+    label="EZ-HOI, softmax at CLIP's temperature",
+    what="the same, scored like frozen CLIP (softmax, no head)",
 )
 WRONG = Method(
-    "wrong",
-    "EZ-HOI + raw-trained bridge (wrong order)",
-    "bridge whose diffusion model learned frozen CLIP's text space",
+    key="wrong",
+    label="EZ-HOI + raw-trained bridge (wrong order)",
+    what="bridge whose diffusion model learned frozen CLIP's text space",
 )
 CORRECT = Method(
-    "correct",
-    "EZ-HOI + adapted-trained bridge (correct order)",
-    "bridge whose diffusion model learned the adapted text space",
+    key="correct",
+    label="EZ-HOI + adapted-trained bridge (correct order)",
+    what="bridge whose diffusion model learned the adapted text space",
 )
 # the same two at the start step whose noise level matches the reference's t* = 599 at 512-d
 WRONG_MATCHED = Method(
-    "wrong_matched",
-    f"{WRONG.label}, noise-matched t*",
-    "the wrong order from the t* whose noise level matches the reference's",
+    key="wrong_matched",
+    label=f"{WRONG.label}, noise-matched t*",
+    what="the wrong order from the t* whose noise level matches the reference's",
 )
 CORRECT_MATCHED = Method(
-    "correct_matched",
-    f"{CORRECT.label}, noise-matched t*",
-    "the correct order from the t* whose noise level matches the reference's",
+    key="correct_matched",
+    label=f"{CORRECT.label}, noise-matched t*",
+    what="the correct order from the t* whose noise level matches the reference's",
 )
 MEAN_CENTER = Method(
-    "mean_center", "EZ-HOI + mean-centering (C3)", "each modality minus its mean, renormalised"
+    key="mean_center",
+    label="EZ-HOI + mean-centering (C3)",
+    what="each modality minus its mean, renormalised",
 )
 CAPDEC = Method(
-    "capdec", "EZ-HOI + CapDec noise", "class prototypes fitted on noise-injected adapted text"
+    key="capdec",
+    label="EZ-HOI + CapDec noise",
+    what="class prototypes fitted on noise-injected adapted text",
 )
 DECAP = Method(
-    "decap", "EZ-HOI + DeCap projection", "vision projected onto the adapted text corpus"
+    key="decap",
+    label="EZ-HOI + DeCap projection",
+    what="vision projected onto the adapted text corpus",
 )
 PROCRUSTES = Method(
-    "procrustes", "EZ-HOI + Procrustes", "rotation fitted on seen-class training pairs"
+    key="procrustes",
+    label="EZ-HOI + Procrustes",
+    what="rotation fitted on seen-class training pairs",
 )
 METHODS = (  # the order of the chapter's table
     FROZEN_CLIP,
@@ -102,7 +112,7 @@ def fixed_pairs() -> dict[str, tuple[str, str]]:
 
 
 def cell_name(
-    consumer: str, diffusion: str, denoiser: str = "trained MLP", kind: str = "prototypes"
+    consumer: str, diffusion: str, denoiser: str = "trained MLP", *, kind: str = "prototypes"
 ) -> str:
     """The row name of one text-only cell, e.g. 'adapted MLP + raw-trained bridge'.
 

@@ -47,7 +47,7 @@ from hoilib.ordering.labels import (
 LEARNED = {WRONG: "raw", CORRECT: "adapted", WRONG_MATCHED: "raw", CORRECT_MATCHED: "adapted"}
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Context:
     """What every seed shares: the test pairs, ground truth, frozen CLIP features and raw class text."""
 
@@ -78,9 +78,9 @@ def bridged(
     cfg: Params,
     diff: TextDiffusion,
     vision: torch.Tensor,
+    *,
     vision_mean: torch.Tensor,
     fingerprint: str,
-    *,
     allow_mismatch: bool = False,
     t_start: int | None = None,
     steps: int | None = None,
@@ -92,7 +92,7 @@ def bridged(
         diff,
         vision,
         vision_mean,
-        fingerprint,
+        space_fingerprint=fingerprint,
         t_start=cfg.bridge.t_start if t_start is None else t_start,
         steps=cfg.bridge.steps if steps is None else steps,
         recipe=recipe or cfg.bridge.recipe,
@@ -106,7 +106,7 @@ def ezhoi_head(run: SeedRun) -> tuple[float, float]:
     return float(run.model.logit_scale.exp().detach()), float(run.model.logit_bias.detach())
 
 
-def method_features(cfg: Params, method: Method, run: SeedRun, ctx: Context):
+def method_features(cfg: Params, method: Method, run: SeedRun, *, ctx: Context):
     """(test vision features, class text, scoring) of one method (``labels.METHODS``).
 
     Scoring is a float (softmax at that logit scale: frozen CLIP, chapter 1) or a
@@ -119,7 +119,14 @@ def method_features(cfg: Params, method: Method, run: SeedRun, ctx: Context):
         return ctx.frozen_test, sp.raw, ctx.frozen_scale
     if method == RAW_EVERYWHERE:
         return (
-            bridged(cfg, run.raw, ctx.frozen_test, ctx.frozen_train_mean, raw_fp, seed=run.seed),
+            bridged(
+                cfg,
+                run.raw,
+                ctx.frozen_test,
+                vision_mean=ctx.frozen_train_mean,
+                fingerprint=raw_fp,
+                seed=run.seed,
+            ),
             sp.raw,
             ctx.frozen_scale,
         )
@@ -136,8 +143,8 @@ def method_features(cfg: Params, method: Method, run: SeedRun, ctx: Context):
             cfg,
             diff,
             run.vision,
-            vmean,
-            sp.fingerprint,
+            vision_mean=vmean,
+            fingerprint=sp.fingerprint,
             allow_mismatch=wrong,
             t_start=t,
             seed=run.seed,
@@ -177,7 +184,7 @@ def method_features(cfg: Params, method: Method, run: SeedRun, ctx: Context):
     raise ValueError(f"unknown method {method!r}; expected one of labels.METHODS")
 
 
-def evaluate(ctx: Context, vision: torch.Tensor, text: torch.Tensor, scoring) -> HOIMetrics:
+def evaluate(ctx: Context, vision: torch.Tensor, text: torch.Tensor, *, scoring) -> HOIMetrics:
     """mAP of features scored against class text; ``scoring`` as in ``method_features``."""
     w, d = ctx.world, ctx.data
     head = tuple(scoring) if isinstance(scoring, (tuple, list)) else None
@@ -192,7 +199,7 @@ def evaluate(ctx: Context, vision: torch.Tensor, text: torch.Tensor, scoring) ->
     return evaluate_hoi(dets, w.test.ground_truth(), w.num_classes, rare=w.rare, unseen=d.unseen)
 
 
-def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], methods=METHODS):
+def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], *, methods=METHODS):
     """Every method on every seed: a tidy frame (mAP in %, rows named by ``Method.label``),
     per-class APs keyed (label, seed) and the features keyed (method, seed), for gap measures."""
     import pandas as pd
@@ -200,8 +207,8 @@ def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], methods=METHODS):
     rows, ap, feats = [], {}, {}
     for method in methods:
         for run in runs[:1] if method == FROZEN_CLIP else runs:  # seed-free: one row
-            v, t, scale = method_features(cfg, method, run, ctx)
-            m = evaluate(ctx, v, t, scale)
+            v, t, scale = method_features(cfg, method, run, ctx=ctx)
+            m = evaluate(ctx, v, t, scoring=scale)
             rows.append({"method": method.label, "seed": run.seed, **m.as_percent()})
             ap[(method.label, run.seed)] = m.ap
             feats[(method, run.seed)] = (v, t)
@@ -209,7 +216,7 @@ def run_table(cfg: Params, ctx: Context, runs: list[SeedRun], methods=METHODS):
 
 
 def sweep(
-    cfg: Params, ctx: Context, run: SeedRun, t_starts, steps_list, recipes=("direct", "sdedit")
+    cfg: Params, ctx: Context, run: SeedRun, *, t_starts, steps_list, recipes=("direct", "sdedit")
 ):
     """mAP of the correct- and wrong-order bridge over start steps (at the profile's step count) and step counts."""
     import pandas as pd
@@ -224,15 +231,15 @@ def sweep(
                 cfg,
                 diff,
                 run.vision,
-                vmean,
-                sp.fingerprint,
+                vision_mean=vmean,
+                fingerprint=sp.fingerprint,
                 allow_mismatch=order == "wrong",
                 t_start=int(t),
                 steps=int(s),
                 recipe=recipe,
                 seed=run.seed,
             )
-            m = evaluate(ctx, v, sp.adapted, ezhoi_head(run)).as_percent()
+            m = evaluate(ctx, v, sp.adapted, scoring=ezhoi_head(run)).as_percent()
             rows.append(
                 {
                     "order": order,
@@ -247,7 +254,7 @@ def sweep(
     return pd.DataFrame(rows)
 
 
-def gap_table(cfg: Params, ctx: Context, feats: dict, seed: int, methods=METHODS):
+def gap_table(cfg: Params, ctx: Context, feats: dict, *, seed: int, methods=METHODS):
     """Gap measures between each method's features of the annotated test pairs and the text of
     their class, one row per method (indexed by its label)."""
     import pandas as pd

@@ -42,7 +42,10 @@ def flat_pairs(data: PairTensors) -> tuple[PairSet, HOIGroundTruth, torch.Tensor
     r, p = torch.nonzero(keep, as_tuple=True)
     r_np, p_np = r.numpy(), p.numpy()
     pairs = PairSet(
-        data.image[r_np], data.boxes_h[r_np, p_np], data.boxes_o[r_np, p_np], data.obj[r, p].numpy()
+        image=data.image[r_np],
+        boxes_h=data.boxes_h[r_np, p_np],
+        boxes_o=data.boxes_o[r_np, p_np],
+        object=data.obj[r, p].numpy(),
     )
     return pairs, gt_of(data), data.u[r, p]
 
@@ -63,7 +66,7 @@ def grid_of(cfg: BridgeCfg, dim: int) -> list[tuple[int, float]]:
     return strengths(t_grid(cfg, dim), cfg.lambdas)
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Validation:
     """``scores(features)`` -> validation mAP (%) over the seen and the pseudo-unseen classes."""
 
@@ -78,7 +81,13 @@ class Validation:
         pairs, gt, _ = flat_pairs(val)
         unseen = np.asarray(unseen, bool)
         pseudo = np.zeros_like(unseen) if pseudo is None else np.asarray(pseudo, bool)
-        return cls(pairs, gt, ~unseen & ~pseudo, pseudo & ~unseen, len(unseen))
+        return cls(
+            pairs=pairs,
+            gt=gt,
+            trained=~unseen & ~pseudo,
+            pseudo=pseudo & ~unseen,
+            n_classes=len(unseen),
+        )
 
     def scores(self, dets: HOIDetections) -> dict[str, float]:
         """{'seen': mAP over trained classes, 'pseudo-unseen': over pseudo-unseen ones} (%; NaN if none)."""
@@ -98,7 +107,7 @@ def deciding(grid: pd.DataFrame, by: str) -> str:
     return by if grid[by].notna().any() else "seen"
 
 
-@dataclass
+@dataclass(kw_only=True)
 class StrengthChoice:
     """The (t* > 0, lambda) chosen on validation, what decided it, and the grid it was read from."""
 
@@ -127,12 +136,12 @@ def choose(grid: pd.DataFrame, base: dict, by: str) -> StrengthChoice:
     vals = grid[col].fillna(-np.inf).to_numpy()
     best = grid.iloc[int(np.argmax(vals))]  # argmax keeps the first (weakest) of equal values
     return StrengthChoice(
-        int(best.t_start),
-        float(best["lambda"]),
-        col,
-        {k: float(best[k]) for k in VALIDATIONS},
-        dict(base),
-        grid,
+        t_start=int(best.t_start),
+        lam=float(best["lambda"]),
+        by=col,
+        val={k: float(best[k]) for k in VALIDATIONS},
+        base=dict(base),
+        grid=grid,
     )
 
 
@@ -140,6 +149,7 @@ def validation_grid(
     vision: torch.Tensor,
     bridge_at: Callable[[int], torch.Tensor],
     score: Callable[[torch.Tensor], dict],
+    *,
     grid: list[tuple[int, float]],
 ) -> pd.DataFrame:
     """Validation mAPs of every (t*, lambda) in ``grid``; ``bridge_at(t)`` bridges ``vision`` from t."""
@@ -151,7 +161,7 @@ def validation_grid(
     return pd.DataFrame(rows)
 
 
-def applied(vision: torch.Tensor, bridge_at: Callable[[int], torch.Tensor], t: int, lam: float):
+def applied(vision: torch.Tensor, bridge_at: Callable[[int], torch.Tensor], t: int, *, lam: float):
     """A strength applied to other features (the test set): normalised input when t = 0."""
     if t == 0:
         return F.normalize(vision.float(), dim=-1)

@@ -52,7 +52,7 @@ def consistent_cell(rows: pd.DataFrame, kind: str) -> pd.DataFrame:
     ]
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Bridges:
     """One seed's view of the run's ``BridgeCache``: each text space's corpus, fingerprint and model."""
 
@@ -66,7 +66,7 @@ class Bridges:
             "adapted": (sp.adapted_corpus, sp.fingerprint, self.run.adapted),
         }
 
-    def at(self, diffusion: str, denoiser: str, t: int, where: str, consumer: str):
+    def at(self, diffusion: str, denoiser: str, t: int, *, where: str, consumer: str):
         """Features of ``where`` bridged from t by the ``diffusion`` space's ``denoiser``, for a
         consumer of the ``consumer`` space (the order guard is told the mismatch is asked for
         exactly when the two spaces differ)."""
@@ -76,7 +76,7 @@ class Bridges:
         return self.cache.bridged(diff, denoiser, seed=self.run.seed, t=t, where=where)
 
 
-def image_accuracy(logits: torch.Tensor, pairs, targets: torch.Tensor, classes) -> float:
+def image_accuracy(logits: torch.Tensor, pairs, targets: torch.Tensor, *, classes) -> float:
     """Top-1 accuracy on annotated pairs among the classes of each pair's object (any label counts)."""
     lab = targets.any(-1)
     valid = class_mask(pairs, classes)
@@ -99,14 +99,14 @@ class _Seed:
         self.test_gt = world.test.ground_truth()
         self.test_u = ctx.frozen_test
         self.scale = ctx.frozen_scale
-        self.B = Bridges(run, cache)
+        self.B = Bridges(run=run, cache=cache)
         self.grid = grid_of(self.bridge_cfg, self.val_u.shape[1])
         self.held = consumers.held_out_rows(
             run.space.corpus_class, world.num_classes, cfg=consumers_cfg
         )
 
-    def bridged(self, diffusion, denoiser, where, consumer):
-        return lambda t: self.B.at(diffusion, denoiser, t, where, consumer)
+    def bridged(self, diffusion, denoiser, where, *, consumer):
+        return lambda t: self.B.at(diffusion, denoiser, t, where=where, consumer=consumer)
 
     def val_scores(self, c, feats) -> dict:
         return self.V.scores(score_logits(c.logits(feats), self.val_pairs, self.world.classes))
@@ -142,7 +142,9 @@ class _Seed:
         none = {"diffusion": "none", "denoiser": "none", "t_start": 0, "lambda": 0.0}
         rows = [head | none | _val(base) | _pct(m)]
         vg = {
-            d: validation_grid(self.val_u, self.bridged(d, MLP, "val", space), score, self.grid)
+            d: validation_grid(
+                self.val_u, self.bridged(d, MLP, "val", consumer=space), score, grid=self.grid
+            )
             for d in SPACES
         }
         choice = choose(vg[space], base, self.bridge_cfg.strength_by)
@@ -150,10 +152,13 @@ class _Seed:
         for den in DENOISERS:  # the closed form at the trained model's strength: the control
             for d in SPACES:
                 feats = applied(
-                    self.test_u, self.bridged(d, den, "test", space), choice.t_start, choice.lam
+                    self.test_u,
+                    self.bridged(d, den, "test", consumer=space),
+                    choice.t_start,
+                    lam=choice.lam,
                 )
                 m = self.test_map(c, feats)
-                ap[(cell_name(space, d, den, kind), seed)] = m.ap
+                ap[(cell_name(space, d, den, kind=kind), seed)] = m.ap
                 picked = {
                     "diffusion": d,
                     "denoiser": den,
@@ -165,7 +170,9 @@ class _Seed:
         grid = []  # the whole grid on the test set, both orders, for the consumers of adapted text
         for d in SPACES if space == "adapted" else ():  # (the figure and the transfer read it)
             for t, lam in self.grid:
-                feats = applied(self.test_u, self.bridged(d, MLP, "test", space), t, lam)
+                feats = applied(
+                    self.test_u, self.bridged(d, MLP, "test", consumer=space), t, lam=lam
+                )
                 grid.append(
                     head
                     | {"diffusion": d, "t_start": t, "lambda": lam}
@@ -173,16 +180,23 @@ class _Seed:
                     | _pct(self.test_map(c, feats))
                 )
         matched = applied(
-            self.val_u, self.bridged(space, MLP, "val", space), choice.t_start, choice.lam
+            self.val_u,
+            self.bridged(space, MLP, "val", consumer=space),
+            choice.t_start,
+            lam=choice.lam,
         )
         text = self.B.spaces()[space][0][self.held]
         labels = self.run.space.corpus_class[self.held]
 
         def acc(f):
-            return image_accuracy(c.logits(f), self.val_pairs, self.val_targets, self.world.classes)
+            return image_accuracy(
+                c.logits(f), self.val_pairs, self.val_targets, classes=self.world.classes
+            )
 
         gap = head | {
-            "held-out text accuracy": consumers.text_accuracy(c, text, labels, self.world.classes),
+            "held-out text accuracy": consumers.text_accuracy(
+                c, text, labels, classes=self.world.classes
+            ),
             "image accuracy": acc(self.val_u),
             "bridged image accuracy": acc(matched),
             "held-out text loss": c.held_out_loss,
@@ -191,7 +205,7 @@ class _Seed:
         return {"rows": rows, "grid": grid, "gapcost": [gap], "ap": ap}
 
 
-def run_text(cfg: Params, ctx: Context, run: SeedRun, cache: BridgeCache | None = None) -> dict:
+def run_text(cfg: Params, ctx: Context, run: SeedRun, *, cache: BridgeCache | None = None) -> dict:
     """Every consumer of one seed with no bridge and both bridges at the matched cell's strength.
 
     Returns {'rows': one row per (kind, consumer, diffusion, denoiser), 'grid': validation

@@ -183,7 +183,7 @@ def _facts(run_dir: Path, prov: dict) -> list[str]:
     return ["| | |", "|---|---|", *[f"| {k} | {v} |" for k, v in facts.items()], ""]
 
 
-def _chapter_rows(nbs: dict, timings: dict, metrics: dict, chapters: set) -> list[str]:
+def _chapter_rows(nbs: dict, timings: dict, metrics: dict, *, chapters: set) -> list[str]:
     """One table row per chapter: link, start, seconds, status, metrics download."""
     lines = ["## Chapters", "", "| chapter | ran (UTC) | run time (s) | status | metrics |"]
     lines.append("|---|---|---|---|---|")
@@ -233,7 +233,7 @@ def execution_markdown(run_dir: Path, metrics: dict[str, str], chapters=frozense
         lines += _facts(run_dir, prov)
     nbs = _dict(prov or {}, "notebooks")
     if nbs or timings:
-        lines += _chapter_rows(nbs, timings, metrics, set(chapters))
+        lines += _chapter_rows(nbs, timings, metrics, chapters=set(chapters))
     elif not missing:
         lines.append("No chapter is recorded in `provenance.json`.")
     others = [s for s in metrics if s not in {Path(n).stem for n in [*nbs, *timings]}]
@@ -276,12 +276,11 @@ def build_book(
     run_dir: str | Path,
     out: str | Path | None = None,
     strict: bool = True,
+    *,
     runs_root: str | Path | None = None,
 ) -> Path:
     """Stage and build; returns the folder holding index.html.
-
-    ``runs_root``: the runs the results page collects.
-    """
+    ``runs_root``: the runs the results page collects."""
     run_dir = Path(run_dir).resolve()
     src = stage_book(run_dir, runs_root)
     out = Path(out).resolve() if out else REPO

@@ -55,7 +55,15 @@ def tiny_bridge() -> dict[str, float]:
     )
     out = {}
     for t, steps in ((599, 5), (999, 10)):
-        x = bridge(diff, vision, vision.mean(0), "tiny", t_start=t, steps=steps, recipe="direct")
+        x = bridge(
+            diff,
+            vision,
+            vision.mean(0),
+            space_fingerprint="tiny",
+            t_start=t,
+            steps=steps,
+            recipe="direct",
+        )
         out[f"t*={t}, {steps} steps: sum"] = float(x.sum())
         out[f"t*={t}, {steps} steps: sum of squares of x - mean"] = float(
             ((x - x.mean(0)) ** 2).sum()

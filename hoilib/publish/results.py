@@ -119,7 +119,7 @@ def _mean(values: list[float]) -> float:
     return sum(values) / len(values) if values else math.nan
 
 
-def _chapter5_means(data: dict | None, path: Path, notes: list[dict], root: Path) -> dict:
+def _chapter5_means(data: dict | None, path: Path, notes: list[dict], *, root: Path) -> dict:
     """Mean Full/Seen/Unseen mAP per reported method over the run's per_seed rows; NaN where absent."""
     out = {c: math.nan for c in MAP_COLUMNS}
     if data is None:
@@ -225,7 +225,7 @@ def _run_row(run_dir: Path, root: Path, notes: list[dict]) -> dict:
         "chapters done": _chapters_done(run_dir, metrics_files),
     }
     ch5 = run_dir / "metrics" / "05_evaluation.json"
-    row.update(_chapter5_means(metrics.get("05_evaluation"), ch5, notes, root))
+    row.update(_chapter5_means(metrics.get("05_evaluation"), ch5, notes, root=root))
     return row
 
 

@@ -44,7 +44,7 @@ SINGLE_RUN_SHIFT = {"gap": 0.0025, "full": 0.15, "unseen": 0.76}
 COLUMNS = ("full", "unseen")
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Number:
     """One headline number: its value, tolerance (None: must be equal) and why that tolerance."""
 
@@ -76,7 +76,10 @@ def _seed_means(rows: list[dict], key: str, where: str) -> list[Number]:
             )
             out.append(
                 Number(
-                    f"{where}: {method}, {col.capitalize()} mAP", sum(vals) / len(vals), tol, basis
+                    name=f"{where}: {method}, {col.capitalize()} mAP",
+                    value=sum(vals) / len(vals),
+                    tolerance=tol,
+                    basis=basis,
                 )
             )
     return out
@@ -87,9 +90,16 @@ def _contrasts(rows: list[dict], where: str, label) -> list[Number]:
     for r in rows:
         name = f"{where}: {label(r)}, {r['contrast']}, {r['column']}"
         out.append(
-            Number(name, float(r["mean"]), (r["hi"] - r["lo"]) / 2, "published 95% interval")
+            Number(
+                name=name,
+                value=float(r["mean"]),
+                tolerance=(r["hi"] - r["lo"]) / 2,
+                basis="published 95% interval",
+            )
         )
-        out.append(Number(f"{name}, verdict", r["verdict"], None, "exact"))
+        out.append(
+            Number(name=f"{name}, verdict", value=r["verdict"], tolerance=None, basis="exact")
+        )
     return out
 
 
@@ -105,17 +115,17 @@ def run_numbers(run_dir: Path) -> list[Number]:
     )
     nums = [
         Number(
-            "ch1: centroid gap",
-            ch1["gap"]["centroid_gap_norm"],
-            SINGLE_RUN_SHIFT["gap"],
-            "single-run shift",
+            name="ch1: centroid gap",
+            value=ch1["gap"]["centroid_gap_norm"],
+            tolerance=SINGLE_RUN_SHIFT["gap"],
+            basis="single-run shift",
         ),
         *(
             Number(
-                f"ch1: frozen CLIP, {c.capitalize()} mAP",
-                ch1["zero_shot"]["union crops"][c],
-                SINGLE_RUN_SHIFT[c],
-                "single-run shift",
+                name=f"ch1: frozen CLIP, {c.capitalize()} mAP",
+                value=ch1["zero_shot"]["union crops"][c],
+                tolerance=SINGLE_RUN_SHIFT[c],
+                basis="single-run shift",
             )
             for c in COLUMNS
         ),
@@ -129,9 +139,12 @@ def run_numbers(run_dir: Path) -> list[Number]:
         half = (c["hi"] - c["lo"]) / 2
         nums += [
             Number(
-                f"{name}, test Unseen gain", c["test Unseen gain"], half, "published 95% interval"
+                name=f"{name}, test Unseen gain",
+                value=c["test Unseen gain"],
+                tolerance=half,
+                basis="published 95% interval",
             ),
-            Number(f"{name}, passes", bool(c["passes"]), None, "exact"),
+            Number(name=f"{name}, passes", value=bool(c["passes"]), tolerance=None, basis="exact"),
         ]
     return nums
 
@@ -142,7 +155,14 @@ def grid_numbers(grid_path: Path) -> list[Number]:
     pooled = [r for r in g["rows"] if r["split"] == "pooled"]
     nums = _contrasts(pooled, "grid pooled", lambda r: r["setting"])
     for c in g["controls"]:
-        nums.append(Number(f"grid control: {c['kind']}, passes", bool(c["passes"]), None, "exact"))
+        nums.append(
+            Number(
+                name=f"grid control: {c['kind']}, passes",
+                value=bool(c["passes"]),
+                tolerance=None,
+                basis="exact",
+            )
+        )
     return nums
 
 
@@ -214,7 +234,7 @@ def report(got: dict, record: dict[str, dict], *, exact: bool = False) -> tuple[
     return lines + [f"outside: {line}" for line in bad], ok
 
 
-def _same_profile(run_dir: Path, prov: dict, record_path: Path, published: str | None) -> None:
+def _same_profile(run_dir: Path, prov: dict, record_path: Path, *, published: str | None) -> None:
     """Refuse, in one line, a run of another profile than the published one: its numbers differ
     by design, so a number-by-number list would only bury that."""
     yours = prov.get("profile")
@@ -237,7 +257,7 @@ def verify(
         raise HoiBookError(f"{run_dir} holds no metrics/: run the book first (make book)")
     pub = record["run"]
     yours = read_provenance(run_dir) or {}
-    _same_profile(Path(run_dir), yours, record_path, pub.get("profile"))
+    _same_profile(Path(run_dir), yours, record_path, published=pub.get("profile"))
     head = [
         f"published: commit {str((pub.get('git') or {}).get('commit'))[:10]}, {pub.get('cpu')} "
         f"(torch {pub.get('torch_cpu_capability')}, {pub.get('torch_threads')} threads)"

@@ -63,7 +63,7 @@ PER = {
 }
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Estimate:
     """A run's needs: bytes per folder and part, peak memory, seconds on a 2-core CPU, and
     for each of the three the parameter whose growth drives it."""

@@ -54,12 +54,12 @@ def control_of(profile: str, params: dict) -> tuple[pd.DataFrame, Params]:
     ctx = make_context(ch.world, ch.backbone, ch.data)
     runs = seed_runs(ch.cfg, ch.backbone, ch.world, data=ch.data)
     cache = BridgeCache.of(ch.cfg.bridge, ctx)
-    text = [twobytwo.run_text(ch.cfg, ctx, r, cache) for r in runs]
+    text = [twobytwo.run_text(ch.cfg, ctx, r, cache=cache) for r in runs]
     return claims.controls(*experiment.text_frame(text), ch.data.unseen, cfg=ch.cfg.claims), ch.cfg
 
 
 def search(
-    profile: str, params: dict | None, out: str | Path, candidates: dict | None = None
+    profile: str, params: dict | None, out: str | Path, *, candidates: dict | None = None
 ) -> dict:
     """Run every candidate's control, write the record to ``out`` (JSON, atomically) and return it."""
     rows = []

@@ -164,7 +164,7 @@ class ChapterKernel:
     fresh process with its own environment; loading a module earlier changes nothing it computes.
     """
 
-    def __init__(self, nb: Path, log: Path, cwd: Path, env: dict, extra_arguments: list[str]):
+    def __init__(self, nb: Path, log: Path, cwd: Path, *, env: dict, extra_arguments: list[str]):
         from jupyter_client import BlockingKernelClient
         from jupyter_core.utils import run_sync
 

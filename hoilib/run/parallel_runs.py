@@ -57,6 +57,7 @@ def train_runs(
     profile: str,
     overrides: list[str] | None,
     runs: list[tuple[str, int]],
+    *,
     jobs: int,
     say: Callable[[str], None] = print,
 ) -> None:

@@ -65,7 +65,7 @@ def _check_jobs(jobs: int, world_size: int) -> None:
         )
 
 
-def _jobs_note(jobs: int, device: str, threads: int, cores: int) -> str | None:
+def _jobs_note(jobs: int, device: str, threads: int, *, cores: int) -> str | None:
     """A line for side-by-side runs that ask the CPU for more threads than it has: the runs then take
     turns on the cores and end later than one at a time would."""
     if jobs > 1 and device == "cpu" and jobs * threads > cores:
@@ -121,7 +121,7 @@ def main(argv=None) -> int:
             _check_jobs(args.jobs, world_size)
         seed_everything(cfg.run.seed)
         note = _jobs_note(
-            args.jobs, resolve_device(cfg.run.device), torch.get_num_threads(), cores()
+            args.jobs, resolve_device(cfg.run.device), torch.get_num_threads(), cores=cores()
         )
         if note:
             say(note)
@@ -142,7 +142,7 @@ def main(argv=None) -> int:
         names = list(ABLATIONS) if cfg.ezhoi.ablation else ["full"]
         if args.jobs > 1:
             runs = [(name, int(seed)) for name in names for seed in cfg.ezhoi.seeds]
-            train_runs(args.profile, args.set, runs, args.jobs, say)
+            train_runs(args.profile, args.set, runs, jobs=args.jobs, say=say)
             names = []
         for name in names:
             for seed in cfg.ezhoi.seeds:

@@ -64,6 +64,7 @@ class NotebookFailed(HoiBookError):
         message: str,
         notebook: str | None = None,
         cell: int | None = None,
+        *,
         error: str | None = None,
         failed_copy: str | None = None,
     ):
@@ -105,6 +106,7 @@ def run_profile(
     profile: str,
     overrides: dict | None = None,
     only: list[str] | None = None,
+    *,
     log=print,
     notebooks: Path = NOTEBOOKS,
     wait: bool = False,
@@ -127,17 +129,22 @@ def run_profile(
     check(est, force)
     # one writer per folder: a second run on the run folder or the shared stage folder refuses (or waits)
     with run_locks(_folders(cfg), wait=wait, say=log):
-        return _run_chapters(cfg, overrides, only, log, notebooks, chapters, est)
+        return _run_chapters(
+            cfg, overrides, only, log=log, notebooks=notebooks, chapters=chapters, est=est
+        )
 
 
-def _run_chapters(cfg, overrides, only, log, notebooks, chapters, est) -> dict:
+def _run_chapters(cfg, overrides, only, *, log, notebooks, chapters, est) -> dict:
     run_dir = Path(cfg.run.run_dir).resolve()
     cfg.run.run_dir = str(run_dir)
     (run_dir / "notebooks").mkdir(parents=True, exist_ok=True)
     artifacts.write_json(run_dir / "config.json", cfg.model_dump())
     rlog = RunLog(run_dir / "run.log", log)
     machinery_logs_to(run_dir / KERNEL_LOG)
-    prov = Provenance(run_dir, start_record(cfg, overrides, only, notebooks, chapters, run_dir))
+    prov = Provenance(
+        run_dir,
+        start_record(cfg, overrides, only, notebooks=notebooks, chapters=chapters, run_dir=run_dir),
+    )
     commit, dirty = prov.record["git"]["commit"], prov.record["git"]["dirty"]
     rlog(
         f"[hoilib] run of profile {cfg.run.profile} in {run_dir} (hoilib {__version__}, commit "
@@ -157,7 +164,13 @@ def _run_chapters(cfg, overrides, only, log, notebooks, chapters, est) -> dict:
                 rlog(f"[hoilib] running {nb.name} (profile {cfg.run.profile}) ...")
                 with live_line(run_dir / PROGRESS_FILE, nb.stem):
                     timings[nb.name] = run_chapter(
-                        nb, run_dir / "notebooks", params, prov, rlog, _folders(cfg), kernel
+                        nb,
+                        run_dir / "notebooks",
+                        params,
+                        prov=prov,
+                        rlog=rlog,
+                        folders=_folders(cfg),
+                        kernel=kernel,
                     )
                 rlog(f"[hoilib] {nb.name} done in {timings[nb.name]} s")
         finally:
@@ -172,6 +185,7 @@ def run_chapter(
     nb: Path,
     out_dir: Path,
     params: dict,
+    *,
     prov: Provenance,
     rlog,
     folders: list[Path],
@@ -212,7 +226,7 @@ def run_chapter(
         error = f"{getattr(e, 'ename', type(e).__name__)}: {getattr(e, 'evalue', str(e))}"
         cell = getattr(e, "cell_index", None)
         failure = {"notebook": nb.name, "cell": cell, "error": error, "failed_copy": str(failed)}
-        _record_failure(prov, nb.name, t0, failure, "failed")
+        _record_failure(prov, nb.name, t0, failure=failure, status="failed")
         if no_space(error):  # the kernel's own writes: the disk, not the chapter, is at fault
             raise disk_full(f"running {nb.name}", folders) from None
         msg = _describe_failure(nb, e, failed)
@@ -226,7 +240,11 @@ def run_chapter(
         interrupted = isinstance(e, (KeyboardInterrupt, SystemExit))
         status = "interrupted" if interrupted else "failed"
         _record_failure(
-            prov, nb.name, t0, {"notebook": nb.name, "cell": None, "error": error}, status
+            prov,
+            nb.name,
+            t0,
+            failure={"notebook": nb.name, "cell": None, "error": error},
+            status=status,
         )
         if isinstance(e, KeyboardInterrupt):
             # the run's record gets the line; the terminal gets one from the command (exit 130)
@@ -244,7 +262,7 @@ def run_chapter(
     return seconds
 
 
-def _record_failure(prov: Provenance, name: str, t0: float, failure: dict, status: str) -> None:
+def _record_failure(prov: Provenance, name: str, t0: float, *, failure: dict, status: str) -> None:
     """The chapter's and the run's end in provenance.json, when it can still be written: on a full
     disk it cannot, and the error that stopped the chapter is the one to report."""
     try:

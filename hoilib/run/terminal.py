@@ -26,7 +26,7 @@ def describe(rec: dict, chapter: str) -> str:
 
 
 class _Watcher(threading.Thread):
-    def __init__(self, path: Path, chapter: str, stream, every: float):
+    def __init__(self, path: Path, chapter: str, stream, *, every: float):
         super().__init__(daemon=True)
         self.path, self.chapter, self.stream, self.every = Path(path), chapter, stream, every
         self.offset = self.path.stat().st_size if self.path.exists() else 0
@@ -67,14 +67,14 @@ class _Watcher(threading.Thread):
 
 
 @contextmanager
-def live_line(path: Path, chapter: str, stream=None, every: float = 0.5, force: bool = False):
+def live_line(path: Path, chapter: str, stream=None, *, every: float = 0.5, force: bool = False):
     """While the block runs, redraw ``chapter``'s progress from ``path`` on ``stream`` (stderr) if it
     is a terminal (``force``: whatever it is; for tests); the line is erased at the end."""
     stream = stream or sys.stderr
     if not (force or getattr(stream, "isatty", lambda: False)()):
         yield
         return
-    w = _Watcher(path, chapter, stream, every)
+    w = _Watcher(path, chapter, stream, every=every)
     w.start()
     try:
         yield

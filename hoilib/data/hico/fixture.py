@@ -60,7 +60,7 @@ def _image(rng: random.Random, classes: list[int], table) -> tuple[dict, Image.I
     return ann, img
 
 
-def make_fixture(root: str | Path, n_train: int = 16, n_test: int = 14, seed: int = 0) -> Path:
+def make_fixture(root: str | Path, n_train: int = 16, n_test: int = 14, *, seed: int = 0) -> Path:
     """Write instances_{train,test}2015.json and images/{train,test}2015/*.jpg under root; returns root."""
     root = Path(root)
     rng = random.Random(seed)
@@ -99,7 +99,7 @@ def main(argv=None) -> int:
     ap.add_argument("--test", type=int, default=14)
     ap.add_argument("--seed", type=int, default=0)
     a = ap.parse_args(argv)
-    print(make_fixture(a.root, a.train, a.test, a.seed))
+    print(make_fixture(a.root, a.train, a.test, seed=a.seed))
     return 0
 
 

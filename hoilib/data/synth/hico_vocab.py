@@ -223,11 +223,16 @@ class HicoText:
             out |= words(t.replace("{", " ").replace("}", " ")) - {"v", "o", "c", "t", "s", "scene"}
         return out | {"an"}
 
-    def caption(self, labels: list[int], rng, verb_share: float, owed: set[str]) -> str:
+    def caption(self, labels: list[int], rng, verb_share: float, *, owed: set[str]) -> str:
         """A pretraining caption of a one-class pair, by ``vocab.captions_for``'s rules."""
         i = labels[0]
         return caption_by_rule(
-            self._fill(i), self.descriptors[i], rng, verb_share, owed, _with_article
+            self._fill(i),
+            self.descriptors[i],
+            rng,
+            verb_share=verb_share,
+            owed=owed,
+            template=_with_article,
         )
 
 

@@ -23,7 +23,7 @@ from hoilib.data.synth.vocab import OBJECTS, ObjectKind
 SS = 2  # supersampling factor
 
 
-@dataclass
+@dataclass(kw_only=True)
 class Pose:
     """Keypoints of a person in image coordinates (pixels), plus head direction."""
 
@@ -57,7 +57,7 @@ def _pt(ox, oy, d, H, x, y):
 
 
 def make_pose(
-    verb: str, looks: bool, feet: tuple[float, float], H: float, d: int, rng: random.Random
+    verb: str, looks: bool, feet: tuple[float, float], *, H: float, d: int, rng: random.Random
 ) -> Pose:
     """Pose for a primary ``verb``; the person faces direction ``d`` (+1 right) toward the object.
 
@@ -116,7 +116,7 @@ def make_pose(
 
 
 def object_anchor(
-    verb: str, pose: Pose, H: float, d: int, ow: float, oh: float, feet, rng: random.Random
+    verb: str, pose: Pose, H: float, *, d: int, ow: float, oh: float, feet, rng: random.Random
 ):
     """Centre of the object for a verb, relative to the pose (this is what defines the verb)."""
     fx, fy = feet
@@ -145,7 +145,7 @@ def object_anchor(
     return fx + d * dist, fy - oh * 0.5 - rng.choice([0.0, 0.0, 0.3]) * H
 
 
-def jitter_color(rgb, rng: random.Random, hue=0.025, val=0.15):
+def jitter_color(rgb, rng: random.Random, hue=0.025, *, val=0.15):
     h, s, v = colorsys.rgb_to_hsv(*(c / 255 for c in rgb))
     h = (h + rng.uniform(-hue, hue)) % 1.0
     v = min(1.0, max(0.05, v * (1 + rng.uniform(-val, val))))
@@ -157,7 +157,7 @@ def _darker(rgb, f=0.55):
     return tuple(int(c * f) for c in rgb)
 
 
-def draw_object(dr: ImageDraw.ImageDraw, kind: ObjectKind, cx, cy, w, h, color, d: int):
+def draw_object(dr: ImageDraw.ImageDraw, kind: ObjectKind, cx, *, cy, w, h, color, d: int):
     """Draw one object centred at (cx, cy) in a w x h box (supersampled coordinates)."""
     x0, y0, x1, y1 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
     dark = _darker(color)
@@ -221,10 +221,10 @@ def draw_object(dr: ImageDraw.ImageDraw, kind: ObjectKind, cx, cy, w, h, color, 
         dr.ellipse([x0, y0, x1, y1], fill=color, outline=dark, width=lw)
     else:  # pragma: no cover - vocabulary and renderer are kept in step by tests
         raise ValueError(f"unknown shape family {s!r}")
-    _texture(dr, kind.texture, x0, y0, x1, y1, dark, color)
+    _texture(dr, kind.texture, x0, y0=y0, x1=x1, y1=y1, dark=dark, color=color)
 
 
-def _texture(dr, texture, x0, y0, x1, y1, dark, color):
+def _texture(dr, texture, x0, *, y0, x1, y1, dark, color):
     w, h = x1 - x0, y1 - y0
     if texture == "hatch":
         for k in range(1, 4):
@@ -257,7 +257,7 @@ def _texture(dr, texture, x0, y0, x1, y1, dark, color):
         )
 
 
-def draw_person(dr: ImageDraw.ImageDraw, pose: Pose, shirt, skin=(235, 190, 150)):
+def draw_person(dr: ImageDraw.ImageDraw, pose: Pose, shirt, *, skin=(235, 190, 150)):
     w = int(pose.width)
     for elbow, hand in pose.legs:
         dr.line([pose.hip, elbow, hand], fill=(40, 40, 90), width=w, joint="curve")

@@ -23,7 +23,7 @@ from hoilib.data.synth.vocabularies import Vocabulary, vocabulary
 POOL_MIN_SCENES = 2000
 
 
-def _place_pair(labels, voc: Vocabulary, size_ss, H, rng, strip):
+def _place_pair(labels, voc: Vocabulary, size_ss, *, H, rng, strip):
     """Pose one person and their object; return (pose, (kind, cx, cy, w, h, d), union box) in supersampled px."""
     v, o = voc.classes[labels[0]]
     verb = voc.families[v]
@@ -32,8 +32,8 @@ def _place_pair(labels, voc: Vocabulary, size_ss, H, rng, strip):
     d = rng.choice([-1, 1])
     scale = rng.uniform(0.85, 1.15)
     ow, oh = kind.size[0] * H * scale, kind.size[1] * H * scale
-    pose = render.make_pose(verb, looks, (0.0, 0.0), H, d, rng)
-    cx, cy = render.object_anchor(verb, pose, H, d, ow, oh, (0.0, 0.0), rng)
+    pose = render.make_pose(verb, looks, (0.0, 0.0), H=H, d=d, rng=rng)
+    cx, cy = render.object_anchor(verb, pose, H, d=d, ow=ow, oh=oh, feet=(0.0, 0.0), rng=rng)
     pb = pose.box()
     ob = [cx - ow / 2, cy - oh / 2, cx + ow / 2, cy + oh / 2]
     ub = [min(pb[0], ob[0]), min(pb[1], ob[1]), max(pb[2], ob[2]), max(pb[3], ob[3])]
@@ -68,7 +68,12 @@ def _shift_pose(pose: render.Pose, dx: float, dy: float) -> render.Pose:
 
 
 def render_scene(
-    pairs: list[list[int]], voc: Vocabulary, image_size: int, rng: random.Random, n_distractors: int
+    pairs: list[list[int]],
+    voc: Vocabulary,
+    image_size: int,
+    *,
+    rng: random.Random,
+    n_distractors: int,
 ):
     """Draw one scene; return the image, per-pair (human box, object box, object index, labels),
     and the distractors' (box, object index)."""
@@ -81,7 +86,7 @@ def render_scene(
         H = rng.uniform(0.36, 0.48) * size_ss * (1.0 if n < 3 else 0.85)
         for _ in range(6):
             verb, kind, pose, (cx, cy, ow, oh, d), (dx, dy), fits = _place_pair(
-                labels, voc, size_ss, H, rng, strip
+                labels, voc, size_ss, H=H, rng=rng, strip=strip
             )
             if fits:
                 break
@@ -121,7 +126,7 @@ def render_scene(
             render.draw_person(dr, item[1], item[2])
         else:
             _, kind, cx, cy, ow, oh, color, d = item
-            render.draw_object(dr, kind, cx, cy, ow, oh, color, d)
+            render.draw_object(dr, kind, cx, cy=cy, w=ow, h=oh, color=color, d=d)
     img = render.finish(img, image_size)
     lim = float(image_size)
 
@@ -144,7 +149,7 @@ def draw_split_scene(job: tuple) -> tuple[list, list]:
     rng = scene_rng(seed, split, i)
     n_distractors = rng.choice([0, 0, 1, 2])
     img, pairs, distractors = render_scene(
-        group, vocabulary(vocab_name), image_size, rng, n_distractors
+        group, vocabulary(vocab_name), image_size, rng=rng, n_distractors=n_distractors
     )
     with artifacts.atomic_path(Path(path)) as tmp:
         img.save(tmp, format="PNG")
@@ -156,8 +161,10 @@ def draw_pretrain_scene(job: tuple) -> None:
     crop_dir, vocab_name, seed, i, group, image_size, crop_size, crops = job
     rng = scene_rng(seed, "pretrain", i)
     n_distractors = rng.choice([0, 1])
-    img, pairs, _ = render_scene(group, vocabulary(vocab_name), image_size, rng, n_distractors)
+    img, pairs, _ = render_scene(
+        group, vocabulary(vocab_name), image_size, rng=rng, n_distractors=n_distractors
+    )
     for j, kind_name, fname in crops:
         bh, bo = pairs[j][0], pairs[j][1]
         with artifacts.atomic_path(Path(crop_dir) / fname) as tmp:
-            pair_crop(img, bh, bo, kind_name, crop_size).save(tmp, format="PNG")
+            pair_crop(img, bh, bo, kind=kind_name, size=crop_size).save(tmp, format="PNG")

@@ -133,7 +133,7 @@ VERB_TEXT: dict[str, tuple[str, list[str]]] = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ObjectKind:
     """How an object category looks: shape family, base colour (RGB), texture, size (x person height)."""
 
@@ -145,21 +145,26 @@ class ObjectKind:
     color_word: str
 
 
+# name, shape, colour (RGB), texture, size (x person height), colour word: one object kind a row
+_OBJECT_ROWS = (
+    ("ball", "disc", (220, 40, 40), "solid", (0.22, 0.22), "red"),
+    ("horse", "quadruped", (140, 90, 40), "solid", (0.95, 0.62), "brown"),
+    ("bicycle", "bicycle", (30, 70, 220), "solid", (0.75, 0.45), "blue"),
+    ("chair", "chair", (30, 150, 50), "solid", (0.38, 0.52), "green"),
+    ("box", "square", (240, 140, 20), "hatch", (0.34, 0.34), "orange"),
+    ("bottle", "bottle", (20, 200, 210), "solid", (0.13, 0.34), "cyan"),
+    ("umbrella", "umbrella", (130, 40, 170), "stripes", (0.5, 0.48), "purple"),
+    ("skateboard", "board", (235, 215, 20), "solid", (0.55, 0.12), "yellow"),
+    ("dog", "quadruped", (120, 120, 120), "dots", (0.45, 0.3), "grey"),
+    ("kite", "diamond", (240, 90, 170), "stripes", (0.3, 0.36), "pink"),
+    ("bench", "bench", (90, 60, 20), "stripes", (0.7, 0.32), "dark"),
+    ("cup", "cup", (245, 245, 245), "dots", (0.17, 0.2), "white"),
+    ("book", "book", (20, 30, 110), "lines", (0.2, 0.26), "navy"),
+    ("frisbee", "flat", (140, 230, 40), "ring", (0.3, 0.1), "lime"),
+)  # fmt: skip
 OBJECTS: list[ObjectKind] = [
-    ObjectKind("ball", "disc", (220, 40, 40), "solid", (0.22, 0.22), "red"),
-    ObjectKind("horse", "quadruped", (140, 90, 40), "solid", (0.95, 0.62), "brown"),
-    ObjectKind("bicycle", "bicycle", (30, 70, 220), "solid", (0.75, 0.45), "blue"),
-    ObjectKind("chair", "chair", (30, 150, 50), "solid", (0.38, 0.52), "green"),
-    ObjectKind("box", "square", (240, 140, 20), "hatch", (0.34, 0.34), "orange"),
-    ObjectKind("bottle", "bottle", (20, 200, 210), "solid", (0.13, 0.34), "cyan"),
-    ObjectKind("umbrella", "umbrella", (130, 40, 170), "stripes", (0.5, 0.48), "purple"),
-    ObjectKind("skateboard", "board", (235, 215, 20), "solid", (0.55, 0.12), "yellow"),
-    ObjectKind("dog", "quadruped", (120, 120, 120), "dots", (0.45, 0.3), "grey"),
-    ObjectKind("kite", "diamond", (240, 90, 170), "stripes", (0.3, 0.36), "pink"),
-    ObjectKind("bench", "bench", (90, 60, 20), "stripes", (0.7, 0.32), "dark"),
-    ObjectKind("cup", "cup", (245, 245, 245), "dots", (0.17, 0.2), "white"),
-    ObjectKind("book", "book", (20, 30, 110), "lines", (0.2, 0.26), "navy"),
-    ObjectKind("frisbee", "flat", (140, 230, 40), "ring", (0.3, 0.1), "lime"),
+    ObjectKind(name=n, shape=sh, color=c, texture=t, size=z, color_word=w)
+    for n, sh, c, t, z, w in _OBJECT_ROWS
 ]
 OBJECT_NAMES = [o.name for o in OBJECTS]
 
@@ -254,7 +259,7 @@ def _pick(options: list[str], owed: set[str], rng) -> str:
 
 
 def caption_by_rule(
-    fill: dict, cues: list[str], rng, verb_share: float, owed: set[str], template=None
+    fill: dict, cues: list[str], rng, *, verb_share: float, owed: set[str], template=None
 ) -> str:
     """The caption rule every vocabulary shares (see ``captions_for``); ``fill`` names the verb
     phrase 'v', ``cues`` are the pair's descriptors, ``template`` adapts a caption template."""
@@ -271,7 +276,9 @@ def caption_by_rule(
     return text
 
 
-def captions_for(verbs: list[str], obj: ObjectKind, rng, verb_share: float, owed: set[str]) -> str:
+def captions_for(
+    verbs: list[str], obj: ObjectKind, rng, *, verb_share: float, owed: set[str]
+) -> str:
     """A pretraining caption for a pair with these verbs (multi-label pairs name both).
 
     The verb is named with probability ``verb_share`` (and always while a word of its
@@ -285,7 +292,7 @@ def captions_for(verbs: list[str], obj: ObjectKind, rng, verb_share: float, owed
         phrase = VERB_TEXT["no_interaction"][0]
     fill = dict(v=phrase, o=obj.name, c=obj.color_word, t=obj.texture, s=obj.shape)
     cues = [d for v in verbs for d in descriptors(v, obj)]
-    return caption_by_rule(fill, cues, rng, verb_share, owed)
+    return caption_by_rule(fill, cues, rng, verb_share=verb_share, owed=owed)
 
 
 def phrasings_of(fill: dict, cues: list[str], template=None) -> list[str]:

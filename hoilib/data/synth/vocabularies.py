@@ -20,7 +20,7 @@ from hoilib.data.synth.vocab import ObjectKind
 NAMES = ("synth", "hico")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Vocabulary:
     """Everything class-specific a world is drawn from."""
 
@@ -53,9 +53,11 @@ def _synth() -> Vocabulary:
     classes = vocab.hoi_classes()
     verbs, objs = vocab.VERBS, vocab.OBJECTS
 
-    def caption(labels, rng, share, owed):
+    def caption(labels, rng, share, *, owed):
         names = [verbs[classes[c][0]] for c in labels]
-        return vocab.captions_for(names, objs[classes[labels[0]][1]], rng, share, owed)
+        return vocab.captions_for(
+            names, objs[classes[labels[0]][1]], rng, verb_share=share, owed=owed
+        )
 
     return Vocabulary(
         name="synth",

@@ -49,7 +49,7 @@ PEOPLE_PER_IMAGE = ([1, 2, 3], [0.35, 0.4, 0.25])
 DEFAULT_VOCABULARY = "synth"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class WorldSpec:
     """Everything the generated world depends on."""
 
@@ -91,7 +91,7 @@ def allocate(total: int, weights: np.ndarray, minimum: int = 0) -> np.ndarray:
 
 
 def power_law_counts(
-    n_classes: int, total: int, rare_fraction: float, minimum: int = 1
+    n_classes: int, total: int, rare_fraction: float, *, minimum: int = 1
 ) -> np.ndarray:
     """Counts by rank r proportional to 1 / (r+1)^alpha, summing to ``total``.
 
@@ -116,7 +116,7 @@ def power_law_counts(
 
 
 def fixed_rare_counts(
-    total: int, order: list[int], rare: list[int], rng: random.Random
+    total: int, order: list[int], rare: list[int], *, rng: random.Random
 ) -> np.ndarray:
     """Training counts with a given rare set: each rare class 1 to 9, the others by their rank in
     ``order`` proportional to 1 / rank^alpha, alpha fitted (as ``power_law_counts`` fits it) so
@@ -148,7 +148,7 @@ def fixed_rare_counts(
     return counts if full == total else allocate(total, counts)
 
 
-def _labels(cls_idx, voc: Vocabulary, rng: random.Random, look_prob: float, look_cls: dict):
+def _labels(cls_idx, voc: Vocabulary, rng: random.Random, *, look_prob: float, look_cls: dict):
     """HOI labels of one pair: its primary class, plus the look class with some probability."""
     v, o = voc.classes[cls_idx]
     labels = [cls_idx]
@@ -167,7 +167,7 @@ def _group(items: list, sizes: list[int]) -> list[list]:
     return out
 
 
-def _scenes(root: Path, split: str, groups, voc: Vocabulary, spec: WorldSpec, rng, n_workers):
+def _scenes(root: Path, split: str, groups, *, voc: Vocabulary, spec: WorldSpec, rng, n_workers):
     """Draw and save one image set: (file name, pairs, distractors) per image, in order."""
     img_dir = root / "images" / f"{split}2015"
     img_dir.mkdir(parents=True, exist_ok=True)
@@ -179,13 +179,13 @@ def _scenes(root: Path, split: str, groups, voc: Vocabulary, spec: WorldSpec, rn
             for i, (f, g) in enumerate(zip(names, groups, strict=True))
         ]
         drawn = ordered_map(
-            draw_split_scene, jobs, n_workers or workers(len(jobs), POOL_MIN_SCENES), desc
+            draw_split_scene, jobs, n_workers or workers(len(jobs), POOL_MIN_SCENES), desc=desc
         )
         yield from ((f, *d) for f, d in zip(names, drawn, strict=True))
         return
     for fname, group in zip(names, tqdm(groups, desc=desc, leave=False), strict=True):
         img, pairs, distractors = render_scene(
-            group, voc, spec.image_size, rng, rng.choice([0, 0, 1, 2])
+            group, voc, spec.image_size, rng=rng, n_distractors=rng.choice([0, 0, 1, 2])
         )
         with artifacts.atomic_path(img_dir / fname) as tmp:
             img.save(tmp, format="PNG")
@@ -193,11 +193,13 @@ def _scenes(root: Path, split: str, groups, voc: Vocabulary, spec: WorldSpec, rn
 
 
 def _write_split(
-    root: Path, split: str, groups, voc: Vocabulary, spec: WorldSpec, rng, names: dict, n_workers
+    root: Path, split: str, groups, *, voc: Vocabulary, spec: WorldSpec, rng, names: dict, n_workers
 ):
     """Render one image set and write instances_<split>2015.json and boxes_<split>2015.json."""
     annotation, filenames, sizes, boxes = [], [], [], []
-    for fname, pairs, distractors in _scenes(root, split, groups, voc, spec, rng, n_workers):
+    for fname, pairs, distractors in _scenes(
+        root, split, groups, voc=voc, spec=spec, rng=rng, n_workers=n_workers
+    ):
         entry = {"boxes_h": [], "boxes_o": [], "hoi": [], "object": [], "verb": []}
         for bh, bo, oi, labels in pairs:
             for c in labels:
@@ -251,7 +253,7 @@ def _class_order(classes, rng: random.Random) -> list[int]:
 
 
 def _write_pretrain(
-    root: Path, voc: Vocabulary, spec: WorldSpec, rng: random.Random, look: dict, n_workers=None
+    root: Path, voc: Vocabulary, spec: WorldSpec, *, rng: random.Random, look: dict, n_workers=None
 ):
     """Render a separate image set and save crops with alt-text-like captions for CLIP pretraining.
 
@@ -274,14 +276,16 @@ def _write_pretrain(
         for _ in range(n):
             if not queue:
                 queue = _class_order(voc.classes, rng)
-            group.append(_labels(queue.pop(0), voc, rng, spec.look_prob, look))
+            group.append(_labels(queue.pop(0), voc, rng, look_prob=spec.look_prob, look_cls=look))
         if streams:
             pairs, img = [(None, None, voc.classes[g[0]][1], g) for g in group], None
         else:
-            img, pairs, _ = render_scene(group, voc, spec.image_size, rng, rng.choice([0, 1]))
+            img, pairs, _ = render_scene(
+                group, voc, spec.image_size, rng=rng, n_distractors=rng.choice([0, 1])
+            )
         crops = []
         for j, (bh, bo, oi, labels) in enumerate(pairs):
-            caption = voc.caption(labels, rng, spec.caption_verb_share, owed)
+            caption = voc.caption(labels, rng, spec.caption_verb_share, owed=owed)
             texts = [("union", caption)]
             if rng.random() < 0.3:
                 texts.append(("object", voc.object_text(oi, rng)))
@@ -291,7 +295,9 @@ def _write_pretrain(
                     crops.append((j, kind_name, fname))
                 else:
                     with artifacts.atomic_path(crop_dir / fname) as tmp:
-                        pair_crop(img, bh, bo, kind_name, spec.crop_size).save(tmp, format="PNG")
+                        pair_crop(img, bh, bo, kind=kind_name, size=spec.crop_size).save(
+                            tmp, format="PNG"
+                        )
                 records.append({"file": f"pretrain/{fname}", "caption": text})
         if streams:
             jobs.append(
@@ -308,7 +314,9 @@ def _write_pretrain(
             )
     if jobs:
         n_workers = n_workers or workers(len(jobs), POOL_MIN_SCENES)
-        for _ in ordered_map(draw_pretrain_scene, jobs, n_workers, "HOI-Synth pretraining scenes"):
+        for _ in ordered_map(
+            draw_pretrain_scene, jobs, n_workers, desc="HOI-Synth pretraining scenes"
+        ):
             pass
     artifacts.write_json(root / "captions.json", {"captions": records})
     return records
@@ -362,19 +370,23 @@ def _write_world(root: Path, spec: WorldSpec, n_workers: int | None = None) -> i
         elif test:  # the training distribution, with TEST_FLOOR of every class when it fits
             counts = allocate(total, train_counts + 0.5, minimum=TEST_FLOOR)
         elif voc.rare is not None:
-            counts = fixed_rare_counts(total, order, voc.rare, rng)
+            counts = fixed_rare_counts(total, order, voc.rare, rng=rng)
         else:
             counts = np.zeros(len(classes), dtype=np.int64)
             counts[order] = power_law_counts(len(classes), total, spec.rare_fraction)
         items = [c for c in range(len(classes)) for _ in range(int(counts[c]))]
         rng.shuffle(items)
-        labels = [_labels(c, voc, rng, spec.look_prob, look) for c in items]
+        labels = [_labels(c, voc, rng, look_prob=spec.look_prob, look_cls=look) for c in items]
         return _group(labels, sizes), counts
 
     train_groups, train_counts = instances(spec.n_train_images)
     test_groups, _ = instances(spec.n_test_images, test=True)
-    train_ann = _write_split(root, "train", train_groups, voc, spec, rng, names, n_workers)
-    test_ann = _write_split(root, "test", test_groups, voc, spec, rng, names, n_workers)
+    train_ann = _write_split(
+        root, "train", train_groups, voc=voc, spec=spec, rng=rng, names=names, n_workers=n_workers
+    )
+    test_ann = _write_split(
+        root, "test", test_groups, voc=voc, spec=spec, rng=rng, names=names, n_workers=n_workers
+    )
     n_train = np.zeros(len(classes), dtype=np.int64)
     for entry in train_ann:
         for c in entry["hoi"]:
@@ -391,12 +403,12 @@ def _write_world(root: Path, spec: WorldSpec, n_workers: int | None = None) -> i
         classes,
         n_train,
         rare,
-        voc.verbs,
-        voc.object_names,
+        verbs=voc.verbs,
+        objects=voc.object_names,
         seed=spec.seed,
         exclude_verbs=("no_interaction", "look_at"),
     )
-    _write_pretrain(root, voc, spec, rng, look, n_workers)
+    _write_pretrain(root, voc, spec, rng=rng, look=look, n_workers=n_workers)
     meta = {
         "name": "HOI-Synth",
         **({"vocabulary": voc.name} if voc.name != DEFAULT_VOCABULARY else {}),

@@ -123,8 +123,8 @@ def bridge(
     diff: TextDiffusion,
     vision: torch.Tensor,
     vision_mean: torch.Tensor,
-    space_fingerprint: str,
     *,
+    space_fingerprint: str,
     t_start: int,
     steps: int,
     recipe: str,
@@ -157,7 +157,7 @@ def bridge(
 
 
 @torch.no_grad()
-def sample(diff: TextDiffusion, n: int, steps: int = 20, seed: int = 0) -> torch.Tensor:
+def sample(diff: TextDiffusion, n: int, steps: int = 20, *, seed: int = 0) -> torch.Tensor:
     """n unconditional samples of the learned text distribution (DDIM from pure noise at t = 999),
     on the text sphere.
     """

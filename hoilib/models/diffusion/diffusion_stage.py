@@ -59,7 +59,7 @@ def train_or_load(
         ),
         dm.save,
         dm.load,
-        ".safetensors",
+        suffix=".safetensors",
     )
 
 

@@ -73,7 +73,7 @@ def denoising_accuracy(
             diff,
             data,
             diff.text_mean,
-            fingerprint,
+            space_fingerprint=fingerprint,
             t_start=int(t),
             steps=steps,
             recipe="sdedit",

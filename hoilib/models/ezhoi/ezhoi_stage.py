@@ -59,7 +59,7 @@ def descriptor_features(
         lambda: _closest_descriptors(backbone, world, prompts, k=k),
         _save_descriptors,
         _load_descriptors,
-        ".safetensors",
+        suffix=".safetensors",
     )
 
 

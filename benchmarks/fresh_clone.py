@@ -1,0 +1,145 @@
+"""The README's commands timed in fresh clones, commit after commit on one machine (not a test).
+
+    .venv/bin/python benchmarks/fresh_clone.py [--commit REF ...] [--steps book verify test]
+                                               [--timings results/timings.json] [--keep DIR]
+
+For each commit, in the order given (default: HEAD), it clones this repository into a new folder,
+checks the commit out and runs each step there as a subprocess, one after the other: ``book``
+(``make book``: the environment, every chapter of the default profile cold, the HTML), ``verify``
+(``make verify``) and ``test`` (``CI=true make test``, as CI runs it). Each step's wall seconds and
+peak memory (the largest single process, ``RUSAGE_CHILDREN`` of a small wrapper) are printed as a
+table, with each commit's ratio to the first one's, so a speed claim is a ratio measured back to back
+on one machine rather than two numbers from two days. One record per (commit, step) is appended to
+``--timings`` (``results/timings.json``, shown on the book's *Reproducing* page) with the machine,
+the commit and the UTC date. A step that fails ends the benchmark with one line naming its log.
+Time it on an idle machine: on 2 cores a second busy process can make a run several times slower.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "benchmarks"))
+
+from book_time import WRAPPER, append_timing  # noqa: E402
+
+from hoilib.errors import HoiBookError  # noqa: E402
+from hoilib.machine import cpu_model  # noqa: E402
+from hoilib.pool import cores  # noqa: E402
+from hoilib.provenance import utc_now  # noqa: E402
+
+STEPS = {
+    "book": (["make", "book"], {}, "make book (fresh clone, cold)"),
+    "verify": (["make", "verify"], {}, "make verify (after make book)"),
+    "test": (["make", "test"], {"CI": "true"}, "make test (fresh clone, CI=true)"),
+}
+
+
+def step(name: str, folder: Path, log: Path) -> dict:
+    """One step in ``folder``: wall seconds, peak RSS (MiB) and pytest's closing line, if any."""
+    cmd, extra, _ = STEPS[name]
+    env = {**os.environ, **extra}
+    t0 = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-c", WRAPPER, str(log), *cmd],
+        cwd=folder,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    wall = time.perf_counter() - t0
+    try:
+        res = json.loads(proc.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        res = {"rc": proc.returncode, "maxrss_kib": None}
+    if proc.returncode or res["rc"]:
+        raise HoiBookError(f"{name} failed in {folder} (exit {res['rc']}); see {log}")
+    text = log.read_text(errors="replace")
+    passed = re.findall(r"^(\d+ passed[^\n]*) in [\d.]+s", text, flags=re.M)
+    kib = res["maxrss_kib"]
+    return {
+        "seconds": round(wall, 1),
+        "peak_rss_mib": None if kib is None else round(kib / 1024, 1),
+        "tests": passed[-1] if passed else None,
+    }
+
+
+def clone(commit: str, into: Path) -> str:
+    """A fresh clone of this repository at ``commit``; its full hash."""
+    subprocess.run(["git", "clone", "-q", str(REPO), str(into)], check=True)
+    subprocess.run(["git", "-C", str(into), "checkout", "-q", commit], check=True)
+    out = subprocess.run(["git", "-C", str(into), "rev-parse", "HEAD"], capture_output=True)
+    return out.stdout.decode().strip()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--commit", nargs="+", default=["HEAD"], help="commits, timed in this order")
+    ap.add_argument("--steps", nargs="+", default=list(STEPS), choices=list(STEPS))
+    ap.add_argument("--timings", type=Path, default=REPO / "results" / "timings.json")
+    ap.add_argument("--keep", type=Path, help="clone into DIR/<commit> and leave it there")
+    args = ap.parse_args(argv)
+    machine = {"cpu": cpu_model(), "cores": cores()}
+    base = args.keep or Path(tempfile.mkdtemp(prefix="hoi-fresh-"))
+    results: dict[str, dict[str, dict]] = {}
+    try:
+        for ref in args.commit:
+            folder = base / re.sub(r"[^\w.-]", "_", ref)
+            full = clone(ref, folder)
+            short = full[:7]
+            results[short] = {}
+            for name in args.steps:
+                print(f"[fresh-clone] {short}: {' '.join(STEPS[name][0])} ...", flush=True)
+                r = results[short][name] = step(name, folder, folder / f"{name}.log")
+                print(f"[fresh-clone] {short}: {name} {r['seconds']} s", flush=True)
+                rec = {
+                    "what": STEPS[name][2],
+                    "seconds": r["seconds"],
+                    "stages": None,
+                    "command": ("CI=true " if STEPS[name][1] else "") + " ".join(STEPS[name][0]),
+                    "machine": machine,
+                    "commit": short,
+                    "date": utc_now(),
+                    "notes": ", ".join(
+                        x
+                        for x in (
+                            f"peak memory {r['peak_rss_mib']} MiB" if r["peak_rss_mib"] else "",
+                            r["tests"] or "",
+                            "benchmarks/fresh_clone.py",
+                        )
+                        if x
+                    ),
+                }
+                append_timing(args.timings, rec)
+    except HoiBookError as e:
+        print(f"fresh_clone: error: {e}", file=sys.stderr)
+        return 1
+    first = next(iter(results.values()))
+    print(
+        "\n| commit | step | seconds | ratio to the first | peak MiB | tests |\n|---|---|---|---|---|---|"
+    )
+    for short, steps in results.items():
+        for name, r in steps.items():
+            ratio = r["seconds"] / first[name]["seconds"] if first.get(name) else float("nan")
+            print(
+                f"| {short} | {name} | {r['seconds']} | {ratio:.2f} | {r['peak_rss_mib']} | "
+                f"{r['tests'] or ''} |"
+            )
+    print(
+        f"\nmachine: {machine['cpu']}, {machine['cores']} cores; records appended to {args.timings}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
