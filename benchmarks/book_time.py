@@ -70,12 +70,13 @@ class PhaseFailed(Exception):
     pass
 
 
-def run_phase(name: str, cmd: list[str], log: Path, env: dict) -> dict:
-    """One phase as a subprocess (through the wrapper): wall seconds and peak RSS, or PhaseFailed."""
+def run_phase(name: str, cmd: list[str], log: Path, env: dict, *, cwd: Path = REPO) -> dict:
+    """One phase as a subprocess (through the wrapper) in ``cwd``: wall seconds and peak RSS, or
+    PhaseFailed."""
     t0 = time.perf_counter()
     proc = subprocess.run(
         [sys.executable, "-c", WRAPPER, str(log), *cmd],
-        cwd=REPO,
+        cwd=cwd,
         env=env,
         capture_output=True,
         text=True,

@@ -11,27 +11,25 @@ peak memory (the largest single process, ``RUSAGE_CHILDREN`` of a small wrapper)
 table, with each commit's ratio to the first one's, so a speed claim is a ratio measured back to back
 on one machine rather than two numbers from two days. One record per (commit, step) is appended to
 ``--timings`` (``results/timings.json``, shown on the book's *Reproducing* page) with the machine,
-the commit and the UTC date. A step that fails ends the benchmark with one line naming its log.
+the commit and the UTC time the step ended. A step that fails ends the benchmark with one line naming its log.
 Time it on an idle machine: on 2 cores a second busy process can make a run several times slower.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from book_time import WRAPPER, append_timing  # noqa: E402
+from book_time import PhaseFailed, append_timing, run_phase  # noqa: E402
 
 from hoilib.errors import HoiBookError  # noqa: E402
 from hoilib.machine import cpu_model  # noqa: E402
@@ -48,29 +46,16 @@ STEPS = {
 def step(name: str, folder: Path, log: Path) -> dict:
     """One step in ``folder``: wall seconds, peak RSS (MiB) and pytest's closing line, if any."""
     cmd, extra, _ = STEPS[name]
-    env = {**os.environ, **extra}
-    t0 = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-c", WRAPPER, str(log), *cmd],
-        cwd=folder,
-        env=env,
-        capture_output=True,
-        text=True,
-    )
-    wall = time.perf_counter() - t0
     try:
-        res = json.loads(proc.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        res = {"rc": proc.returncode, "maxrss_kib": None}
-    if proc.returncode or res["rc"]:
-        raise HoiBookError(f"{name} failed in {folder} (exit {res['rc']}); see {log}")
+        r = run_phase(name, cmd, log, {**os.environ, **extra}, cwd=folder)
+    except PhaseFailed as e:
+        raise HoiBookError(str(e)) from None
     text = log.read_text(errors="replace")
     passed = re.findall(r"^(\d+ passed[^\n]*) in [\d.]+s", text, flags=re.M)
-    kib = res["maxrss_kib"]
     return {
-        "seconds": round(wall, 1),
-        "peak_rss_mib": None if kib is None else round(kib / 1024, 1),
-        "tests": passed[-1] if passed else None,
+        "seconds": r["wall_s"],
+        "peak_rss_mib": r["peak_rss_mib"],
+        "tests": (passed or [None])[-1],
     }
 
 

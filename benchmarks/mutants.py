@@ -82,19 +82,11 @@ MUTANTS = (
     ),
     Mutant(
         "judged-no-seed-swap",
-        "hoilib/ordering/claims.py",
-        "seeds_against=down if m > 0 else up,",
-        "seeds_against=down,",
+        "hoilib/measure/effects.py",
+        "with_, against = (up, down) if margin > 0 else (down, up)",
+        "with_, against = (up, down)",
         (f"{GO}::test_a_predicted_loss_is_judged_in_the_predicted_direction",),
-        "(e) no swap of the seeds against when the claim predicts a loss (judged)",
-    ),
-    Mutant(
-        "judged-no-seed-swap-with",
-        "hoilib/ordering/claims.py",
-        "seeds_with=up if m > 0 else down,",
-        "seeds_with=up,",
-        (f"{GO}::test_a_predicted_loss_is_judged_in_the_predicted_direction",),
-        "(e') no swap of the seeds with a predicted loss (judged)",
+        "(e) no swap of the seeds for and against when the claim predicts a loss (judged)",
     ),
     Mutant(
         "prompts-offset-wrong-slot",

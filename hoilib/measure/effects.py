@@ -68,6 +68,15 @@ def verdict(
     return "inconclusive"
 
 
+def directed_verdict(
+    lo: float, hi: float, margin: float, *, p: float, up: int, down: int, alpha: float
+) -> str:
+    """``verdict`` from the units (seeds, worlds) whose difference went up and down: those in the
+    predicted direction count for the claim, the others against it (a predicted loss swaps them)."""
+    with_, against = (up, down) if margin > 0 else (down, up)
+    return verdict(lo, hi, margin, p=p, seeds_with=with_, seeds_against=against, alpha=alpha)
+
+
 def excludable(lo: float, hi: float, margin: float) -> float:
     """The smallest effect in the predicted direction the interval rules out: its far end."""
     return hi if margin > 0 else lo

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from hoilib.config.schema import ClaimsCfg
-from hoilib.measure.effects import contrast, excludable, verdict
+from hoilib.measure.effects import contrast, directed_verdict, excludable
 from hoilib.measure.paired import holm, paired_tests
 from hoilib.measure.summary import mean_std
 from hoilib.ordering.labels import MAP_COLS, UNSEEN_FIRST, cell_name, head_name
@@ -122,15 +122,7 @@ def judged(
     out["margin"] = [MARGINS[c][col] for c, col in zip(out.contrast, out.column, strict=True)]
     cols = ["lo", "hi", "margin", "p_holm", "seeds up", "seeds down"]
     out["verdict"] = [
-        verdict(
-            lo,
-            hi,
-            m,
-            p=p,
-            seeds_with=up if m > 0 else down,
-            seeds_against=down if m > 0 else up,
-            alpha=cfg.alpha,
-        )
+        directed_verdict(lo, hi, m, p=p, up=up, down=down, alpha=cfg.alpha)
         for lo, hi, m, p, up, down in out[cols].values
     ]
     out["rules out beyond"] = [excludable(lo, hi, m) for lo, hi, m in out[cols[:3]].values]

@@ -28,7 +28,7 @@ from hoilib import artifacts
 from hoilib.config import flat_view
 from hoilib.config.schema import ClaimsCfg
 from hoilib.errors import ConfigError
-from hoilib.measure.effects import excludable, t_interval, verdict, worlds_needed
+from hoilib.measure.effects import directed_verdict, excludable, t_interval, worlds_needed
 from hoilib.measure.nested import pooled_bootstrap
 from hoilib.measure.paired import holm
 from hoilib.ordering.labels import UNSEEN_FIRST, fixed_pairs
@@ -225,16 +225,9 @@ def grid_table(runs: list[dict], n_boot: int) -> tuple[pd.DataFrame, pd.DataFram
     if fam.any():
         df.loc[fam, "p_holm"] = holm(df.loc[fam, "p"].fillna(1.0).tolist())
     df["primary family"] = fam
+    alpha = run_claims(runs).alpha
     df["verdict"] = [
-        verdict(
-            lo,
-            hi,
-            m,
-            p=p,
-            seeds_with=u if m > 0 else d,
-            seeds_against=d if m > 0 else u,
-            alpha=run_claims(runs).alpha,
-        )
+        directed_verdict(lo, hi, m, p=p, up=u, down=d, alpha=alpha)
         for lo, hi, m, p, u, d in df[
             ["lo", "hi", "margin", "p_holm", "worlds up", "worlds down"]
         ].values
