@@ -29,12 +29,21 @@ def _cell(v) -> str:
         return "yes" if v else "no"
     if isinstance(v, float):
         return f"{v:.2f}"
+    return escape(v) or "n/a"
+
+
+def escape(v) -> str:
+    """``v``'s text on one line with Markdown's and MyST's specials escaped, for a table cell."""
     text = " ".join(str(v).split())
-    if not text:
-        return "n/a"
     for ch in "\\`*_[]<>|$#{}~":
         text = text.replace(ch, "\\" + ch)
     return text
+
+
+def fill_mark(page: Path, mark: str, text: str) -> Path:
+    """Put ``text`` where ``page`` holds ``mark`` (a committed page holds only the mark)."""
+    body = Path(page).read_text(encoding="utf-8")
+    return artifacts.write_bytes(page, body.replace(mark, text).encode("utf-8"))
 
 
 def markdown_table(df) -> str:
@@ -283,7 +292,4 @@ def _seeds(m: dict) -> list:
 
 def write_answer(intro: Path, run_dir: Path) -> Path:
     """Put the answer where the intro marks it (the committed intro holds only the mark)."""
-    text = intro.read_text()
-    return artifacts.write_bytes(
-        intro, text.replace(ANSWER_MARK, answer_markdown(run_dir)).encode("utf-8")
-    )
+    return fill_mark(intro, ANSWER_MARK, answer_markdown(run_dir))

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.config import REPO
+from hoilib.publish.results_page import escape, fill_mark
 
 TIMINGS = REPO / "results" / "timings.json"
 TIMINGS_MARK = "<!-- the timings: written by hoilib book from results/timings.json -->"
@@ -23,10 +24,7 @@ HEADER = [
 
 def _text(v) -> str:
     """A cell's text on one line, with MyST's specials escaped; ``-`` for nothing."""
-    text = " ".join(str(v).split()) if v is not None else ""
-    for ch in "\\`*_[]<>|$#{}~":
-        text = text.replace(ch, "\\" + ch)
-    return text or "-"
+    return (escape(v) if v is not None else "") or "-"
 
 
 def _secs(s) -> str:
@@ -96,7 +94,4 @@ def timings_markdown(path: Path = TIMINGS) -> str:
 
 def write_timings(page: Path, path: Path = TIMINGS) -> Path:
     """Put the table where the page marks it (the committed page holds only the mark)."""
-    text = Path(page).read_text(encoding="utf-8")
-    return artifacts.write_bytes(
-        page, text.replace(TIMINGS_MARK, timings_markdown(path)).encode("utf-8")
-    )
+    return fill_mark(page, TIMINGS_MARK, timings_markdown(path))
