@@ -29,9 +29,10 @@ TRAINED = "trained MLP"
 Value = float | int | str | bool
 
 
-def _metrics(run_dir: Path, chapter: str) -> dict:
+def chapter_metrics(run_dir: Path, chapter: str) -> dict:
+    """The ``metrics`` of one chapter's ``metrics/<chapter>.json`` (the pins and verify read them)."""
     path = Path(run_dir) / "metrics" / f"{chapter}.json"
-    return artifacts.read_json(path, f"{chapter} metrics")["metrics"]
+    return artifacts.read_json(path, f"chapter {chapter}'s metrics (run it first)")["metrics"]
 
 
 def _rows(rows: list[dict], where: str, **match) -> list[dict]:
@@ -67,9 +68,9 @@ def _answer(ch5: dict, where: str) -> tuple[dict[str, Value], str]:
 
 def key_numbers(run_dir: str | Path) -> dict[str, Value]:
     """{name: value} of the pinned numbers of one run (mAPs in points)."""
-    ch1 = _metrics(run_dir, "01_modality_gap")
-    ch2 = _metrics(run_dir, "02_ezhoi_training")
-    ch5 = _metrics(run_dir, "05_evaluation")
+    ch1 = chapter_metrics(run_dir, "01_modality_gap")
+    ch2 = chapter_metrics(run_dir, "02_ezhoi_training")
+    ch5 = chapter_metrics(run_dir, "05_evaluation")
     where = str(Path(run_dir) / "metrics" / "05_evaluation.json")
     rows = ch5["per_seed"]
     out: dict[str, Value] = {

@@ -37,6 +37,7 @@ from hoilib.machine import cpu_model
 from hoilib.measure.effects import t_interval
 from hoilib.provenance import git_state, read_provenance, utc_now
 from hoilib.publish import stored_numbers
+from hoilib.publish.key_numbers import chapter_metrics
 
 # largest |shift| from the published value over the six CPU-kernel settings of the Reproducing
 # page's table (chapter 1, synth, seed 0): gap 0.9303-0.9328, Full 30.48-30.66, Unseen 33.21-33.97
@@ -103,15 +104,11 @@ def _contrasts(rows: list[dict], where: str, label) -> list[Number]:
     return out
 
 
-def _metrics(run_dir: Path, chapter: str) -> dict:
-    path = Path(run_dir) / "metrics" / f"{chapter}.json"
-    return artifacts.read_json(path, f"chapter {chapter}'s metrics (run it first)")["metrics"]
-
-
 def run_numbers(run_dir: Path) -> list[Number]:
     """The headline numbers of a run of the default book (chapters 1, 2 and 5)."""
     ch1, ch2, ch5 = (
-        _metrics(run_dir, c) for c in ("01_modality_gap", "02_ezhoi_training", "05_evaluation")
+        chapter_metrics(run_dir, c)
+        for c in ("01_modality_gap", "02_ezhoi_training", "05_evaluation")
     )
     nums = [
         Number(
