@@ -18,10 +18,9 @@ import torch
 from hoilib.config.schema import BridgeCfg
 from hoilib.models.diffusion.bridge import bridge
 from hoilib.models.diffusion.closed_form import ClosedFormDenoiser
+from hoilib.ordering.labels import CLOSED_FORM, MLP
 from hoilib.ordering.strength import flat_pairs
 
-MLP = "trained MLP"
-CLOSED_FORM = "closed form"
 DENOISERS = (MLP, CLOSED_FORM)
 WHERE = ("val", "test")  # the bridge's validation pairs, the test pairs
 

@@ -30,7 +30,7 @@ from hoilib.config.schema import ClaimsCfg
 from hoilib.measure.effects import contrast, directed_verdict, excludable
 from hoilib.measure.paired import holm, paired_tests
 from hoilib.measure.summary import mean_std
-from hoilib.ordering.labels import MAP_COLS, UNSEEN_FIRST, cell_name, head_name
+from hoilib.ordering.labels import MAP_COLS, MLP, UNSEEN_FIRST, cell_name, head_name
 
 # A fact of the design document, not a setting (the rules' own settings are ``ClaimsCfg``'s):
 # the design document's hypothetical table (no bridge 25.3/32.1/30.2, wrong order 24.8/32.5/30.1,
@@ -52,7 +52,7 @@ def interval(diffs: np.ndarray, cfg: ClaimsCfg) -> dict:
     return contrast(diffs, level=cfg.level, n_boot=cfg.bootstrap_draws, seed=cfg.bootstrap_seed)
 
 
-def text_pairs(kind: str, consumer: str = "adapted", denoiser: str = "trained MLP") -> dict:
+def text_pairs(kind: str, consumer: str = "adapted", denoiser: str = MLP) -> dict:
     """contrast -> (a, b) row names for a text-only consumer; for raw text 'correct' is the raw-trained bridge."""
     other = "raw" if consumer == "adapted" else "adapted"
     cell = lambda d, den=denoiser: cell_name(consumer, d, den, kind=kind)  # noqa: E731
@@ -75,7 +75,7 @@ def head_pairs() -> dict:
 def text_frame(df: pd.DataFrame, ap: dict) -> tuple[pd.DataFrame, dict]:
     """The text-only rows with a ``method`` column (``names.cell_name``)."""
     names = [
-        cell_name(c, d, den if d != "none" else "trained MLP", kind=k)
+        cell_name(c, d, den if d != "none" else MLP, kind=k)
         for k, c, d, den in df[["kind", "consumer", "diffusion", "denoiser"]].values
     ]
     return df.assign(method=names), ap
@@ -163,7 +163,7 @@ def control(
     each at least ``cfg.control_margin`` points, the test gain's interval above 0."""
     sub = rows[(rows.kind == kind) & (rows.consumer == consumer)]
     none = sub[sub.diffusion == "none"].set_index("seed")
-    match = sub[(sub.diffusion == consumer) & (sub.denoiser == "trained MLP")].set_index("seed")
+    match = sub[(sub.diffusion == consumer) & (sub.denoiser == MLP)].set_index("seed")
     by = match.chosen_by.iloc[0]
     col = "val_" + by.replace("-", "_")
     val_gain = float((match[col] - none.loc[match.index, col]).mean())

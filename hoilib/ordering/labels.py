@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 MAP_COLS = ("full", "seen", "unseen")  # the mAP columns of every table, as HOIMetrics names them
 UNSEEN_FIRST = MAP_COLS[::-1]  # the same, the primary column (Unseen) first: claims and verdicts
+# the two denoisers a bridge can use: chapter 4's trained MLP, and the closed form of its corpus
+MLP, CLOSED_FORM = "trained MLP", "closed form"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -112,7 +114,7 @@ def fixed_pairs() -> dict[str, tuple[str, str]]:
 
 
 def cell_name(
-    consumer: str, diffusion: str, denoiser: str = "trained MLP", *, kind: str = "prototypes"
+    consumer: str, diffusion: str, denoiser: str = MLP, *, kind: str = "prototypes"
 ) -> str:
     """The row name of one text-only cell, e.g. 'adapted MLP + raw-trained bridge'.
 
@@ -121,7 +123,7 @@ def cell_name(
     """
     if diffusion == "none":
         return f"{consumer} {kind}, no bridge"
-    tail = "" if denoiser == "trained MLP" else f" [{denoiser}]"
+    tail = "" if denoiser == MLP else f" [{denoiser}]"
     return f"{consumer} {kind} + {diffusion}-trained bridge{tail}"
 
 

@@ -19,12 +19,11 @@ import numpy as np
 
 from hoilib import artifacts
 from hoilib.errors import ArtifactError
-from hoilib.ordering.labels import CORRECT, NONE, WRONG  # row names only: no torch behind them
+from hoilib.ordering.labels import CORRECT, MLP, NONE, WRONG  # row names only: no torch behind them
 
 # the orders of a text-only consumer's rows in chapter 5's ``text_only``: which text the
 # diffusion model behind the bridge learned; the trained denoiser is the experiment's bridge
 ORDERS = {"correct order": "adapted", "wrong order": "raw"}
-TRAINED = "trained MLP"
 
 Value = float | int | str | bool
 
@@ -98,7 +97,7 @@ def key_numbers(run_dir: str | Path) -> dict[str, Value]:
             kind=kind,
             consumer="adapted",
             diffusion=diffusion,
-            denoiser=TRAINED,
+            denoiser=MLP,
         )
         for r in chosen:
             out[f"ch5 chosen t*: {kind}, {order}, seed {r['seed']}"] = int(r["t_start"])
