@@ -8,7 +8,7 @@ Chapter 5's tables at HICO-DET's class count cost what the 600 classes' text cor
 denoiser) plus what grows with the test set (the mAP evaluations). A small world at the
 profile's other settings gives the first part as it would be at full size and counts the
 second. It fills the run folder's stages first (world to diffusion, cached for a rerun),
-then profiles ``ordering.experiment.compute_tables`` alone with cProfile and prints its seconds,
+then profiles ``ordering.experiment.stage_tables`` alone with cProfile and prints its seconds,
 the calls of the costly functions and the top of the cumulative profile. Not a test.
 """
 
@@ -49,6 +49,7 @@ def main(argv=None) -> int:
     from hoilib.chapters import ch5_ordering
     from hoilib.chapters.notebook import open_chapter
     from hoilib.models.seedrun import seed_runs
+    from hoilib.ordering import experiment
     from hoilib.ordering.methods import make_context
 
     run_dir = args.run_dir or tempfile.mkdtemp(prefix="chapter5-costs-")
@@ -71,9 +72,9 @@ def main(argv=None) -> int:
     prof = cProfile.Profile()
     t0 = time.time()
     prof.enable()
-    ch5_ordering.compute_tables(ch.cfg, ctx, runs)
+    _, costs = experiment.stage_tables(ch.cfg, ctx, runs)
     prof.disable()
-    print(f"compute_tables: {time.time() - t0:.0f} s")
+    print(f"stage_tables: {time.time() - t0:.0f} s; by stage: {costs}")
     stats = pstats.Stats(prof)
     for (path, _, name), (_, calls, _, cum, _) in sorted(stats.stats.items()):
         if name in WATCH and "hoilib" in path:

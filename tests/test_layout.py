@@ -64,6 +64,10 @@ WRAPPED = re.compile(r"^\s*\)+[,:]?\s+# ")  # a trailing comment the formatter w
 TEST_ONLY_OK = {
     "write_detections": "the detections format's writer: how a user turns a detector's output into a file",
     "setup": "a Sphinx extension's entry point (publish/sphinx_pages.py), called by Sphinx",
+    "average_precision_11pt": "one class's AP as eval_hico.m computes it: the reference the "
+    "vectorized class_aps is checked against, and a user's one-class check",
+    "match_detections": "one class's matching as eval_hico.m does it: the reference for the "
+    "evaluation's sorted-once matching, and a user's one-class check",
 }
 CHAPTER_MAX_FUNCTION = (
     60  # lines: a chapter function assembles and shows, it does not run experiments

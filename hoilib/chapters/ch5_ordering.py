@@ -22,7 +22,7 @@ from hoilib.figures import explorer_figure, interactive, umap_fit
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_runs
 from hoilib.ordering import claims, dose, labels, twobytwo
-from hoilib.ordering.experiment import OrderingTables, compute_tables
+from hoilib.ordering.experiment import OrderingTables, stage_tables
 from hoilib.ordering.labels import MAP_COLS
 from hoilib.ordering.methods import Context, bridged, make_context, method_features
 from hoilib.ordering.strength import t_grid
@@ -40,9 +40,7 @@ PARAMS = (
     *(f"evaluation.{k}" for k in ("capdec_steps", "capdec_variance", "capdec_lr")),
     *(f"evaluation.{k}" for k in ("capdec_temperature", "decap_temperature")),
     "run.device",
-    "evaluation.gap_permutations",
-    "evaluation.umap_points",
-    "evaluation.umap_epochs",
+    *(f"evaluation.{k}" for k in ("gap_permutations", "umap_points", "umap_epochs")),
     "world.split",
     "run.seed",
     "world.pair_source",
@@ -69,6 +67,7 @@ class OrderingChapter(ChapterResult):
     ctx: Context
     runs: list[SeedRun]
     tables: OrderingTables  # every table of the experiment (``ordering.experiment``)
+    costs: dict  # each stage of ``tables``: (seconds, computed in this run)
     cfg: Params  # the run's parameters (the rules read ``cfg.claims``)
     guard: str = ""  # what the order guard says when nobody asked for the mismatch
     # (Method, seed) -> (features, text): the joint picture
@@ -100,6 +99,12 @@ class OrderingChapter(ChapterResult):
     def deciding_settings(self) -> pd.DataFrame:
         """The settings that decided this chapter's answer (``deciding_settings``)."""
         return deciding_settings(self.cfg, int(self.ctx.frozen_test.shape[1]))
+
+    def cost_table(self) -> pd.DataFrame:
+        """Each stage of the tables: its seconds when computed, and whether this run computed it."""
+        done = {True: "computed", False: "read from the cache"}
+        rows = {k: (s, done[n]) for k, (s, n) in self.costs.items()}
+        return pd.DataFrame.from_dict(rows, orient="index", columns=["seconds", "this run"])
 
     def control_table(self) -> pd.DataFrame:
         c = self.controls.copy()
@@ -256,10 +261,7 @@ def run(ch: Chapter) -> OrderingChapter:
     cfg = ch.cfg
     ctx = make_context(ch.world, ch.backbone, ch.data)
     runs = seed_runs(ch.cfg, ch.backbone, ch.world, data=ch.data)
-    stored = memo.cached(
-        ch, "05_tables", lambda: compute_tables(cfg, ctx, runs).to_dict(),
-        code=compute_tables.__module__,
-    )  # fmt: skip
+    tables, costs = stage_tables(cfg, ctx, runs, store=lambda *a, **kw: memo.cached(ch, *a, **kw))
     # the joint picture needs the first seed's bridged features only: two bridge calls
     feats = {
         (m, runs[0].seed): method_features(cfg, m, runs[0], ctx=ctx)[:2]
@@ -267,11 +269,9 @@ def run(ch: Chapter) -> OrderingChapter:
     }
     b = cfg.bridge  # the metrics keep the names they were published under
     settings = {"bridge_t_start": b.t_start, "bridge_steps": b.steps, "bridge_recipe": b.recipe}
-    guard = guard_message(cfg, runs[0])
-    tables = OrderingTables.from_dict(stored)
     return OrderingChapter(
-        profile=cfg.run.profile, ctx=ctx, runs=runs, tables=tables, cfg=cfg,
-        guard=guard, feats=feats, bridge=settings,
+        profile=cfg.run.profile, ctx=ctx, runs=runs, tables=tables, costs=costs, cfg=cfg,
+        guard=guard_message(cfg, runs[0]), feats=feats, bridge=settings,
     )  # fmt: skip
 
 

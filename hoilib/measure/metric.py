@@ -272,6 +272,54 @@ def average_precision_11pt(tp: np.ndarray, n_gt: int, recall_grid: str = "offici
     return float(p.mean())
 
 
+def class_aps(
+    tp_ranked: np.ndarray, bounds: np.ndarray, n_gt: np.ndarray, recall_grid: str = "official"
+) -> np.ndarray:
+    """``average_precision_11pt`` of every class at once (NaN where ``n_gt`` is 0).
+
+    ``tp_ranked``: 0/1 flags sorted by class, then score; class c's detections are
+    ``bounds[c]:bounds[c + 1]``. The same operations on the same values as the per-class
+    function (cumulative counts are whole numbers, exact in float64; maxima are exact; each
+    class's 11 precisions are averaged as one row), so the same bits, without a Python
+    loop over classes: chapter 5 scores thousands of rankings.
+    """
+    grid = _grid(recall_grid)
+    n_gt = np.asarray(n_gt, dtype=np.int64)
+    ap = np.full(len(n_gt), np.nan)
+    cls = np.flatnonzero(n_gt)
+    if cls.size == 0:
+        return ap
+    tp = np.asarray(tp_ranked).astype(np.float64)
+    lo, hi = bounds[:-1], bounds[1:]
+    size = hi - lo
+    seg = np.repeat(np.arange(len(n_gt)), size)  # the class of each ranked detection
+    before = np.concatenate([[0.0], np.cumsum(tp)])
+    tp_cum = before[1:] - before[lo][seg]  # TPs so far within the class (whole numbers)
+    totals = before[hi] - before[lo]
+    over = (totals > n_gt) & (n_gt > 0)  # a class without positives is not scored (NaN)
+    if np.any(over):
+        c = int(np.flatnonzero(over)[0])
+        raise ValueError(f"tp: {int(totals[c])} true positives but only n_gt={int(n_gt[c])}")
+    rank1 = (np.arange(len(tp)) - lo[seg] + 1).astype(np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        recall = tp_cum / n_gt[seg]
+    precision = tp_cum / rank1
+    # first rank of each class whose recall reaches each threshold (recall rises within a class)
+    below = np.empty((len(lo), len(grid)), dtype=np.int64)  # ranks below each threshold
+    for k, t in enumerate(grid):
+        count = np.concatenate([[0], np.cumsum(recall < t)])
+        below[:, k] = count[hi] - count[lo]
+    first = lo[:, None] + below
+    reached = below < size[:, None]
+    # max precision from that rank to the class's end: maximum.reduceat over (start, end) pairs
+    padded = np.concatenate([precision, [0.0]])
+    pairs = np.stack([first, np.broadcast_to(hi[:, None], first.shape)], -1).reshape(-1)
+    top = np.maximum.reduceat(padded, pairs)[::2].reshape(first.shape)
+    p = np.where(reached, top, 0.0)[cls]
+    ap[cls] = p.mean(axis=1)
+    return ap
+
+
 # --------------------------------------------------------------------------
 # Matching and evaluation
 # --------------------------------------------------------------------------
@@ -334,6 +382,11 @@ def match_detections(
     iou_threshold = float(iou_threshold)
     if not (0.0 <= iou_threshold <= 1.0):
         raise ValueError(f"iou_threshold: must be in [0, 1], got {iou_threshold}")
+    return _match(dets, gt, iou_threshold, _ranking(dets) if len(dets) else None)
+
+
+def _match(dets: HOIDetections, gt: HOIGroundTruth, iou_threshold: float, rank) -> np.ndarray:
+    """``match_detections`` with the ranking (``_ranking(dets)``) given: ``evaluate_hoi`` sorts once."""
     n = len(dets)
     tp = np.zeros(n, dtype=bool)
     if n == 0 or len(gt) == 0:
@@ -368,7 +421,6 @@ def match_detections(
         start = stop
 
     # Greedy matching in ranked order == first ranked detection claiming each GT.
-    rank = _ranking(dets)
     ranked_gt = best_gt[rank]
     claim_pos = np.flatnonzero(ranked_gt >= 0)
     _, first_claim = np.unique(ranked_gt[claim_pos], return_index=True)
@@ -426,17 +478,16 @@ def evaluate_hoi(
     unseen = _check_mask(unseen, num_classes, "unseen")
     _grid(recall_grid)
 
-    tp = match_detections(dets, gt, iou_threshold)
+    iou_threshold = float(iou_threshold)
+    if not (0.0 <= iou_threshold <= 1.0):
+        raise ValueError(f"iou_threshold: must be in [0, 1], got {iou_threshold}")
+    rank = _ranking(dets)  # once: the matching and the per-class APs both read it
+    tp = _match(dets, gt, iou_threshold, rank)
     n_gt = np.bincount(gt.hoi, minlength=num_classes).astype(np.int64)
 
-    rank = _ranking(dets)
     tp_ranked = tp[rank]
     bounds = np.searchsorted(dets.hoi[rank], np.arange(num_classes + 1), side="left")
-    ap = np.full(num_classes, np.nan)
-    for c in np.flatnonzero(n_gt):
-        ap[c] = average_precision_11pt(
-            tp_ranked[bounds[c] : bounds[c + 1]], int(n_gt[c]), recall_grid
-        )
+    ap = class_aps(tp_ranked, bounds, n_gt, recall_grid)
 
     everything = np.ones(num_classes, dtype=bool)
     ap.setflags(write=False)

@@ -1,14 +1,17 @@
-"""The ordering experiment over the seeds: every table chapter 5 computes, in one call.
+"""The ordering experiment over the seeds: every table chapter 5 computes, in five stages.
 
-The text-only consumers' 2 x 2 with its positive control, EZ-HOI's head at one validated
-strength, the dose-response, the design document's fixed-t* table with its t* sweep and
-gap measures, and the geometry of the two text spaces (``OrderingTables``): frames and
-per-class APs only, so the chapter caches them (``hoilib.memo``, via ``to_dict``) and a
-warm rebuild reads them back (``from_dict``).
+The design document's fixed-t* table with its t* sweep and gap measures; the text-only
+consumers' 2 x 2 with its positive control; EZ-HOI's head at one validated strength; the
+dose-response; the geometry of the two text spaces (``OrderingTables``). Each stage is
+frames and per-class APs only, cached on its own (``stage_tables``, through ``hoilib.memo``)
+and timed, so a change to one stage's code recomputes that stage and a warm rebuild reads
+them all back.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 
 import numpy as np
@@ -16,17 +19,17 @@ import pandas as pd
 
 from hoilib.config.schema import Params
 from hoilib.errors import ArtifactError
-from hoilib.models import textspace
 from hoilib.models.seedrun import SeedRun
-from hoilib.ordering import claims, dose, head, twobytwo
+from hoilib.ordering import claims, dose, head, methods, textgeometry, twobytwo
 from hoilib.ordering.bridges import BridgeCache
 from hoilib.ordering.methods import Context, gap_table, run_table, sweep
+from hoilib.ordering.textgeometry import geometry_table
 from hoilib.timing import timed
 
 
 @dataclass(frozen=True, kw_only=True)
 class OrderingTables:
-    """What ``compute_tables`` returns. Rows name their method by label (``labels``); per-class
+    """What ``stage_tables`` returns. Rows name their method by label (``labels``); per-class
     AP dicts map (row label, seed) to one AP per class (NaN: no positives)."""
 
     per_seed: pd.DataFrame  # the fixed-t* table: mAP (%) per (method, seed) (``methods.run_table``)
@@ -82,7 +85,7 @@ class OrderingTables:
         names = {f.name for f in fields(cls)}
         if set(d) != names:
             raise ArtifactError(
-                f"chapter 5's tables (cache entry 05_tables): fields {sorted(set(d) ^ names)} "
+                f"chapter 5's tables (cache entries 05_*): fields {sorted(set(d) ^ names)} "
                 f"missing or unknown; expected exactly {sorted(names)}"
             )
         return cls(**d)
@@ -121,67 +124,146 @@ def matched_strength(rows: pd.DataFrame, kind: str) -> tuple[int, float]:
     return int(r.t_start), float(r["lambda"])
 
 
-def geometry_table(runs) -> pd.DataFrame:
-    """Linear CKA and 10-NN overlap of raw vs adapted text (class text and corpus), mean over seeds."""
-    rows = [
-        {"text": "corpus" if what == "sentence corpus" else what, "seed": r.seed, **g}
-        for r in runs
-        for what, g in textspace.geometry(r.space).items()
-    ]
-    g = pd.DataFrame(rows)
-    out = g.groupby("text", sort=False)[
-        ["linear CKA", "kNN overlap", "kNN overlap by chance", "n"]
-    ].mean()
-    out["n"] = out["n"].astype(int)
-    return out
+# ---------------------------------------------------------------------------------------------
+# The stages: each computes one group of tables and is cached on its own (``stage_tables``)
+# ---------------------------------------------------------------------------------------------
 
 
-def compute_tables(cfg: Params, ctx: Context, runs: list[SeedRun]) -> OrderingTables:
-    """The chapter's numbers for these seeds (``OrderingTables``)."""
-    cache = BridgeCache.of(cfg.bridge, ctx)  # bridged sets shared by the seeds and the dose
-    with timed("scoring"):
-        df, ap, feats = run_table(cfg, ctx, runs)
-        sw = sweep(
-            cfg, ctx, runs[0], t_starts=cfg.bridge.sweep_t_starts, steps_list=cfg.bridge.sweep_steps
-        )
-        gaps = gap_table(cfg, ctx, feats, seed=runs[0].seed)
-    with timed("text-only consumers"):
-        text = [twobytwo.run_text(cfg, ctx, r, cache=cache) for r in runs]
-    with timed("EZ-HOI head, validated"):
-        heads = [head.run_orders(cfg, ctx, r) for r in runs]
-    text_df, text_ap = text_frame(text)
-    head_df, head_ap = _frame(heads, claims.head_frame)
-    ctrl = claims.controls(text_df, text_ap, ctx.data.unseen, cfg=cfg.claims)
-    kind = dose_kind(ctrl)
-    with timed("dose-response"):
-        doses = [
-            dose.run_dose(
-                ctx,
-                r,
-                kind,
-                strength=matched_strength(t["rows"], kind),
-                alphas=cfg.evaluation.dose_alphas,
-                consumers_cfg=cfg.consumers,
-                cache=cache,
-                fitted=t["consumers"],
-            )
-            for r, t in zip(runs, text, strict=True)
-        ]
-    return OrderingTables(
-        per_seed=df,
-        ap=ap,
-        sweep=sw,
-        gaps=gaps,
-        text=text_df,
-        text_ap=text_ap,
-        text_grid=_merge(text, "grid"),
-        gapcost=_merge(text, "gapcost"),
-        controls=ctrl,
-        head=head_df,
-        head_ap=head_ap,
-        head_grid=_merge(heads, "grid"),
-        dose=pd.concat([d[0] for d in doses], ignore_index=True),
-        dose_ap={k: v for d in doses for k, v in d[1].items()},
-        dose_kind=kind,
-        geometry=geometry_table(runs),
+def fixed_stage(cfg: Params, ctx: Context, runs: list[SeedRun]) -> dict:
+    """The design document's fixed-t* table, its t* sweep (first seed) and the gap measures."""
+    df, ap, feats = run_table(cfg, ctx, runs)
+    sw = sweep(
+        cfg, ctx, runs[0], t_starts=cfg.bridge.sweep_t_starts, steps_list=cfg.bridge.sweep_steps
     )
+    return {
+        "per_seed": df,
+        "ap": ap,
+        "sweep": sw,
+        "gaps": gap_table(cfg, ctx, feats, seed=runs[0].seed),
+    }
+
+
+def text_stage(
+    cfg: Params, ctx: Context, runs: list[SeedRun], *, cache: BridgeCache, fitted: dict
+) -> dict:
+    """The text-only consumers of every seed (``twobytwo.run_text``); their fitted consumers are
+    left in ``fitted`` (by seed) for the dose-response of the same process."""
+    text = []
+    for r in runs:
+        t = twobytwo.run_text(cfg, ctx, r, cache=cache)
+        fitted[r.seed] = t.pop("consumers")
+        text.append(t)
+    text_df, text_ap = text_frame(text)
+    return {
+        "text": text_df,
+        "text_ap": text_ap,
+        "text_grid": _merge(text, "grid"),
+        "gapcost": _merge(text, "gapcost"),
+    }
+
+
+def head_stage(cfg: Params, ctx: Context, runs: list[SeedRun]) -> dict:
+    """EZ-HOI's own head at one validated strength, per order and seed (``head.run_orders``)."""
+    heads = [head.run_orders(cfg, ctx, r) for r in runs]
+    head_df, head_ap = _frame(heads, claims.head_frame)
+    return {"head": head_df, "head_ap": head_ap, "head_grid": _merge(heads, "grid")}
+
+
+def dose_stage(
+    cfg: Params,
+    ctx: Context,
+    runs: list[SeedRun],
+    *,
+    kind: str,
+    strengths: dict[int, tuple[int, float]],
+    cache: BridgeCache,
+    fitted: dict,
+) -> dict:
+    """The dose-response of the ``kind`` consumer at each seed's matched strength. A seed whose
+    consumers the text stage did not fit in this process (it was read from the cache) fits them
+    again with ``twobytwo.fit_seed``: the same consumers, so the same curve."""
+    doses = [
+        dose.run_dose(
+            ctx,
+            r,
+            kind,
+            strength=strengths[r.seed],
+            alphas=cfg.evaluation.dose_alphas,
+            consumers_cfg=cfg.consumers,
+            cache=cache,
+            fitted=fitted[r.seed]
+            if r.seed in fitted
+            else twobytwo.fit_seed(cfg, ctx, r, cache=cache),
+        )
+        for r in runs
+    ]
+    return {
+        "dose": pd.concat([d[0] for d in doses], ignore_index=True),
+        "dose_ap": {k: v for d in doses for k, v in d[1].items()},
+    }
+
+
+_SECONDS = "_seconds"  # a stage's cost, stored beside its tables
+
+
+def _compute(name: str, compute: Callable[[], dict], *, code, **inputs) -> dict:
+    """``stage_tables``'s default store: compute, keep nothing."""
+    return compute()
+
+
+def stage_tables(
+    cfg: Params, ctx: Context, runs: list[SeedRun], *, store: Callable = _compute
+) -> tuple[OrderingTables, dict[str, tuple[float, bool]]]:
+    """Every table, stage by stage, and each stage's cost: (seconds, computed in this call).
+
+    ``store(name, compute, code=module, **inputs)`` returns ``compute()`` or its stored copy
+    (``memo.cached`` bound to the chapter): each stage is keyed on the module that computes it
+    (and what that imports), so a change to one recomputes that one. The dose-response is
+    also keyed on what it reads off the text stage: its consumer and strengths. A stage's
+    seconds are stored with it, so a warm rebuild still says what each stage cost.
+    """
+    cache = BridgeCache.of(cfg.bridge, ctx)  # bridged sets shared by the seeds and the dose
+    fitted: dict = {}
+    costs: dict[str, tuple[float, bool]] = {}
+
+    def run(name: str, label: str, compute: Callable[[], dict], code, **inputs) -> dict:
+        fresh = []
+
+        def timed_compute():
+            t0 = time.perf_counter()
+            with timed(label):
+                out = compute()
+            fresh.append(True)
+            return {**out, _SECONDS: round(time.perf_counter() - t0, 1)}
+
+        out = dict(store(f"05_{name}", timed_compute, code=code, **inputs))
+        costs[label] = (float(out.pop(_SECONDS)), bool(fresh))
+        return out
+
+    fixed = run("fixed", "fixed t* table", lambda: fixed_stage(cfg, ctx, runs), methods.__name__)
+    text = run(
+        "text", "text-only consumers",
+        lambda: text_stage(cfg, ctx, runs, cache=cache, fitted=fitted), twobytwo.__name__,
+    )  # fmt: skip
+    heads = run("head", "EZ-HOI head, validated", lambda: head_stage(cfg, ctx, runs), head.__name__)
+    ctrl = claims.controls(text["text"], text["text_ap"], ctx.data.unseen, cfg=cfg.claims)
+    kind = dose_kind(ctrl)
+    # the text table holds every seed's rows: each seed's matched cell is its own
+    strengths = {
+        r.seed: matched_strength(text["text"][text["text"].seed == r.seed], kind) for r in runs
+    }
+    doses = run(
+        "dose", "dose-response",
+        lambda: dose_stage(cfg, ctx, runs, kind=kind, strengths=strengths, cache=cache, fitted=fitted),
+        (dose.__name__, twobytwo.__name__),
+        kind=kind, strengths={str(s): list(v) for s, v in strengths.items()},
+    )  # fmt: skip
+    geometry = run(
+        "geometry",
+        "text geometry",
+        lambda: {"geometry": geometry_table(runs)},
+        textgeometry.__name__,
+    )
+    parts = {**fixed, **text, **heads, **doses, **geometry}
+    tables = OrderingTables.from_dict(parts | {"controls": ctrl, "dose_kind": kind})
+    return tables, costs

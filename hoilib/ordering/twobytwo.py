@@ -231,6 +231,12 @@ def run_text(cfg: Params, ctx: Context, run: SeedRun, *, cache: BridgeCache | No
     return out | {"ap": {k: v for p in parts for k, v in p["ap"].items()}, "consumers": fitted}
 
 
+def fit_seed(cfg: Params, ctx: Context, run: SeedRun, *, cache: BridgeCache) -> dict:
+    """The consumers ``run_text`` fits for one seed (its 'consumers'), fitted again on their own:
+    what the dose-response reads when the text stage came from the cache."""
+    return _Seed(ctx, run, cache, consumers_cfg=cfg.consumers).fit_all()
+
+
 def _at(grid: pd.DataFrame, t: int, lam: float) -> pd.Series:
     """The row of one strength in a validation grid."""
     return grid[(grid.t_start == t) & (grid["lambda"] == lam)].iloc[0]
