@@ -1,12 +1,14 @@
 """The README's commands timed in fresh clones, commit after commit on one machine (not a test).
 
-    .venv/bin/python benchmarks/fresh_clone.py [--commit REF ...] [--steps book verify test]
+    .venv/bin/python benchmarks/fresh_clone.py [--commit REF ...] [--steps book warm verify test]
                                                [--timings results/timings.json] [--keep DIR]
 
 For each commit, in the order given (default: HEAD), it clones this repository into a new folder,
 checks the commit out and runs each step there as a subprocess, one after the other: ``book``
-(``make book``: the environment, every chapter of the default profile cold, the HTML), ``verify``
-(``make verify``) and ``test`` (``CI=true make test``, as CI runs it). Each step's wall seconds and
+(``make book``: the environment, every chapter of the default profile cold, the HTML; its chapters'
+own seconds, from the run's ``timings.json``, are kept as the ``chapters`` row), ``warm`` (``make
+book`` again, nothing changed), ``verify`` (``make verify``) and ``test`` (``CI=true make test``, as
+CI runs it). Each step's wall seconds and
 peak memory (the largest single process, ``RUSAGE_CHILDREN`` of a small wrapper) are printed as a
 table, with each commit's ratio to the first one's, so a speed claim is a ratio measured back to back
 on one machine rather than two numbers from two days. One record per (commit, step) is appended to
@@ -18,6 +20,7 @@ Time it on an idle machine: on 2 cores a second busy process can make a run seve
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import re
 import subprocess
@@ -38,9 +41,19 @@ from hoilib.provenance import utc_now  # noqa: E402
 
 STEPS = {
     "book": (["make", "book"], {}, "make book (fresh clone, cold)"),
+    "warm": (["make", "book"], {}, "make book (warm: again, nothing changed)"),
     "verify": (["make", "verify"], {}, "make verify (after make book)"),
     "test": (["make", "test"], {"CI": "true"}, "make test (fresh clone, CI=true)"),
 }
+
+
+CHAPTERS = "cold chapters (sum of runs/synth/timings.json after make book)"
+
+
+def chapter_seconds(folder: Path) -> float:
+    """The cold run's chapters, as the runner timed them: the book step less setup and HTML."""
+    timings = json.loads((folder / "runs" / "synth" / "timings.json").read_text())
+    return round(sum(timings.values()), 1)
 
 
 def step(name: str, folder: Path, log: Path) -> dict:
@@ -57,6 +70,27 @@ def step(name: str, folder: Path, log: Path) -> dict:
         "peak_rss_mib": r["peak_rss_mib"],
         "tests": (passed or [None])[-1],
     }
+
+
+def _record(path: Path, short: str, machine: dict, what: str, r: dict, command: str) -> None:
+    """One (commit, step) record appended to ``path`` (``results/timings.json``)."""
+    notes = (f"peak memory {r['peak_rss_mib']} MiB" if r["peak_rss_mib"] else "", r["tests"] or "")
+    rec = {
+        "what": what,
+        "seconds": r["seconds"],
+        "stages": None,
+        "command": command,
+        "machine": machine,
+        "commit": short,
+        "date": utc_now(),
+        "notes": ", ".join(x for x in (*notes, "benchmarks/fresh_clone.py") if x),
+    }
+    append_timing(path, rec)
+
+
+def command(name: str) -> str:
+    cmd, extra, _ = STEPS[name]
+    return ("CI=true " if extra else "") + " ".join(cmd)
 
 
 def clone(commit: str, into: Path) -> str:
@@ -87,25 +121,14 @@ def main(argv=None) -> int:
                 print(f"[fresh-clone] {short}: {' '.join(STEPS[name][0])} ...", flush=True)
                 r = results[short][name] = step(name, folder, folder / f"{name}.log")
                 print(f"[fresh-clone] {short}: {name} {r['seconds']} s", flush=True)
-                rec = {
-                    "what": STEPS[name][2],
-                    "seconds": r["seconds"],
-                    "stages": None,
-                    "command": ("CI=true " if STEPS[name][1] else "") + " ".join(STEPS[name][0]),
-                    "machine": machine,
-                    "commit": short,
-                    "date": utc_now(),
-                    "notes": ", ".join(
-                        x
-                        for x in (
-                            f"peak memory {r['peak_rss_mib']} MiB" if r["peak_rss_mib"] else "",
-                            r["tests"] or "",
-                            "benchmarks/fresh_clone.py",
-                        )
-                        if x
-                    ),
-                }
-                append_timing(args.timings, rec)
+                if name == "book":
+                    results[short]["chapters"] = {
+                        "seconds": chapter_seconds(folder), "peak_rss_mib": r["peak_rss_mib"],
+                        "tests": None,
+                    }  # fmt: skip
+                    chapters = results[short]["chapters"]
+                    _record(args.timings, short, machine, CHAPTERS, chapters, command("book"))
+                _record(args.timings, short, machine, STEPS[name][2], r, command(name))
     except HoiBookError as e:
         print(f"fresh_clone: error: {e}", file=sys.stderr)
         return 1

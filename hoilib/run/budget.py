@@ -8,14 +8,15 @@ file is written under a temporary name and renamed, so nothing half-written is t
 done, and the same command resumes once space is freed.
 
 The sizes and rates per unit (``PER``) were measured on the synth profile: the sizes with ``du``
-on a fresh ``hoilib run --profile synth`` at 47d408a (2-core AMD EPYC), the peak resident memory of
-that run with ``/usr/bin/time -v`` (1.89 GB), the time rates from the chapter times of a fresh
-``make book`` at f35f552 on a 2-core Intel Xeon (121 / 20 / 177 / 26 / 52 / 164 s) and
-the pretraining from ``benchmarks/cpu_dispatch.py`` (102 s for 200 steps of 256). They scale
-with the profile's sizes (images, pairs, seeds, epochs, steps, widths), not with the class count,
-and a test checks the disk estimate against what the smoke book writes. The estimates are meant to
-catch a run that is too big by a wide margin (a parameter off by orders of magnitude), not to
-predict a run to the megabyte; times are for a 2-core CPU.
+on a fresh ``hoilib run --profile synth`` at 47d408a (2-core AMD EPYC); the times and the memory
+from the stage lines of ``hoilib run --profile synth`` and ``--profile smoke`` at 419f731 on a
+2-core AMD EPYC (synth: 427 s of chapters, of which 396 s in stages; smoke: 54 s, 28 s in
+stages) and the largest process's peak resident memory under ``/usr/bin/time`` (synth 1.81 GiB,
+chapter 5's kernel; smoke 1.33 GiB). They scale with the profile's sizes (images, pairs, seeds,
+epochs, steps, widths), not with the class count, and a test checks the disk estimate against
+what the smoke book writes and the time and memory estimates against the smoke book's. The
+estimates are meant to catch a run that is too big by a wide margin (a parameter off by orders
+of magnitude), not to predict a run to the megabyte; times are for a 2-core CPU.
 """
 
 from __future__ import annotations
@@ -47,19 +48,25 @@ PER = {
     "diffusion_width2": 6_516_736 / (6 * 2 * 128**2),  # a diffusion model, per block x width^2
     "chapter": (2_686_976 + 659_456 + 1_396_736) / 6,  # an executed chapter, its metrics and memo
     # memory, bytes
-    "base": 1.8 * GB,  # the largest chapter kernel of the synth run, less the parts below
+    "base": 1.5 * GB,  # the largest chapter kernel (chapter 5's) of a small run
     "pretrain_scene_memory": 6251 / 2500 * 3 * 64 * 64,  # the pretraining crops, uint8
     "pair_memory_dim": 2 * 15_697_104 / (4140 * 128),  # a pair's features in memory, twice
-    # the next chapter's kernel, started while one runs (pipeline/kernels.ChapterKernel): resident
-    # size of chapter 5's after its imports, 906,512 kB at a9a1e10
-    "waiting_kernel": 906_512 * 1024,
+    # beside the largest kernel: the runner (774 MB resident) and the next chapter's kernel, started
+    # while one runs (run/kernels.ChapterKernel; 820 MB after its imports)
+    "runner": 774 * MB,
+    "waiting_kernel": 820 * MB,
     # time on a 2-core CPU, seconds
-    "world_item": 19.0 / (1800 + 2500),  # rendering an image or a pretraining scene
-    "pretrain_sample": 102.4 / (200 * 256),  # pretraining, per (step x batch)
+    "world_item": 14.0 / (1800 + 2500),  # rendering an image or a pretraining scene
+    "pretrain_sample": 77.0 / (200 * 256),  # pretraining, per (step x batch)
     "crop": 12.0 / (4140 * 3),  # feature extraction, per crop (synth-vit-tiny)
-    "ezhoi_image_epoch": 177.2 / (15 * 8 * 1200),  # EZ-HOI, per (training image x epoch x run)
-    "diffusion_sample": 51.7 / (6 * 800 * 64),  # text diffusion, per (step x batch x model)
-    "chapters": 190.0,  # kernel starts, measures, UMAP, consumers, tables and figures of six chapters
+    "ezhoi_image_epoch": 115.0 / (18 * 8 * 1200),  # EZ-HOI, per (training image x epoch x run)
+    "diffusion_sample": 26.0 / (6 * 800 * 64),  # text diffusion, per (step x batch x model)
+    "chapter_start": 26.0
+    / 6,  # a chapter's kernel start, imports, figures (smoke: 54 s less stages)
+    # the measures, UMAPs and chapter 5's tables: a fixed part and a part per (test pair x seed)
+    # (synth 142 s at 1,440 x 3, smoke 18 s at 72 x 2)
+    "evaluation": 13.7,
+    "evaluation_pair_seed": (142.0 - 18.0) / (1440 * 3 - 72 * 2),
 }
 
 
@@ -69,15 +76,17 @@ class Estimate:
     for each of the three the parameter whose growth drives it."""
 
     disk: dict[Path, dict[str, float]] = field(default_factory=dict)  # folder -> part -> bytes
-    memory: float = 0.0
+    memory: float = 0.0  # every process of the run at once: what the machine must hold
+    largest: float = 0.0  # the largest single process (a chapter's kernel)
     seconds: float = 0.0
     drivers: dict[str, str] = field(default_factory=dict)  # disk / memory / time -> its parameter
 
     def line(self) -> str:
         total = sum(sum(parts.values()) for parts in self.disk.values())
         return (
-            f"estimate: writes about {_size(total)}, peaks near {_size(self.memory)} of memory, "
-            f"about {_duration(self.seconds)} on a 2-core CPU"
+            f"estimate: writes about {_size(total)}, peaks near {_size(self.largest)} of memory in "
+            f"its largest process ({_size(self.memory)} with the runner and the next chapter's "
+            f"kernel), about {_duration(self.seconds)} on a 2-core CPU"
         )
 
 
@@ -109,6 +118,7 @@ def _counts(cfg: Params, pairs: tuple[int, int] | None) -> dict[str, float]:
         "train_images": w.n_train_images if synth else pairs[0] / SYNTH_PAIRS_PER_IMAGE,
         "pretrain": w.n_pretrain_images if synth and small_clip else 0,
         "pairs": sum(pairs),
+        "test_pairs": pairs[1],
         "dim": SYNTH_DIM if small_clip else OPEN_CLIP_DIM,
         "seeds": seeds,
         # chapter 2's runs (the full model, and its four ablations) and chapter 5's pseudo-unseen ones
@@ -143,6 +153,7 @@ def estimate(cfg: Params, pairs: tuple[int, int] | None = None, chapters: int = 
     }
     time_parts = {
         "world.n_train_images": n["images"] * PER["world_item"] + n["pairs"] * 3 * PER["crop"],
+        "world.n_test_images": n["test_pairs"] * n["seeds"] * PER["evaluation_pair_seed"] * part,
         "world.n_pretrain_images": n["pretrain"] * PER["world_item"],
         "backbone.steps": cfg.backbone.steps * cfg.backbone.batch * PER["pretrain_sample"]
         if n["pretrain"]
@@ -158,10 +169,13 @@ def estimate(cfg: Params, pairs: tuple[int, int] | None = None, chapters: int = 
         "world.n_train_images": stages["world images"] + stages["features"],
         "world.n_pretrain_images": stages["pretraining scenes"],
     }
+    largest = PER["base"] + sum(memory_parts.values())
     return Estimate(
         disk=folders,
-        memory=PER["base"] + PER["waiting_kernel"] * (chapters > 1) + sum(memory_parts.values()),
-        seconds=PER["chapters"] * part + sum(time_parts.values()),
+        memory=largest + PER["runner"] + PER["waiting_kernel"] * (chapters > 1),
+        largest=largest,
+        seconds=(PER["chapter_start"] + PER["evaluation"] / 6) * chapters
+        + sum(time_parts.values()),
         drivers={
             kind: _named(cfg, max(parts, key=parts.get), n["pairs"])
             for kind, parts in (
