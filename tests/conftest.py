@@ -18,6 +18,18 @@ TINY_PARAMS = {
     "backbone.steps": 2,
     "backbone.batch": 16,
 }
+# The shortest training and evaluation budgets a whole-book run on another world (hico-fixture,
+# hico-scale-ci) takes: every chapter's code runs as on the profile's budgets (sweeps, seeds and
+# worlds kept), on fewer steps. What those budgets compute is pinned on the smoke book (test_pinned).
+SHORT_BUDGETS = {
+    "ezhoi.epochs": 1,
+    "diffusion.steps": 10,
+    "diffusion.samples": 10,
+    "consumers.steps": 10,
+    "consumers.check_every": 5,
+    "evaluation.gap_permutations": 5,
+    "evaluation.capdec_steps": 2,
+}
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import SHORT_BUDGETS
 
 from hoilib.artifacts import dumps_json
 from hoilib.chapters import ch0_data
@@ -107,17 +108,15 @@ def test_hico_profiles_are_paper_scale_and_overridable():
 
 
 def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
-    """The CI check of issue 5: `hoilib run --profile hico-fixture --set world.data_root=<dir>` passes on the CPU."""
+    """The CI check of issue 5: `hoilib run --profile hico-fixture --set world.data_root=<dir>` passes on
+    the CPU (on the shortest budgets: the path is tested, the budgets' numbers are the smoke book's)."""
     from hoilib.run.runner import chapter_paths, notebook_errors, run_profile
 
     run_dir = tmp_path / "run"
+    overrides = {"world.data_root": str(fixture_root), "run.run_dir": str(run_dir), **SHORT_BUDGETS}
     # Ctrl-C during the first chapter of this very run: the run below resumes it (issue 20, item 6)
-    _interrupt_during_chapter_0(fixture_root, run_dir)
-    timings = run_profile(
-        "hico-fixture",
-        {"world.data_root": str(fixture_root), "run.run_dir": str(run_dir)},
-        log=lambda *_: None,
-    )
+    _interrupt_during_chapter_0(overrides, run_dir)
+    timings = run_profile("hico-fixture", overrides, log=lambda *_: None)
     assert set(timings) == {p.name for p in chapter_paths()}
     for p in chapter_paths():
         assert notebook_errors(run_dir / "notebooks" / p.name) == []
@@ -127,6 +126,7 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     }
     cfg = json.loads((run_dir / "config.json").read_text())
     assert cfg["backbone"]["name"] == "HOI-Tiny-ViT" and cfg["world"]["dataset"] == "hico-det"
+    assert cfg["ezhoi"]["epochs"] == SHORT_BUDGETS["ezhoi.epochs"]  # the budgets reached the run
     # the resumed chapter 0 equals chapter 0 computed uninterrupted (here, in this process: its
     # numbers are the world's counts and the backbone's description, read from the same stages)
     resumed = json.loads((run_dir / "metrics" / "00_hoi_synth.json").read_text())["metrics"]
@@ -134,11 +134,12 @@ def test_every_chapter_runs_on_the_hico_fixture(fixture_root, tmp_path):
     assert resumed == json.loads(dumps_json(ch0_data.run(ch).metrics()))
 
 
-def _interrupt_during_chapter_0(fixture_root, run_dir):
+def _interrupt_during_chapter_0(overrides: dict, run_dir):
     """SIGINT to the whole process group (as a terminal's Ctrl-C) while the first chapter runs: exit
     130, one line naming the chapter, no process left behind, no lock, no half-written notebook."""
     cmd = [sys.executable, "-m", "hoilib", "run", "--profile", "hico-fixture"]
-    cmd += ["--set", f"world.data_root={fixture_root}", "--set", f"run.run_dir={run_dir}"]
+    for k, v in overrides.items():
+        cmd += ["--set", f"{k}={v}"]
     p = subprocess.Popen(
         cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
     )
