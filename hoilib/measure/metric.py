@@ -379,10 +379,15 @@ def match_detections(
     Exposed so callers can inspect/visualise which detections counted; see
     item 4 of the module docstring for the exact rule.
     """
-    iou_threshold = float(iou_threshold)
-    if not (0.0 <= iou_threshold <= 1.0):
-        raise ValueError(f"iou_threshold: must be in [0, 1], got {iou_threshold}")
-    return _match(dets, gt, iou_threshold, _ranking(dets) if len(dets) else None)
+    return _match(dets, gt, _iou_threshold(iou_threshold), _ranking(dets))
+
+
+def _iou_threshold(value) -> float:
+    """The IoU threshold as a float in [0, 1], or a ValueError naming it."""
+    value = float(value)
+    if not (0.0 <= value <= 1.0):
+        raise ValueError(f"iou_threshold: must be in [0, 1], got {value}")
+    return value
 
 
 def _match(dets: HOIDetections, gt: HOIGroundTruth, iou_threshold: float, rank) -> np.ndarray:
@@ -478,11 +483,8 @@ def evaluate_hoi(
     unseen = _check_mask(unseen, num_classes, "unseen")
     _grid(recall_grid)
 
-    iou_threshold = float(iou_threshold)
-    if not (0.0 <= iou_threshold <= 1.0):
-        raise ValueError(f"iou_threshold: must be in [0, 1], got {iou_threshold}")
     rank = _ranking(dets)  # once: the matching and the per-class APs both read it
-    tp = _match(dets, gt, iou_threshold, rank)
+    tp = _match(dets, gt, _iou_threshold(iou_threshold), rank)
     n_gt = np.bincount(gt.hoi, minlength=num_classes).astype(np.int64)
 
     tp_ranked = tp[rank]
