@@ -35,6 +35,8 @@ from hoilib.config import (
 from hoilib.errors import HoiBookError
 from hoilib.run.budget import disk_full, no_space
 
+GRID_OUT = "results/synth-grid.json"  # hoilib grid's record without --plan
+
 
 def _parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(
@@ -88,9 +90,22 @@ def _parser() -> argparse.ArgumentParser:
     sw.add_argument(
         "--profiles",
         nargs="+",
-        required=True,
         metavar="PROFILE",
-        help="profile names or .yml paths",
+        help="profile names or .yml paths (not with --plan)",
+    )
+    sw.add_argument(
+        "--plan",
+        metavar="PLAN",
+        help="run a committed plan (results/plan.yaml): its worlds x splits through chapter 5, "
+        "one record each under its records folder",
+    )
+    sw.add_argument(
+        "--worlds", nargs="+", type=int, metavar="SEED", help="with --plan: only these world seeds"
+    )
+    sw.add_argument(
+        "--check",
+        action="store_true",
+        help="with --plan: compare the runs with the committed records instead of writing them",
     )
     sw.add_argument(
         "--seeds",
@@ -135,7 +150,17 @@ def _parser() -> argparse.ArgumentParser:
         "write the ordering comparisons with nested-bootstrap intervals to OUT (JSON) and print them.",
     )
     gr.add_argument("--root", default="runs/synth-grid", help="folder of the sweep's runs")
-    gr.add_argument("--out", default="results/synth-grid.json", help="JSON written (repo-relative)")
+    gr.add_argument("--out", default=GRID_OUT, help="JSON written (repo-relative)")
+    gr.add_argument(
+        "--design",
+        action="store_true",
+        help="also write <out>-design.json: the worlds a plan needs at this spread (ordering.design)",
+    )
+    gr.add_argument(
+        "--plan",
+        metavar="PLAN",
+        help="read the plan's committed records instead of --root (its draws, its results/<name>.json)",
+    )
     gr.add_argument("--n-boot", type=int, default=2000, help="bootstrap draws (default 2000)")
     ve = add(
         "verify",
@@ -228,8 +253,22 @@ def _run(args, argv) -> int:
 
 
 def _sweep(args, argv) -> int:
+    from hoilib.errors import ConfigError
     from hoilib.run.sweep import run_sweep
 
+    if args.plan:
+        from hoilib.run.plan import Plan, run_plan
+
+        if args.profiles or args.seeds or args.vary or args.set:
+            raise ConfigError(
+                "--plan: the plan names the profile, worlds, splits and settings; "
+                "give no --profiles, --seeds, --vary or --set with it"
+            )
+        return run_plan(Plan.load(args.plan), args.worlds, check=args.check)
+    if args.worlds or args.check:
+        raise ConfigError("--worlds and --check belong to --plan")
+    if not args.profiles:
+        raise ConfigError("sweep: give --profiles (or --plan)")
     report = run_sweep(
         args.profiles,
         args.seeds,
@@ -247,9 +286,41 @@ def _grid(args, argv) -> int:
     from hoilib.ordering.grid import summarize, table_markdown
 
     out = REPO / args.out
-    summarize(REPO / args.root, out, args.n_boot)
+    if args.plan:
+        from hoilib.run.plan import Plan, read_records
+
+        plan = Plan.load(args.plan)
+        out = REPO / "results" / f"{plan.name}.json" if args.out == GRID_OUT else out
+        meta = {"name": plan.name, "sha256": plan.sha256, "records": plan.records}
+        summarize(None, out, plan.n_boot, runs=read_records(plan), plan=meta)
+    else:
+        summarize(REPO / args.root, out, args.n_boot)
+    if args.design:
+        _design(REPO / args.root, out)
     print(f"{table_markdown(json.loads(out.read_text()))}\n[hoilib] written to {out}")
     return 0
+
+
+def _design(root: Path, grid_out: Path) -> None:
+    """The worlds a confirmatory plan needs, from these runs' spread (``ordering.design``), beside the grid."""
+    from hoilib import artifacts
+    from hoilib.ordering import design, grid
+
+    rec = json.loads(grid_out.read_text())
+    runs = grid.read_runs(root)
+    kinds = [c["kind"] for c in rec["controls"]]
+    pairs = {
+        s: p for s, p in grid.settings(kinds) if s in (f"text-only: {rec['primary']}", grid.HEAD)
+    }
+    rule = grid.run_claims(runs)
+    splits = len({r["split"] for r in runs})
+    table = design.design(
+        runs, pairs, half_width=grid.TARGET_HALF_WIDTH, level=rule.level, splits=splits
+    )
+    out = grid_out.with_name(grid_out.stem + "-design.json")
+    artifacts.write_json(out, {"splits": splits, "rows": table.to_dict(orient="records")})
+    print(table.to_string(index=False))
+    print(f"[hoilib] written to {out}")
 
 
 def _control_search(args, argv) -> int:

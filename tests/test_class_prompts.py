@@ -24,11 +24,11 @@ def test_class_prompts_start_as_the_shared_ones_train_and_carry_over_to_held_out
     from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 
     bb = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
-    shared = build_model(cfg.ezhoi, bb, world, flags=ABLATIONS["full"], trained=data.trained)
-    torch.manual_seed(0)
-    model = build_model(
-        cfg.ezhoi, bb, world, flags=ABLATIONS["class-specific prompts"], trained=data.trained
+    shared = build_model(
+        cfg.ezhoi, bb, world, flags=ABLATIONS["shared prompts"], trained=data.trained
     )
+    torch.manual_seed(0)
+    model = build_model(cfg.ezhoi, bb, world, flags=ABLATIONS["full"], trained=data.trained)
     model.load_state_dict(shared.state_dict(), strict=False)
     assert model.cfg.prompt_kind == "class" and model.text_encoder.class_ctx is not None
     with torch.no_grad():

@@ -47,7 +47,8 @@ def test_the_table_judges_each_split_and_the_pool_after_the_control(tmp_path):
     pooled = table[(table.split == "pooled") & (table.setting == f"text-only: {KIND}")]
     cw = pooled[(pooled.contrast == "correct - wrong") & (pooled.column == "unseen")].iloc[0]
     assert cw["mean"] == pytest.approx(11.0) and cw.worlds == 3 and cw["primary family"]
-    assert cw.lo <= min(cw.boot_lo, cw.t_lo) + 1e-12 and cw.hi >= max(cw.boot_hi, cw.t_hi) - 1e-12
+    # one procedure, the world as the unit: the interval and p are the t's over world means
+    assert (cw.lo, cw.hi) == (cw.t_lo, cw.t_hi) and np.isfinite(cw.boot_mc_lo)
     assert cw.verdict == "supported"  # +11 with an interval far from 0
     uv = table[(table.split == "uv") & (table.setting == f"text-only: {KIND}")]
     assert uv[(uv.contrast == "correct - wrong") & (uv.column == "unseen")].iloc[0][
@@ -128,3 +129,45 @@ def test_the_worlds_other_than_world_0_are_pooled_on_their_own(tmp_path):
     for w in (1, 2):  # a grid without world 0 has no such pool
         (tmp_path / f"synth-grid-world_seed{w}-split_uv" / "config.json").rename(tmp_path / f"c{w}")
     assert NEW_WORLDS not in set(summarize(tmp_path, out, n_boot=50).split)
+
+
+def test_interval_and_p_agree_where_the_bootstrap_would_not(tmp_path):
+    """Issue 34, finding 2: with p from a t over world means and the interval from the wider of
+    bootstrap and t, two contrasts on one evidence got different verdicts. One procedure for both:
+    the p-value is below alpha exactly when the interval leaves out 0."""
+    from hoilib.measure.effects import t_interval
+
+    for w, c in enumerate((0.02, 0.09, 0.05)):
+        _run(tmp_path, "uv", w, correct=c)
+    table = summarize(tmp_path, tmp_path / "g.json", n_boot=200)
+    for r in table[table.split == "pooled"].itertuples():
+        t = t_interval(r.world_means, level=0.95)
+        assert (r.lo, r.hi, r.p) == pytest.approx((t["lo"], t["hi"], t["p"]))
+        if np.isfinite(r.p):
+            assert (r.p < 0.05) == (r.lo > 0 or r.hi < 0)
+    # classes that swing +-30 points around the same world means: the bootstrap widens, the t not
+    runs = read_runs(tmp_path)
+    for run in runs:
+        for s in (0, 1):
+            run["ap"][(CORRECT, s)] = run["ap"][(CORRECT, s)] + np.array([0.3, -0.3, 0, 0, 0])
+    e = effect(runs, "pooled", WRONG, b=CORRECT, col="unseen", n_boot=400)
+    assert e["boot_lo"] < e["t_lo"]  # the case where taking the wider interval would show
+    assert (e["lo"], e["hi"]) == (e["t_lo"], e["t_hi"])
+
+
+def test_the_scorecard_puts_each_prediction_beside_its_measurement(tmp_path):
+    from hoilib.ordering.scorecard import PREDICTIONS, scorecard, scorecard_markdown
+
+    for w, c in enumerate((0.10, 0.12, 0.08)):
+        _run(tmp_path, "uv", w, correct=c)
+    summarize(tmp_path, tmp_path / "g.json", n_boot=100)
+    rec = json.loads((tmp_path / "g.json").read_text())
+    card = scorecard(rec)
+    mine = card[card.setting == f"{KIND} consumer (primary)"]
+    cw = mine[(mine.prediction == PREDICTIONS["correct - wrong"]) & (mine.mAP == "Unseen")].iloc[0]
+    assert cw.predicted == "+3.1" and cw.verdict == "supported" and cw.worlds == 3
+    assert cw["measured [95% interval]"].startswith("+10.00 [")
+    wn = mine[(mine.prediction == PREDICTIONS["wrong - no bridge"]) & (mine.mAP == "Unseen")]
+    assert wn.iloc[0].predicted == "-0.5"  # "about no change", labelled as such
+    md = scorecard_markdown(rec, title="T.", scope="S.")
+    assert "1 of 1 text-only consumers passed" in md and "*Verdicts.*" in md

@@ -190,20 +190,18 @@ def _control(rows, ap):
     return claims.control(rows, ap, KIND, consumer="adapted", unseen=UNSEEN, cfg=RULES)
 
 
-def test_the_control_fails_without_a_test_set_gain():
-    """A large validation gain alone does not pass: the test set's Unseen gain must reach the
-    margin, with its interval above 0."""
+def test_the_control_reads_validation_only():
+    """Issue 34: the gate passes on the validation gain alone; what the test set shows (its gain and
+    interval) is reported beside it and never moves the verdict."""
     margin = RULES.control_margin
     both = _control(*_cells(5.0, lambda s: np.full(len(UNSEEN), 5.0)))
-    assert both["passes"]  # the case that passes, for contrast
     flat = _control(*_cells(5.0, lambda s: np.zeros(len(UNSEEN))))
-    assert flat["validation gain"] >= margin and not flat["passes"]
-    small = _control(*_cells(5.0, lambda s: np.full(len(UNSEEN), 0.5 * margin)))
-    assert small["lo"] > 0 and small["test Unseen gain"] < margin and not small["passes"]
-    # a mean gain above the margin whose interval reaches below 0: half the classes lose
     swing = np.tile([12.0, -8.0], len(UNSEEN) // 2)
     wide = _control(*_cells(5.0, lambda s: np.roll(swing, s)))
-    assert wide["test Unseen gain"] >= margin and wide["lo"] <= 0 and not wide["passes"]
+    assert both["passes"] and flat["passes"] and wide["passes"]  # test gains 5, 0 and a wide one
+    assert flat["test Unseen gain"] == 0.0 and wide["lo"] <= 0  # reported as measured
+    low = _control(*_cells(0.5 * margin, lambda s: np.full(len(UNSEEN), 5.0)))
+    assert low["validation gain"] < margin and not low["passes"]  # a test gain cannot pass it
 
 
 def _unseen_row(j: pd.DataFrame, contrast: str) -> pd.Series:
@@ -233,9 +231,9 @@ def test_a_predicted_loss_is_judged_in_the_predicted_direction():
 # --------------------------------------------------------------------------------------------
 
 
-def test_the_heads_strength_is_chosen_on_the_adapted_models_grid(tiny_experiment):
-    """Both bridged rows sit at the strength with the best validation score of the adapted-trained
-    bridge's grid (ties: the weakest), which here is not the raw-trained grid's best."""
+def test_each_order_of_the_head_is_bridged_at_its_own_grids_best(tiny_experiment):
+    """Each bridged row sits at the strength with the best validation score of its own order's
+    grid (ties: the weakest); here the two grids disagree, so a common strength would show."""
     from hoilib.ordering import head
 
     cfg, world, data, ctx, run = tiny_experiment
@@ -251,6 +249,6 @@ def test_the_heads_strength_is_chosen_on_the_adapted_models_grid(tiny_experiment
 
     assert (int(chosen.t_start), float(chosen["lambda"])) == best("adapted")
     wrong = rows[rows.diffusion == "raw"].iloc[0]
-    assert (int(wrong.t_start), float(wrong["lambda"])) == best("adapted")
-    # the test's power: on this world the two grids disagree, so choosing on the raw one shows
+    assert (int(wrong.t_start), float(wrong["lambda"])) == best("raw")
+    # the test's power: on this world the two grids disagree
     assert best("raw") != best("adapted"), "the tiny world no longer tells the two grids apart"

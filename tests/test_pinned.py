@@ -78,7 +78,7 @@ def test_every_chapter_5_pin_moved_by_0_01_is_the_one_line_reported(pinned):
     """A tolerance of a seed's spread let a sign flip pass; each pin must catch a 0.01 move."""
     got = {n: s["value"] for n, s in pinned["numbers"].items()}
     names = _ch5_numbers(pinned)
-    assert len(names) >= 8
+    assert len(names) >= 7  # the four cells of the primary consumer and its answer's three numbers
     for name in names:
         moved = copy.deepcopy(pinned["numbers"])
         moved[name]["value"] += 0.01

@@ -144,8 +144,8 @@ class OrderingChapter(ChapterResult):
             best = c[c.consumer == "adapted"].sort_values("validation gain").iloc[-1]
             return (
                 "no text-only consumer passed the positive control (its consistent bridge did not "
-                f"beat no bridge by {self.cfg.claims.control_margin:g} point on validation and on the test "
-                f"set; the best on validation, {best.kind} fitted on adapted text, gained "
+                f"beat no bridge by {self.cfg.claims.control_margin:g} point on validation; the best "
+                f"there, {best.kind} fitted on adapted text, gained "
                 f"{best['validation gain']:+.2f} points there and {best['test Unseen gain']:+.2f} "
                 f"Unseen points on the test set, interval {best.lo:+.2f} to {best.hi:+.2f}), so "
                 "this world cannot test whether the training order matters."

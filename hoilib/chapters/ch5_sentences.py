@@ -23,10 +23,10 @@ def control_sentence(ctrl: pd.DataFrame, margin: float) -> str:
     ad = ctrl[ctrl.consumer == "adapted"]
     passed = list(ad[ad.passes].kind)
     if not passed:
-        best = ad.sort_values("test Unseen gain", ascending=False).iloc[0]
+        best = ad.sort_values("validation gain", ascending=False).iloc[0]
         return (
-            f"no consumer of adapted text passed: the best test Unseen gain of a consistent bridge "
-            f"was {best['test Unseen gain']:+.2f} points ({best.kind}), against the "
+            f"no consumer of adapted text passed: the best validation gain of a consistent bridge "
+            f"was {best['validation gain']:+.2f} points ({best.kind}), against the "
             f"{margin:g} point the rule asks for."
         )
     parts = [
@@ -37,8 +37,8 @@ def control_sentence(ctrl: pd.DataFrame, margin: float) -> str:
     ]
     failed = ", ".join(ad[~ad.passes].kind)
     return (
-        f"{len(passed)} of {len(ad)} consumers of adapted text passed: {'; '.join(parts)}. "
-        f"The bridge did not clear the rule for {failed or 'none'}."
+        f"{len(passed)} of {len(ad)} consumers of adapted text passed on validation: "
+        f"{'; '.join(parts)}. The bridge did not clear the rule for {failed or 'none'}."
     )
 
 

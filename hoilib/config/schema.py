@@ -234,10 +234,10 @@ class EZHOICfg(Section):
     )
     n_ctx: Few = _f(2, "learnable context tokens per text prompt")
     prompt_kind: Literal["shared", "class"] = _f(
-        "shared",
-        "text prompts: shared (one learned context for every class) or class (plus a per-class "
-        "context; a held-out class gets the mean of its seen relatives', as EZ-HOI builds "
-        "unseen prompts from related seen ones)",
+        "class",
+        "text prompts: class (the design document's class-specific prompts: a shared context plus "
+        "a per-class one; a held-out class gets the mean of its seen relatives', as EZ-HOI builds "
+        "unseen prompts from related seen ones) or shared (one learned context for every class)",
         key=False,  # keyed as the model's own prompt kind (an ablation may override it)
     )
     prompt_depth: Few = _f(3, "text layers that get their own deep prompt tokens (MaPLe style)")

@@ -50,25 +50,40 @@ def _resampled_means(rng: np.random.Generator, d: np.ndarray, n_boot: int) -> np
     return ((s @ d) * c).sum(axis=1) / d.size
 
 
-def _interval(
-    rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: int, *, level: float
-):
-    """Percentile interval of the mean over resampled worlds of the mean over each one's parts.
+def _draws(rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: int) -> np.ndarray:
+    """``n_boot`` resampled means over the worlds of the mean over each one's parts.
 
-    Every slot of a world draw gets fresh seed and class draws for every world, and keeps the
-    one its draw picked, so a world drawn twice is resampled twice, as in a loop over draws.
+    Each draw picks ``n`` worlds with replacement; every pick gets fresh seed and class draws,
+    so a world drawn twice is resampled twice, as in a loop over draws. Only the picked world
+    of each slot is resampled (cost linear in the worlds).
     """
     n = len(worlds)
     picks = rng.integers(0, n, (n_boot, n))
     total = np.zeros(n_boot)
     for slot in range(n):
-        # (worlds, n_boot)
-        per_world = np.stack(
-            [np.mean([_resampled_means(rng, d, n_boot) for d in w], axis=0) for w in worlds]
-        )
-        total += per_world[picks[:, slot], np.arange(n_boot)]
-    lo, hi = np.quantile(total / n, [(1 - level) / 2, (1 + level) / 2])
+        for w, parts in enumerate(worlds):
+            hit = np.flatnonzero(picks[:, slot] == w)
+            if hit.size:
+                total[hit] += np.mean([_resampled_means(rng, d, hit.size) for d in parts], axis=0)
+    return total / n
+
+
+def _interval(
+    rng: np.random.Generator, worlds: list[list[np.ndarray]], n_boot: int, *, level: float
+):
+    """Percentile interval of ``_draws``."""
+    lo, hi = np.quantile(_draws(rng, worlds, n_boot), [(1 - level) / 2, (1 + level) / 2])
     return float(lo), float(hi)
+
+
+def monte_carlo_error(draws: np.ndarray, *, level: float, parts: int = 10) -> tuple[float, float]:
+    """Standard errors of the percentile interval's ends from the draws' own randomness: the ends
+    of ``parts`` interleaved subsets, their spread divided by sqrt(parts) (a subset of B/parts
+    draws has sqrt(parts) times the error of all B)."""
+    q = [(1 - level) / 2, (1 + level) / 2]
+    ends = np.array([np.quantile(draws[k::parts], q) for k in range(parts)])
+    se = ends.std(axis=0, ddof=1) / np.sqrt(parts)
+    return float(se[0]), float(se[1])
 
 
 def nested_bootstrap(diffs, *, n_boot: int, level: float, seed: int) -> dict:
@@ -96,11 +111,15 @@ def pooled_bootstrap(worlds, *, n_boot: int, level: float, seed: int) -> dict:
         raise ValueError("worlds: need at least one world")
     if not 0 < level < 1:
         raise ValueError(f"level: must lie in (0, 1), got {level!r}")
-    lo, hi = _interval(np.random.default_rng(seed), ws, n_boot, level=level)
+    draws = _draws(np.random.default_rng(seed), ws, n_boot)
+    lo, hi = np.quantile(draws, [(1 - level) / 2, (1 + level) / 2])
+    mc_lo, mc_hi = monte_carlo_error(draws, level=level)
     return {
         "mean": float(np.mean([np.mean([d.mean() for d in w]) for w in ws])),
-        "lo": lo,
-        "hi": hi,
+        "lo": float(lo),
+        "hi": float(hi),
+        "mc_lo": mc_lo,
+        "mc_hi": mc_hi,
         "worlds": len(ws),
         "seeds": int(sum(d.shape[0] for w in ws for d in w)),
         "level": level,

@@ -3,11 +3,13 @@
 The rules were stated before the current world was run (chapter 5 says which parts were
 fixed after a first look at world 0). Each contrast is b minus a in mAP points:
 
-- **The positive control** comes first. For a consumer, in the consistent cell (consumer
-  and diffusion model on the same text) with the strength chosen on validation, the
-  bridge must beat no bridge by at least ``claims.control_margin`` points on the validation
-  images (the deciding classes, mean over seeds) *and* on the test set's Unseen mAP (mean
-  over seeds, with its interval above 0). Only consumers that pass read the ordering.
+- **The positive control** comes first, and reads validation only. For a consumer, in the
+  consistent cell (consumer and diffusion model on the same text) with the strength chosen
+  on validation, the bridge must beat no bridge by at least ``claims.control_margin`` points
+  on the validation images (the deciding classes, mean over seeds). Its test Unseen gain is
+  reported beside it (it is the "correct - no bridge" contrast), never used to pass it: a gate
+  that read the test set would choose the consumers whose test numbers it then reports.
+  Only consumers that pass read the ordering.
 - **The primary consumer** is the passing consumer of adapted text with the largest
   validation gain: chosen on validation, before any ordering number is read.
 - **The claims** (``CLAIMS``) with the design document's own sizes (``MARGINS``, from its
@@ -159,8 +161,8 @@ def verdict_table(j: pd.DataFrame) -> pd.DataFrame:
 def control(
     rows: pd.DataFrame, ap: dict, kind: str, *, consumer: str, unseen: np.ndarray, cfg: ClaimsCfg
 ) -> dict:
-    """The positive control of one consumer: validation and test gain of its consistent bridge,
-    each at least ``cfg.control_margin`` points, the test gain's interval above 0."""
+    """The positive control of one consumer: its consistent bridge passes on a validation gain of at
+    least ``cfg.control_margin`` points; the test Unseen gain and its interval are reported only."""
     sub = rows[(rows.kind == kind) & (rows.consumer == consumer)]
     none = sub[sub.diffusion == "none"].set_index("seed")
     match = sub[(sub.diffusion == consumer) & (sub.denoiser == MLP)].set_index("seed")
@@ -170,7 +172,7 @@ def control(
     a, b = text_pairs(kind, consumer)["correct - no bridge"]
     test = interval(class_diffs(ap, a, b, mask=unseen), cfg)
     margin = cfg.control_margin
-    passes = val_gain >= margin and test["mean"] >= margin and test["lo"] > 0
+    passes = val_gain >= margin
     return {
         "kind": kind,
         "consumer": consumer,

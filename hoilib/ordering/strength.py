@@ -5,9 +5,9 @@ own held-out images (``SplitData.val_bridge``: EZ-HOI neither trains on them nor
 its epoch with them) by the validation mAP of the scorer the test set is scored with,
 over one of two sets of classes: the seen classes EZ-HOI trained on, or the
 pseudo-unseen classes it never trained on (``data.pseudo``), which resemble the test's
-unseen classes. Only then is the test set bridged. Both orders of a comparison get the
-strength chosen for the matched (consistent) cell, and that strength is a bridge
-(t* > 0): "no bridge" is its own row, never a silent stand-in for one. The start steps and
+unseen classes. Only then is the test set bridged. Each order of a comparison gets the
+strength its own validation chooses (neither is tuned for the other), and that strength is
+a bridge (t* > 0): "no bridge" is its own row, never a silent stand-in for one. The start steps and
 blend weights tried are the bridge section's ``t_grid`` and ``lambdas`` (``grid_of``).
 """
 

@@ -4,10 +4,10 @@
 staging folder inside the run, so building never touches the source tree and two profiles can be
 built side by side. There ``book/results.md`` is generated from every run on disk
 (hoilib.publish.results), ``book/execution_statistics.md`` from the run's ``provenance.json`` and
-``timings.json`` (its ``metrics/*.json`` copied beside it as downloads), and the measured times on
-``book/reproduce.md`` from ``results/timings.json``. When a chapter holds an interactive figure
-(hoilib.figures.interactive), plotly.js is copied from the plotly package into ``_assets/``, the
-static path of ``_config.yml``: every page loads the one ``_static/plotly.min.js``, offline.
+``timings.json`` (its ``metrics/*.json`` copied beside it as downloads), the measured times on
+``book/reproduce.md`` from ``results/timings.json``, and ``book/plan.md`` from ``results/plan.yaml``.
+When a chapter holds an interactive figure (hoilib.figures.interactive), plotly.js is copied from
+the plotly package into ``_assets/`` (``_config.yml``'s static path): one ``_static/plotly.min.js``.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.errors import HoiBookError
+from hoilib.publish.answer_page import write_answer
+from hoilib.publish.plan_page import write_plan_page
 from hoilib.publish.published_paths import portable_paths
 from hoilib.publish.timings_page import write_timings
 from hoilib.run.runner import REPO, chapter_paths, notebook_errors
@@ -82,9 +84,8 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO / name, src / name)
     write_results_page(src / "book", runs_root)
+    write_plan_page(src / "book")
     write_timings(src / "book" / "reproduce.md")
-    from hoilib.publish.results_page import write_answer
-
     write_answer(src / "book" / "intro.md", run_dir)
     chapters = src / "book" / "chapters"
     chapters.mkdir(parents=True, exist_ok=True)

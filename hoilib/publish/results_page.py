@@ -153,12 +153,13 @@ def grid_section(path: Path) -> list[str]:
         "",
         _grid_answer(rec),
         "",
-        f"Each cell is the mean difference b - a in mAP points, its 95% interval and its verdict. The "
-        "interval is the wider of two: a nested bootstrap over world seeds, then model seeds, then "
-        f"classes ({rec['n_boot']} draws), and a Student-t interval over the world means (with few "
-        "worlds a percentile bootstrap covers poorly). A verdict reads the interval against the "
+        f"Each cell is the mean difference b - a in mAP points, its 95% interval and its verdict. One "
+        "procedure gives the interval and the p-value alike, with the world as the unit: a Student-t "
+        "over the world means (worlds - 1 degrees of freedom). A nested bootstrap over world seeds, "
+        f"then model seeds, then classes ({rec['n_boot']} draws) is kept in the record beside it, "
+        "with its Monte Carlo error, and decides nothing. A verdict reads the interval against the "
         "design document's predicted size (chapter 5): *supported* needs the interval on the "
-        "predicted side of 0, p < 0.05 and no world the other way; *ruled out at the predicted size* "
+        "predicted side of 0 and p < 0.05; *ruled out at the predicted size* "
         "means the interval ends short of the predicted size; anything else is *inconclusive*. Only "
         "the primary consumer's three pooled Unseen contrasts form the answer's family (Holm over "
         f"those three); the other {len(rows) - 3} cells are secondary and each is read on its own, "
@@ -175,7 +176,7 @@ def grid_section(path: Path) -> list[str]:
 
 def _grid_answer(rec: dict) -> str:
     """The grid's answer in words: the control, the pooled verdict, and how many worlds would narrow it."""
-    from hoilib.ordering.grid import NEW_WORLDS
+    from hoilib.ordering.grid import NEW_WORLDS, effect_text
 
     if rec.get("primary") is None:
         need = {
@@ -223,7 +224,7 @@ def _grid_answer(rec: dict) -> str:
         ""
         if fresh is None
         else f" Over the worlds other than world 0 alone (the ones nobody saw while the rules took "
-        f"shape) it is {fresh['mean']:+.2f} [{fresh['lo']:+.2f}, {fresh['hi']:+.2f}]: "
+        f"shape) it is {effect_text(fresh['mean'], fresh['lo'], fresh['hi'])}: "
         f"{fresh['verdict']}."
     )
     return (
@@ -260,36 +261,3 @@ def results_text(runs_root: str | Path = REPO / "runs") -> str:
     if notes:
         text += "\nskipped files:\n" + "\n".join(f"  {n['file']}: {n['problem']}" for n in notes)
     return text
-
-
-ANSWER_MARK = "<!-- the answer: written by hoilib book -->"
-
-
-def answer_markdown(run_dir: Path) -> str:
-    """What the book finds: this build's chapter 5 answer and the synth-grid's, from their records."""
-    m = _json(run_dir / "metrics" / "05_evaluation.json") or {}
-    answer = (m.get("metrics") or {}).get("answer")
-    parts = ["## What the book finds", ""]
-    parts.append(
-        f"**In this build** (one world and split, {len(set(_seeds(m)))} model seeds; "
-        f"{{doc}}`chapter 5 <chapters/05_evaluation>`): {answer}"
-        if answer
-        else "This build has no chapter 5 result yet."
-    )
-    grid = _json(REPO / GRID_RECORD)
-    if grid and grid.get("rows") and "controls" in grid:
-        parts += ["", _grid_answer(grid) + " (the {doc}`results page <results>` has every split.)"]
-    return "\n".join(parts)
-
-
-def _seeds(m: dict) -> list:
-    return [
-        r.get("seed")
-        for r in (m.get("metrics") or {}).get("per_seed", [])
-        if r.get("seed") is not None
-    ]
-
-
-def write_answer(intro: Path, run_dir: Path) -> Path:
-    """Put the answer where the intro marks it (the committed intro holds only the mark)."""
-    return fill_mark(intro, ANSWER_MARK, answer_markdown(run_dir))

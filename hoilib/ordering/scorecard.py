@@ -1,0 +1,91 @@
+"""The scorecard: each prediction of the design document beside what a grid record measured, with its verdict.
+
+Built from a grid record (``ordering.grid.summarize``: the confirmatory one when it exists)
+so the landing page and chapter 5 open with the same computed table. Every row is pooled
+over the record's worlds and splits, Unseen first; the interval and p are the t over
+world means, and the verdict words are ``measure.effects``'s, defined in ``VERDICT_WORDS``.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from hoilib.ordering.grid import EZHOI_GAIN, EZHOI_VS_CLIP, HEAD, effect_text
+
+# the design document's words for each contrast ("Key observations" under its hypothetical table)
+PREDICTIONS = {
+    "correct - wrong": "training order matters: correct order beats wrong order",
+    "correct - no bridge": "correct order helps: beats no bridge",
+    "wrong - no bridge": "wrong order about no change or slightly worse (predicted -0.5)",
+    EZHOI_GAIN: "EZ-HOI improves on frozen CLIP (the premise; no size given)",
+}
+VERDICT_WORDS = (
+    "supported: the 95% interval lies on the predicted side of 0 and the (Holm-adjusted, for the "
+    "primary Unseen family) p is below 0.05; smaller than predicted: supported, but the interval "
+    "excludes the predicted size; contradicted: the same evidence for the other direction; ruled out "
+    "at the predicted size: not supported, and the interval excludes an effect that large; "
+    "inconclusive: none of these"
+)
+
+
+def scorecard(record: dict, columns=("unseen", "seen", "full")) -> pd.DataFrame:
+    """One row per (setting, prediction, mAP): predicted, measured [interval], verdict, worlds."""
+    df = pd.DataFrame(record["rows"])
+    df = df[df.split == "pooled"]
+    primary = record.get("primary")
+    wanted = ([f"text-only: {primary}"] if primary else []) + [HEAD, EZHOI_VS_CLIP]
+    label = {f"text-only: {primary}": f"{primary} consumer (primary)", HEAD: "EZ-HOI's own head"}
+    label[EZHOI_VS_CLIP] = "EZ-HOI vs frozen CLIP"
+    rows = []
+    for setting in wanted:
+        sub = df[df.setting == setting]
+        for contrast in PREDICTIONS:
+            for col in columns:
+                r = sub[(sub.contrast == contrast) & (sub.column == col)]
+                if r.empty:
+                    continue
+                r = r.iloc[0]
+                rows.append(
+                    {
+                        "setting": label[setting],
+                        "prediction": PREDICTIONS[contrast],
+                        "mAP": col.title(),
+                        "predicted": "-" if pd.isna(r["margin"]) else f"{r['margin']:+.1f}",
+                        "measured [95% interval]": effect_text(r["mean"], r["lo"], r["hi"]),
+                        "verdict": r["verdict"],
+                        "worlds": int(r["worlds"]),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def gate_line(record: dict) -> str:
+    """How many consumers of adapted text passed the validation-only gate, and which one is primary."""
+    ctrl = pd.DataFrame(record["controls"])
+    passed = list(ctrl[ctrl.passes].kind)
+    return (
+        f"{len(passed)} of {len(ctrl)} text-only consumers passed the positive control on validation"
+        + (f" ({', '.join(passed)})" if passed else "")
+        + (
+            f"; the primary one, chosen on validation before any order contrast was read: "
+            f"{record['primary']}."
+            if record.get("primary")
+            else "; none is primary, so the ordering is read on EZ-HOI's head only."
+        )
+    )
+
+
+def scorecard_markdown(record: dict, *, title: str, scope: str) -> str:
+    """The scorecard as MyST: a title, its scope, the table, the gate line and what each verdict means."""
+    table = scorecard(record)
+    return "\n".join(
+        [
+            f"**{title}** {scope}",
+            "",
+            table.to_markdown(index=False) if not table.empty else "(no pooled row)",
+            "",
+            gate_line(record),
+            "",
+            f"*Verdicts.* {VERDICT_WORDS}.",
+        ]
+    )

@@ -1,0 +1,104 @@
+"""The confirmatory plan: its fields checked, records that carry the plan and the code, and refusals."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import yaml
+from test_grid import KIND, _run
+
+from hoilib.config import REPO
+from hoilib.errors import ConfigError
+from hoilib.run import plan as plan_mod
+from hoilib.run.plan import Plan, read_records, record_of, same_record, write_record
+
+FIELDS = {
+    "name": "test-plan",
+    "profile": "smoke",
+    "root": "runs/test-plan",
+    "records": "results/test-plan",
+    "world_seeds": [1000, 1001],
+    "splits": ["uv"],
+    "model_seeds": [0, 1],
+    "set": {},
+    "primary_consumer": KIND,
+    "n_boot": 100,
+    "target_half_width": 1.5,
+    "rules": {"gate": "validation only"},
+}
+
+
+def _plan(tmp_path, **change) -> Plan:
+    p = tmp_path / "plan.yaml"
+    p.write_text(yaml.safe_dump({**FIELDS, **change}))
+    pl = Plan.load(p)
+    return Plan(
+        path=pl.path, sha256=pl.sha256, fields={**pl.fields, "records": str(tmp_path / "rec")}
+    )
+
+
+def _finished(tmp_path, world: int, correct: float):
+    """A hand-made finished run (``test_grid._run``) with the config, provenance and rows a record reads."""
+    _run(tmp_path / "runs", "uv", world, correct=correct)
+    folder = tmp_path / "runs" / f"synth-grid-world_seed{world}-split_uv"
+    cfg = {
+        "world": {"seed": world, "split": "uv"},
+        "claims": {},
+        "run": {"cpu_kernels": "portable"},
+    }
+    (folder / "config.json").write_text(json.dumps({"params": cfg}))
+    (folder / "provenance.json").write_text(
+        json.dumps({"git": {"commit": "abc", "dirty": False}, "machine": {"cpu": "AMD EPYC"}})
+    )
+    m = json.loads((folder / "metrics" / "05_evaluation.json").read_text())
+    m["metrics"]["per_seed"] = []
+    (folder / "metrics" / "05_evaluation.json").write_text(json.dumps(m))
+    return folder
+
+
+def test_a_bad_field_is_one_line_naming_the_file_and_field(tmp_path):
+    with pytest.raises(ConfigError, match=r"plan.yaml: field 'world_seeds': expected distinct"):
+        _plan(tmp_path, world_seeds=[3, 3])
+    with pytest.raises(ConfigError, match=r"field 'n_boot': expected int"):
+        _plan(tmp_path, n_boot="many")
+    with pytest.raises(ConfigError, match=r"field 'model_seeds': expected the profile's"):
+        _plan(tmp_path, model_seeds=[5])
+    with pytest.raises(ConfigError, match=r"not in the plan's world_seeds"):
+        _plan(tmp_path).cells([7])
+    out = subprocess.run(
+        [sys.executable, "-m", "hoilib", "sweep", "--plan", str(tmp_path / "none.yaml")],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+    )
+    assert out.returncode == 1 and "no plan there" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_records_round_trip_and_are_refused_under_another_plan_or_code(tmp_path, monkeypatch):
+    pl = _plan(tmp_path)
+    for w, c in ((1000, 0.1), (1001, 0.12)):
+        write_record(_finished(tmp_path, w, c), pl, w, "uv")
+    runs = read_records(pl)
+    assert [r["world_seed"] for r in runs] == [1000, 1001]
+    rec = json.loads((pl.records_dir / "world1000-uv.json").read_text())
+    assert rec["plan"]["sha256"] == pl.sha256 and rec["commit"] == "abc"
+    assert set(rec["code"]) >= {"ezhoi", "diffusion", "chapter 5 tables"}
+    other = _plan(tmp_path, n_boot=200)  # another plan: another hash
+    with pytest.raises(ConfigError, match="made under another plan"):
+        read_records(other)
+    moved = {**plan_mod.code_version(), "ezhoi": "0" * 16}
+    monkeypatch.setattr(plan_mod, "code_version", lambda: moved)
+    with pytest.raises(ConfigError, match="another version of ezhoi"):
+        read_records(pl)
+
+
+def test_a_rerun_is_compared_digit_for_digit(tmp_path):
+    pl = _plan(tmp_path)
+    a = record_of(_finished(tmp_path, 1000, 0.1), pl)
+    assert same_record(a, json.loads(json.dumps(a))) == []
+    b = json.loads(json.dumps(a))
+    b["metrics"]["per_class_ap"][0]["ap"][0] += 1e-12
+    assert same_record(a, b) == ["metrics.per_class_ap"]
