@@ -292,6 +292,7 @@ def _grid(args, argv) -> int:
         plan = Plan.load(args.plan)
         out = REPO / "results" / f"{plan.name}.json" if args.out == GRID_OUT else out
         meta = {"name": plan.name, "sha256": plan.sha256, "records": plan.records}
+        meta["primary_consumer"] = plan.primary_consumer
         summarize(None, out, plan.n_boot, runs=read_records(plan), plan=meta)
     else:
         summarize(REPO / args.root, out, args.n_boot)

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from hoilib.errors import ConfigError
@@ -109,7 +110,7 @@ def test_the_results_page_shows_a_committed_grid_record(tmp_path):
         _run(tmp_path, "uv", w, correct=0.1)
     summarize(tmp_path, tmp_path / "g.json", n_boot=50)
     text = "\n".join(grid_section(tmp_path / "g.json"))
-    assert "synth-grid sweep" in text and "+10.00 [+10.00, +10.00] supported" in text
+    assert "exploratory synth-grid" in text and "+10.00 [+10.00, +10.00] supported" in text
 
 
 def test_the_worlds_other_than_world_0_are_pooled_on_their_own(tmp_path):
@@ -171,3 +172,51 @@ def test_the_scorecard_puts_each_prediction_beside_its_measurement(tmp_path):
     assert wn.iloc[0].predicted == "-0.5"  # "about no change", labelled as such
     md = scorecard_markdown(rec, title="T.", scope="S.")
     assert "1 of 1 text-only consumers passed" in md and "*Verdicts.*" in md
+
+
+def test_the_common_strength_reads_the_wrong_order_at_the_correct_orders_strength():
+    """The plan's secondary rule (``ordering.common``): the wrong order's test mAP is read off its grid
+    at the strength the correct order chose, not at its own."""
+    from types import SimpleNamespace
+
+    from hoilib.ordering.common import common_strength
+
+    maps = lambda u: {"full": u, "seen": u, "unseen": u}  # noqa: E731
+    text = pd.DataFrame(
+        [{"kind": KIND, "consumer": "adapted", "diffusion": "adapted", "denoiser": "trained MLP",
+          "seed": 0, "t_start": 399, "lambda": 0.5} | maps(30.0)]
+    )  # fmt: skip
+    grid = pd.DataFrame(
+        [{"kind": KIND, "consumer": "adapted", "diffusion": "raw", "seed": 0, "t_start": t,
+          "lambda": 0.5} | maps(u) for t, u in ((199, 28.0), (399, 21.0))]
+    )  # fmt: skip
+    head = pd.DataFrame(
+        [{"diffusion": "adapted", "seed": 0, "t_start": 199, "lambda": 0.5} | maps(40.0)]
+    )
+    hgrid = pd.DataFrame(
+        [{"diffusion": "raw", "seed": 0, "t_start": t, "lambda": 0.5} | maps(u)
+         for t, u in ((199, 38.0), (399, 35.0))]
+    )  # fmt: skip
+    tables = SimpleNamespace(text=text, text_grid=grid, head=head, head_grid=hgrid)
+    rows = {r["setting"]: r for r in common_strength(tables)}
+    assert rows[f"text-only: {KIND}"]["wrong"]["unseen"] == 21.0  # at t* 399, the correct one's
+    assert rows["head"]["wrong"]["unseen"] == 38.0 and rows["head"]["t_start"] == 199
+
+
+def test_the_common_strength_contrast_is_a_t_over_world_means_outside_the_primary_family(tmp_path):
+    from hoilib.ordering.grid import COMMON
+
+    for w, gap in enumerate((2.0, 3.0, 4.0)):
+        _run(tmp_path, "uv", w, correct=0.1)
+        path = tmp_path / f"synth-grid-world_seed{w}-split_uv" / "metrics" / "05_evaluation.json"
+        m = json.loads(path.read_text())
+        m["metrics"]["common_strength"] = [
+            {"setting": f"text-only: {KIND}", "seed": s, "correct": {c: 30.0 for c in ("full", "seen", "unseen")},
+             "wrong": {c: 30.0 - gap - s for c in ("full", "seen", "unseen")}} for s in (0, 1)
+        ]  # fmt: skip
+        path.write_text(json.dumps(m))
+    table = summarize(tmp_path, tmp_path / "g.json", n_boot=50)
+    r = table[(table.contrast == COMMON) & (table.split == "pooled") & (table.column == "unseen")]
+    r = r[r.setting == f"text-only: {KIND}"].iloc[0]
+    assert r["mean"] == pytest.approx(3.5) and r.world_means == pytest.approx([2.5, 3.5, 4.5])
+    assert not r["primary family"]

@@ -102,3 +102,27 @@ def test_a_rerun_is_compared_digit_for_digit(tmp_path):
     b = json.loads(json.dumps(a))
     b["metrics"]["per_class_ap"][0]["ap"][0] += 1e-12
     assert same_record(a, b) == ["metrics.per_class_ap"]
+
+
+def test_the_exploratory_records_world_0_rf_uc_is_the_default_books_chapter_5():
+    """Issue 34: the committed exploratory grid (results/synth-grid.json) and the published default
+    book (results/published.json) were made at the same code: its world 0 / RF-UC cell holds the
+    default book's chapter 5 contrasts, number for number."""
+    from hoilib.ordering.grid import FIXED, HEAD
+
+    grid = json.loads((REPO / "results" / "synth-grid.json").read_text())
+    published = json.loads((REPO / "results" / "published.json").read_text())
+    book = {n["name"]: n["value"] for n in published["numbers"]}
+    cell = {
+        (c["setting"], c["contrast"]): c["unseen"]
+        for c in grid["cells"]
+        if c["world_seed"] == 0 and c["split"] == "rf-uc"
+    }
+    pairs = {
+        (FIXED, "correct - wrong"): "ch5 fixed t*: EZ-HOI, correct - wrong, unseen",
+        (FIXED, "wrong - no bridge"): "ch5 fixed t*: EZ-HOI, wrong - no bridge, unseen",
+        (HEAD, "correct - wrong"): "ch5 validated: EZ-HOI head, correct - wrong, unseen",
+        (HEAD, "correct - no bridge"): "ch5 validated: EZ-HOI head, correct - no bridge, unseen",
+    }
+    for key, name in pairs.items():
+        assert cell[key] == pytest.approx(book[name], abs=1e-9), (key, name)

@@ -334,8 +334,15 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
 
     monkeypatch.delenv(BREAK, raising=False)
     lines: list[str] = []
+    done: list[str] = []  # what ``on_done`` hears (the plan writes each record there)
     report = run_sweep(
-        ["smoke", "synth"], [0, 1], root=root, retry_failed=True, notebooks=nbs, log=lines.append
+        ["smoke", "synth"],
+        [0, 1],
+        root=root,
+        retry_failed=True,
+        notebooks=nbs,
+        log=lines.append,
+        on_done=lambda run_dir, varied: done.append(run_dir.name),
     )
     assert [r.status for r in report.runs] == [
         "skipped",
@@ -343,6 +350,7 @@ def test_cli_results_and_a_rerun_that_skips_then_retries(sweep, capsys, monkeypa
         "skipped",
         "skipped",
     ] and not report.failures
+    assert done == [r.run_dir.name for r in report.runs]  # every finished run, in order
     assert "[sweep 2/4] smoke-seed1: running (failed earlier)" in "\n".join(lines)
     assert not (root / "smoke-seed1" / "notebooks" / "05_evaluation.failed.ipynb").exists()
     assert collect(root).set_index("run").loc["smoke-seed1", "no bridge Full"] == pytest.approx(

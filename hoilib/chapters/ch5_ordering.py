@@ -21,7 +21,7 @@ from hoilib.config import Params, section_names
 from hoilib.figures import explorer_figure, interactive, umap_fit
 from hoilib.models.diffusion.bridge import OrderError
 from hoilib.models.seedrun import SeedRun, seed_runs
-from hoilib.ordering import claims, dose, labels, twobytwo
+from hoilib.ordering import claims, common, dose, labels, twobytwo
 from hoilib.ordering.experiment import OrderingTables, stage_tables
 from hoilib.ordering.labels import MAP_COLS
 from hoilib.ordering.methods import Context, bridged, make_context, method_features
@@ -216,6 +216,7 @@ class OrderingChapter(ChapterResult):
             "unseen_classes": np.flatnonzero(self.unseen).tolist(),
             "pseudo_unseen_classes": np.flatnonzero(np.asarray(self.ctx.data.pseudo)).tolist(),
             "bridge": self.bridge,
+            "common_strength": common.common_strength(self.tables),
         }
 
 

@@ -44,6 +44,7 @@ NO_INTERVAL = "one world: no interval"  # the verdict of a row whose world is it
 EZHOI_VS_CLIP = "EZ-HOI against frozen CLIP"  # the design document assumes EZ-HOI helps; no size
 EZHOI_GAIN = "EZ-HOI - frozen CLIP"
 NO_PREDICTION = "measured (no predicted size)"
+COMMON = "correct - wrong, common strength"  # the plan's secondary strength rule (ordering.common)
 SEED_FREE = (FROZEN_CLIP.label,)
 FIXED = "EZ-HOI head, t* fixed (design document)"
 
@@ -173,6 +174,43 @@ def effect(runs: list[dict], split: str, a: str, *, b: str, col: str, n_boot: in
     }
 
 
+def common_effect(runs: list[dict], split: str, setting: str, *, col: str) -> dict | None:
+    """Correct minus wrong with both orders at the correct order's strength (``ordering.common``):
+    each run's mean over seeds of the mAP difference, then the t over world means (no bootstrap:
+    the unit is a seed's mAP, not a class's AP)."""
+    worlds = []
+    for _, rs in sorted(_by_world(runs, split).items()):
+        means = []
+        for r in rs:
+            got = [
+                c["correct"][col] - c["wrong"][col]
+                for c in r["metrics"].get("common_strength", [])
+                if (HEAD if c["setting"] == "head" else c["setting"]) == setting
+            ]
+            if got:
+                means.append(float(np.mean(got)))
+        if means:
+            worlds.append(float(np.mean(means)))
+    if not worlds:
+        return None
+    t = t_interval(worlds, level=run_claims(runs).level)
+    nan = float("nan")
+    return {
+        "mean": t["mean"],
+        **dict.fromkeys(("boot_lo", "boot_hi", "boot_mc_lo", "boot_mc_hi"), nan),
+        "t_lo": t["lo"],
+        "t_hi": t["hi"],
+        "lo": t["lo"],
+        "hi": t["hi"],
+        "p": t["p"],
+        "worlds": len(worlds),
+        "seeds": nan,
+        "worlds up": int(sum(m > 0 for m in worlds)),
+        "worlds down": int(sum(m < 0 for m in worlds)),
+        "world_means": worlds,
+    }
+
+
 def run_claims(runs: list[dict]) -> ClaimsCfg:
     """The claims section every run was made with: the grid judges all of them by one rule."""
     made = {r["claims"].model_dump_json() for r in runs}
@@ -213,16 +251,21 @@ def controls(runs: list[dict], kinds, n_boot: int) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def grid_table(runs: list[dict], n_boot: int) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
-    """(one row per split or 'pooled', setting, contrast, column; the controls; the primary consumer)."""
+def grid_table(
+    runs: list[dict], n_boot: int, *, primary: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, str | None]:
+    """(one row per split or 'pooled', setting, contrast, column; the controls; the primary consumer).
+
+    ``primary``: the consumer a plan fixed before its runs (its Holm family whether or not it
+    passes here; the record says whether it did); None: the passing one with the largest
+    validation gain, chosen here on validation."""
     from hoilib.ordering import claims
 
     kinds = list(dict.fromkeys(c["kind"] for r in runs for c in r["metrics"]["controls"]))
     ctrl = controls(runs, kinds, n_boot)
     ok = ctrl[ctrl.passes]
-    primary = (
-        None if ok.empty else str(ok.sort_values("validation gain", ascending=False).kind.iloc[0])
-    )
+    if primary is None and not ok.empty:
+        primary = str(ok.sort_values("validation gain", ascending=False).kind.iloc[0])
     rows = []
     for split in splits(runs):
         for setting, pairs in settings(kinds):
@@ -240,9 +283,19 @@ def grid_table(runs: list[dict], n_boot: int) -> tuple[pd.DataFrame, pd.DataFram
                             }
                             | e
                         )
+    rows += [
+        {"split": split, "setting": setting, "contrast": COMMON, "column": col}
+        | {"margin": claims.MARGINS["correct - wrong"][col]}
+        | e
+        for split in splits(runs)
+        for setting in [f"text-only: {k}" for k in kinds] + [HEAD]
+        for col in UNSEEN_FIRST
+        if (e := common_effect(runs, split, setting, col=col)) is not None
+    ]
     df = pd.DataFrame(rows)
     df["p_holm"] = df["p"]
     fam = (df.split == "pooled") & (df.setting == f"text-only: {primary}") & (df.column == "unseen")
+    fam &= df.contrast != COMMON  # the secondary strength rule is never in the primary family
     if fam.any():
         df.loc[fam, "p_holm"] = holm(df.loc[fam, "p"].fillna(1.0).tolist())
     df["primary family"] = fam
@@ -278,7 +331,8 @@ def summarize(
     """Read the runs under ``root`` (or take ``runs``, a plan's records read by ``run.plan``; ``plan``:
     its name, hash and records folder), build the table, write it with its provenance to ``out``."""
     runs = read_runs(Path(root)) if runs is None else runs
-    table, ctrl, primary = grid_table(runs, n_boot)
+    fixed = (plan or {}).get("primary_consumer")
+    table, ctrl, primary = grid_table(runs, n_boot, primary=fixed)
     provs = [r["provenance"] for r in runs]
     cw = table[(table.split == "pooled") & (table.contrast == "correct - wrong")]
     cw = cw[cw.column == "unseen"].set_index("setting")  # each setting's answer: worlds it needs
@@ -299,14 +353,34 @@ def summarize(
         "machines": sorted({str((p.get("machine") or {}).get("cpu")) for p in provs}),
         "n_boot": n_boot,
         "primary": primary,
+        "primary_fixed_by_plan": fixed is not None,
+        "primary_passes": bool(ctrl[ctrl.kind == primary].passes.any()) if primary else False,
         "controls": ctrl.to_dict(orient="records"),
         "worlds_needed": needed,
         "worlds_needed_by_setting": by,
         "target_half_width": TARGET_HALF_WIDTH,
         "rows": table.to_dict(orient="records"),
+        "cells": cells(runs),
     }
     artifacts.write_json(Path(out), record)
     return table
+
+
+def cells(runs: list[dict]) -> list[dict]:
+    """Each run's own Unseen contrasts (mean over its seeds and classes): what a single build of that
+    world and split reports, so a record's world 0 / RF-UC can be checked against the default book."""
+    kinds = list(dict.fromkeys(c["kind"] for r in runs for c in r["metrics"]["controls"]))
+    out = []
+    for r in runs:
+        for setting, pairs in settings(kinds):
+            for name, (a, b) in pairs.items():
+                d = run_diffs(r, a, b, col="unseen")
+                if d is not None:
+                    out.append(
+                        {"world_seed": r["world_seed"], "split": r["split"], "setting": setting}
+                        | {"contrast": name, "unseen": float(d.mean())}
+                    )
+    return out
 
 
 # ---- the record as the book shows it: the control, then per setting a sentence and a table ----

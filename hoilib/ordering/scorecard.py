@@ -10,8 +10,12 @@ from __future__ import annotations
 
 import pandas as pd
 
+from hoilib import artifacts
+from hoilib.config import REPO
 from hoilib.ordering.grid import EZHOI_GAIN, EZHOI_VS_CLIP, HEAD, effect_text
 
+_json = artifacts.read_json_or_none
+EXPLORATORY = REPO / "results" / "synth-grid.json"  # hoilib grid's record of worlds 0-2
 # the design document's words for each contrast ("Key observations" under its hypothetical table)
 PREDICTIONS = {
     "correct - wrong": "training order matters: correct order beats wrong order",
@@ -63,15 +67,21 @@ def gate_line(record: dict) -> str:
     """How many consumers of adapted text passed the validation-only gate, and which one is primary."""
     ctrl = pd.DataFrame(record["controls"])
     passed = list(ctrl[ctrl.passes].kind)
+    primary = record.get("primary")
+    if not primary:
+        which = "; none is primary, so the ordering is read on EZ-HOI's head only."
+    elif record.get("primary_fixed_by_plan"):
+        which = f"; the primary one, fixed by the plan before these runs: {primary}, which " + (
+            "passed here."
+            if record.get("primary_passes")
+            else "FAILED the gate here, so its order contrasts are not a test of the ordering."
+        )
+    else:
+        which = f"; the primary one, chosen on validation before any order contrast was read: {primary}."
     return (
         f"{len(passed)} of {len(ctrl)} text-only consumers passed the positive control on validation"
         + (f" ({', '.join(passed)})" if passed else "")
-        + (
-            f"; the primary one, chosen on validation before any order contrast was read: "
-            f"{record['primary']}."
-            if record.get("primary")
-            else "; none is primary, so the ordering is read on EZ-HOI's head only."
-        )
+        + which
     )
 
 
@@ -89,3 +99,43 @@ def scorecard_markdown(record: dict, *, title: str, scope: str) -> str:
             f"*Verdicts.* {VERDICT_WORDS}.",
         ]
     )
+
+
+def answer_record(plan_link: str = "{doc}`plan <plan>`") -> tuple[dict | None, str, str]:
+    """(grid record, title, scope) the answer is read from: the confirmatory record when the plan's
+    grid exists, else the exploratory synth-grid, said to be exploratory; (None, ...) when neither.
+    ``plan_link``: how the scope names the plan page (a chapter gives its own relative link)."""
+    import yaml
+
+    plan_path = REPO / "results" / "plan.yaml"
+    plan = yaml.safe_load(plan_path.read_text()) if plan_path.is_file() else None
+    conf = _json(REPO / "results" / f"{plan['name']}.json") if plan else None
+    if conf and conf.get("rows"):
+        worlds = len({r["world_seed"] for r in conf["runs"]})
+        return (
+            conf,
+            "The confirmatory answer.",
+            f"Pooled over {worlds} fresh worlds of HOI-Synth and the splits "
+            f"{', '.join(sorted({r['split'] for r in conf['runs']}))}, run under the "
+            f"{plan_link} committed before them (its scope: this generated world and its small "
+            "CLIP, not HICO-DET).",
+        )
+    grid = _json(EXPLORATORY)
+    if grid and grid.get("rows") and "controls" in grid:
+        worlds = sorted({r["world_seed"] for r in grid["runs"]})
+        return (
+            grid,
+            "An exploratory answer, not the confirmatory one.",
+            f"Pooled over the exploratory worlds {', '.join(map(str, worlds))} (the ones the rules "
+            f"were shaped on); the confirmatory worlds of the {plan_link} are not all run yet.",
+        )
+    return None, "", ""
+
+
+def heading_and_table(plan_link: str = "plan page") -> tuple[str, pd.DataFrame]:
+    """(heading, table) of ``answer_record``'s record, for chapter 5's opening: what the record is,
+    the gate line and the verdict words, then the scorecard."""
+    rec, title, scope = answer_record(plan_link=plan_link)
+    if rec is None:
+        return "No grid record is committed yet (results/synth-grid.json).", pd.DataFrame()
+    return f"{title} {scope} {gate_line(rec)} Verdicts: {VERDICT_WORDS}.", scorecard(rec)

@@ -111,6 +111,7 @@ def results_markdown(
             "",
         ]
     parts += grid_section(REPO / GRID_RECORD if grid_record is None else grid_record)
+    parts += grid_section(confirmatory_record(), confirmatory=True)
     from hoilib.run.control_search import RECORD, section
 
     parts += section(REPO / RECORD if search_record is None else search_record)
@@ -125,11 +126,24 @@ def results_markdown(
     return "\n".join(parts)
 
 
-def grid_section(path: Path) -> list[str]:
-    """The synth-grid table from its committed record, with where it came from; nothing if absent."""
+def confirmatory_record() -> Path | None:
+    """The confirmatory grid record, results/<the plan's name>.json (None without a plan)."""
+    import yaml
+
+    plan = REPO / "results" / "plan.yaml"
+    return (
+        REPO / "results" / f"{yaml.safe_load(plan.read_text())['name']}.json"
+        if plan.is_file()
+        else None
+    )
+
+
+def grid_section(path: Path | None, *, confirmatory: bool = False) -> list[str]:
+    """A grid record's tables (the exploratory synth-grid, or the plan's confirmatory one, shown
+    apart), with where it came from; nothing if absent."""
     from hoilib.ordering.grid import table_markdown
 
-    rec = _json(path)
+    rec = _json(path) if path is not None else None
     if rec is None:
         return []
     if "controls" not in rec:  # written before the positive control existed
@@ -143,8 +157,20 @@ def grid_section(path: Path) -> list[str]:
     splits = sorted({r["split"] for r in rec["runs"]})
     worlds = sorted({r["world_seed"] for r in rec["runs"]})
     rows = rec["rows"]
+    made = (
+        f"`hoilib sweep --plan results/plan.yaml` (records under `{rec['root']}`) and "
+        "`hoilib grid --plan results/plan.yaml`"
+        if confirmatory
+        else f"`hoilib sweep --profiles synth-grid --vary world.seed={','.join(map(str, worlds))} "
+        f"--vary world.split={','.join(splits)} --only 05` and `hoilib grid`"
+    )
+    title = (
+        "## The confirmatory record: fresh worlds under the committed plan"
+        if confirmatory
+        else "## The exploratory synth-grid (worlds the rules were shaped on)"
+    )
     return [
-        "## The synth-grid sweep: the ordering claim on every split and pooled",
+        title,
         "",
         f"{len(rec['runs'])} runs of the `synth-grid` profile (the default book's settings): splits "
         f"{', '.join(splits)} x world seeds {', '.join(map(str, worlds))} (each a new world and a new "
@@ -165,9 +191,7 @@ def grid_section(path: Path) -> list[str]:
         f"those three); the other {len(rows) - 3} cells are secondary and each is read on its own, "
         "so among so many a few will cross 0 by chance. Commit "
         f"{', '.join(_code(c[:10]) for c in rec['commits'])}{' (dirty)' if rec['dirty'] else ''}, "
-        f"machine {_cell('; '.join(rec['machines']))}; made by `hoilib sweep --profiles synth-grid "
-        f"--vary world.seed={','.join(map(str, worlds))} --vary world.split={','.join(splits)} --only 05` "
-        "and `hoilib grid`.",
+        f"machine {_cell('; '.join(rec['machines']))}; made by {made}.",
         "",
         table_markdown(rec),
         "",

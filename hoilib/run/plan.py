@@ -43,7 +43,7 @@ FIELDS = {
 # chapter 5's per-class APs a record keeps: the grid's settings and EZ-HOI against frozen CLIP
 KEEP_METHODS = ("EZ-HOI, no bridge", "frozen CLIP, no bridge")
 # the code whose version a record names: the stages (``codekey.STAGES``) and chapter 5's tables
-TABLES_CODE = ("hoilib.ordering.experiment",)
+TABLES_CODE = ("hoilib.ordering.experiment", "hoilib.ordering.common")
 
 
 @dataclass(frozen=True)
@@ -150,6 +150,7 @@ def record_of(run_dir: Path, plan: Plan) -> dict:
             "controls": m["controls"],
             "per_class_ap": [r for r in m["per_class_ap"] if r["method"] in methods],
             "per_seed": [r for r in m["per_seed"] if r["method"] in methods],
+            "common_strength": m.get("common_strength", []),
         },
     }
 
@@ -239,15 +240,35 @@ def read_records(plan: Plan) -> list[dict]:
 
 
 def run_plan(plan: Plan, worlds: list[int] | None = None, *, check: bool = False, log=print) -> int:
-    """Run the plan's worlds x splits through chapter 5, then write (or, with ``check``, compare) records.
+    """Run the plan's worlds x splits through chapter 5 and, as each finishes, write its record (or,
+    with ``check``, compare it with the committed one).
 
     Returns the exit status: 0 when every run finished (and, checking, matched its committed
     record digit for digit), 1 otherwise.
     """
-    from hoilib.run.sweep import run_folder_name, run_sweep
+    from hoilib.run.sweep import run_sweep
 
     cells = plan.cells(worlds)
     ws = list(dict.fromkeys(w for w, _ in cells))
+    differ: list[str] = []
+
+    def done(run_dir: Path, varied: dict) -> None:
+        w, s = int(varied["world.seed"]), str(varied["world.split"])
+        if not check:
+            log(f"[plan] record {write_record(run_dir, plan, w, s).name} written")
+            return
+        committed = artifacts.read_json_or_none(plan.records_dir / record_name(w, s))
+        diff = (
+            ["no committed record"]
+            if committed is None
+            else same_record(record_of(run_dir, plan), committed)
+        )
+        log(
+            f"[plan] world {w} {s}: "
+            + ("identical to the committed record" if not diff else f"DIFFERS in {', '.join(diff)}")
+        )
+        differ.extend(diff)
+
     report = run_sweep(
         [plan.profile],
         None,
@@ -256,25 +277,6 @@ def run_plan(plan: Plan, worlds: list[int] | None = None, *, check: bool = False
         only=["05"],
         log=log,
         vary={"world.seed": ws, "world.split": list(plan.splits)},
+        on_done=done,
     )
-    status = 1 if report.failures else 0
-    root = Path(plan.root) if Path(plan.root).is_absolute() else REPO / plan.root
-    for w, s in cells:
-        run_dir = root / run_folder_name(plan.profile, None, {"world.seed": w, "world.split": s})
-        if not (run_dir / "metrics" / "05_evaluation.json").is_file():
-            continue
-        if not check:
-            log(f"[plan] record {write_record(run_dir, plan, w, s).relative_to(REPO)}")
-            continue
-        committed = artifacts.read_json_or_none(plan.records_dir / record_name(w, s))
-        if committed is None:
-            log(f"[plan] world {w} {s}: no committed record to check against")
-            status = 1
-            continue
-        diff = same_record(record_of(run_dir, plan), committed)
-        log(
-            f"[plan] world {w} {s}: "
-            + ("identical to the committed record" if not diff else f"DIFFERS in {', '.join(diff)}")
-        )
-        status = status or int(bool(diff))
-    return status
+    return 1 if report.failures or differ else 0

@@ -178,11 +178,13 @@ def run_sweep(
     log=print,
     notebooks: Path = NOTEBOOKS,
     vary: dict[str, list] | None = None,
+    on_done=None,
 ) -> SweepReport:
     """Run every profile x varied combination x seed; returns the report (the caller decides the exit status).
 
     Every configuration is resolved before anything runs, so a typo in a profile or a
-    --set fails in seconds, not after the first run's hours.
+    --set fails in seconds, not after the first run's hours. ``on_done(run_dir, varied)`` is
+    called after each run that is complete (run now or skipped), before the next starts.
     """
     overrides = {canonical(k, "--set"): v for k, v in (overrides or {}).items()}
     vary = {canonical(k, "--vary"): v for k, v in (vary or {}).items()} or None
@@ -218,7 +220,7 @@ def run_sweep(
         f"[sweep] {len(plan)} runs ({', '.join(profiles)} x {' x '.join(axes)}) under {root}; "
         f"chapters: {', '.join(nb.name for nb in chapters)}"
     )
-    for i, (profile, seed, _, ov, cfg) in enumerate(plan, 1):
+    for i, (profile, seed, varied, ov, cfg) in enumerate(plan, 1):
         run_dir = Path(cfg.run.run_dir)
         run = SweepRun(profile=profile, seed=seed, run_dir=run_dir)
         report.runs.append(run)
@@ -227,6 +229,8 @@ def run_sweep(
         if state == "complete":
             run.status, run.detail = "skipped", why
             slog(f"{tag}: already complete, skipped ({run_dir})")
+            if on_done:
+                on_done(run_dir, varied)
             continue
         if state == "failed" and not retry_failed:
             failure = (prov or {}).get("failure") or {}
@@ -261,6 +265,8 @@ def run_sweep(
         else:
             run.status = "complete"
             slog(f"{tag}: complete")
+            if on_done:
+                on_done(run_dir, varied)
             continue
         where = f"{run.notebook} cell {run.cell}" if run.notebook else "before any notebook ran"
         slog(
