@@ -6,7 +6,7 @@ PROFILE ?= synth
 # no PYTHONPATH needed.
 PY := .venv/bin/python
 
-.PHONY: setup book run html test verify pins clean
+.PHONY: verify-plan setup book run html test verify pins clean
 
 setup:
 	@bash scripts/setup.sh
@@ -25,6 +25,11 @@ html: setup
 # your build's headline numbers against the published build's (results/published.json); exit 1 if any is off
 verify: setup
 	$(PY) -m hoilib verify --run runs/$(PROFILE)
+
+# rerun confirmatory worlds and compare them with their committed records, digit for digit:
+#   make verify-plan WORLDS="1000 1001"
+verify-plan: setup
+	$(PY) -m hoilib sweep --plan results/plan.yaml --check --worlds $(WORLDS)
 
 test: setup
 	@bash scripts/ensure-chromium.sh

@@ -102,15 +102,17 @@ def scorecard_markdown(record: dict, *, title: str, scope: str) -> str:
 
 
 def answer_record(plan_link: str = "{doc}`plan <plan>`") -> tuple[dict | None, str, str]:
-    """(grid record, title, scope) the answer is read from: the confirmatory record when the plan's
-    grid exists, else the exploratory synth-grid, said to be exploratory; (None, ...) when neither.
-    ``plan_link``: how the scope names the plan page (a chapter gives its own relative link)."""
+    """(grid record, title, scope) the answer is read from: the confirmatory record once it holds every
+    world x split of the plan, else the exploratory synth-grid, said to be exploratory, with how many
+    of the plan's records exist (an interim confirmatory grid is never read: no optional stopping);
+    (None, ...) when neither. ``plan_link``: how the scope names the plan page."""
     import yaml
 
     plan_path = REPO / "results" / "plan.yaml"
     plan = yaml.safe_load(plan_path.read_text()) if plan_path.is_file() else None
     conf = _json(REPO / "results" / f"{plan['name']}.json") if plan else None
-    if conf and conf.get("rows"):
+    cells = len(plan["world_seeds"]) * len(plan["splits"]) if plan else 0
+    if conf and conf.get("rows") and len(conf["runs"]) == cells:
         worlds = len({r["world_seed"] for r in conf["runs"]})
         return (
             conf,
@@ -123,11 +125,18 @@ def answer_record(plan_link: str = "{doc}`plan <plan>`") -> tuple[dict | None, s
     grid = _json(EXPLORATORY)
     if grid and grid.get("rows") and "controls" in grid:
         worlds = sorted({r["world_seed"] for r in grid["runs"]})
+        done = len(list((REPO / plan["records"]).glob("world*-*.json"))) if plan else 0
+        pending = (
+            f"the confirmatory record of the {plan_link} holds {done} of its {cells} worlds x splits "
+            "so far and is read only when complete."
+            if plan
+            else "no confirmatory plan is committed yet."
+        )
         return (
             grid,
             "An exploratory answer, not the confirmatory one.",
             f"Pooled over the exploratory worlds {', '.join(map(str, worlds))} (the ones the rules "
-            f"were shaped on); the confirmatory worlds of the {plan_link} are not all run yet.",
+            f"were shaped on, at this code); {pending}",
         )
     return None, "", ""
 
