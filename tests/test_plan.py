@@ -65,7 +65,8 @@ def test_a_bad_field_is_one_line_naming_the_file_and_field(tmp_path):
     with pytest.raises(ConfigError, match=r"field 'n_boot': expected int"):
         _plan(tmp_path, n_boot="many")
     with pytest.raises(ConfigError, match=r"field 'model_seeds': expected the profile's"):
-        _plan(tmp_path, model_seeds=[5])
+        _plan(tmp_path, model_seeds=[5, 6])
+    assert _plan(tmp_path, model_seeds=[4]).model_seeds == [4]  # one seed per world: the sweep's
     with pytest.raises(ConfigError, match=r"not in the plan's world_seeds"):
         _plan(tmp_path).cells([7])
     out = subprocess.run(

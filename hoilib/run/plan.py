@@ -88,10 +88,11 @@ class Plan:
                     f"{path}: field {k!r}: expected distinct non-negative integers, got {v!r}"
                 )
         cfg = resolve(fields["profile"], dict(fields["set"]))
-        if list(cfg.ezhoi.seeds) != list(fields["model_seeds"]):
+        seeds = list(fields["model_seeds"])
+        if seeds != list(cfg.ezhoi.seeds) and len(seeds) != 1:
             raise ConfigError(
                 f"{path}: field 'model_seeds': expected the profile's ezhoi.seeds "
-                f"{list(cfg.ezhoi.seeds)}, got {fields['model_seeds']!r}"
+                f"{list(cfg.ezhoi.seeds)} or one seed, got {seeds!r}"
             )
         for s in fields["splits"]:  # each split validated as the profile would take it
             resolve(fields["profile"], {**fields["set"], "world.split": s})
@@ -269,9 +270,16 @@ def run_plan(plan: Plan, worlds: list[int] | None = None, *, check: bool = False
         )
         differ.extend(diff)
 
+    # the profile's seeds in one folder per world x split, or one seed the sweep sets (run.seed and
+    # ezhoi.seeds) in a folder named for it
+    one = (
+        None
+        if list(plan.model_seeds) == list(resolve(plan.profile).ezhoi.seeds)
+        else plan.model_seeds
+    )
     report = run_sweep(
         [plan.profile],
-        None,
+        one,
         dict(plan.set),
         root=plan.root,
         only=["05"],
