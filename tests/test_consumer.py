@@ -120,9 +120,15 @@ def test_no_text_only_consumer_sees_an_image_feature_while_it_trains(exp, monkey
         assert float(d.min()) > 1e-4  # no row of any image set
 
 
-def test_the_choice_never_reads_test_labels(exp, text, monkeypatch):
-    """Scrambling what the test scorer reads (the test ground truth) leaves every chosen strength as it was."""
+def test_no_choice_reads_any_test_label_path(exp, text, monkeypatch):
+    """Issue 34: every choice chapter 5 makes (each order's strength for the text-only consumers and
+    for EZ-HOI's head, each consumer's gate, the primary consumer, the dose-response's strengths) is
+    the same with every test-label path scrambled: the ground truth the scorer reads, the context's
+    pair classes and the test set's packed targets."""
+    from hoilib.ordering import claims, experiment
+
     cfg, world, data, ctx, run = exp
+    before_head = head.run_orders(cfg, ctx, run)["rows"]
     real = type(world.test).ground_truth
     rng = np.random.default_rng(0)
 
@@ -131,11 +137,28 @@ def test_the_choice_never_reads_test_labels(exp, text, monkeypatch):
         return dataclasses.replace(gt, hoi=rng.permutation(gt.hoi))
 
     monkeypatch.setattr(type(world.test), "ground_truth", scrambled)
-    after = twobytwo.run_text(cfg, ctx, run)["rows"]
-    before = text["rows"]
-    cols = ["kind", "consumer", "diffusion", "denoiser", "t_start", "lambda"]
-    pd.testing.assert_frame_equal(before[cols], after[cols])
-    assert not np.allclose(before.unseen, after.unseen, equal_nan=True)  # the test scores did move
+    t = data.test.targets
+    monkeypatch.setattr(
+        data.test, "targets", t[torch.randperm(len(t), generator=torch.Generator().manual_seed(0))]
+    )
+    bad = dataclasses.replace(ctx, pos_cls=rng.permutation(ctx.pos_cls))
+    after = twobytwo.run_text(cfg, bad, run)
+    after_head = head.run_orders(cfg, bad, run)["rows"]
+    cols = ["kind", "consumer", "diffusion", "denoiser", "t_start", "lambda", "chosen_by"]
+    pd.testing.assert_frame_equal(text["rows"][cols], after["rows"][cols])
+    hcols = ["diffusion", "t_start", "lambda"]
+    pd.testing.assert_frame_equal(before_head[hcols], after_head[hcols])
+    gate = lambda out: claims.controls(*experiment.text_frame([out]), data.unseen, cfg=cfg.claims)  # noqa: E731
+    g0, g1 = gate(text), gate(after)
+    assert list(g0.passes) == list(g1.passes) and np.allclose(
+        g0["validation gain"], g1["validation gain"]
+    )
+    assert claims.primary(g0) == claims.primary(g1)
+    # the dose-response's strength
+    dose = [experiment.matched_strength(o["rows"], "Gaussian") for o in (text, after)]
+    assert dose[0] == dose[1]
+    # the test scores did move
+    assert not np.allclose(text["rows"].unseen, after["rows"].unseen, equal_nan=True)
 
 
 def test_the_head_setting_bridges_each_order_at_its_own_validated_strength(exp):

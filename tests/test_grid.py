@@ -164,12 +164,13 @@ def test_the_scorecard_puts_each_prediction_beside_its_measurement(tmp_path):
     summarize(tmp_path, tmp_path / "g.json", n_boot=100)
     rec = json.loads((tmp_path / "g.json").read_text())
     card = scorecard(rec)
-    mine = card[card.setting == f"{KIND} consumer (primary)"]
-    cw = mine[(mine.prediction == PREDICTIONS["correct - wrong"]) & (mine.mAP == "Unseen")].iloc[0]
-    assert cw.predicted == "+3.1" and cw.verdict == "supported" and cw.worlds == 3
-    assert cw["measured [95% interval]"].startswith("+10.00 [")
-    wn = mine[(mine.prediction == PREDICTIONS["wrong - no bridge"]) & (mine.mAP == "Unseen")]
-    assert wn.iloc[0].predicted == "-0.5"  # "about no change", labelled as such
+    mine = card[card.setting == f"{KIND} consumer (primary)"].set_index("prediction")
+    cw = mine.loc[PREDICTIONS["correct - wrong"]]
+    assert cw["predicted (Unseen / Seen / Full)"] == "+3.1 / +0.7 / +1.7" and cw.worlds == 3
+    assert cw["Unseen mAP"].startswith("+10.00 [") and cw["Unseen mAP"].endswith(" supported")
+    wn = mine.loc[PREDICTIONS["wrong - no bridge"]]
+    assert wn["predicted (Unseen / Seen / Full)"].startswith("-0.5")  # "about no change", as such
+    assert "(predicted -0.5)" in PREDICTIONS["wrong - no bridge"]
     md = scorecard_markdown(rec, title="T.", scope="S.")
     assert "1 of 1 text-only consumers passed" in md and "*Verdicts.*" in md
 

@@ -33,7 +33,8 @@ VERDICT_WORDS = (
 
 
 def scorecard(record: dict, columns=("unseen", "seen", "full")) -> pd.DataFrame:
-    """One row per (setting, prediction, mAP): predicted, measured [interval], verdict, worlds."""
+    """One row per (setting, prediction): the predicted sizes, then per mAP column (Unseen first, the
+    primary one) the measured mean [95% interval] and its verdict, and the worlds pooled."""
     df = pd.DataFrame(record["rows"])
     df = df[df.split == "pooled"]
     primary = record.get("primary")
@@ -44,22 +45,25 @@ def scorecard(record: dict, columns=("unseen", "seen", "full")) -> pd.DataFrame:
     for setting in wanted:
         sub = df[df.setting == setting]
         for contrast in PREDICTIONS:
-            for col in columns:
-                r = sub[(sub.contrast == contrast) & (sub.column == col)]
-                if r.empty:
-                    continue
-                r = r.iloc[0]
-                rows.append(
-                    {
-                        "setting": label[setting],
-                        "prediction": PREDICTIONS[contrast],
-                        "mAP": col.title(),
-                        "predicted": "-" if pd.isna(r["margin"]) else f"{r['margin']:+.1f}",
-                        "measured [95% interval]": effect_text(r["mean"], r["lo"], r["hi"]),
-                        "verdict": r["verdict"],
-                        "worlds": int(r["worlds"]),
-                    }
-                )
+            got = sub[sub.contrast == contrast].set_index("column")
+            if got.empty:
+                continue
+            sizes = [got.margin.get(c) for c in columns]
+            rows.append(
+                {
+                    "setting": label[setting],
+                    "prediction": PREDICTIONS[contrast],
+                    "predicted (" + " / ".join(c.title() for c in columns) + ")": "-"
+                    if all(pd.isna(s) for s in sizes)
+                    else " / ".join(f"{s:+.1f}" for s in sizes),
+                }
+                | {
+                    f"{c.title()} mAP": f"{effect_text(r['mean'], r['lo'], r['hi'])} {r['verdict']}"
+                    for c in columns
+                    if c in got.index and (r := got.loc[c]) is not None
+                }
+                | {"worlds": int(got.worlds.max())}
+            )
     return pd.DataFrame(rows)
 
 
