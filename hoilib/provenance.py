@@ -18,6 +18,9 @@ from hoilib.machine import kernel_env, machine_info
 REPO = Path(__file__).resolve().parents[1]
 
 
+SWEEP_OUTPUTS = "results/confirmatory"  # records ``hoilib sweep --plan`` commits (``run.plan``)
+
+
 def utc_now() -> str:
     """ISO time in UTC, second precision: what provenance and log lines carry."""
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -41,7 +44,10 @@ def git_state(repo: Path = REPO) -> dict:
 
     head = git("rev-parse", "HEAD")
     commit = head.strip() if head and head.strip() else None
-    status = git("status", "--porcelain") if commit else None
+    # the confirmatory sweep's own outputs, written into the clone while it runs, are not its code
+    status = (
+        git("status", "--porcelain", "--", ".", f":(exclude){SWEEP_OUTPUTS}") if commit else None
+    )
     return {"commit": commit, "dirty": None if status is None else bool(status.strip())}
 
 

@@ -127,3 +127,23 @@ def test_the_exploratory_records_world_0_rf_uc_is_the_default_books_chapter_5():
     }
     for key, name in pairs.items():
         assert cell[key] == pytest.approx(book[name], abs=1e-9), (key, name)
+
+
+def test_the_records_a_sweep_writes_do_not_make_its_code_dirty(tmp_path):
+    """The sweep writes its records into the clone it runs from; they are outputs, not code, so the
+    provenance of the next run stays clean, while any other change still marks it dirty."""
+    from hoilib.provenance import SWEEP_OUTPUTS, git_state
+
+    def git(*a):
+        subprocess.run(["git", "-C", str(tmp_path), *a], check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "code.py").write_text("x = 1\n")
+    git("add", "code.py")
+    git("-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "c")
+    (tmp_path / SWEEP_OUTPUTS).mkdir(parents=True)
+    (tmp_path / SWEEP_OUTPUTS / "world1000-uv.json").write_text("{}")
+    assert git_state(tmp_path)["dirty"] is False
+    assert SWEEP_OUTPUTS == Plan.load(REPO / "results" / "plan.yaml").records
+    (tmp_path / "new.py").write_text("y = 2\n")
+    assert git_state(tmp_path)["dirty"] is True
