@@ -287,10 +287,11 @@ def _grid(args, argv) -> int:
 
     out = REPO / args.out
     if args.plan:
+        from hoilib.ordering.scorecard import confirmatory_path
         from hoilib.run.plan import Plan, read_records
 
         plan = Plan.load(args.plan)
-        out = REPO / "results" / f"{plan.name}.json" if args.out == GRID_OUT else out
+        out = confirmatory_path(plan.name) if args.out == GRID_OUT else out
         meta = {"name": plan.name, "sha256": plan.sha256, "records": plan.records}
         meta["primary_consumer"] = plan.primary_consumer
         summarize(None, out, plan.n_boot, runs=read_records(plan), plan=meta)

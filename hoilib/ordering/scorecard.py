@@ -8,6 +8,8 @@ world means, and the verdict words are ``measure.effects``'s, defined in ``VERDI
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pandas as pd
 
 from hoilib import artifacts
@@ -16,6 +18,22 @@ from hoilib.ordering.grid import EZHOI_GAIN, EZHOI_VS_CLIP, HEAD, effect_text
 
 _json = artifacts.read_json_or_none
 EXPLORATORY = REPO / "results" / "synth-grid.json"  # hoilib grid's record of worlds 0-2
+# the confirmatory plan (``run.plan.Plan`` reads and checks it)
+PLAN = REPO / "results" / "plan.yaml"
+
+
+def plan_fields(path: Path = PLAN) -> dict | None:
+    """The plan's fields as written (None without a plan); ``run.plan.Plan.load`` checks them."""
+    import yaml
+
+    return yaml.safe_load(path.read_text()) if path.is_file() else None
+
+
+def confirmatory_path(name: str) -> Path:
+    """Where ``hoilib grid --plan`` writes the grid of the plan called ``name``."""
+    return REPO / "results" / f"{name}.json"
+
+
 # the design document's words for each contrast ("Key observations" under its hypothetical table)
 PREDICTIONS = {
     "correct - wrong": "training order matters: correct order beats wrong order",
@@ -110,11 +128,8 @@ def answer_record(plan_link: str = "{doc}`plan <plan>`") -> tuple[dict | None, s
     world x split of the plan, else the exploratory synth-grid, said to be exploratory, with how many
     of the plan's records exist (an interim confirmatory grid is never read: no optional stopping);
     (None, ...) when neither. ``plan_link``: how the scope names the plan page."""
-    import yaml
-
-    plan_path = REPO / "results" / "plan.yaml"
-    plan = yaml.safe_load(plan_path.read_text()) if plan_path.is_file() else None
-    conf = _json(REPO / "results" / f"{plan['name']}.json") if plan else None
+    plan = plan_fields()
+    conf = _json(confirmatory_path(plan["name"])) if plan else None
     cells = len(plan["world_seeds"]) * len(plan["splits"]) if plan else 0
     if conf and conf.get("rows") and len(conf["runs"]) == cells:
         worlds = len({r["world_seed"] for r in conf["runs"]})

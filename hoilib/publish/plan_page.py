@@ -11,9 +11,8 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.config import REPO
+from hoilib.ordering.scorecard import PLAN
 from hoilib.run.plan import Plan, record_name
-
-PLAN = REPO / "results" / "plan.yaml"
 
 
 def _first_commit(path: Path) -> str | None:

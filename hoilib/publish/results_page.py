@@ -128,14 +128,10 @@ def results_markdown(
 
 def confirmatory_record() -> Path | None:
     """The confirmatory grid record, results/<the plan's name>.json (None without a plan)."""
-    import yaml
+    from hoilib.ordering.scorecard import confirmatory_path, plan_fields
 
-    plan = REPO / "results" / "plan.yaml"
-    return (
-        REPO / "results" / f"{yaml.safe_load(plan.read_text())['name']}.json"
-        if plan.is_file()
-        else None
-    )
+    plan = plan_fields()
+    return confirmatory_path(plan["name"]) if plan else None
 
 
 def grid_section(path: Path | None, *, confirmatory: bool = False) -> list[str]:
