@@ -147,3 +147,21 @@ def test_the_records_a_sweep_writes_do_not_make_its_code_dirty(tmp_path):
     assert SWEEP_OUTPUTS == Plan.load(REPO / "results" / "plan.yaml").records
     (tmp_path / "new.py").write_text("y = 2\n")
     assert git_state(tmp_path)["dirty"] is True
+
+
+def test_the_committed_confirmatory_records_are_this_codes():
+    """Issue 34: the record must be the code that stays. Every committed confirmatory record was
+    made under the committed plan by code whose stage and chapter-5 digests equal this checkout's,
+    so ``hoilib grid --plan`` reads them; a change to any module those digests cover (a refactor
+    too) fails here, in CI, instead of when the grid is next computed."""
+    pl = Plan.load(REPO / "results" / "plan.yaml")
+    paths = sorted(pl.records_dir.glob("world*-*.json"))
+    assert paths, f"{pl.records_dir}: no committed record"
+    now = plan_mod.code_version()
+    for p in paths:
+        rec = json.loads(p.read_text())
+        assert rec["plan"]["sha256"] == pl.sha256, p.name
+        moved = sorted(k for k, v in now.items() if rec["code"].get(k) != v)
+        assert not moved, f"{p.name}: made by another version of {moved}"
+        assert rec["cpu_kernels"] == "portable", p.name
+    assert len(read_records(pl)) == len(paths)

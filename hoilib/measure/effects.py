@@ -130,15 +130,10 @@ def worlds_needed(
     if len(x) < 2:
         return None
     scaled = 0 if current is None else math.ceil(len(x) * (current / half_width) ** 2)
-    n = worlds_for(float(x.std(ddof=1)), half_width, level=level, most=most)
-    return None if n is None or max(n, scaled) > most else max(n, scaled)
-
-
-def worlds_for(sd: float, half_width: float, *, level: float, most: int = 1000) -> int | None:
-    """The fewest worlds whose t interval over world means of this ``sd`` has ``half_width`` or less."""
+    sd = x.std(ddof=1)
     for n in range(2, most + 1):
         if stats.t.ppf((1 + level) / 2, n - 1) * sd / math.sqrt(n) <= half_width:
-            return n
+            return max(n, scaled) if max(n, scaled) <= most else None
     return None
 
 

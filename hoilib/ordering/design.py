@@ -13,8 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
-from hoilib.measure.effects import worlds_for
 from hoilib.ordering.grid import run_diffs  # the grid's own reading of a run's per-class APs
 
 
@@ -50,6 +50,14 @@ def components(by_world: dict[int, list[np.ndarray]]) -> dict:
 def sd_of_world_mean(c: dict, *, seeds: int, splits: int) -> float:
     """The sd a world mean would have with ``seeds`` model seeds in each of ``splits`` splits."""
     return float(np.sqrt(c["world sd"] ** 2 + c["seed sd"] ** 2 / (seeds * splits)))
+
+
+def worlds_for(sd: float, half_width: float, *, level: float, most: int = 1000) -> int | None:
+    """The fewest worlds whose t interval over world means of this ``sd`` has ``half_width`` or less."""
+    for n in range(2, most + 1):
+        if stats.t.ppf((1 + level) / 2, n - 1) * sd / np.sqrt(n) <= half_width:
+            return n
+    return None
 
 
 def design(
