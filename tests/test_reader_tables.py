@@ -85,7 +85,13 @@ def test_the_headline_figure_puts_each_contrast_beside_its_prediction():
     assert rows[0]["predicted"] == 3.1  # the design document's Unseen correct - wrong
     grid = headline.read_grid()
     assert grid is not None, "results/synth-grid.json is committed"
-    both = headline.grid_rows(grid) + rows
+    pooled = headline.grid_rows(grid, kind="exploratory")
+    # the primary consumer's three contrasts, then EZ-HOI's head's: what goes against the claim too
+    assert [r["group"].split(", ")[-1] for r in pooled] == ["Gaussian consumer"] * 3 + [
+        "EZ-HOI's own head"
+    ] * 3
+    assert all(r["group"].startswith("exploratory: 3 worlds x 2 splits") for r in pooled)
+    both = pooled + rows
     fig = headline.figure(both)
     ax = fig.axes[0]
-    assert len(ax.get_yticks()) == len(both) == 6
+    assert len(ax.get_yticks()) == len(both) == 9

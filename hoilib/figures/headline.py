@@ -1,5 +1,7 @@
 """The book's headline figure: each ordering contrast with its 95% interval beside the effect the
-design document predicts, for the synth-grid (pooled over worlds and splits) and for this build.
+design document predicts: the answer's grid record (the confirmatory one once complete, else the
+exploratory synth-grid, labelled so; pooled over worlds and splits) for its primary consumer and
+for EZ-HOI's own head, and this build's world.
 
 Chapter 5 draws it and glues it (``headline``); the landing page pastes it from there, so the first
 figure a reader sees is measured, and drawn by the executed notebook it comes from.
@@ -14,6 +16,8 @@ import pandas as pd
 from hoilib.config import REPO
 from hoilib.figures.figure_style import OKABE_ITO, WIDTH
 from hoilib.ordering.claims import MARGINS
+from hoilib.ordering.grid import HEAD
+from hoilib.ordering.scorecard import CONFIRMATORY, answer_record
 
 # written by `hoilib grid`, committed with the code
 GRID_RECORD = REPO / "results" / "synth-grid.json"
@@ -29,19 +33,26 @@ def read_grid(path=GRID_RECORD) -> dict | None:
         return None
 
 
-def grid_rows(grid: dict | None, column: str = "unseen") -> list[dict]:
-    """The grid's pooled contrasts of its primary consumer (the one that passed the control)."""
-    if not grid or grid.get("primary") is None:
+def grid_rows(grid: dict | None, column: str = "unseen", *, kind: str = "synth-grid") -> list[dict]:
+    """The grid's pooled contrasts of its primary consumer (the plan's, or the one that passed the
+    gate), then of EZ-HOI's own head at its validated strength; ``kind`` names the record."""
+    if not grid:
         return []
     worlds = len({r.get("world_seed") for r in grid.get("runs", [])})
     splits = len({r.get("split") for r in grid.get("runs", [])})
-    group = f"synth-grid: {worlds} worlds x {splits} splits pooled, {grid['primary']} consumer"
-    rows = [
-        r
-        for r in grid["rows"]
-        if r["primary family"] and r["split"] == "pooled" and r["column"] == column
-    ]
-    return [_row(group, r) for c in CONTRASTS for r in rows if r["contrast"] == c]
+    scope = f"{kind}: {worlds} worlds x {splits} splits pooled"
+    settings = [(f"text-only: {grid['primary']}", f"{grid['primary']} consumer")] * bool(
+        grid.get("primary")
+    ) + [(HEAD, "EZ-HOI's own head")]
+    out = []
+    for setting, who in settings:
+        rows = [
+            r
+            for r in grid["rows"]
+            if r["setting"] == setting and r["split"] == "pooled" and r["column"] == column
+        ]
+        out += [_row(f"{scope}, {who}", r) for c in CONTRASTS for r in rows if r["contrast"] == c]
+    return out
 
 
 def build_rows(judged: pd.DataFrame, group: str, column: str = "unseen") -> list[dict]:
@@ -51,9 +62,14 @@ def build_rows(judged: pd.DataFrame, group: str, column: str = "unseen") -> list
 
 
 def rows(cfg, judged: pd.DataFrame) -> list[dict]:
-    """What the headline figure shows for a run: the committed synth-grid's (HOI-Synth runs only:
-    it is a record of that world) and this build's contrasts at the design document's fixed t*."""
-    grid = grid_rows(read_grid()) if cfg.world.dataset == "hoi-synth" else []
+    """What the headline figure shows for a run: the answer's grid record (``ordering.scorecard.
+    answer_record``; HOI-Synth runs only: it is a record of that world) and this build's contrasts
+    at the design document's fixed t*."""
+    grid = []
+    if cfg.world.dataset == "hoi-synth":
+        rec, title, _ = answer_record()
+        kind = "confirmatory" if title == CONFIRMATORY else "exploratory"
+        grid = grid_rows(rec, kind=kind)
     here = f"this build: world {cfg.world.seed}, {cfg.world.split.upper()}, EZ-HOI at fixed t*"
     return grid + build_rows(judged, here)
 

@@ -34,6 +34,10 @@ def confirmatory_path(name: str) -> Path:
     return REPO / "results" / f"{name}.json"
 
 
+CONFIRMATORY = (
+    "The confirmatory answer."  # answer_record's title for a complete confirmatory record
+)
+
 # the design document's words for each contrast ("Key observations" under its hypothetical table)
 PREDICTIONS = {
     "correct - wrong": "training order matters: correct order beats wrong order",
@@ -135,7 +139,7 @@ def answer_record(plan_link: str = "{doc}`plan <plan>`") -> tuple[dict | None, s
         worlds = len({r["world_seed"] for r in conf["runs"]})
         return (
             conf,
-            "The confirmatory answer.",
+            CONFIRMATORY,
             f"Pooled over {worlds} fresh worlds of HOI-Synth and the splits "
             f"{', '.join(sorted({r['split'] for r in conf['runs']}))}, run under the "
             f"{plan_link} committed before them (its scope: this generated world and its small "
