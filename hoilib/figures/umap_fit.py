@@ -7,6 +7,7 @@ kernels) is most of what those chapters spend when nothing else changed.
 from __future__ import annotations
 
 import hashlib
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -100,6 +101,19 @@ def _cached_kernels(packages=("umap", "pynndescent")) -> int:
     return n
 
 
+def warning_lines(caught) -> list[str]:
+    """umap-learn's warnings as one line each, without the file they came from: Python's own
+    format starts with the installed package's absolute path, which a published page must not
+    carry (a failed spectral initialisation, for one, is reported this way)."""
+    out = []
+    for w in caught:
+        text = " ".join(str(w.message).split())
+        line = f"note from umap-learn ({w.category.__name__}): {text}"
+        if line not in out:
+            out.append(line)
+    return out
+
+
 def _fit_umap(sets, n_per_set, seed, *, return_rows, n_epochs=500):
     import umap
 
@@ -118,9 +132,13 @@ def _fit_umap(sets, n_per_set, seed, *, return_rows, n_epochs=500):
         rows.append(idx)
     data = np.concatenate([p for _, p in parts])
     n_neighbors = max(2, min(15, len(data) - 1))
-    xy = umap.UMAP(
-        n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1, n_epochs=n_epochs
-    ).fit_transform(data)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        xy = umap.UMAP(
+            n_neighbors=n_neighbors, metric="cosine", random_state=seed, n_jobs=1, n_epochs=n_epochs
+        ).fit_transform(data)
+    for line in warning_lines(caught):
+        print(line)
     labels = np.concatenate([[name] * len(p) for name, p in parts])
     xy = xy.astype(np.float64)  # as the cached copy reads back
     df = pd.DataFrame({"umap 1": xy[:, 0], "umap 2": xy[:, 1], "set": labels})

@@ -55,3 +55,33 @@ def portable_paths(text: str, run_dir: Path) -> str:
     for path, shown in machine_paths(run_dir).items():
         text = text.replace(path, shown)
     return text
+
+
+def machine_folders(*extra: str | Path) -> list[str]:
+    """Folders of the building machine that no published file may name, each ending in a slash so
+    a word that merely starts the same way does not count: the repository, the Python
+    environment, the home folder (the shared environments live under it), the temporary folder,
+    and ``extra`` (the run's folder, the build's)."""
+    import sys
+    import tempfile
+
+    folders = {
+        REPO,
+        Path(sys.prefix),
+        Path(sys.base_prefix),
+        Path.home(),
+        Path(tempfile.gettempdir()),
+    }
+    folders |= {Path(e) for e in extra}
+    return sorted({str(Path(f).resolve()).rstrip("/") + "/" for f in folders if str(f) != "/"})
+
+
+def paths_published(root: Path, folders: list[str]) -> list[str]:
+    """'file: folder' for every text file under ``root`` (pages, notebooks, metrics, scripts) that
+    names one of ``folders``."""
+    found = []
+    for f in sorted(Path(root).rglob("*")):
+        if f.is_file() and f.suffix in {".html", ".ipynb", ".json", ".md", ".txt", ".js", ".csv"}:
+            text = f.read_text(encoding="utf-8", errors="replace")
+            found += [f"{f.relative_to(root)}: {n}" for n in folders if n in text]
+    return found
