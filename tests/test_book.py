@@ -367,6 +367,16 @@ def test_execution_statistics_page_and_metrics_downloads(smoke_run):
     )
 
 
+def test_the_books_stylesheet_is_on_every_page(smoke_run):
+    """Glued text reads as prose (myst-nb sets it bold) and a wide table scrolls in its column:
+    book/hoi-book.css reaches the built _static/ and every page links it (issue 35)."""
+    _, html, _ = smoke_run
+    css = html / "_static" / "hoi-book.css"
+    assert css.is_file() and "span.pasted-text" in css.read_text()
+    pages = sorted((html / "book").rglob("*.html"))
+    assert pages and all("_static/hoi-book.css" in p.read_text(encoding="utf-8") for p in pages)
+
+
 def test_interactive_figures_draw_in_headless_chromium(smoke_run, tmp_path):
     """The chapters' plotly figures work in the static HTML, drawn by the book's own plotly.js."""
     exe = _chromium_or_skip()

@@ -95,3 +95,22 @@ def test_the_headline_figure_puts_each_contrast_beside_its_prediction():
     fig = headline.figure(both)
     ax = fig.axes[0]
     assert len(ax.get_yticks()) == len(both) == 9
+
+
+def test_the_limits_are_a_short_list_of_measured_facts(tmp_path):
+    """Issue 35: the landing page's limits were one bold sentence of about 110 words; now one item
+    a fact, each a sentence, the measured numbers in them."""
+    from hoilib.chapters.ch5_sentences import limits_list
+
+    lim = {
+        "dim": 128,
+        "t_matched": 778,
+        "centroid_gap": 0.934,
+        "class_cka": 0.53,
+        "corpus_cka": 0.69,
+        "raw_adapted_cos": 0.57,
+    }
+    items = limits_list(lim, str(tmp_path)).split("\n")
+    assert len(items) == 3 and all(i.startswith("- ") and i.endswith(".") for i in items)
+    assert items[0].startswith("- Its CLIP embeds in 128 dimensions") and "t* = 778" in items[0]
+    assert "0.93 (" in items[1] and all(len(i.split()) < 45 for i in items)

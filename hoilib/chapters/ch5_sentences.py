@@ -61,8 +61,14 @@ def _read(run_dir: str, chapter: str) -> dict:
     return json.loads(path.read_text())["metrics"] if path.is_file() else {}
 
 
-def limits_sentence(lim: dict, run_dir: str) -> str:
-    """What makes this world unlike real CLIP and EZ-HOI, measured in this run."""
+def limits_list(lim: dict, run_dir: str) -> str:
+    """What makes this world unlike real CLIP and EZ-HOI, measured in this run: a short Markdown
+    list, one measured fact an item (the landing page and chapter 5 paste it as a block)."""
+    return "\n".join(f"- {p[0].upper()}{p[1:]}." for p in limit_parts(lim, run_dir))
+
+
+def limit_parts(lim: dict, run_dir: str) -> list[str]:
+    """The measured facts ``limits_list`` shows, each a clause."""
     parts = [
         f"its CLIP embeds in {lim['dim']} dimensions, where real ViT-B/16 uses 512, so the "
         f"reference start step t* = 599 is a milder noise level here (the noise-matched start is "
@@ -89,7 +95,7 @@ def limits_sentence(lim: dict, run_dir: str) -> str:
             f"the full text adaptation reaches {u['full']:.2f} Unseen mAP and the model without "
             f"descriptor attention {u['no descriptors']:.2f} (chapter 2's ablation)"
         )
-    return "; ".join(parts) + "."
+    return parts
 
 
 def gap_sentence(gapcost: pd.DataFrame) -> str:

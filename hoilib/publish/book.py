@@ -112,19 +112,22 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
 
 
 ASSETS = "_assets"  # _config.yml's html_static_path: its files land in the built book's _static/
+BOOK_CSS = "hoi-book.css"  # book/hoi-book.css, named in _config.yml's html_css_files
 
 
 def stage_static(src: Path, chapters: Path) -> Path | None:
-    """Copy plotly.js into <src>/_assets when a staged chapter holds an interactive figure.
+    """Copy the book's stylesheet into <src>/_assets, and plotly.js when a staged chapter holds an
+    interactive figure.
 
     The folder is always made (Sphinx warns about a missing static path, and the build is strict).
-    Returns the copy's path. Without plotly installed nothing is copied, and the figures say on
+    Returns plotly.js's copy. Without plotly installed it is not copied, and the figures say on
     the page that plotly.js is missing.
     """
     from hoilib.figures.interactive import DIV_CLASS, PLOTLY_JS
 
     assets = src / ASSETS
     assets.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(REPO / "book" / BOOK_CSS, assets / BOOK_CSS)
     if not any(DIV_CLASS in nb.read_text(encoding="utf-8") for nb in chapters.glob("*.ipynb")):
         return None
     try:
