@@ -243,6 +243,25 @@ def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
     assert colours is not None and len(colours) > 200, "the screenshot looks blank"
 
 
+def test_figures_are_drawn_at_twice_their_page_size(smoke_run):
+    """Every matplotlib figure of a chapter is a PNG of twice the pixels the page shows it at
+    (issue 35: 730 px PNGs looked blurry on a high-density screen)."""
+    from PIL import Image
+
+    _, html, _ = smoke_run
+    checked = 0
+    for nb in chapter_paths():
+        page = html / "book" / "chapters" / f"{nb.stem}.html"
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for img in soup.select("main img[src$='.png']"):
+            png = Image.open((page.parent / img["src"]).resolve())
+            assert img.get("width"), f"{nb.stem}: {img['src']} has no page width"
+            shown = float(str(img["width"]).removesuffix("px"))
+            assert png.width >= 1.9 * shown, (nb.stem, img["src"], png.width, shown)
+            checked += 1
+    assert checked >= 10
+
+
 def _console_errors_of_every_page(exe: str, html: Path, tmp_path: Path) -> list[str]:
     """Every page of the book loaded in one browser (as frames of one page), and the console
     lines that report an error, from any of them."""

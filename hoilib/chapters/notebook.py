@@ -87,6 +87,18 @@ def parameter_table_html(cfg: Params, used: tuple[str, ...]) -> str:
     )
 
 
+def sharp_figures() -> None:
+    """Figures saved at twice their dpi and shown at their own size (IPython's "retina" PNG, whose
+    width the page reads from the output's metadata): sharp on a high-density screen, the same
+    size on the page. Outside an IPython kernel (a script) nothing to set."""
+    from IPython import get_ipython
+
+    if get_ipython() is not None:
+        from matplotlib_inline.backend_inline import set_matplotlib_formats
+
+        set_matplotlib_formats("retina")
+
+
 def open_chapter(
     profile: str,
     params: dict | None,
@@ -112,6 +124,7 @@ def open_chapter(
         from IPython.display import HTML, display
 
         pd.set_option("display.max_colwidth", 200)  # tables of methods and verdicts hold sentences
+        sharp_figures()
         display(HTML(parameter_table_html(cfg, chapter.PARAMS)))
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))
