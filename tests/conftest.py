@@ -141,7 +141,7 @@ def _restore_deterministic_mode():
 
 @pytest.fixture(scope="session")
 def figure_report(tmp_path_factory):
-    """Where the smoke run's kernels write the figure check's JSON lines (hoilib.figures.figure_check)."""
+    """Where the smoke run's kernels write the figure check's JSON lines (hoilib.figures.figure_watch)."""
     return tmp_path_factory.getbasetemp() / "figure-check.jsonl"
 
 
@@ -151,13 +151,13 @@ def smoke_run(tmp_path_factory, figure_report):
 
     Every figure the chapters draw is checked in their kernels, into ``figure_report`` (tests/test_figures.py).
     """
-    from hoilib.figures import figure_check
+    from hoilib.figures import figure_watch
     from hoilib.publish.book import build_book
     from hoilib.run.runner import run_profile
 
     run_dir = tmp_path_factory.mktemp("smoke-run")
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv(figure_check.ENV, str(figure_report))
+        mp.setenv(figure_watch.ENV, str(figure_report))
         timings = run_profile("smoke", {"run.run_dir": str(run_dir)}, log=lambda *a: None)
     html = build_book(run_dir, tmp_path_factory.mktemp("book"))
     return run_dir, html, timings

@@ -11,7 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pytest
 
-from hoilib.figures import figure_check
+from hoilib.figures import figure_check, figure_watch
 
 
 def _problems(fig) -> list[str]:
@@ -97,11 +97,11 @@ def test_a_legend_over_bars_fails_and_beside_them_passes():
 
 def test_watch_writes_one_line_per_figure(tmp_path, monkeypatch):
     report = tmp_path / "figures.jsonl"
-    monkeypatch.setenv(figure_check.ENV, str(report))
+    monkeypatch.setenv(figure_watch.ENV, str(report))
     monkeypatch.setenv("HOI_CHAPTER", "09_test")
     monkeypatch.setitem(matplotlib.rcParams, "figure.hooks", [])
-    figure_check.watch("09_test")
-    figure_check.watch("09_test")  # twice: one hook
+    figure_watch.watch("09_test")
+    figure_watch.watch("09_test")  # twice: one hook
     assert len(matplotlib.rcParams["figure.hooks"]) == 1
     fig, ax = _bars()
     ax.set_xlabel("method", fontsize=5)
@@ -117,7 +117,7 @@ def test_watch_writes_one_line_per_figure(tmp_path, monkeypatch):
 def test_every_figure_of_the_smoke_book_is_readable(smoke_run, figure_report):
     """Each matplotlib figure the chapters drew, checked in their kernels at the width the page shows it."""
     assert figure_report.is_file(), (
-        "no figure was checked: figure_check.watch did not run in the kernels"
+        "no figure was checked: figure_watch.watch did not run in the kernels"
     )
     records = [json.loads(line) for line in figure_report.read_text().splitlines()]
     chapters = {r["chapter"] for r in records}
@@ -129,3 +129,48 @@ def test_every_figure_of_the_smoke_book_is_readable(smoke_run, figure_report):
         for p in r["problems"]
     ]
     assert not found, "figures a reader cannot read:\n" + "\n".join(found)
+
+
+def test_a_reference_line_on_the_frame_fails_and_inside_passes():
+    """Issue 35: chapter 5's +3.1 line lay on the top frame, where it cannot be seen."""
+    for top, bad in ((3.1, True), (4.0, False)):
+        fig, ax = plt.subplots(figsize=(6, 3))
+        ax.plot([0, 1], [0, 2])
+        ax.axhline(3.1, ls="--", label="the design document's size (+3.1)")
+        ax.set_ylim(0, top)
+        ax.legend(loc="lower left", bbox_to_anchor=(0, 1.01), frameon=False)
+        fig.tight_layout()
+        found = [p for p in _problems(fig) if "lies on the frame" in p]
+        assert bool(found) is bad, (top, found)
+
+
+def test_a_title_past_its_axes_fails():
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+    axes[0].set_title("a title much longer than this small panel is wide, running over the next")
+    axes[1].set_title("short")
+    fig.tight_layout()
+    found = _problems(fig)
+    assert any("axes 0: the title" in p and "runs past its axes" in p for p in found), found
+    assert not any("axes 1: the title" in p for p in found)
+
+
+def test_panels_with_one_colormap_on_two_scales_fail():
+    import numpy as np
+
+    for scales, bad in (((2.5, 5.0), True), ((5.0, 5.0), False)):
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+        for ax, lim in zip(axes, scales, strict=True):
+            ax.imshow(np.arange(4.0).reshape(2, 2) - 1.5, cmap="RdBu", vmin=-lim, vmax=lim)
+        fig.tight_layout()
+        found = [p for p in _problems(fig) if "colormap" in p]
+        assert bool(found) is bad, (scales, found)
+
+
+def test_pictures_in_panels_are_not_colour_scales():
+    import numpy as np
+
+    fig, axes = plt.subplots(1, 2, figsize=(6, 3))
+    axes[0].imshow(np.zeros((4, 4, 3), np.uint8))
+    axes[1].imshow(np.full((4, 4, 3), 200, np.uint8))
+    fig.tight_layout()
+    assert [p for p in _problems(fig) if "colormap" in p] == []

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import nbformat
 
-from hoilib.publish.book import page_tag, publish_copy
+from hoilib.publish.chapter_copy import page_tag, publish_copy
 
 
 def _cell(src: str, *tags: str):

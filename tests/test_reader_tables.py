@@ -3,6 +3,7 @@ chapters.findings, figures.headline), on small frames."""
 
 from __future__ import annotations
 
+import json
 import math
 
 import matplotlib
@@ -83,7 +84,9 @@ def test_the_headline_figure_puts_each_contrast_beside_its_prediction():
     rows = headline.build_rows(judged, "this build")
     assert [r["contrast"] for r in rows] == list(headline.CONTRASTS)
     assert rows[0]["predicted"] == 3.1  # the design document's Unseen correct - wrong
-    grid = headline.read_grid()
+    from hoilib.ordering.scorecard import EXPLORATORY
+
+    grid = json.loads(EXPLORATORY.read_text())
     assert grid is not None, "results/synth-grid.json is committed"
     pooled = headline.grid_rows(grid, kind="exploratory")
     # the primary consumer's three contrasts, then EZ-HOI's head's: what goes against the claim too

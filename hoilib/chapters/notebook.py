@@ -23,7 +23,7 @@ from hoilib.chapters import direct_run
 from hoilib.config import Params, parse_overrides, resolve, table
 from hoilib.data.build import prepare_world
 from hoilib.data.world import World
-from hoilib.figures import figure_check
+from hoilib.figures import figure_watch
 from hoilib.models.backbone import Backbone
 from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 from hoilib.models.split_data import SplitData, split_data
@@ -116,7 +116,7 @@ def open_chapter(
     extra = parse_overrides(shlex.split(overrides or ""))
     cfg = resolve(profile, {**(params or {}), **extra})
     direct_run.begin(cfg, chapter.NAME, extra)
-    figure_check.watch(chapter.NAME)  # only where HOIBOOK_FIGURE_CHECK names a file (the tests)
+    figure_watch.watch(chapter.NAME)  # only where HOIBOOK_FIGURE_CHECK names a file (the tests)
     seed_everything(cfg.run.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if show:

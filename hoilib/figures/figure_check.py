@@ -6,7 +6,11 @@
   other two texts drawn over each other (annotations, titles, labels);
 * visible text under ``MIN_FONT_PX`` pixels high as the page shows it;
 * a legend that covers drawn data (bars and other patches, lines, scatter points, error bars, images)
-  of any axes it lies over.
+  of any axes it lies over;
+* a labelled reference line (one with a legend entry, an ``axhline`` or ``axvline``) drawn on the
+  axes' frame or outside it, where it cannot be seen;
+* a title (an axes title or the figure's) that runs past its axes or the figure's edge;
+* panels of one figure that share a colormap on different scales (the same colour, two values).
 
 **The width a figure is shown at.** The inline backend saves a figure as a PNG of its tight bounding box
 (``bbox_inches="tight"``, padded by ``savefig.pad_inches``) at the figure's dpi, so one point of font is
@@ -20,29 +24,17 @@ printed by a cell is shown at most 772 px wide), and a figure placed with ``{glu
 of the two is used. (That window shows the page's scroll bar; with scroll bars hidden the column is 12 px
 wider.)
 
-``watch(chapter)``, called by ``open_chapter``, checks every pyplot figure a chapter's kernel draws when the
-environment variable ``HOIBOOK_FIGURE_CHECK`` names a file: one JSON line per figure (chapter, the
-figure's number in the kernel, the cell's execution count, a title, the PNG width, its problems), and one
-more whenever a later draw of the same figure finds new problems. The test of the smoke book sets it.
+``figure_watch`` runs these checks on every figure a chapter's kernel draws.
 """
 
 from __future__ import annotations
 
 import itertools
-import json
-import os
-from pathlib import Path
-
-from hoilib.timing import CHAPTER_ENV
 
 # the book's content column for a figure at a 1400 px window, in CSS pixels (measured: see the docstring)
 CONTENT_WIDTH_PX = 756
 # the smallest text a reader reads without zooming, in pixels as the page shows it
 MIN_FONT_PX = 9.0
-ENV = "HOIBOOK_FIGURE_CHECK"  # file to append the JSON lines to; unset: nothing is checked
-_HOOK = f"{__name__}:_watch_new_figure"
-_numbers = itertools.count(1)  # figures created in this process, in order
-_state = {"chapter": ""}  # the chapter watch() was told, for a kernel the runner did not start
 
 
 def png_width(fig, renderer) -> float:
@@ -58,7 +50,7 @@ def shown_scale(fig, renderer, column_px: float = CONTENT_WIDTH_PX) -> float:
     return min(1.0, column_px / png_width(fig, renderer))
 
 
-def _label(t) -> str:
+def short_label(t) -> str:
     text = " ".join(t.get_text().split())
     return text if len(text) <= 60 else text[:57] + "..."
 
@@ -148,7 +140,7 @@ def _small_texts(fig, renderer, texts, *, column_px) -> list[str]:
         px = t.get_fontsize() * fig.dpi / 72 * scale
         if px < MIN_FONT_PX - 1e-6:
             out.append(
-                f"text {_label(t)!r} is {px:.1f} px high as shown (under {MIN_FONT_PX:g} px)"
+                f"text {short_label(t)!r} is {px:.1f} px high as shown (under {MIN_FONT_PX:g} px)"
             )
     return out
 
@@ -162,7 +154,7 @@ def _crowded_ticks(fig, renderer) -> list[str]:
             boxes = [t.get_window_extent(renderer).padded(1.0) for t in labels]
             for i, j in itertools.combinations(range(len(labels)), 2):
                 if boxes[i].overlaps(boxes[j]):
-                    a, b = _label(labels[i]), _label(labels[j])
+                    a, b = short_label(labels[i]), short_label(labels[j])
                     out.append(f"axes {k}: {name} tick labels overlap: {a!r} and {b!r}")
     return out
 
@@ -181,7 +173,7 @@ def _overlapping_texts(fig, renderer, texts) -> list[str]:
     for i, j in itertools.combinations(range(len(texts)), 2):
         both_ticks = id(texts[i]) in ticks and id(texts[j]) in ticks
         if not both_ticks and boxes[i].overlaps(boxes[j]):
-            out.append(f"texts overlap: {_label(texts[i])!r} and {_label(texts[j])!r}")
+            out.append(f"texts overlap: {short_label(texts[i])!r} and {short_label(texts[j])!r}")
     return out
 
 
@@ -194,9 +186,65 @@ def _covering_legends(fig, renderer) -> list[str]:
         for k, ax in enumerate(fig.axes):
             region = Bbox.intersection(box, ax.get_window_extent(renderer))
             if ax.get_visible() and region is not None and _data_hits(ax, region, renderer):
-                names = ", ".join(_label(t) for t in lg.get_texts())
+                names = ", ".join(short_label(t) for t in lg.get_texts())
                 out.append(f"axes {k}: the legend ({names}) covers drawn data")
     return out
+
+
+def _hidden_reference_lines(fig, renderer) -> list[str]:
+    """Labelled straight lines across an axes that lie on its frame or outside it."""
+    out = []
+    for k, ax in enumerate(fig.axes):
+        box = ax.get_window_extent(renderer)
+        for line in ax.get_lines():
+            label = line.get_label()
+            if not line.get_visible() or label.startswith("_"):
+                continue
+            xy = line.get_transform().transform(line.get_xydata())
+            if len(xy) < 2:
+                continue
+            for col, lo, hi in ((1, box.y0, box.y1), (0, box.x0, box.x1)):  # horizontal, vertical
+                v = xy[:, col]
+                if abs(v.max() - v.min()) < 0.5 and not (lo + 2 < v[0] < hi - 2):
+                    out.append(f"axes {k}: the line {label!r} lies on the frame or outside it")
+    return out
+
+
+def _titles_past_edges(fig, renderer) -> list[str]:
+    """Axes titles wider than their axes' span, and figure texts past the figure's edges."""
+    out = []
+    fig_box = fig.bbox
+    for k, ax in enumerate(fig.axes):
+        if not ax.get_visible():
+            continue
+        box = ax.get_window_extent(renderer)
+        for t in (ax.title, ax._left_title, ax._right_title):
+            if t.get_visible() and t.get_text().strip():
+                ext = t.get_window_extent(renderer)
+                if ext.x0 < box.x0 - 2 or ext.x1 > box.x1 + 2:
+                    out.append(f"axes {k}: the title {short_label(t)!r} runs past its axes")
+    for t in fig.texts:
+        if t.get_visible() and t.get_text().strip():
+            ext = t.get_window_extent(renderer)
+            if ext.x0 < fig_box.x0 - 1 or ext.x1 > fig_box.x1 + 1:
+                out.append(f"the title {short_label(t)!r} runs past the figure's edge")
+    return out
+
+
+def _colormaps_on_two_scales(fig) -> list[str]:
+    """Images of one figure drawn with one colormap but different value ranges."""
+    scales: dict[str, set] = {}
+    for ax in fig.axes:
+        for im in ax.images:  # colour-mapped values only: an RGB picture has no colormap
+            if im.get_visible() and im.get_array() is not None and im.get_array().ndim == 2:
+                lo, hi = im.get_clim()
+                scales.setdefault(im.get_cmap().name, set()).add((round(lo, 6), round(hi, 6)))
+    return [
+        f"panels share the colormap {name!r} on different scales: "
+        + ", ".join(f"[{lo:g}, {hi:g}]" for lo, hi in sorted(s))
+        for name, s in scales.items()
+        if len(s) > 1
+    ]
 
 
 def problems(fig, renderer, column_px: float = CONTENT_WIDTH_PX) -> list[str]:
@@ -207,66 +255,8 @@ def problems(fig, renderer, column_px: float = CONTENT_WIDTH_PX) -> list[str]:
         *_crowded_ticks(fig, renderer),
         *_overlapping_texts(fig, renderer, texts),
         *_covering_legends(fig, renderer),
+        *_hidden_reference_lines(fig, renderer),
+        *_titles_past_edges(fig, renderer),
+        *_colormaps_on_two_scales(fig),
     ]
     return list(dict.fromkeys(found))
-
-
-def _title(fig) -> str:
-    """A name for the figure in a report: its suptitle, else its first axes title or axis label."""
-    for t in [
-        *fig.texts,
-        *(x for ax in fig.axes for x in (ax.title, ax.yaxis.label, ax.xaxis.label)),
-    ]:
-        if t.get_text().strip():
-            return _label(t)
-    return ""
-
-
-def _cell() -> int | None:
-    try:
-        from IPython import get_ipython
-
-        return getattr(get_ipython(), "execution_count", None)
-    except ImportError:
-        return None
-
-
-def _watch_new_figure(fig) -> None:
-    """``figure.hooks`` entry: check the new figure at each of its draws (``draw_event``)."""
-    number, reported, drawn = next(_numbers), set(), []
-
-    def on_draw(event) -> None:
-        try:
-            found = problems(fig, event.renderer)
-            width = round(png_width(fig, event.renderer))
-        except Exception as err:  # a broken check must show in the report, not stop the chapter
-            found, width = [f"the figure check failed: {type(err).__name__}: {err}"], None
-        new = [p for p in found if p not in reported]
-        if drawn and not new:
-            return
-        drawn.append(True)
-        reported.update(new)
-        record = {
-            "chapter": os.environ.get(CHAPTER_ENV) or _state["chapter"],
-            "figure": number,
-            "cell": _cell(),
-            "title": _title(fig),
-            "png_width": width,
-            "problems": new,
-        }
-        with open(os.environ[ENV], "a", encoding="utf-8") as f:
-            f.write(json.dumps(record) + "\n")
-
-    fig.canvas.mpl_connect("draw_event", on_draw)
-
-
-def watch(chapter: str) -> None:
-    """Check every pyplot figure this process creates from now on, when ``HOIBOOK_FIGURE_CHECK`` names a file."""
-    if not os.environ.get(ENV):
-        return
-    import matplotlib as mpl
-
-    Path(os.environ[ENV]).parent.mkdir(parents=True, exist_ok=True)
-    _state["chapter"] = chapter
-    if _HOOK not in mpl.rcParams["figure.hooks"]:
-        mpl.rcParams["figure.hooks"] = [*mpl.rcParams["figure.hooks"], _HOOK]

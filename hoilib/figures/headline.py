@@ -9,28 +9,15 @@ figure a reader sees is measured, and drawn by the executed notebook it comes fr
 
 from __future__ import annotations
 
-import json
-
 import pandas as pd
 
-from hoilib.config import REPO
 from hoilib.figures.figure_style import OKABE_ITO, WIDTH
 from hoilib.ordering.claims import MARGINS
 from hoilib.ordering.grid import HEAD
 from hoilib.ordering.scorecard import CONFIRMATORY, answer_record
 
-# written by `hoilib grid`, committed with the code
-GRID_RECORD = REPO / "results" / "synth-grid.json"
 CONTRASTS = ("correct - wrong", "correct - no bridge", "wrong - no bridge")
 MEASURED, PREDICTED = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
-
-
-def read_grid(path=GRID_RECORD) -> dict | None:
-    """The committed synth-grid record, or None where it is absent or unreadable."""
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
 
 
 def grid_rows(grid: dict | None, column: str = "unseen", *, kind: str = "synth-grid") -> list[dict]:
@@ -89,6 +76,7 @@ def _row(group: str, r) -> dict:
 def figure(rows: list[dict], column: str = "Unseen"):
     """One line per contrast: the measured mean and 95% interval, the predicted effect, and 0."""
     import matplotlib.pyplot as plt
+    from matplotlib.transforms import blended_transform_factory
 
     df = pd.DataFrame(rows)
     groups = list(dict.fromkeys(df.group))
@@ -125,15 +113,19 @@ def figure(rows: list[dict], column: str = "Unseen"):
         label="design document's prediction",
     )
     ax.set_yticks(ys, labels, fontsize=10)
+    # each group's heading starts at the figure's left edge, above its rows' labels, so a long
+    # heading has the figure's whole width, not the axes' (it ran past the frame there)
+    at_left = blended_transform_factory(fig.transFigure, ax.transData)
     for y0, g in heads:
         ax.text(
             0.01,
             y0,
             g,
-            transform=ax.get_yaxis_transform(),
+            transform=at_left,
             fontsize=10.5,
             weight="bold",
             va="center",
+            bbox={"fc": "white", "ec": "none", "pad": 1.5},  # over the axes' frame where it crosses
         )
     ax.set_ylim(min(ys) - 0.7, heads[0][0] + 0.7)
     ax.set_xlabel(f"{column} mAP difference (points)", fontsize=11)

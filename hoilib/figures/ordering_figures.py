@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 
 from hoilib.figures.figure_style import GOOD, GREY, PALETTE, SERIES, WIDTH
+from hoilib.models.diffusion.bridge import noise_matched_t
 
 ACC = {
     "held-out text accuracy": ("held-out text", PALETTE["text"]),
@@ -56,41 +57,51 @@ def control(ctrl: pd.DataFrame, margin: float):
         loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=9, frameon=False, borderaxespad=0
     )
     ax.set_title(
-        "positive control (green: passes on validation and on the test set)", fontsize=10, pad=22
+        "positive control (green: passed on validation; the test gain is shown, not used)",
+        fontsize=10,
+        pad=22,
     )
     fig.tight_layout()
     return fig
 
 
-def strength_grid(grid: pd.DataFrame, chosen: pd.DataFrame, val_col: str, *, title: str):
-    """Correct minus wrong at every (t*, lambda): validation (left) and test Unseen (right), chosen strengths boxed."""
+def strength_grid(
+    grid: pd.DataFrame, chosen: pd.DataFrame, val_col: str, *, title: str, dim: int | None = None
+):
+    """Correct minus wrong at every (t*, lambda): validation (left) and test Unseen (right) on one
+    colour scale, chosen strengths boxed; with ``dim`` (the embedding width) the noise-matched
+    start step's row says so."""
     if grid[val_col].isna().all():  # no pseudo-unseen class in the validation images: seen chose
         val_col = "val_seen"
     fig, axes = plt.subplots(1, 2, figsize=(WIDTH, 3.9), layout="constrained")
     panels = (
-        (val_col, f"validation ({val_col.removeprefix('val_').replace('_', '-')} classes)"),
-        ("unseen", "test, Unseen classes"),
+        (val_col, f"validation ({val_col.removeprefix('val_').replace('_', '-')})"),
+        ("unseen", "test (Unseen)"),
     )
+    # one colour scale for both panels: a colour means the same number in each
+    lim = float(np.abs(np.nan_to_num(grid[[val_col, "unseen"]].to_numpy(float))).max()) or 1.0
+    matched = noise_matched_t(dim) if dim else None
     for ax, (col, name) in zip(axes, panels, strict=True):
         w = grid.pivot(index="t_start", columns="lambda", values=col)
-        lim = float(np.abs(np.nan_to_num(w.to_numpy())).max()) or 1.0
         im = ax.imshow(w.to_numpy(), cmap="RdBu", vmin=-lim, vmax=lim, aspect="auto")
         for i in range(w.shape[0]):
             for j in range(w.shape[1]):
                 # white on the darkest cells, black elsewhere
                 ink = "white" if abs(w.iat[i, j]) > 0.6 * lim else "black"
                 ax.text(
-                    j, i, f"{w.iat[i, j]:+.1f}", ha="center", va="center", fontsize=8, color=ink
+                    j, i, f"{w.iat[i, j]:+.1f}", ha="center", va="center", fontsize=9, color=ink
                 )
         for t, lam in chosen[["t_start", "lambda"]].drop_duplicates().values:
             i, j = list(w.index).index(t), list(w.columns).index(lam)
             ax.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, lw=2, ec="black"))
         ax.set_xticks(range(w.shape[1]), [f"{x:g}" for x in w.columns])
-        ax.set_yticks(range(w.shape[0]), [str(x) for x in w.index])
+        # the rows are the same in both panels: named once, on the left
+        names = [f"{x} (matched)" if x == matched else str(x) for x in w.index]
+        ax.set_yticks(range(w.shape[0]), names if ax is axes[0] else [])
         ax.set_xlabel("blend weight λ")
-        ax.set_ylabel("start step t*")
         ax.set_title(name, fontsize=10)
-        fig.colorbar(im, ax=ax, label="correct minus wrong (points)", fraction=0.08, pad=0.02)
+    axes[0].set_ylabel("start step t*")
+    fig.colorbar(im, ax=axes, label="correct minus wrong (points)", fraction=0.05, pad=0.02)
     fig.suptitle(title, fontsize=10)
     return fig
 
@@ -105,6 +116,11 @@ def dose_response(dose: pd.DataFrame, margin: float):
     ax.axhline(
         margin, color="grey", lw=0.8, ls="--", label=f"the design document's size ({margin:+.1f})"
     )
+    # the reference lines inside the frame, never on it (a line on the frame cannot be seen)
+    lo = min(0.0, margin, float(np.nanmin(dose.lo)))
+    hi = max(0.0, margin, float(np.nanmax(dose.hi)))
+    pad = 0.08 * (hi - lo or 1.0)
+    ax.set_ylim(lo - pad, hi + pad)
     ax.set_xlabel("linear CKA of the target text with raw text (1 = raw text)")
     ax.set_ylabel("correct minus wrong, Unseen (points)")
     ax.invert_xaxis()

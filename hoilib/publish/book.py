@@ -21,8 +21,9 @@ from pathlib import Path
 from hoilib import artifacts
 from hoilib.errors import HoiBookError
 from hoilib.publish.answer_page import write_answer
+from hoilib.publish.chapter_copy import publish_copy
 from hoilib.publish.plan_page import write_plan_page
-from hoilib.publish.published_paths import portable_paths
+from hoilib.publish.published_paths import machine_folders, paths_published
 from hoilib.publish.timings_page import write_timings
 from hoilib.run.runner import REPO, chapter_paths, notebook_errors
 
@@ -45,49 +46,6 @@ def write_results_page(book_dir: Path, runs_root: str | Path | None = None) -> P
             "in a terminal.\n"
         )
     return artifacts.write_bytes(Path(book_dir) / "results.md", text.encode("utf-8"))
-
-
-# shown to the reader as the chapter's parameter table
-HIDDEN_TAGS = (
-    "parameters",
-    "injected-parameters",
-)
-
-
-def page_tag(cell) -> str | None:
-    """The tag a chapter's code cell gets on the page, None to show it as it is.
-
-    The parameters a chapter ran with are shown once, in the closed table its first cell
-    displays; the two papermill cells that hold them as code would come before the first idea
-    (removed). A cell that glues a figure or sentence for the prose and shows nothing itself is
-    plumbing (removed); one that glues and also shows a table keeps the table and folds its code
-    (hidden input, one click away). The downloadable notebook keeps every cell.
-    """
-    if cell.get("cell_type") != "code":
-        return None
-    tags = cell.get("metadata", {}).get("tags", [])
-    if "remove-cell" in tags or "remove-input" in tags:
-        return None
-    if any(t in tags for t in HIDDEN_TAGS):
-        return "remove-cell"
-    if "glue(" in cell.get("source", ""):
-        return "remove-cell" if "remove-output" in tags else "hide-input"
-    return None
-
-
-def publish_copy(executed: Path, dest: Path, run_dir: Path) -> Path:
-    """Copy an executed chapter for the book with each cell tagged as ``page_tag`` says and no path
-    of the machine that built it (``portable_paths``)."""
-    import nbformat
-
-    nb = nbformat.read(executed, as_version=4)
-    for cell in nb.cells:
-        tag = page_tag(cell)
-        if tag:
-            tags = cell.setdefault("metadata", {}).get("tags", [])
-            cell["metadata"]["tags"] = [*tags, tag]
-    text = portable_paths(nbformat.writes(nb), run_dir)
-    return artifacts.write_bytes(dest, text.encode("utf-8"))
 
 
 def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
@@ -318,4 +276,10 @@ def build_book(
     html = out / "_build" / "html"
     if not (html / "index.html").is_file():
         raise HoiBookError(f"jupyter-book finished but {html / 'index.html'} is missing")
+    leaked = paths_published(html, machine_folders(run_dir, out))
+    if leaked:
+        raise HoiBookError(
+            f"{html}: the built book names folders of this machine (publish.published_paths), "
+            f"which no reader's page may: {'; '.join(leaked[:5])}"
+        )
     return html
