@@ -386,6 +386,23 @@ def test_execution_statistics_page_and_metrics_downloads(smoke_run):
     )
 
 
+def test_every_table_of_the_book_reads_as_a_table(smoke_run):
+    """Issue 35: no 0..n index, no name from code as a header, no True / False / nan, no counts as
+    floats, on any page (tests/table_rules.py; the parameter tables, folded in a <details>, show
+    the settings as a profile spells them)."""
+    from table_rules import table_problems
+
+    _, html, _ = smoke_run
+    found, seen = [], 0
+    for page in sorted((html / "book").rglob("*.html")):
+        soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+        for k, table in enumerate(soup.select("main table")):
+            if table.find_parent("details") is None:
+                seen += 1
+                found += [f"{page.relative_to(html)} table {k}: {p}" for p in table_problems(table)]
+    assert seen >= 15 and found == []
+
+
 def test_the_books_stylesheet_is_on_every_page(smoke_run):
     """Glued text reads as prose (myst-nb sets it bold) and a wide table scrolls in its column:
     book/hoi-book.css reaches the built _static/ and every page links it (issue 35)."""

@@ -117,3 +117,30 @@ def test_the_limits_are_a_short_list_of_measured_facts(tmp_path):
     assert len(items) == 3 and all(i.startswith("- ") and i.endswith(".") for i in items)
     assert items[0].startswith("- Its CLIP embeds in 128 dimensions") and "t* = 778" in items[0]
     assert "0.93 (" in items[1] and all(len(i.split()) < 45 for i in items)
+
+
+def test_the_table_rules_catch_an_index_a_raw_name_and_a_float_count():
+    """Issue 35: each rule fails on a deliberately broken table and passes on ``tables.shown``."""
+    from bs4 import BeautifulSoup
+    from table_rules import table_problems
+
+    from hoilib.figures import tables
+
+    def problems(df):
+        return table_problems(BeautifulSoup(df.to_html(), "html.parser").table)
+
+    raw = pd.DataFrame(
+        {
+            "model": ["full", "no prompts"],
+            "non_rare": [40.1, 38.2],
+            "sentences": [1000.0, 1200.0],
+            "passes": [True, False],
+        }
+    )
+    found = problems(raw)
+    assert "a 0..n index labels nothing" in found
+    assert "header 'non_rare' is a name from code" in found
+    assert "cell 'True'" in found
+    assert any("whole numbers printed as floats (1000.0" in p for p in found), found
+    assert problems(tables.shown(raw.astype({"sentences": int}))) == []
+    assert problems(tables.shown(raw)) == []  # an integer-valued count column prints as one

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import pandas as pd
 import torch
 
 from hoilib import __version__, artifacts
@@ -24,6 +25,7 @@ from hoilib.config import Params, parse_overrides, resolve, table
 from hoilib.data.build import prepare_world
 from hoilib.data.world import World
 from hoilib.figures import figure_watch
+from hoilib.figures.tables import HEADERS
 from hoilib.models.backbone import Backbone
 from hoilib.models.backbone_stage import backbone_seed, prepare_backbone
 from hoilib.models.split_data import SplitData, split_data
@@ -61,11 +63,14 @@ class Chapter:
         """``df`` with a caption naming what it holds and the boxes it was measured on."""
         # padded cells (a Styler's table has none, so "40.65 ± 2.35" ran into its neighbour), and a
         # dash, not nan, where a row has no value (the caption says why)
-        return (
+        # plain headers ("Full mAP (%)", not "full"), and no 0..n index: it labels nothing
+        df = df.rename(columns=lambda c: HEADERS.get(c, c))
+        style = (
             df.style.set_caption(f"{what}, on {self.boxes}")
             .format(precision=2, na_rep="–")
             .set_table_styles([{"selector": "th, td", "props": [("padding", "0.25em 0.9em")]}])
         )
+        return style.hide(axis="index") if isinstance(df.index, pd.RangeIndex) else style
 
     def publish(self, result: ChapterResult) -> Path:
         """Glue every number of ``result`` for the prose and write its metrics JSON; returns the JSON path."""

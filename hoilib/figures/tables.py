@@ -80,6 +80,69 @@ def map_percent(rows, index: str | None = None, names: dict | None = None) -> pd
     return df.set_index(names.get(index, index) if names else index) if index else df
 
 
+# column names a table carries from code, as a reader reads them (``shown``)
+HEADERS = {
+    **MAP_NAMES,
+    "lo": "95% interval, low",
+    "hi": "95% interval, high",
+    "n": "items",
+    "k": "neighbours (k)",
+    "train s": "training time (s)",
+    "alpha": "α",
+    "t_start": "start step t*",
+    "lambda": "blend weight λ",
+    "passes": "passes",
+}
+
+
+def shown(
+    df: pd.DataFrame,
+    *,
+    index: str | None = None,
+    names: dict | None = None,
+    signed: tuple = (),
+) -> pd.DataFrame:
+    """A table as a page shows it: plain headers (``HEADERS``, then ``names``), a row label instead
+    of a 0..n index (``index``, else the first column), yes / no for booleans, the effects in
+    ``signed`` columns with a sign and two decimals, and every other number through ``cell``
+    (integers as integers, two decimals, p-values to two significant digits)."""
+    out = df.copy()
+    if isinstance(out.index, pd.RangeIndex):
+        out = out.set_index(index or out.columns[0])
+    out.index = pd.Index([_value(v, "", False) for v in out.index], name=out.index.name)
+    out.index = out.index.rename(_header(out.index.name, names))
+    for c in out.columns:
+        col = out[c]
+        if (
+            _whole(col) and c not in signed
+        ):  # counts kept as floats (a frame's mean, a JSON round trip)
+            col = col.astype("Int64")
+        out[c] = [_value(v, str(c).lower(), c in signed) for v in col]
+    return out.rename(columns=lambda c: _header(c, names))
+
+
+def _whole(col: pd.Series) -> bool:
+    """A float column whose every value is a whole number."""
+    if not pd.api.types.is_float_dtype(col) or col.isna().all():
+        return False
+    v = col.dropna().to_numpy()
+    return bool(np.all(np.isfinite(v)) and np.all(v == np.round(v)))
+
+
+def _value(v, key: str, signed: bool) -> str:
+    if isinstance(v, (bool, np.bool_)):
+        return "yes" if v else "no"
+    if signed and isinstance(v, (float, int, np.floating, np.integer)) and not pd.isna(v):
+        return f"{v:+.2f}"
+    return cell(v, key)
+
+
+def _header(name, names: dict | None):
+    if name is None:
+        return None
+    return (names or {}).get(name, HEADERS.get(name, str(name).replace("_", " ")))
+
+
 def readable(df: pd.DataFrame) -> pd.DataFrame:
     """Every cell through ``cell`` (by its column's name), so counts print as integers and no nan shows."""
     out = df.astype(object).copy()

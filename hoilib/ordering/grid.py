@@ -402,10 +402,17 @@ def table_markdown(record: dict) -> str:
         }
     )
     ctrl["validation gain"] = ctrl["validation gain"].map(lambda x: f"{x:+.2f}")
+    ctrl["passed the gate"] = ctrl["passes"].map({True: "yes", False: "no"})
+    ctrl = ctrl.rename(
+        columns={
+            "kind": "consumer",
+            "validation gain": "validation gain (points)",
+            "test Unseen gain [interval]": "test Unseen gain (points) [95% interval]",
+        }
+    )
+    cols = ["consumer", "validation gain (points)", "test Unseen gain (points) [95% interval]"]
     parts += [
-        ctrl[["kind", "validation gain", "test Unseen gain [interval]", "passes"]].to_markdown(
-            index=False
-        ),
+        ctrl[[*cols, "passed the gate"]].to_markdown(index=False),
         "",
     ]
     for setting, sub in df.groupby("setting", sort=False):
