@@ -58,6 +58,8 @@ class GapChapter(ChapterResult):
         return {
             "centroid_gap_norm": float(s["centroid_gap_norm"]),
             "two_sample_accuracy": float(s["two_sample_accuracy"]),
+            # in percent, as the table of gap measures shows it
+            "two_sample_accuracy_pct": 100 * float(s["two_sample_accuracy"]),
             "mmd2": float(s["mmd2"]),
             "mmd_p_value": float(s["mmd_p_value"]),
             "zs_full": float(self.zero_shot.loc["union crops", "full"]),

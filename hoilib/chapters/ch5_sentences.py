@@ -75,9 +75,10 @@ def limit_parts(lim: dict, run_dir: str) -> list[str]:
         f"t* = {lim['t_matched']})",
         f"frozen CLIP's centroid gap between the annotated test pairs and their class text is "
         f"{lim['centroid_gap']:.2f} (Liang et al. report 0.82 for CLIP on MSCOCO)",
-        f"adaptation moves the text far: the mean cosine between a class's raw and adapted text is "
-        f"{lim['raw_adapted_cos']:.2f}, and the linear CKA of the two spaces is "
-        f"{lim['class_cka']:.2f} for the class text and {lim['corpus_cka']:.2f} for the corpus",
+        f"adaptation moves the text far: a class's raw and adapted text have a mean cosine of "
+        f"{lim['raw_adapted_cos']:.2f}, and the two spaces a linear CKA of {lim['class_cka']:.2f} "
+        f"(class text) and {lim['corpus_cka']:.2f} (corpus), means over the model seeds (chapter 3 "
+        "shows one seed)",
     ]
     ch1, ch2 = _read(run_dir, "01_modality_gap"), _read(run_dir, "02_ezhoi_training")
     acc = ch1.get("object_verb_accuracy")

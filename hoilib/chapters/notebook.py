@@ -21,7 +21,7 @@ import torch
 
 from hoilib import __version__, artifacts
 from hoilib.chapters import direct_run
-from hoilib.config import Params, parse_overrides, resolve, table
+from hoilib.config import REPO, Params, parse_overrides, resolve, table
 from hoilib.data.build import prepare_world
 from hoilib.data.world import World
 from hoilib.figures import figure_watch
@@ -104,6 +104,34 @@ def sharp_figures() -> None:
         set_matplotlib_formats("retina")
 
 
+TIMINGS = REPO / "results" / "timings.json"  # every measured time, with its command and machine
+COLD_BOOK = "make book, cold"  # the records of a whole cold build, chapter by chapter
+
+
+def reference_time(name: str, path: Path = TIMINGS) -> str:
+    """This chapter's time in the last measured cold build of the whole book (``results/timings.json``),
+    in words, with the machine and commit it was measured on: what a reader can expect of the
+    reference machine. Where no such record exists, says so."""
+    label = f"chapter {int(name[:2])}"
+    records = artifacts.read_json_or_none(path) or []
+    cold = [
+        r
+        for r in records
+        if str(r.get("what", "")).startswith(COLD_BOOK) and label in (r.get("stages") or {})
+    ]
+    if not cold:
+        return "not measured yet on the reference machine"
+    r = cold[-1]
+    seconds = float(r["stages"][label])
+    m = r.get("machine") or {}
+    when = f"{seconds / 60:.0f} min" if seconds >= 90 else f"{seconds:.0f} s"
+    return (
+        f"about {when} in the last measured cold build of the book (a {m.get('cores', '?')}-core "
+        f"{m.get('cpu', 'CPU')}, no GPU, commit {r.get('commit', '?')}); a rerun that reuses its "
+        "cached stages takes seconds"
+    )
+
+
 def open_chapter(
     profile: str,
     params: dict | None,
@@ -125,11 +153,12 @@ def open_chapter(
     seed_everything(cfg.run.seed)
     torch.set_num_threads(max(1, torch.get_num_threads()))
     if show:
-        import pandas as pd
         from IPython.display import HTML, display
+        from myst_nb import glue
 
         pd.set_option("display.max_colwidth", 200)  # tables of methods and verdicts hold sentences
         sharp_figures()
+        glue("reference_time", reference_time(chapter.NAME), display=False)
         display(HTML(parameter_table_html(cfg, chapter.PARAMS)))
     world = prepare_world(cfg)
     backbone = prepare_backbone(cfg.backbone, cfg.run, world, seed=backbone_seed(cfg))

@@ -148,9 +148,15 @@ def umap_scatter(df: pd.DataFrame, title: str = ""):
 def gap_shift(rows: list[dict], control: float | None = None):
     df = pd.DataFrame(rows)
     fig, ax1 = plt.subplots(figsize=(6.5, 3.4))
+    # where the unseen classes are the rare ones (RF-UC in a small world) the two lines are one:
+    # drawn once and named so, instead of one hiding the other
+    same = {"rare", "unseen"} <= set(df) and df["rare"].equals(df["unseen"])
     for k, (key, style) in enumerate((("full", "-o"), ("rare", "--s"), ("unseen", ":^"))):
-        if key in df and df[key].notna().any():
-            ax1.plot(df["delta"], 100 * df[key], style, label=f"{key} mAP", color=series(k))
+        if key in df and df[key].notna().any() and not (same and key == "unseen"):
+            label = "rare mAP = unseen mAP (the same classes)" if same and key == "rare" else None
+            ax1.plot(
+                df["delta"], 100 * df[key], style, label=label or f"{key} mAP", color=series(k)
+            )
     if control is not None:
         ax1.axhline(100 * control, color="grey", ls="--", lw=0.8, label="shuffled labels")
     ax1.axvline(0, color="black", lw=0.5)

@@ -113,9 +113,8 @@ def shown(
     out.index = out.index.rename(_header(out.index.name, names))
     for c in out.columns:
         col = out[c]
-        if (
-            _whole(col) and c not in signed
-        ):  # counts kept as floats (a frame's mean, a JSON round trip)
+        # counts kept as floats (a frame's mean, a JSON round trip) print as counts
+        if _whole(col) and c not in signed:
             col = col.astype("Int64")
         out[c] = [_value(v, str(c).lower(), c in signed) for v in col]
     return out.rename(columns=lambda c: _header(c, names))
