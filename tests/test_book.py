@@ -403,6 +403,24 @@ def test_every_table_of_the_book_reads_as_a_table(smoke_run):
     assert seen >= 15 and found == []
 
 
+def test_chapter_3_offers_both_text_spaces_as_a_download(smoke_run):
+    """Issue 35: the raw and adapted embeddings, with their class names, one click from chapter 3,
+    in plain arrays that load without unpickling."""
+    import numpy as np
+
+    _, html, _ = smoke_run
+    page = html / "book" / "chapters" / "03_adapted_embeddings.html"
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    link = soup.select_one("a.download[href$='text_spaces.npz']")
+    assert link is not None, "no download link to text_spaces.npz"
+    with np.load((page.parent / link["href"]).resolve(), allow_pickle=False) as z:
+        n, d = z["raw"].shape
+        assert z["adapted"].shape == (n, d) and len(z["classes"]) == n == len(z["unseen"])
+        assert z["corpus_raw"].shape[1] == d and len(z["corpus_class"]) == len(z["corpus_raw"])
+        assert not np.allclose(z["raw"], z["adapted"])  # two spaces, not one twice
+        assert all(" " in str(c) for c in z["classes"])  # "verb object" names
+
+
 def test_the_books_stylesheet_is_on_every_page(smoke_run):
     """Glued text reads as prose (myst-nb sets it bold) and a wide table scrolls in its column:
     book/hoi-book.css reaches the built _static/ and every page links it (issue 35)."""

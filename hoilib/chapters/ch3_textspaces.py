@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
-from hoilib import memo
+from hoilib import artifacts, memo
 from hoilib.chapters.notebook import Chapter, ChapterResult
 from hoilib.config import stage_root
 from hoilib.figures import interactive, tables, umap_fit
@@ -165,6 +167,29 @@ def run(ch: Chapter) -> TextSpaceChapter:
         labels={k: np.asarray(v) for k, v in labels.items()},
         geometry=measures["geometry"],
     )
+
+
+DOWNLOAD = "text_spaces.npz"  # staged beside the chapter's page (publish.book.stage_downloads)
+
+
+def write_download(ch: Chapter, res: TextSpaceChapter) -> Path:
+    """The raw and adapted class embeddings with their class names, for a reader to explore
+    elsewhere: ``<run>/downloads/text_spaces.npz`` (plain arrays, no pickle: ``np.load(f)`` reads it
+    with ``allow_pickle=False``): ``classes`` (C,) names, ``raw`` and ``adapted`` (C, d) float32,
+    ``unseen`` (C,) bool, ``corpus_raw`` / ``corpus_adapted`` (N, d) and ``corpus_class`` (N,)."""
+    sp = res.space
+    buf = io.BytesIO()
+    np.savez(
+        buf,
+        classes=np.asarray(ch.world.class_names(), dtype=str),
+        raw=sp.raw.numpy().astype(np.float32),
+        adapted=sp.adapted.numpy().astype(np.float32),
+        unseen=np.asarray(res.unseen, bool),
+        corpus_raw=sp.raw_corpus.numpy().astype(np.float32),
+        corpus_adapted=sp.adapted_corpus.numpy().astype(np.float32),
+        corpus_class=sp.corpus_class.numpy().astype(np.int64),
+    )
+    return artifacts.write_bytes(Path(ch.cfg.run.run_dir) / "downloads" / DOWNLOAD, buf.getvalue())
 
 
 def joint_figure(ch: Chapter, res: TextSpaceChapter):

@@ -83,8 +83,17 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
             "executed notebooks hold errors, refusing to publish them:\n  " + "\n  ".join(errors)
         )
     write_execution_page(src / "book", run_dir)
+    stage_downloads(run_dir, chapters)
     stage_static(src, chapters)
     return src
+
+
+def stage_downloads(run_dir: Path, chapters: Path) -> list[Path]:
+    """Copy the run's ``downloads/`` (files a chapter offers a reader, such as chapter 3's text
+    spaces) beside the chapters' pages, where their ``{download}`` links point."""
+    folder = run_dir / "downloads"
+    files = sorted(f for f in folder.glob("*") if f.is_file()) if folder.is_dir() else []
+    return [shutil.copy2(f, chapters / f.name) for f in files]
 
 
 ASSETS = "_assets"  # _config.yml's html_static_path: its files land in the built book's _static/
