@@ -221,13 +221,16 @@ def test_tstar_slider_switches_precomputed_states():
         first.marker.color[0] == GOOD
         and "\u2713 feed horse" == slider.steps[0].args[1]["yaxis.ticktext"][0]
     )
-    # scores as log-odds, which the axis title says, each panel zoomed to its classes at each t*;
-    # the slider above the panels
+    # scores as log-odds, which the axis title says; each panel's axis covers its classes at every
+    # t* and no step moves it (issue 35: a re-zoom at each step made the dots look still); the
+    # slider above the panels
     odds = np.log(np.linspace(0.9, 0.1, 5) / (1 - np.linspace(0.9, 0.1, 5)))
     np.testing.assert_allclose(first.x, odds)
     assert "log-odds" in fig.layout.xaxis2.title.text and fig.layout.xaxis.title.text is None
-    lo, hi = slider.steps[0].args[1]["xaxis.range"]
-    assert lo < odds.min() and hi > odds.max() and hi - lo < 1.5 * (odds.max() - odds.min())
+    assert not any("xaxis" in k for step in slider.steps for k in step.args[1])
+    every = np.concatenate([tr.x for tr in fig.data if tr.xaxis in (None, "x")])
+    lo, hi = fig.layout.xaxis.range
+    assert lo < every.min() and hi > every.max() and hi - lo < 1.5 * (every.max() - every.min())
     assert slider.y > 1 and slider.yanchor == "bottom"
     html = interactive.figure_html(fig)
     assert 'data-traces="2"' in html  # the page draws one t* at a time: one bar trace per pair

@@ -3,9 +3,9 @@
 ``tstar_slider`` shows the top-k classes of the bridged feature of a few test pairs, every (pair, t*)
 computed in the notebook, one slider step per t*. Sigmoid scores crowd against 1.0 from mid-range
 starts on (every bar about 1.0 at t* = 599 on a linear axis), so each class is a dot at its score's
-log-odds, log(p / (1 - p)), and each panel's axis is zoomed to its k classes at that t* (a slider step
-moves the zoom with the dots): the differences between the classes stay visible at every t*, and the
-tick labels give the level. The slider sits above the panels, apart from the axis title below them.
+log-odds, log(p / (1 - p)), and each panel keeps one axis for every t* (the span of its classes over
+all the slider's steps), so a step moves the dots, not the axis: a reader sees the scores rise or fall
+as t* moves. The slider sits above the panels, apart from the axis title below them.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from hoilib.figures.figure_style import GOOD, GREY
 from hoilib.figures.interactive import light_layout
 
 X_TITLE = (
-    "class score as log-odds, log(p / (1 − p)); each panel's axis zoomed to its classes"
+    "class score as log-odds, log(p / (1 − p)); each panel's axis fixed for every t*"
     "<br>(log-odds 4.6 is p = 0.99, 9.2 is p = 0.9999)"
 )
 _SLIDER_GAP = 34  # pixels between the top panel (its title included) and the slider
@@ -40,9 +40,10 @@ def _log_odds(top) -> np.ndarray:
     return np.log(p / (1 - p))
 
 
-def _zoom(top) -> list[float]:
-    """A panel's log-odds range: its classes' span with a margin (at least 0.002 on each side)."""
-    x = _log_odds(top)
+def _span(tops) -> list[float]:
+    """A panel's log-odds range for every t*: its classes' span over all ``tops`` (one top-k table
+    per t*) with a margin (at least 0.002 on each side)."""
+    x = np.concatenate([_log_odds(top) for top in tops]) if tops else np.array([])
     if not len(x):
         return [-1.0, 1.0]
     lo, hi = float(np.min(x)), float(np.max(x))
@@ -56,7 +57,7 @@ def tstar_slider(explorer, pairs: list[int], t_values, *, k: int = 5, title: str
     ``explorer`` is chapter 5's ``BridgeExplorer`` (anything with ``state(pair, t_start, k)``
     returning its dict). Every (pair, t*) state is computed here; the figure holds one dot
     trace per (t*, pair), and each slider step shows the traces of one t* and relabels the
-    classes, the panel titles and each panel's zoom. The true class is green and ticked, the
+    classes and the panel titles; each panel's axis stays put. The true class is green and ticked, the
     others grey. The slider starts at the explorer's default t* when it is among ``t_values``,
     else the first.
     """
@@ -116,7 +117,6 @@ def tstar_slider(explorer, pairs: list[int], t_values, *, k: int = 5, title: str
         relayout = {}
         for r, p in enumerate(pairs):
             relayout[f"yaxis{r + 1 if r else ''}.ticktext"] = ticks(p, t)
-            relayout[f"xaxis{r + 1 if r else ''}.range"] = _zoom(states[(t, p)]["top"])
             relayout[f"annotations[{r}].text"] = panel_title(p, t)
         visible = [j // len(pairs) == i for j in range(len(t_values) * len(pairs))]
         steps.append(dict(method="update", label=str(t), args=[{"visible": visible}, relayout]))
@@ -148,7 +148,7 @@ def tstar_slider(explorer, pairs: list[int], t_values, *, k: int = 5, title: str
         )
         x_title = X_TITLE if r == len(pairs) - 1 else None
         fig.update_xaxes(
-            range=_zoom(states[(t0, p)]["top"]),
+            range=_span([states[(t, p)]["top"] for t in t_values]),
             title_text=x_title,
             showgrid=True,
             gridcolor="#dddddd",
