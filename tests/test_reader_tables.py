@@ -170,3 +170,25 @@ def test_a_chapter_states_its_time_on_the_reference_machine(tmp_path):
     from hoilib.chapters.notebook import TIMINGS
 
     assert "about" in reference_time("05_evaluation", TIMINGS)  # the committed record has it
+
+
+def test_a_grid_record_states_its_precision():
+    """Issue 34: the record's half-widths (primary family, pooled Unseen) and the bootstrap's Monte
+    Carlo error are stated beside its tables."""
+    from hoilib.ordering.scorecard import EXPLORATORY
+    from hoilib.publish.results_page import precision_line
+
+    rec = json.loads(EXPLORATORY.read_text())
+    line = precision_line(rec)
+    fam = [
+        r
+        for r in rec["rows"]
+        if r["primary family"] and r["split"] == "pooled" and r["column"] == "unseen"
+    ]
+    assert len(fam) == 3
+    for r in fam:
+        assert f"{r['contrast']} {(r['hi'] - r['lo']) / 2:.2f}" in line
+    worst = max(
+        x for r in rec["rows"] for x in (r["boot_mc_lo"], r["boot_mc_hi"]) if x is not None
+    )
+    assert f"Monte Carlo error of at most {worst:.2f} points" in line
