@@ -192,3 +192,17 @@ def test_a_grid_record_states_its_precision():
         x for r in rec["rows"] for x in (r["boot_mc_lo"], r["boot_mc_hi"]) if x is not None
     )
     assert f"Monte Carlo error of at most {worst:.2f} points" in line
+
+
+def test_a_single_run_is_shown_without_a_spread():
+    """Issue 35: frozen CLIP (one run) read "+- 0.00"; a captioned table shows its mean alone."""
+    from types import SimpleNamespace
+
+    from hoilib.chapters.notebook import Chapter
+
+    df = pd.DataFrame(
+        {"full": ["30.51 ± 0.00", "43.37 ± 0.00"], "seeds": [1, 3]},
+        index=["frozen CLIP", "EZ-HOI"],
+    )
+    shown = Chapter.caption(SimpleNamespace(boxes="oracle boxes"), df, "mAP").data
+    assert list(shown["Full mAP (%)"]) == ["30.51", "43.37 ± 0.00"]  # three runs keep theirs

@@ -63,6 +63,13 @@ class Chapter:
         """``df`` with a caption naming what it holds and the boxes it was measured on."""
         # padded cells (a Styler's table has none, so "40.65 ± 2.35" ran into its neighbour), and a
         # dash, not nan, where a row has no value (the caption says why)
+        # a single run has no spread: "30.51", not "30.51 ± 0.00"
+        if "seeds" in df.columns:
+            one = df["seeds"].astype(str) == "1"
+            df = df.astype(object)
+            df.loc[one] = df.loc[one].map(
+                lambda v: v.replace(" ± 0.00", "") if isinstance(v, str) else v
+            )
         # plain headers ("Full mAP (%)", not "full"), and no 0..n index: it labels nothing
         df = df.rename(columns=lambda c: HEADERS.get(c, c))
         style = (
