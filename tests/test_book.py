@@ -255,8 +255,12 @@ def test_figures_are_drawn_at_twice_their_page_size(smoke_run):
         soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
         for img in soup.select("main img[src$='.png']"):
             png = Image.open((page.parent / img["src"]).resolve())
-            assert img.get("width"), f"{nb.stem}: {img['src']} has no page width"
-            shown = float(str(img["width"]).removesuffix("px"))
+            # myst-nb writes the output's width as the image's CSS width
+            m = re.search(r"width:\s*([\d.]+)px", img.get("style", "")) or re.search(
+                r"([\d.]+)", str(img.get("width", ""))
+            )
+            assert m, f"{nb.stem}: {img['src']} has no page width"
+            shown = float(m.group(1))
             assert png.width >= 1.9 * shown, (nb.stem, img["src"], png.width, shown)
             checked += 1
     assert checked >= 10

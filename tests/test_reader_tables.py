@@ -27,9 +27,12 @@ def test_cells_are_integers_percent_and_dashes_never_nan():
     assert list(g["value"]) == ["1,148", "100.00", "0.61"]
     assert g.index[0] == "image features (annotated test pairs)" and "nan" not in g.to_string()
     shift = tables.map_percent(
-        [{"delta": 0.0, "full": 0.3051, "unseen": 0.3321}], "delta", {"delta": "shift"}
+        [{"delta": 0.0, "full": 0.3051, "unseen": 0.3321, "non_rare": float("nan")}],
+        "delta",
+        {"delta": "shift"},
     )
-    assert list(shift.columns) == ["Full mAP (%)", "Unseen mAP (%)"] and shift.iloc[0, 0] == 30.51
+    assert list(shift.columns) == ["Full mAP (%)", "Unseen mAP (%)", "Non-rare mAP (%)"]
+    assert shift.index.name == "shift" and list(shift.iloc[0]) == ["30.51", "33.21", tables.DASH]
 
 
 def _runs(gain):
@@ -113,7 +116,7 @@ def test_the_limits_are_a_short_list_of_measured_facts(tmp_path):
         "corpus_cka": 0.69,
         "raw_adapted_cos": 0.57,
     }
-    items = limits_list(lim, str(tmp_path)).split("\n")
+    items = limits_list(lim, str(tmp_path)).data.split("\n")
     assert len(items) == 3 and all(i.startswith("- ") and i.endswith(".") for i in items)
     assert items[0].startswith("- Its CLIP embeds in 128 dimensions") and "t* = 778" in items[0]
     assert "0.93 (" in items[1] and all(len(i.split()) < 50 for i in items)
@@ -175,8 +178,7 @@ def test_a_chapter_states_its_time_on_the_reference_machine(tmp_path):
 def test_a_grid_record_states_its_precision():
     """Issue 34: the record's half-widths (primary family, pooled Unseen) and the bootstrap's Monte
     Carlo error are stated beside its tables."""
-    from hoilib.ordering.scorecard import EXPLORATORY
-    from hoilib.publish.results_page import precision_line
+    from hoilib.ordering.scorecard import EXPLORATORY, precision_line
 
     rec = json.loads(EXPLORATORY.read_text())
     line = precision_line(rec)
@@ -188,9 +190,7 @@ def test_a_grid_record_states_its_precision():
     assert len(fam) == 3
     for r in fam:
         assert f"{r['contrast']} {(r['hi'] - r['lo']) / 2:.2f}" in line
-    worst = max(
-        x for r in rec["rows"] for x in (r["boot_mc_lo"], r["boot_mc_hi"]) if x is not None
-    )
+    worst = max(x for r in rec["rows"] for x in (r["boot_mc_lo"], r["boot_mc_hi"]) if x is not None)
     assert f"Monte Carlo error of at most {worst:.2f} points" in line
 
 

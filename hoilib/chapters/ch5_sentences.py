@@ -61,10 +61,13 @@ def _read(run_dir: str, chapter: str) -> dict:
     return json.loads(path.read_text())["metrics"] if path.is_file() else {}
 
 
-def limits_list(lim: dict, run_dir: str) -> str:
+def limits_list(lim: dict, run_dir: str):
     """What makes this world unlike real CLIP and EZ-HOI, measured in this run: a short Markdown
-    list, one measured fact an item (the landing page and chapter 5 paste it as a block)."""
-    return "\n".join(f"- {p[0].upper()}{p[1:]}." for p in limit_parts(lim, run_dir))
+    list, one measured fact an item, as a Markdown display object (the landing page and chapter 5
+    paste it as a block)."""
+    from IPython.display import Markdown
+
+    return Markdown("\n".join(f"- {p[0].upper()}{p[1:]}." for p in limit_parts(lim, run_dir)))
 
 
 def limit_parts(lim: dict, run_dir: str) -> list[str]:

@@ -57,7 +57,7 @@ def control(ctrl: pd.DataFrame, margin: float):
         loc="lower left", bbox_to_anchor=(0, 1.01), fontsize=9, frameon=False, borderaxespad=0
     )
     ax.set_title(
-        "positive control (green: passed on validation; the test gain is shown, not used)",
+        "positive control (green: passed the gate, on validation)",
         fontsize=10,
         pad=22,
     )

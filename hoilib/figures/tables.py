@@ -72,12 +72,13 @@ def gap_measures(measures) -> pd.DataFrame:
 
 
 def map_percent(rows, index: str | None = None, names: dict | None = None) -> pd.DataFrame:
-    """Rows of mAP fractions (0-1) as percent with readable headers; other columns renamed by ``names``."""
+    """Rows of mAP fractions (0-1) as percent with readable headers, other columns renamed by
+    ``names``, shown as ``shown`` shows a table (a dash where a subset has no class)."""
     df = pd.DataFrame(rows)
     cols = {c: MAP_NAMES[c] for c in df.columns if c in MAP_NAMES}
     df[list(cols)] = 100 * df[list(cols)]
-    df = df.rename(columns={**cols, **(names or {})}).round(2)
-    return df.set_index(names.get(index, index) if names else index) if index else df
+    df = df.rename(columns={**cols, **(names or {})})
+    return shown(df, index=names.get(index, index) if names else index)
 
 
 # column names a table carries from code, as a reader reads them (``shown``)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from hoilib import artifacts
 from hoilib.config import REPO
-from hoilib.ordering.scorecard import EXPLORATORY
+from hoilib.ordering.scorecard import EXPLORATORY, precision_line
 from hoilib.publish.results import INFO_COLUMNS, MAP_COLUMNS, _rel, collect
 
 _json = artifacts.read_json_or_none
@@ -194,34 +194,6 @@ def grid_section(path: Path | None, *, confirmatory: bool = False) -> list[str]:
         table_markdown(rec),
         "",
     ]
-
-
-def precision_line(rec: dict) -> str:
-    """How precise the record is: the half-widths of the primary family's pooled Unseen intervals
-    (against the plan's target, where it names one) and the largest Monte Carlo error of the
-    bootstrap's interval ends."""
-    fam = [
-        r
-        for r in rec["rows"]
-        if r.get("primary family") and r["split"] == "pooled" and r["column"] == "unseen"
-    ]
-    if not fam:
-        return "No primary family: no pooled Unseen interval to report the precision of."
-    halves = ", ".join(f"{r['contrast']} {(r['hi'] - r['lo']) / 2:.2f}" for r in fam)
-    target = rec.get("target_half_width")
-    ends = [x for r in rec["rows"] for x in (r.get("boot_mc_lo"), r.get("boot_mc_hi"))]
-    mc = [x for x in ends if x is not None and not math.isnan(x)]
-    return (
-        f"Precision: the half-widths of the primary family's pooled Unseen intervals are {halves} "
-        "points"
-        + (f" (the plan's target: at most {target:g})" if target else "")
-        + (
-            f"; the bootstrap's interval ends carry a Monte Carlo error of at most {max(mc):.2f} "
-            "points."
-            if mc
-            else "."
-        )
-    )
 
 
 def _grid_answer(rec: dict) -> str:
