@@ -247,7 +247,10 @@ def test_results_page_is_a_clean_myst_table(sweep):
 def test_results_page_says_plainly_when_no_run_exists(tmp_path):
     for root in (tmp_path, tmp_path / "absent"):
         page = results_markdown(
-            root, grid_record=tmp_path / "no-grid.json", search_record=tmp_path / "no-search.json"
+            root,
+            grid_record=tmp_path / "no-grid.json",
+            search_record=tmp_path / "no-search.json",
+            confirmatory=tmp_path / "no-confirmatory.json",
         )
         assert "No runs exist yet" in page and "python -m hoilib run --profile synth" in page
         assert "|" not in page and _myst_warnings(page) == ""

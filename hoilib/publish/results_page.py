@@ -70,10 +70,12 @@ def results_markdown(
     runs_root: str | Path = REPO / "runs",
     grid_record: Path | None = None,
     search_record: Path | None = None,
+    confirmatory: Path | None = None,
 ) -> str:
     """The book's results page (MyST): the table of every run, or a plain 'no runs yet' and how to make one,
-    then the committed synth-grid table (``grid_record``, default ``results/synth-grid.json``) and the
-    control search (``search_record``, default ``results/control-search.json``) where present."""
+    then the committed synth-grid table (``grid_record``, default ``results/synth-grid.json``), the
+    confirmatory grid (``confirmatory``, default the plan's) and the control search
+    (``search_record``, default ``results/control-search.json``) where present."""
     root = Path(runs_root)
     df = collect(root)
     notes = df.attrs.get("skipped", [])
@@ -111,7 +113,7 @@ def results_markdown(
             "",
         ]
     parts += grid_section(REPO / GRID_RECORD if grid_record is None else grid_record)
-    parts += grid_section(confirmatory_record(), confirmatory=True)
+    parts += grid_section(confirmatory or confirmatory_record(), confirmatory=True)
     from hoilib.run.control_search import RECORD, section
 
     parts += section(REPO / RECORD if search_record is None else search_record)
