@@ -206,3 +206,26 @@ def test_a_single_run_is_shown_without_a_spread():
     )
     shown = Chapter.caption(SimpleNamespace(boxes="oracle boxes"), df, "mAP").data
     assert list(shown["Full mAP (%)"]) == ["30.51", "43.37 ± 0.00"]  # three runs keep theirs
+
+
+def test_the_answer_is_one_computed_paragraph_of_every_contrast():
+    """Issue 34: the landing page's one answer: each contrast of the primary consumer and of
+    EZ-HOI's head, with its interval, verdict and the predicted size, computed from the record."""
+    from hoilib.ordering.scorecard import EXPLORATORY, answer_sentence
+
+    rec = json.loads(EXPLORATORY.read_text())
+    text = answer_sentence(rec)
+    rows = [
+        r
+        for r in rec["rows"]
+        if r["split"] == "pooled"
+        and r["column"] == "unseen"
+        and r["setting"]
+        in (f"text-only: {rec['primary']}", "EZ-HOI head, strength chosen on validation")
+        and r["contrast"] in ("correct - wrong", "correct - no bridge", "wrong - no bridge")
+    ]
+    assert len(rows) == 6
+    for r in rows:
+        assert f"[{r['lo']:+.2f}, {r['hi']:+.2f}] points, **{r['verdict']}**" in text
+    assert text.index(f"({rec['primary']})") < text.index("EZ-HOI's own head")
+    assert "**" not in answer_sentence(rec, strong=False)

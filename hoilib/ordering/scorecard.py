@@ -140,12 +140,51 @@ def precision_line(rec: dict) -> str:
     )
 
 
+# the contrasts in words, as the answer sentence says them
+SAID = {
+    "correct - wrong": "the correct order against the wrong one",
+    "correct - no bridge": "the correct order against no bridge",
+    "wrong - no bridge": "the wrong order against no bridge",
+}
+
+
+def answer_sentence(record: dict, column: str = "unseen", *, strong: bool = True) -> str:
+    """The answer in one computed paragraph: each of the design document's three contrasts on the
+    primary consumer's pooled ``column`` mAP, then on EZ-HOI's own head, each with its interval, its
+    verdict and the size the document predicted; ``strong`` sets the verdicts in bold (Markdown),
+    off for text pasted as plain text."""
+    df = pd.DataFrame(record["rows"])
+    df = df[(df.split == "pooled") & (df.column == column)]
+    primary = record.get("primary")
+
+    def said(setting: str) -> str:
+        sub = df[df.setting == setting].set_index("contrast")
+        return "; ".join(
+            f"{SAID[c]} {effect_text(r['mean'], r['lo'], r['hi'])} points, "
+            f"{'**' * strong}{r['verdict']}{'**' * strong} (predicted {r['margin']:+.1f})"
+            for c in SAID
+            if c in sub.index and (r := sub.loc[c]) is not None
+        )
+
+    parts = []
+    if primary:
+        parts.append(
+            f"For the primary consumer ({primary}), {column.title()} mAP: {said(f'text-only: {primary}')}."
+        )
+    head = said(HEAD)
+    if head:
+        parts.append(f"For EZ-HOI's own head: {head}.")
+    return " ".join(parts)
+
+
 def scorecard_markdown(record: dict, *, title: str, scope: str) -> str:
     """The scorecard as MyST: a title, its scope, the table, the gate line and what each verdict means."""
     table = scorecard(record)
     return "\n".join(
         [
             f"**{title}** {scope}",
+            "",
+            answer_sentence(record),
             "",
             table.to_markdown(index=False) if not table.empty else "(no pooled row)",
             "",
@@ -199,4 +238,5 @@ def heading_and_table(plan_link: str = "plan page") -> tuple[str, pd.DataFrame]:
     rec, title, scope = answer_record(plan_link=plan_link)
     if rec is None:
         return "No grid record is committed yet (results/synth-grid.json).", pd.DataFrame()
-    return f"{title} {scope} {gate_line(rec)} Verdicts: {VERDICT_WORDS}.", scorecard(rec)
+    answer = answer_sentence(rec, strong=False)
+    return f"{title} {scope} {answer} {gate_line(rec)} Verdicts: {VERDICT_WORDS}.", scorecard(rec)
