@@ -232,6 +232,13 @@ def answer_record(plan_link: str = "{doc}`plan <plan>`") -> tuple[dict | None, s
     return None, "", ""
 
 
+def answer_line() -> str:
+    """The answer record's verdicts in one plain-text paragraph, for the top of chapter 5: which
+    record it is, then ``answer_sentence``."""
+    rec, title, _ = answer_record(plan_link="plan page")
+    return f"{title} {answer_sentence(rec, strong=False)}" if rec is not None else ""
+
+
 def heading_and_table(plan_link: str = "plan page") -> tuple[str, pd.DataFrame]:
     """(heading, table) of ``answer_record``'s record, for chapter 5's opening: what the record is,
     the gate line and the verdict words, then the scorecard."""
