@@ -92,7 +92,6 @@ HEADERS = {
     "alpha": "α",
     "t_start": "start step t*",
     "lambda": "blend weight λ",
-    "passes": "passes",
 }
 
 

@@ -11,10 +11,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from hoilib import artifacts
-from hoilib.config import REPO
+from hoilib.chapters.notebook import TIMINGS  # the chapters read it too (reference_time)
 from hoilib.publish.results_page import escape, fill_mark
 
-TIMINGS = REPO / "results" / "timings.json"
 TIMINGS_MARK = "<!-- the timings: written by hoilib book from results/timings.json -->"
 HEADER = [
     "| what | seconds | of which (s) | command | machine | commit, date (UTC) | notes |",
