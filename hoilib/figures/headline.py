@@ -14,7 +14,7 @@ import pandas as pd
 from hoilib.figures.figure_style import OKABE_ITO, WIDTH
 from hoilib.ordering.claims import MARGINS
 from hoilib.ordering.grid import HEAD
-from hoilib.ordering.scorecard import CONFIRMATORY, answer_record
+from hoilib.ordering.scorecard import CONFIRMATORY, answer_record, answer_rows
 
 CONTRASTS = ("correct - wrong", "correct - no bridge", "wrong - no bridge")
 MEASURED, PREDICTED = OKABE_ITO["blue"], OKABE_ITO["vermillion"]
@@ -28,17 +28,10 @@ def grid_rows(grid: dict | None, column: str = "unseen", *, kind: str = "synth-g
     worlds = len({r.get("world_seed") for r in grid.get("runs", [])})
     splits = len({r.get("split") for r in grid.get("runs", [])})
     scope = f"{kind}: {worlds} worlds x {splits} splits pooled"
-    settings = [(f"text-only: {grid['primary']}", f"{grid['primary']} consumer")] * bool(
-        grid.get("primary")
-    ) + [(HEAD, "EZ-HOI's own head")]
     out = []
-    for setting, who in settings:
-        rows = [
-            r
-            for r in grid["rows"]
-            if r["setting"] == setting and r["split"] == "pooled" and r["column"] == column
-        ]
-        out += [_row(f"{scope}, {who}", r) for c in CONTRASTS for r in rows if r["contrast"] == c]
+    for setting, rows in answer_rows(grid, column).items():
+        who = "EZ-HOI's own head" if setting == HEAD else f"{grid['primary']} consumer"
+        out += [_row(f"{scope}, {who}", r) for r in rows]
     return out
 
 

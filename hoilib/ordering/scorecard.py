@@ -148,32 +148,45 @@ SAID = {
 }
 
 
+def answer_rows(record: dict, column: str = "unseen") -> dict[str, list[dict]]:
+    """The rows the answer reads: setting -> its pooled ``column`` rows of the design document's
+    three contrasts (``SAID``'s order), for the primary consumer (when there is one), then EZ-HOI's
+    own head. The answer sentence and the headline figure both read these."""
+    primary = record.get("primary")
+    out = {}
+    for setting in ([f"text-only: {primary}"] if primary else []) + [HEAD]:
+        got = {
+            r["contrast"]: r
+            for r in record["rows"]
+            if r["setting"] == setting and r["split"] == "pooled" and r["column"] == column
+        }
+        out[setting] = [got[c] for c in SAID if c in got]
+    return out
+
+
 def answer_sentence(record: dict, column: str = "unseen", *, strong: bool = True) -> str:
     """The answer in one computed paragraph: each of the design document's three contrasts on the
-    primary consumer's pooled ``column`` mAP, then on EZ-HOI's own head, each with its interval, its
-    verdict and the size the document predicted; ``strong`` sets the verdicts in bold (Markdown),
-    off for text pasted as plain text."""
-    df = pd.DataFrame(record["rows"])
-    df = df[(df.split == "pooled") & (df.column == column)]
-    primary = record.get("primary")
-
-    def said(setting: str) -> str:
-        sub = df[df.setting == setting].set_index("contrast")
-        return "; ".join(
-            f"{SAID[c]} {effect_text(r['mean'], r['lo'], r['hi'])} points, "
-            f"{'**' * strong}{r['verdict']}{'**' * strong} (predicted {r['margin']:+.1f})"
-            for c in SAID
-            if c in sub.index and (r := sub.loc[c]) is not None
+    primary consumer's pooled ``column`` mAP, then on EZ-HOI's own head (``answer_rows``), each
+    with its interval, its verdict and the size the document predicted; ``strong`` sets the
+    verdicts in bold (Markdown), off for text pasted as plain text."""
+    star = "**" * strong
+    said = {
+        setting: "; ".join(
+            f"{SAID[r['contrast']]} {effect_text(r['mean'], r['lo'], r['hi'])} points, "
+            f"{star}{r['verdict']}{star} (predicted {r['margin']:+.1f})"
+            for r in rows
         )
-
+        for setting, rows in answer_rows(record, column).items()
+    }
+    primary = record.get("primary")
     parts = []
     if primary:
         parts.append(
-            f"For the primary consumer ({primary}), {column.title()} mAP: {said(f'text-only: {primary}')}."
+            f"For the primary consumer ({primary}), {column.title()} mAP: "
+            f"{said[f'text-only: {primary}']}."
         )
-    head = said(HEAD)
-    if head:
-        parts.append(f"For EZ-HOI's own head: {head}.")
+    if said[HEAD]:
+        parts.append(f"For EZ-HOI's own head: {said[HEAD]}.")
     return " ".join(parts)
 
 
