@@ -50,3 +50,18 @@ def test_a_word_that_starts_like_a_folder_is_not_a_path(tmp_path):
 
 def _args(w):
     return w.message, w.category, w.filename, w.lineno
+
+
+def test_a_kernel_traceback_under_the_home_folder_is_published_without_it(tmp_path):
+    """A kernel once printed a tornado traceback naming the shared environment's files
+    (~/.cache/hoi-book/env-...): the published copy names them from the home folder."""
+    from hoilib.publish.published_paths import portable_paths
+
+    env = Path.home().resolve() / ".cache" / "hoi-book" / "env-x" / "lib" / "zmqstream.py"
+    text = portable_paths(f'File "{env}", line 585', tmp_path / "run")
+    assert text == 'File "~/.cache/hoi-book/env-x/lib/zmqstream.py", line 585'
+    assert paths_published_text(text) == []
+
+
+def paths_published_text(text: str) -> list[str]:
+    return [f for f in machine_folders() if f in text]

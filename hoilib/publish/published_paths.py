@@ -47,6 +47,9 @@ def machine_paths(run_dir: Path) -> dict[str, str]:
             shown = ELSEWHERE[name]
         pairs[str(path)] = pairs[folder] = shown
     pairs |= {str(REPO) + "/": "", str(REPO): "."}
+    # anything else under the home folder (the shared kernel environment: a traceback a kernel
+    # prints names its files there) as the home folder's own name
+    pairs[str(Path.home().resolve()) + "/"] = "~/"
     return dict(sorted(pairs.items(), key=lambda kv: -len(kv[0])))
 
 
