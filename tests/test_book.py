@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 from html import escape as html_escape
 from pathlib import Path
@@ -11,6 +10,8 @@ from urllib.parse import urldefrag
 
 import nbformat
 import pytest
+from browser import chrome as _chrome
+from browser import chromium_or_skip as _chromium_or_skip
 from bs4 import BeautifulSoup
 
 from hoilib.figures.interactive import DIV_CLASS, PLOTLY_JS
@@ -18,7 +19,7 @@ from hoilib.publish.book import build_book
 from hoilib.run.runner import NotebookFailed, chapter_paths, run_profile
 
 pytestmark = pytest.mark.slow
-# Chapters showing interactive figures (hoilib.figures.interactive.show): the browser opens them.
+# Chapters showing interactive figures (hoilib.figures.interactive.Glued): the browser opens them.
 INTERACTIVE_CHAPTERS = ("03_adapted_embeddings", "05_evaluation")
 
 
@@ -139,6 +140,15 @@ def test_citations_resolve_and_figures_are_numbered(smoke_run):
             continue
         captions = [" ".join(c.get_text().split()) for c in main.select("figure figcaption")]
         assert captions and all(re.match(r"Fig\. \d+ \S", c) for c in captions), (page, captions)
+        # every picture, static or interactive, sits in a numbered, captioned figure (issue 35:
+        # chapter 5's plotly figures had neither)
+        for shown in main.select(f"img, div.{DIV_CLASS}"):
+            figure = shown.find_parent("figure")
+            said = figure.select_one("figcaption") if figure else None
+            assert said and re.match(r"Fig\. \d+ \S", said.get_text().strip()), (
+                page,
+                str(shown)[:80],
+            )
         for ref in main.select("a.reference.internal:has(span.std-numref)"):
             assert re.fullmatch(r"Fig\. \d+", ref.get_text()), (page, ref.get_text())
             target = urldefrag(ref["href"])[1]
@@ -189,30 +199,6 @@ def test_book_refuses_notebooks_with_errors(tmp_path, smoke_run):
     nbformat.write(nb, bad / "notebooks" / "01_modality_gap.ipynb")
     with pytest.raises(HoiBookError, match="01_modality_gap.ipynb: cell .*RuntimeError: boom"):
         build_book(bad, tmp_path / "out")
-
-
-def _chromium():
-    import shutil
-
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-def _chrome(exe, tmp_path, *args):
-    import subprocess
-
-    flags = [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={tmp_path / 'chrome-profile'}",
-        "--virtual-time-budget=4000",
-    ]
-    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
@@ -289,16 +275,6 @@ def _console_errors(stderr: str) -> list[str]:
     ]
 
 
-def _chromium_or_skip() -> str:
-    exe = _chromium()
-    if exe is None:
-        why = "chromium is not installed (scripts/ensure-chromium.sh installs it as root)"
-        if os.environ.get("CI"):
-            pytest.fail(f"{why}; CI must run the browser test")
-        pytest.skip(why)
-    return exe
-
-
 def check_interactive_pages(
     html: Path, exe: str, tmp_path: Path, pages=INTERACTIVE_CHAPTERS
 ) -> dict:
@@ -317,7 +293,7 @@ def check_interactive_pages(
         divs = BeautifulSoup(source, "html.parser").select(f"div.{DIV_CLASS}")
         assert divs, (
             f"{name}: no interactive figure in the page (a chapter cell must call "
-            "hoilib.figures.interactive.show)"
+            "hoilib.figures.interactive.Glued)"
         )
         assert not re.search(r"https?://[^\"' ]*plotly", source), (
             f"{name}: plotly.js from the network"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from pathlib import Path
 from types import SimpleNamespace
 
 import matplotlib
@@ -17,7 +18,7 @@ from bs4 import BeautifulSoup
 
 from hoilib.chapters import ch1_gap
 from hoilib.figures import explorer_figure, interactive, umap_fit
-from hoilib.figures.figure_style import GOOD, PALETTE
+from hoilib.figures.figure_style import GOOD, GREY, PALETTE
 
 CLASSES = ["ride horse", "feed horse", "hold cup", "drink with cup", "kick ball", "throw ball"]
 UNSEEN = np.array([False, True, False, False, True, False])
@@ -76,11 +77,12 @@ def figure():
 
 def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
     fig, sets, labels = figure
-    assert [tr.name for tr in fig.data] == list(sets)
-    assert [len(tr.x) for tr in fig.data] == [min(30, len(x)) for x in sets.values()]
+    groups = fig.data[: len(sets)]  # then the class menu's ring trace
+    assert [tr.name for tr in groups] == list(sets) and len(fig.data) == len(sets) + 1
+    assert [len(tr.x) for tr in groups] == [min(30, len(x)) for x in sets.values()]
     # the hover names the group, the class and seen/unseen; every point against its own row's class
     emb = fixed_frame(sets, n_per_set=30, seed=0, return_rows=True)
-    for tr in fig.data:
+    for tr in groups:
         assert "%{fullData.name}" in tr.hovertemplate and "%{customdata[0]}" in tr.hovertemplate
         assert "%{customdata[1]}" in tr.hovertemplate
         rows = emb[emb["set"] == tr.name]["row"].to_numpy()
@@ -93,8 +95,43 @@ def test_one_trace_per_group_with_class_and_seen_in_the_hover(figure):
         x = emb[emb["set"] == tr.name]["umap 1"].to_numpy()[order]
         np.testing.assert_allclose(tr.x, x, rtol=1e-6)
         assert tr.marker.symbol[0] == 0 and tr.marker.color == PALETTE[tr.name]
-    assert any(cd[1] == "unseen" for tr in fig.data for cd in tr.customdata)
+    assert any(cd[1] == "unseen" for tr in groups for cd in tr.customdata)
     assert "diamonds: unseen" in fig.layout.legend.title.text
+
+
+def test_the_class_menu_rings_one_class_in_every_group_on_fixed_axes(figure):
+    """Issue 35: a reader picks a class and sees its points in every set; the axes do not move."""
+    fig, sets, labels = figure
+    groups, ring = fig.data[: len(sets)], len(fig.data) - 1
+    assert len(fig.data[ring].x) == 0  # nothing ringed until a class is picked
+    (menu,) = fig.layout.updatemenus
+    first, *picks = menu.buttons
+    assert first.args[0] == {k: [[]] for k in first.args[0]} and list(first.args[1]) == [ring]
+    drawn = {c for tr in groups for c, _ in tr.customdata}
+    want = sorted(drawn, key=lambda c: (not UNSEEN[CLASSES.index(c)], c))
+    assert [b.label.removesuffix(" (unseen)") for b in picks] == want
+    assert all(
+        b.label.endswith(" (unseen)") == UNSEEN[CLASSES.index(c)]
+        for b, c in zip(picks, want, strict=True)
+    )
+    for button, name in zip(picks, want, strict=True):
+        data, traces = button.args
+        assert button.method == "restyle" and list(traces) == [ring]  # the groups keep their state
+        got = sorted(
+            zip(data["x"][0], data["y"][0], (cd[0] for cd in data["customdata"][0]), strict=True)
+        )
+        mine = sorted(
+            (round(float(x), 4), round(float(y), 4), tr.name)
+            for tr in groups
+            for x, y, cd in zip(tr.x, tr.y, tr.customdata, strict=True)
+            if cd[0] == name
+        )
+        assert got == mine and {cd[1] for cd in data["customdata"][0]} == {name}
+    x = np.concatenate([tr.x for tr in groups])
+    y = np.concatenate([tr.y for tr in groups])
+    (x0, x1), (y0, y1) = fig.layout.xaxis.range, fig.layout.yaxis.range
+    assert x0 < x.min() and x1 > x.max() and y0 < y.min() and y1 > y.max()
+    assert x1 - x0 < 1.1 * np.ptp(x) and y1 - y0 < 1.1 * np.ptp(y)
 
 
 def test_joint_embedding_is_deterministic_for_a_seed(figure):
@@ -136,19 +173,17 @@ def test_umap_embedding_keeps_its_frame_for_current_callers():
     assert small.is_unique and small.between(0, 39).all()
 
 
-def test_show_gives_html_that_loads_plotly_from_the_book(figure, monkeypatch):
-    fig, sets, _ = figure
-    shown = []
-    import IPython.display
+def test_a_glued_figure_is_html_that_loads_plotly_from_the_book(figure):
+    """What myst-nb's glue stores of ``Glued`` (IPython's formatter, as ``glue`` calls it)."""
+    from IPython.core.formatters import format_display_data
 
-    monkeypatch.setattr(IPython.display, "display", lambda obj, raw=False: shown.append((obj, raw)))
-    interactive.show(fig)
-    ((bundle, raw),) = shown
-    assert raw and set(bundle) == {"text/html", "application/vnd.plotly.v1+json", "text/plain"}
+    fig, sets, _ = figure
+    bundle, _ = format_display_data(interactive.Glued(fig))
+    assert set(bundle) == {"text/html", "application/vnd.plotly.v1+json", "text/plain"}
     html = bundle["text/html"]
     soup = BeautifulSoup(html, "html.parser")
     div = soup.select_one(f"div.{interactive.DIV_CLASS}")
-    assert div is not None and div.get("id") and int(div["data-traces"]) == len(sets)
+    assert div is not None and div.get("id") and int(div["data-traces"]) == len(sets) + 1
     script = soup.find("script").string
     assert f'getElementById("{div["id"]}")' in script and "Plotly.newPlot" in script
     assert "_static/plotly.min.js" in script and "data-content_root" in script
@@ -156,7 +191,7 @@ def test_show_gives_html_that_loads_plotly_from_the_book(figure, monkeypatch):
     # plotly.js is not inlined either: loaded once per page from _static
     assert "<script src" not in html.lower()
     fig_json = re.search(r"var fig = (\{.*\});\n", script).group(1)
-    assert len(json.loads(fig_json.replace("<\\/", "</"))["data"]) == len(sets)
+    assert len(json.loads(fig_json.replace("<\\/", "</"))["data"]) == len(sets) + 1
     assert bundle["application/vnd.plotly.v1+json"]["data"][0]["name"] == "raw text"
     # two figures on one page share one plotly.js: the loader looks for the tag before adding it
     assert script.count('getElementById("hoibook-plotlyjs")') == 1
@@ -186,7 +221,8 @@ class _FakeExplorer:
             "top": pd.DataFrame(
                 {
                     "class": [CLASSES[c] for c in order],
-                    "score": np.linspace(0.9, 0.1, k),
+                    # scores differ by pair and t*: a figure showing the wrong state is caught
+                    "score": np.linspace(0.9, 0.1, k) ** (1 + pair / 100 + t_start / 2000),
                     "true": [c == true for c in order],
                 }
             ),
@@ -196,44 +232,116 @@ class _FakeExplorer:
         }
 
 
-def test_tstar_slider_switches_precomputed_states():
+def _odds(ex, pair, t):
+    top = ex.state(pair, t)["top"]
+    return np.round(np.log(top["score"] / (1 - top["score"])).to_numpy(), 4).tolist()
+
+
+PAIRS = {"feed horse (unseen)": 10, "drink with cup": 20}
+
+
+def test_tstar_slider_composes_a_class_menu_with_a_slider():
+    """Issue 35: the static explorer picks a class (one test pair each) and slides t*; each
+    class keeps one axis for all its t*, and picking a class gives the slider that class's steps."""
     ex = _FakeExplorer()
     t_values = [0, 299, 599, 899]
-    fig = explorer_figure.tstar_slider(ex, [10, 20], t_values)
-    assert sorted(ex.calls) == sorted((p, t) for p in (10, 20) for t in t_values)
-    assert len(fig.data) == len(t_values) * 2
-    (slider,) = fig.layout.sliders
-    assert [s.label for s in slider.steps] == [
-        str(t) for t in t_values
-    ] and slider.active == 2  # the default t*
-    assert [tr.visible for tr in fig.data] == [i // 2 == 2 for i in range(8)]
-    for i, step in enumerate(slider.steps):
-        visible, relayout = step.args
-        assert visible["visible"] == [j // 2 == i for j in range(8)]
-        assert relayout["annotations[0].text"].startswith(
-            "pair 10: true class feed horse (unseen class)"
-        )
-        assert f"t* = {t_values[i]}" in relayout["annotations[1].text"]
-        assert len(relayout["yaxis.ticktext"]) == 5 and len(relayout["yaxis2.ticktext"]) == 5
-    # the true class is green and ticked
-    first = fig.data[0]
-    assert (
-        first.marker.color[0] == GOOD
-        and "\u2713 feed horse" == slider.steps[0].args[1]["yaxis.ticktext"][0]
+    fig = explorer_figure.tstar_slider(ex, PAIRS, t_values)
+    assert sorted(set(ex.calls)) == sorted((p, t) for p in (10, 20) for t in t_values)
+    assert len(fig.data) == 1  # one dot trace, restyled by each control
+    (slider,), (menu,) = fig.layout.sliders, fig.layout.updatemenus
+    assert slider.active == 2 and [s.label for s in slider.steps] == [str(t) for t in t_values]
+    assert [b.label for b in menu.buttons] == list(PAIRS) and menu.active == 0
+    # it opens on the first class at the default t*; at t* = 0 the true class leads, green and ticked
+    assert list(fig.data[0].x) == _odds(ex, 10, 599)
+    assert fig.layout.annotations[0].text.startswith(
+        "pair 10: true class feed horse (unseen class)"
     )
-    # scores as log-odds, which the axis title says; each panel's axis covers its classes at every
-    # t* and no step moves it (issue 35: a re-zoom at each step made the dots look still); the
-    # slider above the panels
-    odds = np.log(np.linspace(0.9, 0.1, 5) / (1 - np.linspace(0.9, 0.1, 5)))
-    np.testing.assert_allclose(first.x, odds)
-    assert "log-odds" in fig.layout.xaxis2.title.text and fig.layout.xaxis.title.text is None
-    assert not any("xaxis" in k for step in slider.steps for k in step.args[1])
-    every = np.concatenate([tr.x for tr in fig.data if tr.xaxis in (None, "x")])
-    lo, hi = fig.layout.xaxis.range
-    assert lo < every.min() and hi > every.max() and hi - lo < 1.5 * (every.max() - every.min())
-    assert slider.y > 1 and slider.yanchor == "bottom"
-    html = interactive.figure_html(fig)
-    assert 'data-traces="2"' in html  # the page draws one t* at a time: one bar trace per pair
+    data, layout = slider.steps[0].args
+    assert data["marker.color"][0][0] == GOOD and set(data["marker.color"][0][1:]) == {GREY}
+    assert layout["yaxis.ticktext"][0] == "\u2713 feed horse"
+    for i, step in enumerate(slider.steps):  # the first class's slider shows its own pair
+        data, layout = step.args
+        assert data["x"] == [_odds(ex, 10, t_values[i])]
+        assert f"t* = {t_values[i]}" in layout["annotations[0].text"]
+        assert not any("axis.range" in k for k in layout)  # no step moves the axis
+    for button, pair in zip(menu.buttons, PAIRS.values(), strict=True):
+        data, layout = button.args
+        assert data["x"] == [_odds(ex, pair, 599)]
+        (own,) = layout["sliders"]
+        assert own["active"] == 2
+        assert [st["args"][0]["x"] for st in own["steps"]] == [
+            [_odds(ex, pair, t)] for t in t_values
+        ]
+        lo, hi = layout["xaxis.range"]
+        every = np.concatenate([_odds(ex, pair, t) for t in t_values])
+        assert lo < every.min() and hi > every.max() and hi - lo < 1.5 * np.ptp(every)
+    assert fig.layout.xaxis.range == tuple(menu.buttons[0].args[1]["xaxis.range"])
+    assert "log-odds" in fig.layout.xaxis.title.text
+    assert 'data-traces="1"' in interactive.figure_html(fig)
+    with pytest.raises(ValueError, match="at least one pair"):
+        explorer_figure.tstar_slider(ex, {}, t_values)
+
+
+_CLICKS = """
+window.requestAnimationFrame = function (cb) { return setTimeout(function () { cb(Date.now()); }, 16); };
+window.addEventListener("load", async function () {
+  const wait = ms => new Promise(r => setTimeout(r, ms));
+  const gd = document.querySelector(".hoibook-plotly");
+  const said = [];
+  function seen() { said.push({x: gd.data[0].x, note: gd.layout.annotations[0].text,
+                               range: gd.layout.xaxis.range}); }
+  function press(el, type, x, y) {
+    el.dispatchEvent(new MouseEvent(type, {bubbles: true, view: window, clientX: x, clientY: y, buttons: 1}));
+  }
+  try {
+    await wait(300); seen();
+    const header = gd.querySelector(".updatemenu-header");
+    ["mousedown", "mouseup", "click"].forEach(t => press(header, t, 0, 0));
+    await wait(300);
+    const last = Array.from(gd.querySelectorAll(".updatemenu-dropdown-button")).pop();
+    ["mousedown", "mouseup", "click"].forEach(t => press(last, t, 0, 0));
+    await wait(500); seen();
+    const tick = gd.querySelectorAll(".slider-tick-rect")[0].getBoundingClientRect();
+    const rail = gd.querySelector(".slider-rail-touch-rect"), box = rail.getBoundingClientRect();
+    press(rail, "mousedown", tick.left + tick.width / 2, box.top + box.height / 2);
+    press(rail, "mouseup", tick.left + tick.width / 2, box.top + box.height / 2);
+    await wait(500); seen();
+  } catch (e) { said.push(String(e)); }
+  document.getElementById("said").textContent = JSON.stringify(said);
+});
+"""
+
+
+def test_tstar_slider_controls_compose_in_plotly_js(tmp_path):
+    """In a real browser with the book's plotly.js: pick the last class from the menu, then the
+    first t* on the slider; the dots are that class's pair at that t*, on that class's axis (the
+    slider of the first class would show the wrong pair)."""
+    import shutil
+
+    import plotly
+    from browser import chrome, chromium_or_skip
+
+    exe = chromium_or_skip()
+    ex = _FakeExplorer()
+    t_values = [0, 299, 599, 899]
+    fig = explorer_figure.tstar_slider(ex, PAIRS, t_values)
+    shutil.copy(Path(plotly.__file__).parent / "package_data" / "plotly.min.js", tmp_path)
+    (tmp_path / "clicks.js").write_text(_CLICKS)
+    page = tmp_path / "page.html"
+    page.write_text(
+        '<html><head><script src="clicks.js"></script><script src="plotly.min.js"></script>'
+        f'</head><body style="width:900px">{interactive.figure_html(fig)}<pre id="said"></pre>'
+        "</body></html>"
+    )
+    proc = chrome(exe, tmp_path, "--dump-dom", page.as_uri())
+    said = json.loads(BeautifulSoup(proc.stdout, "html.parser").find(id="said").get_text())
+    assert len(said) == 3, said
+    start, picked, slid = said
+    assert start["x"] == _odds(ex, 10, 599) and "pair 10" in start["note"]
+    span = list(menu_range := fig.layout.updatemenus[0].buttons[1].args[1]["xaxis.range"])
+    assert picked["x"] == _odds(ex, 20, 599) and picked["range"] == span
+    assert slid["x"] == _odds(ex, 20, 0) and "t* = 0" in slid["note"] and "pair 20" in slid["note"]
+    assert slid["range"] == list(menu_range)
 
 
 def test_modality_gap_drawing_is_labelled_and_deterministic():

@@ -107,8 +107,13 @@ def test_explorer_state_and_figure(exp):
     from hoilib.figures.explorer import BridgeExplorer
 
     ex = BridgeExplorer(cfg, run, ctx)
-    pairs = ex.example_pairs(2)
+    by_class = ex.pairs_by_class()
+    pairs = [found[0] for found in by_class.values()][:2]
     assert pairs and all(p in set(ctx.pos.tolist()) for p in pairs)
+    # unseen classes first, then by name; the labels say which are unseen
+    new = [label.endswith(" (unseen)") for label in by_class]
+    assert new == sorted(new, reverse=True) and any(new)
+    assert sum(map(len, by_class.values())) == len(ctx.pos)
     s0 = ex.state(pairs[0], 0)
     assert s0["cos_to_input"] == pytest.approx(1.0, abs=1e-5)  # t* = 0: the feature does not move
     assert 1 <= len(s0["top"]) <= 5 and s0["top"]["score"].is_monotonic_decreasing
@@ -119,6 +124,7 @@ def test_explorer_state_and_figure(exp):
     assert {
         o.removesuffix(" (unseen)") for o in cls.options
     } == names  # every annotated class, once
+    assert list(cls.options) == list(by_class)
     assert (t.min, t.max, t.value) == (0, 999, cfg.bridge.t_start)
     assert set(pair.options) <= set(ctx.pos.tolist())
     for option in cls.options:  # choosing a class offers exactly its annotated pairs

@@ -291,10 +291,12 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
 
 
 def tstar_figure(explorer, t_values):
-    """The explorer's t* slider for the HTML book: three annotated pairs, unseen classes first."""
+    """The explorer for the HTML book: the first annotated test pair of every class (unseen classes
+    first) in a menu, and a slider over t*."""
+    pairs = {label: found[0] for label, found in explorer.pairs_by_class().items()}
     return explorer_figure.tstar_slider(
         explorer,
-        explorer.example_pairs(3),
+        pairs,
         t_values,
-        title="top-5 classes of bridged test pairs; slide t*",
+        title="top-5 classes of a bridged test pair: pick a class, slide t*",
     )

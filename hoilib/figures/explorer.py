@@ -70,28 +70,24 @@ class BridgeExplorer:
             "cos_to_true_text": None if true is None else float(cos_t[true]),
         }
 
-    def example_pairs(self, n: int = 3, unseen_first: bool = True) -> list[int]:
-        """Annotated test pairs, unseen classes first, one per class, in a fixed order."""
-        unseen = self.ctx.data.unseen
-        chosen, classes = [], set()
-        for want_unseen in (True, False) if unseen_first else (False,):
-            for p, c in zip(self.ctx.pos.tolist(), self.ctx.pos_cls.tolist(), strict=False):
-                if bool(unseen[c]) == want_unseen and c not in classes and len(chosen) < n:
-                    chosen.append(p)
-                    classes.add(c)
-        return chosen
+    def pairs_by_class(self) -> dict[str, list[int]]:
+        """Each annotated test class's pairs under its name (" (unseen)" added): unseen classes
+        first, then by name; the live widget's class menu and the static book's use this order."""
+        by_class: dict[tuple, list[int]] = {}
+        for p, c in zip(self.ctx.pos.tolist(), self.ctx.pos_cls.tolist(), strict=False):
+            new = bool(self.ctx.data.unseen[c])
+            by_class.setdefault((not new, self.names[c] + (" (unseen)" if new else "")), []).append(
+                p
+            )
+        return {key[1]: pairs for key, pairs in sorted(by_class.items())}
 
     def widget(self):
         """Pick a class, then one of its test pairs; slide t* and watch the top-5 change (needs a live kernel)."""
         import ipywidgets as W
         import matplotlib.pyplot as plt
 
-        by_class: dict[str, list[int]] = {}
-        for p, c in zip(self.ctx.pos.tolist(), self.ctx.pos_cls.tolist(), strict=False):
-            by_class.setdefault(
-                self.names[c] + (" (unseen)" if self.ctx.data.unseen[c] else ""), []
-            ).append(p)
-        cls = W.Dropdown(options=sorted(by_class), description="HOI class")
+        by_class = self.pairs_by_class()
+        cls = W.Dropdown(options=list(by_class), description="HOI class")
         pair = W.Dropdown(options=by_class[cls.value], description="test pair")
         t = W.IntSlider(
             value=self.cfg.bridge.t_start,

@@ -1,11 +1,12 @@
 """Chapter 5's t* explorer for the static HTML book: a plotly figure with a slider over start steps.
 
-``tstar_slider`` shows the top-k classes of the bridged feature of a few test pairs, every (pair, t*)
-computed in the notebook, one slider step per t*. Sigmoid scores crowd against 1.0 from mid-range
-starts on (every bar about 1.0 at t* = 599 on a linear axis), so each class is a dot at its score's
-log-odds, log(p / (1 - p)), and each panel keeps one axis for every t* (the span of its classes over
-all the slider's steps), so a step moves the dots, not the axis: a reader sees the scores rise or fall
-as t* moves. The slider sits above the panels, apart from the axis title below them.
+``tstar_slider`` shows the top-k classes of the bridged feature of one test pair per class, every
+(pair, t*) computed in the notebook: a menu picks the class, a slider the start step t*. Sigmoid
+scores crowd against 1.0 from mid-range starts on (every bar about 1.0 at t* = 599 on a linear
+axis), so each class is a dot at its score's log-odds, log(p / (1 - p)), and the axis keeps one
+range for every t* of a pair (the span of its classes over all the slider's steps), so a step moves
+the dots, not the axis: a reader sees the scores rise or fall as t* moves. The menu and the slider
+sit above the panel, apart from the axis title below it.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from hoilib.figures.figure_style import GOOD, GREY
 from hoilib.figures.interactive import light_layout
 
 X_TITLE = (
-    "class score as log-odds, log(p / (1 − p)); each panel's axis fixed for every t*"
+    "class score as log-odds, log(p / (1 − p)); the axis fixed for every t* of a class"
     "<br>(log-odds 4.6 is p = 0.99, 9.2 is p = 0.9999)"
 )
-_SLIDER_GAP = 34  # pixels between the top panel (its title included) and the slider
+_SLIDER_GAP = 34  # pixels between the panel (its line of text included) and the slider
+_MENU_GAP = 124  # pixels between the panel and the class menu, the slider between them
+_PLOT_HEIGHT = 240  # pixels of the panel itself
 
 
 def _unseen_of(explorer, pairs) -> dict:
@@ -51,110 +54,151 @@ def _span(tops) -> list[float]:
     return [lo - pad, hi + pad]
 
 
-def tstar_slider(explorer, pairs: list[int], t_values, *, k: int = 5, title: str = ""):
-    """Top-k class scores (log-odds) of the bridged feature of a few pairs, with a slider over t*.
+def tstar_slider(explorer, pairs: dict[str, int], t_values, *, k: int = 5, title: str = ""):
+    """Top-k class scores (log-odds) of the bridged feature of one test pair per class, with a
+    class menu and a slider over t*.
 
     ``explorer`` is chapter 5's ``BridgeExplorer`` (anything with ``state(pair, t_start, k)``
-    returning its dict). Every (pair, t*) state is computed here; the figure holds one dot
-    trace per (t*, pair), and each slider step shows the traces of one t* and relabels the
-    classes and the panel titles; each panel's axis stays put. The true class is green and ticked, the
-    others grey. The slider starts at the explorer's default t* when it is among ``t_values``,
-    else the first.
+    returning its dict); ``pairs`` maps a menu label (the class) to its pair. Every (pair, t*)
+    state is computed here and the figure holds one dot trace: each slider step restyles it to one
+    t* of the chosen pair and relabels its classes; picking a class restyles it to that pair at the
+    default t*, sets the axis to that pair's span over every t* (no slider step moves it) and swaps
+    in that pair's slider, so the two controls compose without script. The true class is green and
+    ticked, the others grey. The default t* is the explorer's when it is among ``t_values``, else the
+    first; the first label is shown first.
     """
     import plotly.graph_objects as go
-    from plotly.subplots import make_subplots
 
-    pairs, t_values = [int(p) for p in pairs], [int(t) for t in t_values]
-    if not pairs or not t_values:
+    labels, t_values = list(pairs), [int(t) for t in t_values]
+    if not labels or not t_values:
         raise ValueError("tstar_slider needs at least one pair and one t* value")
-    states = {(t, p): explorer.state(p, t, k=k) for t in t_values for p in pairs}
-    unseen = _unseen_of(explorer, pairs)
+    states = {(a, t): explorer.state(int(pairs[a]), t, k=k) for a in labels for t in t_values}
+    unseen = _unseen_of(explorer, [int(p) for p in pairs.values()])
     cfg = getattr(explorer, "cfg", None)
     default_t = cfg.bridge.t_start if cfg is not None else None
     active = t_values.index(default_t) if default_t in t_values else 0
-    ranks = list(range(k))[::-1]  # rank 1 at the top of each panel
+    ranks = list(range(k))[::-1]  # rank 1 at the top
 
-    def panel_title(p, t):
-        s = states[(t, p)]
+    def line(a, t):
+        s, p = states[(a, t)], int(pairs[a])
         tag = "" if p not in unseen else (" (unseen class)" if unseen[p] else " (seen class)")
         cos = "" if s.get("cos_to_input") is None else f", cos to input {s['cos_to_input']:.2f}"
-        rank = s.get("true_rank")
-        return f"pair {p}: true class {s.get('true_class')}{tag}; t* = {t}: rank {rank}{cos}"
+        return f"pair {p}: true class {s.get('true_class')}{tag}; t* = {t}: rank {s.get('true_rank')}{cos}"
 
-    def ticks(p, t):
-        top = states[(t, p)]["top"]
-        labels = [
+    def dots(a, t):
+        top = states[(a, t)]["top"]
+        return {
+            "x": [np.round(_log_odds(top), 4).tolist()],  # 4 decimals: the figure holds ~400 states
+            "y": [ranks[: len(top)]],
+            "marker.color": [[GOOD if tr else GREY for tr in top["true"]]],
+            "customdata": [
+                [[c, round(float(s), 6)] for c, s in zip(top["class"], top["score"], strict=True)]
+            ],
+        }
+
+    def labels_of(a, t):
+        top = states[(a, t)]["top"]
+        ticks = [
             ("\u2713 " if tr else "") + str(c)
             for c, tr in zip(top["class"], top["true"], strict=True)
         ]
-        return labels + [""] * (k - len(labels))
+        return {
+            "yaxis.ticktext": ticks + [""] * (k - len(ticks)),
+            "annotations[0].text": line(a, t),
+        }
 
-    t0 = t_values[active]
-    fig = make_subplots(
-        rows=len(pairs),
-        cols=1,
-        vertical_spacing=min(0.3 / len(pairs), 0.15),
-        subplot_titles=[panel_title(p, t0) for p in pairs],
+    def slider(a):
+        steps = [
+            dict(method="update", label=str(t), args=[dots(a, t), labels_of(a, t)])
+            for t in t_values
+        ]
+        return dict(
+            active=active,
+            steps=steps,
+            currentvalue=dict(prefix="start step t* = ", font=dict(size=13)),
+            y=1 + _SLIDER_GAP / _PLOT_HEIGHT,
+            yanchor="bottom",
+            pad=dict(t=0, b=0),
+        )
+
+    def pick(a):
+        t = t_values[active]
+        layout = {
+            **labels_of(a, t),
+            "xaxis.range": _span([states[(a, u)]["top"] for u in t_values]),
+        }
+        return [dots(a, t), {**layout, "sliders": [slider(a)]}]
+
+    first = labels[0]
+    start = {key: value[0] for key, value in dots(first, t_values[active]).items()}
+    trace = go.Scatter(
+        x=start["x"],
+        y=start["y"],
+        mode="markers",
+        marker=dict(color=start["marker.color"], size=13),
+        customdata=start["customdata"],
+        showlegend=False,
+        hovertemplate="%{customdata[0]}: score %{customdata[1]:.6f}, log-odds %{x:.3f}<extra></extra>",
     )
-    for i, t in enumerate(t_values):
-        for r, p in enumerate(pairs):
-            top = states[(t, p)]["top"]
-            dots = go.Scatter(
-                x=_log_odds(top),
-                y=ranks[: len(top)],
-                mode="markers",
-                name=f"pair {p}, t* = {t}",
-                marker=dict(color=[GOOD if tr else GREY for tr in top["true"]], size=13),
-                visible=(i == active),
-                customdata=[[c, s] for c, s in zip(top["class"], top["score"], strict=True)],
-                showlegend=False,
-                hovertemplate="%{customdata[0]}: score %{customdata[1]:.6f}, log-odds %{x:.3f}"
-                "<extra></extra>",
-            )
-            fig.add_trace(dots, row=r + 1, col=1)
-    steps = []
-    for i, t in enumerate(t_values):
-        relayout = {}
-        for r, p in enumerate(pairs):
-            relayout[f"yaxis{r + 1 if r else ''}.ticktext"] = ticks(p, t)
-            relayout[f"annotations[{r}].text"] = panel_title(p, t)
-        visible = [j // len(pairs) == i for j in range(len(t_values) * len(pairs))]
-        steps.append(dict(method="update", label=str(t), args=[{"visible": visible}, relayout]))
-    height, margin = 170 * len(pairs) + 240, dict(l=170, r=20, t=160, b=80)
-    slider = dict(
-        active=active,
-        steps=steps,
-        currentvalue=dict(prefix="start step t* = ", font=dict(size=13)),
-        y=1 + _SLIDER_GAP / (height - margin["t"] - margin["b"]),
+    menu = dict(
+        buttons=[dict(method="update", label=a, args=pick(a)) for a in labels],
+        direction="down",
+        active=0,
+        showactive=True,
+        x=0,
+        xanchor="left",
+        y=1 + _MENU_GAP / _PLOT_HEIGHT,  # a row above the slider's
         yanchor="bottom",
         pad=dict(t=0, b=0),
     )
-    fig.update_layout(
-        **light_layout(
-            title or f"bridged feature: top-{k} classes as the start step t* moves",
-            height=height,
-            sliders=[slider],
-            margin=margin,
-        )
+    note = dict(
+        text=line(first, t_values[active]),
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=1,
+        xanchor="left",
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(size=12),
     )
-    for r, p in enumerate(pairs):
-        fig.update_yaxes(
-            tickvals=ranks,
-            ticktext=ticks(p, t0),
-            range=[-0.6, k - 0.4],
-            automargin=True,
-            row=r + 1,
-            col=1,
-        )
-        x_title = X_TITLE if r == len(pairs) - 1 else None
-        fig.update_xaxes(
-            range=_span([states[(t, p)]["top"] for t in t_values]),
-            title_text=x_title,
-            showgrid=True,
-            gridcolor="#dddddd",
-            row=r + 1,
-            col=1,
-        )
-        fig.update_yaxes(showgrid=True, gridcolor="#eeeeee", zeroline=False, row=r + 1, col=1)
-        fig.layout.annotations[r].font = dict(size=12)
+    menu_label = dict(
+        text="HOI class ",
+        xref="paper",
+        yref="paper",
+        x=0,
+        y=menu["y"] + 4 / _PLOT_HEIGHT,
+        xanchor="right",
+        yanchor="bottom",
+        showarrow=False,
+        font=dict(size=13),
+    )
+    margin = dict(l=170, r=20, t=_MENU_GAP + 80, b=90)
+    fig = go.Figure(
+        trace,
+        layout=light_layout(
+            title or f"bridged feature: top-{k} classes; pick a class, slide the start step t*",
+            height=_PLOT_HEIGHT + margin["t"] + margin["b"],
+            margin=margin,
+            annotations=[note, menu_label],
+            sliders=[slider(first)],
+            updatemenus=[menu],
+        ),
+    )
+    labels0 = labels_of(first, t_values[active])
+    fig.update_yaxes(
+        tickvals=ranks,
+        ticktext=labels0["yaxis.ticktext"],
+        range=[-0.6, k - 0.4],
+        automargin=True,
+        showgrid=True,
+        gridcolor="#eeeeee",
+        zeroline=False,
+    )
+    fig.update_xaxes(
+        range=pick(first)[1]["xaxis.range"],
+        title_text=X_TITLE,
+        showgrid=True,
+        gridcolor="#dddddd",
+    )
     return fig

@@ -1,13 +1,14 @@
 """Interactive plotly figures that keep working in the published, static and offline HTML book.
 
 * ``joint_embedding``: one UMAP fitted on several embedding sets together (umap_fit.umap_embedding),
-  one trace per set (a legend click hides or shows it); the hover names the set, the HOI
-  class and whether the class is seen or unseen.
+  one trace per set (a legend click hides or shows it), and a menu that rings one class's points;
+  the hover names the set, the HOI class and whether the class is seen or unseen.
 * ``explorer_figure.tstar_slider`` (chapter 5's explorer for the HTML book) uses ``light_layout``.
-* ``show``: a ``text/html`` output, which myst-nb copies verbatim into the page: a div, the
-  figure's JSON and a loader of plotly.js **from the book itself** (``_static/plotly.min.js``,
-  found through the page's ``data-content_root``; ``hoilib.publish.book`` copies it from the
-  plotly package), once per page; nothing from the network. The output also carries
+* ``Glued``: what a chapter glues for a ``{glue:figure}``, a ``text/html`` output, which myst-nb
+  copies verbatim into the page: a div, the figure's JSON and a loader of plotly.js **from the
+  book itself** (``_static/plotly.min.js``, found through the page's ``data-content_root``;
+  ``hoilib.publish.book`` copies it from the plotly package), once per page; nothing from the
+  network. The output also carries
   ``application/vnd.plotly.v1+json`` for JupyterLab and VS Code; myst-nb skips that mime type
   (``_config.yml`` silences the warning), so the book uses the HTML.
 """
@@ -19,6 +20,7 @@ import itertools
 import json
 
 import numpy as np
+import pandas as pd
 
 from hoilib.figures.figure_style import colour_of
 from hoilib.figures.umap_fit import umap_embedding
@@ -110,7 +112,8 @@ def joint_embedding(
     classes are circles, unseen ones diamonds, and each trace lists its seen points first, so
     that its legend entry (drawn with the first point's symbol) is a circle; the legend's title
     says what the shapes mean. The hover box says the group, the class and "seen" or "unseen".
-    Deterministic for a seed.
+    A menu picks one class and rings its points in every set (``_class_picker``); the axes keep
+    one range whatever is picked or hidden. Deterministic for a seed.
     """
     import plotly.graph_objects as go
 
@@ -132,6 +135,7 @@ def joint_embedding(
     )
     hover = "<b>%{fullData.name}</b><br>class: %{customdata[0]}<br>%{customdata[1]} class"
     hover += "<extra></extra>"
+    picked = []  # every drawn point: (x, y, set, colour, symbol, class), for the class menu
     for k, name in enumerate(sets):
         g = df[df["set"] == name]
         cls = np.asarray(labels[name])[g["row"].to_numpy()].astype(np.int64)
@@ -143,6 +147,11 @@ def joint_embedding(
         ]
         symbol = np.where(new, _SYMBOL[True], _SYMBOL[False]).astype(np.int8)
         marker = dict(size=5, opacity=0.7, color=colour_of(name, k), symbol=symbol)
+        picked.append(
+            pd.DataFrame(
+                {"x": g["umap 1"].to_numpy(np.float32), "y": g["umap 2"].to_numpy(np.float32)}
+            ).assign(set=name, colour=colour_of(name, k), symbol=symbol, cls=cls)
+        )
         fig.add_trace(
             go.Scatter(
                 x=g["umap 1"].to_numpy(np.float32),
@@ -154,7 +163,61 @@ def joint_embedding(
                 hovertemplate=hover,
             )
         )
+    _class_picker(fig, pd.concat(picked, ignore_index=True), class_names, unseen)
     return fig
+
+
+def _class_picker(fig, points: pd.DataFrame, class_names: list[str], unseen: np.ndarray) -> None:
+    """A menu of the classes drawn (unseen first, then by name) that rings one class's points in
+    every set: one more trace, restyled by the menu and empty until a class is picked. Both axes get
+    the range of every point, so neither a pick nor a hidden set re-zooms the picture."""
+    import plotly.graph_objects as go
+
+    def span(v) -> list[float]:
+        return [float(v.min() - 0.04 * np.ptp(v)), float(v.max() + 0.04 * np.ptp(v))]
+
+    fig.update_xaxes(range=span(points["x"]))
+    fig.update_yaxes(range=span(points["y"]))
+    index = len(fig.data)
+
+    def ring(rows: pd.DataFrame) -> dict:
+        custom = [
+            [s, class_names[c], "unseen" if unseen[c] else "seen"]
+            for s, c in zip(rows["set"], rows["cls"], strict=True)
+        ]
+        return {
+            "x": [rows["x"].astype(np.float64).round(4).tolist()],
+            "y": [rows["y"].astype(np.float64).round(4).tolist()],
+            "marker.color": [rows["colour"].tolist()],
+            "marker.symbol": [rows["symbol"].tolist()],
+            "customdata": [custom],
+        }
+
+    fig.add_trace(
+        go.Scatter(
+            x=[],
+            y=[],
+            mode="markers",
+            name="the class picked in the menu",
+            marker=dict(size=12, color="white", line=dict(color="black", width=2)),
+            hovertemplate="<b>%{customdata[0]}</b><br>class: %{customdata[1]}<br>"
+            "%{customdata[2]} class<extra></extra>",
+        )
+    )
+    drawn = sorted(set(points["cls"].tolist()), key=lambda c: (not unseen[c], class_names[c]))
+    buttons = [
+        dict(
+            method="restyle",
+            label="pick a class to ring its points",
+            args=[ring(points[:0]), [index]],
+        )
+    ]
+    for c in drawn:
+        label = class_names[c] + (" (unseen)" if unseen[c] else "")
+        rows = points[points["cls"] == c]
+        buttons.append(dict(method="restyle", label=label, args=[ring(rows), [index]]))
+    menu = dict(buttons=buttons, direction="down", active=0, x=1, xanchor="right", y=1.02)
+    fig.update_layout(updatemenus=[dict(menu, yanchor="bottom", pad=dict(t=0, b=0))])
 
 
 def figure_html(fig, height: int | None = None) -> str:
@@ -187,8 +250,13 @@ def mimebundle(fig) -> dict:
     }
 
 
-def show(fig) -> None:
-    """Display the figure in a notebook so that the built HTML book draws it, offline."""
-    from IPython.display import display
+class Glued:
+    """A plotly figure for myst-nb's ``glue``: its display is ``mimebundle``'s, so a
+    ``{glue:figure}`` numbers and captions it in the book, drawn offline, and a live notebook
+    shows it through plotly's own mime type."""
 
-    display(mimebundle(fig), raw=True)
+    def __init__(self, fig):
+        self.fig = fig
+
+    def _repr_mimebundle_(self, include=None, exclude=None) -> dict:
+        return mimebundle(self.fig)
