@@ -291,12 +291,7 @@ def joint_figure(ch: Chapter, res: OrderingChapter):
 
 
 def tstar_figure(explorer, t_values):
-    """The explorer for the HTML book: the first annotated test pair of every class (unseen classes
-    first) in a menu, and a slider over t*."""
+    """The HTML book's explorer: each class's first annotated test pair in a menu, t* on a slider."""
     pairs = {label: found[0] for label, found in explorer.pairs_by_class().items()}
-    return explorer_figure.tstar_slider(
-        explorer,
-        pairs,
-        t_values,
-        title="top-5 classes of a bridged test pair: pick a class, slide t*",
-    )
+    title = "top-5 classes of a bridged test pair: pick a class, slide t*"
+    return explorer_figure.tstar_slider(explorer, pairs, t_values, title=title)
