@@ -411,6 +411,22 @@ def test_the_books_stylesheet_is_on_every_page(smoke_run):
     assert pages and all("_static/hoi-book.css" in p.read_text(encoding="utf-8") for p in pages)
 
 
+def test_every_page_names_the_commit_its_chapters_ran_at(smoke_run):
+    """Issue 35: a reader of any page can find the code: its footer names the run's commit (and
+    the repository, where the clone knows a public address: tests/test_source_link.py)."""
+    from hoilib.provenance import read_provenance
+
+    run_dir, html, _ = smoke_run
+    commit = read_provenance(run_dir)["git"]["commit"]
+    pages = [p for p in sorted(html.rglob("*.html")) if "http-equiv" not in p.read_text()[:200]]
+    assert len(pages) >= 10  # the root index.html only redirects to the landing page
+    for page in pages:
+        said = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").select_one(
+            "footer p.hoibook-source"
+        )
+        assert said and f"commit {commit[:12]}" in said.get_text(), page.name
+
+
 def test_interactive_figures_draw_in_headless_chromium(smoke_run, tmp_path):
     """The chapters' plotly figures work in the static HTML, drawn by the book's own plotly.js."""
     exe = _chromium_or_skip()

@@ -24,6 +24,7 @@ from hoilib.publish.answer_page import write_answer
 from hoilib.publish.chapter_copy import publish_copy
 from hoilib.publish.plan_page import write_plan_page
 from hoilib.publish.published_paths import machine_folders, paths_published
+from hoilib.publish.source_link import write_source
 from hoilib.publish.timings_page import write_timings
 from hoilib.run.runner import REPO, chapter_paths, notebook_errors
 
@@ -59,6 +60,7 @@ def stage_book(run_dir: Path, runs_root: str | Path | None = None) -> Path:
     shutil.copytree(REPO / "book", src / "book")
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(REPO / name, src / name)
+    write_source(src / "_config.yml", run_dir)  # every page's footer: the commit and the code
     write_results_page(src / "book", runs_root)
     write_plan_page(src / "book")
     write_timings(src / "book" / "reproduce.md")
