@@ -174,3 +174,44 @@ def test_pictures_in_panels_are_not_colour_scales():
     axes[1].imshow(np.full((4, 4, 3), 200, np.uint8))
     fig.tight_layout()
     assert [p for p in _problems(fig) if "colormap" in p] == []
+
+
+def test_bars_drawn_against_their_legend_fail():
+    """Issue 35: chapter 5's gap-cost figure listed its bars in the legend in the reverse of the
+    order drawn (two panels sharing y, each inverting it: inverted twice, not at all)."""
+    import numpy as np
+
+    for invert_twice, bad in ((True, True), (False, False)):
+        fig, axes = plt.subplots(1, 2, figsize=(6, 3), sharey=True)
+        for ax in axes:
+            for k, name in enumerate(("first", "second", "third")):
+                ax.barh(np.arange(2) + (k - 1) * 0.27, [1, 2], height=0.27, label=name)
+            if invert_twice or ax is axes[0]:
+                ax.invert_yaxis()
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="upper center", ncol=3)
+        fig.tight_layout(rect=(0, 0, 1, 0.85))
+        found = [p for p in _problems(fig) if "legend" in p and "bars drawn" in p]
+        assert bool(found) is bad, (invert_twice, found)
+    fig, ax = plt.subplots(figsize=(4, 3))  # vertical bars: left to right
+    for k, name in enumerate(("a", "b")):
+        ax.bar(np.arange(2) - k * 0.3, [1, 2], width=0.3, label=name)  # drawn b, a
+    ax.legend(loc="upper left")
+    assert any("bars drawn as ['b', 'a']" in p for p in _problems(fig))
+
+
+def test_the_gap_cost_bars_run_as_their_legend():
+    import pandas as pd
+
+    from hoilib.figures import ordering_figures
+
+    acc = dict(zip(ordering_figures.ACC, (0.9, 0.5, 0.6), strict=True))
+    rows = [
+        {"consumer": space, "kind": kind, **acc}
+        for space in ("adapted", "raw")
+        for kind in ("Gaussian", "MLP", "linear")
+    ]
+    fig = ordering_figures.gap_cost(pd.DataFrame(rows))
+    assert [p for p in _problems(fig) if "bars drawn" in p] == []
+    ax = fig.axes[0]
+    top = ax.transData.transform((0, 0))[1] > ax.transData.transform((0, 1))[1]
+    assert top  # the first consumer on top

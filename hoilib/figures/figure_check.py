@@ -10,7 +10,9 @@
 * a labelled reference line (one with a legend entry, an ``axhline`` or ``axvline``) drawn on the
   axes' frame or outside it, where it cannot be seen;
 * a title (an axes title or the figure's) that runs past its axes or the figure's edge;
-* panels of one figure that share a colormap on different scales (the same colour, two values).
+* panels of one figure that share a colormap on different scales (the same colour, two values);
+* bars of one group drawn in another order than their legend lists them (top to bottom for
+  horizontal bars, left to right for vertical ones).
 
 **The width a figure is shown at.** The inline backend saves a figure as a PNG of its tight bounding box
 (``bbox_inches="tight"``, padded by ``savefig.pad_inches``) at the figure's dpi, so one point of font is
@@ -247,6 +249,26 @@ def _colormaps_on_two_scales(fig) -> list[str]:
     ]
 
 
+def _bars_against_their_legend(fig, renderer) -> list[str]:
+    """Grouped bars whose first group, as drawn, runs in another order than the legend's entries."""
+    out = []
+    for legend in _legends(fig):
+        order = [t.get_text() for t in legend.get_texts()]
+        for k, ax in enumerate(fig.axes):
+            bars = {c.get_label(): c for c in ax.containers if hasattr(c, "orientation") and len(c)}
+            named = [n for n in order if n in bars]
+            if len(named) < 2:
+                continue
+            across = bars[named[0]].orientation == "vertical"  # then left to right
+            at = [
+                ax.transData.transform(bars[n][0].get_center())[0 if across else 1] for n in named
+            ]
+            drawn = sorted(range(len(at)), key=lambda i: at[i] if across else -at[i])
+            if len(set(round(a) for a in at)) == len(at) and drawn != list(range(len(at))):
+                out.append(f"axes {k}: bars drawn as {[named[i] for i in drawn]}, legend {named}")
+    return out
+
+
 def problems(fig, renderer, column_px: float = CONTENT_WIDTH_PX) -> list[str]:
     """What makes ``fig`` hard to read at the book's width, one sentence each (empty: readable)."""
     texts = visible_texts(fig, renderer)
@@ -258,5 +280,6 @@ def problems(fig, renderer, column_px: float = CONTENT_WIDTH_PX) -> list[str]:
         *_hidden_reference_lines(fig, renderer),
         *_titles_past_edges(fig, renderer),
         *_colormaps_on_two_scales(fig),
+        *_bars_against_their_legend(fig, renderer),
     ]
     return list(dict.fromkeys(found))

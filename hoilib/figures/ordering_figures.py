@@ -29,10 +29,10 @@ def gap_cost(gapcost: pd.DataFrame):
         for k, (col, (label, color)) in enumerate(ACC.items()):
             ax.barh(y + (k - 1) * 0.27, sub[col], height=0.27, color=color, label=label)
         ax.set_yticks(y, sub.index)
-        ax.invert_yaxis()
         ax.set_xlim(0, 1)
         ax.set_xlabel("top-1 accuracy among\nthe object's classes")
         ax.set_title(f"consumers fitted on {space} text", fontsize=10)
+    axes[0].invert_yaxis()  # the first consumer on top; once: the panels share the y axis
     handles, labels = axes[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="outside upper center", ncol=3, frameon=False, fontsize=9)
     return fig
