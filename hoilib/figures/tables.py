@@ -142,15 +142,6 @@ def _header(name, names: dict | None):
     return (names or {}).get(name, HEADERS.get(name, str(name).replace("_", " ")))
 
 
-def readable(df: pd.DataFrame) -> pd.DataFrame:
-    """Every cell through ``cell`` (by its column's name), so counts print as integers and no nan shows."""
-    out = df.astype(object).copy()
-    for c in df.columns:
-        key = str(c).lower()
-        out[c] = [cell(v, key) for v in df[c]]
-    return out
-
-
 def note(title: str, text: str):
     """A labelled note (the theme's admonition), for output that is an example, not a failure."""
     from IPython.display import HTML
