@@ -229,3 +229,18 @@ def test_the_answer_is_one_computed_paragraph_of_every_contrast():
         assert f"[{r['lo']:+.2f}, {r['hi']:+.2f}] points, **{r['verdict']}**" in text
     assert text.index(f"({rec['primary']})") < text.index("EZ-HOI's own head")
     assert "**" not in answer_sentence(rec, strong=False)
+
+
+def test_every_chapter_opens_with_what_it_shows_and_closes_with_a_summary():
+    """Issue 35: a chapter's first cell says what it shows, what it needs and how long it takes;
+    its last markdown cell sums it up."""
+    import nbformat
+
+    from hoilib.run.runner import chapter_paths
+
+    for path in chapter_paths():
+        cells = nbformat.read(path, as_version=4).cells
+        first, last = cells[0].source, [c for c in cells if c.cell_type == "markdown"][-1].source
+        assert "```{admonition} At a glance" in first, path.name
+        assert all(k in first for k in ("**Shows**", "**Needs**", "**Time**")), path.name
+        assert cells[-1].cell_type == "markdown" and last.startswith("## In short"), path.name

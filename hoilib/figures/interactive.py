@@ -232,7 +232,13 @@ def figure_html(fig, height: int | None = None) -> str:
     data = json.loads(payload)
     h = int(height or data.get("layout", {}).get("height") or 500)
     div_id = f"hoibook-plot-{next(_counter)}-{hashlib.sha1(payload.encode()).hexdigest()[:10]}"
-    shown = sum(1 for tr in data.get("data", []) if tr.get("visible", True) is not False)
+    # the traces plotly draws at first: visible ones with points (an empty one, such as the class
+    # menu's ring before a pick, draws nothing)
+    shown = sum(
+        1
+        for tr in data.get("data", [])
+        if tr.get("visible", True) is not False and len(tr.get("x", [None])) > 0
+    )
     style = f"width:100%;height:{h}px;"
     div = f'<div id="{div_id}" class="{DIV_CLASS}" data-traces="{shown}" style="{style}">'
     safe = payload.replace("</", "<\\/")  # a "</script>" inside a string must not end the script
