@@ -183,9 +183,8 @@ def test_a_glued_figure_is_html_that_loads_plotly_from_the_book(figure):
     html = bundle["text/html"]
     soup = BeautifulSoup(html, "html.parser")
     div = soup.select_one(f"div.{interactive.DIV_CLASS}")
-    assert (
-        div is not None and div.get("id") and int(div["data-traces"]) == len(sets)
-    )  # the ring: empty
+    # the class menu's ring is empty until a pick: plotly draws the groups alone
+    assert div is not None and div.get("id") and int(div["data-traces"]) == len(sets)
     script = soup.find("script").string
     assert f'getElementById("{div["id"]}")' in script and "Plotly.newPlot" in script
     assert "_static/plotly.min.js" in script and "data-content_root" in script

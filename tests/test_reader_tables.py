@@ -244,3 +244,21 @@ def test_every_chapter_opens_with_what_it_shows_and_closes_with_a_summary():
         assert "```{admonition} At a glance" in first, path.name
         assert all(k in first for k in ("**Shows**", "**Needs**", "**Time**")), path.name
         assert cells[-1].cell_type == "markdown" and last.startswith("## In short"), path.name
+
+
+def test_chapter_5_closes_with_every_contrast_of_the_answer():
+    """Issue 35: the closing summary lists, per setting, each contrast the answer reads with its
+    interval and verdict, the ones against the claim as plainly as the others."""
+    from hoilib.ordering import scorecard
+    from hoilib.ordering.grid import effect_text
+
+    rec, title, _ = scorecard.answer_record(plan_link="plan page")
+    said = scorecard.short_answer()
+    assert said.startswith(title)
+    bullets = [ln for ln in said.splitlines() if ln.startswith("- **")]
+    rows = scorecard.answer_rows(rec)
+    assert len(bullets) == len(rows)
+    for line, found in zip(bullets, rows.values(), strict=True):
+        for r in found:
+            shown = f"{r['contrast']} {effect_text(r['mean'], r['lo'], r['hi'])}, {r['verdict']}"
+            assert shown in line, (shown, line)

@@ -252,6 +252,23 @@ def answer_line() -> str:
     return f"{title} {answer_sentence(rec, strong=False)}" if rec is not None else ""
 
 
+def short_answer() -> str:
+    """Chapter 5's closing summary as a Markdown list: which record answers, then a line per setting
+    of ``answer_rows`` with each contrast's interval and verdict (the scorecard has the predictions)."""
+    rec, title, _ = answer_record(plan_link="plan page")
+    if rec is None:
+        return ""
+    lines = [f"{title} Unseen mAP, points with 95% intervals:", ""]
+    for setting, rows in answer_rows(rec).items():
+        who = "EZ-HOI's own head" if setting == HEAD else f"Primary consumer ({rec['primary']})"
+        said = "; ".join(
+            f"{r['contrast']} {effect_text(r['mean'], r['lo'], r['hi'])}, {r['verdict']}"
+            for r in rows
+        )
+        lines.append(f"- **{who}**: {said}.")
+    return "\n".join(lines)
+
+
 def heading_and_table(plan_link: str = "plan page") -> tuple[str, pd.DataFrame]:
     """(heading, table) of ``answer_record``'s record, for chapter 5's opening: what the record is,
     the gate line and the verdict words, then the scorecard."""
