@@ -6,9 +6,9 @@
 For each commit, in the order given (default: HEAD), it clones this repository into a new folder,
 checks the commit out and runs each step there as a subprocess, one after the other: ``book``
 (``make book``: the environment, every chapter of the default profile cold, the HTML; its chapters'
-own seconds, from the run's ``timings.json``, are kept as the ``chapters`` row), ``warm`` (``make
-book`` again, nothing changed), ``verify`` (``make verify``) and ``test`` (``CI=true make test``, as
-CI runs it). Each step's wall seconds and
+own seconds, from the run's ``timings.json``, are kept as the ``chapters`` row, each chapter a
+stage that the chapters' pages state), ``warm`` (``make book`` again, nothing changed), ``verify``
+(``make verify``) and ``test`` (``CI=true make test``, as CI runs it). Each step's wall seconds and
 peak memory (the largest single process, ``RUSAGE_CHILDREN`` of a small wrapper) are printed as a
 table, with each commit's ratio to the first one's, so a speed claim is a ratio measured back to back
 on one machine rather than two numbers from two days. One record per (commit, step) is appended to
@@ -50,10 +50,11 @@ STEPS = {
 CHAPTERS = "cold chapters (sum of runs/synth/timings.json after make book)"
 
 
-def chapter_seconds(folder: Path) -> float:
-    """The cold run's chapters, as the runner timed them: the book step less setup and HTML."""
+def chapter_seconds(folder: Path) -> dict[str, float]:
+    """The cold run's chapters, as the runner timed them (the book step less setup and HTML):
+    ``{"chapter N": seconds}``, the stages the chapters' pages read (``reference_time``)."""
     timings = json.loads((folder / "runs" / "synth" / "timings.json").read_text())
-    return round(sum(timings.values()), 1)
+    return {f"chapter {int(nb[:2])}": round(s, 1) for nb, s in sorted(timings.items())}
 
 
 def step(name: str, folder: Path, log: Path) -> dict:
@@ -78,7 +79,7 @@ def _record(path: Path, short: str, machine: dict, what: str, r: dict, command: 
     rec = {
         "what": what,
         "seconds": r["seconds"],
-        "stages": None,
+        "stages": r.get("stages"),
         "command": command,
         "machine": machine,
         "commit": short,
@@ -122,9 +123,10 @@ def main(argv=None) -> int:
                 r = results[short][name] = step(name, folder, folder / f"{name}.log")
                 print(f"[fresh-clone] {short}: {name} {r['seconds']} s", flush=True)
                 if name == "book":
+                    stages = chapter_seconds(folder)
                     results[short]["chapters"] = {
-                        "seconds": chapter_seconds(folder), "peak_rss_mib": r["peak_rss_mib"],
-                        "tests": None,
+                        "seconds": round(sum(stages.values()), 1), "stages": stages,
+                        "peak_rss_mib": r["peak_rss_mib"], "tests": None,
                     }  # fmt: skip
                     chapters = results[short]["chapters"]
                     _record(args.timings, short, machine, CHAPTERS, chapters, command("book"))

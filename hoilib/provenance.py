@@ -26,27 +26,28 @@ def utc_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def git(*args: str, repo: Path = REPO) -> str | None:
+    """What ``git -C repo <args>`` prints, or None where it cannot tell: no git binary, not a
+    repository, a timeout, a refused ("dubious ownership") repository or a failing command.
+    Provenance must never stop a run, so no error comes out of here."""
+    try:
+        proc = subprocess.run(
+            ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30
+        )
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return proc.stdout if proc.returncode == 0 else None
+
+
 def git_state(repo: Path = REPO) -> dict:
-    """Commit and dirty flag of the code a run used; None where git cannot tell.
-
-    Provenance must never stop a run: no git binary, not a repository, a timeout or a
-    refused ("dubious ownership") repository all give None instead of an error.
-    """
-
-    def git(*args):
-        try:
-            proc = subprocess.run(
-                ["git", "-C", str(repo), *args], capture_output=True, text=True, timeout=30
-            )
-        except (OSError, subprocess.SubprocessError):
-            return None
-        return proc.stdout if proc.returncode == 0 else None
-
-    head = git("rev-parse", "HEAD")
+    """Commit and dirty flag of the code a run used; None where git cannot tell (``git``)."""
+    head = git("rev-parse", "HEAD", repo=repo)
     commit = head.strip() if head and head.strip() else None
     # the confirmatory sweep's own outputs, written into the clone while it runs, are not its code
     status = (
-        git("status", "--porcelain", "--", ".", f":(exclude){SWEEP_OUTPUTS}") if commit else None
+        git("status", "--porcelain", "--", ".", f":(exclude){SWEEP_OUTPUTS}", repo=repo)
+        if commit
+        else None
     )
     return {"commit": commit, "dirty": None if status is None else bool(status.strip())}
 

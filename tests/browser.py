@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import subprocess
 
 import pytest
 
 
-def _chromium():
-    import shutil
-
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
 def chrome(exe, tmp_path, *args):
-    import subprocess
-
+    """Run headless Chromium with ``args`` (``--dump-dom URL``, ``--screenshot``...), a profile of
+    its own under ``tmp_path`` and nothing from the network it does not ask for."""
     flags = [
         "--headless",
         "--no-sandbox",
@@ -32,7 +28,8 @@ def chrome(exe, tmp_path, *args):
 
 
 def chromium_or_skip() -> str:
-    exe = _chromium()
+    """Chromium's path; a skip where it is missing, except under CI, where it is a failure."""
+    exe = shutil.which("chromium") or shutil.which("chromium-browser")
     if exe is None:
         why = "chromium is not installed (scripts/ensure-chromium.sh installs it as root)"
         if os.environ.get("CI"):

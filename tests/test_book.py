@@ -10,8 +10,7 @@ from urllib.parse import urldefrag
 
 import nbformat
 import pytest
-from browser import chrome as _chrome
-from browser import chromium_or_skip as _chromium_or_skip
+from browser import chrome, chromium_or_skip
 from bs4 import BeautifulSoup
 
 from hoilib.figures.interactive import DIV_CLASS, PLOTLY_JS
@@ -203,19 +202,19 @@ def test_book_refuses_notebooks_with_errors(tmp_path, smoke_run):
 
 def test_pages_render_in_headless_chromium(smoke_run, tmp_path):
     """Open every chapter in a real browser: it loads with its title and figures, and draws them."""
-    exe = _chromium_or_skip()
+    exe = chromium_or_skip()
     _, html, _ = smoke_run
     assert _console_errors_of_every_page(exe, html, tmp_path) == []
     for nb in chapter_paths():
         page = html / "book" / "chapters" / f"{nb.stem}.html"
-        proc = _chrome(exe, tmp_path, "--dump-dom", page.as_uri())
+        proc = chrome(exe, tmp_path, "--dump-dom", page.as_uri())
         assert proc.returncode == 0, proc.stderr[-2000:]
         soup = BeautifulSoup(proc.stdout, "html.parser")
         assert soup.find("h1") is not None, f"{nb.stem}: no title in the rendered page"
         n_figures = len(soup.select("img")) + len(soup.select(f"div.{DIV_CLASS}"))
         assert n_figures >= 2, f"{nb.stem}: figures missing from the rendered page"
     shot = tmp_path / "chapter1.png"
-    proc = _chrome(
+    proc = chrome(
         exe,
         tmp_path,
         f"--screenshot={shot}",
@@ -260,7 +259,7 @@ def _console_errors_of_every_page(exe: str, html: Path, tmp_path: Path) -> list[
     every = tmp_path / "every-page.html"
     every.write_text(f"<!doctype html><html><body>{frames}</body></html>", encoding="utf-8")
     console = ["--enable-logging=stderr", "--v=0", "--allow-file-access-from-files"]
-    proc = _chrome(exe, tmp_path, *console, "--dump-dom", every.as_uri())
+    proc = chrome(exe, tmp_path, *console, "--dump-dom", every.as_uri())
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert proc.stderr.count("CONSOLE") >= len(pages), "the pages did not all load"
     return _console_errors(proc.stderr)
@@ -298,7 +297,7 @@ def check_interactive_pages(
         assert not re.search(r"https?://[^\"' ]*plotly", source), (
             f"{name}: plotly.js from the network"
         )
-        proc = _chrome(exe, tmp_path, "--dump-dom", page.as_uri())
+        proc = chrome(exe, tmp_path, "--dump-dom", page.as_uri())
         assert proc.returncode == 0, proc.stderr[-2000:]
         dom = BeautifulSoup(proc.stdout, "html.parser")
         assert len(dom.select("script#hoibook-plotlyjs")) == 1, (
@@ -433,7 +432,7 @@ def test_every_page_names_the_commit_its_chapters_ran_at(smoke_run):
 
 def test_interactive_figures_draw_in_headless_chromium(smoke_run, tmp_path):
     """The chapters' plotly figures work in the static HTML, drawn by the book's own plotly.js."""
-    exe = _chromium_or_skip()
+    exe = chromium_or_skip()
     _, html, _ = smoke_run
     found = check_interactive_pages(html, exe, tmp_path)
     assert set(found) == set(INTERACTIVE_CHAPTERS)

@@ -262,3 +262,32 @@ def test_chapter_5_closes_with_every_contrast_of_the_answer():
         for r in found:
             shown = f"{r['contrast']} {effect_text(r['mean'], r['lo'], r['hi'])}, {r['verdict']}"
             assert shown in line, (shown, line)
+
+
+def test_a_fresh_clone_record_gives_the_chapters_time_too(tmp_path):
+    """benchmarks/fresh_clone.py records its cold chapters with their stages: the newest cold
+    build of either benchmark is the one a chapter states."""
+    from hoilib.chapters.notebook import reference_time
+
+    machine = {"cpu": "AMD EPYC", "cores": 2}
+    path = tmp_path / "timings.json"
+    path.write_text(
+        json.dumps(
+            [
+                {
+                    "what": "make book, cold (fresh clone, environment in place)",
+                    "stages": {"chapter 5": 30.0},
+                    "machine": machine,
+                    "commit": "old",
+                },
+                {
+                    "what": "cold chapters (sum of runs/synth/timings.json after make book)",
+                    "stages": {"chapter 5": 139.9},
+                    "machine": machine,
+                    "commit": "new",
+                },
+            ]
+        )
+    )
+    line = reference_time("05_evaluation", path)
+    assert line.startswith("about 2 min") and "commit new" in line

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import html
 import re
-import subprocess
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 
 from hoilib import artifacts
-from hoilib.provenance import read_provenance
-from hoilib.run.runner import REPO
+from hoilib.config import REPO
+from hoilib.provenance import git, read_provenance
 
 
 def public_address(remote: str | None) -> str | None:
@@ -38,16 +37,8 @@ def public_address(remote: str | None) -> str | None:
 
 def origin(repo: Path = REPO) -> str | None:
     """The clone's ``origin`` remote as git reports it; None without git, a remote or a repository."""
-    try:
-        proc = subprocess.run(
-            ["git", "-C", str(repo), "remote", "get-url", "origin"],
-            capture_output=True,
-            text=True,
-            timeout=30,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return proc.stdout.strip() if proc.returncode == 0 else None
+    url = git("remote", "get-url", "origin", repo=repo)
+    return url.strip() if url else None
 
 
 def footer(url: str | None, commit: str | None, dirty: bool | None) -> str:
