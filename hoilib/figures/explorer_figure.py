@@ -129,14 +129,13 @@ def tstar_slider(explorer, pairs: dict[str, int], t_values, *, k: int = 5, title
         }
         return [dots(a, t), {**layout, "sliders": [slider(a)]}]
 
-    first = labels[0]
-    start = {key: value[0] for key, value in dots(first, t_values[active]).items()}
+    start, shown = pick(labels[0])  # the figure opens as the menu's first entry leaves it
     trace = go.Scatter(
-        x=start["x"],
-        y=start["y"],
+        x=start["x"][0],
+        y=start["y"][0],
         mode="markers",
-        marker=dict(color=start["marker.color"], size=13),
-        customdata=start["customdata"],
+        marker=dict(color=start["marker.color"][0], size=13),
+        customdata=start["customdata"][0],
         showlegend=False,
         hovertemplate="%{customdata[0]}: score %{customdata[1]:.6f}, log-odds %{x:.3f}<extra></extra>",
     )
@@ -152,7 +151,7 @@ def tstar_slider(explorer, pairs: dict[str, int], t_values, *, k: int = 5, title
         pad=dict(t=0, b=0),
     )
     note = dict(
-        text=line(first, t_values[active]),
+        text=shown["annotations[0].text"],
         xref="paper",
         yref="paper",
         x=0,
@@ -181,14 +180,13 @@ def tstar_slider(explorer, pairs: dict[str, int], t_values, *, k: int = 5, title
             height=_PLOT_HEIGHT + margin["t"] + margin["b"],
             margin=margin,
             annotations=[note, menu_label],
-            sliders=[slider(first)],
+            sliders=shown["sliders"],
             updatemenus=[menu],
         ),
     )
-    labels0 = labels_of(first, t_values[active])
     fig.update_yaxes(
         tickvals=ranks,
-        ticktext=labels0["yaxis.ticktext"],
+        ticktext=shown["yaxis.ticktext"],
         range=[-0.6, k - 0.4],
         automargin=True,
         showgrid=True,
@@ -196,7 +194,7 @@ def tstar_slider(explorer, pairs: dict[str, int], t_values, *, k: int = 5, title
         zeroline=False,
     )
     fig.update_xaxes(
-        range=pick(first)[1]["xaxis.range"],
+        range=shown["xaxis.range"],
         title_text=X_TITLE,
         showgrid=True,
         gridcolor="#dddddd",
